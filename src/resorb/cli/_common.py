@@ -1,0 +1,75 @@
+"""Shared plumbing of the command line: output, JSON encoding, error reporting."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+import sys
+from collections.abc import Callable, Mapping
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+__all__ = ["emit", "fail", "print_table", "to_jsonable"]
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert resorb results into plain JSON types.
+
+    Dataclasses become objects, enums their value, dates ISO strings, numpy
+    scalars and arrays Python numbers and lists, NaN ``null``.
+    """
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, dt.date | dt.datetime):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy arrays and scalars
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def emit(data: Mapping[str, Any], *, as_json: bool,
+         render: Callable[[Mapping[str, Any]], None] | None = None) -> None:
+    """Print a result: one JSON object with ``--json``, else a readable table."""
+    if as_json:
+        sys.stdout.write(json.dumps(to_jsonable(data), ensure_ascii=False) + "\n")
+        return
+    if render is not None:
+        render(data)
+    else:
+        print_table(data)
+
+
+def print_table(data: Mapping[str, Any], title: str | None = None) -> None:
+    """Two-column table of the top-level keys of a result."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in to_jsonable(data).items():
+        if isinstance(value, float):
+            value = f"{value:.4g}"
+        elif isinstance(value, dict | list):
+            value = json.dumps(value, ensure_ascii=False)
+        table.add_row(str(key), str(value))
+    Console().print(table)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one line on stderr and exit (2 = bad input)."""
+    sys.stderr.write(f"resorb: error: {message}\n")
+    raise SystemExit(code)

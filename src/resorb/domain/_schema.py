@@ -1,0 +1,301 @@
+"""pydantic schema of the case file: the boundary where untrusted input arrives.
+
+The schema checks types, unknown keys and calendar facts; the frozen domain
+objects check clinical invariants. Both raise errors that name the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from resorb.domain.case import (
+    Case,
+    HerniationFindings,
+    MRIStudy,
+    Patient,
+    Symptoms,
+    TherapyCourse,
+)
+from resorb.domain.enums import (
+    AxialZone,
+    Containment,
+    HerniationMorphology,
+    IwabuchiType,
+    KomoriType,
+    ModicType,
+    MSUSize,
+    MSUZone,
+    PfirrmannGrade,
+    PLLIntegrity,
+    RedFlag,
+    RimEnhancement,
+    SchizasGrade,
+    Sex,
+    SpinalLevel,
+    T2Signal,
+    parse_enum,
+)
+from resorb.domain.enums import Migration as MigrationEnum
+from resorb.errors import CaseFileError, InvalidInputError
+from resorb.scores import JoaItems
+
+__all__ = ["case_from_dict", "load_yaml_text", "read_case_file"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Scalar = str | int | float
+
+
+class PatientIn(_Strict):
+    age_years: int | None = None
+    sex: str | None = None
+
+
+class SymptomsIn(_Strict):
+    onset_date: dt.date | None = None
+    leg_pain_nrs: float | None = None
+    back_pain_nrs: float | None = None
+    vas_mm: float | None = None
+    odi_answers: list[int | None] | None = None
+    joa_items: dict[str, int] | None = None
+    slr_degrees: float | None = None
+    motor_mrc: int | None = None
+    red_flags: list[str] = []
+
+
+class HerniationIn(_Strict):
+    level: str
+    morphology: str
+    containment: str | None = None
+    pll: str | None = None
+    zone: str | None = None
+    migration: str | None = None
+    komori: Scalar | None = None
+    msu: Scalar | None = None
+    rim_enhancement: str | None = None
+    iwabuchi: int | None = None
+    t2_signal: str | None = None
+    modic: int | None = None
+    pfirrmann: Scalar | None = None
+    schizas: str | None = None
+    canal_compromise_percent: float | None = None
+
+    @field_validator("level", "morphology", mode="before")
+    @classmethod
+    def _text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int | float) else v
+
+
+class MRIIn(_Strict):
+    date: dt.date
+    volume_mm3: float | None = None
+    mask: str | None = None
+    label: int | None = None
+    diameters_mm: list[float] | None = None
+
+
+class TherapyIn(_Strict):
+    name: str
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+class CaseIn(_Strict):
+    patient: PatientIn = PatientIn()
+    symptoms: SymptomsIn = SymptomsIn()
+    herniation: HerniationIn
+    mri: list[MRIIn] = []
+    therapies: list[TherapyIn] = []
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "case"
+
+
+def _pydantic_error(exc: ValidationError) -> CaseFileError:
+    err = exc.errors()[0]
+    field = _loc(tuple(p for p in err["loc"] if p not in ("function-after",)))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = field.rsplit(".", 1)[0] if "." in field else "case"
+        allowed = _allowed_keys(parent)
+        return CaseFileError(field, "unknown key", allowed=allowed)
+    if kind == "missing":
+        return CaseFileError(field, "is required")
+    return CaseFileError(field, err["msg"].lower())
+
+
+def _allowed_keys(parent: str) -> str:
+    models: dict[str, type[BaseModel]] = {
+        "case": CaseIn, "patient": PatientIn, "symptoms": SymptomsIn,
+        "herniation": HerniationIn, "therapies": TherapyIn, "mri": MRIIn,
+    }
+    key = parent.split("[")[0]
+    model = models.get(key, CaseIn)
+    return ", ".join(model.model_fields)
+
+
+def _parse_msu(value: Scalar, field: str) -> tuple[MSUSize, MSUZone | None]:
+    text = str(value).strip().upper()
+    size_text, _, zone_text = text.partition("-")
+    size = parse_enum(MSUSize, size_text, field=field)
+    zone = parse_enum(MSUZone, zone_text, field=field) if zone_text else None
+    return size, zone
+
+
+def _opt(enum, value, field):
+    return None if value is None else parse_enum(enum, value, field=field)
+
+
+def _check_not_future(value: dt.date | None, field: str, today: dt.date) -> None:
+    if value is not None and value > today:
+        raise CaseFileError(field, f"{value} is in the future", allowed=f"a date up to {today}")
+
+
+def case_from_dict(data: object, *, base_dir: Path | None = None,
+                   today: dt.date | None = None) -> Case:
+    """Validate a parsed case file and build a frozen :class:`Case`.
+
+    Raises
+    ------
+    CaseFileError
+        On unknown keys, wrong types, impossible values or future dates; the
+        message names the field (``herniation.level``) and what is allowed.
+    """
+    today = today or dt.date.today()
+    if not isinstance(data, dict):
+        raise CaseFileError("case", "is not a mapping of keys to values",
+                            allowed="a YAML/JSON object with at least 'herniation'")
+    try:
+        raw = CaseIn.model_validate(data)
+    except ValidationError as exc:
+        raise _pydantic_error(exc) from None
+    try:
+        return _build(raw, base_dir=base_dir, today=today)
+    except CaseFileError:
+        raise
+    except InvalidInputError as exc:
+        raise CaseFileError(exc.field, exc.message, allowed=exc.allowed) from None
+
+
+def _build(raw: CaseIn, *, base_dir: Path | None, today: dt.date) -> Case:
+    p, s, h = raw.patient, raw.symptoms, raw.herniation
+    patient = Patient(age_years=p.age_years, sex=_opt(Sex, p.sex, "patient.sex"))
+    _check_not_future(s.onset_date, "symptoms.onset_date", today)
+    flags = frozenset(
+        parse_enum(RedFlag, f, field=f"symptoms.red_flags[{i}]") for i, f in enumerate(s.red_flags)
+    )
+    joa = JoaItems.from_mapping(s.joa_items) if s.joa_items is not None else None
+    symptoms = Symptoms(
+        onset_date=s.onset_date,
+        leg_pain_nrs=s.leg_pain_nrs,
+        back_pain_nrs=s.back_pain_nrs,
+        vas_mm=s.vas_mm,
+        odi_answers=tuple(s.odi_answers) if s.odi_answers is not None else None,
+        joa_items=joa,
+        slr_degrees=s.slr_degrees,
+        motor_mrc=s.motor_mrc,
+        red_flags=flags,
+    )
+    msu_size, msu_zone = (None, None) if h.msu is None else _parse_msu(h.msu, "herniation.msu")
+    herniation = HerniationFindings(
+        level=parse_enum(SpinalLevel, h.level, field="herniation.level"),
+        morphology=parse_enum(HerniationMorphology, h.morphology, field="herniation.morphology"),
+        containment=_opt(Containment, h.containment, "herniation.containment"),
+        pll=_opt(PLLIntegrity, h.pll, "herniation.pll"),
+        zone=_opt(AxialZone, h.zone, "herniation.zone"),
+        migration=_opt(MigrationEnum, h.migration, "herniation.migration"),
+        komori=_opt(KomoriType, _komori_code(h.komori), "herniation.komori"),
+        msu_size=msu_size,
+        msu_zone=msu_zone,
+        rim_enhancement=_opt(RimEnhancement, h.rim_enhancement, "herniation.rim_enhancement"),
+        iwabuchi=_opt(IwabuchiType, h.iwabuchi, "herniation.iwabuchi"),
+        t2_signal=_opt(T2Signal, h.t2_signal, "herniation.t2_signal"),
+        modic=_opt(ModicType, h.modic, "herniation.modic"),
+        pfirrmann=_opt(PfirrmannGrade, _roman(h.pfirrmann), "herniation.pfirrmann"),
+        schizas=_opt(SchizasGrade, h.schizas, "herniation.schizas"),
+        canal_compromise_percent=h.canal_compromise_percent,
+    )
+    studies = []
+    for i, m in enumerate(raw.mri):
+        _check_not_future(m.date, f"mri[{i}].date", today)
+        mask = None
+        if m.mask is not None:
+            mask = Path(m.mask)
+            if base_dir is not None and not mask.is_absolute():
+                mask = base_dir / mask
+        studies.append(MRIStudy(
+            date=m.date, volume_mm3=m.volume_mm3, mask=mask, label=m.label,
+            diameters_mm=tuple(m.diameters_mm) if m.diameters_mm is not None else None,
+            index=i,
+        ))
+    therapies = []
+    for i, t in enumerate(raw.therapies):
+        _check_not_future(t.start, f"therapies[{i}].start", today)
+        therapies.append(TherapyCourse(name=t.name.strip().lower(), start=t.start, end=t.end,
+                                       index=i))
+    return Case(herniation=herniation, patient=patient, symptoms=symptoms,
+                mri=tuple(studies), therapies=tuple(therapies), base_dir=base_dir)
+
+
+_KOMORI_LETTERS = {"A": 1, "B": 2, "C": 3}
+_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5}
+
+
+def _komori_code(value: Scalar | None) -> Scalar | None:
+    """Chinese papers write Komori types as A/B/C (C = most migrated)."""
+    if isinstance(value, str) and value.strip().upper() in _KOMORI_LETTERS:
+        return _KOMORI_LETTERS[value.strip().upper()]
+    return value
+
+
+def _roman(value: Scalar | None) -> Scalar | None:
+    if isinstance(value, str) and value.strip().upper() in _ROMAN:
+        return _ROMAN[value.strip().upper()]
+    return value
+
+
+def load_yaml_text(text: str) -> object:
+    """Parse YAML/JSON text, refusing it with a one-line message when malformed."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else "case file"
+        raise CaseFileError(where, "is not valid YAML/JSON") from None
+
+
+def read_case_file(path: Path, *, today: dt.date | None = None) -> Case:
+    """Read and validate a case file from disk."""
+    if not path.exists():
+        raise CaseFileError(str(path), "file not found")
+    if path.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise CaseFileError(str(path), "unknown case-file type", allowed=".yaml, .yml, .json")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CaseFileError(str(path), f"cannot be read ({exc.__class__.__name__})") from None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CaseFileError(f"line {exc.lineno}", "is not valid JSON") from None
+    else:
+        data = load_yaml_text(text)
+    return case_from_dict(data, base_dir=path.parent, today=today)
+

@@ -1,0 +1,1 @@
+"""resorb.interop."""

@@ -1,0 +1,109 @@
+"""Oswestry Disability Index (ODI)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from resorb.errors import InvalidScoreError
+
+__all__ = ["ODI_BANDS", "ODI_SECTIONS", "OdiResult", "odi_band", "odi_percent"]
+
+#: The ten sections of ODI version 2.0, in questionnaire order (Fairbank & Pynsent 2000).
+ODI_SECTIONS: tuple[str, ...] = (
+    "pain_intensity",
+    "personal_care",
+    "lifting",
+    "walking",
+    "sitting",
+    "standing",
+    "sleeping",
+    "sex_life",
+    "social_life",
+    "travelling",
+)
+
+#: Interpretation bands (upper bound inclusive, percent) after Fairbank & Pynsent 2000.
+ODI_BANDS: tuple[tuple[float, str], ...] = (
+    (20.0, "minimal disability"),
+    (40.0, "moderate disability"),
+    (60.0, "severe disability"),
+    (80.0, "crippled"),
+    (100.0, "bed-bound or exaggerating"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OdiResult:
+    """ODI score.
+
+    Attributes
+    ----------
+    odi_percent : float
+        Index in percent (0-100).
+    answered : int
+        Number of sections answered (1-10).
+    band : str
+        Interpretation band.
+    """
+
+    odi_percent: float
+    answered: int
+    band: str
+
+
+def odi_band(percent: float) -> str:
+    """Interpretation band of an ODI percentage (Fairbank & Pynsent 2000)."""
+    if not 0 <= percent <= 100:
+        raise InvalidScoreError("odi_percent", f"{percent} is out of range", allowed="0-100")
+    for upper, name in ODI_BANDS:
+        if percent <= upper:
+            return name
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def odi_percent(answers: Sequence[int | None]) -> OdiResult:
+    """Score the Oswestry Disability Index.
+
+    Parameters
+    ----------
+    answers : sequence of 10 int or None
+        Section scores 0-5 in questionnaire order; ``None`` for a skipped section.
+
+    Returns
+    -------
+    OdiResult
+
+    Notes
+    -----
+    Skipped sections are removed from the denominator as Fairbank & Pynsent
+    describe: index = sum / (5 x answered) x 100. With all ten answered and a
+    total of 16 the index is 32 %; with one section skipped it is 16/45 = 35.6 %.
+
+    References
+    ----------
+    Fairbank JC, Pynsent PB. The Oswestry Disability Index. Spine
+    2000;25(22):2940-52, doi:10.1097/00007632-200011150-00017.
+    """
+    answers = list(answers)
+    if len(answers) != len(ODI_SECTIONS):
+        raise InvalidScoreError(
+            "odi_answers", f"got {len(answers)} answers", allowed="exactly 10 sections"
+        )
+    total = 0
+    answered = 0
+    for section, value in zip(ODI_SECTIONS, answers, strict=True):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 5:
+            raise InvalidScoreError(
+                f"odi_answers.{section}", f"{value!r} is out of range", allowed="0-5 or skipped"
+            )
+        total += value
+        answered += 1
+    if answered == 0:
+        raise InvalidScoreError(
+            "odi_answers", "no section answered", allowed="at least one section 0-5"
+        )
+    percent = total / (5 * answered) * 100
+    return OdiResult(odi_percent=percent, answered=answered, band=odi_band(percent))
