@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         fail(exc.format_message().replace("\n", " "))
-    except _click_exc.Abort:
+    except typer.Abort:
         fail("aborted", code=130)
     except MissingExtraError as exc:
         fail(str(exc))

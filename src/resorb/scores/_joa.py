@@ -89,6 +89,11 @@ class JoaItems:
         if unknown:
             raise InvalidScoreError(f"joa_items.{unknown[0]}", "unknown item",
                                     allowed=", ".join(names))
+        for name, value in items.items():  # report a bad value before a missing item
+            lo, hi = _RANGES.get(name, (-6, 0))
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise InvalidScoreError(f"joa_items.{name}", f"{value!r} is out of range",
+                                        allowed=f"{lo}-{hi}" if name in _RANGES else "0, -3, -6")
         missing = [n for n in names if n != "bladder" and n not in items]
         if missing:
             raise InvalidScoreError(f"joa_items.{missing[0]}", "item missing",

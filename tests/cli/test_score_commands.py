@@ -1,0 +1,93 @@
+"""`resorb score ...`: the JSON contract of DESIGN.md and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from resorb.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_odi_json_keys_and_skipped_section(capsys):
+    code, out, _ = run(capsys, "score", "odi", "2", "2", "2", "2", "2", "2", "2", "1", "1", "x",
+                       "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) == {"odi_percent", "answered", "band"}
+    assert data["answered"] == 9
+    assert data["odi_percent"] == pytest.approx(35.56, abs=0.01)
+
+
+def test_joa_recovery_json(capsys):
+    code, out, _ = run(capsys, "score", "joa-recovery", "--pre", "12", "--post", "24", "--json")
+    assert code == 0
+    assert json.loads(out)["recovery_rate_percent"] == pytest.approx(70.59, abs=0.01)
+
+
+def test_joa_items_total(capsys):
+    items = ["low_back_pain=1", "leg_pain=1", "gait=2", "slr=1", "sensory=1", "motor=2",
+             "adl_turning_over=1", "adl_standing=1", "adl_washing=1", "adl_leaning_forward=0",
+             "adl_sitting=1", "adl_lifting=0", "adl_walking=1", "bladder=-3"]
+    code, out, _ = run(capsys, "score", "joa", *items, "--json")
+    assert code == 0
+    assert json.loads(out)["joa_total"] == 10
+
+
+def test_rmdq_and_mcid(capsys):
+    code, out, _ = run(capsys, "score", "rmdq", *(["y"] * 6 + ["n"] * 18), "--json")
+    assert (code, json.loads(out)["rmdq"]) == (0, 6)
+    code, out, _ = run(capsys, "score", "mcid", "odi_percent", "42", "30", "--json")
+    data = json.loads(out)
+    assert data["reached"] is True and data["source"]["pmid"] == "18165753"
+
+
+def test_readable_table_by_default(capsys):
+    code, out, _ = run(capsys, "score", "odi", *["1"] * 10)
+    assert code == 0 and "odi_percent" in out and "{" not in out
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["score", "odi", "1", "2", "3"], "odi_answers"),
+    (["score", "odi", "1", "2", "3", "4", "5", "0", "1", "2", "3", "9"], "0-5"),
+    (["score", "odi", "a", "2", "3", "4", "5", "0", "1", "2", "3", "4"], "answer 1"),
+    (["score", "odi"], "answers"),
+    (["score", "joa-recovery", "--pre", "29", "--post", "29"], "pre"),
+    (["score", "joa-recovery", "--pre", "12"], "--post"),
+    (["score", "joa-recovery", "--pre", "abc", "--post", "3"], "--pre"),
+    (["score", "joa", "gait=9"], "joa_items.gait"),
+    (["score", "joa", "gait"], "name=value"),
+    (["score", "rmdq", "y"], "rmdq_answers"),
+    (["score", "mcid", "pain", "1", "0"], "scale"),
+    (["score", "odi", "--jsn"], "--jsn"),
+    (["nonsense"], "nonsense"),
+])
+def test_bad_input_exits_2_with_one_line(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert needle in lines[0]
+    assert "Traceback" not in err
+
+
+def test_installed_script_reports_bad_input_without_traceback():
+    exe = Path(sys.executable).with_name("resorb")
+    proc = subprocess.run([str(exe), "score", "odi", "9"], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
