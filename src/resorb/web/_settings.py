@@ -1,0 +1,117 @@
+"""Settings of the web app and the signing secret kept beside the database."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from resorb.errors import InvalidInputError
+
+__all__ = ["WebSettings", "load_or_create_secret", "sqlite_path"]
+
+#: Environment variable that supplies the signing secret (for server databases).
+SECRET_ENV = "RESORB_SECRET_KEY"
+_MIN_SECRET_CHARS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """Security and session settings of one app instance.
+
+    Durations are in seconds. These are software settings, not clinical
+    numbers; the defaults follow common practice for clinical web applications
+    (short-lived tokens, idle logout after 30 minutes, a working-day session).
+
+    Parameters
+    ----------
+    secret_key : str
+        Key that signs session cookies and bearer tokens (at least 32 characters).
+    session_idle_s : float
+        A session unused for this long is logged out.
+    session_absolute_s : float
+        A session older than this is logged out however active it was.
+    token_ttl_s : float
+        Lifetime of a bearer token from ``POST /api/token``.
+    login_max_failures : int
+        Failed logins allowed per username and per client address in ``login_window_s``;
+        the next attempt is answered 429.
+    login_window_s : float
+        Length of the sliding window of the login rate limit.
+    clock : callable
+        Returns the current time in seconds since the epoch (injectable for tests).
+    """
+
+    secret_key: str
+    session_idle_s: float = 30 * 60
+    session_absolute_s: float = 10 * 3600
+    token_ttl_s: float = 15 * 60
+    login_max_failures: int = 5
+    login_window_s: float = 15 * 60
+    clock: Callable[[], float] = field(default=time.time)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.secret_key, str) or len(self.secret_key) < _MIN_SECRET_CHARS:
+            raise InvalidInputError("secret_key", "is too short",
+                                    allowed=f"a random string of at least {_MIN_SECRET_CHARS} "
+                                            "characters")
+        for name in ("session_idle_s", "session_absolute_s", "token_ttl_s", "login_window_s"):
+            if not getattr(self, name) > 0:
+                raise InvalidInputError(name, f"{getattr(self, name)!r}",
+                                        allowed="a duration > 0 s")
+        if self.login_max_failures < 1:
+            raise InvalidInputError("login_max_failures", f"{self.login_max_failures!r}",
+                                    allowed="an integer >= 1")
+
+
+def sqlite_path(db_url: str) -> Path | None:
+    """File of a ``sqlite:///`` URL, or None for in-memory and server databases."""
+    prefix = "sqlite:///"
+    if not db_url.startswith(prefix):
+        return None
+    rest = db_url[len(prefix):].split("?", 1)[0]
+    if rest in ("", ":memory:"):
+        return None
+    return Path(rest)
+
+
+def load_or_create_secret(db_url: str) -> str:
+    """The signing secret for ``db_url``.
+
+    Order: the ``RESORB_SECRET_KEY`` environment variable; for a SQLite file,
+    the file ``<database>.secret`` beside it, created (mode 0600) with a fresh
+    random key on first start; for an in-memory SQLite database a random key
+    that lives as long as the process. A server database (PostgreSQL) needs the
+    environment variable or an explicit ``secret_key``: several workers must
+    share one key.
+    """
+    env = os.environ.get(SECRET_ENV)
+    if env:
+        return env
+    path = sqlite_path(db_url)
+    if path is None:
+        if db_url.startswith("sqlite"):
+            return secrets.token_urlsafe(48)
+        raise InvalidInputError("secret_key", "is needed for a server database",
+                                allowed=f"set {SECRET_ENV} (a random string of at least "
+                                        f"{_MIN_SECRET_CHARS} characters)")
+    secret_file = path.with_name(path.name + ".secret")
+    if secret_file.exists():
+        text = secret_file.read_text(encoding="ascii").strip()
+        if len(text) < _MIN_SECRET_CHARS:
+            raise InvalidInputError(str(secret_file), "holds no usable secret",
+                                    allowed="delete the file to generate a new one")
+        return text
+    secret_file.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two servers starting at once must not overwrite each other's key.
+    try:
+        fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return load_or_create_secret(db_url)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key + "\n")
+    return key
