@@ -1,0 +1,392 @@
+"""Reading a cohort table and coding its predictors.
+
+One row per herniation. Columns named like the case-file keys are mapped
+through the domain enums (``morphology``, ``rim_enhancement``, ``modic``...),
+so a cohort and a case file speak the same vocabulary. Every predictor gets an
+explicit coding (:class:`PredictorCoding`) that is stored with a fitted model
+and rebuilt identically when the model is applied to new data.
+
+Predictor specifications
+------------------------
+``name``                 numeric column as is; enum or text column as categorical
+``name:rcs`` / ``:rcsK`` restricted cubic spline with K knots (default 4; 3-7)
+``name:cat``             force a numeric column to be categorical
+``name:ref=LEVEL``       categorical with LEVEL as the reference level
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from resorb.cohort._splines import rcs_basis, rcs_knots
+from resorb.domain import (
+    AxialZone,
+    Containment,
+    HerniationMorphology,
+    IwabuchiType,
+    KomoriType,
+    Migration,
+    ModicType,
+    MSUSize,
+    MSUZone,
+    PfirrmannGrade,
+    PLLIntegrity,
+    RimEnhancement,
+    SchizasGrade,
+    Sex,
+    SpinalLevel,
+    T2Signal,
+    parse_enum,
+)
+from resorb.errors import InvalidInputError
+
+__all__ = [
+    "COLUMN_ENUMS",
+    "MissingReport",
+    "PredictorCoding",
+    "PredictorSpec",
+    "code_predictors",
+    "design_matrix",
+    "parse_predictor_specs",
+    "prepare_columns",
+    "read_cohort",
+]
+
+#: Cohort columns that are case-file findings, and the scale each is read on.
+COLUMN_ENUMS: dict[str, type[Enum]] = {
+    "sex": Sex,
+    "level": SpinalLevel,
+    "morphology": HerniationMorphology,
+    "containment": Containment,
+    "pll": PLLIntegrity,
+    "zone": AxialZone,
+    "migration": Migration,
+    "komori": KomoriType,
+    "msu_size": MSUSize,
+    "msu_zone": MSUZone,
+    "rim_enhancement": RimEnhancement,
+    "iwabuchi": IwabuchiType,
+    "t2_signal": T2Signal,
+    "modic": ModicType,
+    "pfirrmann": PfirrmannGrade,
+    "schizas": SchizasGrade,
+}
+
+_SPEC_RE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.]*)(?::(?P<opt>.+))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class PredictorSpec:
+    """What the user asked for one predictor (before looking at the data)."""
+
+    name: str
+    spline_knots: int | None = None
+    categorical: bool = False
+    reference: str | None = None
+
+
+def parse_predictor_specs(predictors: Sequence[str] | str, *,
+                          splines: Sequence[str] = ()) -> tuple[PredictorSpec, ...]:
+    """Parse ``"age_years:rcs4,morphology:ref=protrusion"`` into specs.
+
+    ``splines`` lists extra ``NAME`` or ``NAME:K`` items that request a
+    restricted cubic spline for a predictor already listed.
+    """
+    if isinstance(predictors, str):
+        predictors = [p for p in (s.strip() for s in predictors.split(",")) if p]
+    if not predictors:
+        raise InvalidInputError("predictors", "no predictor given",
+                                allowed="a comma-separated list of column names")
+    specs: dict[str, PredictorSpec] = {}
+    for item in predictors:
+        m = _SPEC_RE.match(item.strip())
+        if not m:
+            raise InvalidInputError("predictors", f"cannot read {item!r}",
+                                    allowed="NAME, NAME:rcs[3-7], NAME:cat, NAME:ref=LEVEL")
+        name, opt = m["name"], m["opt"]
+        spec = PredictorSpec(name)
+        if opt:
+            if (sm := re.fullmatch(r"rcs([3-7])?", opt)):
+                spec = PredictorSpec(name, spline_knots=int(sm[1] or 4))
+            elif opt == "cat":
+                spec = PredictorSpec(name, categorical=True)
+            elif opt.startswith("ref="):
+                spec = PredictorSpec(name, categorical=True, reference=opt[4:])
+            else:
+                raise InvalidInputError(f"predictors.{name}", f"unknown option {opt!r}",
+                                        allowed="rcs, rcs3-rcs7, cat, ref=LEVEL")
+        if name in specs:
+            raise InvalidInputError(f"predictors.{name}", "listed twice",
+                                    allowed="each predictor once")
+        specs[name] = spec
+    for item in splines:
+        name, _, k = item.strip().partition(":")
+        if name not in specs:
+            raise InvalidInputError("spline", f"{name!r} is not among the predictors",
+                                    allowed=", ".join(specs))
+        if k and k not in {"3", "4", "5", "6", "7"}:
+            raise InvalidInputError("spline", f"{k!r} knots for {name}", allowed="3-7 knots")
+        specs[name] = PredictorSpec(name, spline_knots=int(k or 4))
+    return tuple(specs.values())
+
+
+def read_cohort(path: str | Path) -> pd.DataFrame:
+    """Read a cohort table (``.csv`` or ``.parquet``), one row per herniation.
+
+    Raises
+    ------
+    InvalidInputError
+        If the suffix is neither, or the file cannot be parsed.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise InvalidInputError("cohort", f"{path} does not exist", allowed="an existing file")
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, skipinitialspace=True)
+        if suffix in {".parquet", ".pq"}:
+            return pd.read_parquet(path)
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        raise InvalidInputError("cohort", f"cannot read {path.name}: {exc}",
+                                allowed="a CSV or Parquet table") from exc
+    raise InvalidInputError("cohort", f"unsupported file type {suffix!r}",
+                            allowed=".csv, .parquet")
+
+
+def _require_column(df: pd.DataFrame, name: str, role: str) -> None:
+    if name not in df.columns:
+        raise InvalidInputError(name, f"no such column ({role})",
+                                allowed=", ".join(map(str, df.columns)))
+
+
+def _canonical(series: pd.Series, enum: type[Enum], column: str) -> pd.Series:
+    """Map a column through a domain enum; missing stays missing."""
+    out = []
+    for i, value in series.items():
+        if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+            out.append(None)
+            continue
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        try:
+            out.append(str(parse_enum(enum, value, field=column).value))
+        except InvalidInputError as exc:
+            raise InvalidInputError(column, f"row {i + 1}: {value!r} is not a valid value",
+                                    allowed=exc.allowed) from None
+    return pd.Series(out, index=series.index, dtype=object)
+
+
+def prepare_columns(df: pd.DataFrame, specs: Sequence[PredictorSpec]) -> pd.DataFrame:
+    """Check and normalise the predictor columns of ``df``.
+
+    Enum columns become the scale's canonical values (text); numeric columns
+    become float; other text columns stay text (categorical). Empty cells are
+    missing.
+    """
+    out = {}
+    for spec in specs:
+        _require_column(df, spec.name, "predictor")
+        col = df[spec.name]
+        if spec.name in COLUMN_ENUMS:
+            if spec.spline_knots:
+                raise InvalidInputError(spec.name, "a spline needs a continuous column",
+                                        allowed="a numeric predictor")
+            out[spec.name] = _canonical(col, COLUMN_ENUMS[spec.name], spec.name)
+        elif pd.api.types.is_bool_dtype(col) or (
+                pd.api.types.is_numeric_dtype(col) and not spec.categorical):
+            out[spec.name] = col.astype(float)
+        else:
+            if spec.spline_knots:
+                raise InvalidInputError(spec.name, "a spline needs a continuous column",
+                                        allowed="a numeric predictor")
+            text = col.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                           or str(v).strip() == "" else
+                           (str(int(v)) if isinstance(v, float) and v.is_integer()
+                            else str(v).strip()))
+            out[spec.name] = text.astype(object)
+    return pd.DataFrame(out, index=df.index)
+
+
+@dataclass(frozen=True, slots=True)
+class MissingReport:
+    """Missing values per column and how they were handled."""
+
+    n_rows: int
+    n_complete: int
+    by_column: dict[str, int] = field(default_factory=dict)
+    handling: str = "complete cases"
+
+    def to_dict(self) -> dict:
+        return {"n_rows": self.n_rows, "n_complete": self.n_complete,
+                "by_column": dict(self.by_column), "handling": self.handling}
+
+
+@dataclass(frozen=True, slots=True)
+class PredictorCoding:
+    """How one predictor becomes design-matrix columns.
+
+    Attributes
+    ----------
+    name : str
+        Column name in the cohort (and the case-file key it maps to).
+    kind : {"numeric", "categorical", "rcs"}
+    columns : tuple of str
+        Names of the design columns (``morphology[extrusion]``, ``age_years'``...).
+    levels : tuple of str
+        Categorical levels in coding order, the reference first.
+    reference : str or None
+    knots : tuple of float
+        Spline knots (``kind == "rcs"``).
+    range : tuple of float or None
+        Development range (min, max) of a numeric predictor.
+    scale : str or None
+        Name of the domain enum the values were read on.
+    """
+
+    name: str
+    kind: str
+    columns: tuple[str, ...]
+    levels: tuple[str, ...] = ()
+    reference: str | None = None
+    knots: tuple[float, ...] = ()
+    range: tuple[float, float] | None = None
+    scale: str | None = None
+
+    def encode(self, values: pd.Series | np.ndarray) -> np.ndarray:
+        """Design columns for ``values`` (already normalised), shape (n, len(columns))."""
+        if self.kind == "categorical":
+            vals = np.asarray(values, dtype=object)
+            unknown = {v for v in vals if v is not None and v not in self.levels}
+            if unknown:
+                first = sorted(map(str, unknown))[0]
+                raise InvalidInputError(self.name, f"unknown category {first!r}",
+                                        allowed=", ".join(self.levels))
+            return np.column_stack([(vals == lev).astype(float) for lev in self.levels[1:]]) \
+                if len(self.levels) > 1 else np.zeros((len(vals), 0))
+        x = np.asarray(values, dtype=float)
+        if self.kind == "rcs":
+            return rcs_basis(x, np.asarray(self.knots))
+        return x[:, None]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "columns": list(self.columns),
+                "levels": list(self.levels), "reference": self.reference,
+                "knots": list(self.knots),
+                "range": list(self.range) if self.range is not None else None,
+                "scale": self.scale}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PredictorCoding:
+        return cls(name=d["name"], kind=d["kind"], columns=tuple(d["columns"]),
+                   levels=tuple(d.get("levels") or ()), reference=d.get("reference"),
+                   knots=tuple(d.get("knots") or ()),
+                   range=tuple(d["range"]) if d.get("range") is not None else None,
+                   scale=d.get("scale"))
+
+
+def _level_order(spec: PredictorSpec, observed: list[str]) -> list[str]:
+    enum = COLUMN_ENUMS.get(spec.name)
+    if enum is not None:
+        order = [str(m.value) for m in enum if str(m.value) in observed]
+    else:
+        order = sorted(observed, key=lambda s: (not _is_number(s), _num(s), s))
+    if spec.reference is not None:
+        ref = spec.reference
+        if enum is not None:
+            ref = str(parse_enum(enum, ref, field=f"{spec.name}.reference").value)
+        if ref not in order:
+            raise InvalidInputError(f"{spec.name}.reference", f"{spec.reference!r} is not observed",
+                                    allowed=", ".join(order))
+        order.remove(ref)
+        order.insert(0, ref)
+    return order
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _num(s: str) -> float:
+    return float(s) if _is_number(s) else 0.0
+
+
+def code_predictors(frame: pd.DataFrame,
+                    specs: Sequence[PredictorSpec]) -> tuple[PredictorCoding, ...]:
+    """Fix the coding of each predictor from the (complete-case) development data."""
+    codings = []
+    for spec in specs:
+        col = frame[spec.name]
+        scale = COLUMN_ENUMS[spec.name].__name__ if spec.name in COLUMN_ENUMS else None
+        if col.dtype == object:
+            observed = sorted({v for v in col if v is not None})
+            levels = _level_order(spec, observed)
+            if len(levels) < 2:
+                raise InvalidInputError(spec.name, f"has a single category {levels!r}",
+                                        allowed="at least two observed categories")
+            codings.append(PredictorCoding(
+                spec.name, "categorical",
+                tuple(f"{spec.name}[{lev}]" for lev in levels[1:]),
+                levels=tuple(levels), reference=levels[0], scale=scale))
+            continue
+        x = col.to_numpy(dtype=float)
+        x = x[~np.isnan(x)]
+        rng = (float(x.min()), float(x.max()))
+        if spec.spline_knots:
+            try:
+                knots = rcs_knots(x, n_knots=spec.spline_knots)
+            except ValueError as exc:
+                raise InvalidInputError(
+                    spec.name, str(exc),
+                    allowed="fewer knots or a more continuous predictor") from None
+            names = (spec.name, *(spec.name + "'" * (j + 1)
+                                  for j in range(spec.spline_knots - 2)))
+            codings.append(PredictorCoding(spec.name, "rcs", names,
+                                           knots=tuple(float(k) for k in knots), range=rng))
+        else:
+            if np.unique(x).size < 2:
+                raise InvalidInputError(spec.name, "is constant", allowed="a varying predictor")
+            codings.append(PredictorCoding(spec.name, "numeric", (spec.name,), range=rng))
+    return tuple(codings)
+
+
+def design_matrix(frame: pd.DataFrame, codings: Sequence[PredictorCoding]) -> np.ndarray:
+    """Design matrix without intercept, shape (n, sum of coding widths)."""
+    blocks = [c.encode(frame[c.name]) for c in codings]
+    return np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
+
+
+def column_names(codings: Sequence[PredictorCoding]) -> list[str]:
+    return [name for c in codings for name in c.columns]
+
+
+def read_binary_outcome(df: pd.DataFrame, outcome: str) -> pd.Series:
+    """The outcome column as float 0/1 with NaN for missing; checks it is binary."""
+    _require_column(df, outcome, "outcome")
+    col = df[outcome]
+    if pd.api.types.is_bool_dtype(col):
+        return col.astype(float)
+    mapped = col.map(lambda v: {"true": 1.0, "false": 0.0}.get(str(v).strip().lower(), v))
+    try:
+        y = pd.to_numeric(mapped, errors="raise").astype(float)
+    except (ValueError, TypeError):
+        bad = next(v for v in col if not _is_number(str(v)) and str(v).lower() not in
+                   {"true", "false", "nan", ""})
+        raise InvalidInputError(outcome, f"value {bad!r} is not binary",
+                                allowed="0/1 (or true/false)") from None
+    values = set(np.unique(y[~y.isna()]))
+    if not values <= {0.0, 1.0}:
+        raise InvalidInputError(outcome, f"has values {sorted(values)[:5]}, not binary",
+                                allowed="0/1 (or true/false)")
+    return y

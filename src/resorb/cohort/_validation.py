@@ -1,0 +1,265 @@
+# ruff: noqa: N803, N806  (matrix notation: X design, W weights, B resamples)
+"""Performance, calibration and bootstrap validation of logistic models.
+
+References
+----------
+Harrell FE Jr, Lee KL, Mark DB. Multivariable prognostic models. Stat Med
+1996;15:361-87 (bootstrap optimism correction).
+Steyerberg EW. Clinical Prediction Models, 2nd ed. Springer 2019.
+Austin PC, Steyerberg EW. The Integrated Calibration Index (ICI) and related
+metrics for quantifying the calibration of logistic regression models. Stat Med
+2019;38:4051-65, doi:10.1002/sim.8281.
+Van Calster B, Nieboer D, Vergouwe Y, et al. A calibration hierarchy for risk
+models was defined. J Clin Epidemiol 2016;74:167-76 (calibration-in-the-large).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from resorb.cohort._irls import fit_logistic_batch
+
+__all__ = [
+    "BootstrapValidation",
+    "bootstrap_validate",
+    "brier_score",
+    "c_statistic",
+    "calibration_intercept",
+    "calibration_slope",
+    "calibration_smooth",
+    "ici_metrics",
+]
+
+
+def c_statistic(y: np.ndarray, score: np.ndarray, *, weights: np.ndarray | None = None) -> float:
+    """Concordance (area under the ROC curve) of ``score`` for binary ``y``.
+
+    Ties in ``score`` count one half. ``weights`` are frequency weights
+    (a row drawn twice in a bootstrap sample counts twice).
+    """
+    y = np.asarray(y, float)
+    s = np.asarray(score, float)
+    w = np.ones_like(y) if weights is None else np.asarray(weights, float)
+    order = np.argsort(s, kind="mergesort")
+    s, y, w = s[order], y[order], w[order]
+    pos = w * y
+    neg = w * (1 - y)
+    # group tied scores
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    pos_g = np.add.reduceat(pos, starts)
+    neg_g = np.add.reduceat(neg, starts)
+    neg_below = np.cumsum(neg_g) - neg_g
+    total = pos_g.sum() * neg_g.sum()
+    if total == 0:
+        return float("nan")
+    return float((pos_g * (neg_below + 0.5 * neg_g)).sum() / total)
+
+
+def brier_score(y: np.ndarray, p: np.ndarray, *, weights: np.ndarray | None = None) -> float:
+    """Mean squared difference between outcome (0/1) and predicted probability."""
+    w = np.ones(len(y)) if weights is None else weights
+    return float((w * (np.asarray(y) - p) ** 2).sum() / w.sum())
+
+
+def _calib_batch(y: np.ndarray, LP: np.ndarray, W: np.ndarray,
+                 max_iter: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Calibration slope and calibration-in-the-large for B linear predictors.
+
+    LP, W : (B, n). Slope: logistic regression of y on the linear predictor.
+    Intercept: logistic regression of y with the linear predictor as offset.
+    """
+    B = LP.shape[0]
+    # slope: two-parameter Newton, vectorised over B
+    theta = np.tile([0.0, 1.0], (B, 1))
+    for _ in range(max_iter):
+        eta = theta[:, :1] + theta[:, 1:] * LP
+        mu = expit(eta)
+        v = W * mu * (1 - mu)
+        r = W * (y - mu)
+        g = np.stack([r.sum(1), (r * LP).sum(1)], axis=1)
+        h00, h01, h11 = v.sum(1), (v * LP).sum(1), (v * LP * LP).sum(1)
+        det = h00 * h11 - h01 ** 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.stack([(h11 * g[:, 0] - h01 * g[:, 1]) / det,
+                             (h00 * g[:, 1] - h01 * g[:, 0]) / det], axis=1)
+        step = np.nan_to_num(step)
+        step = np.clip(step, -5, 5)
+        theta += step
+        if np.abs(step).max() < 1e-10:
+            break
+    a = np.zeros(B)
+    for _ in range(max_iter):
+        mu = expit(a[:, None] + LP)
+        g = (W * (y - mu)).sum(1)
+        h = (W * mu * (1 - mu)).sum(1)
+        step = np.clip(np.nan_to_num(g / h), -5, 5)
+        a += step
+        if np.abs(step).max() < 1e-10:
+            break
+    return theta[:, 1], a
+
+
+def calibration_slope(y: np.ndarray, lp: np.ndarray) -> float:
+    """Calibration slope: coefficient of the linear predictor in ``logit P(y) = a + b lp``."""
+    s, _ = _calib_batch(np.asarray(y, float), np.asarray(lp, float)[None, :],
+                        np.ones((1, len(y))))
+    return float(s[0])
+
+
+def calibration_intercept(y: np.ndarray, lp: np.ndarray) -> float:
+    """Calibration-in-the-large: ``a`` in ``logit P(y) = a + offset(lp)``."""
+    _, a = _calib_batch(np.asarray(y, float), np.asarray(lp, float)[None, :],
+                        np.ones((1, len(y))))
+    return float(a[0])
+
+
+def calibration_smooth(y: np.ndarray, p: np.ndarray, *, frac: float = 0.75) -> np.ndarray:
+    """Smoothed observed risk at each predicted probability (lowess, degree 1).
+
+    Austin & Steyerberg (2019) used R's ``loess`` (degree 2, span 0.75); the
+    statsmodels lowess is locally linear, so ICI values can differ slightly
+    from theirs in the tails.
+    """
+    from statsmodels.nonparametric.smoothers_lowess import lowess
+
+    sm = lowess(np.asarray(y, float), np.asarray(p, float), frac=frac, it=0,
+                return_sorted=False)
+    return np.clip(sm, 0.0, 1.0)
+
+
+def ici_metrics(y: np.ndarray, p: np.ndarray, *, frac: float = 0.75) -> dict[str, float]:
+    """ICI, E50, E90 and Emax of the absolute calibration error (Austin & Steyerberg 2019)."""
+    err = np.abs(calibration_smooth(y, p, frac=frac) - p)
+    return {"ici": float(err.mean()), "e50": float(np.median(err)),
+            "e90": float(np.quantile(err, 0.9)), "emax": float(err.max())}
+
+
+def net_benefit(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray, *,
+                weights: np.ndarray | None = None) -> np.ndarray:
+    """Net benefit of treating when ``p >= threshold`` (Vickers & Elkin 2006).
+
+    ``NB = TP/n - FP/n * pt / (1 - pt)``.
+    """
+    y = np.asarray(y, float)
+    w = np.ones_like(y) if weights is None else weights
+    n = w.sum()
+    pos = p[None, :] >= thresholds[:, None]
+    tp = (pos * (w * y)).sum(1) / n
+    fp = (pos * (w * (1 - y))).sum(1) / n
+    return tp - fp * thresholds / (1 - thresholds)
+
+
+@dataclass(frozen=True)
+class BootstrapValidation:
+    """Harrell's bootstrap optimism correction (rms ``validate``).
+
+    ``table`` has one row per metric and the columns ``apparent``,
+    ``bootstrap_train`` (mean performance of the bootstrap models on their own
+    samples), ``bootstrap_test`` (the same models on the original data),
+    ``optimism`` and ``corrected`` (= apparent - optimism).
+    """
+
+    table: pd.DataFrame
+    n_bootstrap: int
+    n_successful: int
+    seed: int | None
+    thresholds: np.ndarray | None = None
+    net_benefit_apparent: np.ndarray | None = None
+    net_benefit_corrected: np.ndarray | None = None
+
+    def corrected(self, metric: str) -> float:
+        return float(self.table.loc[metric, "corrected"])
+
+    def to_dict(self) -> dict:
+        return {"n_bootstrap": self.n_bootstrap, "n_successful": self.n_successful,
+                "seed": self.seed,
+                "metrics": {m: {k: float(v) for k, v in row.items()}
+                            for m, row in self.table.iterrows()}}
+
+
+def bootstrap_indices(n: int, n_bootstrap: int, seed: int | None) -> np.ndarray:
+    """Row indices of each bootstrap sample, shape (B, n); ``numpy.random.default_rng(seed)``."""
+    return np.random.default_rng(seed).integers(0, n, size=(n_bootstrap, n))
+
+
+def _metrics_batch(y, LP, W):
+    """C, slope, intercept, Brier for each row of LP (B, n) under weights W (B, n)."""
+    c = np.array([c_statistic(y, LP[b], weights=W[b]) for b in range(LP.shape[0])])
+    slope, intercept = _calib_batch(y, LP, W)
+    P = expit(LP)
+    brier = (W * (y - P) ** 2).sum(1) / W.sum(1)
+    return {"c_statistic": c, "calibration_slope": slope,
+            "calibration_intercept": intercept, "brier": brier}
+
+
+def bootstrap_validate(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *,
+                       n_bootstrap: int = 200, seed: int | None = 0, firth: bool = False,
+                       thresholds: np.ndarray | None = None,
+                       chunk: int = 100) -> BootstrapValidation:
+    """Bootstrap optimism-corrected performance of a logistic model.
+
+    Each bootstrap sample refits the model (same design: the coding, knots and
+    reference levels are those of the development fit, as in rms), measures
+    its performance on the bootstrap sample and on the original data; the mean
+    difference is the optimism. Resamples whose fit fails (separation under
+    maximum likelihood) are dropped and counted, as rms does.
+
+    Parameters
+    ----------
+    X : (n, p) ndarray with intercept column
+    y : (n,) ndarray of 0/1
+    coef : (p,) ndarray, the development fit
+    n_bootstrap : int
+    seed : int or None
+        Seed of ``numpy.random.default_rng``; the same seed gives the same result.
+    firth : bool
+        Refit by Firth's penalised likelihood.
+    thresholds : (k,) ndarray, optional
+        Risk thresholds at which to also correct net benefit for optimism.
+    """
+    n = len(y)
+    y = np.asarray(y, float)
+    lp0 = X @ coef
+    ones = np.ones((1, n))
+    app = {k: float(v[0]) for k, v in _metrics_batch(y, lp0[None, :], ones).items()}
+    idx = bootstrap_indices(n, n_bootstrap, seed)
+    train = {k: [] for k in app}
+    test = {k: [] for k in app}
+    nb_opt = []
+    for start in range(0, n_bootstrap, chunk):
+        block = idx[start:start + chunk]
+        W = np.stack([np.bincount(r, minlength=n) for r in block]).astype(float)
+        beta, ok = fit_logistic_batch(X, y, W, beta0=coef, firth=firth)
+        beta, W = beta[ok], W[ok]
+        if len(beta) == 0:
+            continue
+        LP = beta @ X.T
+        tr = _metrics_batch(y, LP, W)
+        te = _metrics_batch(y, LP, np.ones_like(W))
+        for k in app:
+            train[k].append(tr[k])
+            test[k].append(te[k])
+        if thresholds is not None:
+            for b in range(len(beta)):
+                p = expit(LP[b])
+                nb_opt.append(net_benefit(y, p, thresholds, weights=W[b])
+                              - net_benefit(y, p, thresholds))
+    n_ok = sum(len(v) for v in train["c_statistic"])
+    rows = {}
+    for k in app:
+        tr = np.concatenate(train[k]) if n_ok else np.array([np.nan])
+        te = np.concatenate(test[k]) if n_ok else np.array([np.nan])
+        opt = float(np.mean(tr - te))
+        rows[k] = {"apparent": app[k], "bootstrap_train": float(np.mean(tr)),
+                   "bootstrap_test": float(np.mean(te)), "optimism": opt,
+                   "corrected": app[k] - opt}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    nb_app = nb_corr = None
+    if thresholds is not None:
+        nb_app = net_benefit(y, expit(lp0), thresholds)
+        nb_corr = nb_app - (np.mean(nb_opt, axis=0) if nb_opt else np.nan)
+    return BootstrapValidation(table, n_bootstrap, n_ok, seed, thresholds, nb_app, nb_corr)
