@@ -1,1 +1,93 @@
-"""resorb.registry."""
+"""The follow-up registry: patients, visits, MRI, findings, therapies, assessments, audit.
+
+SQLAlchemy 2 models with Alembic migrations shipped in the package; SQLite by
+default (``sqlite:///./resorb.db``), PostgreSQL by URL
+(``postgresql+psycopg://user:pw@host:port/db``), one schema for both.
+
+Public API (stable; the web app and the CLI are built on it)::
+
+    reg = Registry(url)                       # open (nothing is created)
+    reg.upgrade()                             # create/migrate the schema
+    reg.add_user(name, password, role=..., actor=...)      -> UserRecord
+    reg.authenticate(name, password)          -> UserRecord | None
+    reg.create_patient({...}, actor=...)      -> PatientRecord
+    reg.get_patient(id) / find_patient(pseudonym) / list_patients(search=, limit=, offset=)
+    reg.update_patient(id, {...}, actor=...) / delete_patient(id, actor=...)
+    reg.add_visit(id, {...}, actor=...)       -> VisitRecord
+    reg.add_mri(id, {...}, actor=...)         -> MRIRecord
+    reg.add_findings(id, {...}, mri_id=|visit_id=, actor=...) -> FindingsRecord
+    reg.add_therapy(id, {...}, actor=...)     -> TherapyRecord
+    reg.save_assessment(id, result, actor=...) -> AssessmentRecord
+    reg.patient_timeline(id)                  -> dict (resorption, grades, MCID flags)
+    reg.case_from_registry(id)                -> resorb.domain.Case
+    reg.pseudonymised_view(actor=...)         -> list[dict] for researchers
+    reg.audit_log(table=, row_id=)            -> list[dict]
+    export_csv(reg, out_dir) / import_csv(reg, path, actor=...)
+    import_dicom(reg, path, patient_id=..., actor=...)
+    seed_demo(reg, actor=...)
+
+Input mappings are validated by the pydantic schemas (``PatientIn``,
+``VisitIn``, ``MRIIn``, ``FindingsIn``, ``TherapyIn``) with the
+:mod:`resorb.domain` scales; bad input raises
+:class:`~resorb.errors.InvalidInputError` naming the field, missing rows
+:class:`RecordNotFoundError`. Each write is one transaction with its audit
+entries. Passwords: :func:`hash_password` / :func:`verify_password` (argon2id).
+"""
+
+from resorb.registry._models import ROLES
+from resorb.registry._records import (
+    AssessmentRecord,
+    FindingsRecord,
+    MRIRecord,
+    PatientRecord,
+    TherapyRecord,
+    UserRecord,
+    VisitRecord,
+)
+from resorb.registry._schemas import (
+    FindingsIn,
+    MRIIn,
+    PatientIn,
+    PatientUpdate,
+    TherapyIn,
+    VisitIn,
+)
+from resorb.registry._security import (
+    MIN_PASSWORD_LENGTH,
+    check_password_policy,
+    hash_password,
+    verify_password,
+)
+from resorb.registry._service import (
+    DATE_SHIFT_RANGE_DAYS,
+    DEFAULT_URL,
+    RecordNotFoundError,
+    Registry,
+    resorption_between,
+)
+
+__all__ = [
+    "DATE_SHIFT_RANGE_DAYS",
+    "DEFAULT_URL",
+    "MIN_PASSWORD_LENGTH",
+    "ROLES",
+    "AssessmentRecord",
+    "FindingsIn",
+    "FindingsRecord",
+    "MRIIn",
+    "MRIRecord",
+    "PatientIn",
+    "PatientRecord",
+    "PatientUpdate",
+    "RecordNotFoundError",
+    "Registry",
+    "TherapyIn",
+    "TherapyRecord",
+    "UserRecord",
+    "VisitIn",
+    "VisitRecord",
+    "check_password_policy",
+    "hash_password",
+    "resorption_between",
+    "verify_password",
+]
