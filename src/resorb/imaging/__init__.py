@@ -1,1 +1,42 @@
-"""resorb.imaging."""
+"""Herniation volume from MRI and serial comparison.
+
+Volume from label masks (NIfTI, NRRD, DICOM SEG) under the image's own affine,
+from three diameters (ellipsoid) or from slice areas (Cavalieri); signed
+resorption percent between two studies, its grade and whether the change
+exceeds the minimal detectable change. File readers are in
+:mod:`resorb.imaging.io` (needs the ``imaging`` extra); the rest works on
+arrays and numbers.
+"""
+
+from resorb.imaging._serial import (
+    DAYS_PER_MONTH,
+    ResorptionGrade,
+    ResorptionGrading,
+    ResorptionResult,
+    compare_volumes,
+    default_mdc_mm3,
+)
+from resorb.imaging._types import HerniationMask, VolumeMeasurement
+from resorb.imaging._volumetry import (
+    cavalieri_volume_mm3,
+    count_label_voxels,
+    ellipsoid_volume_mm3,
+    mask_volume,
+    measure_study,
+)
+
+__all__ = [
+    "DAYS_PER_MONTH",
+    "HerniationMask",
+    "ResorptionGrade",
+    "ResorptionGrading",
+    "ResorptionResult",
+    "VolumeMeasurement",
+    "cavalieri_volume_mm3",
+    "compare_volumes",
+    "count_label_voxels",
+    "default_mdc_mm3",
+    "ellipsoid_volume_mm3",
+    "mask_volume",
+    "measure_study",
+]
