@@ -39,6 +39,7 @@ app = typer.Typer(
 #: Modules that add commands; each defines ``register(app)``.
 _COMMAND_MODULES = (
     "resorb.cli._scores",
+    "resorb.cli._imaging",
 )
 
 for _name in _COMMAND_MODULES:

@@ -11,9 +11,10 @@ References
    lumbar disc herniation: a meta-analysis. Clin Spine Surg 2024;37(6):256-269.
    doi:10.1097/BSD.0000000000001490, PMID 37559207. Thresholds 25 %, 50 % and
    100 % (complete).
-.. [2] Reliability of herniation volume measurement on MRI, Chiropr Man Therap
-   2013;21:26, doi:10.1186/2045-709X-21-26: inter-rater 95 % limits of agreement
-   of herniation volume up to [-450; 713] mm3.
+.. [2] Tunset A, et al. Chiropr Man Therap 2013;21:26, doi:10.1186/2045-709X-21-26:
+   inter-rater 95 % limits of agreement of MRI volume measurements up to
+   [-450; 713] mm3 (see :func:`compare_volumes`, Notes, for the MDC derived
+   from them).
 """
 
 from __future__ import annotations
@@ -165,8 +166,15 @@ def _grading_from_evidence(record_id: str) -> ResorptionGrading:
                               ("enlarged_percent", enlarged)) if v is None]
     if missing:
         raise EvidenceError(f"evidence value {record_id!r} lacks {', '.join(missing)}")
+    sources = list(_citations(rec))
+    try:  # the enlargement cut-off has no source; its own record says so
+        mirror = evidence_value("resorption_enlargement_threshold_percent")
+    except EvidenceError:
+        mirror = None
+    if mirror is not None and mirror.assumption and float(mirror.value) == enlarged:
+        sources.append("assumption:enlarged_percent")
     return ResorptionGrading(partial_percent=partial, significant_percent=significant,
-                             enlarged_percent=enlarged, sources=_citations(rec),
+                             enlarged_percent=enlarged, sources=tuple(sources),
                              evidence_id=record_id)
 
 
@@ -183,8 +191,8 @@ def _mdc_from_evidence(record_id: str) -> tuple[float, tuple[str, ...]]:
 def default_mdc_mm3(record_id: str = "volume_mdc_mm3") -> float:
     """Default minimal detectable change of herniation volume (mm3), from the evidence base.
 
-    See the module docstring and ``docs`` of :func:`compare_volumes` for how
-    the limits of agreement of Chiropr Man Therap 2013;21:26 become one number.
+    See :func:`compare_volumes` (Notes) for how the limits of agreement of
+    Chiropr Man Therap 2013;21:26 become one number.
     """
     return _mdc_from_evidence(record_id)[0]
 
@@ -248,6 +256,7 @@ def _positive(value: object, field: str, *, allow_zero: bool) -> float:
 
 def compare_volumes(v0_mm3: float, v1_mm3: float, *, days: float | None = None,
                     grading: ResorptionGrading | None = None, mdc_mm3: float | None = None,
+                    mdc_evidence_id: str = "volume_mdc_mm3",
                     warn: bool = True) -> ResorptionResult:
     """Compare a baseline and a follow-up herniation volume.
 
@@ -263,7 +272,11 @@ def compare_volumes(v0_mm3: float, v1_mm3: float, *, days: float | None = None,
         Grade thresholds; default :meth:`ResorptionGrading.from_evidence`
         (Zou et al. 2023: 25 %, 50 %, complete; enlarged at -25 %).
     mdc_mm3 : float, keyword-only, optional
-        Minimal detectable change (mm3, >= 0); default :func:`default_mdc_mm3`.
+        Minimal detectable change (mm3, >= 0); default: the evidence record
+        ``mdc_evidence_id``.
+    mdc_evidence_id : str, keyword-only, default ``"volume_mdc_mm3"``
+        Evidence record of the default MDC: ``"volume_mdc_mm3"`` (two readers)
+        or ``"volume_mdc_intra_rater_mm3"`` (the same reader at both studies).
     warn : bool, keyword-only, default True
         Issue :class:`~resorb.errors.WithinMeasurementErrorWarning` when the
         change is graded as something other than ``unchanged`` but lies within
@@ -275,18 +288,27 @@ def compare_volumes(v0_mm3: float, v1_mm3: float, *, days: float | None = None,
 
     Notes
     -----
-    The default MDC comes from the widest inter-rater 95 % limits of agreement
-    of herniation volume in Chiropr Man Therap 2013;21:26, [-450; 713] mm3.
-    Limits of agreement bound the difference between two readings of the same
-    herniation; which reading comes first is arbitrary in a serial comparison,
-    so the noise band is the union [-713; 713] mm3 and a change counts as
-    detectable only when ``|V1 - V0| > 713`` mm3. This is conservative for a
-    single reader (intra-rater limits were narrower, from [-293; 199] to
-    [-582; 382] mm3); pass ``mdc_mm3`` for a reader- or site-specific value.
+    How the default MDC is derived. Tunset et al. (Chiropr Man Therap
+    2013;21:26) report 95 % limits of agreement (LoA) of MRI volume
+    measurements, inter-rater from [-17; 801] to [-450; 713] mm3 and
+    intra-rater from [-293; 199] to [-582; 382] mm3. LoA are bias +/- 1.96 SD
+    of the differences between two readings, so their half-width, 1.96 SD, is
+    the usual 95 % minimal detectable change (MDC95 = 1.96 x sqrt(2) x SEM).
+    The default is the half-width of the widest inter-rater LoA,
+    (713 + 450) / 2 = 581.5 mm3 (evidence record ``volume_mdc_mm3``, 582 mm3);
+    the same reader at both studies may use the intra-rater record (482 mm3).
+    Two caveats: the half-width leaves out the systematic bias between raters
+    (+131.5 mm3 in that LoA), so with a different reader at follow-up a change
+    up to max(|-450|, |713|) = 713 mm3 may still be inter-rater error; and the
+    volumes in that study were of disc structures on sagittal slices, not of
+    herniations segmented for resorption studies. Treat the flag as an order
+    of magnitude and pass ``mdc_mm3`` for a reader- or site-specific value.
+    ``within_mdc`` is ``|V1 - V0| <= mdc_mm3`` (a change counts only beyond
+    the limits, as in Kjaer et al. 2016).
 
     Examples
     --------
-    >>> r = compare_volumes(1918.35, 653.66, mdc_mm3=713.0)   # Orthop Surg 2014, Fig. 3
+    >>> r = compare_volumes(1918.35, 653.66)   # Orthop Surg 2014, Fig. 3 (PMID 25179358)
     >>> round(r.resorption_percent, 2), r.grade.value, r.within_mdc
     (65.93, 'significant', False)
     """
@@ -298,7 +320,7 @@ def compare_volumes(v0_mm3: float, v1_mm3: float, *, days: float | None = None,
         raise InvalidInputError("grading", f"{type(grading).__name__}",
                                 allowed="a ResorptionGrading")
     if mdc_mm3 is None:
-        mdc, mdc_sources = _mdc_from_evidence("volume_mdc_mm3")
+        mdc, mdc_sources = _mdc_from_evidence(mdc_evidence_id)
     else:
         mdc, mdc_sources = _positive(mdc_mm3, "mdc_mm3", allow_zero=True), ("user",)
     pct = (v0 - v1) / v0 * 100.0

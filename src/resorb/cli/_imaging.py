@@ -1,0 +1,195 @@
+"""``resorb volume`` and ``resorb resorption``: herniation volume and its change."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from resorb.cli._common import emit, print_table
+from resorb.errors import InvalidInputError
+
+JSON_OPT = typer.Option(False, "--json", help="Print one JSON object.")
+
+#: Let negative numbers through as values so that they are rejected with a
+#: message naming the field instead of "no such option".
+_NUMERIC_ARGS = {"ignore_unknown_options": True}
+
+
+def _round(x: float | None, digits: int = 4) -> float | None:
+    return None if x is None else round(float(x), digits)
+
+
+def _parse_areas(text: str) -> list[float]:
+    out = []
+    for i, part in enumerate(text.replace(";", ",").split(",")):
+        part = part.strip()
+        if not part:
+            raise InvalidInputError(f"areas[{i}]", "is empty",
+                                    allowed="comma-separated areas in mm2, e.g. 20,35.5,12")
+        try:
+            out.append(float(part))
+        except ValueError:
+            raise InvalidInputError(f"areas[{i}]", f"{part!r} is not a number",
+                                    allowed="comma-separated areas in mm2, e.g. 20,35.5,12"
+                                    ) from None
+    return out
+
+
+def _volume_arg(text: str, field: str, label: int | None) -> tuple[float, dict[str, Any]]:
+    """A volume given as a number (mm3) or as a mask file to measure."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is not None:
+        if not math.isfinite(value):
+            raise InvalidInputError(field, f"{text!r}", allowed="a finite volume in mm3")
+        return value, {"value": value, "method": "reported"}
+    path = Path(text)
+    if not path.suffix and not path.exists():
+        raise InvalidInputError(field, f"{text!r} is neither a number nor a mask file",
+                                allowed="a volume in mm3 or a mask file (.nii, .nii.gz, "
+                                        ".nrrd, DICOM SEG)")
+    from resorb.errors import ImagingError
+    from resorb.imaging import HerniationMask, mask_volume
+
+    try:
+        m = mask_volume(HerniationMask.from_file(path), label=label)
+    except ImagingError as exc:
+        raise ImagingError(f"{field}: {exc}") from None
+    return m.volume_mm3, {"file": str(path), "label": label, "voxel_count": m.voxel_count,
+                          "method": m.method}
+
+
+def _render_resorption(data: Mapping[str, Any]) -> None:
+    keys = ("v0_mm3", "v1_mm3", "delta_mm3", "resorption_percent", "grade", "within_mdc",
+            "mdc_mm3", "days", "resorption_percent_per_month", "delta_mm3_per_month")
+    print_table({k: data[k] for k in keys if k in data}, title="Herniation volume change")
+    if data["within_mdc"]:
+        typer.echo(f"note: the change ({data['delta_mm3']:+.0f} mm3) is within the minimal "
+                   f"detectable change ({data['mdc_mm3']:g} mm3) and may be measurement error.")
+    t = data["thresholds"]
+    typer.echo(f"grades: complete = not visible (0 mm3), significant >= "
+               f"{t['significant_percent']:g} %, partial >= {t['partial_percent']:g} %, "
+               f"enlarged <= {t['enlarged_percent']:g} % ({', '.join(t['sources'])}); "
+               f"MDC: {', '.join(data['mdc_sources'])}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("volume", context_settings=_NUMERIC_ARGS)
+    def volume(
+        mask: Path | None = typer.Argument(None, help="Label mask: .nii, .nii.gz, .nrrd, or "
+                                           "a DICOM SEG file.", show_default=False),
+        label: int | None = typer.Option(None, "--label", help="Label (segment number) to "
+                                         "measure; default: every nonzero voxel."),
+        ellipsoid: tuple[float, float, float] | None = typer.Option(
+            None, "--ellipsoid", metavar="AP TR CC",
+            help="Three diameters in mm: volume = pi/6 x AP x TR x CC."),
+        areas: str | None = typer.Option(None, "--areas", metavar="A1,A2,...",
+                                         help="Herniation area on each section (mm2) for the "
+                                         "Cavalieri volume; needs --spacing-mm."),
+        spacing_mm: float | None = typer.Option(None, "--spacing-mm", help="Distance between "
+                                                "section centres (mm) for --areas."),
+        as_json: bool = JSON_OPT,
+    ) -> None:
+        """Herniation volume from a label mask, three diameters, or section areas."""
+        from resorb.imaging import (
+            HerniationMask,
+            cavalieri_volume_mm3,
+            ellipsoid_volume_mm3,
+            mask_volume,
+        )
+
+        given = [n for n, v in (("MASK", mask), ("--ellipsoid", ellipsoid), ("--areas", areas))
+                 if v is not None]
+        if len(given) != 1:
+            raise InvalidInputError("volume", f"gives {', '.join(given) or 'nothing to measure'}",
+                                    allowed="exactly one of MASK, --ellipsoid AP TR CC, "
+                                            "--areas A1,A2,... --spacing-mm S")
+        if label is not None and mask is None:
+            raise InvalidInputError("--label", "given without a mask", allowed="--label with MASK")
+        if spacing_mm is not None and areas is None:
+            raise InvalidInputError("--spacing-mm", "given without --areas",
+                                    allowed="--spacing-mm with --areas")
+        if mask is not None:
+            m = mask_volume(HerniationMask.from_file(mask), label=label)
+            data = {"volume_mm3": _round(m.volume_mm3), "voxel_count": m.voxel_count,
+                    "voxel_volume_mm3": _round(m.voxel_volume_mm3, 6), "method": m.method,
+                    "label": label, "file": str(mask)}
+        elif ellipsoid is not None:
+            ap, tr, cc = ellipsoid
+            data = {"volume_mm3": _round(ellipsoid_volume_mm3(ap, tr, cc)), "method": "ellipsoid",
+                    "diameters_mm": [ap, tr, cc]}
+        else:
+            if spacing_mm is None:
+                raise InvalidInputError("--spacing-mm", "missing for --areas",
+                                        allowed="the distance between section centres in mm")
+            parsed = _parse_areas(areas or "")
+            data = {"volume_mm3": _round(cavalieri_volume_mm3(parsed, spacing_mm=spacing_mm)),
+                    "method": "cavalieri", "sections": len(parsed), "spacing_mm": spacing_mm}
+        emit(data, as_json=as_json)
+
+    @app.command("resorption", context_settings=_NUMERIC_ARGS)
+    def resorption(
+        v0: str = typer.Argument(..., metavar="V0", help="Baseline volume in mm3 (or a mask "
+                                 "file to measure)."),
+        v1: str = typer.Argument(..., metavar="V1", help="Follow-up volume in mm3 (or a mask "
+                                 "file); 0 = fragment no longer visible."),
+        days: float | None = typer.Option(None, "--days", help="Days between the two MRI "
+                                          "studies; adds rates per month."),
+        label: int | None = typer.Option(None, "--label", help="Label to measure when V0/V1 "
+                                         "are mask files."),
+        mdc_mm3: float | None = typer.Option(None, "--mdc-mm3", help="Minimal detectable "
+                                             "change in mm3 (default: evidence base, two "
+                                             "readers)."),
+        same_reader: bool = typer.Option(False, "--same-reader", help="Use the intra-rater "
+                                         "MDC (the same reader measured both studies)."),
+        partial: float | None = typer.Option(None, "--partial-percent",
+                                             help="Threshold of partial resorption (%)."),
+        significant: float | None = typer.Option(None, "--significant-percent",
+                                                 help="Threshold of significant resorption (%)."),
+        enlarged: float | None = typer.Option(None, "--enlarged-percent",
+                                              help="Threshold of enlargement (%, negative)."),
+        as_json: bool = JSON_OPT,
+    ) -> None:
+        """Signed resorption percent (V0 - V1) / V0 x 100, its grade and the MDC flag."""
+        from resorb.imaging import ResorptionGrading, compare_volumes
+
+        if same_reader and mdc_mm3 is not None:
+            raise InvalidInputError("--same-reader", "given with --mdc-mm3",
+                                    allowed="one of --same-reader or --mdc-mm3")
+        vol0, src0 = _volume_arg(v0, "v0_mm3", label)
+        vol1, src1 = _volume_arg(v1, "v1_mm3", label)
+        grading = None
+        if any(v is not None for v in (partial, significant, enlarged)):
+            base = ResorptionGrading.from_evidence()
+            grading = ResorptionGrading(
+                partial_percent=base.partial_percent if partial is None else partial,
+                significant_percent=(base.significant_percent if significant is None
+                                     else significant),
+                enlarged_percent=base.enlarged_percent if enlarged is None else enlarged,
+                sources=("user",))
+        r = compare_volumes(vol0, vol1, days=days, grading=grading, mdc_mm3=mdc_mm3,
+                            mdc_evidence_id=("volume_mdc_intra_rater_mm3" if same_reader
+                                             else "volume_mdc_mm3"), warn=False)
+        data: dict[str, Any] = {
+            "resorption_percent": _round(r.resorption_percent),
+            "grade": r.grade.value,
+            "within_mdc": r.within_mdc,
+            "mdc_mm3": r.mdc_mm3,
+            "delta_mm3": _round(r.delta_mm3),
+            "v0_mm3": _round(r.v0_mm3),
+            "v1_mm3": _round(r.v1_mm3),
+        }
+        if r.days is not None:
+            data["days"] = r.days
+            data["resorption_percent_per_month"] = _round(r.resorption_percent_per_month)
+            data["delta_mm3_per_month"] = _round(r.delta_mm3_per_month)
+        data["thresholds"] = r.grading.to_dict()
+        data["mdc_sources"] = list(r.mdc_sources)
+        data["inputs"] = {"v0": src0, "v1": src1}
+        emit(data, as_json=as_json, render=_render_resorption)
