@@ -40,6 +40,7 @@ app = typer.Typer(
 _COMMAND_MODULES = (
     "resorb.cli._scores",
     "resorb.cli._imaging",
+    "resorb.cli._registry",
 )
 
 for _name in _COMMAND_MODULES:

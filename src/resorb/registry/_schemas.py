@@ -225,8 +225,9 @@ class MRIIn(_Strict):
     def computed_volume_mm3(self) -> float:
         """The stored volume: as given, or the ellipsoid volume of the diameters."""
         if self.diameters_mm is not None:
-            ap, tr, cc = self.diameters_mm
-            return math.pi / 6.0 * ap * tr * cc
+            from resorb.imaging import ellipsoid_volume_mm3
+
+            return ellipsoid_volume_mm3(*self.diameters_mm)
         assert self.volume_mm3 is not None
         return self.volume_mm3
 
@@ -234,8 +235,8 @@ class MRIIn(_Strict):
     def computed_method(self) -> str:
         if self.method:
             return self.method
-        return {"manual": "manual", "mask": "voxel count",
-                "diameters": "ellipsoid pi/6*AP*TR*CC"}[self.source]
+        # The vocabulary of resorb.imaging.VolumeMeasurement.method.
+        return {"manual": "reported", "mask": "voxel_count", "diameters": "ellipsoid"}[self.source]
 
 
 class FindingsIn(_Strict):

@@ -697,10 +697,10 @@ def _ensure_offset(s: Session, patient_id: int) -> int:
     return row.offset_days
 
 
-def _create_patient(s: Session, data: Any) -> m.Patient:
-    p_in = validate_input(PatientIn, data, field="patient")
+def _create_patient(s: Session, data: Any, *, field: str = "patient") -> m.Patient:
+    p_in = validate_input(PatientIn, data, field=field)
     if s.scalar(select(m.Patient.id).where(m.Patient.pseudonym == p_in.pseudonym)) is not None:
-        raise InvalidInputError("patient.pseudonym", f"{p_in.pseudonym!r} already exists",
+        raise InvalidInputError(f"{field}.pseudonym", f"{p_in.pseudonym!r} already exists",
                                 allowed="a pseudonym not yet used")
     p = m.Patient(**p_in.model_dump(), created_by=s.info.get("actor_id"))
     s.add(p)
@@ -712,8 +712,8 @@ def _visit_record(v: m.Visit) -> VisitRecord:
     return VisitRecord.from_row(v)
 
 
-def _add_visit(s: Session, patient_id: int, data: Any) -> m.Visit:
-    v_in = validate_input(VisitIn, data, field="visit")
+def _add_visit(s: Session, patient_id: int, data: Any, *, field: str = "visit") -> m.Visit:
+    v_in = validate_input(VisitIn, data, field=field)
     _patient(s, patient_id)
     v = m.Visit(patient_id=patient_id, **v_in.model_dump(), odi_percent=v_in.odi_percent)
     s.add(v)

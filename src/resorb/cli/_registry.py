@@ -1,0 +1,213 @@
+"""``resorb registry ...`` and ``resorb user ...``: the follow-up registry from the shell."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from pathlib import Path
+
+import typer
+
+from resorb.cli._common import emit
+
+__all__ = ["register"]
+
+_DB_HELP = "Database URL: sqlite:///PATH (default sqlite:///./resorb.db) or " \
+           "postgresql+psycopg://USER:PW@HOST:PORT/DB."
+
+
+def _default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # pragma: no cover - no login name in some containers
+        return "cli"
+
+
+def _open(db: str, *, require_schema: bool = True):
+    """Open the registry; refuse one whose schema is missing or out of date."""
+    from resorb.errors import InvalidInputError
+    from resorb.registry import Registry
+    from resorb.registry._migrate import current_revision, head_revision
+
+    if require_schema and db.startswith("sqlite:///") and db != "sqlite:///:memory:":
+        path = Path(db[len("sqlite:///"):])
+        if not path.is_file():  # do not let SQLite create an empty file as a side effect
+            raise InvalidInputError("db", f"{path} does not exist",
+                                    allowed=f"an existing registry, or create one with "
+                                            f"`resorb registry init --db {db}`")
+    reg = Registry(db)
+    if require_schema:
+        try:
+            current = current_revision(reg.engine)
+        except Exception as exc:  # cannot connect
+            reg.close()
+            raise InvalidInputError("db", f"cannot open {reg.url}: "
+                                    f"{str(exc).splitlines()[0]}") from None
+        head = head_revision()
+        if current != head:
+            reg.close()
+            state = "has no registry schema" if current is None else f"is at revision {current}"
+            raise InvalidInputError("db", f"{reg.url} {state}",
+                                    allowed=f"run `resorb registry upgrade --db {db}` first "
+                                            f"(schema {head})")
+    return reg
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``registry`` and ``user`` command groups to ``app``."""
+    registry = typer.Typer(name="registry", help="The follow-up registry (SQLite or PostgreSQL).",
+                           no_args_is_help=True)
+    user = typer.Typer(name="user", help="Registry users (for the web app).",
+                       no_args_is_help=True)
+    app.add_typer(registry)
+    app.add_typer(user)
+
+    @registry.command("init")
+    def init(db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
+             as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")) -> None:
+        """Create a new, empty registry (refuses a database that already has one)."""
+        from resorb.errors import InvalidInputError
+        from resorb.registry._migrate import current_revision, head_revision
+
+        reg = _open(db, require_schema=False)
+        try:
+            from sqlalchemy import inspect
+
+            tables = inspect(reg.engine).get_table_names()
+            if tables:
+                rev = current_revision(reg.engine)
+                raise InvalidInputError(
+                    "db", f"{reg.url} is not empty ({len(tables)} tables"
+                    + (f", registry revision {rev})" if rev else ")"),
+                    allowed="a new database; use `resorb registry upgrade` to migrate")
+            reg.upgrade()
+            emit({"db": reg.url, "revision": head_revision(), "created": True}, as_json=as_json)
+        finally:
+            reg.close()
+
+    @registry.command("upgrade")
+    def upgrade(db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
+                as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
+                ) -> None:
+        """Create or migrate the registry schema to this version of resorb."""
+        from resorb.registry._migrate import current_revision
+
+        reg = _open(db, require_schema=False)
+        try:
+            before = current_revision(reg.engine)
+            reg.upgrade()
+            after = current_revision(reg.engine)
+            emit({"db": reg.url, "revision_before": before, "revision": after},
+                 as_json=as_json)
+        finally:
+            reg.close()
+
+    @registry.command("import")
+    def import_(path: Path = typer.Argument(..., help="patients.csv, visits.csv, mri.csv, "
+                                            "or a folder holding them."),
+                db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
+                actor: str = typer.Option(_default_actor(), "--actor",
+                                          help="Acting user for the audit log."),
+                as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
+                ) -> None:
+        """Import patients, visits and MRI from CSV (all or nothing)."""
+        from resorb.registry._csv import import_csv
+
+        reg = _open(db)
+        try:
+            counts = import_csv(reg, path, actor=actor)
+            emit({"imported": counts}, as_json=as_json)
+        finally:
+            reg.close()
+
+    @registry.command("export")
+    def export(db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
+               out: Path = typer.Option(..., "--out", help="Folder for the CSV files."),
+               as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
+               ) -> None:
+        """Export patients, visits and MRI to CSV files in a folder."""
+        from resorb.registry._csv import export_csv
+
+        reg = _open(db)
+        try:
+            files = export_csv(reg, out)
+            emit({"files": {k: str(v) for k, v in files.items()}}, as_json=as_json)
+        finally:
+            reg.close()
+
+    @registry.command("seed-demo")
+    def seed_demo(db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
+                  patients: int = typer.Option(20, "--patients", help="Number of patients."),
+                  seed: int = typer.Option(20260101, "--seed", help="Random seed."),
+                  as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
+                  ) -> None:
+        """Fill the registry with a synthetic demo cohort (no patient data)."""
+        from resorb.registry._demo import seed_demo as _seed
+
+        reg = _open(db)
+        try:
+            counts = _seed(reg, n_patients=patients, seed=seed)
+            emit({"seeded": counts, "synthetic": True}, as_json=as_json)
+        finally:
+            reg.close()
+
+    @registry.command("import-dicom")
+    def import_dicom(path: Path = typer.Argument(..., help="A DICOM SEG file, a DICOM file, "
+                                                 "or a folder holding one series."),
+                     db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
+                     patient: str = typer.Option(..., "--patient",
+                                                 help="Registry patient id or pseudonym."),
+                     level: str | None = typer.Option(None, "--level",
+                                               help="Disc level of the herniation (L4-L5 ...)."),
+                     label: int | None = typer.Option(None, "--label",
+                                               help="SEG segment number to measure."),
+                     actor: str = typer.Option(_default_actor(), "--actor",
+                                               help="Acting user for the audit log."),
+                     as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
+                     ) -> None:
+        """Import a DICOM SEG or series, de-identified after DICOM PS3.15 (Basic Profile)."""
+        from resorb.registry import RecordNotFoundError
+        from resorb.registry._dicom import import_dicom as run
+
+        reg = _open(db)
+        try:
+            pid = int(patient) if patient.isdigit() else None
+            if pid is None:
+                rec = reg.find_patient(patient)
+                if rec is None:
+                    raise RecordNotFoundError("patient", f"no patient {patient!r}")
+                pid = rec.id
+            result = run(reg, path, patient_id=pid, level=level, label=label, actor=actor)
+            emit(result, as_json=as_json)
+        finally:
+            reg.close()
+
+    @user.command("add")
+    def user_add(name: str = typer.Argument(..., help="User name."),
+                 db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
+                 password_stdin: bool = typer.Option(
+                     False, "--password-stdin", help="Read the password from standard input "
+                     "(required: passwords are never taken from the command line)."),
+                 role: str = typer.Option("clinician", "--role",
+                                          help="clinician, researcher or admin."),
+                 as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
+                 ) -> None:
+        """Create a user whose password is read from stdin and stored as an argon2 hash."""
+        from resorb.errors import InvalidInputError
+        from resorb.registry import ROLES
+
+        if not password_stdin:
+            raise InvalidInputError("--password-stdin", "is required",
+                                    allowed="pipe the password on stdin with --password-stdin")
+        if role not in ROLES:
+            raise InvalidInputError("role", f"{role!r} is not a role", allowed=", ".join(ROLES))
+        line = sys.stdin.readline()
+        password = line[:-1] if line.endswith("\n") else line
+        password = password[:-1] if password.endswith("\r") else password
+        reg = _open(db)
+        try:
+            rec = reg.add_user(name, password, role=role, actor=_default_actor())
+            emit({"id": rec.id, "username": rec.username, "role": rec.role,
+                  "active": rec.active}, as_json=as_json)
+        finally:
+            reg.close()
