@@ -1,1 +1,56 @@
-"""resorb.mechanism."""
+"""resorb.mechanism: the mechanistic model of herniated-disc resorption.
+
+One declarative definition (:func:`load_model`, data in ``data/*.yaml``) of the
+eight mechanism families of the review (inflammatory response, macrophage
+activation and M1/M2 polarisation, ECM enzyme balance, neovascularisation,
+ferroptosis, mitochondrial function, oxidative stress, autophagy; the last
+four are switchable hypothesis modules), from which are generated:
+
+- a SciPy reference simulator and a numba batch simulator (:func:`simulate`),
+- SBML Level 3 Version 2 (:func:`to_sbml`),
+- virtual cohorts (:func:`simulate_cohort`), calibration against published
+  targets (:func:`evaluate_targets`, :func:`fit`) and Sobol sensitivity
+  (:func:`sobol_sensitivity`).
+
+Therapies act as perturbations with simple pharmacokinetics
+(``data/therapies.yaml``). Research software: the model is calibrated to
+population-level, partly animal data and predicts no individual course.
+"""
+
+from resorb.mechanism._conditions import (
+    COCULTURE,
+    KNOCKOUTS,
+    TherapyRegimen,
+    condition_overrides,
+    parse_therapy,
+)
+from resorb.mechanism._model import (
+    CONFIDENCE_TAGS,
+    VARIANTS,
+    Mediator,
+    Model,
+    Parameter,
+    State,
+    TherapySpec,
+    load_model,
+)
+from resorb.mechanism._simulate import SimulationResult, simulate, simulate_parameters
+
+__all__ = [
+    "COCULTURE",
+    "CONFIDENCE_TAGS",
+    "KNOCKOUTS",
+    "VARIANTS",
+    "Mediator",
+    "Model",
+    "Parameter",
+    "SimulationResult",
+    "State",
+    "TherapyRegimen",
+    "TherapySpec",
+    "condition_overrides",
+    "load_model",
+    "parse_therapy",
+    "simulate",
+    "simulate_parameters",
+]

@@ -1,0 +1,409 @@
+"""The declarative model: states, parameters with units, priors and sources, rate laws.
+
+The definition lives in data files (``data/model.yaml`` for the biology,
+``data/therapies.yaml`` for therapy pharmacokinetics and pharmacodynamics) and
+is turned here into one immutable :class:`Model`. Every simulator and the SBML
+export are generated from a :class:`Model`; nothing else holds an equation.
+
+Two variants of the same model are offered:
+
+``"reduced"``
+    fast mediators (cytokines, chemokine, MMPs, TIMPs, VEGF; relaxation rates
+    2-55 per day) are quasi-steady: each equals its target, evaluated in order.
+    This removes the stiffness (mechanisms.md §1.2, §4.1) and is the default.
+``"full"``
+    each fast mediator is a state relaxing to its target,
+    ``dm/dt = rate * (target - m)``; used to check the reduction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from resorb.errors import InvalidInputError, ModelError
+from resorb.mechanism._expr import Expression, parse_expression
+
+__all__ = [
+    "CONFIDENCE_TAGS",
+    "VARIANTS",
+    "Mediator",
+    "Model",
+    "Parameter",
+    "State",
+    "TherapySpec",
+    "load_model",
+]
+
+CONFIDENCE_TAGS = ("exact", "approx", "assumption")
+VARIANTS = ("reduced", "full")
+
+
+@dataclass(frozen=True, slots=True)
+class Parameter:
+    """One model parameter.
+
+    Attributes
+    ----------
+    name, unit : str
+        Identifier and unit (``"1/day"``, ``"1"`` for dimensionless, ``"day"``).
+    value : float
+        Population value (the calibrated set overrides the file's value).
+    prior : tuple of float
+        Plausible range ``(low, high)`` used by sensitivity analysis and fitting.
+    confidence : str
+        ``exact``, ``approx`` or ``assumption`` (see ``data/model.yaml``).
+    source : str
+        Citation (DOI/PMID) or the reason for an assumption.
+    family : str
+        Mechanism family the parameter belongs to.
+    """
+
+    name: str
+    value: float
+    unit: str
+    prior: tuple[float, float]
+    confidence: str
+    source: str
+    family: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.confidence not in CONFIDENCE_TAGS:
+            raise ModelError(f"parameter {self.name}: confidence {self.confidence!r} is not "
+                             f"one of {', '.join(CONFIDENCE_TAGS)}")
+        if not math.isfinite(self.value):
+            raise ModelError(f"parameter {self.name}: value must be finite")
+        if self.prior[0] > self.prior[1]:
+            raise ModelError(f"parameter {self.name}: prior low > high")
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """A state variable: name, initial-value expression, unit, family."""
+
+    name: str
+    initial: Expression
+    unit: str
+    family: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Mediator:
+    """A fast mediator: quasi-steady target and relaxation rate (a parameter name)."""
+
+    name: str
+    target: Expression
+    rate: str
+    family: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TherapySpec:
+    """PK/PD of one therapy id (from ``data/therapies.yaml``)."""
+
+    id: str
+    drug_class: str
+    kind: str  # bolus | course | cells
+    start_day: float
+    duration_days: float
+    amount: float
+    half_life_days: float
+    k_engraft: float
+    sources: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Model:
+    """An immutable model definition (see the module docstring).
+
+    Build it with :func:`load_model`; do not construct it by hand.
+    """
+
+    name: str
+    parameters: tuple[Parameter, ...]
+    states: tuple[State, ...]
+    forcings: tuple[tuple[str, Expression], ...]
+    mediators: tuple[Mediator, ...]
+    auxiliaries: tuple[tuple[str, Expression], ...]
+    rates: Mapping[str, Expression]
+    observables: tuple[tuple[str, Expression, str, str], ...]
+    morphologies: Mapping[str, Mapping[str, float]]
+    families: Mapping[str, Mapping[str, Any]]
+    modules: Mapping[str, str]
+    therapies: Mapping[str, TherapySpec]
+    no_mechanism: Mapping[str, str]
+    digest: str = field(default="")
+
+    # -- lookups --------------------------------------------------------------
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.parameters)
+
+    @property
+    def observable_names(self) -> tuple[str, ...]:
+        return tuple(o[0] for o in self.observables)
+
+    def state_names(self, variant: str = "reduced") -> tuple[str, ...]:
+        """State names in vector order for ``variant``."""
+        _check_variant(variant)
+        names = tuple(s.name for s in self.states)
+        if variant == "full":
+            names += tuple(m.name for m in self.mediators)
+        return names
+
+    def parameter(self, name: str) -> Parameter:
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise InvalidInputError("parameter", f"{name!r} is not a model parameter",
+                                allowed="see resorb.mechanism.load_model().parameter_names")
+
+    def default_values(self) -> dict[str, float]:
+        return {p.name: p.value for p in self.parameters}
+
+    def with_values(self, values: Mapping[str, float]) -> Model:
+        """A copy whose parameter values are replaced by ``values``."""
+        known = set(self.parameter_names)
+        unknown = set(values) - known
+        if unknown:
+            raise InvalidInputError("parameters", f"unknown name(s) {', '.join(sorted(unknown))}",
+                                    allowed="model parameter names")
+        params = tuple(dataclasses.replace(p, value=float(values[p.name])) if p.name in values
+                       else p for p in self.parameters)
+        return dataclasses.replace(self, parameters=params)
+
+    def parameter_vector(self, overrides: Mapping[str, float] | None = None) -> list[float]:
+        """Parameter values in vector order with ``overrides`` applied."""
+        values = self.default_values()
+        if overrides:
+            unknown = set(overrides) - set(values)
+            if unknown:
+                raise InvalidInputError("parameters",
+                                        f"unknown name(s) {', '.join(sorted(unknown))}",
+                                        allowed="model parameter names")
+            values.update({k: float(v) for k, v in overrides.items()})
+        return [values[n] for n in self.parameter_names]
+
+    def hypothesis_switches(self) -> dict[str, str]:
+        """Module name -> its 0/1 switch parameter."""
+        return dict(self.modules)
+
+
+def _check_variant(variant: str) -> None:
+    if variant not in VARIANTS:
+        raise InvalidInputError("variant", f"{variant!r} is not a model variant",
+                                allowed=", ".join(VARIANTS))
+
+
+def _read_yaml(name: str) -> dict[str, Any]:
+    text = resources.files("resorb.mechanism").joinpath("data", name).read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def _therapy_layer(spec: dict[str, Any]) -> tuple[list[Parameter], list[tuple[str, str]],
+                                                  dict[str, TherapySpec], dict[str, str]]:
+    """Parameters and forcing expressions generated from ``therapies.yaml``."""
+    params: list[Parameter] = []
+    forcings: list[tuple[str, str]] = []
+    therapies: dict[str, TherapySpec] = {}
+    members: dict[str, list[str]] = {c: [] for c in spec["classes"]}
+    for tid, t in spec["therapies"].items():
+        reg = t["regimen"]
+        hl = t["half_life_days"]
+        kel = math.log(2.0) / float(hl["value"])
+        th = TherapySpec(
+            id=tid, drug_class=t["class"], kind=reg["kind"],
+            start_day=float(reg.get("start_day", 0.0)),
+            duration_days=float(reg.get("duration_days", 0.0)),
+            amount=float(reg["amount"]), half_life_days=float(hl["value"]),
+            k_engraft=float(reg.get("k_engraft", kel)),
+            sources={"half_life": hl["source"], "regimen": t.get("regimen_source", "")},
+        )
+        if th.drug_class not in members:
+            raise ModelError(f"therapy {tid}: unknown class {th.drug_class!r}")
+        therapies[tid] = th
+        members[th.drug_class].append(tid)
+        src = f"{tid}: {t.get('regimen_source', '')}"
+        params += [
+            Parameter(f"{tid}_amount", 0.0, "1", (0.0, 10.0), "assumption",
+                      src + " (0 = not given; set by the simulator)", "therapy",
+                      "peak/steady effect-site exposure in EC50 multiples (cells: model units)"),
+            Parameter(f"{tid}_start_day", th.start_day, "day", (0.0, 730.0), "assumption",
+                      src, "therapy", "first day of the regimen"),
+        ]
+        a, s = f"{tid}_amount", f"{tid}_start_day"
+        if th.kind == "bolus":
+            params.append(Parameter(f"{tid}_kel", kel, "1/day", (kel / 2, kel * 2),
+                                    hl["confidence"], hl["source"], "therapy",
+                                    "elimination rate constant (ln 2 / half-life)"))
+            k = f"{tid}_kel"
+            forcings.append((f"x_{tid}", f"({a} * exp(-{k} * (t - {s})) if t >= {s} else 0.0)"))
+        elif th.kind == "course":
+            params += [
+                Parameter(f"{tid}_end_day", th.start_day + th.duration_days, "day",
+                          (0.0, 730.0), "assumption", src, "therapy", "end of the course"),
+                Parameter(f"{tid}_kel", kel, "1/day", (kel / 2, kel * 2), hl["confidence"],
+                          hl["source"], "therapy", "elimination rate constant (ln 2 / half-life)"),
+            ]
+            e, k = f"{tid}_end_day", f"{tid}_kel"
+            forcings.append((
+                f"x_{tid}",
+                f"(0.0 if t < {s} else ({a} * (1 - exp(-{k} * (t - {s}))) if t < {e} else "
+                f"{a} * (1 - exp(-{k} * ({e} - {s}))) * exp(-{k} * (t - {e}))))"))
+        elif th.kind == "cells":
+            params.append(Parameter(f"{tid}_k_engraft", th.k_engraft, "1/day",
+                                    (th.k_engraft / 2, th.k_engraft * 2), hl["confidence"],
+                                    hl["source"], "therapy", "engraftment rate of injected cells"))
+            k = f"{tid}_k_engraft"
+            forcings.append((f"x_{tid}",
+                             f"({a} * {k} * exp(-{k} * (t - {s})) if t >= {s} else 0.0)"))
+        else:
+            raise ModelError(f"therapy {tid}: unknown regimen kind {th.kind!r}")
+    # class exposures and PD effects
+    effect_names: list[str] = []
+    for cname, c in spec["classes"].items():
+        xs = " + ".join(f"x_{m}" for m in members[cname]) or "0.0"
+        if cname == "macrophage":
+            forcings.append(("macrophage_input", xs))
+            continue
+        forcings.append((f"exposure_{cname}", xs))
+        for ename, e in c["effects"].items():
+            params.append(Parameter(f"emax_{ename}", float(e["emax"]), "1",
+                                    tuple(map(float, e["prior"])), e["confidence"],
+                                    e["source"], "therapy", e.get("description", "")))
+            forcings.append((ename, f"emax_{ename} * exposure_{cname} / "
+                                    f"(1 + exposure_{cname})"))
+            effect_names.append(ename)
+    return params, forcings, therapies, dict(spec.get("no_mechanism", {}))
+
+
+def _build(model_spec: dict[str, Any], therapy_spec: dict[str, Any],
+           calibrated: Mapping[str, float] | None) -> Model:
+    params = []
+    for name, p in model_spec["parameters"].items():
+        params.append(Parameter(
+            name=name, value=float(p["value"]), unit=str(p["unit"]),
+            prior=tuple(float(v) for v in p["prior"]), confidence=p["confidence"],
+            source=p["source"], family=p["family"], description=p.get("description", "")))
+    tparams, tforcings, therapies, no_mech = _therapy_layer(therapy_spec)
+    params += tparams
+    families = model_spec["families"]
+    for p in params:
+        if p.family not in families and p.family != "therapy":
+            raise ModelError(f"parameter {p.name}: unknown family {p.family!r}")
+    pnames = [p.name for p in params]
+    if len(set(pnames)) != len(pnames):
+        raise ModelError("duplicate parameter names in the model definition")
+    if calibrated:
+        unknown = set(calibrated) - set(pnames)
+        if unknown:
+            raise ModelError(f"calibrated set names unknown parameters: {sorted(unknown)}")
+        params = [dataclasses.replace(p, value=float(calibrated[p.name]))
+                  if p.name in calibrated else p for p in params]
+
+    snames = [s["name"] for s in model_spec["states"]]
+    known = set(pnames) | {"t"}
+    states = tuple(State(s["name"], parse_expression(s["initial"], known=set(pnames),
+                                                     where=f"initial value of {s['name']}"),
+                         s["unit"], s["family"], s.get("description", ""))
+                   for s in model_spec["states"])
+    # forcings: t and parameters, plus earlier forcings
+    forcings = []
+    for name, text in [*tforcings,
+                       *((f["name"], f["expr"]) for f in model_spec.get("forcings", []))]:
+        forcings.append((name, parse_expression(text, known=known, where=f"forcing {name}")))
+        known.add(name)
+    known |= set(snames)
+    mediators = []
+    for m in model_spec["mediators"]:
+        target = parse_expression(m["target"], known=known, where=f"mediator {m['name']}")
+        if m["rate"] not in pnames:
+            raise ModelError(f"mediator {m['name']}: rate {m['rate']!r} is not a parameter")
+        mediators.append(Mediator(m["name"], target, m["rate"], m["family"],
+                                  m.get("description", "")))
+        known.add(m["name"])  # later mediators may read earlier ones (triangular order)
+    aux = []
+    for a in model_spec.get("auxiliaries", []):
+        aux.append((a["name"], parse_expression(a["expr"], known=known,
+                                                where=f"auxiliary {a['name']}")))
+        known.add(a["name"])
+    rates = {}
+    for s in snames:
+        if s not in model_spec["rates"]:
+            raise ModelError(f"state {s} has no rate law")
+        rates[s] = parse_expression(model_spec["rates"][s], known=known, where=f"rate of {s}")
+    extra = set(model_spec["rates"]) - set(snames)
+    if extra:
+        raise ModelError(f"rate laws for undeclared states: {sorted(extra)}")
+    observables = tuple(
+        (o["name"], parse_expression(o["expr"], known=known, where=f"observable {o['name']}"),
+         o["unit"], o.get("description", ""))
+        for o in model_spec["observables"])
+    if observables[0][0] != "volume_fraction":
+        raise ModelError("the first observable must be volume_fraction")
+    modules = {name: m["switch"] for name, m in model_spec.get("modules", {}).items()}
+    model = Model(
+        name=model_spec["name"], parameters=tuple(params), states=states,
+        forcings=tuple(forcings), mediators=tuple(mediators), auxiliaries=tuple(aux),
+        rates=rates, observables=observables,
+        morphologies={k: dict(v) for k, v in model_spec["morphologies"].items()},
+        families=families, modules=modules, therapies=therapies, no_mechanism=no_mech,
+    )
+    return dataclasses.replace(model, digest=structure_digest(model))
+
+
+def structure_digest(model: Model) -> str:
+    """Hash of the model's structure (equations and names, not parameter values)."""
+    payload = {
+        "p": model.parameter_names,
+        "s": [(s.name, s.initial.text) for s in model.states],
+        "f": [(n, e.text) for n, e in model.forcings],
+        "m": [(m.name, m.target.text, m.rate) for m in model.mediators],
+        "a": [(n, e.text) for n, e in model.auxiliaries],
+        "r": {k: v.text for k, v in model.rates.items()},
+        "o": [(o[0], o[1].text) for o in model.observables],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def calibrated_values() -> dict[str, float]:
+    """The shipped calibrated population parameter set (``data/calibrated.yaml``)."""
+    try:
+        spec = _read_yaml("calibrated.yaml")
+    except FileNotFoundError:
+        return {}
+    return {k: float(v) for k, v in (spec.get("values") or {}).items()}
+
+
+@lru_cache(maxsize=4)
+def _load(calibrated: bool) -> Model:
+    return _build(_read_yaml("model.yaml"), _read_yaml("therapies.yaml"),
+                  calibrated_values() if calibrated else None)
+
+
+def load_model(*, calibrated: bool = True) -> Model:
+    """Load the model definition.
+
+    Parameters
+    ----------
+    calibrated : bool, default True
+        Apply the shipped calibrated parameter set (``data/calibrated.yaml``);
+        ``False`` gives the prior centres written in ``data/model.yaml``.
+
+    Returns
+    -------
+    Model
+    """
+    return _load(bool(calibrated))
