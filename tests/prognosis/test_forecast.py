@@ -173,3 +173,24 @@ def test_forecast_outputs_are_probabilities_and_ordered_intervals(v0, ratio, mon
     assert 0.0 <= fc.probability_50pct_by_12_months <= 1.0
     for (lo, hi), med in zip(fc.volume_interval_mm3, fc.volume_median_mm3, strict=True):
         assert 0 <= lo <= med <= hi
+
+
+def test_default_prior_is_built_from_the_evidence_base_and_labelled_assumption():
+    from resorb.evidence import evidence_value
+    from resorb.prognosis._forecast import PRIOR_EVIDENCE_IDS, default_kinetic_prior
+
+    seq = default_kinetic_prior("sequestration")
+    prot = default_kinetic_prior("protrusion")
+    overall = default_kinetic_prior(None)
+    assert seq.label == "assumption"
+    # Morphology moves the residual fraction as the incidences do.
+    assert seq.log_f_mean < overall.log_f_mean < prot.log_f_mean
+    p = stats.norm.cdf((math.log(0.75) - prot.log_f_mean) / prot.log_f_sd)
+    assert p == pytest.approx(evidence_value("regression_rate_protrusion_zou2023").value)
+    assert seq.mdc_mm3 == pytest.approx(evidence_value("volume_mdc_mm3").value)
+    ids = {s["id"] for s in seq.to_dict()["sources"]}
+    assert PRIOR_EVIDENCE_IDS["lag"] in ids and PRIOR_EVIDENCE_IDS["resolution_mean"] in ids
+    assert evidence_value(PRIOR_EVIDENCE_IDS["lag"]).assumption is True
+    fc = forecast_volumes(_dates((0.0, 4.0)), [1400.0, 800.0], morphology="sequestration",
+                          seed=2)
+    assert fc.prior.morphology == "sequestration"

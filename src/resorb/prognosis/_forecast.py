@@ -669,9 +669,10 @@ def forecast_volumes(
 
 #: Evidence records behind the default prior (ids in ``resorb/evidence/data``).
 PRIOR_EVIDENCE_IDS: dict[str, str] = {
-    "resolution_time": "sequestration_radiographic_resolution_months_macki2014",
+    "resolution_mean": "sequestration_radiographic_resolution_months_macki2014",
+    "resolution_sd": "sequestration_radiographic_resolution_sd_months_macki2014",
     "reduction25_overall": "regression_rate_overall_zou2023",
-    "reduction50_overall": "resorption_50pct_incidence_zou2023",
+    "reduction50_overall": "resorption_incidence_50_zou2023",
     "reduction25_sequestration": "regression_rate_sequestration_zou2023",
     "reduction25_extrusion": "regression_rate_extrusion_zou2023",
     "reduction25_protrusion": "regression_rate_protrusion_zou2023",
@@ -714,8 +715,8 @@ def default_kinetic_prior(morphology: HerniationMorphology | str | None = None) 
                      "citations": [dict(c) for c in record.citations]})
         return record
 
-    resolution = get("resolution_time")
-    mean_months, sd_months = (float(x) for x in resolution.value)
+    mean_months = float(get("resolution_mean").value)
+    sd_months = float(get("resolution_sd").value)
     p25_all = _probability(get("reduction25_overall"))
     p50_all = _probability(get("reduction50_overall"))
     p25 = (_probability(get(f"reduction25_{morphology.value}")) if morphology is not None
