@@ -41,6 +41,8 @@ _COMMAND_MODULES = (
     "resorb.cli._scores",
     "resorb.cli._imaging",
     "resorb.cli._registry",
+    "resorb.cli._evidence",
+    "resorb.cli._therapy",
 )
 
 for _name in _COMMAND_MODULES:
