@@ -1,0 +1,429 @@
+"""The assessment of one case: what ``resorb assess`` prints and the report renders.
+
+:func:`assess_case` runs, in this order: volumetry of every MRI and the
+comparison of each follow-up with the first; the forecast from the serial
+volumes; the resorption probability (evidence model or a clinic's portable
+model); red-flag triage; the management pathway; the evidence of the case's
+therapies; the outcome scores. Everything lands in one frozen
+:class:`Assessment` whose ``to_dict()`` has the keys of the ``assess`` contract
+(DESIGN.md) plus ``case``, ``scores``, ``disclaimer``, ``sources`` and
+``provenance``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from resorb.domain.case import Case
+from resorb.errors import CaseFileError, InvalidInputError
+
+__all__ = ["ASSESSMENT_KEYS", "Assessment", "SourceRegister", "assess_case"]
+
+#: Top-level keys of ``Assessment.to_dict()``; the first six are the DESIGN.md contract.
+ASSESSMENT_KEYS: tuple[str, ...] = (
+    "resorption", "triage", "measurements", "forecast", "management", "therapies",
+    "case", "scores", "disclaimer", "sources", "provenance",
+)
+
+_FINDING_FIELDS: tuple[tuple[str, str], ...] = (
+    ("level", "Level"),
+    ("morphology", "Morphology (Fardon 2014)"),
+    ("containment", "Containment"),
+    ("pll", "Posterior longitudinal ligament"),
+    ("zone", "Axial zone"),
+    ("migration", "Migration"),
+    ("komori", "Komori type"),
+    ("msu_size", "MSU size"),
+    ("msu_zone", "MSU zone"),
+    ("rim_enhancement", "Rim enhancement"),
+    ("iwabuchi", "Iwabuchi type"),
+    ("t2_signal", "T2 signal of the fragment"),
+    ("modic", "Modic change"),
+    ("pfirrmann", "Pfirrmann grade"),
+    ("schizas", "Schizas grade"),
+)
+
+
+class SourceRegister:
+    """Numbers every cited publication once, in order of first use.
+
+    A citation is a mapping with ``doi``, ``pmid`` and/or ``url``; the same
+    publication cited by DOI in one place and by PMID in another gets one
+    number. Bibliographic details come from the evidence base where it holds
+    the publication.
+    """
+
+    def __init__(self) -> None:
+        self._entries: list[dict[str, Any]] = []
+        self._index: dict[str, int] = {}
+        self._biblio = _bibliography()
+
+    @staticmethod
+    def _keys(citation: Mapping[str, Any]) -> list[str]:
+        keys = []
+        for kind in ("doi", "pmid", "url"):
+            value = citation.get(kind)
+            if value:
+                keys.append(f"{kind}:{str(value).lower()}")
+        return keys
+
+    def add(self, citation: Mapping[str, Any] | None, used_for: str) -> int | None:
+        """Register a citation; returns its number (None if it has no identifier)."""
+        if not citation:
+            return None
+        keys = self._keys(citation)
+        if not keys:
+            return None
+        for key in keys:
+            if key in self._index:
+                n = self._index[key]
+                entry = self._entries[n - 1]
+                for kind in ("doi", "pmid", "url"):
+                    if citation.get(kind) and not entry.get(kind):
+                        entry[kind] = str(citation[kind])
+                        self._index[f"{kind}:{str(citation[kind]).lower()}"] = n
+                if used_for not in entry["used_for"]:
+                    entry["used_for"].append(used_for)
+                return n
+        n = len(self._entries) + 1
+        entry: dict[str, Any] = {"n": n, "used_for": [used_for]}
+        for kind in ("doi", "pmid", "url"):
+            if citation.get(kind):
+                entry[kind] = str(citation[kind])
+        source = None
+        for key in keys:
+            source = source or self._biblio.get(key)
+        if source is not None:
+            entry.update({"id": source.id, "authors": source.authors, "year": source.year,
+                          "title": source.title, "journal": source.journal})
+            for kind in ("doi", "pmid", "url"):
+                value = getattr(source, kind, None)
+                if value and kind not in entry:
+                    entry[kind] = value
+        else:
+            entry["title"] = citation.get("title") or citation.get("short") or ""
+        self._entries.append(entry)
+        for kind in ("doi", "pmid", "url"):
+            if entry.get(kind):
+                self._index[f"{kind}:{str(entry[kind]).lower()}"] = n
+        return n
+
+    def number(self, citation: Mapping[str, Any] | None) -> int | None:
+        """Number of an already registered citation (None if unknown)."""
+        if not citation:
+            return None
+        for key in self._keys(citation):
+            if key in self._index:
+                return self._index[key]
+        return None
+
+    def entries(self) -> list[dict[str, Any]]:
+        return [dict(e, used_for=list(e["used_for"])) for e in self._entries]
+
+
+def _bibliography() -> dict[str, Any]:
+    from resorb.evidence import load_evidence
+
+    out: dict[str, Any] = {}
+    for source in load_evidence().sources.values():
+        for kind in ("doi", "pmid", "url"):
+            value = getattr(source, kind, None)
+            if value:
+                out.setdefault(f"{kind}:{str(value).lower()}", source)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """Everything ``resorb assess`` knows about one case.
+
+    Each section is kept as the plain-JSON mapping that goes out (the objects
+    behind them are frozen too, but a report needs only their views).
+    """
+
+    resorption: Mapping[str, Any]
+    triage: Mapping[str, Any]
+    measurements: tuple[Mapping[str, Any], ...]
+    forecast: Mapping[str, Any]
+    management: Mapping[str, Any]
+    therapies: Mapping[str, Any]
+    case: Mapping[str, Any]
+    scores: Mapping[str, Any]
+    disclaimer: str
+    sources: tuple[Mapping[str, Any], ...]
+    provenance: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict with exactly the keys of :data:`ASSESSMENT_KEYS`."""
+        from resorb.cli._common import to_jsonable
+
+        return {key: to_jsonable(getattr(self, key)) for key in ASSESSMENT_KEYS}
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _measurements(case: Case) -> tuple[list[dict[str, Any]], list[float]]:
+    from resorb.imaging import compare_volumes, measure_study
+
+    rows: list[dict[str, Any]] = []
+    volumes: list[float] = []
+    for study in case.mri:
+        m = measure_study(study)
+        volumes.append(m.volume_mm3)
+        row: dict[str, Any] = {
+            "index": study.index,
+            "date": study.date.isoformat(),
+            "volume_mm3": m.volume_mm3,
+            "method": m.method,
+            "source": str(study.mask.name) if study.mask is not None else None,
+            "label": m.label,
+            "baseline": not rows,
+            "days_after_baseline": (study.date - case.mri[0].date).days,
+            "resorption_percent": None, "grade": None, "within_mdc": None,
+            "delta_mm3": None, "mdc_mm3": None,
+        }
+        if rows:
+            if volumes[0] <= 0:
+                raise InvalidInputError("mri[0]", "the baseline volume is 0 mm3",
+                                        allowed="a baseline herniation volume > 0 mm3")
+            days = (study.date - case.mri[0].date).days
+            r = compare_volumes(volumes[0], m.volume_mm3, days=days if days > 0 else None,
+                                warn=False)
+            row.update({
+                "resorption_percent": r.resorption_percent,
+                "grade": r.grade.value,
+                "within_mdc": r.within_mdc,
+                "delta_mm3": r.delta_mm3,
+                "mdc_mm3": r.mdc_mm3,
+                "resorption_percent_per_month": r.resorption_percent_per_month,
+                "compared_with": "first MRI",
+            })
+        rows.append(row)
+    return rows, volumes
+
+
+def _forecast(case: Case, volumes: list[float], seed: int) -> dict[str, Any]:
+    from resorb.prognosis._forecast import forecast_volumes
+
+    if not case.mri:
+        return {"available": False, "reason": "no MRI in the case: nothing to forecast"}
+    if volumes[0] <= 0:
+        return {"available": False, "reason": "baseline volume is 0 mm3: nothing to forecast"}
+    fc = forecast_volumes([s.date for s in case.mri], volumes,
+                          morphology=case.herniation.morphology, seed=seed)
+    return {"available": True, **fc.to_dict()}
+
+
+def _resorption(case: Case, model: Any, seed: int) -> dict[str, Any]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if model is None:
+            from resorb.prognosis import resorption_probability
+
+            estimate = resorption_probability(case, seed=seed)
+            model_name = "evidence"
+        else:
+            estimate = model.predict_case(case)
+            model_name = getattr(model, "name", None) or type(model).__name__
+    out = dict(estimate.to_dict())
+    messages = list(out.get("warnings") or [])
+    for w in caught:
+        text = f"{w.category.__name__}: {w.message}"
+        if str(w.message) not in messages and text not in messages:
+            messages.append(text)
+    out["warnings"] = messages
+    out["model"] = model_name
+    return out
+
+
+def _therapies(case: Case) -> dict[str, Any]:
+    from resorb.therapy import get_therapy, therapy_catalogue
+
+    given = []
+    for course in case.therapies:
+        try:
+            therapy = get_therapy(course.name)
+        except InvalidInputError as exc:
+            raise CaseFileError(f"therapies[{course.index}].name", exc.message,
+                                allowed=exc.allowed) from None
+        given.append({
+            "name": course.name,
+            "start": course.start.isoformat() if course.start else None,
+            "end": course.end.isoformat() if course.end else None,
+            "therapy": therapy.to_dict(),
+        })
+    summary = []
+    for therapy in therapy_catalogue().values():
+        summary.append({
+            "id": therapy.id, "name": therapy.name, "status": therapy.status,
+            "symptom_evidence": sorted({f.direction for f in therapy.symptoms}),
+            "resorption_evidence": therapy.resorption_evidence_summary,
+            "guideline": [{"body": g.body, "stance": g.stance} for g in therapy.guideline],
+        })
+    return {"given": given, "catalogue_summary": summary,
+            "note": "Evidence on symptoms and on resorption is kept apart; no therapy in the "
+                    "catalogue has been shown in a controlled study to speed resorption."}
+
+
+def _scores(case: Case) -> dict[str, Any]:
+    from resorb.scores import MCID
+
+    s = case.symptoms
+    odi = s.odi
+    joa = s.joa_items
+    return {
+        "odi": None if odi is None else {"odi_percent": odi.odi_percent,
+                                         "answered": odi.answered, "band": odi.band},
+        "joa": None if joa is None else {"total": joa.total, "max": 29,
+                                         "subjective": joa.subjective,
+                                         "clinical_signs": joa.clinical_signs,
+                                         "adl": joa.adl, "bladder": joa.bladder},
+        "pain": {"leg_pain_nrs": s.leg_pain_nrs, "back_pain_nrs": s.back_pain_nrs,
+                 "vas_mm": s.vas_mm},
+        "slr_degrees": s.slr_degrees,
+        "motor_mrc": s.motor_mrc,
+        "mcid": {
+            "available": False,
+            "reason": "a case file records one time point; the minimal important change "
+                      "needs a baseline and a follow-up score",
+            "thresholds": {k: {"absolute": v.absolute, "unit": v.unit,
+                               "relative_percent": v.relative_percent}
+                           for k, v in MCID.items()},
+            "source": {"pmid": "18165753", "doi": "10.1097/BRS.0b013e31815e3a10"},
+        },
+    }
+
+
+def _finding_row(field: str, label: str, value: Any) -> dict[str, Any]:
+    scale = type(value)
+    doc = (scale.__doc__ or "").strip().split("\n")[0] if isinstance(value, Enum) else ""
+    return {
+        "field": field,
+        "label": label,
+        "value": value.value if isinstance(value, Enum) else value,
+        "definition": getattr(value, "definition", ""),
+        "scale": doc,
+    }
+
+
+def _case_summary(case: Case) -> dict[str, Any]:
+    h = case.herniation
+    findings = [_finding_row(f, label, getattr(h, f)) for f, label in _FINDING_FIELDS
+                if getattr(h, f) is not None]
+    if h.msu is not None:
+        findings.append({"field": "msu", "label": "MSU code", "value": h.msu,
+                         "definition": "size-zone code (Mysliwiec 2010)", "scale": ""})
+    if h.canal_compromise_percent is not None:
+        grade = h.canal_compromise
+        findings.append({"field": "canal_compromise_percent", "label": "Canal compromise",
+                         "value": h.canal_compromise_percent,
+                         "definition": f"{grade.value}: {grade.definition}",
+                         "scale": (type(grade).__doc__ or "").strip().split("\n")[0]})
+    p = case.patient
+    return {
+        "patient": {"age_years": p.age_years, "sex": p.sex.value if p.sex else None},
+        "onset_date": case.symptoms.onset_date.isoformat() if case.symptoms.onset_date else None,
+        "red_flags": sorted(f.value for f in case.symptoms.red_flags),
+        "herniation": findings,
+        "n_mri": len(case.mri),
+        "therapies": [t.name for t in case.therapies],
+    }
+
+
+def _register_sources(reg: SourceRegister, resorption: Mapping[str, Any],
+                      triage: Mapping[str, Any], management: Mapping[str, Any],
+                      forecast: Mapping[str, Any], measurements: list[Mapping[str, Any]],
+                      therapies: Mapping[str, Any], scores: Mapping[str, Any]) -> None:
+    base = resorption.get("baseline") or {}
+    reg.add(base.get("source"), "resorption: morphology prior")
+    for f in resorption.get("factors", []):
+        for c in [f.get("source"), *f.get("sources", [])]:
+            reg.add(c, f"resorption: {f.get('name')}")
+    for r in triage.get("reasons", []):
+        for c in r.get("sources", []):
+            reg.add(c, "triage")
+    for s in management.get("steps", []):
+        for c in s.get("sources", []):
+            reg.add(c, f"management: {s.get('title')}")
+    if forecast.get("available"):
+        for s in forecast["prior"]["sources"]:
+            for c in s.get("citations", []):
+                reg.add(c, "forecast prior")
+    if any(m.get("mdc_mm3") is not None for m in measurements):
+        from resorb.evidence import evidence_value
+
+        for c in evidence_value("volume_mdc_mm3").citations:
+            reg.add(c, "measurement error")
+    for g in therapies.get("given", []):
+        t = g["therapy"]
+        for kind in ("symptoms", "resorption"):
+            for finding in t.get(kind, []):
+                for c in finding.get("citations", []):
+                    reg.add(c, f"therapy: {t['name']}")
+        for stance in t.get("guideline", []):
+            for c in stance.get("citations", []):
+                reg.add(c, f"therapy: {t['name']}")
+    reg.add(scores["mcid"]["source"], "scores: minimal important change")
+
+
+def assess_case(case: Case, *, model: Any = None, seed: int = 0,
+                as_of: dt.date | None = None) -> Assessment:
+    """Assess one case.
+
+    Parameters
+    ----------
+    case : Case
+        A validated case (``Case.from_file``); mask paths are resolved.
+    model : object, optional
+        A clinic's portable model with ``predict_case(case)`` returning an
+        estimate with the same ``to_dict()`` keys as
+        :class:`resorb.prognosis.ResorptionEstimate`; default: the evidence model.
+    seed : int
+        Seed of every Monte Carlo step (probability interval, forecast).
+    as_of : datetime.date, optional
+        Assessment date for the management step statuses (default: today).
+
+    Returns
+    -------
+    Assessment
+
+    Raises
+    ------
+    InvalidInputError, ImagingError
+        Naming the field (``mri[1].mask``, ``therapies[0].name``).
+    """
+    from resorb import DISCLAIMER, __version__
+    from resorb.prognosis._management import management_pathway
+    from resorb.prognosis._triage import triage_case
+
+    as_of = as_of or dt.date.today()
+    measurements, volumes = _measurements(case)
+    forecast = _forecast(case, volumes, seed)
+    resorption = _resorption(case, model, seed)
+    triage_obj = triage_case(case)
+    triage = triage_obj.to_dict()
+    management = management_pathway(case, triage=triage_obj, as_of=as_of).to_dict()
+    therapies = _therapies(case)
+    scores = _scores(case)
+    reg = SourceRegister()
+    _register_sources(reg, resorption, triage, management, forecast, measurements, therapies,
+                      scores)
+    provenance = {
+        "resorb_version": __version__,
+        "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "as_of": as_of.isoformat(),
+        "seed": seed,
+        "resorption_model": resorption["model"],
+    }
+    return Assessment(
+        resorption=resorption, triage=triage, measurements=tuple(measurements),
+        forecast=forecast, management=management, therapies=therapies,
+        case=_case_summary(case), scores=scores, disclaimer=DISCLAIMER,
+        sources=tuple(reg.entries()), provenance=provenance,
+    )
