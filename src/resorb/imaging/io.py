@@ -61,12 +61,26 @@ def read_nifti(path: str | Path) -> HerniationMask:
     nib = require_extra("nibabel", "imaging")
     p = _check_file(path)
     try:
-        img = nib.load(p)
+        if p.name.lower().endswith((".nii", ".nii.gz")):
+            img = nib.load(p)
+        else:  # no suffix for nibabel to go by: parse the (decompressed) bytes
+            raw = p.read_bytes()
+            if raw[:2] == b"\x1f\x8b":
+                import gzip
+
+                raw = gzip.decompress(raw)
+            size = int.from_bytes(raw[:4], "little")
+            if size not in (348, 540):
+                size = int.from_bytes(raw[:4], "big")
+            cls = nib.Nifti2Image if size == 540 else nib.Nifti1Image
+            img = cls.from_bytes(raw)
     except Exception as exc:  # nibabel raises many types for a corrupt header
         raise ImagingError(f"{p}: not a readable NIfTI file ({_one_line(exc)})") from None
     if not isinstance(img, nib.Nifti1Image | nib.Nifti2Image):
         raise ImagingError(f"{p}: is a {type(img).__name__}, not NIfTI (allowed: {_FORMATS})")
-    slope, inter = img.header.get_slope_inter()
+    # nibabel moves scl_slope/scl_inter from the loaded header into the array proxy
+    slope = getattr(img.dataobj, "slope", 1.0)
+    inter = getattr(img.dataobj, "inter", 0.0)
     scaled = not (slope in (None, 1.0) and inter in (None, 0.0))
     try:
         data = np.asanyarray(img.dataobj) if scaled else img.dataobj.get_unscaled()
