@@ -1,0 +1,205 @@
+"""Import a DICOM SEG or series into the registry, de-identified on the way in.
+
+The original files are read once in memory: the herniation volume is measured
+from the SEG (:meth:`resorb.imaging.HerniationMask.from_dicom_seg`), then each
+dataset is de-identified (:func:`resorb.interop.deid.deidentify`, PS3.15 Basic
+Profile with Modified Dates) with the patient's secret date offset and one UID
+map for the whole import. Only de-identified values reach the database (the
+study date shifted, new UIDs, technical series attributes) and the log; file
+paths, which often carry names, are never stored or logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from resorb.errors import ImagingError, InvalidInputError, require_extra
+from resorb.registry import _models as m
+from resorb.registry._service import Registry, _ensure_offset, _patient
+
+__all__ = ["import_dicom"]
+
+log = logging.getLogger("resorb.registry.dicom")
+
+SEGMENTATION_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7")
+
+#: Technical attributes copied (after de-identification) into ``series_info``.
+_SERIES_KEYWORDS = ("Modality", "SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID",
+                    "FrameOfReferenceUID", "SeriesNumber", "Manufacturer",
+                    "ManufacturerModelName", "MagneticFieldStrength", "SliceThickness",
+                    "SpacingBetweenSlices", "PixelSpacing", "Rows", "Columns",
+                    "NumberOfFrames", "SegmentationType", "ContentLabel")
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.is_file())
+    raise InvalidInputError("path", "does not exist", allowed="a DICOM file or a folder")
+
+
+def _read_all(paths: list[Path]):
+    pydicom = require_extra("pydicom", "imaging")
+    out = []
+    for p in paths:
+        try:
+            ds = pydicom.dcmread(p)
+        except Exception:  # not DICOM: skipped, and not named (paths may identify)
+            continue
+        if "SOPClassUID" not in ds:
+            continue
+        out.append((p, ds))
+    if not out:
+        raise InvalidInputError("path", "holds no readable DICOM object",
+                                allowed="a DICOM SEG, a DICOM image or a folder of one series")
+    return out
+
+
+def _study_date(ds) -> str:
+    for kw in ("StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate"):
+        value = str(getattr(ds, kw, "") or "").strip()
+        if len(value) >= 8:
+            return value[:8]
+    raise InvalidInputError("StudyDate", "is missing from the DICOM object",
+                            allowed="a DICOM object with its study date")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        return [_jsonable(v) for v in value]
+    if isinstance(value, int | float | str) or value is None:
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _series_info(deid, *, n_instances: int, extra: dict[str, Any]) -> dict[str, Any]:
+    info: dict[str, Any] = {"instances": n_instances}
+    for kw in _SERIES_KEYWORDS:
+        if kw in deid and deid.data_element(kw).value not in (None, ""):
+            info[kw] = _jsonable(deid.data_element(kw).value)
+    info["deidentification"] = {
+        "profile": "DICOM PS3.15 Basic Application Level Confidentiality Profile",
+        "options": ["Retain Longitudinal Temporal Information Modified Dates"],
+        "table": "PS3.15 Table E.1-1 (2023)",
+        "PatientIdentityRemoved": str(deid.PatientIdentityRemoved),
+    }
+    info.update(extra)
+    return info
+
+
+def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
+                 level: str | None = None, label: int | None = None, actor: str,
+                 store_dir: str | Path | None = None) -> dict[str, Any]:
+    """Import DICOM SEG(s) and/or one image series for a registry patient.
+
+    Parameters
+    ----------
+    registry : Registry
+    path : str or Path
+        A SEG file, an image file, or a folder (searched recursively).
+    patient_id : int, keyword-only
+    level : str, keyword-only, optional
+        Disc level of the segmented herniation (``"L5-S1"``).
+    label : int, keyword-only, optional
+        SEG segment number to measure; default all segments together.
+    actor : str, keyword-only
+        Acting user for the audit log.
+    store_dir : str or Path, keyword-only, optional
+        Also write the de-identified DICOM objects here (named by their new
+        SOP Instance UID).
+
+    Returns
+    -------
+    dict
+        ``mri`` (one entry per SEG, or one per image series when there is no
+        SEG: id, date as shifted, volume_mm3, source, series UIDs) and
+        ``deidentified`` (number of objects).
+
+    Raises
+    ------
+    InvalidInputError, ImagingError
+        Nothing is written then.
+    """
+    from resorb.domain import SpinalLevel, parse_enum
+    from resorb.imaging import HerniationMask, mask_volume
+    from resorb.interop.deid import UIDMap, deidentify
+
+    src = Path(path)
+    level_value = None if level is None else parse_enum(SpinalLevel, level, field="level").value
+    objects = _read_all(_files(src))
+    segs = [(p, ds) for p, ds in objects if str(ds.SOPClassUID) in SEGMENTATION_SOP_CLASSES]
+    images = [(p, ds) for p, ds in objects if str(ds.SOPClassUID) not in SEGMENTATION_SOP_CLASSES]
+
+    # Measure from the originals before anything is written.
+    volumes = []
+    for p, _ds in segs:
+        try:
+            mask = HerniationMask.from_dicom_seg(p)
+            vm = mask_volume(mask, label=label)
+        except (ImagingError, InvalidInputError) as exc:
+            text = str(exc).replace(str(p), "<SEG file>")
+            raise ImagingError(f"DICOM SEG cannot be measured: {text}") from None
+        volumes.append(vm)
+
+    uid_map = UIDMap()
+    created = []
+    with registry.transaction(actor=actor) as s:
+        _patient(s, patient_id)
+        offset = _ensure_offset(s, patient_id)
+        deid_objects = [(ds, deidentify(ds, offset_days=offset, uid_map=uid_map))
+                        for _p, ds in objects]
+        deid_of = {id(ds): d for ds, d in deid_objects}
+        rows = []
+        for (_p, ds), vm in zip(segs, volumes, strict=True):
+            d = deid_of[id(ds)]
+            rows.append(m.MRIStudy(
+                patient_id=patient_id, date=_to_date(_study_date(d)), date_is_shifted=True,
+                level=level_value, source="dicom-seg", method=vm.method,
+                volume_mm3=float(vm.volume_mm3),
+                series_info=_series_info(d, n_instances=1, extra={
+                    "voxel_count": vm.voxel_count, "voxel_volume_mm3": vm.voxel_volume_mm3,
+                    "segment": label, "SOPInstanceUID": str(d.SOPInstanceUID)})))
+        if not segs:
+            by_series: dict[str, list] = {}
+            for _p, ds in images:
+                by_series.setdefault(str(getattr(ds, "SeriesInstanceUID", "")), []).append(ds)
+            for members in by_series.values():
+                d = deid_of[id(members[0])]
+                rows.append(m.MRIStudy(
+                    patient_id=patient_id, date=_to_date(_study_date(d)), date_is_shifted=True,
+                    level=level_value, source="dicom-series", method=None, volume_mm3=None,
+                    series_info=_series_info(d, n_instances=len(members), extra={})))
+        for row in rows:
+            s.add(row)
+        s.flush()
+        for row in rows:
+            created.append({"id": row.id, "date_shifted": row.date.isoformat(),
+                            "source": row.source, "volume_mm3": row.volume_mm3,
+                            "level": row.level,
+                            "StudyInstanceUID": row.series_info.get("StudyInstanceUID"),
+                            "SeriesInstanceUID": row.series_info.get("SeriesInstanceUID")})
+        if store_dir is not None:
+            out = Path(store_dir)
+            out.mkdir(parents=True, exist_ok=True)
+            for _ds, d in deid_objects:
+                d.save_as(out / f"{d.SOPInstanceUID}.dcm", enforce_file_format=False)
+    for c in created:
+        log.info("imported MRI %s (%s, %s instances de-identified) as study %s", c["id"],
+                 c["source"], len(objects), c["StudyInstanceUID"])
+    return {"patient_id": patient_id, "mri": created, "deidentified": len(objects)}
+
+
+def _to_date(da: str):
+    import datetime as dt
+
+    try:
+        return dt.datetime.strptime(da, "%Y%m%d").date()
+    except ValueError:
+        raise InvalidInputError("StudyDate", "is not a valid DICOM date",
+                                allowed="YYYYMMDD") from None
