@@ -1,0 +1,199 @@
+"""``resorb volume`` and ``resorb resorption``: JSON contract and bad input (exit 2, one line)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from resorb.cli import main
+
+
+def run(argv, capsys) -> tuple[int, str, str]:
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(argv, capsys) -> dict:
+    code, out, err = run([*argv, "--json"], capsys)
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    return json.loads(lines[0])
+
+
+@pytest.mark.parametrize("name", ["baseline.nii.gz", "baseline.nrrd", "baseline_seg.dcm"])
+def test_volume_of_example_mask(examples_dir, capsys, name):
+    data = run_json(["volume", str(examples_dir / name), "--label", "2"], capsys)
+    assert {"volume_mm3", "voxel_count", "voxel_volume_mm3", "method"} <= data.keys()
+    assert data["method"] == "voxel_count"
+    assert data["voxel_count"] == 1063
+    assert data["voxel_volume_mm3"] == pytest.approx(1.44, rel=1e-6)
+    assert data["volume_mm3"] == pytest.approx(1063 * 1.44, rel=1e-6)
+
+
+def test_volume_without_label_counts_every_nonzero_voxel(examples_dir, capsys):
+    all_ = run_json(["volume", str(examples_dir / "baseline.nii.gz")], capsys)
+    disc = run_json(["volume", str(examples_dir / "baseline.nii.gz"), "--label", "1"], capsys)
+    assert all_["voxel_count"] == disc["voxel_count"] + 1063
+
+
+def test_volume_from_ellipsoid(capsys):
+    data = run_json(["volume", "--ellipsoid", "6.5", "9", "11"], capsys)
+    assert data["method"] == "ellipsoid"
+    assert data["volume_mm3"] == pytest.approx(math.pi / 6 * 6.5 * 9 * 11, abs=1e-4)
+
+
+def test_volume_from_section_areas(capsys):
+    data = run_json(["volume", "--areas", "20,35.5,12", "--spacing-mm", "4"], capsys)
+    assert data == {"volume_mm3": 270.0, "method": "cavalieri", "sections": 3,
+                    "spacing_mm": 4.0}
+
+
+def test_resorption_json_contract(capsys):
+    data = run_json(["resorption", "1918.35", "653.66", "--days", "600"], capsys)
+    expected = (1918.35 - 653.66) / 1918.35 * 100   # 65.93 % as printed (PMID 25179358)
+    assert data["resorption_percent"] == pytest.approx(expected, abs=1e-4)
+    assert data["grade"] == "significant"
+    assert data["within_mdc"] is False
+    assert data["mdc_mm3"] > 0
+    assert data["resorption_percent_per_month"] == pytest.approx(expected / 600 * 30.4375,
+                                                                 abs=1e-3)
+    assert data["thresholds"]["evidence_id"] == "resorption_grade_thresholds"
+
+
+def test_resorption_flags_change_within_mdc(capsys):
+    data = run_json(["resorption", "1000", "600", "--mdc-mm3", "450"], capsys)
+    assert (data["grade"], data["within_mdc"], data["mdc_mm3"]) == ("partial", True, 450.0)
+    code, out, err = run(["resorption", "1000", "600", "--mdc-mm3", "450"], capsys)
+    assert code == 0 and err == ""
+    assert "within the minimal detectable change" in out
+
+
+def test_resorption_of_enlarged_herniation_is_negative(capsys):
+    data = run_json(["resorption", "800", "1200"], capsys)
+    assert data["resorption_percent"] == -50.0
+    assert data["grade"] == "enlarged"
+
+
+def test_resorption_between_two_mask_files(examples_dir, capsys):
+    data = run_json(["resorption", str(examples_dir / "baseline.nii.gz"),
+                     str(examples_dir / "followup.nii.gz"), "--label", "2", "--days", "120"],
+                    capsys)
+    assert data["v0_mm3"] == pytest.approx(1063 * 1.44, rel=1e-6)
+    assert data["v1_mm3"] == pytest.approx(372 * 1.44, rel=1e-6)
+    assert data["grade"] == "significant"
+
+
+def test_custom_thresholds_and_same_reader_mdc(capsys):
+    data = run_json(["resorption", "1000", "690", "--significant-percent", "30",
+                     "--partial-percent", "10", "--same-reader"], capsys)
+    assert data["grade"] == "significant"
+    assert data["thresholds"]["sources"] == ["user"]
+
+
+def test_readable_table_by_default(examples_dir, capsys):
+    code, out, _ = run(["volume", str(examples_dir / "baseline.nii.gz"), "--label", "2"], capsys)
+    assert code == 0
+    assert "volume_mm3" in out and "voxel_count" in out and not out.lstrip().startswith("{")
+
+
+def _corrupt(tmp: Path, name: str) -> str:
+    p = tmp / name
+    p.write_bytes(b"this is not an image " * 50)
+    return str(p)
+
+
+def _empty(tmp: Path, name: str) -> str:
+    p = tmp / name
+    p.write_bytes(b"")
+    return str(p)
+
+
+def _truncated(tmp: Path, examples: Path, name: str) -> str:
+    data = (examples / name).read_bytes()
+    p = tmp / f"cut_{name}"
+    p.write_bytes(data[: len(data) // 2])
+    return str(p)
+
+
+BAD = {
+    "missing_nifti": (lambda t, e: ["volume", str(t / "nope.nii.gz")], "not found"),
+    "missing_seg": (lambda t, e: ["volume", str(t / "nope.dcm"), "--label", "2"], "not found"),
+    "empty_nifti": (lambda t, e: ["volume", _empty(t, "e.nii.gz")], "empty"),
+    "empty_nrrd": (lambda t, e: ["volume", _empty(t, "e.nrrd")], "empty"),
+    "corrupt_nifti": (lambda t, e: ["volume", _corrupt(t, "c.nii")], "c.nii"),
+    "corrupt_niigz": (lambda t, e: ["volume", _corrupt(t, "c.nii.gz")], "c.nii.gz"),
+    "corrupt_nrrd": (lambda t, e: ["volume", _corrupt(t, "c.nrrd")], "c.nrrd"),
+    "corrupt_dicom": (lambda t, e: ["volume", _corrupt(t, "c.dcm")], "c.dcm"),
+    "truncated_niigz": (lambda t, e: ["volume", _truncated(t, e, "baseline.nii.gz")],
+                        "cut_baseline.nii.gz"),
+    "truncated_seg": (lambda t, e: ["volume", _truncated(t, e, "baseline_seg.dcm")],
+                      "cut_baseline_seg.dcm"),
+    "wrong_label": (lambda t, e: ["volume", str(e / "baseline.nii.gz"), "--label", "7"],
+                    "label: 7 is not present"),
+    "wrong_seg_segment": (lambda t, e: ["volume", str(e / "baseline_seg.dcm"), "--label", "3"],
+                          "label: 3 is not present"),
+    "zero_label": (lambda t, e: ["volume", str(e / "baseline.nii.gz"), "--label", "0"],
+                   "label"),
+    "non_integer_label": (lambda t, e: ["volume", str(e / "baseline.nii.gz"), "--label", "x"],
+                          "--label"),
+    "negative_diameter": (lambda t, e: ["volume", "--ellipsoid", "-5", "6", "7"], "ap_mm"),
+    "two_diameters": (lambda t, e: ["volume", "--ellipsoid", "5", "6"], "--ellipsoid"),
+    "nothing": (lambda t, e: ["volume"], "volume"),
+    "mask_and_ellipsoid": (lambda t, e: ["volume", str(e / "baseline.nii.gz"), "--ellipsoid",
+                                         "1", "2", "3"], "exactly one"),
+    "areas_without_spacing": (lambda t, e: ["volume", "--areas", "1,2"], "--spacing-mm"),
+    "negative_area": (lambda t, e: ["volume", "--areas", "1,-2", "--spacing-mm", "3"],
+                      "areas_mm2[1]"),
+    "zero_spacing": (lambda t, e: ["volume", "--areas", "1,2", "--spacing-mm", "0"],
+                     "spacing_mm"),
+    "v0_zero": (lambda t, e: ["resorption", "0", "100"], "v0_mm3"),
+    "v0_negative": (lambda t, e: ["resorption", "-100", "100"], "v0_mm3"),
+    "v1_negative": (lambda t, e: ["resorption", "100", "-1"], "v1_mm3"),
+    "v0_text": (lambda t, e: ["resorption", "abc", "100"], "v0_mm3"),
+    "days_zero": (lambda t, e: ["resorption", "100", "50", "--days", "0"], "days"),
+    "bad_thresholds": (lambda t, e: ["resorption", "100", "50", "--partial-percent", "60"],
+                       "grading"),
+    "resorption_missing_mask": (lambda t, e: ["resorption", str(t / "gone.nii.gz"), "100"],
+                                "not found"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_exits_2_with_one_line_naming_the_problem(tmp_path, examples_dir, capsys,
+                                                            case):
+    make_args, needle = BAD[case]
+    code, out, err = run(make_args(tmp_path, examples_dir), capsys)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert needle in err
+    assert "Traceback" not in err
+
+
+def test_installed_script_reports_bad_input_on_one_line(tmp_path):
+    script = Path(sys.executable).with_name("resorb")
+    exe = str(script) if script.exists() else shutil.which("resorb")
+    assert exe, "the resorb script is installed with the package"
+    empty = tmp_path / "empty.nii.gz"
+    empty.write_bytes(b"")
+    bad = subprocess.run([exe, "volume", str(empty), "--json"], capture_output=True, text=True,
+                         timeout=60, check=False)
+    assert bad.returncode == 2
+    assert bad.stdout == ""
+    assert bad.stderr.strip().splitlines() == [f"resorb: error: {empty}: mask file is empty"]
+    ok = subprocess.run([exe, "resorption", "1500", "600", "--json"], capture_output=True,
+                        text=True, timeout=60, check=False)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["grade"] == "significant"
