@@ -53,7 +53,7 @@ from resorb.domain.enums import (
     RimEnhancement,
     T2Signal,
 )
-from resorb.errors import InvalidInputError, OutsideEvidenceRangeWarning
+from resorb.errors import InvalidFindingError, InvalidInputError, OutsideEvidenceRangeWarning
 from resorb.evidence import EvidenceValue, evidence_source, evidence_value
 
 __all__ = [
@@ -546,6 +546,9 @@ def resorption_probability(case: Case, *, horizon_months: float = 12, n_draws: i
     rng = np.random.default_rng(seed)
 
     morph = case.herniation.morphology
+    if morph not in _PRIOR_IDS:  # pragma: no cover - every scale member has a pooled rate
+        raise InvalidFindingError("herniation.morphology", f"no pooled rate for {morph.value}",
+                                  allowed=", ".join(m.value for m in _PRIOR_IDS))
     prior = evidence_value(_PRIOR_IDS[morph])
     p0 = float(prior.value)
     half_width = max(abs(_logit(prior.upper) - _logit(p0)), abs(_logit(p0) - _logit(prior.lower)))
@@ -598,9 +601,11 @@ def resorption_probability(case: Case, *, horizon_months: float = 12, n_draws: i
         interval=(float(prior.lower), float(prior.upper)),
         interval_assumption=prior.interval_assumption, evidence_id=prior.id,
         source=_primary_citation(prior), confidence=prior.confidence.value)
+    within = (f"within {horizon_months:g} months" if horizon_months <= 12 else
+              f"within 12 months (asked: {horizon_months:g}; no pooled data beyond 12 months)")
     definition = (
         f"Probability that the herniation regresses (any measurable decrease in size on "
-        f"follow-up MRI, as defined by the pooled studies) within {horizon_months:g} months "
+        f"follow-up MRI, as defined by the pooled studies) {within} "
         "of conservative care. Prior: pooled incidence for the morphology (Zou 2023), read as "
         "regression within about 12 months; updated by the likelihood ratio of each recorded "
         "finding derived from published counts. Interval: 95 % Monte Carlo interval over the "
