@@ -43,6 +43,7 @@ _COMMAND_MODULES = (
     "resorb.cli._registry",
     "resorb.cli._evidence",
     "resorb.cli._therapy",
+    "resorb.cli._assess",
 )
 
 for _name in _COMMAND_MODULES:

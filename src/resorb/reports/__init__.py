@@ -1,1 +1,23 @@
-"""resorb.reports."""
+"""Reports: the assessment of a case and its HTML/PDF rendering.
+
+:func:`assess_case` gathers volumetry, forecast, resorption probability,
+triage, management, therapies and scores into one frozen :class:`Assessment`;
+:func:`render_html` and :func:`render_pdf` turn it into a self-contained
+report with the decision-support disclaimer and numbered sources.
+"""
+
+from resorb.reports._assessment import ASSESSMENT_KEYS, Assessment, SourceRegister, assess_case
+from resorb.reports._plots import factor_plot_png, volume_plot_png
+from resorb.reports._render import render_html, render_pdf, write_atomic
+
+__all__ = [
+    "ASSESSMENT_KEYS",
+    "Assessment",
+    "SourceRegister",
+    "assess_case",
+    "factor_plot_png",
+    "render_html",
+    "render_pdf",
+    "volume_plot_png",
+    "write_atomic",
+]

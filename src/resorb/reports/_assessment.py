@@ -123,7 +123,10 @@ class SourceRegister:
         return None
 
     def entries(self) -> list[dict[str, Any]]:
-        return [dict(e, used_for=list(e["used_for"])) for e in self._entries]
+        """Numbered entries, each with every key (``None`` where unknown)."""
+        keys = ("n", "id", "authors", "year", "title", "journal", "doi", "pmid", "url")
+        return [{**{k: e.get(k) for k in keys}, "used_for": list(e["used_for"])}
+                for e in self._entries]
 
 
 def _bibliography() -> dict[str, Any]:
@@ -316,13 +319,10 @@ def _case_summary(case: Case) -> dict[str, Any]:
     h = case.herniation
     findings = [_finding_row(f, label, getattr(h, f)) for f, label in _FINDING_FIELDS
                 if getattr(h, f) is not None]
-    if h.msu is not None:
-        findings.append({"field": "msu", "label": "MSU code", "value": h.msu,
-                         "definition": "size-zone code (Mysliwiec 2010)", "scale": ""})
     if h.canal_compromise_percent is not None:
         grade = h.canal_compromise
         findings.append({"field": "canal_compromise_percent", "label": "Canal compromise",
-                         "value": h.canal_compromise_percent,
+                         "value": f"{h.canal_compromise_percent:g} %",
                          "definition": f"{grade.value}: {grade.definition}",
                          "scale": (type(grade).__doc__ or "").strip().split("\n")[0]})
     p = case.patient

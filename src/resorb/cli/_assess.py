@@ -1,0 +1,128 @@
+"""``resorb assess CASE``: the assessment of one case, as a summary, JSON, HTML or PDF."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from resorb.cli._common import emit
+
+__all__ = ["register"]
+
+
+def _pct(p: float) -> str:
+    x = 100 * p
+    if 0 < x < 1:
+        return "<1 %"
+    if 99 < x < 100:
+        return ">99 %"
+    return f"{x:.0f} %"
+
+
+def _render_summary(d: Mapping[str, Any]) -> None:
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+
+    console = Console()
+    findings = {row["field"]: row["value"] for row in d["case"]["herniation"]}
+    title = f"{findings.get('level', '')} {findings.get('morphology', '')}".strip()
+    t = d["triage"]
+    if t["urgent_referral"]:
+        body = "[bold red]URGENT REFERRAL[/]\n" + "\n".join(f"- {r['text']}" for r in t["reasons"])
+    else:
+        body = "[green]No red flag recorded[/] (" + "; ".join(t["checked"]) + ")"
+    console.print(Panel(body, title=f"resorb assessment: {title}", expand=False))
+    r = d["resorption"]
+    console.print(f"[bold]Resorption within {r['horizon_months']:g} months:[/] "
+                  f"{_pct(r['probability'])} (95 % interval {_pct(r['interval'][0])}"
+                  f" - {_pct(r['interval'][1])}); model: {r.get('model', 'evidence')}")
+    if d["measurements"]:
+        table = Table(title="MRI volumes", show_edge=False)
+        for col in ("date", "volume mm3", "method", "resorption vs first", "grade",
+                    "beyond MDC"):
+            table.add_column(col)
+        for m in d["measurements"]:
+            if m["baseline"]:
+                table.add_row(m["date"], f"{m['volume_mm3']:.0f}", m["method"], "baseline",
+                              "", "")
+            else:
+                table.add_row(m["date"], f"{m['volume_mm3']:.0f}", m["method"],
+                              f"{m['resorption_percent']:+.0f} %", m["grade"],
+                              "no" if m["within_mdc"] else "yes")
+        console.print(table)
+    f = d["forecast"]
+    if f.get("available"):
+        pts = ", ".join(f"{p['months_after_baseline']} mo {p['volume_mm3']:.0f} mm3 "
+                        f"[{p['interval_mm3'][0]:.0f}-{p['interval_mm3'][1]:.0f}]"
+                        for p in f["points"])
+        console.print(f"[bold]Forecast[/] ({f['basis']}): {pts}; P(>= 50 % resorbed by 12 "
+                      f"months) {_pct(f['probability_50pct_by_12_months'])}"
+                      + ("; [bold yellow]growth beyond measurement error[/]"
+                         if f["growth"]["flagged"] else ""))
+    m = d["management"]
+    table = Table(title=f"Management ({m['pathway'].replace('_', ' ')})", show_edge=False)
+    for col in ("when", "step", "status"):
+        table.add_column(col)
+    for s in m["steps"]:
+        table.add_row(s["due_date"] or s["timing"], s["title"], s["status"] or "")
+    console.print(table)
+    given = d["therapies"]["given"]
+    if given:
+        console.print("[bold]Therapies:[/] " + "; ".join(
+            f"{g['therapy']['name']} (resorption evidence: "
+            f"{', '.join(sorted({x['direction'] for x in g['therapy']['resorption']})) or 'none'})"
+            for g in given))
+    console.print(f"[dim]{len(d['sources'])} sources; {d['disclaimer']}[/]")
+
+
+def _check_target(path: Path, option: str) -> None:
+    from resorb.errors import InvalidInputError
+
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InvalidInputError(option, f"folder {folder} does not exist",
+                                allowed="a path in an existing folder")
+    if path.is_dir():
+        raise InvalidInputError(option, f"{path} is a folder", allowed="a file path")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("assess")
+    def assess(
+        case_file: Path = typer.Argument(..., help="Case file (.yaml, .yml or .json)."),
+        html: Path | None = typer.Option(None, "--html", help="Write the report as HTML."),
+        pdf: Path | None = typer.Option(None, "--pdf", help="Write the report as PDF."),
+        as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the Monte Carlo steps."),
+        model: Path | None = typer.Option(
+            None, "--model", help="Portable prediction model fitted on a clinic's own data "
+            "(resorb cohort); replaces the evidence model for the probability."),
+    ) -> None:
+        """Assess a case: resorption probability, triage, volumes, forecast, management."""
+        from resorb.domain import Case
+        from resorb.reports import assess_case, render_html, render_pdf, write_atomic
+
+        for path, option in ((html, "--html"), (pdf, "--pdf")):
+            if path is not None:
+                _check_target(path, option)
+        case = Case.from_file(case_file)
+        fitted = None
+        if model is not None:
+            import resorb.cohort as cohort
+
+            if not hasattr(cohort, "load_portable_model"):
+                from resorb.errors import MissingExtraError
+
+                raise MissingExtraError("--model: portable models are not available in this "
+                                        "build (resorb.cohort.load_portable_model is missing)")
+            fitted = cohort.load_portable_model(model)
+        assessment = assess_case(case, model=fitted, seed=seed)
+        if html is not None:
+            write_atomic(html, render_html(assessment))
+        if pdf is not None:
+            render_pdf(assessment, pdf)
+        emit(assessment.to_dict(), as_json=as_json, render=_render_summary)

@@ -1,0 +1,184 @@
+"""Render an :class:`~resorb.reports.Assessment` as self-contained HTML or PDF.
+
+The HTML has inline CSS and the plots as inline PNG (``data:`` URIs), so the
+file can be mailed or archived alone; the PDF is WeasyPrint's rendering of the
+same HTML (``report`` extra).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from resorb.errors import require_extra
+from resorb.reports._assessment import Assessment
+from resorb.reports._plots import factor_plot_png, volume_plot_png
+
+__all__ = ["render_html", "render_pdf", "write_atomic"]
+
+_TEMPLATE = "assessment.html.j2"
+
+
+def _environment():
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    return Environment(loader=PackageLoader("resorb.reports", "templates"),
+                       autoescape=select_autoescape(["html", "j2"]),
+                       undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False)
+
+
+def _pct(p: float | None) -> str:
+    if p is None:
+        return "—"
+    x = 100.0 * float(p)
+    if 0 < x < 1:
+        return "< 1 %"
+    if 99 < x < 100:
+        return "> 99 %"
+    return f"{x:.0f} %"
+
+
+def _link(citation: Mapping[str, Any] | None) -> tuple[str, str] | None:
+    if not citation:
+        return None
+    if citation.get("doi"):
+        return f"doi:{citation['doi']}", f"https://doi.org/{citation['doi']}"
+    if citation.get("pmid"):
+        return (f"PMID {citation['pmid']}",
+                f"https://pubmed.ncbi.nlm.nih.gov/{citation['pmid']}/")
+    if citation.get("url"):
+        return str(citation["url"]), str(citation["url"])
+    return None
+
+
+def _links(citations: Iterable[Mapping[str, Any] | None]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for c in citations:
+        link = _link(c)
+        if link and link not in out:
+            out.append(link)
+    return out
+
+
+def _ref_lookup(sources: Iterable[Mapping[str, Any]]) -> Callable[[Any], int | None]:
+    index: dict[str, int] = {}
+    for s in sources:
+        for kind in ("doi", "pmid", "url"):
+            if s.get(kind):
+                index[f"{kind}:{str(s[kind]).lower()}"] = s["n"]
+
+    def ref(citation: Any) -> int | None:
+        if not isinstance(citation, Mapping):
+            return None
+        for kind in ("doi", "pmid", "url"):
+            if citation.get(kind):
+                n = index.get(f"{kind}:{str(citation[kind]).lower()}")
+                if n:
+                    return n
+        return None
+
+    return ref
+
+
+def _next_step(management: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    steps = list(management.get("steps", []))
+    for wanted in ("due", "upcoming"):
+        for s in steps:
+            if s.get("status") == wanted:
+                return s
+    dated = [s for s in steps if s.get("offset_days") not in (None, 0)]
+    if management.get("pathway") == "urgent_referral" and steps:
+        return steps[0]
+    return dated[0] if dated and not any(s.get("status") for s in steps) else None
+
+
+def render_html(assessment: Assessment | Mapping[str, Any]) -> str:
+    """The assessment as one self-contained HTML page.
+
+    Parameters
+    ----------
+    assessment : Assessment or mapping
+        An :class:`Assessment` or its ``to_dict()`` (e.g. stored by the registry).
+
+    Returns
+    -------
+    str
+        HTML5 with inline CSS and plots: key answer first (probability with its
+        interval, triage, forecast, next step), then findings, volumes,
+        forecast, factors, management, therapies, scores and the numbered
+        sources with DOI/PMID links; the disclaimer at the top and the end.
+    """
+    a = assessment.to_dict() if isinstance(assessment, Assessment) else dict(assessment)
+    volume = volume_plot_png(a["forecast"], a["measurements"])
+    factors = factor_plot_png(a["resorption"])
+    level = next((row["value"] for row in a["case"]["herniation"] if row["field"] == "level"),
+                 "")
+    morphology = next((row["value"] for row in a["case"]["herniation"]
+                       if row["field"] == "morphology"), "")
+    forecast_citations = []
+    if a["forecast"].get("available"):
+        for s in a["forecast"]["prior"]["sources"]:
+            forecast_citations.extend(s.get("citations", []))
+    mdc_citations = [s for s in a["sources"] if "measurement error" in s["used_for"]]
+    template = _environment().get_template(_TEMPLATE)
+    return template.render(
+        a=a, r=a["resorption"], f=a["forecast"], m=a["management"],
+        c={"level": level, "morphology": morphology},
+        pct=_pct, ref=_ref_lookup(a["sources"]), links=_links,
+        volume_png=base64.b64encode(volume).decode("ascii") if volume else None,
+        factor_png=base64.b64encode(factors).decode("ascii") if factors else None,
+        next_step=_next_step(a["management"]),
+        forecast_citations=forecast_citations, mdc_citations=mdc_citations,
+    )
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder.
+
+    The file appears complete or not at all: on any error the temporary file
+    is removed and an existing ``path`` is left as it was.
+    """
+    target = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    folder = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return target
+
+
+def render_pdf(assessment: Assessment | Mapping[str, Any],
+               path: str | os.PathLike[str] | None = None) -> bytes:
+    """The assessment as PDF (WeasyPrint from :func:`render_html`).
+
+    Parameters
+    ----------
+    assessment : Assessment or mapping
+    path : path-like, optional
+        Where to write the PDF; written atomically (temporary file, then
+        rename), so a failed write leaves no partial file.
+
+    Returns
+    -------
+    bytes
+        The PDF document.
+    """
+    weasyprint = require_extra("weasyprint", "report")
+    html = render_html(assessment)
+    pdf = weasyprint.HTML(string=html).write_pdf()
+    if path is not None:
+        write_atomic(path, pdf)
+    return pdf
