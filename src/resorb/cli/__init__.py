@@ -44,6 +44,7 @@ _COMMAND_MODULES = (
     "resorb.cli._evidence",
     "resorb.cli._therapy",
     "resorb.cli._assess",
+    "resorb.cli._web",
 )
 
 for _name in _COMMAND_MODULES:
