@@ -19,8 +19,9 @@ def _render_list(data: Any) -> None:
     from rich.table import Table
 
     table = Table(show_header=True, box=None, pad_edge=False)
-    for col in ("kind", "id", "confidence", "summary"):
-        table.add_column(col)
+    for col in ("kind", "id", "confidence"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("summary")
     for rec in data["records"]:
         table.add_row(rec["kind"], rec["id"], rec.get("confidence") or "",
                       escape(rec["summary"]))

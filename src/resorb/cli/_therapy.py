@@ -17,7 +17,8 @@ def _render_list(data: Any) -> None:
     from rich.table import Table
 
     table = Table(show_header=True, box=None, pad_edge=False)
-    for col in ("id", "name", "status", "symptoms", "resorption", "guideline"):
+    table.add_column("id", no_wrap=True)
+    for col in ("name", "status", "symptoms", "resorption", "guideline"):
         table.add_column(col, overflow="fold")
     for t in data["therapies"]:
         table.add_row(*(escape(str(t[k])) for k in ("id", "name", "status", "symptoms",
