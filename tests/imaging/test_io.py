@@ -302,3 +302,28 @@ def test_example_masks_are_reproducible(tmp_path, make_masks, examples_dir, monk
         assert (tmp_path / name).read_bytes() == (examples_dir / name).read_bytes(), name
     total = sum(p.stat().st_size for p in examples_dir.iterdir())
     assert total < 1_000_000
+
+
+def test_multi_member_gzip_nifti_falls_back_to_nibabel(tmp_path, oblique_phantom, make_masks):
+    """A .nii.gz made of two gzip members (valid gzip) is read in full."""
+    labels, affine = oblique_phantom
+    full = tmp_path / "full.nii"
+    make_masks.write_nifti(labels, affine, full)
+    raw = full.read_bytes()
+    half = len(raw) // 2
+    multi = tmp_path / "multi.nii.gz"
+    multi.write_bytes(gzip.compress(raw[:half], mtime=0) + gzip.compress(raw[half:], mtime=0))
+    m = mask_volume(HerniationMask.from_file(multi), label=2)
+    assert m.voxel_count == int(np.count_nonzero(labels == 2))
+
+
+def test_big_endian_int16_nifti_gz(tmp_path):
+    import nibabel as nib
+
+    data = np.zeros((6, 7, 8), dtype=">i2")
+    data[1:4, 2:5, 3:7] = 300
+    img = nib.Nifti1Image(data, np.diag([0.5, 0.5, 2.0, 1.0]))
+    nib.save(img, tmp_path / "be.nii.gz")
+    mask = HerniationMask.from_file(tmp_path / "be.nii.gz")
+    m = mask_volume(mask, label=300)
+    assert (m.voxel_count, m.volume_mm3) == (36, 18.0)
