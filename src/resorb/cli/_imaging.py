@@ -65,10 +65,25 @@ def _volume_arg(text: str, field: str, label: int | None) -> tuple[float, dict[s
                           "method": m.method}
 
 
+def _render_volume(data: Mapping[str, Any]) -> None:
+    shown = dict(data)
+    shown["volume_mm3"] = f"{data['volume_mm3']:.1f}"
+    if data.get("voxel_volume_mm3") is not None:
+        shown["voxel_volume_mm3"] = f"{data['voxel_volume_mm3']:.4f}"
+    if data.get("label") is None and "label" in shown:
+        shown["label"] = "all nonzero"
+    print_table(shown, title="Herniation volume")
+
+
 def _render_resorption(data: Mapping[str, Any]) -> None:
     keys = ("v0_mm3", "v1_mm3", "delta_mm3", "resorption_percent", "grade", "within_mdc",
             "mdc_mm3", "days", "resorption_percent_per_month", "delta_mm3_per_month")
-    print_table({k: data[k] for k in keys if k in data}, title="Herniation volume change")
+    fmt = {"v0_mm3": ".1f", "v1_mm3": ".1f", "delta_mm3": "+.1f", "resorption_percent": ".1f",
+           "mdc_mm3": "g", "days": "g", "resorption_percent_per_month": ".2f",
+           "delta_mm3_per_month": "+.1f"}
+    shown = {k: (format(data[k], fmt[k]) if k in fmt and data[k] is not None else data[k])
+             for k in keys if k in data}
+    print_table(shown, title="Herniation volume change")
     if data["within_mdc"]:
         typer.echo(f"note: the change ({data['delta_mm3']:+.0f} mm3) is within the minimal "
                    f"detectable change ({data['mdc_mm3']:g} mm3) and may be measurement error.")
@@ -123,7 +138,9 @@ def register(app: typer.Typer) -> None:
         elif ellipsoid is not None:
             ap, tr, cc = ellipsoid
             data = {"volume_mm3": _round(ellipsoid_volume_mm3(ap, tr, cc)), "method": "ellipsoid",
-                    "diameters_mm": [ap, tr, cc]}
+                    "diameters_mm": [ap, tr, cc],
+                    "note": "ellipsoid approximation of an irregular shape; not interchangeable "
+                            "with a segmented (voxel_count) volume"}
         else:
             if spacing_mm is None:
                 raise InvalidInputError("--spacing-mm", "missing for --areas",
@@ -131,7 +148,7 @@ def register(app: typer.Typer) -> None:
             parsed = _parse_areas(areas or "")
             data = {"volume_mm3": _round(cavalieri_volume_mm3(parsed, spacing_mm=spacing_mm)),
                     "method": "cavalieri", "sections": len(parsed), "spacing_mm": spacing_mm}
-        emit(data, as_json=as_json)
+        emit(data, as_json=as_json, render=_render_volume)
 
     @app.command("resorption", context_settings=_NUMERIC_ARGS)
     def resorption(
