@@ -11,7 +11,7 @@ Macros expanded at parse time:
 
 ``hill(x, K)``   ``x / (K + x)``
 ``hill2(x, K)``  ``x**2 / (K**2 + x**2)``
-``inh(x, K)``    ``1 / (1 + x / K)``
+``inh(x, K)``    ``K / (K + x)`` (= 1 / (1 + x/K))
 ``exp(x)``       exponential (kept as a function)
 """
 
@@ -27,7 +27,7 @@ __all__ = ["Expression", "parse_expression"]
 _MACROS = {
     "hill": (2, "({0}) / (({1}) + ({0}))"),
     "hill2": (2, "({0}) ** 2 / (({1}) ** 2 + ({0}) ** 2)"),
-    "inh": (2, "1.0 / (1.0 + ({0}) / ({1}))"),
+    "inh": (2, "({1}) / (({1}) + ({0}))"),
 }
 _FUNCTIONS = {"exp"}
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}

@@ -100,11 +100,11 @@ class State:
 
 @dataclass(frozen=True, slots=True)
 class Mediator:
-    """A fast mediator: quasi-steady target and relaxation rate (a parameter name)."""
+    """A fast mediator: quasi-steady target and relaxation rate (per day, of parameters)."""
 
     name: str
     target: Expression
-    rate: str
+    rate: Expression
     family: str
     description: str = ""
 
@@ -144,6 +144,7 @@ class Model:
     modules: Mapping[str, str]
     therapies: Mapping[str, TherapySpec]
     no_mechanism: Mapping[str, str]
+    variability: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     digest: str = field(default="")
 
     # -- lookups --------------------------------------------------------------
@@ -249,7 +250,8 @@ def _therapy_layer(spec: dict[str, Any]) -> tuple[list[Parameter], list[tuple[st
                                     hl["confidence"], hl["source"], "therapy",
                                     "elimination rate constant (ln 2 / half-life)"))
             k = f"{tid}_kel"
-            forcings.append((f"x_{tid}", f"({a} * exp(-{k} * (t - {s})) if t >= {s} else 0.0)"))
+            forcings.append((f"x_{tid}", f"({a} * exp(-{k} * (t - {s})) if t >= {s} else 0.0)"
+                                         f" if {a} > 0.0 else 0.0"))
         elif th.kind == "course":
             params += [
                 Parameter(f"{tid}_end_day", th.start_day + th.duration_days, "day",
@@ -261,14 +263,16 @@ def _therapy_layer(spec: dict[str, Any]) -> tuple[list[Parameter], list[tuple[st
             forcings.append((
                 f"x_{tid}",
                 f"(0.0 if t < {s} else ({a} * (1 - exp(-{k} * (t - {s}))) if t < {e} else "
-                f"{a} * (1 - exp(-{k} * ({e} - {s}))) * exp(-{k} * (t - {e}))))"))
+                f"{a} * (1 - exp(-{k} * ({e} - {s}))) * exp(-{k} * (t - {e}))))"
+                f" if {a} > 0.0 else 0.0"))
         elif th.kind == "cells":
             params.append(Parameter(f"{tid}_k_engraft", th.k_engraft, "1/day",
                                     (th.k_engraft / 2, th.k_engraft * 2), hl["confidence"],
                                     hl["source"], "therapy", "engraftment rate of injected cells"))
             k = f"{tid}_k_engraft"
             forcings.append((f"x_{tid}",
-                             f"({a} * {k} * exp(-{k} * (t - {s})) if t >= {s} else 0.0)"))
+                             f"({a} * {k} * exp(-{k} * (t - {s})) if t >= {s} else 0.0)"
+                             f" if {a} > 0.0 else 0.0"))
         else:
             raise ModelError(f"therapy {tid}: unknown regimen kind {th.kind!r}")
     # class exposures and PD effects
@@ -329,9 +333,9 @@ def _build(model_spec: dict[str, Any], therapy_spec: dict[str, Any],
     mediators = []
     for m in model_spec["mediators"]:
         target = parse_expression(m["target"], known=known, where=f"mediator {m['name']}")
-        if m["rate"] not in pnames:
-            raise ModelError(f"mediator {m['name']}: rate {m['rate']!r} is not a parameter")
-        mediators.append(Mediator(m["name"], target, m["rate"], m["family"],
+        rate = parse_expression(str(m["rate"]), known=set(pnames),
+                                where=f"relaxation rate of {m['name']}")
+        mediators.append(Mediator(m["name"], target, rate, m["family"],
                                   m.get("description", "")))
         known.add(m["name"])  # later mediators may read earlier ones (triangular order)
     aux = []
@@ -353,6 +357,13 @@ def _build(model_spec: dict[str, Any], therapy_spec: dict[str, Any],
         for o in model_spec["observables"])
     if observables[0][0] != "volume_fraction":
         raise ModelError("the first observable must be volume_fraction")
+    variability = {k: dict(v) for k, v in (model_spec.get("variability") or {}).items()}
+    for k, v in variability.items():
+        for pn in v["parameters"]:
+            if pn not in pnames:
+                raise ModelError(f"variability {k}: unknown parameter {pn!r}")
+        if v["confidence"] not in CONFIDENCE_TAGS or not float(v["cv"]) >= 0:
+            raise ModelError(f"variability {k}: needs cv >= 0 and a confidence tag")
     modules = {name: m["switch"] for name, m in model_spec.get("modules", {}).items()}
     model = Model(
         name=model_spec["name"], parameters=tuple(params), states=states,
@@ -360,6 +371,7 @@ def _build(model_spec: dict[str, Any], therapy_spec: dict[str, Any],
         rates=rates, observables=observables,
         morphologies={k: dict(v) for k, v in model_spec["morphologies"].items()},
         families=families, modules=modules, therapies=therapies, no_mechanism=no_mech,
+        variability=variability,
     )
     return dataclasses.replace(model, digest=structure_digest(model))
 
@@ -370,7 +382,7 @@ def structure_digest(model: Model) -> str:
         "p": model.parameter_names,
         "s": [(s.name, s.initial.text) for s in model.states],
         "f": [(n, e.text) for n, e in model.forcings],
-        "m": [(m.name, m.target.text, m.rate) for m in model.mediators],
+        "m": [(m.name, m.target.text, m.rate.text) for m in model.mediators],
         "a": [(n, e.text) for n, e in model.auxiliaries],
         "r": {k: v.text for k, v in model.rates.items()},
         "o": [(o[0], o[1].text) for o in model.observables],
