@@ -9,6 +9,7 @@ comparison) and compared with its expected value or range.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -132,7 +133,7 @@ class _Evaluator:
         if kind == "cohort_order":
             fr = [self.cohort(m).fraction_regressed(float(metric["day"]))
                   for m in metric["morphologies"]]
-            return float(all(a > b for a, b in zip(fr[:-1], fr[1:], strict=True)))
+            return float(all(a > b for a, b in itertools.pairwise(fr)))
         if kind == "cohort_mean_reduction":
             return 1.0 - float(self.cohort(morph, ther)._at(float(metric["day"])).mean())
         if kind == "cohort_mean_reduction_change":
