@@ -4,6 +4,15 @@ red-flag triage and the management pathway.
 Each part lives in a private module re-exported here.
 """
 
+from resorb.prognosis._forecast import (
+    KineticPrior,
+    VolumeForecast,
+    calibrate_kinetic_prior,
+    default_kinetic_prior,
+    forecast_volumes,
+    kinetic_volume_mm3,
+)
+from resorb.prognosis._management import ManagementPlan, ManagementStep, management_pathway
 from resorb.prognosis._probability import (
     BaselinePrior,
     Factor,
@@ -11,11 +20,24 @@ from resorb.prognosis._probability import (
     ResorptionEstimate,
     resorption_probability,
 )
+from resorb.prognosis._triage import Triage, TriageReason, triage_case
 
 __all__ = [
     "BaselinePrior",
     "Factor",
+    "KineticPrior",
+    "ManagementPlan",
+    "ManagementStep",
     "OmittedFinding",
     "ResorptionEstimate",
+    "Triage",
+    "TriageReason",
+    "VolumeForecast",
+    "calibrate_kinetic_prior",
+    "default_kinetic_prior",
+    "forecast_volumes",
+    "kinetic_volume_mm3",
+    "management_pathway",
     "resorption_probability",
+    "triage_case",
 ]
