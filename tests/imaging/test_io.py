@@ -327,3 +327,36 @@ def test_big_endian_int16_nifti_gz(tmp_path):
     mask = HerniationMask.from_file(tmp_path / "be.nii.gz")
     m = mask_volume(mask, label=300)
     assert (m.voxel_count, m.volume_mm3) == (36, 18.0)
+
+
+def test_slicer_seg_nrrd_declares_its_segments(tmp_path):
+    """Slicer writes SegmentN_LabelValue / SegmentN_Name; a declared empty segment is 0 mm3."""
+    import nrrd
+
+    data = np.zeros((1, 6, 6, 4), np.uint8)   # one layer, like a single-layer .seg.nrrd
+    data[0, 1:3, 1:3, 1:3] = 1
+    header = {"space": "left-posterior-superior",
+              "space directions": np.array([[np.nan] * 3, [0.5, 0, 0], [0, 0.5, 0], [0, 0, 2.0]]),
+              "kinds": ["list", "domain", "domain", "domain"],
+              "Segment0_LabelValue": "1", "Segment0_Name": "disc",
+              "Segment1_LabelValue": "2", "Segment1_Name": "herniation"}
+    path = tmp_path / "case.seg.nrrd"
+    nrrd.write(str(path), data, header)
+    mask = HerniationMask.from_file(path)
+    assert mask.shape == (6, 6, 4)
+    assert mask.label_names == {1: "disc", 2: "herniation"}
+    assert mask_volume(mask, label=1).volume_mm3 == pytest.approx(8 * 0.5)
+    assert mask_volume(mask, label=2).volume_mm3 == 0.0
+    with pytest.raises(ImagingError, match="label: 3 is not present"):
+        mask_volume(mask, label=3)
+
+
+def test_multi_layer_nrrd_is_rejected(tmp_path):
+    import nrrd
+
+    header = {"space": "left-posterior-superior",
+              "space directions": np.array([[np.nan] * 3, [1, 0, 0], [0, 1, 0], [0, 0, 1]]),
+              "kinds": ["list", "domain", "domain", "domain"]}
+    nrrd.write(str(tmp_path / "layers.nrrd"), np.zeros((2, 3, 3, 3), np.uint8), header)
+    with pytest.raises(ImagingError, match="one layer"):
+        HerniationMask.from_file(tmp_path / "layers.nrrd")
