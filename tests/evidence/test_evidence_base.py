@@ -93,8 +93,15 @@ def test_unknown_ids_raise_evidence_error():
     assert evidence_record("zou2023").pmid == "37559207"
 
 
-def test_loader_is_cached():
+def test_loader_is_cached_and_its_records_are_read_only():
     assert load_evidence() is load_evidence()
+    thresholds = evidence_value("resorption_grade_thresholds")
+    with pytest.raises(TypeError):
+        thresholds.value["partial_percent"] = 0  # type: ignore[index]
+    with pytest.raises(TypeError):
+        thresholds.citations[0]["doi"] = "x"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        load_evidence().values["x"] = thresholds  # type: ignore[index]
 
 
 # --------------------------------------------------------------------------- malformed data

@@ -109,6 +109,13 @@ def test_unknown_therapy_lists_the_allowed_ids():
         assert tid in info.value.allowed
 
 
+def test_catalogue_is_read_only():
+    with pytest.raises(TypeError):
+        CATALOGUE["x"] = CATALOGUE["nsaid"]  # type: ignore[index]
+    with pytest.raises(TypeError):
+        CATALOGUE["nsaid"].symptoms[0].citations[0]["doi"] = "x"  # type: ignore[index]
+
+
 def test_to_dict_is_json():
     for t in CATALOGUE.values():
         data = json.loads(json.dumps(t.to_dict()))

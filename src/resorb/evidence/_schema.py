@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 import yaml
@@ -222,7 +223,7 @@ def _build(files: Iterable[tuple[str, FileIn]]) -> EvidenceBase:
     values: dict[str, EvidenceValue] = {}
     for where, v in values_in:
         cited = resolve(where, "value", v.id, v.sources)
-        citations = tuple(s.citation for s in cited if s.doi or s.pmid)
+        citations = tuple(MappingProxyType(s.citation) for s in cited if s.doi or s.pmid)
         if not citations and not v.assumption:
             raise EvidenceError(f"{where}: value {v.id!r} has no DOI or PMID among its "
                                 "sources (label it assumption: true if it is ours)")
@@ -230,7 +231,7 @@ def _build(files: Iterable[tuple[str, FileIn]]) -> EvidenceBase:
         if isinstance(value, list):
             value = tuple(float(x) for x in value)
         elif isinstance(value, dict):
-            value = {k: float(x) for k, x in value.items()}
+            value = MappingProxyType({k: float(x) for k, x in value.items()})
         else:
             value = float(value)
         values[v.id] = EvidenceValue(
@@ -245,12 +246,13 @@ def _build(files: Iterable[tuple[str, FileIn]]) -> EvidenceBase:
     statements: dict[str, EvidenceStatement] = {}
     for where, st in statements_in:
         cited = resolve(where, "statement", st.id, st.sources)
-        citations = tuple(s.citation for s in cited if s.citation)
+        citations = tuple(MappingProxyType(s.citation) for s in cited if s.citation)
         statements[st.id] = EvidenceStatement(
             id=st.id, text=st.text, sources=tuple(st.sources),
             confidence=Confidence(st.confidence), topic=st.topic, notes=st.notes,
             citations=citations)
-    return EvidenceBase(sources=sources, values=values, statements=statements)
+    return EvidenceBase(sources=MappingProxyType(sources), values=MappingProxyType(values),
+                        statements=MappingProxyType(statements))
 
 
 def load_evidence_files(paths: Iterable[str | Path]) -> EvidenceBase:

@@ -232,7 +232,7 @@ def _build(parsed: CatalogueIn, where: str) -> dict[str, Therapy]:
                 if sid not in base.sources:
                     raise EvidenceError(f"{where}: therapy {t.id!r} {kind}[{i}] cites unknown "
                                         f"source {sid!r}")
-                cites.append(base.sources[sid].citation)
+                cites.append(MappingProxyType(base.sources[sid].citation))
             res.append(TherapyFinding(f.finding, f.direction, f.certainty, tuple(f.sources),
                                       tuple(cites)))
         return tuple(res)
