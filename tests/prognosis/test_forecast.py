@@ -194,3 +194,35 @@ def test_default_prior_is_built_from_the_evidence_base_and_labelled_assumption()
     fc = forecast_volumes(_dates((0.0, 4.0)), [1400.0, 800.0], morphology="sequestration",
                           seed=2)
     assert fc.prior.morphology == "sequestration"
+
+
+def test_posterior_agrees_with_scipy_least_squares_when_the_prior_is_broad():
+    """Peer: scipy.optimize.curve_fit on the same series.
+
+    Recipe: with a nearly flat prior (log-SD 3 on every parameter) and many
+    precise measurements, the posterior median must agree with the
+    non-linear least-squares fit of V(t) = f V0 + (1 - f) V0 exp(-k (t - lag)+).
+    """
+    from scipy.optimize import curve_fit
+
+    from resorb.prognosis import KineticPrior
+
+    broad = KineticPrior(log_k_mean=math.log(0.3), log_k_sd=3.0, log_f_mean=math.log(0.5),
+                         log_f_sd=3.0, log_lag_mean=math.log(0.3), log_lag_sd=3.0,
+                         sigma_mm3=15.0, log_v0_sd=3.0)
+    months = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0)
+    y = _series(21, broad.sigma_mm3, months=months, k=0.25, f=0.4, lag=0.8)
+
+    def model(t, v0, k, f, lag):
+        return kinetic_volume_mm3(t, v0, k, f, lag)
+
+    popt, _ = curve_fit(model, np.array(months), y, p0=[1500, 0.3, 0.5, 0.5],
+                        bounds=([1, 1e-3, 1e-3, 1e-3], [1e4, 10, 3, 6]))
+    fc = forecast_volumes(_dates(months), y, prior=broad, seed=4, n_draws=16000)
+    p = fc.parameters
+    assert p["v0"]["median"] == pytest.approx(popt[0], rel=0.02)
+    assert p["k"]["median"] == pytest.approx(popt[1], rel=0.1)
+    assert p["residual_fraction"]["median"] == pytest.approx(popt[2], rel=0.05)
+    assert p["lag"]["median"] == pytest.approx(popt[3], abs=0.25)
+    fitted12 = model(12.0, *popt)
+    assert fc.volume_median_mm3[2] == pytest.approx(fitted12, rel=0.03)

@@ -148,3 +148,13 @@ def test_case_without_mri_has_no_forecast_and_no_measurements():
     assert d["forecast"] == {"available": False,
                              "reason": "no MRI in the case: nothing to forecast"}
     assert d["management"]["onset_date"] is None
+
+
+def test_statistical_caveats_are_reported_not_raised():
+    """Warnings of the probability model end up in resorption.warnings."""
+    case = Case.from_yaml("""
+patient: {age_years: 97}
+herniation: {level: L4-L5, morphology: extrusion}
+""")
+    d = assess_case(case, as_of=AS_OF).to_dict()
+    assert any("age" in w.lower() for w in d["resorption"]["warnings"]), d["resorption"]
