@@ -127,6 +127,16 @@ def _truncated(tmp: Path, examples: Path, name: str) -> str:
     return str(p)
 
 
+def _probability_map(tmp: Path) -> str:
+    import nibabel as nib
+    import numpy as np
+
+    p = tmp / "prob.nii.gz"
+    data = np.random.default_rng(5).random((4, 4, 4)).astype(np.float32)
+    nib.save(nib.Nifti1Image(data, np.eye(4)), str(p))
+    return str(p)
+
+
 BAD = {
     "missing_nifti": (lambda t, e: ["volume", str(t / "nope.nii.gz")], "not found"),
     "missing_seg": (lambda t, e: ["volume", str(t / "nope.dcm"), "--label", "2"], "not found"),
@@ -144,6 +154,13 @@ BAD = {
                     "label: 7 is not present"),
     "wrong_seg_segment": (lambda t, e: ["volume", str(e / "baseline_seg.dcm"), "--label", "3"],
                           "label: 3 is not present"),
+    "non_integer_label_image": (lambda t, e: ["volume", _probability_map(t)],
+                                "not integer-valued"),
+    "resorption_mask_wrong_label": (lambda t, e: ["resorption", str(e / "baseline.nii.gz"),
+                                                  str(e / "followup.nii.gz"), "--label", "5"],
+                                    "v0_mm3: label: 5 is not present"),
+    "resorption_corrupt_mask": (lambda t, e: ["resorption", "1500", _corrupt(t, "c.nrrd")],
+                                "v1_mm3"),
     "zero_label": (lambda t, e: ["volume", str(e / "baseline.nii.gz"), "--label", "0"],
                    "label"),
     "non_integer_label": (lambda t, e: ["volume", str(e / "baseline.nii.gz"), "--label", "x"],
