@@ -188,6 +188,21 @@ def test_factors_without_a_doi_for_their_counts_say_so():
     assert "bullseye2025" in est.factors[0].note
 
 
+def test_therapies_are_recorded_but_do_not_change_the_estimate():
+    """Autio 2004 (PMID 15284501) and 2006 RCTs: steroid and infliximab did not change
+    resorption, so a therapy is no reason to move the probability."""
+    plain = make_case()
+    treated = Case.from_dict({"herniation": {"level": "L5-S1", "morphology": "extrusion"},
+                              "therapies": [{"name": "epidural_steroid"},
+                                            {"name": "infliximab"}]},
+                             today=dt.date(2026, 11, 1))
+    a, b = resorption_probability(plain), resorption_probability(treated)
+    assert (a.probability, a.interval) == (b.probability, b.interval)
+    notes = {o.value: o.reason for o in b.omitted if o.name == "therapy"}
+    assert set(notes) == {"epidural_steroid", "anti_tnf"}
+    assert "no_difference" in notes["anti_tnf"]
+
+
 def test_containment_and_pll_enter_once():
     est = resorption_probability(make_case(pll="ruptured", containment="uncontained"))
     assert [f.name for f in est.factors] == ["pll"]

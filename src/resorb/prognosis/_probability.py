@@ -435,6 +435,25 @@ def _unverified_factors(case: Case, col: _Collector, rng: np.random.Generator, n
             col.omit(name, code, why)
 
 
+def _therapy_notes(case: Case, col: _Collector) -> None:
+    """Therapies never enter the estimate: none has been shown to change resorption."""
+    if not case.therapies:
+        return
+    from resorb.errors import InvalidInputError as _Unknown
+    from resorb.therapy import get_therapy
+
+    for course in case.therapies:
+        try:
+            therapy = get_therapy(course.name)
+        except _Unknown:
+            col.omit("therapy", course.name, "not in the therapy catalogue")
+            continue
+        col.omit("therapy", therapy.id,
+                 "therapies do not enter the estimate: no controlled study has shown a "
+                 "conservative therapy to change resorption (catalogue evidence on "
+                 f"resorption: {therapy.resorption_evidence_summary})")
+
+
 def _check_age(case: Case, col: _Collector) -> None:
     age = case.patient.age_years
     if age is None:
@@ -560,6 +579,7 @@ def resorption_probability(case: Case, *, horizon_months: float = 12, n_draws: i
     _rim_factor(case, col, rng, n)
     _t2_factor(case, col, rng, n)
     _unverified_factors(case, col, rng, n, allow_unverified)
+    _therapy_notes(case, col)
     _shrink(col.candidates)
 
     logit_point = float(_logit(p0))
