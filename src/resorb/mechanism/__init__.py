@@ -17,6 +17,15 @@ Therapies act as perturbations with simple pharmacokinetics
 population-level, partly animal data and predicts no individual course.
 """
 
+from resorb.mechanism._calibrate import (
+    FIT_PARAMETERS,
+    FitResult,
+    TargetResult,
+    evaluate_targets,
+    fit_parameters,
+    load_targets,
+)
+from resorb.mechanism._cohort import REGRESSION_THRESHOLD, CohortResult, simulate_cohort
 from resorb.mechanism._conditions import (
     COCULTURE,
     KNOCKOUTS,
@@ -34,23 +43,38 @@ from resorb.mechanism._model import (
     TherapySpec,
     load_model,
 )
+from resorb.mechanism._sbml import to_sbml, write_sbml
+from resorb.mechanism._sensitivity import SobolResult, sobol_sensitivity
 from resorb.mechanism._simulate import SimulationResult, simulate, simulate_parameters
 
 __all__ = [
     "COCULTURE",
     "CONFIDENCE_TAGS",
+    "FIT_PARAMETERS",
     "KNOCKOUTS",
+    "REGRESSION_THRESHOLD",
     "VARIANTS",
+    "CohortResult",
+    "FitResult",
     "Mediator",
     "Model",
     "Parameter",
     "SimulationResult",
+    "SobolResult",
     "State",
+    "TargetResult",
     "TherapyRegimen",
     "TherapySpec",
     "condition_overrides",
+    "evaluate_targets",
+    "fit_parameters",
     "load_model",
+    "load_targets",
     "parse_therapy",
     "simulate",
+    "simulate_cohort",
     "simulate_parameters",
+    "sobol_sensitivity",
+    "to_sbml",
+    "write_sbml",
 ]
