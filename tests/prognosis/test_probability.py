@@ -217,15 +217,18 @@ def test_sequestration_ignores_pll_because_the_prior_already_holds_it():
 
 def test_correlated_fragment_findings_are_shrunk():
     """Rim enhancement and T2 signal share the 'fragment' group: the weaker enters with the
-    shrinkage weight (correlated_predictor_shrinkage, an assumption)."""
+    shrinkage weight (correlated_predictor_shrinkage, an assumption). The T2 counts come
+    from a cohort of all morphologies, so they carry that weight even alone."""
     lam = evidence_value("correlated_predictor_shrinkage").value
+    rim_alone = resorption_probability(make_case(rim_enhancement="complete")).factors[0]
+    t2_alone = resorption_probability(make_case(t2_signal="high")).factors[0]
+    assert (rim_alone.weight, t2_alone.weight) == (1.0, lam)
     est = resorption_probability(make_case(rim_enhancement="complete", t2_signal="high"))
-    weights = sorted(f.weight for f in est.factors)
-    assert weights == [lam, 1.0]
-    alone = {f.name: f.log_odds_contribution for f in
-             resorption_probability(make_case(rim_enhancement="complete")).factors}
-    rim = next(f for f in est.factors if f.name == "rim_enhancement")
-    assert rim.log_odds_contribution == pytest.approx(lam * alone["rim_enhancement"])
+    weights = {f.name: f.weight for f in est.factors}
+    # The stronger of the two (after the mixed-cohort weight) stays whole.
+    strong, weak = sorted([rim_alone, t2_alone], key=lambda f: -abs(f.log_odds_contribution))
+    assert weights[strong.name] == strong.weight
+    assert weights[weak.name] == pytest.approx(weak.weight * lam)
     # Logit contributions add up to the estimate.
     total = math.log(est.baseline.probability / (1 - est.baseline.probability)) + sum(
         f.log_odds_contribution for f in est.factors)

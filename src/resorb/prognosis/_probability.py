@@ -17,7 +17,9 @@ The model is deliberately simple and fully traceable:
    fragment-biology findings (rim enhancement, T2 signal, Modic change) and the
    group of exposure findings (PLL/containment, migration) the strongest enters
    in full and each further one with weight ``correlated_predictor_shrinkage``
-   (0.5, our assumption).
+   (0.5, our assumption). Counts from a cohort that mixed all morphologies (the
+   T2 counts of Splendiani 2004) partly restate the morphology already in the
+   prior and also enter with that weight.
 4. **Uncertainty**: Monte Carlo over the prior (logit-normal), every count
    (Jeffreys beta) and the time-course fractions; the point estimate is the
    plug-in value and the interval the 2.5-97.5 % quantiles of the draws.
@@ -84,6 +86,9 @@ _RIM_LEVELS = {
 }
 _PLL_COHORT = ("pll_ruptured_regression_ahn2000", "pll_intact_regression_ahn2000")
 _T2_COHORT = ("t2_high_regression_splendiani2004", "t2_not_high_regression_splendiani2004")
+#: Counts from cohorts that mixed all morphologies: part of their effect is the morphology
+#: that the prior already holds, so they enter with the shrinkage weight.
+_MIXED_MORPHOLOGY_COHORTS = frozenset(_T2_COHORT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,11 +475,13 @@ def _shrink(candidates: list[_Candidate]) -> None:
     lam = float(evidence_value("correlated_predictor_shrinkage").value)
     groups: dict[str, list[_Candidate]] = {}
     for c in candidates:
+        if c.evidence.id in _MIXED_MORPHOLOGY_COHORTS:
+            c.weight = lam
         groups.setdefault(c.group, []).append(c)
     for members in groups.values():
-        members.sort(key=lambda c: abs(c.log_or), reverse=True)
+        members.sort(key=lambda c: abs(c.weight * c.log_or), reverse=True)
         for c in members[1:]:
-            c.weight = lam
+            c.weight *= lam
 
 
 # --------------------------------------------------------------------------- horizon
