@@ -163,9 +163,24 @@ class Assessment:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with exactly the keys of :data:`ASSESSMENT_KEYS`."""
-        from resorb.cli._common import to_jsonable
+        return {key: _jsonable(getattr(self, key)) for key in ASSESSMENT_KEYS}
 
-        return {key: to_jsonable(getattr(self, key)) for key in ASSESSMENT_KEYS}
+
+def _jsonable(obj: Any) -> Any:
+    """Deep copy into plain JSON types (mappings, lists, str, numbers, bool, None)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Enum):
+        return obj.value
+    if isinstance(obj, dt.date):
+        return obj.isoformat()
+    if isinstance(obj, float) and obj != obj:  # NaN
+        return None
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalar
+        return obj.item()
+    return obj
 
 
 # --------------------------------------------------------------------------- sections
