@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from resorb.domain import Case
+from resorb.domain import Case, HerniationFindings, HerniationMorphology, SpinalLevel, Symptoms
 from resorb.evidence import evidence_record, evidence_value
 from resorb.prognosis._management import add_months, management_pathway
 
@@ -109,3 +111,20 @@ def test_red_flag_replaces_the_conservative_pathway_by_urgent_referral(symptoms)
     assert any("does not apply" in n for n in plan["notes"])
     cauda = "cauda equina" in plan["steps"][0]["text"]
     assert cauda is ("urinary" in symptoms)
+
+
+@settings(max_examples=40, deadline=None)
+@given(onset=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2026, 11, 1)),
+       days_later=st.integers(0, 800))
+def test_dates_are_onset_plus_offset_and_in_time_order(onset, days_later):
+    case = Case(herniation=HerniationFindings(level=SpinalLevel.L4_L5,
+                                              morphology=HerniationMorphology.EXTRUSION),
+                symptoms=Symptoms(onset_date=onset))
+    as_of = onset + dt.timedelta(days=days_later)
+    plan = management_pathway(case, as_of=as_of)
+    dated = [s for s in plan.steps if s.due_date is not None]
+    assert [s.due_date for s in dated] == sorted(s.due_date for s in dated)
+    for s in dated:
+        assert s.due_date == onset + dt.timedelta(days=s.offset_days)
+        delta = (s.due_date - as_of).days
+        assert s.status == ("passed" if delta < -14 else "due" if delta <= 14 else "upcoming")
