@@ -7,8 +7,10 @@ lazily so that the core never imports nibabel, pynrrd or pydicom.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 
@@ -81,15 +83,16 @@ class HerniationMask:
         Labels the file declares even when they have no voxels (the segment
         numbers of a DICOM SEG). Counting a declared but empty label gives a
         volume of 0 instead of an error.
-    label_names : dict, optional
-        Names of the labels where the file has them (DICOM SEG segment labels).
+    label_names : mapping of int to str, optional
+        Names of the labels where the file has them (DICOM SEG segment labels,
+        Slicer ``.seg.nrrd`` segment names); stored read-only.
     """
 
     labels: np.ndarray
     affine: np.ndarray
     source: Path | None = None
     declared_labels: frozenset[int] | None = None
-    label_names: dict[int, str] = field(default_factory=dict)
+    label_names: Mapping[int, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         labels = np.asanyarray(self.labels)
@@ -116,6 +119,8 @@ class HerniationMask:
         object.__setattr__(self, "affine", affine)
         if self.source is not None:
             object.__setattr__(self, "source", Path(self.source))
+        object.__setattr__(self, "label_names",
+                           MappingProxyType({int(k): str(v) for k, v in self.label_names.items()}))
         if self.declared_labels is not None:
             object.__setattr__(self, "declared_labels", frozenset(int(v) for v in
                                                                   self.declared_labels))

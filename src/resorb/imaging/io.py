@@ -299,14 +299,14 @@ def read_dicom_seg(path: str | Path) -> HerniationMask:
                                "SpacingBetweenSlices")
     if uniq.size > 1:
         gaps = np.diff(uniq)
-        step = float(declared_gap) if declared_gap is not None else float(gaps.min())
+        step = abs(float(declared_gap)) if declared_gap is not None else float(gaps.min())
         ratio = gaps / step
         if step <= 0 or not np.allclose(ratio, np.round(ratio), atol=1e-2):
             raise ImagingError(f"{p}: frame positions are not evenly spaced along the slice "
                                f"normal (gaps {np.round(gaps, 3).tolist()} mm)")
     else:
         thick = _frame_attr(shared, per_frame[0], "PixelMeasuresSequence", "SliceThickness")
-        gap = declared_gap if declared_gap is not None else thick
+        gap = abs(float(declared_gap)) if declared_gap is not None else thick
         if gap is None or float(gap) <= 0:
             raise ImagingError(f"{p}: a single slice position and no SpacingBetweenSlices or "
                                "SliceThickness; the voxel depth is unknown")
