@@ -45,6 +45,7 @@ _COMMAND_MODULES = (
     "resorb.cli._therapy",
     "resorb.cli._assess",
     "resorb.cli._web",
+    "resorb.cli._mechanism",
 )
 
 for _name in _COMMAND_MODULES:

@@ -1,0 +1,324 @@
+"""``resorb simulate`` and ``resorb model ...``: the mechanistic simulator."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import typer
+
+from resorb.cli._common import emit, print_table
+from resorb.errors import InvalidInputError
+
+JSON_OPT = typer.Option(False, "--json", help="Print one JSON object.")
+_KEY_DAYS = (0, 14, 30, 60, 90, 180, 365, 540, 730)
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, "utf-8")
+        tmp.replace(path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _check_out_path(path: Path | None, field: str) -> None:
+    if path is not None and not path.parent.exists():
+        raise InvalidInputError(field, f"directory {str(path.parent)!r} does not exist",
+                                allowed="a path in an existing directory")
+
+
+def _plot_png(result, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from resorb import DISCLAIMER
+
+    obs = result.observables
+    t = result.t_days
+    fig, axes = plt.subplots(3, 1, figsize=(8, 8.5), sharex=True,
+                             gridspec_kw={"height_ratios": [2, 1, 1]})
+    cond = result.condition
+    ther = ", ".join(f"{x['id']} (day {x['start_day']:g})" for x in cond["therapies"]) or "none"
+    axes[0].plot(t, obs["volume_fraction"], color="C0", lw=2)
+    axes[0].set_ylabel("herniated volume V/V0")
+    axes[0].set_ylim(0, 1.05)
+    axes[0].axhline(0.75, color="grey", ls=":", lw=1)
+    axes[0].text(t[-1], 0.76, ">= 25 % reduction", ha="right", va="bottom", fontsize=8,
+                 color="grey")
+    axes[0].set_title(f"Simulated course: {cond['morphology']}; therapies: {ther}", fontsize=11)
+    axes[1].plot(t, obs["rim_enhancement"], color="C3", label="rim-enhancement proxy (0-1)")
+    axes[1].plot(t, obs["np_cell_viability"], color="C2", ls="--", label="viable NP cells")
+    axes[1].set_ylabel("relative")
+    axes[1].legend(fontsize=8, loc="upper right")
+    axes[2].plot(t, obs["macrophage_density_per_cm2"], color="C1")
+    axes[2].set_ylabel("macrophages\n(CD68+/cm², model scale)")
+    axes[2].set_xlabel("days since onset")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.text(0.01, 0.005, "Mechanistic model, population-calibrated; not a prediction for an "
+             "individual. " + DISCLAIMER, fontsize=6.5, wrap=True)
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    tmp = path.with_name(path.name + ".tmp.png")
+    try:
+        fig.savefig(tmp, dpi=110)
+        tmp.replace(path)
+    finally:
+        plt.close(fig)
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _progress_runner(enabled: bool):
+    """A (callback, context manager) pair drawing a rich progress bar on stderr."""
+    import contextlib
+
+    if not enabled:
+        return None, contextlib.nullcontext()
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    progress = Progress("[progress.description]{task.description}", BarColumn(),
+                        MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=Console(stderr=True), transient=False)
+    task = {}
+
+    def callback(done: int, total: int) -> None:
+        if "id" not in task:
+            task["id"] = progress.add_task("simulating chunks", total=total)
+        progress.update(task["id"], completed=done, total=total)
+
+    return callback, progress
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("simulate")
+    def simulate_cmd(
+        morphology: str = typer.Option(..., "--morphology", "-m",
+                                       help="bulge, protrusion, extrusion or sequestration."),
+        therapy: list[str] = typer.Option([], "--therapy", "-t",
+                                          help="Therapy id, optionally ID@DAY (start day); "
+                                               "repeat for several."),
+        days: float = typer.Option(730.0, "--days", help="Horizon in days (> 0)."),
+        module: list[str] = typer.Option([], "--module",
+                                         help="Switch on a hypothesis module (ferroptosis, "
+                                              "oxidative_stress, autophagy)."),
+        variant: str = typer.Option("reduced", "--variant",
+                                    help="reduced (quasi-steady mediators) or full."),
+        cohort: int | None = typer.Option(None, "--cohort",
+                                          help="Simulate a virtual cohort of N patients."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the virtual cohort."),
+        scheduler: str | None = typer.Option(None, "--scheduler",
+                                             help="Dask scheduler address for the cohort."),
+        csv: Path | None = typer.Option(None, "--csv", help="Write the daily trajectory."),
+        png: Path | None = typer.Option(None, "--png", help="Plot the trajectory to PNG."),
+        parquet: Path | None = typer.Option(None, "--parquet",
+                                            help="Write the trajectory with provenance."),
+        as_json: bool = JSON_OPT,
+    ) -> None:
+        """Simulate the mechanistic model: one typical patient, or a virtual cohort."""
+        import warnings
+
+        from resorb import DISCLAIMER
+        from resorb.errors import HypothesisModuleWarning
+        from resorb.mechanism import simulate, simulate_cohort
+
+        if not (math.isfinite(days) and days > 0):
+            raise InvalidInputError("days", f"{days:g} is not a positive number of days",
+                                    allowed="a number of days > 0")
+        for field, p in (("csv", csv), ("png", png), ("parquet", parquet)):
+            _check_out_path(p, field)
+        if cohort is not None:
+            if cohort < 1:
+                raise InvalidInputError("cohort", f"{cohort} is not a cohort size",
+                                        allowed="an integer >= 1")
+            if seed < 0:
+                raise InvalidInputError("seed", f"{seed} is not a seed", allowed="an integer >= 0")
+            if module or csv or png or parquet or variant != "reduced":
+                raise InvalidInputError("cohort", "--module, --variant, --csv, --png and "
+                                        "--parquet apply to single simulations only")
+            t_days = sorted({d for d in (0, 14, 30, 60, 90, 120, 180, 270, 365, 540, 730)
+                             if d <= days} | {float(math.floor(days))})
+            callback, ctx = _progress_runner(not as_json)
+            with ctx:
+                res = simulate_cohort(morphology, cohort, seed=seed, therapies=therapy,
+                                      t_days=t_days, scheduler=scheduler, progress=callback)
+            out = res.summary()
+            out["notice"] = DISCLAIMER
+            if as_json:
+                emit(out, as_json=True)
+                return
+            print_table({k: out[k] for k in ("morphology", "n", "seed", "therapies",
+                                              "fraction_regressed_12mo", "definition")},
+                        title="Virtual cohort")
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table(title="V/V0 quantiles by day")
+            table.add_column("day")
+            for q in out["volume_fraction_quantiles"]:
+                table.add_column(q)
+            for j, d in enumerate(out["t_days"]):
+                table.add_row(f"{d:g}", *(f"{v[j]:.3f}" for v in
+                                          out["volume_fraction_quantiles"].values()))
+            Console().print(table)
+            return
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", HypothesisModuleWarning)
+            result = simulate(morphology, therapies=therapy, days=days, modules=module,
+                              variant=variant)
+        notes = [str(w.message) for w in caught if issubclass(w.category,
+                                                               HypothesisModuleWarning)]
+        for note in notes:
+            sys.stderr.write(f"resorb: warning: {note}\n")
+        frame = result.to_frame()
+        if csv is not None:
+            _atomic_write_text(csv, frame.to_csv(index=False, float_format="%.8g"))
+        if parquet is not None:
+            result.to_parquet(parquet)
+        if png is not None:
+            _plot_png(result, png)
+        key = {f"day_{int(d)}": result.at(d) for d in _KEY_DAYS if d <= result.t_days[-1]}
+        data = {
+            "morphology": result.condition["morphology"],
+            "therapies": result.condition["therapies"],
+            "modules": result.condition["modules"],
+            "hypothesis_warnings": notes,
+            "volume_fraction_at": key,
+            "trajectory": {c: frame[c].to_numpy() for c in frame.columns},
+            "solver": result.solver,
+            "model": result.model,
+            "version": result.version,
+            "notice": DISCLAIMER,
+        }
+        if as_json:
+            emit(data, as_json=True)
+            return
+        rows = {"morphology": data["morphology"],
+                "therapies": ", ".join(t["id"] for t in data["therapies"]) or "none"}
+        rows.update({f"V/V0 day {k[4:]}": round(v, 4) for k, v in key.items()})
+        print_table(rows, title="Simulated herniated volume (typical patient)")
+
+    model_app = typer.Typer(help="The mechanistic model: SBML export, calibration, "
+                                 "sensitivity.", no_args_is_help=True)
+    app.add_typer(model_app, name="model")
+
+    @model_app.command("sbml")
+    def sbml_cmd(
+        out: Path = typer.Argument(..., help="Output SBML file (.xml)."),
+        morphology: str = typer.Option(..., "--morphology", "-m"),
+        therapy: list[str] = typer.Option([], "--therapy", "-t", help="ID or ID@DAY."),
+        variant: str = typer.Option("reduced", "--variant", help="reduced or full."),
+        as_json: bool = JSON_OPT,
+    ) -> None:
+        """Write SBML Level 3 Version 2 of the model (observable volume_fraction = V/V0)."""
+        from resorb.mechanism import write_sbml
+
+        _check_out_path(out, "OUT")
+        path = write_sbml(out, morphology, therapies=therapy, variant=variant)
+        emit({"path": str(path), "level": 3, "version": 2, "variant": variant,
+              "observable": "volume_fraction"}, as_json=as_json)
+
+    @model_app.command("calibrate")
+    def calibrate_cmd(
+        fit: bool = typer.Option(False, "--fit", help="Refit population parameters first."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the refit."),
+        maxiter: int = typer.Option(4, "--maxiter", help="Generations of the refit."),
+        out: Path | None = typer.Option(None, "--out",
+                                        help="With --fit: write the fitted set (YAML)."),
+        as_json: bool = JSON_OPT,
+    ) -> None:
+        """Print every calibration target, the model's value and pass or fail."""
+        from resorb.mechanism import evaluate_targets, fit_parameters
+
+        if seed < 0:
+            raise InvalidInputError("seed", f"{seed} is not a seed", allowed="an integer >= 0")
+        if maxiter < 1:
+            raise InvalidInputError("maxiter", f"{maxiter} is too small", allowed=">= 1")
+        _check_out_path(out, "out")
+        fitted = None
+        if fit:
+            fitted = fit_parameters(seed=seed, maxiter=maxiter)
+            results = fitted.targets
+            if out is not None:
+                fitted.to_yaml(out)
+        else:
+            if out is not None:
+                raise InvalidInputError("out", "only meaningful with --fit")
+            results = evaluate_targets()
+        rows = [{"id": r.id, "description": r.description, "value": r.value,
+                 "expected": r.expected, "relation": r.relation, "tolerance": r.tolerance,
+                 "passed": r.passed, "required": r.required, "confidence": r.confidence,
+                 "source": r.source, "note": r.note} for r in results]
+        data = {"targets": rows,
+                "passed": sum(r.passed for r in results),
+                "failed_required": [r.id for r in results if r.required and not r.passed],
+                "failed_not_required": [r.id for r in results
+                                        if not r.required and not r.passed]}
+        if fitted is not None:
+            data["fit"] = {"values": dict(fitted.values), "loss_before": fitted.loss_before,
+                           "loss_after": fitted.loss_after, "seed": fitted.seed,
+                           "written_to": None if out is None else str(out)}
+        if as_json:
+            emit(data, as_json=True)
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title="Calibration targets")
+        for col in ("target", "model", "expected", "result", "confidence", "source"):
+            table.add_column(col)
+        for r in results:
+            exp = (f"{r.relation} {r.expected}" if r.relation != "abs"
+                   else f"{r.expected} ± {r.tolerance}")
+            verdict = "pass" if r.passed else ("FAIL" if r.required else "fail (known)")
+            if r.source.get("pmid"):
+                src = f"PMID {r.source['pmid']}"
+            else:
+                src = r.source.get("doi") or r.source.get("citation", "")
+            table.add_row(r.id, f"{r.value:.4g}", exp, verdict, r.confidence, str(src)[:40])
+        Console().print(table)
+
+    @model_app.command("sensitivity")
+    def sensitivity_cmd(
+        n: int = typer.Option(64, "--n", help="Base sample size (power of 2 >= 8)."),
+        seed: int = typer.Option(0, "--seed"),
+        morphology: str = typer.Option("extrusion", "--morphology", "-m"),
+        day: float = typer.Option(365.0, "--day", help="Output day of V/V0."),
+        module: list[str] = typer.Option([], "--module", help="Hypothesis module to include."),
+        top: int = typer.Option(15, "--top", help="Rows to show in the table."),
+        as_json: bool = JSON_OPT,
+    ) -> None:
+        """Global sensitivity (Sobol indices, SALib) of V/V0 at a given day."""
+        import warnings
+
+        from resorb.errors import HypothesisModuleWarning
+        from resorb.mechanism import sobol_sensitivity
+
+        if seed < 0:
+            raise InvalidInputError("seed", f"{seed} is not a seed", allowed="an integer >= 0")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", HypothesisModuleWarning)
+            res = sobol_sensitivity(morphology, n=n, seed=seed, day=day, modules=module)
+        for w in caught:
+            sys.stderr.write(f"resorb: warning: {w.message}\n")
+        data = res.summary()
+        if as_json:
+            emit(data, as_json=True)
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"Sobol indices: {data['output']} "
+                            f"({data['n_evaluations']} simulations)")
+        for col in ("parameter", "S1", "±", "ST", "±"):
+            table.add_column(col)
+        for row in data["parameters"][:top]:
+            table.add_row(row["name"], f"{row['S1']:.3f}", f"{row['S1_conf']:.3f}",
+                          f"{row['ST']:.3f}", f"{row['ST_conf']:.3f}")
+        Console().print(table)
