@@ -8,7 +8,7 @@ from typing import Any
 
 from resorb.errors import MissingExtraError
 
-__all__ = ["assess_patient", "assessment_pdf"]
+__all__ = ["assess_patient", "assessment_html", "assessment_pdf"]
 
 # warnings.catch_warnings changes process-wide state; one assessment at a time
 # records its caveats, so that concurrent requests cannot swap them.
@@ -66,3 +66,11 @@ def assessment_pdf(assessment) -> bytes:
             warnings.simplefilter("ignore")
             reports.render_pdf(assessment, path)
         return path.read_bytes()
+
+
+def assessment_html(assessment) -> str:
+    """The assessment report as one HTML document (``resorb.reports.render_html``)."""
+    reports = _reports()
+    with _WARN_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return reports.render_html(assessment)

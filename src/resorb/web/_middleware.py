@@ -34,10 +34,14 @@ class SecurityHeadersMiddleware:
 
         async def send_wrapper(message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", [])
+                own = message.get("headers", [])
+                # A route may set a stricter-or-different CSP (the report page does).
+                has_csp = any(k.lower() == b"content-security-policy" for k, _ in own)
+                headers = [(k, v) for k, v in own
                            if k.lower() not in (b"cache-control", b"server")]
+                if not has_csp:
+                    headers.append((b"content-security-policy", CSP.encode()))
                 headers += [
-                    (b"content-security-policy", CSP.encode()),
                     (b"x-frame-options", b"DENY"),
                     (b"x-content-type-options", b"nosniff"),
                     (b"referrer-policy", b"no-referrer"),

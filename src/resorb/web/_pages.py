@@ -439,6 +439,22 @@ async def assessment_save(request: Request, user: User, patient_id: int) -> Resp
     return _redirect(f"/patients/{patient_id}", f"Assessment {rec.id} stored.", request=request)
 
 
+#: The report is a standalone document with its own inline stylesheet and no script.
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+@router.get("/patients/{patient_id}/report")
+def assessment_report(request: Request, user: User, patient_id: int) -> HTMLResponse:
+    """The full report as rendered by :func:`resorb.reports.render_html` (same as the PDF)."""
+    from resorb.web._assess import assess_patient, assessment_html
+
+    require_page_role(user, CAN_READ_IDENTIFIED, "read identified records")
+    assessment, _ = assess_patient(_state(request).registry, patient_id)
+    return HTMLResponse(assessment_html(assessment),
+                        headers={"Content-Security-Policy": REPORT_CSP})
+
+
 @router.get("/patients/{patient_id}/assessment.pdf")
 def assessment_pdf(request: Request, user: User, patient_id: int) -> Response:
     from resorb.web._assess import assess_patient, assessment_pdf

@@ -132,5 +132,5 @@ def km_by_group_svg(curves: Mapping[str, Mapping[str, Any]], *,
         ax.set_xlim(left=0)
         ax.set_xlabel("months since baseline MRI", fontsize=9)
         ax.set_ylabel(ylabel, fontsize=9)
-        ax.legend(fontsize=8, frameon=False, loc="upper right")
+        ax.legend(fontsize=8, frameon=True, framealpha=0.9, edgecolor="#d5dbe3", loc="lower left")
         return _svg(fig)
