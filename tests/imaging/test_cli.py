@@ -99,7 +99,9 @@ def test_custom_thresholds_and_same_reader_mdc(capsys):
     data = run_json(["resorption", "1000", "690", "--significant-percent", "30",
                      "--partial-percent", "10", "--same-reader"], capsys)
     assert data["grade"] == "significant"
-    assert data["thresholds"]["sources"] == ["user"]
+    assert data["thresholds"]["sources"][:2] == ["user:partial_percent",
+                                                 "user:significant_percent"]
+    assert "pmid:37559207" in data["thresholds"]["sources"]   # enlarged: the default
 
 
 def test_readable_table_by_default(examples_dir, capsys):

@@ -134,6 +134,16 @@ def test_inconsistent_thresholds_are_rejected(p, s, e):
         ResorptionGrading(partial_percent=p, significant_percent=s, enlarged_percent=e)
 
 
+def test_thresholds_left_out_come_from_the_evidence_base():
+    default = ResorptionGrading()
+    assert default == ResorptionGrading.from_evidence()
+    one = ResorptionGrading(significant_percent=30)
+    assert (one.partial_percent, one.significant_percent, one.enlarged_percent) == (
+        default.partial_percent, 30.0, default.enlarged_percent)
+    assert one.sources == ("user:significant_percent", *default.sources)
+    assert ZOU.sources == ("user",)
+
+
 def test_custom_thresholds_change_the_grade():
     """The Suzhou definition of prominent reabsorption (>= 30 %) as a custom threshold."""
     suzhou = ResorptionGrading(partial_percent=10, significant_percent=30, enlarged_percent=-10)

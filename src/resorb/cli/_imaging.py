@@ -181,15 +181,8 @@ def register(app: typer.Typer) -> None:
                                     allowed="one of --same-reader or --mdc-mm3")
         vol0, src0 = _volume_arg(v0, "v0_mm3", label)
         vol1, src1 = _volume_arg(v1, "v1_mm3", label)
-        grading = None
-        if any(v is not None for v in (partial, significant, enlarged)):
-            base = ResorptionGrading.from_evidence()
-            grading = ResorptionGrading(
-                partial_percent=base.partial_percent if partial is None else partial,
-                significant_percent=(base.significant_percent if significant is None
-                                     else significant),
-                enlarged_percent=base.enlarged_percent if enlarged is None else enlarged,
-                sources=("user",))
+        grading = ResorptionGrading(partial_percent=partial, significant_percent=significant,
+                                    enlarged_percent=enlarged)
         r = compare_volumes(vol0, vol1, days=days, grading=grading, mdc_mm3=mdc_mm3,
                             mdc_evidence_id=("volume_mdc_intra_rater_mm3" if same_reader
                                              else "volume_mdc_mm3"), warn=False)

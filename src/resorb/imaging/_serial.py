@@ -73,29 +73,56 @@ class ResorptionGrading:
     ``partial`` if >= ``partial_percent``, ``enlarged`` if <= ``enlarged_percent``,
     and ``unchanged`` in between.
 
-    Build the defaults with :meth:`from_evidence`; any other thresholds are
-    allowed if ``enlarged_percent < 0 < partial_percent < significant_percent < 100``.
+    Thresholds left out (None) are read from the evidence base, so
+    ``ResorptionGrading()`` is the default grading (:meth:`from_evidence`) and
+    ``ResorptionGrading(significant_percent=30)`` changes one threshold only.
+    Any thresholds are allowed if
+    ``enlarged_percent < 0 < partial_percent < significant_percent < 100``.
 
     Attributes
     ----------
     partial_percent, significant_percent, enlarged_percent : float
         Thresholds in percent.
     sources : tuple of str
-        Where the thresholds come from (``"doi:..."``, ``"pmid:..."``, ``"assumption"``).
+        Where the thresholds come from: ``"doi:..."``, ``"pmid:..."``,
+        ``"assumption:enlarged_percent"`` for the evidence defaults, ``"user"``
+        (or ``"user:<name>"`` per threshold) for the caller's own.
     evidence_id : str or None
-        Evidence-base record the thresholds were read from.
+        Evidence-base record the (remaining) defaults were read from.
+
+    Examples
+    --------
+    >>> ResorptionGrading().significant_percent
+    50.0
+    >>> g = ResorptionGrading(significant_percent=30)
+    >>> g.partial_percent, g.sources[0]
+    (25.0, 'user:significant_percent')
     """
 
-    partial_percent: float
-    significant_percent: float
-    enlarged_percent: float
-    sources: tuple[str, ...] = ("user",)
+    partial_percent: float | None = None
+    significant_percent: float | None = None
+    enlarged_percent: float | None = None
+    sources: tuple[str, ...] | None = None
     evidence_id: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("partial_percent", "significant_percent", "enlarged_percent"):
+        names = ("partial_percent", "significant_percent", "enlarged_percent")
+        missing = [n for n in names if getattr(self, n) is None]
+        sources = None if self.sources is None else tuple(self.sources)
+        if missing:
+            base = _grading_from_evidence(self.evidence_id or "resorption_grade_thresholds")
+            for n in missing:
+                object.__setattr__(self, n, getattr(base, n))
+            object.__setattr__(self, "evidence_id", base.evidence_id)
+            if sources is None:
+                given = [n for n in names if n not in missing]
+                sources = tuple(f"user:{n}" for n in given) + base.sources
+        elif sources is None:
+            sources = ("user",)
+        object.__setattr__(self, "sources", sources)
+        for name in names:
             v = getattr(self, name)
-            if not isinstance(v, int | float) or not math.isfinite(v):
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
                 raise InvalidInputError(f"grading.{name}", f"{v!r}", allowed="a finite percent")
             object.__setattr__(self, name, float(v))
         if not (self.enlarged_percent < 0 < self.partial_percent < self.significant_percent
@@ -104,7 +131,6 @@ class ResorptionGrading:
                 "grading", f"enlarged {self.enlarged_percent:g} %, partial "
                 f"{self.partial_percent:g} %, significant {self.significant_percent:g} %",
                 allowed="enlarged < 0 < partial < significant < 100 (percent)")
-        object.__setattr__(self, "sources", tuple(self.sources))
 
     @classmethod
     def from_evidence(cls, record_id: str = "resorption_grade_thresholds") -> ResorptionGrading:
