@@ -206,8 +206,8 @@ def management_pathway(case: Case, *, triage: Triage | None = None,
     notes: list[str] = []
     if triage.urgent_referral:
         codes = {r.code for r in triage.reasons}
-        text = ("Refer urgently to a spinal surgeon: "
-                + "; ".join(r.text.rstrip(".") for r in triage.reasons) + ".")
+        found = [r.text.split(":")[0].lower() for r in triage.reasons]
+        text = "Refer urgently to a spinal surgeon (" + ", ".join(found) + ")."
         if codes - {"motor_mrc", "progressive_motor_deficit"}:
             text += (" Suspected cauda equina syndrome needs emergency assessment: the sources "
                      "favour decompression within 24-48 hours.")
