@@ -58,7 +58,15 @@ def _volume_arg(text: str, field: str, label: int | None) -> tuple[float, dict[s
     from resorb.imaging import HerniationMask, mask_volume
 
     try:
-        m = mask_volume(HerniationMask.from_file(path), label=label)
+        mask = HerniationMask.from_file(path)
+        if label is None:
+            # A serial comparison of disc + herniation would be meaningless: insist on a label.
+            present = mask.present_labels()
+            if len(present) > 1:
+                raise InvalidInputError("--label", f"{path} holds labels "
+                                        f"{', '.join(map(str, present))}",
+                                        allowed="--label N naming the herniation's label")
+        m = mask_volume(mask, label=label)
     except ImagingError as exc:
         raise ImagingError(f"{field}: {exc}") from None
     return m.volume_mm3, {"file": str(path), "label": label, "voxel_count": m.voxel_count,
@@ -159,7 +167,8 @@ def register(app: typer.Typer) -> None:
         days: float | None = typer.Option(None, "--days", help="Days between the two MRI "
                                           "studies; adds rates per month."),
         label: int | None = typer.Option(None, "--label", help="Label to measure when V0/V1 "
-                                         "are mask files."),
+                                         "are mask files (required when a mask holds several "
+                                         "labels)."),
         mdc_mm3: float | None = typer.Option(None, "--mdc-mm3", help="Minimal detectable "
                                              "change in mm3 (default: evidence base, two "
                                              "readers)."),
