@@ -1,0 +1,146 @@
+"""`resorb registry ...` and `resorb user add`: JSON output, exit code 2 with one line."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from resorb.cli import main
+from resorb.registry import Registry
+
+
+def run(capsys, monkeypatch, *argv: str, stdin: str = "") -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _one_line_error(err: str, *needles: str) -> None:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("resorb: error: ")
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in lines[0]
+
+
+@pytest.fixture
+def db(tmp_path, capsys, monkeypatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    code, out, _ = run(capsys, monkeypatch, "registry", "init", "--db", url, "--json")
+    assert code == 0
+    assert json.loads(out) == {"db": url, "revision": "0001_initial", "created": True}
+    return url
+
+
+def test_init_refuses_an_existing_registry_and_upgrade_is_idempotent(db, capsys, monkeypatch):
+    code, _, err = run(capsys, monkeypatch, "registry", "init", "--db", db)
+    assert code == 2
+    _one_line_error(err, "db:", "not empty", "resorb registry upgrade")
+    code, out, _ = run(capsys, monkeypatch, "registry", "upgrade", "--db", db, "--json")
+    assert code == 0
+    assert json.loads(out) == {"db": db, "revision_before": "0001_initial",
+                               "revision": "0001_initial"}
+
+
+def test_commands_refuse_a_database_without_the_schema(tmp_path, capsys, monkeypatch):
+    missing = tmp_path / "missing.db"
+    code, _, err = run(capsys, monkeypatch, "registry", "export", "--db", f"sqlite:///{missing}",
+                       "--out", str(tmp_path / "o"))
+    assert code == 2
+    _one_line_error(err, "db:", "does not exist")
+    assert not missing.exists()
+    code, _, err = run(capsys, monkeypatch, "registry", "export", "--db", "mysql://x/y",
+                       "--out", str(tmp_path / "o"))
+    assert code == 2
+    _one_line_error(err, "db:")
+
+
+def test_user_add_reads_the_password_from_stdin_only(db, capsys, monkeypatch):
+    code, out, err = run(capsys, monkeypatch, "user", "add", "ada", "--db", db,
+                         "--password-stdin", "--role", "admin", "--json",
+                         stdin="a long passphrase\n")
+    assert code == 0, err
+    assert json.loads(out) == {"id": 1, "username": "ada", "role": "admin", "active": True}
+    reg = Registry(db)
+    assert reg.authenticate("ada", "a long passphrase") is not None
+    assert reg.authenticate("ada", "a long passphrase\n") is None
+    reg.close()
+    code, _, err = run(capsys, monkeypatch, "user", "add", "ada", "--db", db,
+                       "--password-stdin", stdin="another passphrase\n")
+    assert code == 2
+    _one_line_error(err, "username", "already exists")
+    code, _, err = run(capsys, monkeypatch, "user", "add", "bob", "--db", db,
+                       "--password-stdin", stdin="short\n")
+    assert code == 2
+    _one_line_error(err, "password", "at least 8")
+    code, _, err = run(capsys, monkeypatch, "user", "add", "bob", "--db", db,
+                       "--password-stdin", stdin="")
+    assert code == 2
+    _one_line_error(err, "password", "empty")
+    code, _, err = run(capsys, monkeypatch, "user", "add", "bob", "--db", db,
+                       stdin="a long passphrase\n")
+    assert code == 2
+    _one_line_error(err, "--password-stdin")
+    code, _, err = run(capsys, monkeypatch, "user", "add", "bob", "--db", db,
+                       "--password-stdin", "--role", "root", stdin="a long passphrase\n")
+    assert code == 2
+    _one_line_error(err, "role", "clinician, researcher, admin")
+    # The password never appears in argv-derived output or in the registry.
+    raw = Path(db[len("sqlite:///"):]).read_bytes().decode("latin-1")
+    assert "passphrase" not in raw
+    assert "$argon2id$" in raw
+
+
+def test_seed_demo_export_import_round_trip(db, tmp_path, capsys, monkeypatch):
+    code, out, _ = run(capsys, monkeypatch, "registry", "seed-demo", "--db", db, "--json")
+    assert code == 0
+    seeded = json.loads(out)
+    assert seeded["synthetic"] is True
+    assert seeded["seeded"]["patients"] == 20 and seeded["seeded"]["visits"] == 100
+    code, _, err = run(capsys, monkeypatch, "registry", "seed-demo", "--db", db)
+    assert code == 2
+    _one_line_error(err, "demo patients")
+    code, out, _ = run(capsys, monkeypatch, "registry", "export", "--db", db, "--out",
+                       str(tmp_path / "exp"), "--json")
+    assert code == 0
+    assert set(json.loads(out)["files"]) == {"patients", "visits", "mri"}
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    run(capsys, monkeypatch, "registry", "init", "--db", other)
+    code, out, _ = run(capsys, monkeypatch, "registry", "import", str(tmp_path / "exp"),
+                       "--db", other, "--json")
+    assert code == 0
+    assert json.loads(out)["imported"] == {"patients": 20, "visits": 100,
+                                           "mri": seeded["seeded"]["mri"]}
+    run(capsys, monkeypatch, "registry", "export", "--db", other, "--out", str(tmp_path / "b"))
+    for name in ("patients.csv", "visits.csv", "mri.csv"):
+        assert (tmp_path / "exp" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    # Importing the same patients again is refused as a whole.
+    code, _, err = run(capsys, monkeypatch, "registry", "import", str(tmp_path / "exp"),
+                       "--db", other)
+    assert code == 2
+    _one_line_error(err, "patients.csv:2.pseudonym", "already exists")
+
+
+def test_demo_is_reproducible_from_its_seed(tmp_path):
+    from resorb.registry._csv import export_csv
+    from resorb.registry._demo import seed_demo
+
+    texts = []
+    for name in ("a", "b"):
+        reg = Registry(f"sqlite:///{tmp_path / name}.db")
+        reg.upgrade()
+        seed_demo(reg, n_patients=5, seed=11)
+        export_csv(reg, tmp_path / f"exp-{name}")
+        texts.append((tmp_path / f"exp-{name}" / "visits.csv").read_text())
+        reg.close()
+    assert texts[0] == texts[1]
