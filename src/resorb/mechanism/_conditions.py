@@ -71,6 +71,18 @@ def parse_therapy(text: str | TherapyRegimen) -> TherapyRegimen:
     return TherapyRegimen(tid.strip())
 
 
+def _unknown_therapy_message(tid: str) -> str:
+    try:
+        from resorb.therapy import therapy_catalogue
+
+        catalogue = therapy_catalogue()
+    except Exception:  # the catalogue is optional here; fall back to the plain message
+        catalogue = {}
+    if tid in catalogue:
+        return f"{tid!r} cannot be simulated: it has no modelled mechanism"
+    return f"{tid!r} is not a known therapy"
+
+
 def morphology_exposure(model: Model, morphology: object) -> tuple[HerniationMorphology, float]:
     """The typical exposure of a herniation type (``data/model.yaml``, ``morphologies``)."""
     morph = parse_enum(HerniationMorphology, morphology, field="morphology")
@@ -106,7 +118,7 @@ def condition_overrides(
                 "therapy", f"{reg.id!r} cannot be simulated: {model.no_mechanism[reg.id]}",
                 allowed=", ".join(sorted(model.therapies)))
         if reg.id not in model.therapies:
-            raise InvalidInputError("therapy", f"{reg.id!r} is not a known therapy",
+            raise InvalidInputError("therapy", _unknown_therapy_message(reg.id),
                                     allowed=", ".join(sorted(model.therapies)))
         spec = model.therapies[reg.id]
         start = spec.start_day if reg.start_day is None else float(reg.start_day)

@@ -122,6 +122,7 @@ class TherapySpec:
     half_life_days: float
     k_engraft: float
     sources: Mapping[str, str]
+    catalogue_targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,11 @@ def _therapy_layer(spec: dict[str, Any]) -> tuple[list[Parameter], list[tuple[st
         )
         if th.drug_class not in members:
             raise ModelError(f"therapy {tid}: unknown class {th.drug_class!r}")
+        cls = spec["classes"][th.drug_class]
+        targets = {e["catalogue_target"] for e in cls["effects"].values()}
+        if cls.get("catalogue_target"):
+            targets.add(cls["catalogue_target"])
+        th = dataclasses.replace(th, catalogue_targets=tuple(sorted(targets)))
         therapies[tid] = th
         members[th.drug_class].append(tid)
         src = f"{tid}: {t.get('regimen_source', '')}"
