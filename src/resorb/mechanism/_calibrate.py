@@ -223,8 +223,8 @@ class FitResult:
         """Write the fitted values as a calibrated-parameter file (atomic)."""
         data = {"method": "scipy.optimize.differential_evolution over log-parameters "
                           "within their priors; loss = squared misses of required targets",
-                "seed": self.seed, "loss_before": self.loss_before,
-                "loss_after": self.loss_after,
+                "seed": int(self.seed), "loss_before": float(self.loss_before),
+                "loss_after": float(self.loss_after),
                 "values": {k: float(v) for k, v in self.values.items()}}
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
@@ -284,5 +284,6 @@ def fit_parameters(
     best = res.x if res.fun < before else x0
     vals = values_of(best)
     final = evaluate_targets(model=model, parameters=vals)
-    return FitResult(values=vals, loss_before=before, loss_after=min(res.fun, before),
+    return FitResult(values=vals, loss_before=float(before),
+                     loss_after=float(min(res.fun, before)),
                      seed=seed, targets=tuple(final))

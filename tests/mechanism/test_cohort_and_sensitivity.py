@@ -1,0 +1,101 @@
+"""Virtual cohorts (seeded, Dask = local) and Sobol sensitivity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from resorb.errors import HypothesisModuleWarning, InvalidInputError
+from resorb.mechanism import simulate_cohort, sobol_sensitivity
+
+
+def test_cohort_is_reproducible_with_a_seed_and_differs_with_another():
+    a = simulate_cohort("extrusion", 600, seed=11, chunk_size=250)
+    b = simulate_cohort("extrusion", 600, seed=11, chunk_size=250)
+    c = simulate_cohort("extrusion", 600, seed=12, chunk_size=250)
+    assert np.array_equal(a.volume_fraction, b.volume_fraction)
+    assert np.array_equal(a.exposure, b.exposure)
+    assert not np.array_equal(a.volume_fraction, c.volume_fraction)
+
+
+def test_cohort_summary_keys_and_ranges():
+    calls = []
+    res = simulate_cohort("sequestration", 300, seed=1, chunk_size=100,
+                          progress=lambda d, n: calls.append((d, n)))
+    s = res.summary()
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    assert 0.0 <= s["fraction_regressed_12mo"] <= 1.0
+    q = s["volume_fraction_quantiles"]
+    assert set(q) == {"q05", "q25", "q50", "q75", "q95"}
+    assert len(q["q50"]) == len(s["t_days"])
+    for j in range(len(s["t_days"])):
+        col = [q[k][j] for k in ("q05", "q25", "q50", "q75", "q95")]
+        assert col == sorted(col)
+    assert q["q50"][0] == 1.0
+    d = s["fraction_by_definition_12mo"]
+    assert d["reduction_ge_25_percent"] >= d["reduction_ge_50_percent"] >= \
+        d["reduction_ge_95_percent"]
+
+
+def test_cohort_on_a_dask_local_cluster_equals_the_local_run():
+    from distributed import Client, LocalCluster
+
+    local = simulate_cohort("extrusion", 400, seed=5, chunk_size=200)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        remote = simulate_cohort("extrusion", 400, seed=5, chunk_size=200,
+                                 scheduler=cluster.scheduler_address)
+        remote_client = simulate_cohort("extrusion", 400, seed=5, chunk_size=200,
+                                        scheduler=client)
+    assert np.array_equal(local.volume_fraction, remote.volume_fraction)
+    assert np.array_equal(local.volume_fraction, remote_client.volume_fraction)
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"n": 0}, "cohort"),
+    ({"n": -5}, "cohort"),
+    ({"n": 10, "seed": -1}, "seed"),
+    ({"n": 10, "t_days": [0, 30, 20]}, "t_days"),
+])
+def test_bad_cohort_input_names_the_field(kwargs, field):
+    n = kwargs.pop("n")
+    with pytest.raises(InvalidInputError) as info:
+        simulate_cohort("extrusion", n, **kwargs)
+    assert info.value.field == field
+
+
+@pytest.fixture(scope="module")
+def sobol():
+    return sobol_sensitivity("extrusion", n=16, seed=3)
+
+
+def test_sobol_indices_have_one_row_per_varied_parameter(sobol):
+    d = len(sobol.names)
+    assert d > 30
+    for arr in (sobol.S1, sobol.S1_conf, sobol.ST, sobol.ST_conf):
+        assert arr.shape == (d,)
+        assert np.all(np.isfinite(arr))
+    assert sobol.n_evaluations == 16 * (d + 2)
+    assert "exposure" not in sobol.names
+    assert not any(n.startswith("module_") for n in sobol.names)
+    # hypothesis-module parameters are not varied while their module is off
+    assert "gpx4" not in sobol.names
+
+
+def test_sobol_indices_are_sane(sobol):
+    """Total indices are non-negative up to sampling error and some parameter matters."""
+    assert np.all(sobol.ST > -0.2)
+    assert sobol.ST.max() > 0.05
+    top = sobol.summary(top=5)["parameters"]
+    assert [r["ST"] for r in top] == sorted((r["ST"] for r in top), reverse=True)
+
+
+def test_sobol_with_a_module_varies_its_parameters():
+    with pytest.warns(HypothesisModuleWarning):
+        res = sobol_sensitivity("extrusion", n=8, seed=1, modules=["ferroptosis"])
+    assert "gpx4" in res.names
+
+
+def test_sobol_rejects_a_sample_size_that_is_not_a_power_of_two():
+    with pytest.raises(InvalidInputError, match="power of 2"):
+        sobol_sensitivity(n=100)
