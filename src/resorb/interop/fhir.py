@@ -1,0 +1,287 @@
+"""FHIR export of herniation measurements, resorption, ODI and assessments.
+
+FHIR version: **R4B** (4.3.0), through ``fhir.resources.R4B``. The installed
+fhir.resources 8.x defaults to R5 and ships no plain R4 package; R4B is the
+R4-compatible release (Observation, DiagnosticReport, Patient and Bundle are
+unchanged from R4 in the elements used here), so servers that speak R4 accept
+these resources. Every resource is built as a fhir.resources model, which
+validates it.
+
+Conventions follow the HL7 "DICOM SR to FHIR Resource Mapping" IG for imaging
+measurements: ``Observation.code`` is the measured concept, ``valueQuantity``
+in UCUM (``mm3``, ``%``), ``bodySite`` the disc level, ``derivedFrom`` the
+imaging study (by its Study Instance UID) or, for resorption, the two volume
+Observations; a ``DiagnosticReport`` (category RAD) lists them in ``result``.
+
+Codes: SNOMED CT *Volume* (118565006) and the disc-level codes are read from
+pydicom's copy of the DICOM code tables (PS3.16), not typed in here. Concepts
+without a code found in a checked source (herniated-fragment volume as such,
+resorption percent, ODI total, the resorption grade) carry a project-local code
+in :data:`RESORB_CODE_SYSTEM` plus text, never a guessed LOINC or SNOMED code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from resorb.errors import InvalidInputError, require_extra
+
+__all__ = [
+    "FHIR_VERSION",
+    "RESORB_CODE_SYSTEM",
+    "UCUM",
+    "diagnostic_report",
+    "odi_observation",
+    "registry_bundle",
+    "resorption_observation",
+    "volume_observation",
+]
+
+#: The FHIR release of every resource made here.
+FHIR_VERSION = "4.3.0 (R4B)"
+#: Project-local code system for concepts without a verified standard code.
+RESORB_CODE_SYSTEM = "urn:resorb:fhir:measure"
+UCUM = "http://unitsofmeasure.org"
+_SCT = "http://snomed.info/sct"
+_OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+_V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
+
+_LEVEL_CODE_NAMES = {"L1-L2": "L1L2Disc", "L2-L3": "L2L3Disc", "L3-L4": "L3L4Disc",
+                     "L4-L5": "L4L5Disc", "L5-S1": "L5S1Disc"}
+
+
+def _r4b(name: str):
+    require_extra("fhir.resources", "web")
+    import importlib
+
+    module = importlib.import_module(f"fhir.resources.R4B.{name.lower()}")
+    return getattr(module, name)
+
+
+def _sct(name: str) -> dict[str, str]:
+    from pydicom.sr.codedict import codes
+
+    c = getattr(codes.SCT, name)
+    return {"system": _SCT, "code": str(c.value), "display": str(c.meaning)}
+
+
+def _local(code: str, display: str) -> dict[str, str]:
+    return {"system": RESORB_CODE_SYSTEM, "code": code, "display": display}
+
+
+def _quantity(value: float, unit: str) -> dict[str, Any]:
+    return {"value": float(value), "unit": unit, "system": UCUM, "code": unit}
+
+
+def _date(value: dt.date | str) -> str:
+    return value.isoformat() if isinstance(value, dt.date) else str(value)
+
+
+def _level(level: str | None) -> dict[str, Any] | None:
+    if level is None:
+        return None
+    from resorb.domain import SpinalLevel, parse_enum
+
+    value = parse_enum(SpinalLevel, level, field="level").value
+    return {"coding": [_sct(_LEVEL_CODE_NAMES[value])], "text": f"{value} intervertebral disc"}
+
+
+def _category(code: str, display: str) -> list[dict[str, Any]]:
+    return [{"coding": [{"system": _OBS_CATEGORY, "code": code, "display": display}]}]
+
+
+def volume_observation(volume_mm3: float, *, date: dt.date | str, subject: str,
+                       level: str | None = None, method: str | None = None,
+                       study_uid: str | None = None, resource_id: str | None = None):
+    """Observation of a herniation volume (mm3).
+
+    Parameters
+    ----------
+    volume_mm3 : float
+        Volume in mm3 (>= 0).
+    date : date or str, keyword-only
+        Date of the MRI (``effectiveDateTime``).
+    subject : str, keyword-only
+        Reference to the patient (``"Patient/123"`` or ``"urn:uuid:..."``).
+    level : str, keyword-only, optional
+        Disc level (``"L5-S1"``) -> ``bodySite`` (SNOMED CT disc codes).
+    method : str, keyword-only, optional
+        ``voxel_count``, ``ellipsoid``, ``cavalieri`` or ``reported``.
+    study_uid : str, keyword-only, optional
+        DICOM Study Instance UID -> ``derivedFrom`` ImagingStudy identifier.
+
+    Returns
+    -------
+    fhir.resources.R4B.observation.Observation
+    """
+    if not (isinstance(volume_mm3, int | float) and volume_mm3 >= 0):
+        raise InvalidInputError("volume_mm3", f"{volume_mm3!r}", allowed="a volume >= 0 mm3")
+    data: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": resource_id,
+        "status": "final",
+        "category": _category("imaging", "Imaging"),
+        "code": {"coding": [_sct("Volume"), _local("herniation-volume",
+                                                  "Herniated disc material volume")],
+                 "text": "Herniated disc material volume"},
+        "subject": {"reference": subject},
+        "effectiveDateTime": _date(date),
+        "valueQuantity": _quantity(volume_mm3, "mm3"),
+    }
+    if level is not None:
+        data["bodySite"] = _level(level)
+    if method:
+        data["method"] = {"text": method}
+    if study_uid:
+        data["derivedFrom"] = [{"type": "ImagingStudy", "identifier": {
+            "system": "urn:dicom:uid", "value": f"urn:oid:{study_uid}"}}]
+    return _r4b("Observation").model_validate({k: v for k, v in data.items() if v is not None})
+
+
+def resorption_observation(resorption_percent: float, *, grade: str | None, date: dt.date | str,
+                           subject: str, baseline_ref: str, followup_ref: str,
+                           level: str | None = None, resource_id: str | None = None):
+    """Observation of resorption percent between two volume Observations.
+
+    ``derivedFrom`` names both; ``interpretation`` carries the grade (DESIGN.md
+    grades: complete, significant, partial, unchanged, enlarged).
+    """
+    data: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": resource_id,
+        "status": "final",
+        "category": _category("imaging", "Imaging"),
+        "code": {"coding": [_local("resorption-percent",
+                                   "Herniation resorption (V0 - V1) / V0")],
+                 "text": "Herniation resorption percent against the baseline MRI"},
+        "subject": {"reference": subject},
+        "effectiveDateTime": _date(date),
+        "valueQuantity": _quantity(resorption_percent, "%"),
+        "derivedFrom": [{"reference": baseline_ref}, {"reference": followup_ref}],
+    }
+    if grade:
+        data["interpretation"] = [{"coding": [_local(f"resorption-grade-{grade}",
+                                                     f"Resorption grade: {grade}")],
+                                   "text": grade}]
+    if level is not None:
+        data["bodySite"] = _level(level)
+    return _r4b("Observation").model_validate({k: v for k, v in data.items() if v is not None})
+
+
+def odi_observation(odi_percent: float, *, date: dt.date | str, subject: str,
+                    answered: int | None = None, resource_id: str | None = None):
+    """Observation of an Oswestry Disability Index total (0-100 %)."""
+    if not (isinstance(odi_percent, int | float) and 0 <= odi_percent <= 100):
+        raise InvalidInputError("odi_percent", f"{odi_percent!r}", allowed="0-100")
+    data: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": resource_id,
+        "status": "final",
+        "category": _category("survey", "Survey"),
+        "code": {"coding": [_local("odi-percent", "Oswestry Disability Index")],
+                 "text": "Oswestry Disability Index (percent)"},
+        "subject": {"reference": subject},
+        "effectiveDateTime": _date(date),
+        "valueQuantity": _quantity(odi_percent, "%"),
+    }
+    if answered is not None:
+        data["note"] = [{"text": f"{answered} of 10 sections answered"}]
+    return _r4b("Observation").model_validate({k: v for k, v in data.items() if v is not None})
+
+
+def diagnostic_report(results: list[str], *, subject: str, issued: dt.datetime,
+                      conclusion: str | None = None, effective: dt.date | str | None = None,
+                      resource_id: str | None = None):
+    """DiagnosticReport (category RAD) listing result Observations by reference."""
+    if issued.tzinfo is None:
+        raise InvalidInputError("issued", "has no time zone", allowed="an aware datetime")
+    data: dict[str, Any] = {
+        "resourceType": "DiagnosticReport",
+        "id": resource_id,
+        "status": "final",
+        "category": [{"coding": [{"system": _V2_0074, "code": "RAD", "display": "Radiology"}]}],
+        "code": {"coding": [_local("ldh-resorption-followup",
+                                   "Lumbar disc herniation resorption follow-up")],
+                 "text": "Lumbar disc herniation resorption follow-up"},
+        "subject": {"reference": subject},
+        "issued": issued.isoformat(),
+        "result": [{"reference": r} for r in results],
+        "conclusion": conclusion,
+    }
+    if effective is not None:
+        data["effectiveDateTime"] = _date(effective)
+    return _r4b("DiagnosticReport").model_validate(
+        {k: v for k, v in data.items() if v is not None})
+
+
+def _urn() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = None):
+    """A FHIR ``Bundle`` (type collection) of one registry patient's follow-up.
+
+    Holds a Patient (pseudonym as identifier, birth year only), one volume
+    Observation per MRI with a volume, one resorption Observation per
+    follow-up MRI, one ODI Observation per visit with an ODI, and a
+    DiagnosticReport whose ``result`` lists them; its ``conclusion`` quotes the
+    most recent stored assessment's resorption estimate, if any. Dates are the
+    clinic's (this is a clinical export, not a research one).
+    """
+    issued = issued or dt.datetime.now(dt.UTC)
+    t = registry.patient_timeline(patient_id)
+    p = t["patient"]
+    patient_urn = _urn()
+    gender = {"female": "female", "male": "male", "other": "other"}[p["sex"]]
+    patient = _r4b("Patient").model_validate({
+        "resourceType": "Patient",
+        "identifier": [{"system": "urn:resorb:pseudonym", "value": p["pseudonym"]}],
+        "gender": gender, "birthDate": str(p["birth_year"])})
+    entries = [(patient_urn, patient)]
+    obs_refs: list[str] = []
+    first_by_level: dict[str | None, str] = {}
+    for r in t["mri"]:
+        if r["volume_mm3"] is None:
+            continue
+        urn = _urn()
+        info = r.get("series_info") or {}
+        entries.append((urn, volume_observation(
+            r["volume_mm3"], date=r["date"], subject=patient_urn, level=r["level"],
+            method=r["method"], study_uid=info.get("StudyInstanceUID"))))
+        obs_refs.append(urn)
+        base = first_by_level.setdefault(r["level"], urn)
+        if base != urn and r["resorption_percent"] is not None:
+            rurn = _urn()
+            entries.append((rurn, resorption_observation(
+                r["resorption_percent"], grade=r["grade"], date=r["date"],
+                subject=patient_urn, baseline_ref=base, followup_ref=urn, level=r["level"])))
+            obs_refs.append(rurn)
+    for v in t["visits"]:
+        if v["odi_percent"] is None:
+            continue
+        urn = _urn()
+        answered = sum(a is not None for a in v["odi_answers"] or [])
+        entries.append((urn, odi_observation(v["odi_percent"], date=v["date"],
+                                             subject=patient_urn, answered=answered)))
+        obs_refs.append(urn)
+    conclusion = None
+    assessments = registry.list_assessments(patient_id)
+    if assessments:
+        res = (assessments[-1].result or {}).get("resorption") or {}
+        if "probability" in res:
+            conclusion = (f"Estimated probability of resorption: {res['probability']:.2f}"
+                          + (f" within {res['horizon_months']} months"
+                             if res.get("horizon_months") else "")
+                          + f" (resorb {assessments[-1].version}; decision support, "
+                          "not a medical device).")
+    report_urn = _urn()
+    entries.append((report_urn, diagnostic_report(obs_refs, subject=patient_urn, issued=issued,
+                                                  conclusion=conclusion)))
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "timestamp": issued.isoformat(),
+              "entry": [{"fullUrl": urn, "resource": res.model_dump(mode="json",
+                                                                     exclude_none=True)}
+                        for urn, res in entries]}
+    return _r4b("Bundle").model_validate(bundle)

@@ -1,0 +1,118 @@
+"""FHIR R4B export: resources validated by fhir.resources and round-tripped through JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+from fhir.resources.R4B.observation import Observation
+from pydicom.sr.codedict import codes
+
+from resorb.errors import InvalidInputError
+from resorb.interop.fhir import (
+    RESORB_CODE_SYSTEM,
+    UCUM,
+    diagnostic_report,
+    odi_observation,
+    registry_bundle,
+    resorption_observation,
+    volume_observation,
+)
+from resorb.registry import Registry
+
+ISSUED = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+
+
+def _round_trip(resource, cls):
+    text = resource.model_dump_json(exclude_none=True)
+    back = cls.model_validate_json(text)
+    assert back == resource
+    assert json.loads(back.model_dump_json(exclude_none=True)) == json.loads(text)
+    return json.loads(text)
+
+
+def test_volume_observation_has_ucum_mm3_snomed_volume_and_disc_site():
+    obs = volume_observation(1523.5, date=dt.date(2026, 2, 20), subject="Patient/7",
+                             level="L5-S1", method="voxel_count", study_uid="1.2.3.4")
+    data = _round_trip(obs, Observation)
+    assert data["valueQuantity"] == {"value": 1523.5, "unit": "mm3", "system": UCUM,
+                                     "code": "mm3"}
+    sct = data["code"]["coding"][0]
+    assert (sct["code"], sct["display"]) == (codes.SCT.Volume.value, "Volume") == (
+        "118565006", "Volume")
+    assert data["bodySite"]["coding"][0]["code"] == codes.SCT.L5S1Disc.value == "715056000"
+    assert data["derivedFrom"][0]["identifier"]["value"] == "urn:oid:1.2.3.4"
+    assert data["effectiveDateTime"] == "2026-02-20"
+    assert data["category"][0]["coding"][0]["code"] == "imaging"
+
+
+def test_resorption_and_odi_observations():
+    r = resorption_observation(65.9, grade="significant", date="2026-08-01",
+                               subject="Patient/7", baseline_ref="Observation/a",
+                               followup_ref="Observation/b", level="L4-L5")
+    data = _round_trip(r, Observation)
+    assert data["valueQuantity"]["code"] == "%" and data["valueQuantity"]["value"] == 65.9
+    assert [d["reference"] for d in data["derivedFrom"]] == ["Observation/a", "Observation/b"]
+    assert data["interpretation"][0]["text"] == "significant"
+    assert data["code"]["coding"][0]["system"] == RESORB_CODE_SYSTEM
+    o = odi_observation(40.0, date="2026-02-01", subject="Patient/7", answered=9)
+    data = _round_trip(o, Observation)
+    assert data["valueQuantity"]["code"] == "%" and data["note"][0]["text"].startswith("9 of 10")
+
+
+@pytest.mark.parametrize(("call", "field"), [
+    (lambda: volume_observation(-1, date="2026-01-01", subject="Patient/1"), "volume_mm3"),
+    (lambda: volume_observation(5, date="2026-01-01", subject="Patient/1", level="L6"), "level"),
+    (lambda: odi_observation(101, date="2026-01-01", subject="Patient/1"), "odi_percent"),
+    (lambda: diagnostic_report([], subject="Patient/1", issued=dt.datetime(2026, 1, 1)),
+     "issued"),
+])
+def test_invalid_values_are_rejected(call, field):
+    with pytest.raises(InvalidInputError) as err:
+        call()
+    assert err.value.field == field
+
+
+def test_diagnostic_report_round_trips():
+    rep = diagnostic_report(["Observation/a"], subject="Patient/7", issued=ISSUED,
+                            conclusion="x", effective="2026-02-20")
+    data = _round_trip(rep, DiagnosticReport)
+    assert data["category"][0]["coding"][0]["code"] == "RAD"
+    assert data["result"] == [{"reference": "Observation/a"}]
+
+
+def test_registry_bundle_links_every_result(tmp_path):
+    reg = Registry(f"sqlite:///{tmp_path / 'f.db'}")
+    reg.upgrade()
+    p = reg.create_patient({"pseudonym": "F-1", "birth_year": 1980, "sex": "female",
+                            "site": "north"}, actor="t")
+    reg.add_visit(p.id, {"date": "2026-01-10", "odi_answers": [3, 2, None, 4, 1, 0, 2, 3, 1, 2],
+                         "notes": "private remark"}, actor="t")
+    reg.add_mri(p.id, {"date": "2026-01-12", "volume_mm3": 1500, "level": "L5-S1"}, actor="t")
+    reg.add_mri(p.id, {"date": "2026-07-12", "volume_mm3": 500, "level": "L5-S1"}, actor="t")
+    reg.save_assessment(p.id, {"resorption": {"probability": 0.62, "horizon_months": 12}},
+                        actor="t")
+    bundle = registry_bundle(reg, p.id, issued=ISSUED)
+    reg.close()
+    data = _round_trip(bundle, Bundle)
+    text = json.dumps(data)
+    assert "private remark" not in text and "north" not in text
+    by_url = {e["fullUrl"]: e["resource"] for e in data["entry"]}
+    kinds = [r["resourceType"] for r in by_url.values()]
+    assert kinds.count("Observation") == 4 and kinds.count("DiagnosticReport") == 1
+    report = next(r for r in by_url.values() if r["resourceType"] == "DiagnosticReport")
+    assert all(ref["reference"] in by_url for ref in report["result"])
+    assert len(report["result"]) == 4
+    assert "0.62" in report["conclusion"] and "not a medical device" in report["conclusion"]
+    resorption = next(r for r in by_url.values()
+                      if r["resourceType"] == "Observation"
+                      and r["code"]["coding"][0]["code"] == "resorption-percent")
+    assert resorption["valueQuantity"]["value"] == pytest.approx(100 * (1500 - 500) / 1500)
+    volumes = [by_url[d["reference"]]["valueQuantity"]["value"]
+               for d in resorption["derivedFrom"]]
+    assert volumes == [1500.0, 500.0]
+    patient = next(r for r in by_url.values() if r["resourceType"] == "Patient")
+    assert patient["birthDate"] == "1980" and patient["identifier"][0]["value"] == "F-1"
