@@ -186,3 +186,41 @@ def test_import_dicom_command(site, capsys, monkeypatch):
                         str(site["base"] / "seg.dcm"), "--db", db, "--patient", "LDH-0042",
                         "--level", "L9")
     assert code == 2 and "level" in err and "L5-S1" in err
+
+
+def test_import_then_export_sr_and_fhir_from_the_command_line(site, capsys, monkeypatch):
+    """import-dicom --store-deidentified, then export-sr on the de-identified SEG (read back
+    with highdicom) and export-fhir (validated by fhir.resources)."""
+    import highdicom as hd
+    from fhir.resources.R4B.bundle import Bundle
+
+    db = f"sqlite:///{site['db']}"
+    store = site["tmp"] / "deid"
+    code, out, err = _run(capsys, monkeypatch, "registry", "import-dicom", str(site["base"]),
+                          "--db", db, "--patient", "LDH-0042", "--level", "L4-L5", "--label",
+                          "1", "--store-deidentified", str(store), "--json")
+    assert code == 0, err
+    mri_id = json.loads(out)["mri"][0]["id"]
+    seg_file = next(p for p in store.glob("*.dcm") if pydicom.dcmread(p).Modality == "SEG")
+    sr_path = site["tmp"] / "out" / "sr.dcm"
+    code, out, err = _run(capsys, monkeypatch, "registry", "export-sr", str(seg_file), "--db", db,
+                          "--mri", str(mri_id), "--out", str(sr_path), "--json")
+    assert code == 0, err
+    assert json.loads(out)["unit"] == "mm3"
+    from resorb.interop.sr import read_volumes
+
+    vols = read_volumes(hd.sr.srread(sr_path))
+    assert vols[0]["volume"] == pytest.approx(15.0) and vols[0]["unit"] == "mm3"
+    assert vols[0]["seg_sop_instance_uid"] == str(pydicom.dcmread(seg_file).SOPInstanceUID)
+    sr = pydicom.dcmread(sr_path)
+    assert PATIENT_NAME not in repr(sr) and PATIENT_ID not in repr(sr)
+    fhir_path = site["tmp"] / "out" / "bundle.json"
+    code, out, err = _run(capsys, monkeypatch, "registry", "export-fhir", "--db", db,
+                          "--patient", "LDH-0042", "--out", str(fhir_path), "--json")
+    assert code == 0, err
+    bundle = Bundle.model_validate_json(fhir_path.read_text())
+    kinds = [e.resource.__resource_type__ for e in bundle.entry]
+    assert kinds == ["Patient", "Observation", "DiagnosticReport"]
+    code, _, err = _run(capsys, monkeypatch, "registry", "export-sr", str(seg_file), "--db", db,
+                        "--mri", "999", "--out", str(sr_path))
+    assert code == 2 and "mri" in err

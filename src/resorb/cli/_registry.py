@@ -53,6 +53,33 @@ def _open(db: str, *, require_schema: bool = True):
     return reg
 
 
+def _patient_id(reg, patient: str) -> int:
+    from resorb.registry import RecordNotFoundError
+
+    if patient.isdigit():
+        return int(patient)
+    rec = reg.find_patient(patient)
+    if rec is None:
+        raise RecordNotFoundError("patient", f"no patient {patient!r}")
+    return rec.id
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write via a temporary file in the same folder, so a failure leaves no half file."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``registry`` and ``user`` command groups to ``app``."""
     registry = typer.Typer(name="registry", help="The follow-up registry (SQLite or PostgreSQL).",
@@ -161,24 +188,87 @@ def register(app: typer.Typer) -> None:
                                                help="Disc level of the herniation (L4-L5 ...)."),
                      label: int | None = typer.Option(None, "--label",
                                                help="SEG segment number to measure."),
+                     store: Path | None = typer.Option(
+                         None, "--store-deidentified",
+                         help="Also write the de-identified DICOM objects to this folder."),
                      actor: str = typer.Option(_default_actor(), "--actor",
                                                help="Acting user for the audit log."),
                      as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
                      ) -> None:
         """Import a DICOM SEG or series, de-identified after DICOM PS3.15 (Basic Profile)."""
-        from resorb.registry import RecordNotFoundError
         from resorb.registry._dicom import import_dicom as run
 
         reg = _open(db)
         try:
-            pid = int(patient) if patient.isdigit() else None
-            if pid is None:
-                rec = reg.find_patient(patient)
-                if rec is None:
-                    raise RecordNotFoundError("patient", f"no patient {patient!r}")
-                pid = rec.id
-            result = run(reg, path, patient_id=pid, level=level, label=label, actor=actor)
+            pid = _patient_id(reg, patient)
+            result = run(reg, path, patient_id=pid, level=level, label=label, actor=actor,
+                         store_dir=store)
             emit(result, as_json=as_json)
+        finally:
+            reg.close()
+
+    @registry.command("export-fhir")
+    def export_fhir(db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
+                    patient: str = typer.Option(..., "--patient",
+                                                help="Registry patient id or pseudonym."),
+                    out: Path = typer.Option(..., "--out", help="JSON file to write."),
+                    as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
+                    ) -> None:
+        """Write a patient's follow-up as a FHIR R4B Bundle (Observations, DiagnosticReport)."""
+        from resorb.interop.fhir import FHIR_VERSION, registry_bundle
+
+        reg = _open(db)
+        try:
+            pid = _patient_id(reg, patient)
+            bundle = registry_bundle(reg, pid)
+            _write_atomic(out, bundle.model_dump_json(exclude_none=True, indent=2).encode())
+            emit({"file": str(out), "fhir_version": FHIR_VERSION,
+                  "resources": len(bundle.entry or [])}, as_json=as_json)
+        finally:
+            reg.close()
+
+    @registry.command("export-sr")
+    def export_sr(seg: Path = typer.Argument(..., help="The DICOM SEG the volume was measured "
+                                             "on (de-identified copy)."),
+                  db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
+                  mri: int = typer.Option(..., "--mri", help="Registry MRI study id."),
+                  segment: int = typer.Option(1, "--segment", help="SEG segment number."),
+                  out: Path = typer.Option(..., "--out", help="DICOM SR file to write."),
+                  as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
+                  ) -> None:
+        """Write a DICOM SR (TID 1500) with the study's herniation volume, referencing the SEG."""
+        import pydicom
+
+        from resorb.errors import InvalidInputError
+        from resorb.interop.sr import volume_report
+        from resorb.registry import RecordNotFoundError
+        from resorb.registry import _models as m
+
+        reg = _open(db)
+        try:
+            with reg.reading() as s:
+                row = s.get(m.MRIStudy, mri)
+                if row is None:
+                    raise RecordNotFoundError("mri", f"no MRI study {mri}")
+                volume, level = row.volume_mm3, row.level
+            if volume is None:
+                raise InvalidInputError("mri", f"MRI study {mri} has no volume",
+                                        allowed="a study with a measured volume")
+            try:
+                ds = pydicom.dcmread(seg)
+            except Exception:
+                raise InvalidInputError("seg", "is not a readable DICOM file",
+                                        allowed="a DICOM SEG") from None
+            sr = volume_report(ds, [{"segment_number": segment, "volume_mm3": volume,
+                                     "level": level}])
+            import io
+
+            buf = io.BytesIO()
+            sr.save_as(buf)
+            _write_atomic(out, buf.getvalue())
+            emit({"file": str(out), "volume_mm3": volume, "unit": "mm3",
+                  "sop_instance_uid": str(sr.SOPInstanceUID),
+                  "referenced_seg": str(ds.SOPInstanceUID)}, as_json=as_json)
         finally:
             reg.close()
 
