@@ -1,0 +1,87 @@
+"""``resorb serve``: migrations, the demo registry and login, loopback by default."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from _server import free_port
+
+from resorb.cli._web import DEMO_USER, _is_loopback, prepare_demo
+from resorb.registry import Registry
+
+
+def _resorb() -> list[str]:
+    return [sys.executable, "-c", "from resorb.cli import main; main()"]
+
+
+def test_serve_demo_from_an_empty_directory(tmp_path):
+    """What the README's run command does on a fresh clone: migrate, seed, print the login."""
+    port = free_port()
+    env = {**os.environ, "RESORB_SECRET_KEY": ""}
+    proc = subprocess.Popen([*_resorb(), "serve", "--demo", "--port", str(port)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=env)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        lines = []
+        deadline = time.monotonic() + 60
+        password = None
+        while time.monotonic() < deadline and password is None:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            m = re.search(r"Demo login: user 'demo', password '([^']+)'", line)
+            if m:
+                password = m.group(1)
+        assert password, "".join(lines)
+        assert any(f"{base}/" in ln for ln in lines)
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        tok = httpx.post(f"{base}/api/token", data={"username": DEMO_USER,
+                                                   "password": password}).json()
+        h = {"Authorization": f"Bearer {tok['access_token']}"}
+        listing = httpx.get(f"{base}/api/patients", headers=h).json()
+        assert listing["total"] == 20
+        assert all(p["pseudonym"].startswith("DEMO-") for p in listing["patients"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        proc.stdout.close()
+    assert (tmp_path / "resorb.db").exists() and (tmp_path / "resorb.db.secret").exists()
+
+
+def test_prepare_demo_seeds_once_and_shows_the_password_once(tmp_path):
+    reg = Registry(f"sqlite:///{tmp_path}/demo.db")
+    reg.upgrade()
+    said = []
+    password = prepare_demo(reg, echo=said.append)
+    assert password and reg.authenticate(DEMO_USER, password) is not None
+    assert reg.count_patients() == 20 and "synthetic" in said[0]
+    assert prepare_demo(reg, echo=said.append) is None
+    assert reg.count_patients() == 20
+    reg.close()
+
+
+def test_serve_rejects_a_bad_database_url_with_one_line(tmp_path):
+    r = subprocess.run([*_resorb(), "serve", "--db", "not-a-url"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "db" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True),
+                                                ("localhost", True), ("0.0.0.0", False),
+                                                ("192.168.1.5", False)])
+def test_loopback_detection(host, loopback):
+    assert _is_loopback(host) is loopback
