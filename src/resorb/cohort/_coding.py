@@ -203,6 +203,9 @@ def prepare_columns(df: pd.DataFrame, specs: Sequence[PredictorSpec]) -> pd.Data
         elif pd.api.types.is_bool_dtype(col) or (
                 pd.api.types.is_numeric_dtype(col) and not spec.categorical):
             out[spec.name] = col.astype(float)
+        elif not spec.categorical and _all_numeric(col):
+            out[spec.name] = pd.to_numeric(col.map(
+                lambda v: np.nan if v is None or str(v).strip() == "" else v)).astype(float)
         else:
             if spec.spline_knots:
                 raise InvalidInputError(spec.name, "a spline needs a continuous column",
@@ -308,6 +311,13 @@ def _level_order(spec: PredictorSpec, observed: list[str]) -> list[str]:
         order.remove(ref)
         order.insert(0, ref)
     return order
+
+
+def _all_numeric(col: pd.Series) -> bool:
+    """True when every non-missing cell of an object column reads as a number."""
+    vals = [v for v in col if v is not None and not (isinstance(v, float) and np.isnan(v))
+            and str(v).strip() != ""]
+    return bool(vals) and all(_is_number(str(v)) for v in vals)
 
 
 def _is_number(s: str) -> bool:

@@ -107,7 +107,8 @@ def simulate_cohort(n: int, *, seed: int = 0, missing_fraction: float = 0.0) -> 
         "event": event,
     })
     if missing_fraction > 0:
-        for col in ("rim_enhancement", "symptom_duration_days"):
-            mask = rng.random(n) < missing_fraction
-            df[col] = df[col].astype(object).where(~mask, None)
+        mask = rng.random(n) < missing_fraction
+        df["rim_enhancement"] = df["rim_enhancement"].where(~mask, None)
+        mask = rng.random(n) < missing_fraction
+        df["symptom_duration_days"] = df["symptom_duration_days"].astype(float).where(~mask)
     return df
