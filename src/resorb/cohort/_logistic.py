@@ -23,6 +23,7 @@ from resorb.cohort._coding import (
     prepare_columns,
     read_binary_outcome,
 )
+from resorb.cohort._impute import PooledEstimates, mice_impute, rubin_pool
 from resorb.cohort._irls import fit_logistic_batch
 from resorb.errors import InvalidInputError, ModelError
 
@@ -120,11 +121,15 @@ class FittedLogistic:
     missing: MissingReport
     X: np.ndarray = field(repr=False)  # design with intercept, development data
     y: np.ndarray = field(repr=False)
+    #: Designs of the imputed data sets when fitted with multiple imputation.
+    imputed_designs: tuple[np.ndarray, ...] = field(default=(), repr=False)
+    pooled: PooledEstimates | None = field(default=None, repr=False)
 
     @classmethod
     def from_data(cls, df: pd.DataFrame, *, outcome: str,
                   predictors: Sequence[str] | str | Sequence[PredictorSpec],
-                  splines: Sequence[str] = (), method: str = "auto") -> FittedLogistic:
+                  splines: Sequence[str] = (), method: str = "auto", impute: int = 0,
+                  seed: int = 0) -> FittedLogistic:
         """Fit a logistic model on the complete cases of ``df``.
 
         Parameters
@@ -141,6 +146,12 @@ class FittedLogistic:
         method : {"auto", "ml", "firth"}
             ``auto`` fits by maximum likelihood unless separation is detected,
             then by Firth's penalised likelihood (and says so).
+        impute : int
+            0 (default): complete cases. ``m >= 2``: multiple imputation of
+            missing predictor values by chained equations (outcome must be
+            complete), coefficients pooled with Rubin's rules.
+        seed : int
+            Seed of the imputations.
 
         Raises
         ------
@@ -155,10 +166,41 @@ class FittedLogistic:
         missing_counts = {outcome: int(y_all.isna().sum())}
         missing_counts.update({c: int(frame[c].isna().sum()) for c in frame.columns})
         complete = ~y_all.isna() & ~frame.isna().any(axis=1)
-        report = MissingReport(len(df), int(complete.sum()),
-                               {k: v for k, v in missing_counts.items() if v})
+        counts = {k: v for k, v in missing_counts.items() if v}
+        if impute:
+            return cls._fit_imputed(frame, y_all, outcome=outcome, specs=specs,
+                                    counts=counts, n_complete=int(complete.sum()),
+                                    method=method, m=impute, seed=seed)
+        report = MissingReport(len(df), int(complete.sum()), counts)
         return cls._fit(frame[complete], y_all[complete].to_numpy(), outcome=outcome,
                         specs=specs, missing=report, method=method)
+
+    @classmethod
+    def _fit_imputed(cls, frame, y_all, *, outcome, specs, counts, n_complete, method, m,
+                     seed) -> FittedLogistic:
+        keep = ~y_all.isna()
+        frame, y = frame[keep], y_all[keep].to_numpy()
+        codings = code_predictors(frame, specs)  # levels and knots from observed values
+        report = MissingReport(len(y_all), n_complete, counts,
+                               handling=f"multiple imputation (chained equations, m={m}, "
+                                        f"seed={seed}); rows with a missing outcome dropped")
+        if not frame.isna().any(axis=None):
+            report = MissingReport(len(y_all), n_complete, counts,
+                                   handling="nothing to impute; complete cases")
+            return cls._fit(frame, y, outcome=outcome, specs=specs, missing=report,
+                            method=method, codings=codings)
+        completed = mice_impute(frame, y, m=m, seed=seed)
+        fits = [cls._fit(f, y, outcome=outcome, specs=specs, missing=report, method=method,
+                         codings=codings) for f in completed]
+        if len({f.method for f in fits}) > 1:
+            # separation in some imputations only: one method for all, Firth
+            fits = [cls._fit(f, y, outcome=outcome, specs=specs, missing=report,
+                             method="firth", codings=codings) for f in completed]
+        pooled = rubin_pool([f.coef for f in fits], [f.cov for f in fits])
+        first = fits[0]
+        return cls(outcome, codings, first.names, pooled.coef, pooled.total, first.method,
+                   first.n, first.events, first.separation, report, first.X, y,
+                   tuple(f.X for f in fits), pooled)
 
     @classmethod
     def _fit(cls, frame: pd.DataFrame, y: np.ndarray, *, outcome: str,
