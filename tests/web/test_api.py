@@ -199,3 +199,29 @@ def test_token_codec_round_trip_is_checked_by_pyjwt():
     assert claims["exp"] == 1060 and claims["sub"] == "doc"
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(token, "s" * 40, algorithms=["HS256"], options={"verify_exp": False})
+
+
+def test_assessment_cache_follows_changes_to_the_record(client, app, patient_with_series):
+    h = auth(app, "doc")
+    pid = patient_with_series
+    first = client.get(f"/api/patients/{pid}/assessment", headers=h).json()
+    again = client.get(f"/api/patients/{pid}/assessment", headers=h).json()
+    assert again == first
+    client.post(f"/api/patients/{pid}/mri", headers=h, json={
+        "date": "2026-09-10", "volume_mm3": 150, "level": "L5-S1"})
+    changed = client.get(f"/api/patients/{pid}/assessment", headers=h).json()
+    assert len(changed["measurements"]) == len(first["measurements"]) + 1
+
+
+def test_assessment_cache_evicts_the_least_recently_used():
+    from resorb.web._assess import AssessmentCache
+
+    cache = AssessmentCache(2)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # "a" is now the most recent
+    cache.put("c", 3)
+    assert cache.get("b") is None and cache.get("a") == 1 and cache.get("c") == 3
+    off = AssessmentCache(0)
+    off.put("a", 1)
+    assert off.get("a") is None

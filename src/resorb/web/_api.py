@@ -197,7 +197,8 @@ def current_assessment(request: Request, user: User, patient_id: int) -> Any:
     from resorb.web._assess import assess_patient
 
     _reader(user)
-    return assess_patient(_state(request).registry, patient_id)[1]
+    return assess_patient(_state(request).registry, patient_id,
+                          cache=_state(request).assessments)[1]
 
 
 @router.post("/api/patients/{patient_id}/assessments", status_code=201, tags=["assessments"])
@@ -207,7 +208,7 @@ def save_assessment(request: Request, user: User, patient_id: int) -> JSONRespon
 
     _writer(user)
     reg = _state(request).registry
-    result = assess_patient(reg, patient_id)[1]
+    result = assess_patient(reg, patient_id, cache=_state(request).assessments)[1]
     return _created(reg.save_assessment(patient_id, result, actor=user.username))
 
 

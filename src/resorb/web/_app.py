@@ -27,6 +27,7 @@ class AppState:
     tokens: TokenCodec
     limiter: LoginLimiter
     templates: Any
+    assessments: Any = None
 
 
 def _field_of(loc: tuple) -> str:
@@ -77,7 +78,7 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from resorb.registry import RecordNotFoundError, Registry
-    from resorb.web import _api, _pages
+    from resorb.web import _api, _assess, _pages
     from resorb.web._auth import CsrfError, LoginRequired
     from resorb.web._middleware import SecurityHeadersMiddleware, SessionMiddleware
 
@@ -96,7 +97,8 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
                      limiter=LoginLimiter(max_failures=settings.login_max_failures,
                                           window_s=settings.login_window_s,
                                           clock=settings.clock),
-                     templates=templates)
+                     templates=templates,
+                     assessments=_assess.AssessmentCache(settings.assessment_cache_size))
 
     app = fastapi.FastAPI(title="resorb", version=_version(),
                           description="Follow-up registry and assessment of lumbar disc "

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import warnings
 from typing import Any
 
 from resorb.errors import MissingExtraError
 
-__all__ = ["assess_patient", "assessment_html", "assessment_pdf"]
+__all__ = ["AssessmentCache", "assess_patient", "assessment_html", "assessment_pdf"]
 
 # warnings.catch_warnings changes process-wide state; one assessment at a time
 # records its caveats, so that concurrent requests cannot swap them.
@@ -25,7 +26,41 @@ def _reports():
     return reports
 
 
-def assess_patient(registry, patient_id: int) -> tuple[Any, dict[str, Any]]:
+class AssessmentCache:
+    """Least-recently-used store of assessments keyed by (case, date).
+
+    ``assess_case`` is deterministic for a case (seeded Monte Carlo) and a date
+    (the management pathway counts days to "today"), so a repeated view of an
+    unchanged record, its PDF and "store" reuse one computation. Any change to
+    the record changes the case and so the key.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        from collections import OrderedDict
+
+        self.maxsize = maxsize
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        if self.maxsize <= 0:
+            return
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
+
+def assess_patient(registry, patient_id: int, *, cache: AssessmentCache | None = None
+                   ) -> tuple[Any, dict[str, Any]]:
     """Assess the patient's current case.
 
     Returns
@@ -35,10 +70,22 @@ def assess_patient(registry, patient_id: int) -> tuple[Any, dict[str, Any]]:
         object), with the statistical caveats raised while computing it under
         ``"caveats"`` (warning class and message).
     """
+    import datetime as dt
+
     from resorb.cli._common import to_jsonable
 
     reports = _reports()
     case = registry.case_from_registry(patient_id)
+    key = None
+    if cache is not None:
+        try:
+            key = (case, dt.date.today())
+            hash(key)
+        except TypeError:  # a case holding an unhashable value is simply not cached
+            key = None
+        hit = cache.get(key) if key is not None else None
+        if hit is not None:
+            return hit[0], copy.deepcopy(hit[1])
     with _WARN_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assessment = reports.assess_case(case)
@@ -51,6 +98,8 @@ def assess_patient(registry, patient_id: int) -> tuple[Any, dict[str, Any]]:
             seen.add(key)
             caveats.append({"kind": key[0], "message": key[1]})
     data.setdefault("caveats", caveats)
+    if cache is not None and key is not None:
+        cache.put(key, (assessment, copy.deepcopy(data)))
     return assessment, data
 
 

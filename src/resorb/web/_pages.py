@@ -410,7 +410,7 @@ def _assessment_context(request: Request, patient_id: int) -> dict[str, Any]:
     reg = _state(request).registry
     patient = reg.get_patient(patient_id)
     try:
-        _, data = assess_patient(reg, patient_id)
+        _, data = assess_patient(reg, patient_id, cache=_state(request).assessments)
     except InvalidInputError as exc:
         return {"patient": patient, "missing": str(exc), "nav": "patients"}
     tl = reg.patient_timeline(patient_id)
@@ -434,7 +434,7 @@ async def assessment_save(request: Request, user: User, patient_id: int) -> Resp
     require_page_role(user, CAN_WRITE, "store assessments")
     await check_csrf(request)
     reg = _state(request).registry
-    _, data = assess_patient(reg, patient_id)
+    _, data = assess_patient(reg, patient_id, cache=_state(request).assessments)
     rec = reg.save_assessment(patient_id, data, actor=user.username)
     return _redirect(f"/patients/{patient_id}", f"Assessment {rec.id} stored.", request=request)
 
@@ -450,7 +450,8 @@ def assessment_report(request: Request, user: User, patient_id: int) -> HTMLResp
     from resorb.web._assess import assess_patient, assessment_html
 
     require_page_role(user, CAN_READ_IDENTIFIED, "read identified records")
-    assessment, _ = assess_patient(_state(request).registry, patient_id)
+    assessment, _ = assess_patient(_state(request).registry, patient_id,
+                          cache=_state(request).assessments)
     return HTMLResponse(assessment_html(assessment),
                         headers={"Content-Security-Policy": REPORT_CSP})
 
@@ -462,7 +463,7 @@ def assessment_pdf(request: Request, user: User, patient_id: int) -> Response:
     require_page_role(user, CAN_READ_IDENTIFIED, "read identified records")
     reg = _state(request).registry
     patient = reg.get_patient(patient_id)
-    assessment, _ = assess_patient(reg, patient_id)
+    assessment, _ = assess_patient(reg, patient_id, cache=_state(request).assessments)
     pdf = assessment_pdf(assessment)
     name = f"resorb-assessment-{patient.pseudonym}-{dt.date.today().isoformat()}.pdf"
     return Response(pdf, media_type="application/pdf",

@@ -41,6 +41,9 @@ class WebSettings:
         the next attempt is answered 429.
     login_window_s : float
         Length of the sliding window of the login rate limit.
+    assessment_cache_size : int
+        Assessments kept per app, keyed by the patient's case and the date
+        (0 = none): the page, its PDF and "store" of one case compute it once.
     clock : callable
         Returns the current time in seconds since the epoch (injectable for tests).
     """
@@ -51,6 +54,7 @@ class WebSettings:
     token_ttl_s: float = 15 * 60
     login_max_failures: int = 5
     login_window_s: float = 15 * 60
+    assessment_cache_size: int = 128
     clock: Callable[[], float] = field(default=time.time)
 
     def __post_init__(self) -> None:
@@ -62,6 +66,9 @@ class WebSettings:
             if not getattr(self, name) > 0:
                 raise InvalidInputError(name, f"{getattr(self, name)!r}",
                                         allowed="a duration > 0 s")
+        if self.assessment_cache_size < 0:
+            raise InvalidInputError("assessment_cache_size", f"{self.assessment_cache_size!r}",
+                                    allowed="an integer >= 0")
         if self.login_max_failures < 1:
             raise InvalidInputError("login_max_failures", f"{self.login_max_failures!r}",
                                     allowed="an integer >= 1")
