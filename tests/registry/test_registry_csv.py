@@ -74,6 +74,16 @@ def test_malformed_csv_is_rejected(registry, clinician, tmp_path, text, field):
     assert err.value.field == field
 
 
+def test_notes_and_sites_are_normalised(registry, clinician):
+    p = registry.create_patient({"pseudonym": "N-1", "birth_year": 1980, "sex": "male",
+                                 "site": "  "}, actor=clinician)
+    assert p.site is None
+    v = registry.add_visit(p.id, {"date": "2026-01-01", "notes": "  seen  "}, actor=clinician)
+    assert v.notes == "seen"
+    v = registry.add_visit(p.id, {"date": "2026-01-02", "notes": " \t "}, actor=clinician)
+    assert v.notes is None
+
+
 def test_visit_for_an_unknown_patient_is_rejected(registry, clinician, tmp_path):
     path = tmp_path / "visits.csv"
     path.write_text("pseudonym,date\nNOBODY,2026-01-01\n")
@@ -97,8 +107,11 @@ _visit = st.fixed_dictionaries({
     "slr_degrees": st.one_of(st.none(), st.floats(0, 90, allow_nan=False)),
     "red_flags": st.lists(st.sampled_from(["saddle_anesthesia", "urinary_retention",
                                            "fecal_incontinence"]), unique=True).map(sorted),
+    # Canonical notes: the schema strips surrounding whitespace and stores a blank note as
+    # None (checked separately below), so the identity is stated for stripped text.
     "notes": st.one_of(st.none(), st.text(st.characters(blacklist_categories=("Cs", "Cc")),
-                                          min_size=1, max_size=40)),
+                                          min_size=1, max_size=40)
+                       .map(str.strip).filter(bool)),
 })
 _patient = st.fixed_dictionaries({
     "birth_year": st.integers(1900, 2020),

@@ -31,6 +31,7 @@ from sqlalchemy import (
     Text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "ROLES",
@@ -63,6 +64,26 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC timestamp on every backend (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC timestamp column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 class Base(DeclarativeBase):
     """Declarative base; ``__audit_redact__`` names columns never copied into the audit log."""
 
@@ -85,7 +106,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16), default="clinician")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
 
 
 class Patient(Base):
@@ -103,7 +124,7 @@ class Patient(Base):
     site: Mapped[str | None] = mapped_column(String(64))
     onset_date: Mapped[dt.date | None] = mapped_column(Date)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
 
     visits: Mapped[list[Visit]] = relationship(
         back_populates="patient", cascade="all, delete-orphan", order_by="Visit.date")
@@ -152,7 +173,7 @@ class Visit(Base):
     slr_degrees: Mapped[float | None] = mapped_column(Float)
     red_flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     notes: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
 
     patient: Mapped[Patient] = relationship(back_populates="visits")
 
@@ -178,7 +199,7 @@ class MRIStudy(Base):
     volume_mm3: Mapped[float | None] = mapped_column(Float)
     diameters_mm: Mapped[list[Any] | None] = mapped_column(JSON)
     series_info: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
 
     patient: Mapped[Patient] = relationship(back_populates="mri_studies")
 
@@ -212,7 +233,7 @@ class Findings(Base):
     pfirrmann: Mapped[int | None] = mapped_column(Integer)
     schizas: Mapped[str | None] = mapped_column(String(4))
     canal_compromise_percent: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
 
     patient: Mapped[Patient] = relationship(back_populates="findings")
 
@@ -228,7 +249,7 @@ class TherapyCourse(Base):
     name: Mapped[str] = mapped_column(String(64))
     start: Mapped[dt.date | None] = mapped_column(Date)
     end: Mapped[dt.date | None] = mapped_column(Date)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
 
     patient: Mapped[Patient] = relationship(back_populates="therapies")
 
@@ -241,7 +262,7 @@ class Assessment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
                                             index=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     version: Mapped[str] = mapped_column(String(32))
@@ -258,7 +279,7 @@ class AuditLog(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_utcnow)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
     actor: Mapped[str] = mapped_column(String(64))
     user_id: Mapped[int | None] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(8))

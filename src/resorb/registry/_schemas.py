@@ -104,6 +104,11 @@ class PatientIn(_Strict):
                              "letter or digit")
         return v
 
+    @field_validator("site")
+    @classmethod
+    def _no_blank_site(cls, v: str | None) -> str | None:
+        return v or None
+
     @field_validator("birth_year")
     @classmethod
     def _not_future(cls, v: int) -> int:
@@ -167,6 +172,11 @@ class VisitIn(_Strict):
         if v is not None:
             odi_percent(v)
         return v
+
+    @field_validator("notes")
+    @classmethod
+    def _no_blank_note(cls, v: str | None) -> str | None:
+        return v or None  # surrounding whitespace is stripped; a blank note is no note
 
     @field_validator("red_flags")
     @classmethod
