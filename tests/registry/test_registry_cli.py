@@ -63,6 +63,13 @@ def test_commands_refuse_a_database_without_the_schema(tmp_path, capsys, monkeyp
                        "--out", str(tmp_path / "o"))
     assert code == 2
     _one_line_error(err, "db:")
+    # Nothing listens on port 1: an unreachable server is bad input too, and the
+    # password in the URL is not echoed.
+    code, _, err = run(capsys, monkeypatch, "registry", "init", "--db",
+                       "postgresql+psycopg://u:secret-pw@127.0.0.1:1/none")
+    assert code == 2
+    _one_line_error(err, "db:", "cannot open")
+    assert "secret-pw" not in err
 
 
 def test_user_add_reads_the_password_from_stdin_only(db, capsys, monkeypatch):

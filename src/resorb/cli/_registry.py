@@ -36,13 +36,15 @@ def _open(db: str, *, require_schema: bool = True):
                                     allowed=f"an existing registry, or create one with "
                                             f"`resorb registry init --db {db}`")
     reg = Registry(db)
+    try:
+        current = current_revision(reg.engine)
+    except Exception as exc:  # cannot connect, wrong credentials, missing database
+        reg.close()
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+        raise InvalidInputError("db", f"cannot open {reg.url}: {first}",
+                                allowed="a reachable SQLite file or PostgreSQL database"
+                                ) from None
     if require_schema:
-        try:
-            current = current_revision(reg.engine)
-        except Exception as exc:  # cannot connect
-            reg.close()
-            raise InvalidInputError("db", f"cannot open {reg.url}: "
-                                    f"{str(exc).splitlines()[0]}") from None
         head = head_revision()
         if current != head:
             reg.close()
