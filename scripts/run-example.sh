@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
 mkdir -p out
-case_file=examples/cases/sequestration_resorbing.yaml
+case_file=examples/cases/sequestration_rim_three_mri.yaml
 resorb assess "$case_file" --html out/report.html --pdf out/report.pdf
 echo
 echo "report: out/report.html and out/report.pdf"
