@@ -19,6 +19,7 @@ import pydicom
 from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
+from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from resorb.interop.deid import basic_profile
@@ -174,19 +175,16 @@ def make_seg(series: list[Path], out: Path, *, markers: bool = True) -> Path:
     labels = np.zeros((len(images), 16, 16), dtype=np.uint8)
     labels[2:5, 4:9, 6:10] = 1  # herniation: slices 2-4, rows 4-8, columns 6-9 = 60 voxels
     labels[5:7, 10:12, 2:4] = 2  # a second segment (2 x 2 x 2 voxels) that is not measured
-    category = hd.sr.CodedConcept("49755003", "SCT", "Morphologically Altered Structure")
+    # Codes from pydicom's copy of the DICOM tables (no hand-typed SNOMED codes).
+    category = codes.SCT.MorphologicallyAbnormalStructure
     descs = [
         hd.seg.SegmentDescription(
             segment_number=1, segment_label="herniation",
-            segmented_property_category=category,
-            segmented_property_type=hd.sr.CodedConcept("73589001", "SCT",
-                                                      "Herniation of intervertebral disc"),
+            segmented_property_category=category, segmented_property_type=codes.SCT.Lesion,
             algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL),
         hd.seg.SegmentDescription(
             segment_number=2, segment_label="other",
-            segmented_property_category=category,
-            segmented_property_type=hd.sr.CodedConcept("49755003", "SCT",
-                                                      "Morphologically Altered Structure"),
+            segmented_property_category=category, segmented_property_type=codes.SCT.Mass,
             algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL),
     ]
     seg = hd.seg.Segmentation(

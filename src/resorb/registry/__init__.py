@@ -23,8 +23,11 @@ Public API (stable; the web app and the CLI are built on it)::
     reg.pseudonymised_view(actor=...)         -> list[dict] for researchers
     reg.audit_log(table=, row_id=)            -> list[dict]
     export_csv(reg, out_dir) / import_csv(reg, path, actor=...)
-    import_dicom(reg, path, patient_id=..., actor=...)
-    seed_demo(reg, actor=...)
+    import_dicom(reg, path, patient_id=..., level=, label=, actor=..., store_dir=)
+    seed_demo(reg, n_patients=20, seed=..., actor=...)
+
+FHIR (R4B) and DICOM SR export of the same data: :mod:`resorb.interop.fhir`
+(``registry_bundle(reg, patient_id)``) and :mod:`resorb.interop.sr`.
 
 Input mappings are validated by the pydantic schemas (``PatientIn``,
 ``VisitIn``, ``MRIIn``, ``FindingsIn``, ``TherapyIn``) with the
@@ -34,6 +37,9 @@ Input mappings are validated by the pydantic schemas (``PatientIn``,
 entries. Passwords: :func:`hash_password` / :func:`verify_password` (argon2id).
 """
 
+from resorb.registry._csv import CSV_COLUMNS, export_csv, import_csv
+from resorb.registry._demo import seed_demo
+from resorb.registry._dicom import import_dicom
 from resorb.registry._models import ROLES
 from resorb.registry._records import (
     AssessmentRecord,
@@ -67,6 +73,7 @@ from resorb.registry._service import (
 )
 
 __all__ = [
+    "CSV_COLUMNS",
     "DATE_SHIFT_RANGE_DAYS",
     "DEFAULT_URL",
     "MIN_PASSWORD_LENGTH",
@@ -87,7 +94,11 @@ __all__ = [
     "VisitIn",
     "VisitRecord",
     "check_password_policy",
+    "export_csv",
     "hash_password",
+    "import_csv",
+    "import_dicom",
     "resorption_between",
+    "seed_demo",
     "verify_password",
 ]

@@ -1,0 +1,35 @@
+"""The registry's public API is pinned: the web app and scripts are built on these names."""
+
+from __future__ import annotations
+
+import inspect
+
+import resorb.registry as registry
+
+
+def test_public_names_are_pinned():
+    assert sorted(registry.__all__) == sorted([
+        "CSV_COLUMNS", "DATE_SHIFT_RANGE_DAYS", "DEFAULT_URL", "MIN_PASSWORD_LENGTH", "ROLES",
+        "AssessmentRecord", "FindingsIn", "FindingsRecord", "MRIIn", "MRIRecord", "PatientIn",
+        "PatientRecord", "PatientUpdate", "RecordNotFoundError", "Registry", "TherapyIn",
+        "TherapyRecord", "UserRecord", "VisitIn", "VisitRecord", "check_password_policy",
+        "export_csv", "hash_password", "import_csv", "import_dicom", "resorption_between",
+        "seed_demo", "verify_password"])
+    for name in registry.__all__:
+        assert hasattr(registry, name), name
+
+
+def test_registry_methods_and_keyword_only_actor():
+    methods = {
+        "add_user", "authenticate", "get_user", "list_users", "set_user_active",
+        "create_patient", "get_patient", "find_patient", "list_patients", "count_patients",
+        "update_patient", "delete_patient", "add_visit", "delete_visit", "add_mri",
+        "delete_mri", "add_findings", "add_therapy", "save_assessment", "list_assessments",
+        "list_visits", "list_mri", "list_findings", "list_therapies", "audit_log",
+        "patient_timeline", "case_from_registry", "date_offset_days", "pseudonymised_view",
+        "transaction", "reading", "upgrade", "close"}
+    assert methods <= set(dir(registry.Registry))
+    for name in methods:
+        params = inspect.signature(getattr(registry.Registry, name)).parameters
+        if "actor" in params and name != "add_user":
+            assert params["actor"].kind is inspect.Parameter.KEYWORD_ONLY, name
