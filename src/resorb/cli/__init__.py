@@ -46,6 +46,7 @@ _COMMAND_MODULES = (
     "resorb.cli._assess",
     "resorb.cli._web",
     "resorb.cli._mechanism",
+    "resorb.cli._cohort",
 )
 
 for _name in _COMMAND_MODULES:

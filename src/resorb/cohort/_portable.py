@@ -172,18 +172,7 @@ class PortableModel:
     def save(self, path: str | Path) -> Path:
         """Write the model file atomically (a failed write leaves the old file intact)."""
         path = Path(path)
-        text = json.dumps(self.to_dict(), indent=2, allow_nan=False)
-        fd, tmp = tempfile.mkstemp(prefix=".resorb-", suffix=".json", dir=path.parent or ".")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text + "\n")
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
         return path
 
     @classmethod
@@ -295,6 +284,23 @@ class PortableModel:
                               (float(pred["lower"]), float(pred["upper"])),
                               self.horizon_months, self.definition, factors, notes,
                               model=str(self.path) if self.path else "")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename; on failure the
+    previous file (if any) is left as it was."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".resorb-", suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _allowed(c: PredictorCoding) -> str:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from resorb.cohort._portable import atomic_write_text
 from resorb.cohort._workflow import CohortAnalysis, calibration_curve_data
 
 __all__ = ["cohort_figures", "render_cohort_report", "write_cohort_report"]
@@ -171,12 +170,5 @@ def write_cohort_report(analysis: CohortAnalysis, path: str | Path, **kwargs) ->
     """Write the report atomically to ``path``."""
     path = Path(path)
     html = render_cohort_report(analysis, **kwargs)
-    fd, tmp = tempfile.mkstemp(prefix=".resorb-", suffix=".html", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, html)
     return path

@@ -1,0 +1,208 @@
+"""``resorb cohort ...``: fit, validate and report prediction models; synthetic cohorts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from resorb.cli._common import emit
+
+JSON_OPT = typer.Option(False, "--json", help="Print one JSON object.")
+
+
+def _analyse(csv: Path, outcome: str, predictors: str, time: str | None, event: str | None,
+             spline: list[str] | None, bootstrap: int, seed: int, impute: int, method: str,
+             horizon_months: float, r2_cs: float | None):
+    from resorb.cohort import analyse_cohort, read_cohort
+
+    splines = [s for item in (spline or []) for s in item.split(",") if s.strip()]
+    df = read_cohort(csv)
+    return analyse_cohort(df, outcome=outcome, predictors=predictors, splines=splines,
+                          time=time, event=event, bootstrap=bootstrap, seed=seed,
+                          impute=impute, method=method, horizon_months=horizon_months,
+                          r2_cs=r2_cs)
+
+
+def _render_fit(d) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = Console()
+    t = Table(title=f"Logistic model for {d['outcome']} ({d['method']}), n = {d['n']}, "
+                    f"events = {d['events']}")
+    for col in ("term", "coef", "SE", "OR (95% CI)", "p"):
+        t.add_column(col, justify="left" if col == "term" else "right")
+    for r in d["coefficient_table"]:
+        t.add_row(escape(r["term"]), f"{r['coef']:.4f}", f"{r['se']:.4f}",
+                  f"{r['odds_ratio']:.2f} ({r['or_ci_lower']:.2f}-{r['or_ci_upper']:.2f})",
+                  f"{r['p']:.3g}")
+    console.print(t)
+    p = Table(title="Performance", show_header=True)
+    for col in ("metric", "apparent", "optimism-corrected"):
+        p.add_column(col)
+    for m in ("c_statistic", "calibration_slope", "calibration_intercept", "brier"):
+        corr = d.get(f"{m}_optimism_corrected")
+        p.add_row(m, f"{d[m]:.4f}", "-" if corr is None else f"{corr:.4f}")
+    p.add_row("ICI / E90", f"{d['ici']:.4f} / {d['e90']:.4f}", "")
+    console.print(p)
+    ss = d["sample_size"]
+    console.print(f"Riley minimum n: {ss['n_required']} (available {ss['n_available']}, "
+                  f"{'met' if ss['met'] else 'NOT met'}); missing: {d['missing']['handling']}; "
+                  f"separation: {d['separation']['kind'] or 'none'}")
+    if d.get("survival"):
+        s = d["survival"]
+        console.print(f"Cox C {s['cox']['c_index']:.3f}; Aalen-Johansen resorption by "
+                      f"{s['horizon_months']:g} months: "
+                      f"{s['cumulative_incidence_at_horizon']['resorption']:.3f}")
+    if d.get("model_file"):
+        console.print(f"model saved to {d['model_file']}")
+
+
+def register(app: typer.Typer) -> None:
+    cohort = typer.Typer(help="Prediction models on a clinic's own cohort: fit, validate, "
+                              "report; synthetic cohorts for demos.", no_args_is_help=True)
+    app.add_typer(cohort, name="cohort")
+
+    csv_arg = typer.Argument(..., help="Cohort table (.csv or .parquet), one row per herniation.")
+    outcome_opt = typer.Option(..., "--outcome", help="Binary (0/1) outcome column.")
+    predictors_opt = typer.Option(
+        ..., "--predictors",
+        help="Comma-separated predictor columns; NAME:rcs4 for a spline, NAME:ref=LEVEL for "
+             "the reference level, NAME:cat to force categorical.")
+    time_opt = typer.Option(None, "--time", help="Follow-up time column (months).")
+    event_opt = typer.Option(None, "--event",
+                             help="Event column: 0 censored, 1 resorption, 2 competing (surgery).")
+    spline_opt = typer.Option(None, "--spline",
+                              help="Restricted cubic spline for a predictor: NAME or NAME:K "
+                                   "(3-7 knots, default 4). Repeatable.")
+    bootstrap_opt = typer.Option(200, "--bootstrap", min=0,
+                                 help="Bootstrap replicates for optimism correction (0 = none).")
+    seed_opt = typer.Option(0, "--seed", help="Seed of bootstrap and imputation.")
+    impute_opt = typer.Option(0, "--impute", min=0,
+                              help="Multiple imputations (chained equations); 0 = complete "
+                                   "cases.")
+    method_opt = typer.Option("auto", "--method",
+                              help="auto (Firth if separation), ml or firth.")
+    horizon_opt = typer.Option(12.0, "--horizon-months", help="Horizon of survival metrics.")
+    r2_opt = typer.Option(None, "--r2-cs", help="Anticipated Cox-Snell R2 for the sample-size "
+                                                "check (default: Nagelkerke 0.15).")
+    definition_opt = typer.Option(None, "--definition",
+                                  help="Outcome definition stored with the model and report.")
+
+    @cohort.command("fit")
+    def fit(
+        csv: Path = csv_arg,
+        outcome: str = outcome_opt,
+        predictors: str = predictors_opt,
+        time: str | None = time_opt,
+        event: str | None = event_opt,
+        spline: list[str] | None = spline_opt,
+        bootstrap: int = bootstrap_opt,
+        seed: int = seed_opt,
+        impute: int = impute_opt,
+        method: str = method_opt,
+        horizon_months: float = horizon_opt,
+        r2_cs: float | None = r2_opt,
+        definition: str | None = definition_opt,
+        model_horizon: float | None = typer.Option(
+            None, "--model-horizon-months",
+            help="Horizon of the binary outcome (e.g. 12 for resorbed_12mo), stored in the "
+                 "model file."),
+        doi: str | None = typer.Option(None, "--doi", help="DOI of the model's publication."),
+        pmid: str | None = typer.Option(None, "--pmid", help="PMID of the publication."),
+        save_model: Path | None = typer.Option(None, "--save-model",
+                                               help="Write the portable model file (JSON)."),
+        as_json: bool = JSON_OPT,
+    ) -> None:
+        """Fit a logistic model and validate it (bootstrap, calibration, decision curve)."""
+        analysis = _analyse(csv, outcome, predictors, time, event, spline, bootstrap, seed,
+                            impute, method, horizon_months, r2_cs)
+        d = analysis.to_dict()
+        if save_model is not None:
+            from resorb.cohort import portable_from_fit
+
+            perf = {k: d[k] for k in ("c_statistic", "c_statistic_optimism_corrected",
+                                      "calibration_slope_optimism_corrected",
+                                      "calibration_intercept_optimism_corrected", "brier",
+                                      "ici", "e90")}
+            cite = {k: v for k, v in (("doi", doi), ("pmid", pmid)) if v}
+            model = portable_from_fit(analysis.fit, definition=definition,
+                                      horizon_months=model_horizon, performance=perf,
+                                      citation=cite, data_path=csv)
+            model.save(save_model)
+            d["model_file"] = str(save_model)
+        emit(d, as_json=as_json, render=_render_fit)
+
+    @cohort.command("report")
+    def report(
+        csv: Path = csv_arg,
+        outcome: str = outcome_opt,
+        predictors: str = predictors_opt,
+        html: Path = typer.Option(..., "--html", help="Write the HTML report here."),
+        time: str | None = time_opt,
+        event: str | None = event_opt,
+        spline: list[str] | None = spline_opt,
+        bootstrap: int = bootstrap_opt,
+        seed: int = seed_opt,
+        impute: int = impute_opt,
+        method: str = method_opt,
+        horizon_months: float = horizon_opt,
+        r2_cs: float | None = r2_opt,
+        definition: str | None = definition_opt,
+        as_json: bool = JSON_OPT,
+    ) -> None:
+        """Fit, validate and write an HTML report with every plot and a checklist."""
+        from resorb.cohort import write_cohort_report
+
+        analysis = _analyse(csv, outcome, predictors, time, event, spline, bootstrap, seed,
+                            impute, method, horizon_months, r2_cs)
+        write_cohort_report(analysis, html, data_name=csv.name, definition=definition)
+        d = analysis.to_dict()
+        emit({"html": str(html), "n": d["n"], "events": d["events"],
+              "c_statistic": d["c_statistic"],
+              "c_statistic_optimism_corrected": d["c_statistic_optimism_corrected"],
+              "calibration_slope_optimism_corrected": d["calibration_slope_optimism_corrected"],
+              "brier": d["brier"]}, as_json=as_json)
+
+    @cohort.command("simulate")
+    def simulate(
+        n: int = typer.Option(..., "--n", help="Number of synthetic patients."),
+        seed: int = typer.Option(0, "--seed", help="Seed (same seed, same cohort)."),
+        out: Path = typer.Option(..., "--out", help="Output table (.csv or .parquet)."),
+        missing: float = typer.Option(0.0, "--missing",
+                                      help="Share of rim_enhancement and symptom duration "
+                                           "values left missing (0-1)."),
+        as_json: bool = JSON_OPT,
+    ) -> None:
+        """Draw a synthetic cohort from the evidence base (generating assumptions cited)."""
+        from resorb.cohort import simulate_cohort
+        from resorb.cohort._portable import atomic_write_text
+        from resorb.errors import InvalidInputError
+
+        suffix = out.suffix.lower()
+        if suffix not in {".csv", ".parquet"}:
+            raise InvalidInputError("out", f"unsupported file type {suffix!r}",
+                                    allowed=".csv, .parquet")
+        df = simulate_cohort(n, seed=seed, missing_fraction=missing)
+        if suffix == ".csv":
+            atomic_write_text(out, df.to_csv(index=False))
+        else:
+            import os
+            import tempfile
+
+            fd, tmp = tempfile.mkstemp(suffix=".parquet", dir=out.parent)
+            os.close(fd)
+            try:
+                df.to_parquet(tmp, index=False)
+                os.replace(tmp, out)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        emit({"out": str(out), "n": n, "seed": seed,
+              "resorbed_12mo": float(df["resorbed_12mo"].mean()),
+              "events": {str(k): int(v) for k, v in df["event"].value_counts().sort_index()
+                         .items()},
+              "assumptions": "resorb/cohort/data/simulation.yaml",
+              "synthetic": True}, as_json=as_json)
