@@ -73,6 +73,11 @@ def _marker(tag: int, vr: str, n: int):
         return b"MARK"
     if vr == "AT":
         return 0x00100010
+    if vr == "SQ" and tag in (0x00081140, 0x00082112):  # Referenced/Source Image Sequence
+        item = Dataset()
+        item.ReferencedSOPClassUID = MR_IMAGE_STORAGE
+        item.ReferencedSOPInstanceUID = f"1.2.826.0.1.3680043.10.1234.9{n}"
+        return Sequence([item])
     if vr == "SQ":
         item = Dataset()
         item.CodeValue = f"MK{n}"

@@ -135,6 +135,12 @@ def test_uids_are_consistent_within_one_import(site):
     referenced = {i.ReferencedSOPInstanceUID
                   for i in seg.ReferencedSeriesSequence[0].ReferencedInstanceSequence}
     assert referenced == {d.SOPInstanceUID for d in mrs}
+    # Each frame's Source Image Sequence (X/Z/U*: kept, UIDs replaced) points at a new MR UID.
+    sources = {src.ReferencedSOPInstanceUID
+               for frame in seg.PerFrameFunctionalGroupsSequence
+               for deriv in frame.DerivationImageSequence
+               for src in deriv.SourceImageSequence}
+    assert sources and sources <= referenced
     originals = {str(d.SOPInstanceUID) for d in site["originals"]}
     assert not referenced & originals
     assert all(d.PatientIdentityRemoved == "YES" for d in files)

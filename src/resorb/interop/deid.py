@@ -9,8 +9,11 @@ shifted by one secret per-patient offset instead of being emptied or removed.
 
 What :func:`deidentify` does, recursively through sequences:
 
-- ``X``: remove the attribute (compound ``X/Z``, ``X/D``, ``X/Z/D``, ``X/Z/U*``:
-  remove, the first action of the code); dates under a compound code are shifted;
+- ``X``: remove the attribute (compound ``X/Z``, ``X/D``, ``X/Z/D``: remove, the
+  first action of the code); dates under a compound code are shifted;
+- ``X/Z/U*`` (Referenced Image Sequence, Source Image Sequence): kept, with the
+  UIDs inside replaced through the same map (the U* alternative), so that a
+  de-identified SEG still points at its de-identified source images;
 - ``Z``: empty it (``Z/D`` likewise); dates are shifted;
 - ``D``: replace with a dummy of the VR (dates shifted, UIDs remapped);
 - ``U``: replace the UID with a new ``2.25.`` UID, the same new UID for the same
@@ -216,6 +219,11 @@ def _clean(ds, uid_map: UIDMap, offset_days: int) -> None:
         first = action.split("/")[0]
         if elem.VR in _DATE_VRS and action != "X":  # Modified Dates option
             _shift(elem, offset_days)
+        elif action == "X/Z/U*" and elem.VR == "SQ":
+            # U*: keep the references, with the UIDs of the referenced instances replaced
+            # (the same map as the instances themselves), so a SEG stays linked to its images.
+            for item in elem.value:
+                _clean(item, uid_map, offset_days)
         elif first == "X":
             del ds[elem.tag]
         elif first == "Z":
