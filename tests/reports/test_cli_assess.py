@@ -129,3 +129,68 @@ def test_mask_case_is_relocatable(capsys, tmp_path):
     assert code == 0, err
     rows = json.loads(out)["measurements"]
     assert rows[1]["grade"] == "significant"
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    """A portable logistic model fitted on 300 synthetic rows (seed 7).
+
+    Generating model: logit = -0.5 + 0.02 (age - 45) + 1.0 [extrusion] + 2.0 [sequestration].
+    """
+    import numpy as np
+    import pandas as pd
+
+    from resorb.cohort._logistic import FittedLogistic
+    from resorb.cohort._portable import portable_from_fit
+
+    rng = np.random.default_rng(7)
+    n = 300
+    age = rng.uniform(25, 70, n)
+    morph = rng.choice(["protrusion", "extrusion", "sequestration"], n)
+    lp = (-0.5 + 0.02 * (age - 45) + np.where(morph == "extrusion", 1.0, 0.0)
+          + np.where(morph == "sequestration", 2.0, 0.0))
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-lp))).astype(int)
+    df = pd.DataFrame({"age_years": age, "morphology": morph, "resorbed_12mo": y})
+    fit = FittedLogistic.from_data(df, outcome="resorbed_12mo", predictors="age_years,morphology")
+    path = tmp_path_factory.mktemp("model") / "clinic_model.json"
+    portable_from_fit(fit, definition="resorbed >= 50 % at 12 months",
+                      horizon_months=12).save(path)
+    return path
+
+
+def test_model_option_replaces_the_evidence_probability(capsys, model_file, tmp_path):
+    from bs4 import BeautifulSoup
+
+    from resorb.cohort._portable import load_portable_model
+    from resorb.domain import Case
+
+    case_path = EXAMPLES / "sequestration_rim_three_mri.yaml"
+    html = tmp_path / "r.html"
+    code, out, err = run(capsys, "assess", str(case_path), "--model", str(model_file),
+                         "--json", "--html", str(html))
+    assert code == 0, err
+    r = json.loads(out)["resorption"]
+    expected = load_portable_model(model_file).predict_case(Case.from_file(case_path))
+    assert r["probability"] == pytest.approx(expected.probability)
+    assert r["interval"] == pytest.approx(list(expected.interval))
+    assert r["definition"] == "resorbed >= 50 % at 12 months"
+    assert r["model"] == "clinic_model.json"
+    assert [f["name"] for f in r["factors"]] == ["age_years", "morphology"]
+    for f in r["factors"]:
+        assert f["source"]["model_file"].endswith("clinic_model.json")
+        assert f["log_odds_contribution"] == pytest.approx(f["log_odds"])
+    soup = BeautifulSoup(html.read_text(encoding="utf-8"), "html.parser")
+    assert len(soup.select("#factors tr.factor")) == 2
+    assert "clinic_model.json" in soup.find(id="probability-card").get_text()
+
+
+def test_model_needing_a_missing_predictor_names_the_field(capsys, model_file, tmp_path):
+    case = _write_case(tmp_path, "herniation: {level: L4-L5, morphology: extrusion}\n")
+    code, _, err = run(capsys, "assess", case, "--model", str(model_file))
+    assert code == 2 and "patient.age_years" in err
+
+
+def test_unreadable_model_file_exits_2(capsys, tmp_path):
+    code, _, err = run(capsys, "assess", str(EXAMPLES / "protrusion_modic_stable.yaml"),
+                       "--model", str(tmp_path / "none.json"))
+    assert code == 2 and "model" in err

@@ -90,6 +90,16 @@ def _check_target(path: Path, option: str) -> None:
         raise InvalidInputError(option, f"{path} is a folder", allowed="a file path")
 
 
+def _load_model(path: Path):
+    """A portable model file (``resorb cohort fit --save-model``)."""
+    import resorb.cohort as cohort
+
+    loader = getattr(cohort, "load_portable_model", None)
+    if loader is None:  # exported from resorb.cohort once the cohort API settles
+        from resorb.cohort._portable import load_portable_model as loader
+    return loader(path)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("assess")
     def assess(
@@ -112,14 +122,7 @@ def register(app: typer.Typer) -> None:
         case = Case.from_file(case_file)
         fitted = None
         if model is not None:
-            import resorb.cohort as cohort
-
-            if not hasattr(cohort, "load_portable_model"):
-                from resorb.errors import MissingExtraError
-
-                raise MissingExtraError("--model: portable models are not available in this "
-                                        "build (resorb.cohort.load_portable_model is missing)")
-            fitted = cohort.load_portable_model(model)
+            fitted = _load_model(model)
         assessment = assess_case(case, model=fitted, seed=seed)
         if html is not None:
             write_atomic(html, render_html(assessment))

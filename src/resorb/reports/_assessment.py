@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from resorb.domain.case import Case
@@ -248,8 +249,12 @@ def _resorption(case: Case, model: Any, seed: int) -> dict[str, Any]:
             model_name = "evidence"
         else:
             estimate = model.predict_case(case)
-            model_name = getattr(model, "name", None) or type(model).__name__
+            path = getattr(model, "path", None)
+            model_name = (getattr(model, "name", None) or (Path(path).name if path else None)
+                          or type(model).__name__)
     out = dict(estimate.to_dict())
+    if model is not None:
+        out = _normalise_model_output(out)
     messages = list(out.get("warnings") or [])
     for w in caught:
         text = f"{w.category.__name__}: {w.message}"
@@ -257,6 +262,39 @@ def _resorption(case: Case, model: Any, seed: int) -> dict[str, Any]:
             messages.append(text)
     out["warnings"] = messages
     out["model"] = model_name
+    return out
+
+
+def _normalise_model_output(out: dict[str, Any]) -> dict[str, Any]:
+    """Give a portable model's estimate the keys of the evidence model's.
+
+    A clinic's model reports ``log_odds`` per factor against its reference
+    level and cites the model file; the report also needs the direction, the
+    contribution on the log-odds scale and an (absent) interval per factor.
+    """
+    import math
+
+    factors = []
+    for f in out.get("factors") or []:
+        f = dict(f)
+        log_odds = f.get("log_odds_contribution", f.get("log_odds"))
+        if log_odds is None and f.get("effect"):
+            log_odds = math.log(float(f["effect"]))
+        log_odds = float(log_odds or 0.0)
+        f["log_odds_contribution"] = log_odds
+        f.setdefault("effect", math.exp(log_odds))
+        f.setdefault("direction", "favours resorption" if log_odds > 0 else
+                     "against resorption" if log_odds < 0 else "neutral")
+        f.setdefault("effect_interval", None)
+        f.setdefault("sources", [])
+        f.setdefault("confidence", "local model")
+        src = dict(f.get("source") or {})
+        f["source"] = {k: v for k, v in src.items() if v is not None}
+        factors.append(f)
+    out["factors"] = factors
+    out.setdefault("interval_level", 0.95)
+    out.setdefault("baseline", None)
+    out.setdefault("omitted", [])
     return out
 
 
