@@ -13,8 +13,8 @@ def test_public_names_are_pinned():
         "AssessmentRecord", "FindingsIn", "FindingsRecord", "MRIIn", "MRIRecord", "PatientIn",
         "PatientRecord", "PatientUpdate", "RecordNotFoundError", "Registry", "TherapyIn",
         "TherapyRecord", "UserRecord", "VisitIn", "VisitRecord", "check_password_policy",
-        "export_csv", "hash_password", "import_csv", "import_dicom", "resorption_between",
-        "seed_demo", "verify_password"])
+        "export_csv", "export_pseudonymised_csv", "hash_password", "import_csv",
+        "import_dicom", "resorption_between", "seed_demo", "verify_password"])
     for name in registry.__all__:
         assert hasattr(registry, name), name
 

@@ -121,6 +121,7 @@ def test_seed_demo_export_import_round_trip(db, tmp_path, capsys, monkeypatch):
                        str(tmp_path / "exp"), "--json")
     assert code == 0
     assert set(json.loads(out)["files"]) == {"patients", "visits", "mri"}
+    assert json.loads(out)["pseudonymised"] is False
     other = f"sqlite:///{tmp_path / 'other.db'}"
     run(capsys, monkeypatch, "registry", "init", "--db", other)
     code, out, _ = run(capsys, monkeypatch, "registry", "import", str(tmp_path / "exp"),
@@ -151,3 +152,41 @@ def test_demo_is_reproducible_from_its_seed(tmp_path):
         texts.append((tmp_path / f"exp-{name}" / "visits.csv").read_text())
         reg.close()
     assert texts[0] == texts[1]
+
+
+def test_pseudonymised_export_drops_notes_and_shifts_dates_per_patient(db, tmp_path, capsys,
+                                                                       monkeypatch):
+    import csv
+    import datetime as dt
+
+    run(capsys, monkeypatch, "registry", "seed-demo", "--db", db, "--patients", "6")
+    run(capsys, monkeypatch, "registry", "export", "--db", db, "--out", str(tmp_path / "c"))
+    code, out, _ = run(capsys, monkeypatch, "registry", "export", "--db", db, "--out",
+                       str(tmp_path / "r"), "--pseudonymised", "--min-site-count", "5",
+                       "--json")
+    assert code == 0 and json.loads(out)["pseudonymised"] is True
+
+    def rows(folder, name):
+        with open(folder / name, newline="") as fh:
+            return list(csv.DictReader(fh))
+
+    clin, res = rows(tmp_path / "c", "visits.csv"), rows(tmp_path / "r", "visits.csv")
+    assert "notes" not in res[0] and "synthetic demo visit" not in (
+        tmp_path / "r" / "visits.csv").read_text()
+    shifts: dict[str, set[int]] = {}
+    for a, b in zip(clin, res, strict=True):
+        assert a["pseudonym"] == b["pseudonym"] and a["leg_pain_nrs"] == b["leg_pain_nrs"]
+        delta = (dt.date.fromisoformat(b["date"]) - dt.date.fromisoformat(a["date"])).days
+        shifts.setdefault(a["pseudonym"], set()).add(delta)
+    assert all(len(s) == 1 and 0 not in s for s in shifts.values())
+    assert len({next(iter(s)) for s in shifts.values()}) > 1
+    sites = {r["site"] for r in rows(tmp_path / "r", "patients.csv")}
+    clinical_sites = [r["site"] for r in rows(tmp_path / "c", "patients.csv")]
+    assert sites <= {""} | {s for s in clinical_sites if clinical_sites.count(s) >= 5}
+    # A research registry can be built from the pseudonymised files.
+    research = f"sqlite:///{tmp_path / 'research.db'}"
+    run(capsys, monkeypatch, "registry", "init", "--db", research)
+    code, out, err = run(capsys, monkeypatch, "registry", "import", str(tmp_path / "r"),
+                         "--db", research, "--json")
+    assert code == 0, err
+    assert json.loads(out)["imported"]["patients"] == 6

@@ -152,15 +152,29 @@ def register(app: typer.Typer) -> None:
     @registry.command("export")
     def export(db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
                out: Path = typer.Option(..., "--out", help="Folder for the CSV files."),
+               pseudonymised: bool = typer.Option(
+                   False, "--pseudonymised",
+                   help="Researcher's export: no notes, dates shifted per patient, rare "
+                        "sites blanked."),
+               min_site_count: int = typer.Option(
+                   5, "--min-site-count", help="With --pseudonymised: sites shared by fewer "
+                   "patients are blanked."),
+               actor: str = typer.Option(_default_actor(), "--actor",
+                                         help="Acting user for the audit log."),
                as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
                ) -> None:
         """Export patients, visits and MRI to CSV files in a folder."""
-        from resorb.registry._csv import export_csv
+        from resorb.registry._csv import export_csv, export_pseudonymised_csv
 
         reg = _open(db)
         try:
-            files = export_csv(reg, out)
-            emit({"files": {k: str(v) for k, v in files.items()}}, as_json=as_json)
+            if pseudonymised:
+                files = export_pseudonymised_csv(reg, out, actor=actor,
+                                                 min_site_count=min_site_count)
+            else:
+                files = export_csv(reg, out)
+            emit({"files": {k: str(v) for k, v in files.items()},
+                  "pseudonymised": pseudonymised}, as_json=as_json)
         finally:
             reg.close()
 

@@ -23,6 +23,7 @@ Public API (stable; the web app and the CLI are built on it)::
     reg.pseudonymised_view(actor=...)         -> list[dict] for researchers
     reg.audit_log(table=, row_id=)            -> list[dict]
     export_csv(reg, out_dir) / import_csv(reg, path, actor=...)
+    export_pseudonymised_csv(reg, out_dir, actor=..., min_site_count=5)
     import_dicom(reg, path, patient_id=..., level=, label=, actor=..., store_dir=)
     seed_demo(reg, n_patients=20, seed=..., actor=...)
 
@@ -37,7 +38,7 @@ Input mappings are validated by the pydantic schemas (``PatientIn``,
 entries. Passwords: :func:`hash_password` / :func:`verify_password` (argon2id).
 """
 
-from resorb.registry._csv import CSV_COLUMNS, export_csv, import_csv
+from resorb.registry._csv import CSV_COLUMNS, export_csv, export_pseudonymised_csv, import_csv
 from resorb.registry._demo import seed_demo
 from resorb.registry._dicom import import_dicom
 from resorb.registry._models import ROLES
@@ -95,6 +96,7 @@ __all__ = [
     "VisitRecord",
     "check_password_policy",
     "export_csv",
+    "export_pseudonymised_csv",
     "hash_password",
     "import_csv",
     "import_dicom",

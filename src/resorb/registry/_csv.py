@@ -37,7 +37,7 @@ from resorb.registry import _models as m
 from resorb.registry._schemas import validate_input
 from resorb.registry._service import Registry, _add_visit, _create_patient, _offset
 
-__all__ = ["CSV_COLUMNS", "export_csv", "import_csv"]
+__all__ = ["CSV_COLUMNS", "export_csv", "export_pseudonymised_csv", "import_csv"]
 
 #: Column order of each file.
 CSV_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -101,8 +101,14 @@ def export_csv(registry: Registry, out_dir: str | Path) -> dict[str, Path]:
                 rows["mri"].append([p.pseudonym, _fmt(date), _fmt(r.level), r.source,
                                     _fmt(r.method), _fmt(r.volume_mm3),
                                     _fmt_list(r.diameters_mm)])
+    return _write_files(out, rows, CSV_COLUMNS)
+
+
+def _write_files(out: Path, rows: dict[str, list[list[str]]],
+                 columns: dict[str, tuple[str, ...]]) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
     written = {}
-    for kind, cols in CSV_COLUMNS.items():
+    for kind, cols in columns.items():
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(cols)
@@ -118,6 +124,35 @@ def export_csv(registry: Registry, out_dir: str | Path) -> dict[str, Path]:
             raise
         written[kind] = target
     return written
+
+
+def export_pseudonymised_csv(registry: Registry, out_dir: str | Path, *, actor: str,
+                             min_site_count: int = 5) -> dict[str, Path]:
+    """Write the researcher's view (:meth:`Registry.pseudonymised_view`) as CSV.
+
+    The same three files and columns as :func:`export_csv` except ``notes``
+    (never exported here); every date is shifted by the patient's secret
+    offset and ``site`` is empty where fewer than ``min_site_count`` patients
+    share it.
+    """
+    view = registry.pseudonymised_view(actor=actor, min_site_count=min_site_count)
+    columns = dict(CSV_COLUMNS)
+    columns["visits"] = tuple(c for c in CSV_COLUMNS["visits"] if c != "notes")
+    rows: dict[str, list[list[str]]] = {k: [] for k in columns}
+    for p in sorted(view, key=lambda r: r["pseudonym"]):
+        rows["patients"].append([p["pseudonym"], _fmt(p["birth_year"]), p["sex"],
+                                 _fmt(p["site"]), _fmt(p["onset_date"])])
+        for v in sorted(p["visits"], key=lambda v: v["date"]):
+            rows["visits"].append([
+                p["pseudonym"], _fmt(v["date"]), _fmt(v["leg_pain_nrs"]),
+                _fmt(v["back_pain_nrs"]), _fmt(v["vas_mm"]),
+                _fmt_list(v["odi_answers"], none_as="x"), _fmt(v["joa_total"]), _fmt(v["rmdq"]),
+                _fmt(v["motor_mrc"]), _fmt(v["slr_degrees"]), _fmt_list(v["red_flags"])])
+        for r in p["mri"]:
+            rows["mri"].append([p["pseudonym"], _fmt(r["date"]), _fmt(r["level"]), r["source"],
+                                _fmt(r["method"]), _fmt(r["volume_mm3"]),
+                                _fmt_list(r["diameters_mm"])])
+    return _write_files(Path(out_dir), rows, columns)
 
 
 def _kind_of(path: Path, header: list[str]) -> str:
