@@ -11,7 +11,7 @@ from resorb.domain import Case, HerniationMorphology, RedFlag, SpinalLevel
 from resorb.errors import InvalidInputError
 from resorb.imaging import compare_volumes, ellipsoid_volume_mm3
 from resorb.registry import RecordNotFoundError
-from resorb.scores import mcid_improvement, odi_percent
+from resorb.scores import joa_recovery_rate_percent, mcid_improvement, odi_percent
 
 
 def test_patient_round_trips_and_is_listed(registry, clinician, patient):
@@ -155,11 +155,12 @@ def test_mri_from_diameters_uses_the_ellipsoid_volume(registry, clinician, patie
 def test_timeline_grades_resorption_and_flags_mcid(registry, clinician, patient):
     """Peers: resorb.imaging.compare_volumes for percent/grade against the first MRI of the
     level; resorb.scores.mcid_improvement (Ostelo 2008) against the first visit."""
-    for date, leg, answers in [("2026-02-01", 8, [4, 3, 3, 4, 3, 2, 3, 3, 3, 3]),
-                               ("2026-03-15", 7, [4, 3, 3, 3, 3, 2, 3, 3, 3, 3]),
-                               ("2026-08-01", 2, [1, 1, 1, 1, 1, 0, 1, 1, 1, 1])]:
+    for date, leg, answers, joa in [("2026-02-01", 8, [4, 3, 3, 4, 3, 2, 3, 3, 3, 3], 12),
+                                    ("2026-03-15", 7, [4, 3, 3, 3, 3, 2, 3, 3, 3, 3], None),
+                                    ("2026-08-01", 2, [1, 1, 1, 1, 1, 0, 1, 1, 1, 1], 24)]:
         registry.add_visit(patient.id, {"date": date, "leg_pain_nrs": leg,
-                                        "odi_answers": answers}, actor=clinician)
+                                        "odi_answers": answers, "joa_total": joa},
+                           actor=clinician)
     registry.add_mri(patient.id, {"date": "2026-02-03", "volume_mm3": 2000, "level": "L5-S1"},
                      actor=clinician)
     registry.add_mri(patient.id, {"date": "2026-08-03", "volume_mm3": 600, "level": "L5-S1"},
@@ -175,6 +176,10 @@ def test_timeline_grades_resorption_and_flags_mcid(registry, clinician, patient)
     assert (leg["improvement"], leg["reached"]) == (peer.improvement, peer.reached) == (1, False)
     last = t["visits"][2]["mcid"]
     assert last["leg_pain_nrs"]["reached"] is True
+    # JOA recovery rate (post - pre) / (29 - pre): the worked example 12 -> 24 is 70.6 %.
+    assert t["visits"][2]["joa_recovery_rate_percent"] == pytest.approx(
+        joa_recovery_rate_percent(12, 24)) == pytest.approx(70.588, abs=1e-3)
+    assert t["visits"][0]["joa_recovery_rate_percent"] is None
     odi0 = odi_percent([4, 3, 3, 4, 3, 2, 3, 3, 3, 3]).odi_percent
     odi2 = odi_percent([1, 1, 1, 1, 1, 0, 1, 1, 1, 1]).odi_percent
     assert last["odi_percent"]["improvement"] == pytest.approx(odi0 - odi2)

@@ -443,12 +443,13 @@ class Registry:
         dict
             ``patient``; ``visits`` (each with ``mcid``: for NRS leg/back, VAS,
             ODI and RMDQ the change from the first visit with that score, after
-            Ostelo 2008, PMID 18165753); ``mri`` (each with ``days_since_baseline``,
+            Ostelo 2008, PMID 18165753; and ``joa_recovery_rate_percent``
+            against the first visit with a JOA total); ``mri`` (each with ``days_since_baseline``,
             ``resorption_percent`` and ``grade`` against the first MRI of the
             same level that has a volume); ``findings``; ``therapies``;
             ``assessments`` (id, created_at, version).
         """
-        from resorb.scores import mcid_improvement
+        from resorb.scores import JOA_MAX, joa_recovery_rate_percent, mcid_improvement
 
         patient = self.get_patient(patient_id)
         visits = self.list_visits(patient_id)
@@ -475,6 +476,13 @@ class Registry:
                               "mcid_relative_percent": r.mcid_relative_percent,
                               "reached": r.reached}
             row["mcid"] = flags
+            row["joa_recovery_rate_percent"] = None
+            if v.joa_total is not None:
+                if "joa_total" not in baseline:
+                    baseline["joa_total"] = v.joa_total
+                elif baseline["joa_total"] < JOA_MAX:
+                    row["joa_recovery_rate_percent"] = joa_recovery_rate_percent(
+                        baseline["joa_total"], v.joa_total)
             visit_rows.append(row)
         first: dict[str | None, MRIRecord] = {}
         mri_rows = []
