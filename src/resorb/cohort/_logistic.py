@@ -70,8 +70,10 @@ def check_separation(X: np.ndarray, y: np.ndarray, names: Sequence[str], *,
                            bounds=[(-1, 1)] * X.shape[1], method="highs")
     if res.status != 0 or -res.fun <= tol * len(y):
         return SeparationCheck(False)
-    margins = As @ res.x
-    kind = "complete" if (margins > tol).all() else "quasi-complete"
+    # complete separation: some direction puts every row strictly on its side
+    strict = optimize.linprog(np.zeros(X.shape[1]), A_ub=-As, b_ub=-np.ones(len(y)),
+                              bounds=[(None, None)] * X.shape[1], method="highs")
+    kind = "complete" if strict.status == 0 else "quasi-complete"
     cols = tuple(n for n, b in zip(names, res.x, strict=True) if abs(b) > 1e-6)
     return SeparationCheck(True, kind, cols)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
+from scipy.special import expit, log_expit
 
 from resorb.cohort._irls import fit_logistic_batch
 
@@ -73,8 +73,14 @@ def _calib_batch(y: np.ndarray, LP: np.ndarray, W: np.ndarray,
     Intercept: logistic regression of y with the linear predictor as offset.
     """
     B = LP.shape[0]
-    # slope: two-parameter Newton, vectorised over B
-    theta = np.tile([0.0, 1.0], (B, 1))
+
+    def loglik(th):
+        eta = th[:, :1] + th[:, 1:] * LP
+        return (W * (y * log_expit(eta) + (1 - y) * log_expit(-eta))).sum(1)
+
+    # slope: two-parameter Newton from zero with step halving, vectorised over B
+    theta = np.zeros((B, 2))
+    ll = loglik(theta)
     for _ in range(max_iter):
         eta = theta[:, :1] + theta[:, 1:] * LP
         mu = expit(eta)
@@ -87,8 +93,15 @@ def _calib_batch(y: np.ndarray, LP: np.ndarray, W: np.ndarray,
             step = np.stack([(h11 * g[:, 0] - h01 * g[:, 1]) / det,
                              (h00 * g[:, 1] - h01 * g[:, 0]) / det], axis=1)
         step = np.nan_to_num(step)
-        step = np.clip(step, -5, 5)
+        new_ll = loglik(theta + step)
+        for _h in range(30):
+            worse = new_ll < ll - 1e-12
+            if not worse.any():
+                break
+            step[worse] /= 2
+            new_ll[worse] = loglik(theta + step)[worse]
         theta += step
+        ll = new_ll
         if np.abs(step).max() < 1e-10:
             break
     a = np.zeros(B)
