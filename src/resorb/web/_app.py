@@ -103,7 +103,9 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
     app = fastapi.FastAPI(title="resorb", version=_version(),
                           description="Follow-up registry and assessment of lumbar disc "
                                       "herniation resorption. Not a medical device.",
-                          docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json")
+                          # Swagger UI loads script from a CDN (no network; CSP forbids it);
+                          # the OpenAPI schema itself is served.
+                          docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.resorb = state
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     app.include_router(_api.router)
