@@ -15,6 +15,7 @@ from resorb.errors import InvalidInputError
 from resorb.interop.fhir import (
     RESORB_CODE_SYSTEM,
     UCUM,
+    assessment_observation,
     diagnostic_report,
     odi_observation,
     registry_bundle,
@@ -69,6 +70,8 @@ def test_resorption_and_odi_observations():
     (lambda: odi_observation(101, date="2026-01-01", subject="Patient/1"), "odi_percent"),
     (lambda: diagnostic_report([], subject="Patient/1", issued=dt.datetime(2026, 1, 1)),
      "issued"),
+    (lambda: assessment_observation({"resorption": {"probability": 1.2}}, date="2026-01-01",
+                                    subject="Patient/1"), "result.resorption.probability"),
 ])
 def test_invalid_values_are_rejected(call, field):
     with pytest.raises(InvalidInputError) as err:
@@ -93,8 +96,11 @@ def test_registry_bundle_links_every_result(tmp_path):
                          "notes": "private remark"}, actor="t")
     reg.add_mri(p.id, {"date": "2026-01-12", "volume_mm3": 1500, "level": "L5-S1"}, actor="t")
     reg.add_mri(p.id, {"date": "2026-07-12", "volume_mm3": 500, "level": "L5-S1"}, actor="t")
-    reg.save_assessment(p.id, {"resorption": {"probability": 0.62, "horizon_months": 12}},
-                        actor="t")
+    reg.save_assessment(p.id, {"resorption": {
+        "probability": 0.62, "interval": [0.41, 0.79], "horizon_months": 12,
+        "definition": "volume reduction >= 50 %",
+        "factors": [{"name": "sequestration", "effect": 1.0,
+                     "source": {"pmid": "37559207"}}]}}, actor="t")
     bundle = registry_bundle(reg, p.id, issued=ISSUED)
     reg.close()
     data = _round_trip(bundle, Bundle)
@@ -102,10 +108,16 @@ def test_registry_bundle_links_every_result(tmp_path):
     assert "private remark" not in text and "north" not in text
     by_url = {e["fullUrl"]: e["resource"] for e in data["entry"]}
     kinds = [r["resourceType"] for r in by_url.values()]
-    assert kinds.count("Observation") == 4 and kinds.count("DiagnosticReport") == 1
+    assert kinds.count("Observation") == 5 and kinds.count("DiagnosticReport") == 1
     report = next(r for r in by_url.values() if r["resourceType"] == "DiagnosticReport")
     assert all(ref["reference"] in by_url for ref in report["result"])
-    assert len(report["result"]) == 4
+    assert len(report["result"]) == 5
+    prob = next(r for r in by_url.values() if r["resourceType"] == "Observation"
+                and r["code"]["coding"][0]["code"] == "resorption-probability")
+    assert prob["valueQuantity"] == {"value": 0.62, "unit": "1", "system": UCUM, "code": "1"}
+    assert [c["valueQuantity"]["value"] for c in prob["component"]] == [0.41, 0.79]
+    assert prob["method"]["text"] == "volume reduction >= 50 % within 12 months"
+    assert "pmid 37559207" in prob["note"][1]["text"]
     assert "0.62" in report["conclusion"] and "not a medical device" in report["conclusion"]
     resorption = next(r for r in by_url.values()
                       if r["resourceType"] == "Observation"

@@ -32,6 +32,7 @@ __all__ = [
     "FHIR_VERSION",
     "RESORB_CODE_SYSTEM",
     "UCUM",
+    "assessment_observation",
     "diagnostic_report",
     "odi_observation",
     "registry_bundle",
@@ -191,6 +192,56 @@ def odi_observation(odi_percent: float, *, date: dt.date | str, subject: str,
     return _r4b("Observation").model_validate({k: v for k, v in data.items() if v is not None})
 
 
+def assessment_observation(result: dict[str, Any], *, date: dt.date | str, subject: str,
+                           version: str | None = None, resource_id: str | None = None):
+    """Observation of the estimated probability of resorption from an assessment.
+
+    ``result`` is the ``resorb assess --json`` object (DESIGN.md keys):
+    ``resorption.probability`` becomes ``valueQuantity`` (UCUM ``1``),
+    ``resorption.interval`` two components (lower and upper bound),
+    ``resorption.definition`` and ``horizon_months`` the method text, and the
+    cited sources a note. Labelled as decision support.
+    """
+    res = (result or {}).get("resorption") or {}
+    p = res.get("probability")
+    if not (isinstance(p, int | float) and 0 <= p <= 1):
+        raise InvalidInputError("result.resorption.probability", f"{p!r}", allowed="0-1")
+    data: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": resource_id,
+        "status": "final",
+        "code": {"coding": [_local("resorption-probability",
+                                   "Estimated probability of herniation resorption")],
+                 "text": "Estimated probability of herniation resorption"},
+        "subject": {"reference": subject},
+        "effectiveDateTime": _date(date),
+        "valueQuantity": {"value": float(p), "unit": "1", "system": UCUM, "code": "1"},
+    }
+    interval = res.get("interval")
+    if isinstance(interval, list | tuple) and len(interval) == 2:
+        data["component"] = [
+            {"code": {"coding": [_local(f"interval-{end}", f"Interval {end} bound")]},
+             "valueQuantity": {"value": float(v), "unit": "1", "system": UCUM, "code": "1"}}
+            for end, v in zip(("lower", "upper"), interval, strict=True)]
+    method = " ".join(str(x) for x in (
+        res.get("definition"),
+        f"within {res['horizon_months']} months" if res.get("horizon_months") else None,
+    ) if x)
+    if method:
+        data["method"] = {"text": method}
+    sources = []
+    for f in res.get("factors") or []:
+        src = f.get("source") or {}
+        ids = ", ".join(f"{k} {src[k]}" for k in ("doi", "pmid") if src.get(k))
+        if ids:
+            sources.append(f"{f.get('name')}: {ids}")
+    notes = [f"resorb {version or ''} decision support, not a medical device".replace("  ", " ")]
+    if sources:
+        notes.append("Sources: " + "; ".join(sources))
+    data["note"] = [{"text": n} for n in notes]
+    return _r4b("Observation").model_validate({k: v for k, v in data.items() if v is not None})
+
+
 def diagnostic_report(results: list[str], *, subject: str, issued: dt.datetime,
                       conclusion: str | None = None, effective: dt.date | str | None = None,
                       resource_id: str | None = None):
@@ -225,9 +276,10 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
 
     Holds a Patient (pseudonym as identifier, birth year only), one volume
     Observation per MRI with a volume, one resorption Observation per
-    follow-up MRI, one ODI Observation per visit with an ODI, and a
-    DiagnosticReport whose ``result`` lists them; its ``conclusion`` quotes the
-    most recent stored assessment's resorption estimate, if any. Dates are the
+    follow-up MRI, one ODI Observation per visit with an ODI, the most recent
+    stored assessment's resorption probability (if any), and a
+    DiagnosticReport whose ``result`` lists them; its ``conclusion`` quotes
+    that estimate. Dates are the
     clinic's (this is a clinical export, not a research one).
     """
     issued = issued or dt.datetime.now(dt.UTC)
@@ -269,8 +321,14 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
     conclusion = None
     assessments = registry.list_assessments(patient_id)
     if assessments:
-        res = (assessments[-1].result or {}).get("resorption") or {}
+        latest = assessments[-1]
+        res = (latest.result or {}).get("resorption") or {}
         if "probability" in res:
+            aurn = _urn()
+            entries.append((aurn, assessment_observation(
+                latest.result, date=latest.created_at.date(), subject=patient_urn,
+                version=latest.version)))
+            obs_refs.append(aurn)
             conclusion = (f"Estimated probability of resorption: {res['probability']:.2f}"
                           + (f" within {res['horizon_months']} months"
                              if res.get("horizon_months") else "")
