@@ -225,7 +225,7 @@ def assessment_observation(result: dict[str, Any], *, date: dt.date | str, subje
             for end, v in zip(("lower", "upper"), interval, strict=True)]
     method = " ".join(str(x) for x in (
         res.get("definition"),
-        f"within {res['horizon_months']} months" if res.get("horizon_months") else None,
+        f"within {res['horizon_months']:g} months" if res.get("horizon_months") else None,
     ) if x)
     if method:
         data["method"] = {"text": method}
@@ -330,7 +330,7 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
                 version=latest.version)))
             obs_refs.append(aurn)
             conclusion = (f"Estimated probability of resorption: {res['probability']:.2f}"
-                          + (f" within {res['horizon_months']} months"
+                          + (f" within {res['horizon_months']:g} months"
                              if res.get("horizon_months") else "")
                           + f" (resorb {assessments[-1].version}; decision support, "
                           "not a medical device).")
