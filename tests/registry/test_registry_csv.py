@@ -167,3 +167,31 @@ def test_save_then_load_is_the_identity(hyp_registry, patient, visits, mris):
             assert m_out.volume_mm3 == m_in["volume_mm3"]
         else:
             assert tuple(m_out.diameters_mm) == m_in["diameters_mm"]
+
+
+def test_a_failed_export_leaves_earlier_files_as_they_were(registry, clinician, tmp_path,
+                                                           monkeypatch):
+    import os
+
+    seed_demo(registry, n_patients=2, seed=3, actor=clinician)
+    export_csv(registry, tmp_path / "e")
+    before = _read_all(tmp_path / "e")
+    registry.add_visit(registry.find_patient("DEMO-001").id, {"date": "2027-01-01"},
+                       actor=clinician)
+    real_fdopen = os.fdopen
+    calls = []
+
+    def failing_fdopen(fd, *args, **kwargs):
+        calls.append(fd)
+        if len(calls) == 3:  # the third file cannot be written
+            os.close(fd)
+            raise OSError(28, "No space left on device")
+        return real_fdopen(fd, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fdopen", failing_fdopen)
+    with pytest.raises(OSError, match="No space"):
+        export_csv(registry, tmp_path / "e")
+    monkeypatch.undo()
+    assert _read_all(tmp_path / "e") == before
+    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == ["mri.csv", "patients.csv",
+                                                                  "visits.csv"]

@@ -71,8 +71,9 @@ def _fmt_list(values: list[Any] | None, *, none_as: str = "") -> str:
 def export_csv(registry: Registry, out_dir: str | Path) -> dict[str, Path]:
     """Write ``patients.csv``, ``visits.csv`` and ``mri.csv`` into ``out_dir``.
 
-    Files are written to temporary names and renamed into place, so an
-    interrupted export leaves earlier files as they were.
+    All three files are written to temporary names first and only then
+    renamed into place, so an export that fails while writing leaves the
+    folder's earlier files as they were.
 
     Returns
     -------
@@ -106,24 +107,28 @@ def export_csv(registry: Registry, out_dir: str | Path) -> dict[str, Path]:
 
 def _write_files(out: Path, rows: dict[str, list[list[str]]],
                  columns: dict[str, tuple[str, ...]]) -> dict[str, Path]:
+    """Write every file to a temporary name first, then rename them all into place."""
     out.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for kind, cols in columns.items():
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(cols)
-        w.writerows(rows[kind])
-        target = out / f"{kind}.csv"
-        fd, tmp = tempfile.mkstemp(prefix=f".{kind}.", suffix=".csv.tmp", dir=out)
-        try:
+    temps: dict[str, str] = {}
+    try:
+        for kind, cols in columns.items():
+            buf = io.StringIO()
+            w = csv.writer(buf, lineterminator="\n")
+            w.writerow(cols)
+            w.writerows(rows[kind])
+            fd, tmp = tempfile.mkstemp(prefix=f".{kind}.", suffix=".csv.tmp", dir=out)
+            temps[kind] = tmp
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
                 fh.write(buf.getvalue())
+        written = {}
+        for kind, tmp in temps.items():
+            target = out / f"{kind}.csv"
             os.replace(tmp, target)
-        except BaseException:
+            written[kind] = target
+        return written
+    finally:
+        for tmp in temps.values():
             Path(tmp).unlink(missing_ok=True)
-            raise
-        written[kind] = target
-    return written
 
 
 def export_pseudonymised_csv(registry: Registry, out_dir: str | Path, *, actor: str,
