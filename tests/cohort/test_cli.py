@@ -1,0 +1,133 @@
+"""``resorb cohort fit / report / simulate`` and their bad-input behaviour."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from resorb.cli import main
+
+
+def run(argv, capsys):
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture(scope="module")
+def cohort_csv(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "cohort.csv"
+    from resorb.cohort import simulate_cohort
+
+    simulate_cohort(400, seed=31).to_csv(path, index=False)
+    return path
+
+
+def test_simulate_is_reproducible(tmp_path, capsys):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    for p in (a, b):
+        code, out, _ = run(["cohort", "simulate", "--n", "50", "--seed", "3", "--out", str(p),
+                            "--json"], capsys)
+        assert code == 0 and json.loads(out)["synthetic"] is True
+    assert a.read_text() == b.read_text()
+    df = pd.read_csv(a)
+    assert len(df) == 50 and set(df.event) <= {0, 1, 2}
+
+
+def test_fit_json_has_the_contract_keys_and_saves_a_model(cohort_csv, tmp_path, capsys):
+    model = tmp_path / "m.json"
+    code, out, err = run(["cohort", "fit", str(cohort_csv), "--outcome", "resorbed_12mo",
+                          "--predictors", "age_years,morphology,rim_enhancement",
+                          "--spline", "age_years:3", "--bootstrap", "30", "--seed", "2",
+                          "--time", "time_months", "--event", "event",
+                          "--save-model", str(model), "--json"], capsys)
+    assert code == 0, err
+    d = json.loads(out)
+    for key in ("coefficients", "c_statistic", "c_statistic_optimism_corrected",
+                "calibration_slope_optimism_corrected", "brier", "n", "events", "separation",
+                "missing", "sample_size", "decision_curve", "survival"):
+        assert key in d
+    assert "Intercept" in d["coefficients"] and "age_years'" in d["coefficients"]
+    assert d["c_statistic_optimism_corrected"] < d["c_statistic"]
+    assert d["bootstrap"]["seed"] == 2 and d["bootstrap"]["n_bootstrap"] == 30
+    assert d["survival"]["fine_gray"].startswith("not provided")
+    saved = json.loads(model.read_text())
+    assert saved["provenance"]["data_file"] == "cohort.csv"
+    assert len(saved["provenance"]["data_sha256"]) == 64
+
+
+def test_report_writes_html_with_every_plot(cohort_csv, tmp_path, capsys):
+    html = tmp_path / "r.html"
+    code, out, err = run(["cohort", "report", str(cohort_csv), "--outcome", "resorbed_12mo",
+                          "--predictors", "morphology,rim_enhancement", "--bootstrap", "20",
+                          "--time", "time_months", "--event", "event", "--html", str(html),
+                          "--definition", "regression by 12 months", "--json"], capsys)
+    assert code == 0, err
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html.read_text(), "html.parser")
+    alts = {img["alt"] for img in soup.find_all("img")}
+    assert alts == {"calibration plot", "decision curve", "nomogram", "cumulative incidence",
+                    "Cox calibration"}
+    assert all(img["src"].startswith("data:image/png;base64,") for img in soup.find_all("img"))
+    assert "External validation" in soup.get_text()
+    assert json.loads(out)["html"] == str(html)
+
+
+@pytest.mark.parametrize(("args", "field"), [
+    (["--outcome", "nope", "--predictors", "age_years"], "nope"),
+    (["--outcome", "resorbed_12mo", "--predictors", "age_years,shoe_size"], "shoe_size"),
+    (["--outcome", "age_years", "--predictors", "morphology"], "age_years"),
+    (["--outcome", "resorbed_12mo", "--predictors", "morphology", "--time", "time_months"],
+     "event"),
+    (["--outcome", "resorbed_12mo", "--predictors", "morphology:rcs4"], "morphology"),
+])
+def test_bad_input_exits_2_with_one_line_naming_the_column(cohort_csv, capsys, args, field):
+    code, out, err = run(["cohort", "fit", str(cohort_csv), "--bootstrap", "0", *args], capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"resorb: error: {field}")
+    assert "Traceback" not in err and out == ""
+
+
+def test_unknown_category_names_the_column_and_allowed_values(tmp_path, capsys):
+    from resorb.cohort import simulate_cohort
+
+    df = simulate_cohort(100, seed=1)
+    df.loc[5, "morphology"] = "herniated-ish"
+    path = tmp_path / "bad.csv"
+    df.to_csv(path, index=False)
+    code, _, err = run(["cohort", "fit", str(path), "--outcome", "resorbed_12mo",
+                        "--predictors", "morphology", "--bootstrap", "0"], capsys)
+    assert code == 2
+    assert err.startswith("resorb: error: morphology: row 6: 'herniated-ish'")
+    assert "bulge, protrusion, extrusion, sequestration" in err
+
+
+def test_too_few_events_is_bad_input(tmp_path, capsys):
+    from resorb.cohort import simulate_cohort
+
+    df = simulate_cohort(200, seed=1)
+    df["resorbed_12mo"] = 0
+    df.loc[:4, "resorbed_12mo"] = 1
+    path = tmp_path / "few.csv"
+    df.to_csv(path, index=False)
+    code, _, err = run(["cohort", "fit", str(path), "--outcome", "resorbed_12mo",
+                        "--predictors", "age_years", "--bootstrap", "0"], capsys)
+    assert code == 2
+    assert err.startswith("resorb: error: resorbed_12mo: too few events: 5 events")
+
+
+def test_failed_model_write_exits_2_and_leaves_no_file(cohort_csv, tmp_path, capsys):
+    target = tmp_path / "missing_dir" / "m.json"
+    code, _, err = run(["cohort", "fit", str(cohort_csv), "--outcome", "resorbed_12mo",
+                        "--predictors", "morphology", "--bootstrap", "0",
+                        "--save-model", str(target)], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert not target.parent.exists()
