@@ -144,6 +144,13 @@ def test_uids_are_consistent_within_one_import(site):
     originals = {str(d.SOPInstanceUID) for d in site["originals"]}
     assert not referenced & originals
     assert all(d.PatientIdentityRemoved == "YES" for d in files)
+    # The de-identified SEG still measures the same.
+    from resorb.imaging import HerniationMask, mask_volume
+
+    seg_path = next(p for p in (site["tmp"] / "deid").glob("*.dcm")
+                    if pydicom.dcmread(p).Modality == "SEG")
+    vm = mask_volume(HerniationMask.from_dicom_seg(seg_path), label=1)
+    assert vm.volume_mm3 == pytest.approx(60 * VOXEL_MM3)
 
 
 def test_a_series_without_seg_is_stored_without_a_volume(site):
