@@ -237,3 +237,32 @@ def test_import_then_export_sr_and_fhir_from_the_command_line(site, capsys, monk
     code, _, err = _run(capsys, monkeypatch, "registry", "export-sr", str(seg_file), "--db", db,
                         "--mri", "999", "--out", str(sr_path))
     assert code == 2 and "mri" in err
+
+
+@pytest.mark.xfail(strict=True, raises=ImagingError,
+                   reason="resorb.imaging.io.read_dicom_seg looks for "
+                          "SegmentIdentificationSequence only per frame; highdicom writes it "
+                          "in the shared functional groups "
+                          "when a SEG has one segment. Remove this marker when the reader "
+                          "accepts it.")
+def test_single_segment_highdicom_seg_is_imported(site, tmp_path):
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    images = [pydicom.dcmread(p) for p in sorted((site["base"] / "mr").glob("*.dcm"))]
+    mask = np.zeros((len(images), 16, 16), dtype=bool)
+    mask[2:5, 4:9, 6:10] = True
+    desc = hd.seg.SegmentDescription(
+        segment_number=1, segment_label="herniation",
+        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Lesion,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)
+    seg = hd.seg.Segmentation(
+        source_images=images, pixel_array=mask, segmentation_type="BINARY",
+        segment_descriptions=[desc], series_instance_uid=hd.UID(), series_number=5,
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="resorb synthetic",
+        manufacturer_model_name="test", software_versions="0", device_serial_number="1")
+    path = tmp_path / "one.dcm"
+    seg.save_as(path)
+    out = import_dicom(site["reg"], path, patient_id=site["patient"].id, actor="radiographer")
+    assert out["mri"][0]["volume_mm3"] == pytest.approx(60 * VOXEL_MM3)
