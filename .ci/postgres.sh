@@ -5,7 +5,8 @@
 #   export RESORB_TEST_POSTGRES_URL="$url"
 #
 # Installs Debian's postgresql when it is missing (needs root), creates a data
-# directory under /tmp, starts the server as the postgres user on 127.0.0.1
+# directory under /tmp, starts the server (as the postgres user when run as root,
+# else as the caller) on 127.0.0.1
 # (port $RESORB_PG_PORT, default 54329), creates the role and database
 # resorb_test, and prints postgresql+psycopg://resorb:resorb@127.0.0.1:PORT/resorb_test
 # as the only line on stdout (progress goes to stderr). Running it again while
@@ -52,8 +53,10 @@ if [ -z "$BIN" ]; then
   BIN="$(find_bin)"
 fi
 
+# Root runs the server as the postgres user; anyone else runs it as themselves
+# (a cluster in /tmp owned by the caller needs no privileges).
 as_postgres() {
-  if [ "$(id -un)" = postgres ]; then "$@"; else runuser -u postgres -- "$@"; fi
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
 if [ "${1:-}" = stop ]; then
@@ -69,7 +72,7 @@ if ! "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT"; then
   if [ ! -s "$DATA/PG_VERSION" ]; then
     log "initialising a cluster in $DATA"
     mkdir -p "$DATA"
-    chown postgres:postgres "$DATA" 2>/dev/null || true
+    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$DATA"; fi
     chmod 700 "$DATA"
     as_postgres "$BIN/initdb" -D "$DATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
       --encoding=UTF8 --locale=C.UTF-8 >/dev/null 2>&1 \
