@@ -148,8 +148,13 @@ def test_storing_an_assessment_from_the_page(doc, registry, patient_with_series)
     r = doc.post(f"/patients/{patient_with_series}/assessment", data={"csrf_token": doc.csrf})
     assert r.status_code == 303
     assert len(registry.list_assessments(patient_with_series)) == 1
+    assert "#1" in doc.get(f"/patients/{patient_with_series}").text
+
+
+def test_timeline_plot_carries_the_forecast_band(doc, patient_with_series):
     html = doc.get(f"/patients/{patient_with_series}").text
     assert "forecast median" in _svg_text(html)
+    assert "from the current assessment" in html
 
 
 def _svg_text(html: str) -> str:

@@ -254,12 +254,32 @@ async def new_patient(request: Request, user: User) -> Response:
 # -- timeline ---------------------------------------------------------------------------------
 
 
-def _latest_forecast(timeline: dict[str, Any], registry, patient_id: int) -> dict | None:
-    if not timeline["assessments"]:
-        return None
-    latest = registry.list_assessments(patient_id)[-1]
-    fc = latest.result.get("forecast") if isinstance(latest.result, dict) else None
-    return fc if isinstance(fc, dict) and fc.get("curve") else None
+def _timeline_forecast(request: Request, timeline: dict[str, Any], patient_id: int
+                       ) -> tuple[dict | None, str | None]:
+    """The forecast band for the timeline plot and where it comes from.
+
+    The current assessment (cached per case and day, so the assessment page and
+    its PDF reuse it); when the record cannot be assessed yet (no findings), the
+    latest stored assessment's forecast, else none.
+    """
+    from resorb.web._assess import assess_patient
+
+    reg = _state(request).registry
+    if not any(m["volume_mm3"] is not None for m in timeline["mri"]):
+        return None, None
+    try:
+        _, data = assess_patient(reg, patient_id, cache=_state(request).assessments)
+        fc = data.get("forecast")
+        if isinstance(fc, dict) and fc.get("curve"):
+            return fc, "current assessment"
+    except InvalidInputError:
+        pass
+    if timeline["assessments"]:
+        latest = reg.list_assessments(patient_id)[-1]
+        fc = latest.result.get("forecast") if isinstance(latest.result, dict) else None
+        if isinstance(fc, dict) and fc.get("curve"):
+            return fc, f"stored assessment #{latest.id}"
+    return None, None
 
 
 @router.get("/patients/{patient_id}")
@@ -270,11 +290,11 @@ def patient_page(request: Request, user: User, patient_id: int) -> HTMLResponse:
     reg = _state(request).registry
     tl = reg.patient_timeline(patient_id)
     obs = [(m["date"], m["volume_mm3"]) for m in tl["mri"] if m["volume_mm3"] is not None]
-    forecast = _latest_forecast(tl, reg, patient_id)
+    forecast, forecast_from = _timeline_forecast(request, tl, patient_id)
     plot = svg_data_uri(volume_course_svg(obs, forecast=forecast)) if obs else None
     return render(request, "patient.html",
                   {"t": tl, "p": tl["patient"], "plot": plot, "forecast": forecast,
-                   "nav": "patients"}, user=user)
+                   "forecast_from": forecast_from, "nav": "patients"}, user=user)
 
 
 # -- follow-up forms --------------------------------------------------------------------------
