@@ -33,3 +33,12 @@ def test_registry_methods_and_keyword_only_actor():
         params = inspect.signature(getattr(registry.Registry, name)).parameters
         if "actor" in params and name != "add_user":
             assert params["actor"].kind is inspect.Parameter.KEYWORD_ONLY, name
+
+
+def test_registry_is_a_context_manager_and_hides_the_password(tmp_path):
+    with registry.Registry(f"sqlite:///{tmp_path / 'x.db'}") as reg:
+        reg.upgrade()
+        assert reg.count_patients() == 0
+    pg = registry.Registry("postgresql+psycopg://u:topsecret@127.0.0.1:1/db")
+    assert "topsecret" not in repr(pg) and "topsecret" not in pg.url
+    pg.close()

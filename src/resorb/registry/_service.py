@@ -161,6 +161,15 @@ class Registry:
         """Release the database connections."""
         self.engine.dispose()
 
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Registry({self.url!r})"  # the password is masked
+
     @contextmanager
     def transaction(self, *, actor: str) -> Iterator[Session]:
         """A session in one transaction, committed on success and rolled back on error.
