@@ -214,6 +214,17 @@ def test_limiter_window_slides():
     assert lim.retry_after_s("user:a") == 0
 
 
+def test_limiter_sweeps_stale_keys():
+    now = [0.0]
+    lim = LoginLimiter(max_failures=3, window_s=10, clock=lambda: now[0])
+    lim.sweep_above = 5
+    for i in range(6):
+        lim.failed(f"user:u{i}")
+    now[0] = 20
+    lim.failed("user:late")
+    assert set(lim._failures) == {"user:late"}
+
+
 # -- headers, redirects -----------------------------------------------------------------------
 
 

@@ -77,8 +77,9 @@ def volume_course_svg(observations: Sequence[tuple[dt.date, float]], *,
                     label="forecast median")
         if observations:
             xs, ys = zip(*observations, strict=True)
-            ax.plot(xs, ys, marker="o", color="#16324f", linewidth=1.4, markersize=6,
-                    label="measured")
+            # Dotted connector: two scans say nothing about the path between them.
+            ax.plot(xs, ys, marker="o", color="#16324f", linewidth=1.0, linestyle=":",
+                    markersize=6, label="measured")
         ax.set_ylabel("herniation volume (mm³)", fontsize=9)
         ax.set_ylim(bottom=0)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))

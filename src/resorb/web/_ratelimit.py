@@ -46,9 +46,15 @@ class LoginLimiter:
                     wait = max(wait, self.window_s - (now - q[-self.max_failures]))
         return wait
 
+    #: Above this many tracked keys, stale ones are swept (memory stays bounded).
+    sweep_above = 10_000
+
     def failed(self, *keys: str) -> None:
         now = self._clock()
         with self._lock:
+            if len(self._failures) > self.sweep_above:
+                for key in list(self._failures):
+                    self._prune(key, now)
             for key in keys:
                 self._prune(key, now)
                 self._failures[key].append(now)
