@@ -89,3 +89,35 @@ def test_a_failed_validation_leaves_the_registry_as_it_was(registry, clinician, 
         registry.add_visit(patient.id, {"date": "2026-03-01", "leg_pain_nrs": 99},
                            actor=clinician)
     assert _counts(registry) == before
+
+
+def test_concurrent_first_use_of_the_date_offset_agrees(registry, clinician, patient, backend):
+    """Two transactions draw the patient's offset at once: the second waits on the first's
+    uncommitted row, hits the primary key and must adopt the committed offset."""
+    import threading
+    import time
+
+    from resorb.registry._service import _ensure_offset
+
+    if backend != "postgres":
+        pytest.skip("SQLite serialises writers, so the two draws cannot overlap")
+    drawn: dict[str, int] = {}
+    a_inserted = threading.Event()
+
+    def first():
+        with registry.transaction(actor=clinician) as s:
+            drawn["a"] = _ensure_offset(s, patient.id)
+            a_inserted.set()
+            time.sleep(0.8)  # keep the row uncommitted while the second draws
+
+    def second():
+        a_inserted.wait(10)
+        with registry.transaction(actor=clinician) as s:
+            drawn["b"] = _ensure_offset(s, patient.id)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert drawn["a"] == drawn["b"] == registry.date_offset_days(patient.id, actor=clinician)

@@ -708,9 +708,16 @@ def _ensure_offset(s: Session, patient_id: int) -> int:
     row = s.get(m.DateShift, patient_id)
     if row is None:
         lo, hi = DATE_SHIFT_RANGE_DAYS
-        row = m.DateShift(patient_id=patient_id, offset_days=lo + secrets.randbelow(hi - lo + 1))
-        s.add(row)
-        s.flush()
+        try:
+            # A savepoint: if a concurrent transaction drew the offset first, keep theirs.
+            with s.begin_nested():
+                row = m.DateShift(patient_id=patient_id,
+                                  offset_days=lo + secrets.randbelow(hi - lo + 1))
+                s.add(row)
+        except IntegrityError:
+            row = s.get(m.DateShift, patient_id, populate_existing=True)
+            if row is None:  # pragma: no cover - the conflict was not about this row
+                raise
     return row.offset_days
 
 
