@@ -47,7 +47,9 @@ class CohortSummary:
 
     def kaplan_meier(self) -> dict[str, dict[str, Any]]:
         """Kaplan-Meier estimate per morphology (lifelines), with 95 % intervals."""
-        from lifelines import KaplanMeierFitter
+        from resorb.errors import require_extra
+
+        KaplanMeierFitter = require_extra("lifelines", "stats").KaplanMeierFitter  # noqa: N806
 
         out: dict[str, dict[str, Any]] = {}
         for group, (months, events) in self.survival.items():
