@@ -156,3 +156,20 @@ def test_case_insensitive_enum_values_are_normalised(sim_cohort):
     m1 = FittedLogistic.from_data(df, outcome="resorbed_12mo", predictors="morphology")
     m2 = FittedLogistic.from_data(sim_cohort, outcome="resorbed_12mo", predictors="morphology")
     np.testing.assert_allclose(m1.coef, m2.coef)
+
+
+def test_batched_c_statistic_equals_sklearn_on_expanded_rows():
+    """Each row of the batched C (bootstrap multiplicity weights, tied scores)
+    equals ``roc_auc_score`` on the rows repeated by their weights."""
+    from sklearn.metrics import roc_auc_score
+
+    from resorb.cohort._validation import c_statistic_batch
+
+    rng = np.random.default_rng(12)
+    y = rng.integers(0, 2, 300).astype(float)
+    S = np.round(rng.normal(size=(6, 300)), 1)
+    W = rng.integers(0, 3, size=(6, 300)).astype(float)
+    got = c_statistic_batch(y, S, W)
+    for b in range(6):
+        rows = np.repeat(np.arange(300), W[b].astype(int))
+        assert got[b] == pytest.approx(roc_auc_score(y[rows], S[b, rows]), abs=1e-12)

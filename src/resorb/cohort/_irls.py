@@ -66,6 +66,9 @@ def fit_logistic_batch(X: np.ndarray, y: np.ndarray, W: np.ndarray, *,
     B, _ = W.shape
     p = X.shape[1]
     beta = np.zeros((B, p)) if beta0 is None else np.broadcast_to(beta0, (B, p)).copy()
+    # outer products of the design rows, (n, p*p): the information matrices of
+    # all B fits are then one matrix product, weights (B, n) @ XX (n, p*p)
+    XX = (X[:, :, None] * X[:, None, :]).reshape(len(X), p * p)
     active = np.ones(B, dtype=bool)
     converged = np.zeros(B, dtype=bool)
     ok = np.ones(B, dtype=bool)
@@ -78,7 +81,7 @@ def fit_logistic_batch(X: np.ndarray, y: np.ndarray, W: np.ndarray, *,
         eta = b @ X.T
         mu = expit(eta)
         v = mu * (1 - mu)
-        info = np.einsum("bn,ni,nj->bij", w * v, X, X, optimize=True)
+        info = ((w * v) @ XX).reshape(-1, p, p)
         resid = y - mu
         if firth:
             try:
@@ -86,7 +89,7 @@ def fit_logistic_batch(X: np.ndarray, y: np.ndarray, W: np.ndarray, *,
             except np.linalg.LinAlgError:
                 inv = np.linalg.pinv(info)
             # leverage of one copy of each row: v_i x_i' I^-1 x_i
-            h = v * np.einsum("ni,bij,nj->bn", X, inv, X, optimize=True)
+            h = v * (XX @ inv.reshape(-1, p * p).T).T
             resid = resid + h * (0.5 - mu)
         score = np.einsum("bn,ni->bi", w * resid, X)
         try:

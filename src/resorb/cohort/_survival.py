@@ -107,7 +107,8 @@ def truncated_c_index(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
     """Harrell's C restricted to pairs whose earlier time is an event by ``horizon``.
 
     A pair (i, j) is usable when ``event_i == 1``, ``t_i <= horizon`` and
-    ``t_i < t_j`` (or ``t_i == t_j`` with j censored); it is concordant when ``risk_i > risk_j`` (ties count 1/2).
+    ``t_i < t_j`` (or ``t_i == t_j`` with j censored); it is concordant
+    when ``risk_i > risk_j`` (ties count 1/2).
     """
     time, event, risk = (np.asarray(a, float) for a in (time, event, risk))
     num = den = 0.0

@@ -1,4 +1,4 @@
-# ruff: noqa: N803, N806  (matrix notation: X design, W weights, B resamples)
+# ruff: noqa: N803, N806  (matrix notation: X design, W weights, B resamples, S scores)
 """Performance, calibration and bootstrap validation of logistic models.
 
 References
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, log_expit
+from scipy.special import expit
 
 from resorb.cohort._irls import fit_logistic_batch
 
@@ -59,6 +59,30 @@ def c_statistic(y: np.ndarray, score: np.ndarray, *, weights: np.ndarray | None 
     return float((pos_g * (neg_below + 0.5 * neg_g)).sum() / total)
 
 
+def c_statistic_batch(y: np.ndarray, S: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """:func:`c_statistic` for each row of scores ``S`` (B, n) under weights ``W`` (B, n)."""
+    B, n = S.shape
+    order = np.argsort(S, axis=1, kind="stable")
+    s = np.take_along_axis(S, order, axis=1)
+    w = np.take_along_axis(W, order, axis=1)
+    yy = np.asarray(y, float)[order]
+    pos, neg = w * yy, w * (1 - yy)
+    cneg = np.cumsum(neg, axis=1)
+    cneg0 = np.concatenate([np.zeros((B, 1)), cneg], axis=1)  # cneg0[:, k] = sum before k
+    idx = np.broadcast_to(np.arange(n), (B, n))
+    new_group = np.ones((B, n), dtype=bool)
+    new_group[:, 1:] = s[:, 1:] != s[:, :-1]
+    start = np.maximum.accumulate(np.where(new_group, idx, 0), axis=1)
+    last = np.ones((B, n), dtype=bool)
+    last[:, :-1] = new_group[:, 1:]
+    end = np.minimum.accumulate(np.where(last, idx, n - 1)[:, ::-1], axis=1)[:, ::-1]
+    below = np.take_along_axis(cneg0, start, axis=1)
+    tied = np.take_along_axis(cneg0, end + 1, axis=1) - below
+    total = pos.sum(1) * neg.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (pos * (below + 0.5 * tied)).sum(1) / total
+
+
 def brier_score(y: np.ndarray, p: np.ndarray, *, weights: np.ndarray | None = None) -> float:
     """Mean squared difference between outcome (0/1) and predicted probability."""
     w = np.ones(len(y)) if weights is None else weights
@@ -74,13 +98,15 @@ def _calib_batch(y: np.ndarray, LP: np.ndarray, W: np.ndarray,
     """
     B = LP.shape[0]
 
-    def loglik(th):
-        eta = th[:, :1] + th[:, 1:] * LP
-        return (W * (y * log_expit(eta) + (1 - y) * log_expit(-eta))).sum(1)
+    def loglik(th, rows):
+        eta = th[:, :1] + th[:, 1:] * LP[rows]
+        return (W[rows] * (y * eta - np.logaddexp(0.0, eta))).sum(1)
 
-    # slope: two-parameter Newton from zero with step halving, vectorised over B
-    theta = np.zeros((B, 2))
-    ll = loglik(theta)
+    # slope: two-parameter Newton, vectorised over B, started at the identity
+    # (0, 1), the answer for a model on its own development sample. Large
+    # steps are checked against the likelihood and halved until it does not
+    # fall (small steps are inside Newton's quadratic region).
+    theta = np.tile([0.0, 1.0], (B, 1))
     for _ in range(max_iter):
         eta = theta[:, :1] + theta[:, 1:] * LP
         mu = expit(eta)
@@ -93,16 +119,18 @@ def _calib_batch(y: np.ndarray, LP: np.ndarray, W: np.ndarray,
             step = np.stack([(h11 * g[:, 0] - h01 * g[:, 1]) / det,
                              (h00 * g[:, 1] - h01 * g[:, 0]) / det], axis=1)
         step = np.nan_to_num(step)
-        new_ll = loglik(theta + step)
-        for _h in range(30):
-            worse = new_ll < ll - 1e-12
-            if not worse.any():
-                break
-            step[worse] /= 2
-            new_ll[worse] = loglik(theta + step)[worse]
+        big = np.flatnonzero(np.abs(step).max(axis=1) > 0.5)
+        if big.size:
+            ll0 = loglik(theta[big], big)
+            s = step[big]
+            for _h in range(30):
+                worse = loglik(theta[big] + s, big) < ll0 - 1e-12
+                if not worse.any():
+                    break
+                s[worse] /= 2
+            step[big] = s
         theta += step
-        ll = new_ll
-        if np.abs(step).max() < 1e-10:
+        if np.abs(step).max() < 1e-9:
             break
     a = np.zeros(B)
     for _ in range(max_iter):
@@ -201,7 +229,7 @@ def bootstrap_indices(n: int, n_bootstrap: int, seed: int | None) -> np.ndarray:
 
 def _metrics_batch(y, LP, W):
     """C, slope, intercept, Brier for each row of LP (B, n) under weights W (B, n)."""
-    c = np.array([c_statistic(y, LP[b], weights=W[b]) for b in range(LP.shape[0])])
+    c = c_statistic_batch(y, LP, W)
     slope, intercept = _calib_batch(y, LP, W)
     P = expit(LP)
     brier = (W * (y - P) ** 2).sum(1) / W.sum(1)
