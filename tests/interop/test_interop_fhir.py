@@ -5,10 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import fhir.resources.bundle
+import fhir.resources.diagnosticreport
+import fhir.resources.observation
+import fhir.resources.R4B.bundle
+import fhir.resources.R4B.diagnosticreport
+import fhir.resources.R4B.observation
 import pytest
-from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.diagnosticreport import DiagnosticReport
-from fhir.resources.R4B.observation import Observation
 from pydicom.sr.codedict import codes
 
 from resorb.errors import InvalidInputError
@@ -26,6 +29,29 @@ from resorb.registry import Registry
 
 ISSUED = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 
+#: The fhir.resources classes of each release the export can write.
+CLASSES = {
+    "R4B": {"Observation": fhir.resources.R4B.observation.Observation,
+            "DiagnosticReport": fhir.resources.R4B.diagnosticreport.DiagnosticReport,
+            "Bundle": fhir.resources.R4B.bundle.Bundle},
+    "R5": {"Observation": fhir.resources.observation.Observation,
+           "DiagnosticReport": fhir.resources.diagnosticreport.DiagnosticReport,
+           "Bundle": fhir.resources.bundle.Bundle},
+}
+
+
+@pytest.fixture(params=["R4B", "R5"])
+def release(request) -> str:
+    return request.param
+
+
+def test_installed_fhir_resources_releases():
+    """fhir.resources 8.x: the top-level package is R5 (5.0.0); R4B is a sub-package."""
+    import fhir.resources
+
+    assert fhir.resources.__fhir_version__ == "5.0.0"
+    assert fhir.resources.R4B.__fhir_version__ == "4.3.0"
+
 
 def _round_trip(resource, cls):
     text = resource.model_dump_json(exclude_none=True)
@@ -35,10 +61,12 @@ def _round_trip(resource, cls):
     return json.loads(text)
 
 
-def test_volume_observation_has_ucum_mm3_snomed_volume_and_disc_site():
+def test_volume_observation_has_ucum_mm3_snomed_volume_and_disc_site(release):
     obs = volume_observation(1523.5, date=dt.date(2026, 2, 20), subject="Patient/7",
-                             level="L5-S1", method="voxel_count", study_uid="1.2.3.4")
-    data = _round_trip(obs, Observation)
+                             level="L5-S1", method="voxel_count", study_uid="1.2.3.4",
+                             fhir_version=release)
+    assert isinstance(obs, CLASSES[release]["Observation"])
+    data = _round_trip(obs, CLASSES[release]["Observation"])
     assert data["valueQuantity"] == {"value": 1523.5, "unit": "mm3", "system": UCUM,
                                      "code": "mm3"}
     sct = data["code"]["coding"][0]
@@ -50,16 +78,19 @@ def test_volume_observation_has_ucum_mm3_snomed_volume_and_disc_site():
     assert data["category"][0]["coding"][0]["code"] == "imaging"
 
 
-def test_resorption_and_odi_observations():
+def test_resorption_and_odi_observations(release):
+    Observation = CLASSES[release]["Observation"]
     r = resorption_observation(65.9, grade="significant", date="2026-08-01",
                                subject="Patient/7", baseline_ref="Observation/a",
-                               followup_ref="Observation/b", level="L4-L5")
+                               followup_ref="Observation/b", level="L4-L5",
+                               fhir_version=release)
     data = _round_trip(r, Observation)
     assert data["valueQuantity"]["code"] == "%" and data["valueQuantity"]["value"] == 65.9
     assert [d["reference"] for d in data["derivedFrom"]] == ["Observation/a", "Observation/b"]
     assert data["interpretation"][0]["text"] == "significant"
     assert data["code"]["coding"][0]["system"] == RESORB_CODE_SYSTEM
-    o = odi_observation(40.0, date="2026-02-01", subject="Patient/7", answered=9)
+    o = odi_observation(40.0, date="2026-02-01", subject="Patient/7", answered=9,
+                        fhir_version=release)
     data = _round_trip(o, Observation)
     assert data["valueQuantity"]["code"] == "%" and data["note"][0]["text"].startswith("9 of 10")
 
@@ -70,6 +101,8 @@ def test_resorption_and_odi_observations():
     (lambda: odi_observation(101, date="2026-01-01", subject="Patient/1"), "odi_percent"),
     (lambda: diagnostic_report([], subject="Patient/1", issued=dt.datetime(2026, 1, 1)),
      "issued"),
+    (lambda: volume_observation(5, date="2026-01-01", subject="Patient/1", fhir_version="R4"),
+     "fhir_version"),
     (lambda: assessment_observation({"resorption": {"probability": 1.2}}, date="2026-01-01",
                                     subject="Patient/1"), "result.resorption.probability"),
 ])
@@ -79,15 +112,15 @@ def test_invalid_values_are_rejected(call, field):
     assert err.value.field == field
 
 
-def test_diagnostic_report_round_trips():
+def test_diagnostic_report_round_trips(release):
     rep = diagnostic_report(["Observation/a"], subject="Patient/7", issued=ISSUED,
-                            conclusion="x", effective="2026-02-20")
-    data = _round_trip(rep, DiagnosticReport)
+                            conclusion="x", effective="2026-02-20", fhir_version=release)
+    data = _round_trip(rep, CLASSES[release]["DiagnosticReport"])
     assert data["category"][0]["coding"][0]["code"] == "RAD"
     assert data["result"] == [{"reference": "Observation/a"}]
 
 
-def test_registry_bundle_links_every_result(tmp_path):
+def test_registry_bundle_links_every_result(tmp_path, release):
     reg = Registry(f"sqlite:///{tmp_path / 'f.db'}")
     reg.upgrade()
     p = reg.create_patient({"pseudonym": "F-1", "birth_year": 1980, "sex": "female",
@@ -101,9 +134,9 @@ def test_registry_bundle_links_every_result(tmp_path):
         "definition": "volume reduction >= 50 %",
         "factors": [{"name": "sequestration", "effect": 1.0,
                      "source": {"pmid": "37559207"}}]}}, actor="t")
-    bundle = registry_bundle(reg, p.id, issued=ISSUED)
+    bundle = registry_bundle(reg, p.id, issued=ISSUED, fhir_version=release)
     reg.close()
-    data = _round_trip(bundle, Bundle)
+    data = _round_trip(bundle, CLASSES[release]["Bundle"])
     text = json.dumps(data)
     assert "private remark" not in text and "north" not in text
     by_url = {e["fullUrl"]: e["resource"] for e in data["entry"]}

@@ -228,17 +228,19 @@ def register(app: typer.Typer) -> None:
                     patient: str = typer.Option(..., "--patient",
                                                 help="Registry patient id or pseudonym."),
                     out: Path = typer.Option(..., "--out", help="JSON file to write."),
+                    fhir_version: str = typer.Option("R4B", "--fhir-version",
+                                                     help="R4B (R4-compatible) or R5."),
                     as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
                     ) -> None:
-        """Write a patient's follow-up as a FHIR R4B Bundle (Observations, DiagnosticReport)."""
-        from resorb.interop.fhir import FHIR_VERSION, registry_bundle
+        """Write a patient's follow-up as a FHIR Bundle (Observations, DiagnosticReport)."""
+        from resorb.interop.fhir import registry_bundle
 
         reg = _open(db)
         try:
             pid = _patient_id(reg, patient)
-            bundle = registry_bundle(reg, pid)
+            bundle = registry_bundle(reg, pid, fhir_version=fhir_version)
             _write_atomic(out, bundle.model_dump_json(exclude_none=True, indent=2).encode())
-            emit({"file": str(out), "fhir_version": FHIR_VERSION,
+            emit({"file": str(out), "fhir_version": fhir_version,
                   "resources": len(bundle.entry or [])}, as_json=as_json)
         finally:
             reg.close()

@@ -1,11 +1,12 @@
 """FHIR export of herniation measurements, resorption, ODI and assessments.
 
-FHIR version: **R4B** (4.3.0), through ``fhir.resources.R4B``. The installed
-fhir.resources 8.x defaults to R5 and ships no plain R4 package; R4B is the
-R4-compatible release (Observation, DiagnosticReport, Patient and Bundle are
-unchanged from R4 in the elements used here), so servers that speak R4 accept
-these resources. Every resource is built as a fhir.resources model, which
-validates it.
+FHIR version: **R4B** (4.3.0) by default, through ``fhir.resources.R4B``; pass
+``fhir_version="R5"`` for FHIR 5.0.0 (``fhir.resources``' own default). The
+installed fhir.resources 8.3 ships no plain R4 package; R4B is the
+R4-compatible release (the Observation, DiagnosticReport, Patient and Bundle
+elements used here are the same as in R4), so servers that speak R4 accept
+these resources. Every resource is built as a fhir.resources model of the
+chosen release, which validates it.
 
 Conventions follow the HL7 "DICOM SR to FHIR Resource Mapping" IG for imaging
 measurements: ``Observation.code`` is the measured concept, ``valueQuantity``
@@ -30,6 +31,7 @@ from resorb.errors import InvalidInputError, require_extra
 
 __all__ = [
     "FHIR_VERSION",
+    "FHIR_VERSIONS",
     "RESORB_CODE_SYSTEM",
     "UCUM",
     "assessment_observation",
@@ -40,8 +42,10 @@ __all__ = [
     "volume_observation",
 ]
 
-#: The FHIR release of every resource made here.
+#: The FHIR release made by default (``fhir_version="R4B"``).
 FHIR_VERSION = "4.3.0 (R4B)"
+#: Releases that can be requested: R4B (default, R4-compatible) or R5 (5.0.0).
+FHIR_VERSIONS = ("R4B", "R5")
 #: Project-local code system for concepts without a verified standard code.
 RESORB_CODE_SYSTEM = "urn:resorb:fhir:measure"
 UCUM = "http://unitsofmeasure.org"
@@ -53,12 +57,20 @@ _LEVEL_CODE_NAMES = {"L1-L2": "L1L2Disc", "L2-L3": "L2L3Disc", "L3-L4": "L3L4Dis
                      "L4-L5": "L4L5Disc", "L5-S1": "L5S1Disc"}
 
 
-def _r4b(name: str):
+def _model(name: str, version: str):
+    """The fhir.resources class ``name`` of FHIR ``version`` ("R4B" or "R5")."""
     require_extra("fhir.resources", "web")
     import importlib
 
-    module = importlib.import_module(f"fhir.resources.R4B.{name.lower()}")
+    if version not in FHIR_VERSIONS:
+        raise InvalidInputError("fhir_version", f"{version!r}", allowed=", ".join(FHIR_VERSIONS))
+    package = "fhir.resources.R4B" if version == "R4B" else "fhir.resources"
+    module = importlib.import_module(f"{package}.{name.lower()}")
     return getattr(module, name)
+
+
+def _build(name: str, data: dict[str, Any], version: str):
+    return _model(name, version).model_validate({k: v for k, v in data.items() if v is not None})
 
 
 def _sct(name: str) -> dict[str, str]:
@@ -95,7 +107,8 @@ def _category(code: str, display: str) -> list[dict[str, Any]]:
 
 def volume_observation(volume_mm3: float, *, date: dt.date | str, subject: str,
                        level: str | None = None, method: str | None = None,
-                       study_uid: str | None = None, resource_id: str | None = None):
+                       study_uid: str | None = None,
+                       resource_id: str | None = None, fhir_version: str = "R4B"):
     """Observation of a herniation volume (mm3).
 
     Parameters
@@ -138,12 +151,13 @@ def volume_observation(volume_mm3: float, *, date: dt.date | str, subject: str,
     if study_uid:
         data["derivedFrom"] = [{"type": "ImagingStudy", "identifier": {
             "system": "urn:dicom:uid", "value": f"urn:oid:{study_uid}"}}]
-    return _r4b("Observation").model_validate({k: v for k, v in data.items() if v is not None})
+    return _build("Observation", data, fhir_version)
 
 
 def resorption_observation(resorption_percent: float, *, grade: str | None, date: dt.date | str,
                            subject: str, baseline_ref: str, followup_ref: str,
-                           level: str | None = None, resource_id: str | None = None):
+                           level: str | None = None,
+                           resource_id: str | None = None, fhir_version: str = "R4B"):
     """Observation of resorption percent between two volume Observations.
 
     ``derivedFrom`` names both; ``interpretation`` carries the grade (DESIGN.md
@@ -168,11 +182,12 @@ def resorption_observation(resorption_percent: float, *, grade: str | None, date
                                    "text": grade}]
     if level is not None:
         data["bodySite"] = _level(level)
-    return _r4b("Observation").model_validate({k: v for k, v in data.items() if v is not None})
+    return _build("Observation", data, fhir_version)
 
 
 def odi_observation(odi_percent: float, *, date: dt.date | str, subject: str,
-                    answered: int | None = None, resource_id: str | None = None):
+                    answered: int | None = None,
+                    resource_id: str | None = None, fhir_version: str = "R4B"):
     """Observation of an Oswestry Disability Index total (0-100 %)."""
     if not (isinstance(odi_percent, int | float) and 0 <= odi_percent <= 100):
         raise InvalidInputError("odi_percent", f"{odi_percent!r}", allowed="0-100")
@@ -189,11 +204,12 @@ def odi_observation(odi_percent: float, *, date: dt.date | str, subject: str,
     }
     if answered is not None:
         data["note"] = [{"text": f"{answered} of 10 sections answered"}]
-    return _r4b("Observation").model_validate({k: v for k, v in data.items() if v is not None})
+    return _build("Observation", data, fhir_version)
 
 
 def assessment_observation(result: dict[str, Any], *, date: dt.date | str, subject: str,
-                           version: str | None = None, resource_id: str | None = None):
+                           version: str | None = None,
+                           resource_id: str | None = None, fhir_version: str = "R4B"):
     """Observation of the estimated probability of resorption from an assessment.
 
     ``result`` is the ``resorb assess --json`` object (DESIGN.md keys):
@@ -239,12 +255,12 @@ def assessment_observation(result: dict[str, Any], *, date: dt.date | str, subje
     if sources:
         notes.append("Sources: " + "; ".join(sources))
     data["note"] = [{"text": n} for n in notes]
-    return _r4b("Observation").model_validate({k: v for k, v in data.items() if v is not None})
+    return _build("Observation", data, fhir_version)
 
 
 def diagnostic_report(results: list[str], *, subject: str, issued: dt.datetime,
                       conclusion: str | None = None, effective: dt.date | str | None = None,
-                      resource_id: str | None = None):
+                      resource_id: str | None = None, fhir_version: str = "R4B"):
     """DiagnosticReport (category RAD) listing result Observations by reference."""
     if issued.tzinfo is None:
         raise InvalidInputError("issued", "has no time zone", allowed="an aware datetime")
@@ -263,15 +279,15 @@ def diagnostic_report(results: list[str], *, subject: str, issued: dt.datetime,
     }
     if effective is not None:
         data["effectiveDateTime"] = _date(effective)
-    return _r4b("DiagnosticReport").model_validate(
-        {k: v for k, v in data.items() if v is not None})
+    return _build("DiagnosticReport", data, fhir_version)
 
 
 def _urn() -> str:
     return f"urn:uuid:{uuid.uuid4()}"
 
 
-def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = None):
+def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = None,
+                    fhir_version: str = "R4B"):
     """A FHIR ``Bundle`` (type collection) of one registry patient's follow-up.
 
     Holds a Patient (pseudonym as identifier, birth year only), one volume
@@ -287,7 +303,7 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
     p = t["patient"]
     patient_urn = _urn()
     gender = {"female": "female", "male": "male", "other": "other"}[p["sex"]]
-    patient = _r4b("Patient").model_validate({
+    patient = _model("Patient", fhir_version).model_validate({
         "resourceType": "Patient",
         "identifier": [{"system": "urn:resorb:pseudonym", "value": p["pseudonym"]}],
         "gender": gender, "birthDate": str(p["birth_year"])})
@@ -301,14 +317,16 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
         info = r.get("series_info") or {}
         entries.append((urn, volume_observation(
             r["volume_mm3"], date=r["date"], subject=patient_urn, level=r["level"],
-            method=r["method"], study_uid=info.get("StudyInstanceUID"))))
+            method=r["method"], study_uid=info.get("StudyInstanceUID"),
+            fhir_version=fhir_version)))
         obs_refs.append(urn)
         base = first_by_level.setdefault(r["level"], urn)
         if base != urn and r["resorption_percent"] is not None:
             rurn = _urn()
             entries.append((rurn, resorption_observation(
                 r["resorption_percent"], grade=r["grade"], date=r["date"],
-                subject=patient_urn, baseline_ref=base, followup_ref=urn, level=r["level"])))
+                subject=patient_urn, baseline_ref=base, followup_ref=urn, level=r["level"],
+                fhir_version=fhir_version)))
             obs_refs.append(rurn)
     for v in t["visits"]:
         if v["odi_percent"] is None:
@@ -316,7 +334,8 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
         urn = _urn()
         answered = sum(a is not None for a in v["odi_answers"] or [])
         entries.append((urn, odi_observation(v["odi_percent"], date=v["date"],
-                                             subject=patient_urn, answered=answered)))
+                                             subject=patient_urn, answered=answered,
+                                             fhir_version=fhir_version)))
         obs_refs.append(urn)
     conclusion = None
     assessments = registry.list_assessments(patient_id)
@@ -327,7 +346,7 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
             aurn = _urn()
             entries.append((aurn, assessment_observation(
                 latest.result, date=latest.created_at.date(), subject=patient_urn,
-                version=latest.version)))
+                version=latest.version, fhir_version=fhir_version)))
             obs_refs.append(aurn)
             conclusion = (f"Estimated probability of resorption: {res['probability']:.2f}"
                           + (f" within {res['horizon_months']:g} months"
@@ -336,10 +355,11 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
                           "not a medical device).")
     report_urn = _urn()
     entries.append((report_urn, diagnostic_report(obs_refs, subject=patient_urn, issued=issued,
-                                                  conclusion=conclusion)))
+                                                  conclusion=conclusion,
+                                                  fhir_version=fhir_version)))
     bundle = {"resourceType": "Bundle", "type": "collection",
               "timestamp": issued.isoformat(),
               "entry": [{"fullUrl": urn, "resource": res.model_dump(mode="json",
                                                                      exclude_none=True)}
                         for urn, res in entries]}
-    return _r4b("Bundle").model_validate(bundle)
+    return _model("Bundle", fhir_version).model_validate(bundle)
