@@ -80,6 +80,20 @@ def test_serve_rejects_a_bad_database_url_with_one_line(tmp_path):
     assert r.stderr.count("\n") == 1 and "db" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_serve_on_a_busy_port_fails_before_seeding(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = subprocess.run([*_resorb(), "serve", "--demo", "--port", str(port)], cwd=tmp_path,
+                           capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    assert "port" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "resorb.db").exists()  # nothing seeded, no password lost
+
+
 @pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True),
                                                 ("localhost", True), ("0.0.0.0", False),
                                                 ("192.168.1.5", False)])

@@ -21,6 +21,23 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def check_port_free(host: str, port: int) -> None:
+    """Fail early (before any seeding) when the address cannot be bound."""
+    import socket
+
+    from resorb.errors import InvalidInputError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise InvalidInputError("port", f"cannot listen on {host}:{port} ({exc.strerror})",
+                                    allowed="a free port (--port) on a local address "
+                                            "(--host)") from None
+
+
 def prepare_demo(registry, *, echo=typer.echo) -> str | None:
     """Seed the synthetic demo cohort and a demo clinician into an empty registry.
 
@@ -60,6 +77,7 @@ def register(app: typer.Typer) -> None:
         from resorb.web import create_app
 
         uvicorn = require_extra("uvicorn", "web")
+        check_port_free(host, port)
         registry = Registry(db)
         registry.upgrade()
         password = prepare_demo(registry) if demo else None
