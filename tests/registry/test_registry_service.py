@@ -303,3 +303,15 @@ def test_update_and_delete_patient(registry, clinician, patient):
     deleted = {(a["table"], a["action"]) for a in registry.audit_log() if
                a["action"] == "delete"}
     assert {("patients", "delete"), ("visits", "delete"), ("findings", "delete")} <= deleted
+
+
+def test_therapies_are_catalogue_ids(registry, clinician, patient):
+    """Peer: resorb.therapy.get_therapy resolves names and aliases to catalogue ids."""
+    from resorb.therapy import get_therapy
+
+    t = registry.add_therapy(patient.id, {"name": "NSAIDs", "start": "2026-02-01"},
+                             actor=clinician)
+    assert t.name == get_therapy("NSAIDs").id == "nsaid"
+    with pytest.raises(InvalidInputError) as err:
+        registry.add_therapy(patient.id, {"name": "snake oil"}, actor=clinician)
+    assert err.value.field == "therapy.name" and "nsaid" in err.value.allowed

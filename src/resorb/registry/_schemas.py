@@ -65,7 +65,6 @@ __all__ = [
 M = TypeVar("M", bound=BaseModel)
 
 _PSEUDONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
-_THERAPY = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 
 
 def _enum_value(enum):
@@ -313,7 +312,8 @@ def findings_to_domain(values: dict[str, Any]) -> HerniationFindings:
 
 
 class TherapyIn(_Strict):
-    """A conservative therapy course (catalogue name, optional start/end)."""
+    """A conservative therapy course: a :mod:`resorb.therapy` catalogue id or alias
+    (stored as the id), optional start and end."""
 
     name: str = Field(min_length=1, max_length=64)
     start: dt.date | None = None
@@ -322,10 +322,9 @@ class TherapyIn(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        v = v.lower()
-        if not _THERAPY.match(v):
-            raise ValueError("must be a catalogue name: lower-case letters, digits, '_' or '-'")
-        return v
+        from resorb.therapy import get_therapy
+
+        return get_therapy(v).id
 
     @model_validator(mode="after")
     def _order(self) -> TherapyIn:
