@@ -59,16 +59,16 @@ def c_statistic(y: np.ndarray, score: np.ndarray, *, weights: np.ndarray | None 
     return float((pos_g * (neg_below + 0.5 * neg_g)).sum() / total)
 
 
-def c_statistic_batch(y: np.ndarray, S: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """:func:`c_statistic` for each row of scores ``S`` (B, n) under weights ``W`` (B, n)."""
+def c_statistic_batch(y: np.ndarray, S: np.ndarray, *Ws: np.ndarray) -> np.ndarray:
+    """:func:`c_statistic` for each row of scores ``S`` (B, n) under weights ``W`` (B, n).
+
+    Several weight matrices may be given; the scores are sorted once and one
+    (B,) array is returned per weight matrix (a tuple when more than one).
+    """
     B, n = S.shape
-    order = np.argsort(S, axis=1, kind="stable")
+    order = np.argsort(S, axis=1)
     s = np.take_along_axis(S, order, axis=1)
-    w = np.take_along_axis(W, order, axis=1)
     yy = np.asarray(y, float)[order]
-    pos, neg = w * yy, w * (1 - yy)
-    cneg = np.cumsum(neg, axis=1)
-    cneg0 = np.concatenate([np.zeros((B, 1)), cneg], axis=1)  # cneg0[:, k] = sum before k
     idx = np.broadcast_to(np.arange(n), (B, n))
     new_group = np.ones((B, n), dtype=bool)
     new_group[:, 1:] = s[:, 1:] != s[:, :-1]
@@ -76,11 +76,17 @@ def c_statistic_batch(y: np.ndarray, S: np.ndarray, W: np.ndarray) -> np.ndarray
     last = np.ones((B, n), dtype=bool)
     last[:, :-1] = new_group[:, 1:]
     end = np.minimum.accumulate(np.where(last, idx, n - 1)[:, ::-1], axis=1)[:, ::-1]
-    below = np.take_along_axis(cneg0, start, axis=1)
-    tied = np.take_along_axis(cneg0, end + 1, axis=1) - below
-    total = pos.sum(1) * neg.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (pos * (below + 0.5 * tied)).sum(1) / total
+    out = []
+    for W in Ws:
+        w = np.take_along_axis(W, order, axis=1)
+        pos, neg = w * yy, w * (1 - yy)
+        cneg0 = np.zeros((B, n + 1))
+        np.cumsum(neg, axis=1, out=cneg0[:, 1:])  # cneg0[:, k] = weight before k
+        below = np.take_along_axis(cneg0, start, axis=1)
+        tied = np.take_along_axis(cneg0, end + 1, axis=1) - below
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append((pos * (below + 0.5 * tied)).sum(1) / (pos.sum(1) * neg.sum(1)))
+    return out[0] if len(out) == 1 else tuple(out)
 
 
 def brier_score(y: np.ndarray, p: np.ndarray, *, weights: np.ndarray | None = None) -> float:
@@ -227,9 +233,10 @@ def bootstrap_indices(n: int, n_bootstrap: int, seed: int | None) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, size=(n_bootstrap, n))
 
 
-def _metrics_batch(y, LP, W):
+def _metrics_batch(y, LP, W, c=None):
     """C, slope, intercept, Brier for each row of LP (B, n) under weights W (B, n)."""
-    c = c_statistic_batch(y, LP, W)
+    if c is None:
+        c = c_statistic_batch(y, LP, W)
     slope, intercept = _calib_batch(y, LP, W)
     P = expit(LP)
     brier = (W * (y - P) ** 2).sum(1) / W.sum(1)
@@ -279,8 +286,10 @@ def bootstrap_validate(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *,
         if len(beta) == 0:
             continue
         LP = beta @ X.T
-        tr = _metrics_batch(y, LP, W)
-        te = _metrics_batch(y, LP, np.ones_like(W))
+        ones = np.ones_like(W)
+        c_tr, c_te = c_statistic_batch(y, LP, W, ones)
+        tr = _metrics_batch(y, LP, W, c_tr)
+        te = _metrics_batch(y, LP, ones, c_te)
         for k in app:
             train[k].append(tr[k])
             test[k].append(te[k])
