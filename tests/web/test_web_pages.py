@@ -92,6 +92,13 @@ def test_mri_form_accepts_diameters_as_an_ellipsoid(doc, registry, patient_with_
         "csrf_token": doc.csrf, "date": "2026-09-02", "measure": "volume", "volume_mm3": "-3"})
     assert bad.status_code == 422 and _error_at(bad.text, "volume_mm3")
     assert _value_of(bad.text, "volume_mm3") == "-3"
+    none = doc.post(f"/patients/{pid}/mri/new", data={
+        "csrf_token": doc.csrf, "date": "2026-09-02", "measure": "volume"})
+    assert none.status_code == 422 and "volume_mm3" in _error_at(none.text, "measurement")
+    half = doc.post(f"/patients/{pid}/mri/new", data={
+        "csrf_token": doc.csrf, "date": "2026-09-02", "measure": "diameters", "ap_mm": "5"})
+    assert half.status_code == 422 and _error_at(half.text, "measurement")
+    assert _value_of(half.text, "ap_mm") == "5"
 
 
 def test_findings_form_reports_cross_field_rule_at_the_field(doc, registry, patient_with_series):

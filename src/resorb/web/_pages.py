@@ -394,8 +394,14 @@ async def followup_submit(request: Request, user: User, patient_id: int, kind: s
             errors.setdefault("parent", "choose the MRI or visit these findings were made on")
     if "odi_answers" in errors:
         errors["odi"] = errors.pop("odi_answers")
-    if "diameters_mm" in errors or (kind == "mri" and "mri" in errors):
-        errors["measurement"] = errors.pop("diameters_mm", None) or errors.pop("mri")
+    if kind == "mri":
+        for key in ("diameters_mm", "form", "mri"):  # model-level rules: one measurement
+            if key in errors:
+                errors.setdefault("measurement", errors.pop(key))
+        if "measurement" in errors:
+            hint = ("Enter all three diameters in mm (AP, transverse, craniocaudal)"
+                    if form.get("measure") == "diameters" else "Enter the volume in mm³")
+            errors["measurement"] = f"{hint} ({errors['measurement']})."
     if not errors:
         try:
             if kind == "visit":
