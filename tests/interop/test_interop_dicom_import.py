@@ -239,12 +239,6 @@ def test_import_then_export_sr_and_fhir_from_the_command_line(site, capsys, monk
     assert code == 2 and "mri" in err
 
 
-@pytest.mark.xfail(strict=True, raises=ImagingError,
-                   reason="resorb.imaging.io.read_dicom_seg looks for "
-                          "SegmentIdentificationSequence only per frame; highdicom writes it "
-                          "in the shared functional groups "
-                          "when a SEG has one segment. Remove this marker when the reader "
-                          "accepts it.")
 def test_single_segment_highdicom_seg_is_imported(site, tmp_path):
     import highdicom as hd
     from pydicom.sr.codedict import codes

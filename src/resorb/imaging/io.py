@@ -282,7 +282,10 @@ def read_dicom_seg(path: str | Path) -> HerniationMask:
                                "allowed: one regular grid")
         positions[i] = [float(v) for v in ipp]
         if seg_type == "BINARY":
+            # A single-segment SEG may name its segment once, in the shared groups.
             seg_id = _item(frame, "SegmentIdentificationSequence")
+            if seg_id is None and shared is not None:
+                seg_id = _item(shared, "SegmentIdentificationSequence")
             if seg_id is None:
                 raise ImagingError(f"{p}: frame {i + 1} does not name its segment")
             frame_segment[i] = int(seg_id.ReferencedSegmentNumber)
