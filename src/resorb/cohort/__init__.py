@@ -44,6 +44,8 @@ from resorb.cohort._survival import (
     FittedWeibullAFT,
     aalen_johansen,
     calibration_at_horizon,
+    cox_bootstrap_c,
+    ici_at_horizon,
     kaplan_meier_at,
     truncated_c_index,
 )
@@ -89,7 +91,9 @@ __all__ = [
     "case_predictor_values",
     "check_separation",
     "cohort_figures",
+    "cox_bootstrap_c",
     "firth_logistic",
+    "ici_at_horizon",
     "ici_metrics",
     "kaplan_meier_at",
     "load_portable_model",

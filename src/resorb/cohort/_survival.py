@@ -15,6 +15,8 @@ that we have not validated against ``cmprsk``.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +41,8 @@ __all__ = [
     "FittedWeibullAFT",
     "aalen_johansen",
     "calibration_at_horizon",
+    "cox_bootstrap_c",
+    "ici_at_horizon",
     "kaplan_meier_at",
     "read_survival_outcome",
     "truncated_c_index",
@@ -188,13 +192,13 @@ class _SurvivalBase:
         return float(concordance_index(self.time, -self.risk_score(), self.event == 1))
 
 
-def _fit_quietly(fitter, data):
+def _fit_quietly(fitter, data, **kwargs):
     from lifelines.exceptions import ConvergenceError, ConvergenceWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         try:
-            fitter.fit(data, duration_col="_T", event_col="_E")
+            fitter.fit(data, duration_col="_T", event_col="_E", **kwargs)
         except (ConvergenceError, ConvergenceWarning) as exc:
             raise ModelError(f"{type(fitter).__name__} did not converge: "
                              f"{str(exc).splitlines()[0]}") from None
@@ -256,3 +260,68 @@ class FittedWeibullAFT(_SurvivalBase):
         design = pd.DataFrame(self.X, columns=list(self.names)) if df is None else self._design(df)
         s = self.fitter.predict_survival_function(design, times=[horizon])
         return 1 - s.to_numpy()[0]
+
+
+def cox_bootstrap_c(model: FittedCox, *, n_bootstrap: int = 200,
+                    seed: int | None = 0) -> dict[str, float]:
+    """Harrell's bootstrap optimism correction of the Cox model's C index.
+
+    Each resample (``numpy.random.default_rng(seed)``, rows drawn with
+    replacement) refits the Cox model with lifelines on the same design and
+    computes Harrell's C on the resample and on the original data; the mean
+    difference is the optimism (rms ``validate.cph``, Dxy = 2C - 1). Resamples
+    whose fit fails are dropped and counted. Each refit is a lifelines fit
+    (about 0.1 s for 600 rows on one core), so 200 resamples take tens of
+    seconds.
+    """
+    from lifelines import CoxPHFitter
+    from lifelines.utils import concordance_index
+
+    rng = np.random.default_rng(seed)
+    n = model.n
+    data = pd.DataFrame(model.X, columns=list(model.names))
+    data["_T"] = model.time
+    data["_E"] = (model.event == 1).astype(int)
+    apparent = model.c_index()
+    start = model.fitter.params_.to_numpy().copy()  # warm start from the development fit
+    diffs = []
+    for _ in range(n_bootstrap):
+        idx = rng.integers(0, n, n)
+        boot = data.iloc[idx].reset_index(drop=True)
+        try:
+            fit = _fit_quietly(CoxPHFitter(penalizer=model.fitter.penalizer), boot,
+                               initial_point=start.copy())
+        except ModelError:
+            continue
+        beta = fit.params_.to_numpy()
+        c_boot = concordance_index(boot["_T"], -(model.X[idx] @ beta), boot["_E"])
+        c_orig = concordance_index(model.time, -(model.X @ beta), model.event == 1)
+        diffs.append(c_boot - c_orig)
+    optimism = float(np.mean(diffs)) if diffs else float("nan")
+    return {"apparent": apparent, "optimism": optimism, "corrected": apparent - optimism,
+            "n_bootstrap": n_bootstrap, "n_successful": len(diffs), "seed": seed}
+
+
+def ici_at_horizon(model: _SurvivalBase, horizon: float) -> dict[str, float]:
+    """ICI and E50 of predicted risk by ``horizon`` (lifelines
+    ``survival_probability_calibration``: Austin PC, Harrell FE Jr, van Klaveren
+    D. Stat Med 2020;39:2714-42, doi:10.1002/sim.8570), in sample."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from lifelines.calibration import survival_probability_calibration
+
+    data = pd.DataFrame(model.X, columns=list(model.names))
+    data["_T"] = model.time
+    data["_E"] = (model.event == 1).astype(int)
+    fig, ax = plt.subplots()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with contextlib.redirect_stdout(io.StringIO()):  # lifelines prints ICI/E50
+                _, ici, e50 = survival_probability_calibration(model.fitter, data, horizon,
+                                                               ax=ax)
+    finally:
+        plt.close(fig)
+    return {"ici": float(ici), "e50": float(e50)}

@@ -16,6 +16,8 @@ from resorb.cohort._survival import (
     FittedWeibullAFT,
     aalen_johansen,
     calibration_at_horizon,
+    cox_bootstrap_c,
+    ici_at_horizon,
     read_survival_outcome,
     truncated_c_index,
 )
@@ -46,6 +48,8 @@ class SurvivalAnalysis:
     cox_calibration: pd.DataFrame
     cox_c_truncated: float
     weibull_error: str | None = None
+    cox_c_bootstrap: dict | None = None
+    cox_ici: dict | None = None
 
     def to_dict(self) -> dict:
         def at(cif, t):
@@ -67,6 +71,10 @@ class SurvivalAnalysis:
                 "mean_predicted_risk_at_horizon": float(cox_risk.mean()),
                 "observed_risk_at_horizon_km": float(observed),
                 "calibration_at_horizon": cal.to_dict(orient="records"),
+                "c_index_optimism_corrected": (self.cox_c_bootstrap or {}).get("corrected"),
+                "c_index_bootstrap": self.cox_c_bootstrap,
+                "ici_at_horizon": (self.cox_ici or {}).get("ici"),
+                "e50_at_horizon": (self.cox_ici or {}).get("e50"),
                 "note": "cause-specific hazards: competing events (2) treated as censoring",
             },
             "cumulative_incidence_at_horizon": {
@@ -217,7 +225,8 @@ def analyse_cohort(df: pd.DataFrame, *, outcome: str, predictors: str | Sequence
     survival = None
     if time is not None:
         survival = _survival(df, time=time, event=event, predictors=predictors,
-                             splines=splines, horizon=horizon_months)
+                             splines=splines, horizon=horizon_months, bootstrap=bootstrap,
+                             seed=seed)
     settings = {"predictors": predictors if isinstance(predictors, str) else list(predictors),
                 "splines": list(splines), "bootstrap": bootstrap, "seed": seed,
                 "impute": impute, "method": method, "horizon_months": horizon_months,
@@ -226,7 +235,8 @@ def analyse_cohort(df: pd.DataFrame, *, outcome: str, predictors: str | Sequence
                           np.mean(nbs, axis=0), nb_corr, survival, settings)
 
 
-def _survival(df, *, time, event, predictors, splines, horizon) -> SurvivalAnalysis:
+def _survival(df, *, time, event, predictors, splines, horizon, bootstrap,
+              seed) -> SurvivalAnalysis:
     from resorb.errors import ModelError
 
     cox = FittedCox.from_data(df, time=time, event=event, predictors=predictors,
@@ -246,7 +256,12 @@ def _survival(df, *, time, event, predictors, splines, horizon) -> SurvivalAnaly
     cal = calibration_at_horizon(cox.time, (cox.event == 1).astype(float), risk, horizon)
     c_trunc = truncated_c_index(cox.time, (cox.event == 1).astype(float), cox.risk_score(),
                                 horizon)
-    return SurvivalAnalysis(horizon, cox, weibull, cif1, cif2, cal, c_trunc, werr)
+    boot = cox_bootstrap_c(cox, n_bootstrap=bootstrap, seed=seed) if bootstrap else None
+    try:
+        ici = ici_at_horizon(cox, horizon)
+    except Exception:  # lifelines' spline smoother can fail on tiny or degenerate data
+        ici = None
+    return SurvivalAnalysis(horizon, cox, weibull, cif1, cif2, cal, c_trunc, werr, boot, ici)
 
 
 def calibration_curve_data(y: np.ndarray, p: np.ndarray, *, groups: int = 10) -> dict:
