@@ -293,8 +293,9 @@ def _therapy_layer(spec: dict[str, Any]) -> tuple[list[Parameter], list[tuple[st
             params.append(Parameter(f"emax_{ename}", float(e["emax"]), "1",
                                     tuple(map(float, e["prior"])), e["confidence"],
                                     e["source"], "therapy", e.get("description", "")))
-            forcings.append((ename, f"emax_{ename} * exposure_{cname} / "
-                                    f"(1 + exposure_{cname})"))
+            forcings.append((ename, f"(emax_{ename} * exposure_{cname} / "
+                                    f"(1 + exposure_{cname}) if exposure_{cname} > 0.0 "
+                                    "else 0.0)"))
             effect_names.append(ename)
     return params, forcings, therapies, dict(spec.get("no_mechanism", {}))
 
