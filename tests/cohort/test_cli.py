@@ -131,3 +131,21 @@ def test_failed_model_write_exits_2_and_leaves_no_file(cohort_csv, tmp_path, cap
                         "--save-model", str(target)], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert not target.parent.exists()
+
+
+def test_fit_with_multiple_imputation_reports_it(tmp_path, capsys):
+    from resorb.cohort import simulate_cohort
+
+    path = tmp_path / "holes.csv"
+    simulate_cohort(300, seed=41, missing_fraction=0.2).to_csv(path, index=False)
+    args = ["cohort", "fit", str(path), "--outcome", "resorbed_12mo", "--predictors",
+            "morphology,rim_enhancement,symptom_duration_days", "--bootstrap", "10"]
+    code, out, err = run([*args, "--json"], capsys)
+    assert code == 0, err
+    cc = json.loads(out)
+    assert cc["missing"]["handling"] == "complete cases" and cc["n"] < 300
+    code, out, err = run([*args, "--impute", "3", "--seed", "1", "--json"], capsys)
+    assert code == 0, err
+    mi = json.loads(out)
+    assert mi["n"] == 300 and mi["imputation"]["m"] == 3
+    assert mi["missing"]["by_column"]["rim_enhancement"] > 0

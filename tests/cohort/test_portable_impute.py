@@ -203,3 +203,38 @@ def test_multiple_imputation_recovers_complete_data_coefficients():
     assert (np.diag(mi.pooled.between) > 0).all()
     assert mi.missing.by_column == {"rim_enhancement": int(holed.rim_enhancement.isna().sum())}
     assert "multiple imputation" in mi.missing.handling
+
+
+def test_nomogram_points_reproduce_the_linear_predictor(model_file, sim_cohort):
+    """Total points / scale + offset equals the model's linear predictor for
+    every level of a categorical predictor (read off the nomogram axes)."""
+    from resorb.cohort import nomogram_points
+
+    m, _ = model_file
+    nomo = nomogram_points(m.names, m.coef, m.codings)
+    axes = {name: dict(zip(labels, pts, strict=True)) for name, labels, pts in nomo["axes"]}
+    assert max(max(a.values()) for a in axes.values()) == pytest.approx(100)
+    base = sim_cohort.iloc[[0]].copy()
+    lps = []
+    for level in ("bulge", "protrusion", "extrusion", "sequestration"):
+        row = base.assign(morphology=level)
+        lps.append(m.linear_predictor(row)[0])
+    pts = np.array([axes["morphology"][lev] for lev in
+                    ("bulge", "protrusion", "extrusion", "sequestration")])
+    np.testing.assert_allclose(np.diff(pts) / nomo["scale"], np.diff(lps), rtol=1e-10)
+
+
+def test_parquet_and_csv_give_the_same_fit(tmp_path, sim_cohort):
+    from resorb.cohort import read_cohort
+
+    sim_cohort.to_parquet(tmp_path / "c.parquet")
+    sim_cohort.to_csv(tmp_path / "c.csv", index=False)
+    fits = [FittedLogistic.from_data(read_cohort(tmp_path / f), outcome="resorbed_12mo",
+                                     predictors="morphology,modic,age_years")
+            for f in ("c.parquet", "c.csv")]
+    np.testing.assert_allclose(fits[0].coef, fits[1].coef)
+    (tmp_path / "c.xlsx").write_bytes(b"PK")
+    with pytest.raises(InvalidInputError, match="unsupported file type"):
+        read_cohort(tmp_path / "c.xlsx")
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        read_cohort(tmp_path / "nothing.csv")
