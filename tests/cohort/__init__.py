@@ -1,0 +1,1 @@
+"""Tests of resorb.cohort (a package so that module names such as test_cli stay unique)."""
