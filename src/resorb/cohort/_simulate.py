@@ -2,7 +2,9 @@
 
 The generating assumptions live in ``resorb/cohort/data/simulation.yaml``;
 each number there is tagged ``exact``, ``approx`` or ``assumption`` with its
-source. The output is synthetic and says so; it is never patient data.
+source. The morphology-specific regression rates (Zou et al. 2023) and the
+probability of surgery by 12 months (Peul et al. 2007) are read from resorb's
+evidence base by their record ids. The output is synthetic and says so; it is never patient data.
 """
 
 from __future__ import annotations
@@ -22,9 +24,17 @@ __all__ = ["simulate_cohort", "simulation_assumptions"]
 
 @cache
 def simulation_assumptions() -> dict:
-    """The generating assumptions (parsed ``simulation.yaml``)."""
+    """The generating assumptions (parsed ``simulation.yaml``), with the values
+    it names in resorb's evidence base filled in (``values`` / ``value``)."""
+    from resorb.evidence import evidence_value
+
     text = resources.files("resorb.cohort").joinpath("data/simulation.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    a = yaml.safe_load(text)
+    inc = a["morphology_incidence"]
+    inc["values"] = {m: float(evidence_value(vid).value)
+                     for m, vid in inc["evidence_values"].items()}
+    a["surgery"]["probability_12mo"] = float(evidence_value(a["surgery"]["evidence_value"]).value)
+    return a
 
 
 def simulate_cohort(n: int, *, seed: int = 0, missing_fraction: float = 0.0) -> pd.DataFrame:
