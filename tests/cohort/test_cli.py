@@ -130,6 +130,7 @@ def test_failed_model_write_exits_2_and_leaves_no_file(cohort_csv, tmp_path, cap
                         "--predictors", "morphology", "--bootstrap", "0",
                         "--save-model", str(target)], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
+    assert err.startswith("resorb: error: --save-model: folder")
     assert not target.parent.exists()
 
 

@@ -11,6 +11,20 @@ from resorb.cli._common import emit
 JSON_OPT = typer.Option(False, "--json", help="Print one JSON object.")
 
 
+def _check_target(path: Path | None, option: str) -> None:
+    """Refuse an output path whose folder is missing before any work is done."""
+    from resorb.errors import InvalidInputError
+
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InvalidInputError(option, f"folder {folder} does not exist",
+                                allowed="a file path in an existing folder")
+    if path.is_dir():
+        raise InvalidInputError(option, f"{path} is a folder", allowed="a file path")
+
+
 def _analyse(csv: Path, outcome: str, predictors: str, time: str | None, event: str | None,
              spline: list[str] | None, bootstrap: int, seed: int, impute: int, method: str,
              horizon_months: float, r2_cs: float | None):
@@ -78,7 +92,9 @@ def register(app: typer.Typer) -> None:
                               help="Restricted cubic spline for a predictor: NAME or NAME:K "
                                    "(3-7 knots, default 4). Repeatable.")
     bootstrap_opt = typer.Option(200, "--bootstrap", min=0,
-                                 help="Bootstrap replicates for optimism correction (0 = none).")
+                                 help="Bootstrap replicates for optimism correction (0 = none); "
+                                      "with --time also for the Cox C (lifelines refits, "
+                                      "slower).")
     seed_opt = typer.Option(0, "--seed", help="Seed of bootstrap and imputation.")
     impute_opt = typer.Option(0, "--impute", min=0,
                               help="Multiple imputations (chained equations); 0 = complete "
@@ -117,6 +133,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPT,
     ) -> None:
         """Fit a logistic model and validate it (bootstrap, calibration, decision curve)."""
+        _check_target(save_model, "--save-model")
         analysis = _analyse(csv, outcome, predictors, time, event, spline, bootstrap, seed,
                             impute, method, horizon_months, r2_cs)
         d = analysis.to_dict()
@@ -156,6 +173,7 @@ def register(app: typer.Typer) -> None:
         """Fit, validate and write an HTML report with every plot and a checklist."""
         from resorb.cohort import write_cohort_report
 
+        _check_target(html, "--html")
         analysis = _analyse(csv, outcome, predictors, time, event, spline, bootstrap, seed,
                             impute, method, horizon_months, r2_cs)
         write_cohort_report(analysis, html, data_name=csv.name, definition=definition)
@@ -181,6 +199,7 @@ def register(app: typer.Typer) -> None:
         from resorb.cohort._portable import atomic_write_text
         from resorb.errors import InvalidInputError
 
+        _check_target(out, "--out")
         suffix = out.suffix.lower()
         if suffix not in {".csv", ".parquet"}:
             raise InvalidInputError("out", f"unsupported file type {suffix!r}",
