@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from resorb.cohort import (
     FittedLogistic,
@@ -173,3 +175,17 @@ def test_batched_c_statistic_equals_sklearn_on_expanded_rows():
     for b in range(6):
         rows = np.repeat(np.arange(300), W[b].astype(int))
         assert got[b] == pytest.approx(roc_auc_score(y[rows], S[b, rows]), abs=1e-12)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(-5, 5)), min_size=4, max_size=60))
+def test_c_statistic_is_invariant_to_monotone_transforms(rows):
+    from hypothesis import assume
+
+    y = np.array([r[0] for r in rows], float)
+    s = np.array([r[1] for r in rows], float)
+    assume(0 < y.sum() < len(y))
+    c = c_statistic(y, s)
+    assert 0 <= c <= 1
+    assert c_statistic(y, np.exp(s) * 3 + 1) == pytest.approx(c, abs=1e-12)
+    assert c_statistic(y, -s) == pytest.approx(1 - c, abs=1e-12)
