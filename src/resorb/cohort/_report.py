@@ -41,6 +41,11 @@ def cohort_figures(analysis: CohortAnalysis) -> dict[str, object]:
     ax.plot(cal["p_sorted"], cal["smooth"], color="C0", lw=2, label="lowess (apparent)")
     ax.plot(cal["group_predicted"], cal["group_observed"], "o", color="C1",
             label="tenths of predicted risk")
+    curve = analysis.calibration_curve
+    if curve is not None:
+        n_b = min(analysis.settings.get("bootstrap", 0), 40)
+        ax.plot(curve["predicted"], curve["corrected"], color="C0", ls="--", lw=1.5,
+                label=f"bias-corrected ({n_b} bootstrap resamples)")
     rug = ax.twinx()
     rug.hist(p, bins=40, color="grey", alpha=0.25)
     rug.set_yticks([])

@@ -28,6 +28,7 @@ __all__ = [
     "bootstrap_validate",
     "brier_score",
     "c_statistic",
+    "calibration_curve_corrected",
     "calibration_intercept",
     "calibration_slope",
     "calibration_smooth",
@@ -168,12 +169,16 @@ def calibration_smooth(y: np.ndarray, p: np.ndarray, *, frac: float = 0.75) -> n
     """Smoothed observed risk at each predicted probability (lowess, degree 1).
 
     Austin & Steyerberg (2019) used R's ``loess`` (degree 2, span 0.75); the
-    statsmodels lowess is locally linear, so ICI values can differ slightly
-    from theirs in the tails.
+    statsmodels lowess is locally linear (with R lowess's default ``delta`` of
+    1% of the range), so ICI values can differ slightly from theirs in the
+    tails.
     """
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
-    sm = lowess(np.asarray(y, float), np.asarray(p, float), frac=frac, it=0,
+    p = np.asarray(p, float)
+    # delta = 1% of the range, R's lowess default: local fits are computed at
+    # points at least that far apart and interpolated in between (linear time)
+    sm = lowess(np.asarray(y, float), p, frac=frac, it=0, delta=0.01 * np.ptp(p),
                 return_sorted=False)
     return np.clip(sm, 0.0, 1.0)
 
@@ -313,3 +318,39 @@ def bootstrap_validate(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *,
         nb_app = net_benefit(y, expit(lp0), thresholds)
         nb_corr = nb_app - (np.mean(nb_opt, axis=0) if nb_opt else np.nan)
     return BootstrapValidation(table, n_bootstrap, n_ok, seed, thresholds, nb_app, nb_corr)
+
+
+def calibration_curve_corrected(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *,
+                                n_bootstrap: int = 40, seed: int | None = 0,
+                                firth: bool = False, n_grid: int = 50,
+                                frac: float = 0.75) -> pd.DataFrame:
+    """Bias-corrected calibration curve (rms ``calibrate``, default 40 resamples).
+
+    The apparent curve is the lowess smooth of the outcome on the predicted
+    probability, read at ``n_grid`` points between the smallest and largest
+    prediction. Each bootstrap model gives a smooth on its own sample and one
+    on the original data; their mean difference at each grid point is the
+    optimism, subtracted from the apparent curve.
+
+    Returns
+    -------
+    DataFrame with columns ``predicted``, ``apparent``, ``optimism``, ``corrected``.
+    """
+    y = np.asarray(y, float)
+    p0 = expit(X @ coef)
+    grid = np.linspace(p0.min(), p0.max(), n_grid)
+
+    def smooth_at(yy, pp):
+        order = np.argsort(pp)
+        return np.interp(grid, pp[order], calibration_smooth(yy, pp, frac=frac)[order])
+
+    apparent = smooth_at(y, p0)
+    idx = bootstrap_indices(len(y), n_bootstrap, seed)
+    W = np.stack([np.bincount(r, minlength=len(y)) for r in idx]).astype(float)
+    beta, ok = fit_logistic_batch(X, y, W, beta0=coef, firth=firth)
+    diffs = []
+    for r, b in zip(idx[ok], beta[ok], strict=True):
+        diffs.append(smooth_at(y[r], expit(X[r] @ b)) - smooth_at(y, expit(X @ b)))
+    optimism = np.mean(diffs, axis=0) if diffs else np.full_like(grid, np.nan)
+    return pd.DataFrame({"predicted": grid, "apparent": apparent, "optimism": optimism,
+                         "corrected": np.clip(apparent - optimism, 0, 1)})

@@ -25,6 +25,7 @@ from resorb.cohort._validation import (
     BootstrapValidation,
     _metrics_batch,
     bootstrap_validate,
+    calibration_curve_corrected,
     calibration_smooth,
     ici_metrics,
     net_benefit,
@@ -108,6 +109,7 @@ class CohortAnalysis:
     net_benefit_corrected: np.ndarray | None
     survival: SurvivalAnalysis | None = None
     settings: dict = field(default_factory=dict)
+    calibration_curve: pd.DataFrame | None = None
 
     @property
     def predicted(self) -> np.ndarray:
@@ -141,6 +143,8 @@ class CohortAnalysis:
                 for i, (t, nb, ta) in enumerate(zip(self.thresholds, self.net_benefit,
                                                     self._treat_all(), strict=True))],
             "settings": self.settings,
+            "calibration_curve": (self.calibration_curve.to_dict(orient="list")
+                                  if self.calibration_curve is not None else None),
         }
         if val is not None:
             for metric in ("c_statistic", "calibration_slope", "calibration_intercept", "brier"):
@@ -227,12 +231,17 @@ def analyse_cohort(df: pd.DataFrame, *, outcome: str, predictors: str | Sequence
         survival = _survival(df, time=time, event=event, predictors=predictors,
                              splines=splines, horizon=horizon_months, bootstrap=bootstrap,
                              seed=seed)
+    curve = None
+    if bootstrap:
+        curve = calibration_curve_corrected(designs[0], fit.y, fit.coef,
+                                            n_bootstrap=min(bootstrap, 40), seed=seed,
+                                            firth=firth)
     settings = {"predictors": predictors if isinstance(predictors, str) else list(predictors),
                 "splines": list(splines), "bootstrap": bootstrap, "seed": seed,
                 "impute": impute, "method": method, "horizon_months": horizon_months,
                 "time": time, "event": event}
     return CohortAnalysis(fit, validation, calibration, sample, np.asarray(thresholds),
-                          np.mean(nbs, axis=0), nb_corr, survival, settings)
+                          np.mean(nbs, axis=0), nb_corr, survival, settings, curve)
 
 
 def _survival(df, *, time, event, predictors, splines, horizon, bootstrap,
