@@ -151,8 +151,8 @@ def simulate_cohort(
     seed: int = 0,
     therapies: Iterable[str] = (),
     t_days: Sequence[float] = DEFAULT_T_DAYS,
-    rtol: float = 1e-5,
-    atol: float = 1e-7,
+    rtol: float = 1e-4,
+    atol: float = 1e-6,
     h_max: float = 30.0,
     chunk_size: int = 25_000,
     scheduler: str | Any | None = None,
@@ -171,6 +171,10 @@ def simulate_cohort(
         Number of patients (>= 1).
     seed : int
         Seed of the cohort; the same seed gives the same cohort anywhere.
+    rtol, atol : float
+        Tolerances of the batch integrator. The defaults keep V/V0 within about
+        1e-4 of a tight (rtol 1e-10) solution, which is below any reported
+        statistic's resolution (benchmarks/simulate.py measures it).
     therapies : iterable of str
         Therapy ids (``ID`` or ``ID@DAY``) given to everyone.
     t_days : sequence of float
