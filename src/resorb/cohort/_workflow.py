@@ -220,7 +220,9 @@ def analyse_cohort(df: pd.DataFrame, *, outcome: str, predictors: str | Sequence
     nb_corr = None
     if vals:
         table = sum(v.table for v in vals) / len(vals)
-        validation = BootstrapValidation(table, bootstrap, sum(v.n_successful for v in vals),
+        # with imputation: B resamples within each completed data set, metrics averaged
+        validation = BootstrapValidation(table, bootstrap * len(vals),
+                                         sum(v.n_successful for v in vals),
                                          seed, thresholds)
         nb_corr = np.mean([v.net_benefit_corrected for v in vals], axis=0)
     prevalence = fit.events / fit.n
