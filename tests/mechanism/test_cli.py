@@ -130,3 +130,19 @@ def test_failed_write_leaves_no_partial_file(capsys, tmp_path):
     assert code == 2
     assert "csv:" in err
     assert not missing.parent.exists()
+
+
+def test_cohort_runs_on_a_dask_scheduler_address(capsys):
+    from distributed import LocalCluster
+
+    code, out_local, _ = run(capsys, "simulate", "-m", "extrusion", "--cohort", "100", "--seed",
+                             "9", "--json")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster:
+        code2, out_dask, err = run(capsys, "simulate", "-m", "extrusion", "--cohort", "100",
+                                   "--seed", "9", "--scheduler", cluster.scheduler_address,
+                                   "--json")
+    assert code == code2 == 0, err
+    a, b = json.loads(out_local), json.loads(out_dask)
+    assert a["volume_fraction_quantiles"] == b["volume_fraction_quantiles"]
+    assert b["solver"]["scheduler"] == cluster.scheduler_address

@@ -99,3 +99,26 @@ def test_sobol_with_a_module_varies_its_parameters():
 def test_sobol_rejects_a_sample_size_that_is_not_a_power_of_two():
     with pytest.raises(InvalidInputError, match="power of 2"):
         sobol_sensitivity(n=100)
+
+
+def test_cohort_statistics_do_not_depend_on_the_default_tolerance():
+    """Default (rtol 1e-4) vs tight (rtol 1e-9) integration of the same cohort."""
+    a = simulate_cohort("extrusion", 400, seed=8)
+    b = simulate_cohort("extrusion", 400, seed=8, rtol=1e-9, atol=1e-11)
+    assert np.max(np.abs(a.volume_fraction - b.volume_fraction)) < 2e-4
+    assert a.fraction_regressed() == b.fraction_regressed()
+
+
+def test_cohort_parquet_keeps_patients_and_summary(tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    res = simulate_cohort("bulge", 50, seed=2)
+    path = tmp_path / "c.parquet"
+    res.to_parquet(path)
+    table = pq.read_table(path)
+    assert table.num_rows == 50
+    assert "volume_fraction_day_365" in table.column_names
+    meta = json.loads(table.schema.metadata[b"resorb.cohort"])
+    assert meta["seed"] == 2 and meta["model"]["digest"]

@@ -118,7 +118,8 @@ def register(app: typer.Typer) -> None:
         csv: Path | None = typer.Option(None, "--csv", help="Write the daily trajectory."),
         png: Path | None = typer.Option(None, "--png", help="Plot the trajectory to PNG."),
         parquet: Path | None = typer.Option(None, "--parquet",
-                                            help="Write the trajectory with provenance."),
+                                            help="Write the trajectory (or the cohort's "
+                                                 "per-patient volumes) with provenance."),
         as_json: bool = JSON_OPT,
     ) -> None:
         """Simulate the mechanistic model: one typical patient, or a virtual cohort."""
@@ -139,15 +140,17 @@ def register(app: typer.Typer) -> None:
                                         allowed="an integer >= 1")
             if seed < 0:
                 raise InvalidInputError("seed", f"{seed} is not a seed", allowed="an integer >= 0")
-            if module or csv or png or parquet or variant != "reduced":
-                raise InvalidInputError("cohort", "--module, --variant, --csv, --png and "
-                                        "--parquet apply to single simulations only")
+            if module or csv or png or variant != "reduced":
+                raise InvalidInputError("cohort", "--module, --variant, --csv and --png "
+                                        "apply to single simulations only")
             t_days = sorted({d for d in (0, 14, 30, 60, 90, 120, 180, 270, 365, 540, 730)
                              if d <= days} | {float(math.floor(days))})
             callback, ctx = _progress_runner(not as_json)
             with ctx:
                 res = simulate_cohort(morphology, cohort, seed=seed, therapies=therapy,
                                       t_days=t_days, scheduler=scheduler, progress=callback)
+            if parquet is not None:
+                res.to_parquet(parquet)
             out = res.summary()
             out["notice"] = DISCLAIMER
             if as_json:
@@ -271,7 +274,8 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         table = Table(title="Calibration targets")
-        for col in ("target", "model", "expected", "result", "confidence", "source"):
+        table.add_column("target", no_wrap=True)
+        for col in ("model", "expected", "result", "confidence", "source"):
             table.add_column(col)
         for r in results:
             exp = (f"{r.relation} {r.expected}" if r.relation != "abs"

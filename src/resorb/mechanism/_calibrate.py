@@ -47,7 +47,8 @@ class TargetResult:
     note: str = ""
 
     def miss(self) -> float:
-        """Distance outside the accepted band (0 when passed), for fitting."""
+        """Misfit used by fitting: distance outside the band (0 inside), or for point
+        targets the distance from the expected value in tolerance units."""
         v, e = self.value, self.expected
         if self.relation == "in":
             return max(e[0] - v, 0.0, v - e[1])
@@ -56,7 +57,9 @@ class TargetResult:
         if self.relation in ("<=", "<"):
             return max(v - e, 0.0) + (1e-3 if not self.passed else 0.0)
         if self.relation == "abs":
-            return max(abs(v - e) - (self.tolerance or 0.0), 0.0)
+            # distance from the point target in units of its tolerance, so a fit
+            # moves towards the centre instead of stopping at the band's edge
+            return abs(v - e) / (self.tolerance or 1.0)
         return 0.0 if self.passed else 1.0
 
 
@@ -225,7 +228,7 @@ class FitResult:
                           "within their priors; loss = squared misses of required targets",
                 "seed": int(self.seed), "loss_before": float(self.loss_before),
                 "loss_after": float(self.loss_after),
-                "values": {k: float(v) for k, v in self.values.items()}}
+                "values": {k: float(f"{v:.6g}") for k, v in self.values.items()}}
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
         try:
@@ -241,7 +244,12 @@ FIT_PARAMETERS = ("k_e1", "k_deg", "k_in", "D0")
 
 
 def _loss(results: Sequence[TargetResult]) -> float:
-    return float(sum(r.miss() ** 2 for r in results if r.required))
+    """Squared misfits of required targets; failing a band costs 100 times more."""
+    total = 0.0
+    for r in results:
+        if r.required:
+            total += r.miss() ** 2 * (1.0 if r.relation == "abs" or r.passed else 100.0)
+    return float(total)
 
 
 def fit_parameters(

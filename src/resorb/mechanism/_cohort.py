@@ -106,6 +106,31 @@ class CohortResult:
         return out
 
 
+    def to_parquet(self, path) -> None:
+        """Per-patient V/V0 (one column per output day) and exposure; the summary
+        and provenance go in the schema metadata. Written atomically."""
+        import json
+        from pathlib import Path
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        cols = {"exposure": pa.array(self.exposure)}
+        for j, d in enumerate(self.t_days):
+            cols[f"volume_fraction_day_{d:g}"] = pa.array(self.volume_fraction[:, j])
+        table = pa.table(cols)
+        table = table.replace_schema_metadata(
+            {b"resorb.cohort": json.dumps(self.summary()).encode("utf-8")})
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            pq.write_table(table, tmp)
+            tmp.replace(path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+
 def sample_parameters(model: Model, base: np.ndarray, morphology: object, n: int,
                       rng: np.random.Generator) -> np.ndarray:
     """Parameter matrix (n, n_params) of ``n`` virtual patients."""
