@@ -112,7 +112,9 @@ class CohortResult:
         import json
         from pathlib import Path
 
-        import pyarrow as pa
+        from resorb.errors import require_extra
+
+        pa = require_extra("pyarrow", "stats")  # Parquet support ships with the stats extra
         import pyarrow.parquet as pq
 
         cols = {"exposure": pa.array(self.exposure)}

@@ -116,7 +116,9 @@ class SimulationResult:
 
     def to_parquet(self, path: str | Path) -> None:
         """Parquet table of the trajectory; provenance in the schema metadata."""
-        import pyarrow as pa
+        from resorb.errors import require_extra
+
+        pa = require_extra("pyarrow", "stats")  # Parquet support ships with the stats extra
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(self.to_frame(), preserve_index=False)
