@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 
 import numpy as np
 import pytest
@@ -165,7 +166,7 @@ def test_bad_series_is_rejected_naming_the_field(dates, volumes, field):
     assert err.value.field == field
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=int(os.environ.get("RESORB_HYPOTHESIS_EXAMPLES", "12")), deadline=None)
 @given(v0=st.floats(100, 5000), ratio=st.floats(0.05, 2.0), months=st.floats(1.0, 18.0))
 def test_forecast_outputs_are_probabilities_and_ordered_intervals(v0, ratio, months):
     fc = forecast_volumes(_dates((0.0, months)), [v0, v0 * ratio],
