@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     import numba
 
     from resorb.mechanism import load_model, simulate, simulate_cohort
-    from resorb.mechanism._codegen import kernel_module
+    from resorb.mechanism._codegen import inactive_parameters, kernel_module
     from resorb.mechanism._cohort import sample_parameters
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, numba threads "
@@ -92,9 +92,11 @@ def main(argv: list[str] | None = None) -> None:
               f"load from cache (incl. imports): {warm:.1f} s")
 
     model = load_model()
-    k = kernel_module(model)
     simulate_cohort("extrusion", 100, seed=0)  # load compiled code in this process
     idx0 = np.array([0], dtype=np.int64)
+    base = np.asarray(model.parameter_vector({"exposure": 0.479}))
+    # the kernel simulate_cohort uses: inactive therapies and modules compiled out
+    k = kernel_module(model, frozen=inactive_parameters(model, base))
 
     def batch(pmat, rtol, atol):
         out = np.empty((pmat.shape[0], T_DAYS.size, 1))
@@ -104,7 +106,6 @@ def main(argv: list[str] | None = None) -> None:
         return out[:, :, 0], steps
 
     # --- peer on a sample of the cohort's parameter sets ---------------------
-    base = np.asarray(model.parameter_vector({"exposure": 0.479}))
     pmat = sample_parameters(model, base, "extrusion", args.peer, np.random.default_rng(7))
     tight, _ = batch(pmat, 1e-10, 1e-12)
     rr_s, rr_out = peer_roadrunner(model, pmat)

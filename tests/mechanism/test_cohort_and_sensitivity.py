@@ -122,3 +122,19 @@ def test_cohort_parquet_keeps_patients_and_summary(tmp_path):
     assert "volume_fraction_day_365" in table.column_names
     meta = json.loads(table.schema.metadata[b"resorb.cohort"])
     assert meta["seed"] == 2 and meta["model"]["digest"]
+
+
+def test_kernel_with_inactive_terms_compiled_out_matches_the_generic_kernel(model, kernel):
+    """Cohorts run a kernel with inactive therapies/modules frozen to 0; it must give
+    the generic kernel's numbers for the same patients."""
+    from resorb.mechanism._cohort import sample_parameters
+
+    res = simulate_cohort("extrusion", 200, seed=21, chunk_size=200)
+    base = np.asarray(model.parameter_vector({"exposure": 0.479}))
+    rng = np.random.default_rng(np.random.SeedSequence([21, 0]))
+    pmat = sample_parameters(model, base, "extrusion", 200, rng)
+    out = np.empty((200, res.t_days.size, 1))
+    steps = np.zeros(200, dtype=np.int64)
+    kernel.solve_batch_reduced(pmat, res.t_days, np.zeros(0), 1e-4, 1e-6, 30.0, 200_000,
+                               np.array([0], dtype=np.int64), out, steps)
+    assert np.allclose(out[:, :, 0], res.volume_fraction, atol=1e-6)

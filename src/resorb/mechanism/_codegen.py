@@ -18,16 +18,18 @@ digest, because numba can only cache functions that live in a file.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 
 from resorb.mechanism._model import Model
 
-__all__ = ["CODEGEN_VERSION", "generate_source", "kernel_module"]
+__all__ = ["CODEGEN_VERSION", "generate_source", "inactive_parameters", "kernel_module"]
 
 CODEGEN_VERSION = "6"
 
@@ -179,12 +181,17 @@ def solve_batch_{v}(ps, t_out, breaks, rtol, atol, h_max, max_steps, obs_idx, ou
 '''
 
 
-def _lines_unpack(model: Model, variant: str) -> list[str]:
+def _param_lines(model: Model, frozen: Mapping[str, float]) -> list[str]:
+    return [f"    {name} = {float(frozen[name])!r}" if name in frozen else f"    {name} = p[{i}]"
+            for i, name in enumerate(model.parameter_names)]
+
+
+def _lines_unpack(model: Model, variant: str,
+                  frozen: Mapping[str, float] | None = None) -> list[str]:
     lines = []
     for i, name in enumerate(model.state_names(variant)):
         lines.append(f"    {name} = y[{i}]")
-    for i, name in enumerate(model.parameter_names):
-        lines.append(f"    {name} = p[{i}]")
+    lines += _param_lines(model, frozen or {})
     for name, expr in model.forcings:
         lines.append(f"    {name} = {expr.to_python()}")
     return lines
@@ -208,16 +215,25 @@ def _function(name: str, args: str, body: list[str]) -> str:
             f"def {name}({args}):\n" + "\n".join(body or ["    pass"]) + "\n")
 
 
-def generate_source(model: Model) -> str:
-    """Python source of the kernel module for ``model`` (both variants)."""
+def generate_source(model: Model, frozen: Mapping[str, float] | None = None) -> str:
+    """Python source of the kernel module for ``model`` (both variants).
+
+    ``frozen`` parameters are written into the code as constants instead of
+    being read from the parameter vector, so that the compiler can drop the
+    terms they switch off (inactive therapies and hypothesis modules); the
+    vector still carries them, and their values there are ignored.
+    """
+    frozen = dict(frozen or {})
     parts = [_HEADER.format(name=model.name, digest=model.digest,
                             n_params=len(model.parameters))]
+    if frozen:
+        parts.append(f"FROZEN = {sorted(frozen.items())!r}\n")
     n_obs = len(model.observables)
     for v in ("reduced", "full"):
         snames = model.state_names(v)
         # init: slow states from their expressions; in the full model the fast
         # mediators start at their quasi-steady targets.
-        body = [f"    {name} = p[{i}]" for i, name in enumerate(model.parameter_names)]
+        body = _param_lines(model, frozen)
         body.append("    t = 0.0")
         body += [f"    {name} = {expr.to_python()}" for name, expr in model.forcings]
         for i, s in enumerate(model.states):
@@ -229,7 +245,7 @@ def generate_source(model: Model) -> str:
                 body.append(f"    y[{len(model.states) + k}] = {m.name}")
         parts.append(_function(f"init_{v}", "p, y", body))
         # rhs
-        body = _lines_unpack(model, v) + _lines_mediators(model, v) + _lines_aux(model)
+        body = _lines_unpack(model, v, frozen) + _lines_mediators(model, v) + _lines_aux(model)
         for i, s in enumerate(model.states):
             body.append(f"    dy[{i}] = {model.rates[s.name].to_python()}")
         if v == "full":
@@ -238,7 +254,7 @@ def generate_source(model: Model) -> str:
                             f"(({m.target.to_python()}) - {m.name})")
         parts.append(_function(f"rhs_{v}", "t, y, p, dy", body))
         # observables
-        body = _lines_unpack(model, v) + _lines_mediators(model, v) + _lines_aux(model)
+        body = _lines_unpack(model, v, frozen) + _lines_mediators(model, v) + _lines_aux(model)
         for i, (_name, expr, _u, _d) in enumerate(model.observables):
             body.append(f"    out[{i}] = {expr.to_python()}")
         parts.append(_function(f"obs_{v}", "t, y, p, out", body))
@@ -257,12 +273,36 @@ def _cache_dir() -> Path:
 _MODULES: dict[str, ModuleType] = {}
 
 
-def kernel_module(model: Model) -> ModuleType:
-    """Import (writing it first if needed) the generated kernel module of ``model``."""
-    key = f"{model.digest}_{CODEGEN_VERSION}"
+def inactive_parameters(model: Model, pvec) -> dict[str, float]:
+    """Switch-like parameters that are 0 in ``pvec`` (therapies not given, modules
+    off, no depletion, no co-culture): candidates for :func:`kernel_module`'s
+    ``frozen``. Only these are ever frozen, which bounds the number of kernels."""
+    names = model.parameter_names
+    out = {}
+    for i, name in enumerate(names):
+        switch = (name.startswith("module_") or name.endswith("_amount")
+                  or name in ("depletion_rate", "coculture_macrophages"))
+        if switch and float(pvec[i]) == 0.0:
+            out[name] = 0.0
+    return out
+
+
+def kernel_module(model: Model, frozen: Mapping[str, float] | None = None) -> ModuleType:
+    """Import (writing it first if needed) the generated kernel module of ``model``.
+
+    Parameters
+    ----------
+    frozen : mapping, optional
+        Parameters compiled in as constants (see :func:`generate_source`).
+    """
+    frozen = dict(sorted((frozen or {}).items()))
+    tag = ""
+    if frozen:
+        tag = "_" + hashlib.sha256(repr(sorted(frozen.items())).encode()).hexdigest()[:10]
+    key = f"{model.digest}_{CODEGEN_VERSION}{tag}"
     if key in _MODULES:
         return _MODULES[key]
-    source = generate_source(model)
+    source = generate_source(model, frozen)
     directory = _cache_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)
