@@ -92,12 +92,9 @@ def _check_target(path: Path, option: str) -> None:
 
 def _load_model(path: Path):
     """A portable model file (``resorb cohort fit --save-model``)."""
-    import resorb.cohort as cohort
+    from resorb.cohort import load_portable_model
 
-    loader = getattr(cohort, "load_portable_model", None)
-    if loader is None:  # exported from resorb.cohort once the cohort API settles
-        from resorb.cohort._portable import load_portable_model as loader
-    return loader(path)
+    return load_portable_model(path)
 
 
 def register(app: typer.Typer) -> None:
