@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
     simulate_cohort("extrusion", 100, seed=0)  # load compiled code in this process
     idx0 = np.array([0], dtype=np.int64)
     base = np.asarray(model.parameter_vector({"exposure": 0.479}))
-    # the kernel simulate_cohort uses: inactive therapies and modules compiled out
+    # the kernel simulate_cohort uses: inactive hypothesis modules compiled out
     k = kernel_module(model, frozen=inactive_parameters(model, base))
 
     def batch(pmat, rtol, atol):

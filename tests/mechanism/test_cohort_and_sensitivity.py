@@ -125,7 +125,7 @@ def test_cohort_parquet_keeps_patients_and_summary(tmp_path):
 
 
 def test_kernel_with_inactive_terms_compiled_out_matches_the_generic_kernel(model, kernel):
-    """Cohorts run a kernel with inactive therapies/modules frozen to 0; it must give
+    """Cohorts run a kernel with inactive modules (switches) frozen to 0; it must give
     the generic kernel's numbers for the same patients."""
     from resorb.mechanism._cohort import sample_parameters
 

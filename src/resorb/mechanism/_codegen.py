@@ -274,13 +274,17 @@ _MODULES: dict[str, ModuleType] = {}
 
 
 def inactive_parameters(model: Model, pvec) -> dict[str, float]:
-    """Switch-like parameters that are 0 in ``pvec`` (therapies not given, modules
-    off, no depletion, no co-culture): candidates for :func:`kernel_module`'s
-    ``frozen``. Only these are ever frozen, which bounds the number of kernels."""
+    """Switch-like parameters that are 0 in ``pvec`` (hypothesis modules off, no
+    depletion, no co-culture): candidates for :func:`kernel_module`'s ``frozen``.
+
+    Only these are ever frozen, so ordinary cohorts, with or without therapies,
+    share one specialised kernel (therapy terms are skipped at run time when
+    their amount is 0; freezing them too gained under 10 % and cost one compile
+    per therapy combination)."""
     names = model.parameter_names
     out = {}
     for i, name in enumerate(names):
-        switch = (name.startswith("module_") or name.endswith("_amount")
+        switch = (name.startswith("module_")
                   or name in ("depletion_rate", "coculture_macrophages"))
         if switch and float(pvec[i]) == 0.0:
             out[name] = 0.0

@@ -159,7 +159,7 @@ def _run_chunk(args: tuple) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     base = np.asarray(model.parameter_vector(over))
     rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
     pmat = sample_parameters(model, base, morphology, n, rng)
-    # inactive therapies/modules compiled in as zeros: the same results, faster
+    # inactive hypothesis modules etc. compiled in as zeros: the same results, faster
     k = kernel_module(model, frozen=inactive_parameters(model, base))
     obs_idx = np.asarray([model.observable_names.index(o) for o in obs_names], dtype=np.int64)
     out = np.empty((n, t.size, obs_idx.size))
