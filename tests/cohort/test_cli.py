@@ -150,3 +150,21 @@ def test_fit_with_multiple_imputation_reports_it(tmp_path, capsys):
     mi = json.loads(out)
     assert mi["n"] == 300 and mi["imputation"]["m"] == 3
     assert mi["missing"]["by_column"]["rim_enhancement"] > 0
+
+
+def test_assess_with_a_volume_model_accepts_a_mask_baseline(cohort_csv, tmp_path, capsys):
+    """``resorb assess examples/cases/extrusion_mask_followup.yaml --model m.json``
+    with a model fitted on ``volume_mm3`` (the first MRI is a label mask)."""
+    from pathlib import Path
+
+    model = tmp_path / "m.json"
+    code, _, err = run(["cohort", "fit", str(cohort_csv), "--outcome", "resorbed_12mo",
+                        "--predictors", "morphology,volume_mm3", "--save-model", str(model),
+                        "--json"], capsys)
+    assert code == 0, err
+    case = Path(__file__).parents[2] / "examples" / "cases" / "extrusion_mask_followup.yaml"
+    code, out, err = run(["assess", str(case), "--model", str(model), "--json"], capsys)
+    assert code == 0, err
+    r = json.loads(out)["resorption"]
+    assert [f["name"] for f in r["factors"]] == ["morphology", "volume_mm3"]
+    assert 0 < r["probability"] < 1

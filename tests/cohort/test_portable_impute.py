@@ -238,3 +238,29 @@ def test_parquet_and_csv_give_the_same_fit(tmp_path, sim_cohort):
         read_cohort(tmp_path / "c.xlsx")
     with pytest.raises(InvalidInputError, match="does not exist"):
         read_cohort(tmp_path / "nothing.csv")
+
+
+def test_mask_baseline_gives_the_model_its_measured_volume(model_file):
+    """A case whose first MRI is a label mask (examples/cases/extrusion_mask_followup.yaml)
+    feeds the model the volume :func:`resorb.imaging.measure_study` measures from the
+    mask (image affine), the same number the assessment reports."""
+    import warnings
+    from pathlib import Path
+
+    from resorb.imaging import measure_study
+
+    m, path = model_file
+    pm = load_portable_model(path)
+    case = Case.from_file(Path(__file__).parents[2] / "examples" / "cases"
+                          / "extrusion_mask_followup.yaml")
+    assert case.mri[0].mask is not None and case.mri[0].volume_mm3 is None
+    volume = measure_study(case.mri[0]).volume_mm3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutsideEvidenceRangeWarning)
+        out = pm.predict_case(case)
+    row = pd.DataFrame([{"age_years": 39, "morphology": "extrusion",
+                         "rim_enhancement": "partial", "modic": 0, "volume_mm3": volume,
+                         "symptom_duration_days": 14}])
+    assert out.probability == pytest.approx(m.predict_proba(row)[0], rel=1e-12)
+    factor = next(f for f in out.factors if f["name"] == "volume_mm3")
+    assert factor["value"] == pytest.approx(volume)

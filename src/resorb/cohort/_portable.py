@@ -101,15 +101,12 @@ def case_predictor_values(case) -> dict[str, Any]:
         out["symptom_duration_days"] = (case.mri[0].date - s.onset_date).days
     else:
         out["symptom_duration_days"] = None
-    vol = None
     if case.mri:
-        first = case.mri[0]
-        if first.volume_mm3 is not None:
-            vol = first.volume_mm3
-        elif first.diameters_mm is not None:
-            a, b, c = first.diameters_mm
-            vol = math.pi / 6 * a * b * c
-    out["volume_mm3"] = vol
+        # The same measurement as the assessment's (reported volume, mask voxels
+        # with the image's own affine, or the ellipsoid of three diameters).
+        from resorb.imaging import measure_study
+
+        out["volume_mm3"] = measure_study(case.mri[0]).volume_mm3
     return {k: v for k, v in out.items() if v is not None}
 
 
