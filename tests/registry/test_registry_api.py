@@ -10,6 +10,7 @@ import resorb.registry as registry
 def test_public_names_are_pinned():
     assert sorted(registry.__all__) == sorted([
         "CSV_COLUMNS", "DATE_SHIFT_RANGE_DAYS", "DEFAULT_URL", "MIN_PASSWORD_LENGTH", "ROLES",
+        "RED_FLAG_CARRY_DAYS",
         "AssessmentRecord", "FindingsIn", "FindingsRecord", "MRIIn", "MRIRecord", "PatientIn",
         "PatientRecord", "PatientUpdate", "RecordNotFoundError", "Registry", "TherapyIn",
         "TherapyRecord", "UserRecord", "VisitIn", "VisitRecord", "check_password_policy",

@@ -11,6 +11,7 @@ from resorb.domain import Case, HerniationMorphology, RedFlag, SpinalLevel
 from resorb.errors import InvalidInputError
 from resorb.imaging import compare_volumes, ellipsoid_volume_mm3
 from resorb.registry import RecordNotFoundError
+from resorb.registry import resorption_between as registry_resorption
 from resorb.scores import joa_recovery_rate_percent, mcid_improvement, odi_percent
 
 
@@ -315,3 +316,46 @@ def test_therapies_are_catalogue_ids(registry, clinician, patient):
     with pytest.raises(InvalidInputError) as err:
         registry.add_therapy(patient.id, {"name": "snake oil"}, actor=clinician)
     assert err.value.field == "therapy.name" and "nsaid" in err.value.allowed
+
+
+def test_red_flags_from_earlier_visits_stay_in_the_case(registry, clinician, patient):
+    """A red flag ticked at one visit and not re-entered at the next is still in the
+    case (and so in triage) within RED_FLAG_CARRY_DAYS of the assessed visit."""
+    from resorb.registry import RED_FLAG_CARRY_DAYS
+
+    v0 = registry.add_visit(patient.id, {"date": "2026-01-05",
+                                         "red_flags": ["fecal_incontinence"]}, actor=clinician)
+    registry.add_findings(patient.id, {"level": "L4-L5", "morphology": "extrusion"},
+                          visit_id=v0.id, actor=clinician)
+    registry.add_visit(patient.id, {"date": "2026-03-01", "red_flags": ["saddle_anesthesia"]},
+                       actor=clinician)
+    registry.add_visit(patient.id, {"date": "2026-03-29", "leg_pain_nrs": 4}, actor=clinician)
+    assert RED_FLAG_CARRY_DAYS == 90
+    case = registry.case_from_registry(patient.id)
+    # 2026-01-05 is 83 days before 2026-03-29: inside the window.
+    assert case.symptoms.red_flags == frozenset({RedFlag.SADDLE_ANESTHESIA,
+                                                 RedFlag.FECAL_INCONTINENCE})
+    assert case.symptoms.leg_pain_nrs == 4
+    from resorb.prognosis import triage_case
+
+    assert triage_case(case).urgent_referral
+    # A visit more than 90 days after the flagged ones: they have left the window.
+    registry.add_visit(patient.id, {"date": "2026-06-15", "leg_pain_nrs": 2}, actor=clinician)
+    assert registry.case_from_registry(patient.id).symptoms.red_flags == frozenset()
+    # The first visit sees only itself, never later visits.
+    first = registry.case_from_registry(patient.id, visit="first")
+    assert first.symptoms.red_flags == frozenset({RedFlag.FECAL_INCONTINENCE})
+
+
+def test_resorption_between_is_compare_volumes():
+    """The registry grades with resorb.imaging.compare_volumes (no private copy of the
+    thresholds): same percent, grade, MDC flag."""
+    for v0, v1 in [(1500.0, 600.0), (1500.0, 1100.0), (1500.0, 1450.0), (1500.0, 2000.0),
+                   (1500.0, 0.0), (4000.0, 1900.0)]:
+        got = registry_resorption(v0, v1, days=120)
+        ref = compare_volumes(v0, v1, days=120, warn=False)
+        assert got["resorption_percent"] == pytest.approx(ref.resorption_percent)
+        assert got["grade"] == ref.grade.value
+        assert got["within_mdc"] is bool(ref.within_mdc)
+        assert got["mdc_mm3"] == pytest.approx(ref.mdc_mm3)
+    assert registry_resorption(0.0, 10.0)["grade"] is None

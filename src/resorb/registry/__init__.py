@@ -68,6 +68,7 @@ from resorb.registry._security import (
 from resorb.registry._service import (
     DATE_SHIFT_RANGE_DAYS,
     DEFAULT_URL,
+    RED_FLAG_CARRY_DAYS,
     RecordNotFoundError,
     Registry,
     resorption_between,
@@ -78,6 +79,7 @@ __all__ = [
     "DATE_SHIFT_RANGE_DAYS",
     "DEFAULT_URL",
     "MIN_PASSWORD_LENGTH",
+    "RED_FLAG_CARRY_DAYS",
     "ROLES",
     "AssessmentRecord",
     "FindingsIn",

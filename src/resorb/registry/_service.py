@@ -51,6 +51,7 @@ from resorb.registry._security import check_password_policy, hash_password, veri
 __all__ = [
     "DATE_SHIFT_RANGE_DAYS",
     "DEFAULT_URL",
+    "RED_FLAG_CARRY_DAYS",
     "RecordNotFoundError",
     "Registry",
     "resorption_between",
@@ -64,6 +65,14 @@ DEFAULT_URL = "sqlite:///./resorb.db"
 #: intervals ("Retain Longitudinal Temporal Information with Modified Dates")
 #: but fixes no size; 30 days to 2 years backwards hides day, month and year.
 DATE_SHIFT_RANGE_DAYS = (-730, -30)
+
+#: Red flags recorded at a visit stay in the assessed case for this many days
+#: (see :meth:`Registry.case_from_registry`). An assumption of this project, not
+#: a published number: long enough that a cauda equina sign ticked at one visit
+#: is not lost when the next visit (typically 2-12 weeks later in conservative
+#: follow-up) leaves the box empty; short enough that a sign from a past
+#: episode does not keep a patient in urgent triage for ever.
+RED_FLAG_CARRY_DAYS = 90
 
 
 class RecordNotFoundError(ResorbError, LookupError):
@@ -86,9 +95,7 @@ def resorption_between(v0_mm3: float, v1_mm3: float, *,
 
     Uses :func:`resorb.imaging.compare_volumes` (grade thresholds of Zou et al.
     2023, PMID 37559207, from the evidence base; minimal detectable change
-    flag) without warning. Falls back to (V0 - V1) / V0 * 100 and the grade
-    thresholds of DESIGN.md only when the imaging package cannot be imported.
-    A baseline of 0 mm3 has no resorption percent.
+    flag) without warning. A baseline of 0 mm3 has no resorption percent.
 
     Returns
     -------
@@ -96,31 +103,15 @@ def resorption_between(v0_mm3: float, v1_mm3: float, *,
         ``resorption_percent`` (signed, %), ``grade``, ``within_mdc`` (bool or
         None), ``mdc_mm3``, ``method``.
     """
+    from resorb.imaging import compare_volumes
+
     if not v0_mm3 > 0:
         return {"resorption_percent": None, "grade": None, "within_mdc": None,
                 "mdc_mm3": None, "method": "baseline volume is 0 mm3: resorption undefined"}
-    try:
-        from resorb.imaging import compare_volumes
-    except ImportError:  # pragma: no cover - the imaging package ships with resorb
-        compare_volumes = None
-    if compare_volumes is not None:
-        r = compare_volumes(v0_mm3, v1_mm3, days=days if days else None, warn=False)
-        return {"resorption_percent": float(r.resorption_percent), "grade": r.grade.value,
-                "within_mdc": bool(r.within_mdc), "mdc_mm3": float(r.mdc_mm3),
-                "method": "resorb.imaging.compare_volumes"}
-    pct = (v0_mm3 - v1_mm3) / v0_mm3 * 100.0  # pragma: no cover
-    if v1_mm3 == 0:  # pragma: no cover
-        grade = "complete"
-    elif pct >= 50:  # pragma: no cover
-        grade = "significant"
-    elif pct >= 25:  # pragma: no cover
-        grade = "partial"
-    elif pct > -25:  # pragma: no cover
-        grade = "unchanged"
-    else:  # pragma: no cover
-        grade = "enlarged"
-    return {"resorption_percent": pct, "grade": grade, "within_mdc": None,  # pragma: no cover
-            "mdc_mm3": None, "method": "(V0 - V1) / V0 * 100"}
+    r = compare_volumes(v0_mm3, v1_mm3, days=days if days else None, warn=False)
+    return {"resorption_percent": float(r.resorption_percent), "grade": r.grade.value,
+            "within_mdc": bool(r.within_mdc), "mdc_mm3": float(r.mdc_mm3),
+            "method": "resorb.imaging.compare_volumes"}
 
 
 class Registry:
@@ -525,8 +516,8 @@ class Registry:
         ----------
         patient_id : int
         visit : {"latest", "first"}
-            Whose scores and red flags go into ``Case.symptoms``: the most recent
-            visit (default; what an assessment today should see) or the first.
+            Whose scores go into ``Case.symptoms``: the most recent visit
+            (default; what an assessment today should see) or the first.
 
         Notes
         -----
@@ -534,6 +525,13 @@ class Registry:
         recent visit with findings. MRI: the studies of that level (or without a
         level) that carry a measurement, on the clinic's calendar. Age: years
         between the birth year and the first MRI or visit.
+
+        Red flags are safety findings and are not dropped because a later visit
+        did not tick them again: the case carries every red flag recorded at the
+        chosen visit or at any earlier visit in the :data:`RED_FLAG_CARRY_DAYS`
+        days before it (the union). A red flag older than that window no longer
+        triggers triage; one recorded by mistake is removed by deleting that
+        visit (audited).
 
         Raises
         ------
@@ -582,13 +580,15 @@ class Registry:
         symptoms = Symptoms(onset_date=rec.onset_date)
         if visits:
             v = visits[-1] if visit == "latest" else visits[0]
+            since = v.date - dt.timedelta(days=RED_FLAG_CARRY_DAYS)
+            flags = {f for w in visits if since <= w.date <= v.date for f in w.red_flags}
             symptoms = Symptoms(
                 onset_date=rec.onset_date, leg_pain_nrs=v.leg_pain_nrs,
                 back_pain_nrs=v.back_pain_nrs, vas_mm=v.vas_mm,
                 odi_answers=None if v.odi_answers is None else tuple(v.odi_answers),
                 slr_degrees=v.slr_degrees, motor_mrc=v.motor_mrc,
                 red_flags=frozenset(parse_enum(RedFlag, f, field="symptoms.red_flags")
-                                    for f in v.red_flags))
+                                    for f in sorted(flags)))
         courses = tuple(DomainTherapy(name=t.name, start=t.start, end=t.end, index=i)
                         for i, t in enumerate(therapies))
         return Case(herniation=herniation, patient=patient, symptoms=symptoms,
