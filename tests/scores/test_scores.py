@@ -100,7 +100,7 @@ def test_joa_recovery_rate_undefined_at_ceiling():
 
 
 @pytest.mark.parametrize(("rate", "grade"), [(100, "cured"), (61, "markedly effective"),
-                                             (60, "markedly effective"), (59.9, "effective"),
+                                             (60, "effective"), (59.9, "effective"),
                                              (25, "effective"), (24.9, "ineffective")])
 def test_joa_recovery_grades_follow_the_configured_table(rate, grade):
     assert joa_recovery_grade(rate) == grade
@@ -129,7 +129,7 @@ def test_rmdq_counts_yes_answers():
     assert rmdq_total([1] * 5 + [0] * 19) == 5
     with pytest.raises(InvalidScoreError):
         rmdq_total([1] * 23)
-    with pytest.raises(InvalidScoreError, match="rmdq_answers.3"):
+    with pytest.raises(InvalidScoreError, match=r"rmdq_answers\.3"):
         rmdq_total([1, 0, 2] + [0] * 21)
 
 

@@ -10,6 +10,7 @@ from resorb.scores._joa import (
 from resorb.scores._odi import ODI_BANDS, ODI_SECTIONS, OdiResult, odi_band, odi_percent
 from resorb.scores._pain import (
     MCID,
+    MCID_RELATIVE_ID,
     McidResult,
     mcid_improvement,
     nrs_from_vas_mm,
@@ -22,6 +23,7 @@ __all__ = [
     "JOA_MAX",
     "JOA_RECOVERY_GRADES_CHINESE",
     "MCID",
+    "MCID_RELATIVE_ID",
     "ODI_BANDS",
     "ODI_SECTIONS",
     "JoaItems",

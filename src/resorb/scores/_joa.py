@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 
 from resorb.errors import InvalidScoreError
+from resorb.scores._tables import LazySequence
 
 __all__ = [
     "JOA_MAX",
@@ -18,14 +19,31 @@ __all__ = [
 #: Maximum of the 29-point JOA low-back score (bladder item excluded; it only subtracts).
 JOA_MAX = 29
 
-#: Recovery-rate grading used on Chinese JOA forms (reference notes, addendum item 5):
-#: 100 % cured, > 60 % markedly effective, 25-60 % effective, < 25 % ineffective.
-#: The Hirabayashi-style grades could not be verified and are not shipped.
-JOA_RECOVERY_GRADES_CHINESE: tuple[tuple[float, str], ...] = (
-    (100.0, "cured"),
-    (60.0, "markedly effective"),
-    (25.0, "effective"),
-)
+_GRADES_ID = "joa_recovery_grades_chinese_percent"
+
+
+def _chinese_grades() -> tuple[tuple[float, bool, str], ...]:
+    from resorb.scores._tables import _value
+
+    out = []
+    for key, threshold in _value(_GRADES_ID).items():
+        if key.endswith("_at_least"):
+            name, inclusive = key.removesuffix("_at_least"), True
+        elif key.endswith("_above"):
+            name, inclusive = key.removesuffix("_above"), False
+        else:  # pragma: no cover - guarded by the evidence test
+            raise ValueError(f"{_GRADES_ID}: key {key!r} must end in _at_least or _above")
+        out.append((float(threshold), inclusive, name.replace("_", " ")))
+    return tuple(sorted(out, key=lambda g: (g[0], not g[1]), reverse=True))
+
+
+#: Recovery-rate grading used on Chinese JOA forms, read from the evidence record
+#: ``joa_recovery_grades_chinese_percent``: 100 % cured, > 60 % markedly effective,
+#: 25-60 % effective, < 25 % ineffective. Each entry is ``(threshold_percent,
+#: inclusive, grade)``, highest first; a rate reaches a grade when it is at least
+#: (inclusive) or above (exclusive) the threshold. The Hirabayashi-style grades
+#: could not be verified and are not shipped.
+JOA_RECOVERY_GRADES_CHINESE: Sequence[tuple[float, bool, str]] = LazySequence(_chinese_grades)
 
 _RANGES = {
     "low_back_pain": (0, 3),
@@ -153,12 +171,35 @@ def joa_recovery_rate_percent(pre: float, post: float) -> float:
 
 def joa_recovery_grade(
     rate_percent: float,
-    grades: tuple[tuple[float, str], ...] = JOA_RECOVERY_GRADES_CHINESE,
+    grades: Sequence[tuple[float, bool, str] | tuple[float, str]] = JOA_RECOVERY_GRADES_CHINESE,
     *,
     below: str = "ineffective",
 ) -> str:
-    """Grade a recovery rate with a configurable table (default: Chinese JOA forms)."""
-    for threshold, name in grades:
-        if rate_percent >= threshold:
+    """Grade a recovery rate with a configurable table (default: Chinese JOA forms).
+
+    Parameters
+    ----------
+    rate_percent : float
+        JOA recovery rate, percent.
+    grades : sequence of (threshold_percent, inclusive, grade)
+        Highest threshold first. ``inclusive`` True means "at least", False
+        "above". A two-item entry ``(threshold_percent, grade)`` is inclusive.
+    below : str, default "ineffective"
+        Grade of a rate that reaches no threshold.
+
+    Examples
+    --------
+    >>> joa_recovery_grade(60.0)  # "25-60 % effective" on the forms
+    'effective'
+    >>> joa_recovery_grade(60.1)
+    'markedly effective'
+    """
+    for entry in grades:
+        if len(entry) == 2:
+            threshold, name = entry
+            inclusive = True
+        else:
+            threshold, inclusive, name = entry
+        if rate_percent > threshold or (inclusive and rate_percent == threshold):
             return name
     return below

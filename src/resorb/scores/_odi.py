@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from resorb.errors import InvalidScoreError
+from resorb.scores._tables import LazySequence
 
 __all__ = ["ODI_BANDS", "ODI_SECTIONS", "OdiResult", "odi_band", "odi_percent"]
 
@@ -23,14 +24,19 @@ ODI_SECTIONS: tuple[str, ...] = (
     "travelling",
 )
 
-#: Interpretation bands (upper bound inclusive, percent) after Fairbank & Pynsent 2000.
-ODI_BANDS: tuple[tuple[float, str], ...] = (
-    (20.0, "minimal disability"),
-    (40.0, "moderate disability"),
-    (60.0, "severe disability"),
-    (80.0, "crippled"),
-    (100.0, "bed-bound or exaggerating"),
-)
+
+
+def _odi_bands() -> tuple[tuple[float, str], ...]:
+    from resorb.scores._tables import _value
+
+    bands = _value("odi_band_upper_bounds_percent")
+    return tuple(sorted(((float(upper), name) for name, upper in bands.items()),
+                        key=lambda b: b[0]))
+
+
+#: Interpretation bands ``(upper_bound_percent, band)``, upper bound inclusive, after
+#: Fairbank & Pynsent 2000; read from the evidence record ``odi_band_upper_bounds_percent``.
+ODI_BANDS: Sequence[tuple[float, str]] = LazySequence(_odi_bands)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from resorb.errors import InvalidScoreError
+from resorb.scores._tables import LazyMapping
 
 __all__ = [
     "MCID",
+    "MCID_RELATIVE_ID",
     "McidResult",
     "mcid_improvement",
     "nrs_from_vas_mm",
@@ -23,18 +25,32 @@ class _Mic:
     absolute: float
     unit: str
     relative_percent: float = 30.0
+    evidence_id: str = ""
 
 
-#: Minimal important change after Ostelo RW et al. Interpreting change scores for
-#: pain and functional status in low back pain. Spine 2008;33(1):90-4,
-#: doi:10.1097/BRS.0b013e31815e3a10, PMID 18165753: VAS 15/100 mm, NRS 2/10,
-#: ODI 10 points, RMDQ 5/24, or 30 % improvement from baseline for each.
-MCID: dict[str, _Mic] = {
-    "nrs": _Mic(2.0, "points (0-10)"),
-    "vas_mm": _Mic(15.0, "mm (0-100)"),
-    "odi_percent": _Mic(10.0, "points (0-100)"),
-    "rmdq": _Mic(5.0, "points (0-24)"),
+#: Scale -> (evidence id of its absolute MIC, unit shown to users).
+_MCID_IDS: dict[str, tuple[str, str]] = {
+    "nrs": ("mcid_nrs", "points (0-10)"),
+    "vas_mm": ("mcid_vas_mm", "mm (0-100)"),
+    "odi_percent": ("mcid_odi", "points (0-100)"),
+    "rmdq": ("mcid_rmdq", "points (0-24)"),
 }
+#: Evidence id of the relative criterion, shared by every scale.
+MCID_RELATIVE_ID = "mcid_relative_percent"
+
+
+def _mcid_table() -> dict[str, _Mic]:
+    from resorb.scores._tables import _value
+
+    rel = float(_value(MCID_RELATIVE_ID))
+    return {scale: _Mic(float(_value(vid)), unit, rel, vid)
+            for scale, (vid, unit) in _MCID_IDS.items()}
+
+
+#: Minimal important change after Ostelo RW et al. Spine 2008;33(1):90-4 (PMID
+#: 18165753), read from the evidence records ``mcid_nrs``, ``mcid_vas_mm``,
+#: ``mcid_odi``, ``mcid_rmdq`` and ``mcid_relative_percent`` (one copy of each number).
+MCID: Mapping[str, _Mic] = LazyMapping(_mcid_table)
 
 _RANGES = {"nrs": (0, 10), "vas_mm": (0, 100), "odi_percent": (0, 100), "rmdq": (0, 24)}
 
@@ -112,9 +128,10 @@ def mcid_improvement(scale: str, baseline: float, followup: float) -> McidResult
 
     Notes
     -----
-    Ostelo 2008 (PMID 18165753): NRS 2 points, VAS 15 mm, ODI 10 points, RMDQ 5
-    points, or 30 % improvement from baseline. The relative criterion is not
-    defined for a baseline of 0.
+    Thresholds of :data:`MCID`, read from the evidence base (Ostelo 2008, PMID
+    18165753): NRS 2 points, VAS 15 mm, ODI 10 points, RMDQ 5 points, or 30 %
+    improvement from baseline. The relative criterion is not defined for a
+    baseline of 0.
     """
     if scale not in MCID:
         raise InvalidScoreError("scale", f"{scale!r} is not known", allowed=", ".join(MCID))
