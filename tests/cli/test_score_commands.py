@@ -91,3 +91,22 @@ def test_installed_script_reports_bad_input_without_traceback():
                           check=False)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_mcid_command_cites_the_evidence_record(capsys):
+    """The cited source is the record behind the threshold, not a hand-typed identifier."""
+    from resorb.evidence import evidence_value
+
+    code, out, _ = run(capsys, "score", "mcid", "vas_mm", "40", "20", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["evidence_id"] == "mcid_vas_mm"
+    assert data["source"] == dict(evidence_value("mcid_vas_mm").citations[0])
+
+
+@pytest.mark.parametrize(("pre", "post", "grade"), [("4", "19", "effective"),
+                                                    ("4", "29", "cured")])
+def test_joa_recovery_grade_at_the_boundaries(capsys, pre, post, grade):
+    """(19 - 4) / (29 - 4) = 60 % exactly: 'effective' on the forms (25-60 %)."""
+    code, out, _ = run(capsys, "score", "joa-recovery", "--pre", pre, "--post", post, "--json")
+    assert code == 0 and json.loads(out)["grade"] == grade

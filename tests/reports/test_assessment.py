@@ -158,3 +158,34 @@ herniation: {level: L4-L5, morphology: extrusion}
 """)
     d = assess_case(case, as_of=AS_OF).to_dict()
     assert any("age" in w.lower() for w in d["resorption"]["warnings"]), d["resorption"]
+
+
+def test_score_summary_reads_its_numbers_and_citations_from_the_evidence_base(assessments):
+    """The MCID citation is the evidence records' (no hand-typed PMID/DOI); JOA max is JOA_MAX."""
+    from resorb.evidence import evidence_value
+    from resorb.scores import JOA_MAX, MCID
+
+    s = assessments["sequestration_rim_three_mri"].to_dict()["scores"]
+    assert s["joa"]["max"] == JOA_MAX
+    expected = []
+    for vid in (*(m.evidence_id for m in MCID.values()), "mcid_relative_percent"):
+        for c in evidence_value(vid).citations:
+            if dict(c) not in expected:
+                expected.append(dict(c))
+    assert s["mcid"]["sources"] == expected
+    assert s["mcid"]["source"] == expected[0]
+    for k, v in MCID.items():
+        assert s["mcid"]["thresholds"][k]["absolute"] == v.absolute
+
+
+def test_report_module_uses_only_public_prognosis_names():
+    import ast
+    import inspect
+
+    from resorb.reports import _assessment
+
+    tree = ast.parse(inspect.getsource(_assessment))
+    private = [n.module for n in ast.walk(tree)
+               if isinstance(n, ast.ImportFrom) and n.module
+               and n.module.startswith("resorb.prognosis._")]
+    assert private == []

@@ -100,12 +100,14 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPT,
     ) -> None:
         """Whether an improvement reaches the minimal important change (Ostelo 2008)."""
-        from resorb.scores import mcid_improvement
+        from resorb.evidence import evidence_value
+        from resorb.scores import MCID, mcid_improvement
 
         r = mcid_improvement(scale, baseline, followup)
+        citations = evidence_value(MCID[scale].evidence_id).citations
         emit({"scale": r.scale, "improvement": r.improvement,
               "improvement_percent": r.improvement_percent,
               "mcid_absolute": r.mcid_absolute, "mcid_relative_percent": r.mcid_relative_percent,
-              "reached": r.reached, "source": {"pmid": "18165753",
-                                               "doi": "10.1097/BRS.0b013e31815e3a10"}},
+              "reached": r.reached, "source": dict(citations[0]) if citations else {},
+              "evidence_id": MCID[scale].evidence_id},
              as_json=as_json)

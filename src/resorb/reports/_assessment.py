@@ -228,7 +228,7 @@ def _measurements(case: Case) -> tuple[list[dict[str, Any]], list[float]]:
 
 
 def _forecast(case: Case, volumes: list[float], seed: int) -> dict[str, Any]:
-    from resorb.prognosis._forecast import forecast_volumes
+    from resorb.prognosis import forecast_volumes
 
     if not case.mri:
         return {"available": False, "reason": "no MRI in the case: nothing to forecast"}
@@ -328,15 +328,21 @@ def _therapies(case: Case) -> dict[str, Any]:
 
 
 def _scores(case: Case) -> dict[str, Any]:
-    from resorb.scores import MCID
+    from resorb.evidence import evidence_value
+    from resorb.scores import JOA_MAX, MCID, MCID_RELATIVE_ID
 
     s = case.symptoms
     odi = s.odi
+    mcid_citations: list[Mapping[str, str]] = []
+    for vid in (*(m.evidence_id for m in MCID.values()), MCID_RELATIVE_ID):
+        for c in evidence_value(vid).citations:
+            if c not in mcid_citations:
+                mcid_citations.append(c)
     joa = s.joa_items
     return {
         "odi": None if odi is None else {"odi_percent": odi.odi_percent,
                                          "answered": odi.answered, "band": odi.band},
-        "joa": None if joa is None else {"total": joa.total, "max": 29,
+        "joa": None if joa is None else {"total": joa.total, "max": JOA_MAX,
                                          "subjective": joa.subjective,
                                          "clinical_signs": joa.clinical_signs,
                                          "adl": joa.adl, "bladder": joa.bladder},
@@ -351,7 +357,8 @@ def _scores(case: Case) -> dict[str, Any]:
             "thresholds": {k: {"absolute": v.absolute, "unit": v.unit,
                                "relative_percent": v.relative_percent}
                            for k, v in MCID.items()},
-            "source": {"pmid": "18165753", "doi": "10.1097/BRS.0b013e31815e3a10"},
+            "source": dict(mcid_citations[0]) if mcid_citations else {},
+            "sources": [dict(c) for c in mcid_citations],
         },
     }
 
@@ -452,8 +459,7 @@ def assess_case(case: Case, *, model: Any = None, seed: int = 0,
         Naming the field (``mri[1].mask``, ``therapies[0].name``).
     """
     from resorb import DISCLAIMER, __version__
-    from resorb.prognosis._management import management_pathway
-    from resorb.prognosis._triage import triage_case
+    from resorb.prognosis import management_pathway, triage_case
 
     as_of = as_of or dt.date.today()
     measurements, volumes = _measurements(case)
