@@ -111,6 +111,7 @@ def test_model_sensitivity_json(capsys):
     (["simulate", "-m", "extrusion", "--cohort", "10", "--seed", "-2"], "seed"),
     (["simulate", "-m", "extrusion", "--module", "magic"], "module"),
     (["simulate", "-m", "extrusion", "--variant", "tiny"], "variant"),
+    (["simulate", "-m", "extrusion", "--method", "euler"], "method"),
     (["model", "sbml", "--morphology", "disc", "out.xml"], "morphology"),
     (["model", "sensitivity", "--n", "12"], "n"),
 ])
@@ -146,3 +147,14 @@ def test_cohort_runs_on_a_dask_scheduler_address(capsys):
     a, b = json.loads(out_local), json.loads(out_dask)
     assert a["volume_fraction_quantiles"] == b["volume_fraction_quantiles"]
     assert b["solver"]["scheduler"] == cluster.scheduler_address
+
+
+def test_batch_method_gives_the_reference_trajectory_within_1e_4(capsys):
+    _, ref, _ = run(capsys, "simulate", "-m", "extrusion", "--days", "200", "--json")
+    code, bat, err = run(capsys, "simulate", "-m", "extrusion", "--days", "200", "--method",
+                         "batch", "--json")
+    assert code == 0, err
+    a = np.asarray(json.loads(ref)["trajectory"]["volume_fraction"])
+    b = np.asarray(json.loads(bat)["trajectory"]["volume_fraction"])
+    assert np.max(np.abs(a - b)) < 1e-4
+    assert json.loads(bat)["solver"]["path"] == "batch"
