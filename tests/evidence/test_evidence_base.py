@@ -277,3 +277,20 @@ def test_mdc_is_half_the_width_of_the_limits_of_agreement():
     assert evidence_value("volume_mdc_intra_rater_mm3").value == pytest.approx((hi - lo) / 2)
     grew = evidence_value("enlarged_fraction_3d_series")
     assert grew.value == grew.events / grew.total  # 21 of 56 levels grew
+
+
+def test_value_parameters_are_loaded_as_numbers_and_shown(tmp_path):
+    base = _load(tmp_path, """
+        values:
+          - {id: v1, quantity: q, value: 2.0, unit: odds ratio, sources: [], confidence: approx,
+             assumption: true, derivation: our choice, parameters: {threshold_months: 12}}
+        """)
+    v = base.values["v1"]
+    assert dict(v.parameters) == {"threshold_months": 12.0}
+    assert v.to_dict()["parameters"] == {"threshold_months": 12.0}
+    with pytest.raises(EvidenceError, match="parameters"):
+        _load(tmp_path, """
+        values:
+          - {id: v2, quantity: q, value: 2.0, unit: u, sources: [], confidence: approx,
+             assumption: true, derivation: d, parameters: {cut: high}}
+        """)

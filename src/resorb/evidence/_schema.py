@@ -10,6 +10,10 @@ Validation refuses, naming the record and field:
   rest on a guideline's official URL);
 - a confidence other than ``exact``, ``approx`` or ``unverified``;
 - an interval that does not hold its value, or counts with events > total.
+
+A value may carry ``parameters``: named numbers, from the same sources, that
+define what the value refers to (the cut-off of a finding, the time point of a
+fraction).
 """
 
 from __future__ import annotations
@@ -109,6 +113,7 @@ class ValueIn(_Strict):
     events: int | None = None
     total: int | None = None
     assumption: bool = False
+    parameters: dict[str, Number] = {}
     notes: str = ""
 
     _id = field_validator("id")(_check_id)
@@ -241,6 +246,7 @@ def _build(files: Iterable[tuple[str, FileIn]]) -> EvidenceBase:
             upper=None if v.upper is None else float(v.upper),
             interval_kind=v.interval_kind, interval_assumption=v.interval_assumption,
             events=v.events, total=v.total, assumption=v.assumption, notes=v.notes,
+            parameters=MappingProxyType({k: float(x) for k, x in v.parameters.items()}),
             citations=citations)
 
     statements: dict[str, EvidenceStatement] = {}

@@ -111,6 +111,10 @@ class EvidenceValue:
     confidence : Confidence
     assumption : bool
         True for a number that is our own modelling assumption.
+    parameters : mapping of str to float
+        Named numbers from the same sources that define what ``value`` refers
+        to, e.g. the cut-off of a finding (``threshold_months``) or the time
+        point of a fraction (``at_months``).
     citations : tuple of dict
         ``{"doi": ..., "pmid": ...}`` of every source, resolved at load time.
     """
@@ -130,6 +134,7 @@ class EvidenceValue:
     total: int | None = None
     assumption: bool = False
     notes: str = ""
+    parameters: Mapping[str, float] = field(default_factory=dict)
     citations: tuple[Mapping[str, str], ...] = field(default=(), compare=False)
 
     @property
@@ -147,7 +152,8 @@ class EvidenceValue:
                 "total": self.total, "sources": list(self.sources),
                 "citations": [dict(c) for c in self.citations],
                 "confidence": self.confidence.value, "derivation": self.derivation,
-                "assumption": self.assumption, "notes": self.notes}
+                "assumption": self.assumption, "parameters": dict(self.parameters),
+                "notes": self.notes}
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ import numpy as np
 
 from resorb.domain.enums import HerniationMorphology, parse_enum
 from resorb.errors import InvalidInputError, ModelError
+from resorb.imaging import DAYS_PER_MONTH
 
 __all__ = [
     "FORECAST_HORIZONS_MONTHS",
@@ -54,7 +55,6 @@ __all__ = [
 #: Months after the baseline MRI at which the forecast is reported.
 FORECAST_HORIZONS_MONTHS: tuple[int, ...] = (3, 6, 12, 24)
 
-_DAYS_PER_MONTH = 365.25 / 12
 _LN10 = math.log(10.0)
 _Z95 = 1.959963984540054
 
@@ -329,7 +329,7 @@ class VolumeForecast:
         """Plain-JSON view (units in the key names)."""
         points = []
         for i, months in enumerate(self.horizons_months):
-            date = self.baseline_date + dt.timedelta(days=round(months * _DAYS_PER_MONTH))
+            date = self.baseline_date + dt.timedelta(days=round(months * DAYS_PER_MONTH))
             points.append({
                 "months_after_baseline": months,
                 "date": date.isoformat(),
@@ -528,7 +528,7 @@ def _sample_posterior(post: _Posterior, rng: np.random.Generator, n_draws: int
 
 def _as_months(dates: Sequence[dt.date]) -> np.ndarray:
     base = dates[0]
-    return np.array([(d - base).days / _DAYS_PER_MONTH for d in dates], dtype=float)
+    return np.array([(d - base).days / DAYS_PER_MONTH for d in dates], dtype=float)
 
 
 def _validate(dates: Sequence[dt.date], volumes: Sequence[float]

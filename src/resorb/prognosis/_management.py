@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from resorb.domain.case import Case
+from resorb.imaging import DAYS_PER_MONTH
 from resorb.prognosis._triage import Triage, _cite_all, triage_case
 
 __all__ = ["ManagementPlan", "ManagementStep", "add_months", "management_pathway"]
 
 _DAYS_PER_WEEK = 7
-_DAYS_PER_MONTH = 365.25 / 12
 
 #: Evidence ids used by the pathway (records in ``resorb/evidence/data``).
 _IDS = {
@@ -142,7 +142,7 @@ def add_months(date: dt.date, months: float) -> dt.date:
     import calendar
 
     whole = int(months)
-    extra_days = round((months - whole) * _DAYS_PER_MONTH)
+    extra_days = round((months - whole) * DAYS_PER_MONTH)
     month_index = date.month - 1 + whole
     year, month = date.year + month_index // 12, month_index % 12 + 1
     day = min(date.day, calendar.monthrange(year, month)[1])
@@ -255,7 +255,7 @@ def management_pathway(case: Case, *, triage: Triage | None = None,
             f"Consider a follow-up MRI about {_fmt(months)} months after onset to document "
             "resorption, if its result would change management (for example a decision on "
             "surgery).",
-            f"{_fmt(months)} months after symptom onset", round(months * _DAYS_PER_MONTH),
+            f"{_fmt(months)} months after symptom onset", round(months * DAYS_PER_MONTH),
             onset, as_of, (_IDS["reimage_value"], *_IDS["reimage"]), months=months))
     steps.append(_step(
         "safety_net", "Safety net",

@@ -56,7 +56,8 @@ from resorb.domain.enums import (
     T2Signal,
 )
 from resorb.errors import InvalidFindingError, InvalidInputError, OutsideEvidenceRangeWarning
-from resorb.evidence import EvidenceValue, evidence_source, evidence_value
+from resorb.evidence import EvidenceValue, evidence_source, evidence_value, load_evidence
+from resorb.imaging import DAYS_PER_MONTH
 
 __all__ = [
     "BaselinePrior",
@@ -398,7 +399,21 @@ def _symptom_duration_months(case: Case) -> float | None:
     onset = case.symptoms.onset_date
     if onset is None or not case.mri:
         return None
-    return (case.mri[0].date - onset).days / (365.25 / 12)
+    return (case.mri[0].date - onset).days / DAYS_PER_MONTH
+
+
+def _parameter(value_id: str, name: str) -> float:
+    """A defining parameter (cut-off, weight) of a record, read without using its value.
+
+    Reading a threshold only decides whether a finding is present; it does not
+    use the (possibly unverified) number itself, so it raises no warning.
+    """
+    return float(load_evidence().values[value_id].parameters[name])
+
+
+_DURATION_ID = "symptom_duration_over_1y_or_placeholder"
+_KOMORI_ID = "komori_type3_or_placeholder"
+_MASSIVE_ID = "massive_herniation_or_placeholder"
 
 
 def _unverified_factors(case: Case, col: _Collector, rng: np.random.Generator, n: int,
@@ -408,16 +423,16 @@ def _unverified_factors(case: Case, col: _Collector, rng: np.random.Generator, n
     if h.modic is not None and h.modic is not ModicType.TYPE_0:
         found.append(("modic", str(int(h.modic)), "fragment", "modic_change_or_placeholder", 1))
     months = _symptom_duration_months(case)
-    if months is not None and months > 12:
-        found.append(("symptom_duration_months", f"{months:.1f}", "clinical",
-                      "symptom_duration_over_1y_or_placeholder", 1))
+    if months is not None and months > _parameter(_DURATION_ID, "threshold_months"):
+        found.append(("symptom_duration_months", f"{months:.1f}", "clinical", _DURATION_ID, 1))
     if h.komori is not None and h.komori is not KomoriType.TYPE_1:
-        power = 1.0 if h.komori is KomoriType.TYPE_3 else 0.5
-        found.append(("komori", str(int(h.komori)), "exposure", "komori_type3_or_placeholder",
-                      power))
-    if h.canal_compromise_percent is not None and h.canal_compromise_percent >= 50:
+        power = (1.0 if h.komori is KomoriType.TYPE_3
+                 else _parameter(_KOMORI_ID, "type2_log_or_weight"))
+        found.append(("komori", str(int(h.komori)), "exposure", _KOMORI_ID, power))
+    if (h.canal_compromise_percent is not None and h.canal_compromise_percent
+            >= _parameter(_MASSIVE_ID, "threshold_canal_percent")):
         found.append(("canal_compromise_percent", f"{h.canal_compromise_percent:g}", "size",
-                      "massive_herniation_or_placeholder", 1))
+                      _MASSIVE_ID, 1))
     for name, value, group, vid, power in found:
         if not allow:
             col.omit(name, value, "direction known but no published counts or odds ratio "
@@ -444,13 +459,12 @@ def _therapy_notes(case: Case, col: _Collector) -> None:
     """Therapies never enter the estimate: none has been shown to change resorption."""
     if not case.therapies:
         return
-    from resorb.errors import InvalidInputError as _Unknown
     from resorb.therapy import get_therapy
 
     for course in case.therapies:
         try:
             therapy = get_therapy(course.name)
-        except _Unknown:
+        except InvalidInputError:
             col.omit("therapy", course.name, "not in the therapy catalogue")
             continue
         col.omit("therapy", therapy.id,
@@ -489,12 +503,20 @@ def _shrink(candidates: list[_Candidate]) -> None:
 
 def _horizon_fraction(horizon: float, rng: np.random.Generator,
                       n: int) -> tuple[float, np.ndarray, list[str]]:
-    """Share of 12-month resorbers that have resorbed by ``horizon`` months."""
-    if horizon >= 12:
-        return 1.0, np.ones(n), []
+    """Share of 12-month resorbers that have resorbed by ``horizon`` months.
+
+    Knots at 0, at the time points of the two fractions and at the month by
+    which they count resorbers (3, 8 and 12 months, read from the records'
+    ``parameters``).
+    """
     f3 = evidence_value("early_resorption_fraction_hornung2023")
     f8 = evidence_value("disappeared_by_8_months_fraction_ramos_amador2013")
-    knots_t = np.array([0.0, 3.0, 8.0, 12.0])
+    year = f8.parameters["of_resorbers_by_months"]
+    if f3.parameters["of_resorbers_by_months"] != year:  # pragma: no cover - data guard
+        raise ValueError("the two time-course fractions count resorbers by different months")
+    if horizon >= year:
+        return 1.0, np.ones(n), []
+    knots_t = np.array([0.0, f3.parameters["at_months"], f8.parameters["at_months"], year])
 
     def at_horizon(a3: np.ndarray | float, a8: np.ndarray | float) -> np.ndarray:
         # Piecewise-linear share through (0, 0), (3, a3), (8, a8), (12, 1); a8 >= a3.
