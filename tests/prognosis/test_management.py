@@ -128,3 +128,39 @@ def test_dates_are_onset_plus_offset_and_in_time_order(onset, days_later):
         assert s.due_date == onset + dt.timedelta(days=s.offset_days)
         delta = (s.due_date - as_of).days
         assert s.status == ("passed" if delta < -14 else "due" if delta <= 14 else "upcoming")
+
+
+@pytest.mark.parametrize(("symptoms", "record"), [
+    ("red_flags: [urinary_retention]", "ces_decompression_window_hours"),
+    ("motor_mrc: 2", "motor_deficit_surgery_within_hours_acta2020"),
+])
+def test_urgent_step_hours_are_read_from_and_cite_their_records(symptoms, record, monkeypatch):
+    """The hours in the text come from the evidence records the step cites."""
+    from resorb.evidence import evidence_value
+    from resorb.prognosis import _management
+
+    plan = management_pathway(_case(f"onset_date: {ONSET}, {symptoms}"),
+                              as_of=dt.date(2026, 2, 1))
+    step = plan.steps[0]
+    assert record in step.evidence_ids
+    value = evidence_value(record)
+    hours = ("-".join(f"{h:g}" for h in value.value) if isinstance(value.value, tuple)
+             else f"{value.value:g}")
+    assert f"within {hours} hours" in step.text
+    # Changing the record changes the text: no copy of the number in code.
+    real = _management._value
+    fake = type(value)(**{**{f: getattr(value, f) for f in value.__dataclass_fields__},
+                          "value": (6.0, 12.0) if isinstance(value.value, tuple) else 6.0})
+    monkeypatch.setattr(_management, "_value", lambda rid: fake if rid == record else real(rid))
+    text = management_pathway(_case(f"onset_date: {ONSET}, {symptoms}"),
+                              as_of=dt.date(2026, 2, 1)).steps[0].text
+    assert ("within 6-12 hours" if isinstance(value.value, tuple) else "within 6 hours") in text
+
+
+def test_due_window_is_a_named_display_setting():
+    from resorb.prognosis._management import DUE_WINDOW_DAYS, _status
+
+    d = dt.date(2026, 1, 31)
+    assert _status(d, d + dt.timedelta(days=DUE_WINDOW_DAYS)) == "due"
+    assert _status(d, d + dt.timedelta(days=DUE_WINDOW_DAYS + 1)) == "passed"
+    assert _status(d, d - dt.timedelta(days=DUE_WINDOW_DAYS + 1)) == "upcoming"

@@ -42,6 +42,8 @@ _IDS = {
     "reimage_value": "reassessment_points_months_wang2020",
     "reimage": ("nice_no_routine_imaging",),
     "urgent": ("ces_emergency_referral", "progressive_motor_deficit_urgent"),
+    "ces_hours_value": "ces_decompression_window_hours",
+    "motor_hours_value": "motor_deficit_surgery_within_hours_acta2020",
     "safety_net": ("ces_emergency_referral", "progressive_motor_deficit_urgent"),
 }
 
@@ -149,13 +151,19 @@ def add_months(date: dt.date, months: float) -> dt.date:
     return dt.date(year, month, day) + dt.timedelta(days=extra_days)
 
 
+#: Display setting, not a clinical number: a step counts as "due" from this many days
+#: before to this many days after its date (so a visit a fortnight early or late still
+#: shows it as due); earlier it is "upcoming", later "passed".
+DUE_WINDOW_DAYS = 14
+
+
 def _status(due: dt.date | None, as_of: dt.date) -> str | None:
     if due is None:
         return None
     delta = (due - as_of).days
-    if delta < -14:
+    if delta < -DUE_WINDOW_DAYS:
         return "passed"
-    if delta <= 14:
+    if delta <= DUE_WINDOW_DAYS:
         return "due"
     return "upcoming"
 
@@ -208,15 +216,20 @@ def management_pathway(case: Case, *, triage: Triage | None = None,
         codes = {r.code for r in triage.reasons}
         found = [r.text.split(":")[0].lower() for r in triage.reasons]
         text = "Refer urgently to a spinal surgeon (" + ", ".join(found) + ")."
+        ids = list(_IDS["urgent"])
         if codes - {"motor_mrc", "progressive_motor_deficit"}:
+            early, late = _value(_IDS["ces_hours_value"]).value
             text += (" Suspected cauda equina syndrome needs emergency assessment: the sources "
-                     "favour decompression within 24-48 hours.")
+                     f"favour decompression within {_fmt(early)}-{_fmt(late)} hours.")
+            ids.append(_IDS["ces_hours_value"])
         if codes & {"motor_mrc", "progressive_motor_deficit"}:
+            hours = _value(_IDS["motor_hours_value"]).value
             text += (" For a severe or progressive motor deficit retrospective data favour "
-                     "surgery within 48 hours; NASS found insufficient evidence for or against "
-                     "emergency surgery for motor deficit.")
+                     f"surgery within {_fmt(hours)} hours; NASS found insufficient evidence for "
+                     "or against emergency surgery for motor deficit.")
+            ids.append(_IDS["motor_hours_value"])
         step = _step("urgent_referral", "Urgent referral", text, "now", 0, as_of, as_of,
-                     _IDS["urgent"])
+                     tuple(ids))
         notes.append("A red flag is present: the conservative watchful-waiting pathway "
                      "does not apply until a spinal specialist has assessed the patient.")
         return ManagementPlan(pathway="urgent_referral", onset_date=onset, as_of=as_of,
