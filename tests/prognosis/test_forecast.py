@@ -227,3 +227,21 @@ def test_posterior_agrees_with_scipy_least_squares_when_the_prior_is_broad():
     assert p["lag"]["median"] == pytest.approx(popt[3], abs=0.25)
     fitted12 = model(12.0, *popt)
     assert fc.volume_median_mm3[2] == pytest.approx(fitted12, rel=0.03)
+
+
+@pytest.mark.parametrize("n_mri", [1, 3])
+def test_basis_says_that_regression_rates_are_read_as_a_25pct_reduction(n_mri):
+    """The reinterpretation 'any decrease' -> P(>= 25 %) is a labelled assumption."""
+    from resorb.evidence import evidence_value
+    from resorb.prognosis import default_kinetic_prior
+
+    record = evidence_value("forecast_regression_read_as_reduction25_assumption")
+    assert record.assumption and record.value == 25.0 and "any" in record.derivation.lower()
+    prior = default_kinetic_prior("extrusion")
+    used = {s["id"]: s for s in prior.sources}
+    assert used[record.id]["assumption"] is True
+    dates = [BASE + dt.timedelta(days=round(m * 30.44)) for m in MONTHS[:n_mri]]
+    fc = forecast_volumes(dates, [1500.0, 1200.0, 1000.0][:n_mri], prior=prior, seed=1)
+    basis = fc.to_dict()["basis"]
+    assert "at least a 25 % reduction" in basis and "our assumption" in basis
+    assert record.id in basis

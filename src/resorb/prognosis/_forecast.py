@@ -17,7 +17,11 @@ so the population prior is **our assumption**, calibrated to sourced facts:
   time to 90 % of the eventual loss, ``ln(10) / k``;
 * the residual fraction ``f`` is log-normal; its SD comes from the overall
   pooled incidences of >= 25 % and >= 50 % reduction, its median per
-  morphology from the incidence of resorption by morphology (Zou 2023);
+  morphology from the incidence of regression by morphology (Zou 2023). The
+  pooled regression rates count any measurable decrease; reading them as
+  P(>= 25 % reduction) is **our assumption** (evidence record
+  ``forecast_regression_read_as_reduction25_assumption``) and overstates that
+  probability by an unknown amount;
 * the lag before shrinkage starts is short (median about one week), so that
   shrinkage is detectable by 2 months (Autio 2006) and the bulk falls within
   6-12 months (Zou 2023; Ramos Amador 2013).
@@ -321,9 +325,10 @@ class VolumeForecast:
         if self.prior_only:
             return ("one MRI: the kinetics are the population prior alone (an assumption "
                     "calibrated to published time-course facts), scaled to the measured "
-                    "baseline volume")
+                    f"baseline volume; {REGRESSION_READING_NOTE}")
         return (f"{self.n_mri} MRIs: the population prior updated with the measured volumes "
-                "(measurement error from the volume limits of agreement)")
+                "(measurement error from the volume limits of agreement); "
+                f"{REGRESSION_READING_NOTE}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON view (units in the key names)."""
@@ -702,7 +707,14 @@ PRIOR_EVIDENCE_IDS: dict[str, str] = {
     "reduction25_bulge": "regression_rate_bulge_zou2023",
     "lag": "forecast_lag_months_assumption",
     "mdc": "volume_mdc_mm3",
+    "regression_as_reduction25": "forecast_regression_read_as_reduction25_assumption",
 }
+
+#: Said in every forecast's basis: how the pooled regression rates are used.
+REGRESSION_READING_NOTE = (
+    "the pooled regression rates (any measurable decrease) are read as the probability "
+    "of at least a 25 % reduction - our assumption, which overstates it by an unknown "
+    "amount (evidence record forecast_regression_read_as_reduction25_assumption)")
 
 
 def _probability(value) -> float:
@@ -738,6 +750,10 @@ def default_kinetic_prior(morphology: HerniationMorphology | str | None = None) 
                      "citations": [dict(c) for c in record.citations]})
         return record
 
+    reading = get("regression_as_reduction25")
+    if float(reading.value) != 25.0:  # pragma: no cover - data guard
+        raise ModelError("the forecast prior is calibrated at a 25 % reduction; "
+                         f"{reading.id} says {reading.value}")
     mean_months = float(get("resolution_mean").value)
     sd_months = float(get("resolution_sd").value)
     p25_all = _probability(get("reduction25_overall"))
