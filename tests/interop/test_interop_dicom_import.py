@@ -22,7 +22,7 @@ from dicom_factory import (
 )
 
 from resorb.cli import main
-from resorb.errors import ImagingError
+from resorb.errors import ImagingError, InvalidInputError
 from resorb.registry import Registry
 from resorb.registry._dicom import import_dicom
 
@@ -260,3 +260,22 @@ def test_single_segment_highdicom_seg_is_imported(site, tmp_path):
     seg.save_as(path)
     out = import_dicom(site["reg"], path, patient_id=site["patient"].id, actor="radiographer")
     assert out["mri"][0]["volume_mm3"] == pytest.approx(60 * VOXEL_MM3)
+
+
+def test_a_future_study_date_is_refused_before_shifting(site, tmp_path):
+    """The study date is checked as recorded, not after the 30-730 day backward shift
+    (which would make a date up to 30 days ahead look past); the date itself is not
+    echoed (it identifies), and nothing is written."""
+    reg, pid = site["reg"], site["patient"].id
+    ahead = dt.date.today() + dt.timedelta(days=10)
+    series = make_mr_series(tmp_path / "ahead" / "mr", study_date=ahead)
+    make_seg(series, tmp_path / "ahead" / "seg.dcm")
+    with pytest.raises(InvalidInputError, match=r"^StudyDate: is in the future") as err:
+        import_dicom(reg, tmp_path / "ahead", patient_id=pid, label=1, actor="radiographer")
+    assert ahead.strftime("%Y%m%d") not in str(err.value)
+    assert ahead.isoformat() not in str(err.value)
+    assert reg.list_mri(pid) == []
+    # A series without SEG is checked too.
+    with pytest.raises(InvalidInputError, match="StudyDate"):
+        import_dicom(reg, tmp_path / "ahead" / "mr", patient_id=pid, actor="radiographer")
+    assert reg.list_mri(pid) == []

@@ -190,3 +190,31 @@ def test_pseudonymised_export_drops_notes_and_shifts_dates_per_patient(db, tmp_p
                          "--db", research, "--json")
     assert code == 0, err
     assert json.loads(out)["imported"]["patients"] == 6
+
+
+def test_import_refuses_future_dates_naming_file_row_and_column(db, tmp_path, capsys,
+                                                                   monkeypatch):
+    import datetime as dt
+
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "patients.csv").write_text(
+        "pseudonym,birth_year,sex,site,onset_date\nIMP-1,1975,female,,2026-01-02\n")
+    (folder / "visits.csv").write_text(
+        "pseudonym,date,leg_pain_nrs\nIMP-1,2026-02-01,6\nIMP-1," + tomorrow + ",4\n")
+    code, _, err = run(capsys, monkeypatch, "registry", "import", str(folder), "--db", db)
+    assert code == 2
+    _one_line_error(err, "visits.csv:3.date", "is in the future")
+    # Nothing was imported (one transaction).
+    reg = Registry(db)
+    try:
+        assert reg.count_patients() == 0
+    finally:
+        reg.close()
+    (folder / "visits.csv").write_text("pseudonym,date,leg_pain_nrs\nIMP-1,2026-02-01,6\n")
+    (folder / "patients.csv").write_text(
+        f"pseudonym,birth_year,sex,site,onset_date\nIMP-1,{dt.date.today().year + 1},female,,\n")
+    code, _, err = run(capsys, monkeypatch, "registry", "import", str(folder), "--db", db)
+    assert code == 2
+    _one_line_error(err, "patients.csv:2.birth_year", "is in the future")

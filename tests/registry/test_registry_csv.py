@@ -93,8 +93,10 @@ def test_visit_for_an_unknown_patient_is_rejected(registry, clinician, tmp_path)
 
 _scores = st.one_of(st.none(), st.integers(0, 10).map(float),
                     st.floats(0, 10, allow_nan=False, allow_infinity=False))
+# Registry dates end today: future dates are refused at the door (issue 2).
+_TODAY = dt.date.today()
 _visit = st.fixed_dictionaries({
-    "date": st.dates(dt.date(2000, 1, 1), dt.date(2030, 12, 31)),
+    "date": st.dates(dt.date(2000, 1, 1), _TODAY),
     "leg_pain_nrs": _scores,
     "back_pain_nrs": _scores,
     "vas_mm": st.one_of(st.none(), st.floats(0, 100, allow_nan=False)),
@@ -117,14 +119,14 @@ _patient = st.fixed_dictionaries({
     "birth_year": st.integers(1900, 2020),
     "sex": st.sampled_from(["female", "male", "other"]),
     "site": st.one_of(st.none(), st.from_regex(r"[a-z][a-z0-9 -]{0,20}[a-z]", fullmatch=True)),
-    "onset_date": st.one_of(st.none(), st.dates(dt.date(2000, 1, 1), dt.date(2030, 1, 1))),
+    "onset_date": st.one_of(st.none(), st.dates(dt.date(2000, 1, 1), _TODAY)),
 })
 _mri = st.one_of(
-    st.fixed_dictionaries({"date": st.dates(dt.date(2000, 1, 1), dt.date(2030, 1, 1)),
+    st.fixed_dictionaries({"date": st.dates(dt.date(2000, 1, 1), _TODAY),
                            "source": st.just("manual"),
                            "volume_mm3": st.floats(0, 1e5, allow_nan=False),
                            "level": st.sampled_from([None, "L4-L5", "L5-S1"])}),
-    st.fixed_dictionaries({"date": st.dates(dt.date(2000, 1, 1), dt.date(2030, 1, 1)),
+    st.fixed_dictionaries({"date": st.dates(dt.date(2000, 1, 1), _TODAY),
                            "source": st.just("diameters"),
                            "diameters_mm": st.tuples(*[st.floats(0.1, 40, allow_nan=False)] * 3),
                            "level": st.sampled_from([None, "L4-L5", "L5-S1"])}),
@@ -176,7 +178,7 @@ def test_a_failed_export_leaves_earlier_files_as_they_were(registry, clinician, 
     seed_demo(registry, n_patients=2, seed=3, actor=clinician)
     export_csv(registry, tmp_path / "e")
     before = _read_all(tmp_path / "e")
-    registry.add_visit(registry.find_patient("DEMO-001").id, {"date": "2027-01-01"},
+    registry.add_visit(registry.find_patient("DEMO-001").id, {"date": dt.date.today()},
                        actor=clinician)
     real_fdopen = os.fdopen
     calls = []

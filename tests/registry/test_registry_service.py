@@ -359,3 +359,29 @@ def test_resorption_between_is_compare_volumes():
         assert got["within_mdc"] is bool(ref.within_mdc)
         assert got["mdc_mm3"] == pytest.approx(ref.mdc_mm3)
     assert registry_resorption(0.0, 10.0)["grade"] is None
+
+
+def test_future_dates_and_birth_years_are_refused(registry, clinician, patient):
+    """Every date entering the registry is checked as case files are (issue 2)."""
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    next_year = dt.date.today().year + 1
+    cases = [
+        (registry.update_patient, {"birth_year": next_year}, "birth_year"),
+        (registry.update_patient, {"onset_date": tomorrow}, "onset_date"),
+        (registry.add_visit, {"date": tomorrow}, "date"),
+        (registry.add_mri, {"date": tomorrow, "volume_mm3": 900}, "date"),
+        (registry.add_therapy, {"name": "nsaid", "start": tomorrow}, "start"),
+    ]
+    for method, data, field in cases:
+        with pytest.raises(InvalidInputError, match="is in the future") as err:
+            method(patient.id, data, actor=clinician)
+        assert err.value.field.endswith(field), err.value.field
+    with pytest.raises(InvalidInputError, match="is in the future") as err:
+        registry.create_patient({"pseudonym": "X-9", "birth_year": 1970, "sex": "male",
+                                 "onset_date": tomorrow}, actor=clinician)
+    assert err.value.field == "patient.onset_date"
+    # Today itself is allowed; a therapy may end in the future (planned course).
+    registry.add_visit(patient.id, {"date": dt.date.today()}, actor=clinician)
+    registry.add_therapy(patient.id, {"name": "nsaid", "start": dt.date.today(),
+                                      "end": tomorrow}, actor=clinician)
+    assert registry.get_patient(patient.id).birth_year == 1981

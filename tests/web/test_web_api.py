@@ -225,3 +225,50 @@ def test_assessment_cache_evicts_the_least_recently_used():
     off = AssessmentCache(0)
     off.put("a", 1)
     assert off.get("a") is None
+
+
+def test_validator_messages_have_one_colon_and_name_what_is_allowed(client, app):
+    """A value refused by a resorb validator reads "field: message (allowed: ...)",
+    not "field: : message"."""
+    h = bearer(client, "doc")
+    pid = client.post("/api/patients", headers=h, json={
+        "pseudonym": "COLON-1", "birth_year": 1970, "sex": "male"}).json()["id"]
+    r = client.post(f"/api/patients/{pid}/visits", headers=h,
+                    json={"date": "2026-02-01", "leg_pain_nrs": 11})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["detail"][0]["field"] == "leg_pain_nrs"
+    assert body["detail"][0]["message"] == "11.0 is out of range"
+    assert body["error"] == "leg_pain_nrs: 11.0 is out of range (allowed: 0-10)"
+    assert ": :" not in r.text
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/patients", {"pseudonym": "FUT-1", "birth_year": "{year}", "sex": "male"},
+     "birth_year"),
+    ("/api/patients", {"pseudonym": "FUT-1", "birth_year": 1970, "sex": "male",
+                       "onset_date": "{date}"}, "onset_date"),
+    ("/api/patients/{pid}/visits", {"date": "{date}", "leg_pain_nrs": 3}, "date"),
+    ("/api/patients/{pid}/mri", {"date": "{date}", "volume_mm3": 900}, "date"),
+    ("/api/patients/{pid}/therapies", {"name": "nsaid", "start": "{date}"}, "start"),
+])
+def test_future_dates_are_refused_naming_the_field(client, app, path, body, field):
+    import datetime as dt
+
+    h = bearer(client, "doc")
+    pid = client.post("/api/patients", headers=h, json={
+        "pseudonym": "NOW-1", "birth_year": 1970, "sex": "male"}).json()["id"]
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    data = {k: (v.format(date=tomorrow.isoformat(), year=tomorrow.year + 1)
+                if isinstance(v, str) and v.startswith("{") else v) for k, v in body.items()}
+    if field == "birth_year":
+        data["birth_year"] = int(data["birth_year"])
+    r = client.post(path.format(pid=pid), headers=h, json=data)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["field"] == field
+    assert r.json()["error"].startswith(f"{field}: ")
+    assert "is in the future" in r.json()["error"]
+    # Nothing was stored.
+    assert client.get(f"/api/patients/{pid}/visits", headers=h).json() == []
+    assert client.get(f"/api/patients/{pid}/mri", headers=h).json() == []
+    assert client.get("/api/patients", headers=h).json()["total"] == 1

@@ -272,3 +272,23 @@ def test_admin_creates_users_and_sees_errors_at_the_field(app, registry):
         assert off.status_code == 303 and registry.get_user("newdoc").active is False
         me = c.post("/admin/users/adm/active", data={"csrf_token": token, "active": "0"})
         assert me.status_code == 422 and registry.get_user("adm").active is True
+
+
+def test_forms_refuse_future_dates_beside_the_field(doc, registry, patient_with_series):
+    import datetime as dt
+
+    pid = patient_with_series
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    n_visits, n_mri = len(registry.list_visits(pid)), len(registry.list_mri(pid))
+    r = doc.post(f"/patients/{pid}/visit/new", data={"csrf_token": doc.csrf, "date": tomorrow,
+                                                     "leg_pain_nrs": "3"})
+    assert r.status_code == 422 and "is in the future" in _error_at(r.text, "date")
+    r = doc.post(f"/patients/{pid}/mri/new", data={
+        "csrf_token": doc.csrf, "date": tomorrow, "measure": "volume", "volume_mm3": "800"})
+    assert r.status_code == 422 and "is in the future" in _error_at(r.text, "date")
+    r = doc.post("/patients/new", data={"csrf_token": doc.csrf, "pseudonym": "FUT-2",
+                                        "birth_year": str(dt.date.today().year + 1),
+                                        "sex": "male"})
+    assert r.status_code == 422 and "is in the future" in _error_at(r.text, "birth_year")
+    assert len(registry.list_visits(pid)) == n_visits and len(registry.list_mri(pid)) == n_mri
+    assert registry.find_patient("FUT-2") is None

@@ -11,6 +11,7 @@ paths, which often carry names, are never stored or logged.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,14 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
     objects = _read_all(_files(src))
     segs = [(p, ds) for p, ds in objects if str(ds.SOPClassUID) in SEGMENTATION_SOP_CLASSES]
     images = [(p, ds) for p, ds in objects if str(ds.SOPClassUID) not in SEGMENTATION_SOP_CLASSES]
+    # The real study date must not lie in the future. Checked before shifting: a
+    # shifted date is 30-730 days earlier and would hide a future original. The
+    # date itself is not repeated in the message (it is an identifier).
+    today = dt.date.today()
+    for _p, ds in segs or images:
+        if _to_date(_study_date(ds)) > today:
+            raise InvalidInputError("StudyDate", "is in the future",
+                                    allowed="a DICOM study date up to today")
 
     # Measure from the originals before anything is written.
     volumes = []
@@ -196,8 +205,6 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
 
 
 def _to_date(da: str):
-    import datetime as dt
-
     try:
         return dt.datetime.strptime(da, "%Y%m%d").date()
     except ValueError:

@@ -82,6 +82,24 @@ LevelValue = Annotated[str, _enum_value(SpinalLevel)]
 SexValue = Annotated[str, _enum_value(Sex)]
 
 
+def _not_future(v: dt.date | None) -> dt.date | None:
+    """Refuse a date after today (as case files do): a visit, scan or onset that
+    has not happened yet cannot enter an assessment."""
+    if v is not None:
+        today = dt.date.today()
+        if v > today:
+            raise InvalidInputError("", f"{v} is in the future", allowed=f"a date up to {today}")
+    return v
+
+
+def _not_future_year(v: int | None) -> int | None:
+    if v is not None:
+        year = dt.date.today().year
+        if v > year:
+            raise InvalidInputError("", f"{v} is in the future", allowed=f"1900-{year}")
+    return v
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -90,7 +108,7 @@ class PatientIn(_Strict):
     """A new patient: pseudonym (no names, no hospital numbers), birth year, sex."""
 
     pseudonym: str = Field(min_length=1, max_length=64)
-    birth_year: int = Field(ge=1900, le=2100)
+    birth_year: int = Field(ge=1900)
     sex: SexValue
     site: str | None = Field(default=None, max_length=64)
     onset_date: dt.date | None = None
@@ -110,19 +128,32 @@ class PatientIn(_Strict):
 
     @field_validator("birth_year")
     @classmethod
-    def _not_future(cls, v: int) -> int:
-        if v > dt.date.today().year:
-            raise ValueError("is in the future")
-        return v
+    def _birth_year(cls, v: int) -> int:
+        return _not_future_year(v)
+
+    @field_validator("onset_date")
+    @classmethod
+    def _onset(cls, v: dt.date | None) -> dt.date | None:
+        return _not_future(v)
 
 
 class PatientUpdate(_Strict):
     """Changes to a patient; fields left out are not touched."""
 
-    birth_year: int | None = Field(default=None, ge=1900, le=2100)
+    birth_year: int | None = Field(default=None, ge=1900)
     sex: SexValue | None = None
     site: str | None = Field(default=None, max_length=64)
     onset_date: dt.date | None = None
+
+    @field_validator("birth_year")
+    @classmethod
+    def _birth_year(cls, v: int | None) -> int | None:
+        return _not_future_year(v)
+
+    @field_validator("onset_date")
+    @classmethod
+    def _onset(cls, v: dt.date | None) -> dt.date | None:
+        return _not_future(v)
 
 
 def _finite(v: float | None) -> float | None:
@@ -145,6 +176,11 @@ class VisitIn(_Strict):
     slr_degrees: float | None = Field(default=None, ge=0, le=90)
     red_flags: list[Annotated[str, _enum_value(RedFlag)]] = Field(default_factory=list)
     notes: str | None = Field(default=None, max_length=4000)
+
+    @field_validator("date")
+    @classmethod
+    def _date(cls, v: dt.date) -> dt.date:
+        return _not_future(v)
 
     @field_validator("leg_pain_nrs", "back_pain_nrs")
     @classmethod
@@ -203,6 +239,11 @@ class MRIIn(_Strict):
     diameters_mm: tuple[float, float, float] | None = None
     level: LevelValue | None = None
     method: str | None = Field(default=None, max_length=64)
+
+    @field_validator("date")
+    @classmethod
+    def _date(cls, v: dt.date) -> dt.date:
+        return _not_future(v)
 
     @field_validator("volume_mm3")
     @classmethod
@@ -325,6 +366,11 @@ class TherapyIn(_Strict):
         from resorb.therapy import get_therapy
 
         return get_therapy(v).id
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v: dt.date | None) -> dt.date | None:
+        return _not_future(v)  # as in case files: a course may end later, not start later
 
     @model_validator(mode="after")
     def _order(self) -> TherapyIn:

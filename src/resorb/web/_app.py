@@ -38,6 +38,18 @@ def _field_of(loc: tuple) -> str:
     return out or "body"
 
 
+def _message_of(err: dict) -> tuple[str, str | None]:
+    """The message and allowed values of one pydantic error, without pydantic's
+    "Value error, " prefix or the ": " of a validator raised with an empty field."""
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, InvalidInputError):
+        return cause.message, cause.allowed
+    msg = str(err.get("msg", "invalid"))
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return msg.removeprefix(": ").strip() or "invalid", None
+
+
 def _strip_prefix(field: str) -> str:
     head, _, rest = field.partition(".")
     if rest and head in ("patient", "visit", "mri", "findings", "therapy"):
@@ -118,14 +130,14 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
     async def _validation(request, exc: RequestValidationError):
         errors = []
         for err in exc.errors():
-            msg = str(err.get("msg", "invalid"))
-            if msg.startswith("Value error, "):
-                msg = msg[len("Value error, "):]
+            msg, allowed = _message_of(err)
             errors.append({"field": _field_of(tuple(err.get("loc", ()))), "message": msg,
-                           "type": err.get("type")})
-        first = errors[0] if errors else {"field": "body", "message": "invalid"}
-        return JSONResponse(status_code=422, content={
-            "detail": errors, "error": f"{first['field']}: {first['message']}"})
+                           "allowed": allowed, "type": err.get("type")})
+        first = errors[0] if errors else {"field": "body", "message": "invalid", "allowed": None}
+        text = f"{first['field']}: {first['message']}"
+        if first.get("allowed"):
+            text += f" (allowed: {first['allowed']})"
+        return JSONResponse(status_code=422, content={"detail": errors, "error": text})
 
     @app.exception_handler(InvalidInputError)
     async def _invalid(request, exc: InvalidInputError):
