@@ -272,3 +272,31 @@ def test_future_dates_are_refused_naming_the_field(client, app, path, body, fiel
     assert client.get(f"/api/patients/{pid}/visits", headers=h).json() == []
     assert client.get(f"/api/patients/{pid}/mri", headers=h).json() == []
     assert client.get("/api/patients", headers=h).json()["total"] == 1
+
+
+def test_assessment_with_a_caveat_is_served_from_the_cache(registry, patient_with_series,
+                                                            monkeypatch):
+    """The cache key is (case, date) even when computing the assessment raised a
+    statistical caveat (the caveat loop once overwrote the key, so such cases never hit)."""
+    import warnings
+
+    import resorb.reports
+    from resorb.errors import LowEvidenceWarning
+    from resorb.web._assess import AssessmentCache, assess_patient
+
+    real = resorb.reports.assess_case
+    calls = []
+
+    def with_caveat(case, *args, **kwargs):
+        calls.append(case)
+        warnings.warn("pooled from two small cohorts", LowEvidenceWarning, stacklevel=2)
+        return real(case, *args, **kwargs)
+
+    monkeypatch.setattr(resorb.reports, "assess_case", with_caveat)
+    cache = AssessmentCache(8)
+    first, data1 = assess_patient(registry, patient_with_series, cache=cache)
+    second, data2 = assess_patient(registry, patient_with_series, cache=cache)
+    assert len(calls) == 1
+    assert second is first and data2 == data1
+    assert {"kind": "LowEvidenceWarning",
+            "message": "pooled from two small cohorts"} in data2["caveats"]

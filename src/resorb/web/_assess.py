@@ -93,10 +93,10 @@ def assess_patient(registry, patient_id: int, *, cache: AssessmentCache | None =
     caveats = []
     seen = set()
     for w in caught:
-        key = (w.category.__name__, str(w.message))
-        if key not in seen:
-            seen.add(key)
-            caveats.append({"kind": key[0], "message": key[1]})
+        tag = (w.category.__name__, str(w.message))
+        if tag not in seen:
+            seen.add(tag)
+            caveats.append({"kind": tag[0], "message": tag[1]})
     data.setdefault("caveats", caveats)
     if cache is not None and key is not None:
         cache.put(key, (assessment, copy.deepcopy(data)))
