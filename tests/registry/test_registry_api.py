@@ -23,6 +23,7 @@ def test_public_names_are_pinned():
 def test_registry_methods_and_keyword_only_actor():
     methods = {
         "add_user", "authenticate", "get_user", "list_users", "set_user_active",
+        "set_user_password",
         "create_patient", "get_patient", "find_patient", "list_patients", "count_patients",
         "update_patient", "delete_patient", "add_visit", "delete_visit", "add_mri",
         "delete_mri", "add_findings", "add_therapy", "save_assessment", "list_assessments",

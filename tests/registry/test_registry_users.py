@@ -50,3 +50,15 @@ def test_add_user_authenticate_and_deactivate(registry):
                           a["diff"]["after"].get("password_hash") in (None, "<redacted>")
                           for a in stored)
     assert "$argon2" not in repr(registry.audit_log())
+
+
+def test_set_user_password_replaces_the_hash_and_checks_the_policy(registry):
+    registry.add_user("nurse", "first-long-password", role="clinician")
+    with pytest.raises(InvalidInputError, match="password"):
+        registry.set_user_password("nurse", "short", actor="nurse")
+    assert registry.authenticate("nurse", "first-long-password") is not None
+    registry.set_user_password("nurse", "second-long-password", actor="nurse")
+    assert registry.authenticate("nurse", "first-long-password") is None
+    assert registry.authenticate("nurse", "second-long-password") is not None
+    with pytest.raises(RecordNotFoundError, match="nobody"):
+        registry.set_user_password("nobody", "third-long-password", actor="nurse")

@@ -20,8 +20,8 @@ def _resorb() -> list[str]:
     return [sys.executable, "-c", "from resorb.cli import main; main()"]
 
 
-def test_serve_demo_from_an_empty_directory(tmp_path):
-    """What the README's run command does on a fresh clone: migrate, seed, print the login."""
+def _start_demo_and_log_in(tmp_path) -> str:
+    """``resorb serve --demo`` in ``tmp_path``: read the printed login, use it, stop."""
     port = free_port()
     env = {**os.environ, "RESORB_SECRET_KEY": ""}
     proc = subprocess.Popen([*_resorb(), "serve", "--demo", "--port", str(port)], cwd=tmp_path,
@@ -58,18 +58,40 @@ def test_serve_demo_from_an_empty_directory(tmp_path):
         proc.terminate()
         proc.wait(timeout=20)
         proc.stdout.close()
+    return password
+
+
+def test_serve_demo_from_an_empty_directory(tmp_path):
+    """What the README's run command does on a fresh clone: migrate, seed, print the login."""
+    _start_demo_and_log_in(tmp_path)
     assert (tmp_path / "resorb.db").exists() and (tmp_path / "resorb.db.secret").exists()
 
 
-def test_prepare_demo_seeds_once_and_shows_the_password_once(tmp_path):
+def test_second_demo_start_prints_a_working_login_too(tmp_path):
+    """scripts/run-example.sh run twice on the same demo database: both starts print a
+    login that works (the demo password is reset on every --demo start)."""
+    first = _start_demo_and_log_in(tmp_path)
+    second = _start_demo_and_log_in(tmp_path)
+    assert first != second
+
+
+def test_prepare_demo_seeds_once_and_resets_the_password_each_time(tmp_path):
     reg = Registry(f"sqlite:///{tmp_path}/demo.db")
     reg.upgrade()
     said = []
     password = prepare_demo(reg, echo=said.append)
     assert password and reg.authenticate(DEMO_USER, password) is not None
+    assert reg.get_user(DEMO_USER).role == "admin"
     assert reg.count_patients() == 20 and "synthetic" in said[0]
-    assert prepare_demo(reg, echo=said.append) is None
-    assert reg.count_patients() == 20
+    reg.set_user_active(DEMO_USER, False, actor="adm")
+    again = prepare_demo(reg, echo=said.append)
+    assert again and again != password
+    assert reg.authenticate(DEMO_USER, again) is not None
+    assert reg.authenticate(DEMO_USER, password) is None
+    assert reg.count_patients() == 20 and len(said) == 1
+    # The audit log records the reset without the hash.
+    entries = reg.audit_log(table="users")
+    assert entries and all("$argon2" not in str(e) for e in entries)
     reg.close()
 
 

@@ -38,11 +38,20 @@ def check_port_free(host: str, port: int) -> None:
                                             "(--host)") from None
 
 
-def prepare_demo(registry, *, echo=typer.echo) -> str | None:
-    """Seed the synthetic demo cohort and a demo clinician into an empty registry.
+def prepare_demo(registry, *, echo=typer.echo) -> str:
+    """Seed the synthetic demo cohort into an empty registry and give the demo
+    user (role ``admin``, so that every page, user administration included, can
+    be tried) a fresh random password.
 
-    Returns the demo user's password when the user was created now (it is
-    shown once and stored only as a hash), else None.
+    Called only for ``resorb serve --demo``. The password is new on every start,
+    so the login printed at start-up always works, also on a registry seeded by
+    an earlier run; the registry holds synthetic data only (never use ``--demo``
+    on a clinic's registry). The user is re-activated if it had been switched off.
+
+    Returns
+    -------
+    str
+        The demo user's password for this start (stored only as a hash).
     """
     import secrets
 
@@ -52,10 +61,13 @@ def prepare_demo(registry, *, echo=typer.echo) -> str | None:
         counts = seed_demo(registry)
         echo(f"Seeded the synthetic demo registry: {counts['patients']} fictional patients "
              f"(no patient data).")
-    if registry.get_user(DEMO_USER) is not None:
-        return None
     password = secrets.token_urlsafe(12)
-    registry.add_user(DEMO_USER, password, role="admin", actor=DEMO_USER)
+    if registry.get_user(DEMO_USER) is None:
+        registry.add_user(DEMO_USER, password, role="admin", actor=DEMO_USER)
+    else:
+        registry.set_user_password(DEMO_USER, password, actor=DEMO_USER)
+        if not registry.get_user(DEMO_USER).active:
+            registry.set_user_active(DEMO_USER, True, actor=DEMO_USER)
     return password
 
 
@@ -68,8 +80,9 @@ def register(app: typer.Typer) -> None:
                                  help="Address to listen on (default loopback only; put a "
                                       "TLS-terminating reverse proxy in front of any other)."),
         demo: bool = typer.Option(False, "--demo",
-                                  help="Seed a synthetic demo registry and a demo user "
-                                       "if the database is empty."),
+                                  help="Seed a synthetic demo registry if the database "
+                                       "is empty and print a fresh login of the demo "
+                                       "admin user (synthetic data only)."),
     ) -> None:
         """Run the web app (migrates the registry schema first)."""
         from resorb.errors import require_extra
@@ -87,10 +100,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"resorb web app: {url}  (registry {registry.url}; Ctrl+C to stop)")
         if password:
             typer.echo(f"Demo login: user {DEMO_USER!r}, password {password!r} "
-                       "(shown once; stored only as a hash)")
-        elif demo:
-            typer.echo(f"Demo login: user {DEMO_USER!r} exists already; its password was shown "
-                       "when it was created (or create another with `resorb user add`).")
+                       "(role admin; new on every --demo start; stored only as a hash)")
         if not _is_loopback(host):
             typer.echo("warning: listening beyond loopback without TLS; serve it behind a "
                        "reverse proxy that terminates HTTPS.", err=True)

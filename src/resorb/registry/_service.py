@@ -250,6 +250,17 @@ class Registry:
             s.flush()
             return UserRecord.from_row(user)
 
+    def set_user_password(self, username: str, password: str, *, actor: str) -> UserRecord:
+        """Replace a user's password (argon2 hash; the audit entry shows it redacted)."""
+        check_password_policy(password)
+        with self.transaction(actor=actor) as s:
+            user = s.scalar(select(m.User).where(m.User.username == username))
+            if user is None:
+                raise RecordNotFoundError("username", f"no user {username!r}")
+            user.password_hash = hash_password(password)
+            s.flush()
+            return UserRecord.from_row(user)
+
     # -- patients ------------------------------------------------------------------------
 
     def create_patient(self, data: Mapping[str, Any] | PatientIn, *, actor: str) -> PatientRecord:
