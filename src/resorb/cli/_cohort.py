@@ -195,8 +195,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPT,
     ) -> None:
         """Draw a synthetic cohort from the evidence base (generating assumptions cited)."""
+        from resorb._atomic import atomic_writer, write_atomic
         from resorb.cohort import simulate_cohort
-        from resorb.cohort._portable import atomic_write_text
         from resorb.errors import InvalidInputError
 
         _check_target(out, "--out")
@@ -206,19 +206,10 @@ def register(app: typer.Typer) -> None:
                                     allowed=".csv, .parquet")
         df = simulate_cohort(n, seed=seed, missing_fraction=missing)
         if suffix == ".csv":
-            atomic_write_text(out, df.to_csv(index=False))
+            write_atomic(out, df.to_csv(index=False))
         else:
-            import os
-            import tempfile
-
-            fd, tmp = tempfile.mkstemp(suffix=".parquet", dir=out.parent)
-            os.close(fd)
-            try:
-                df.to_parquet(tmp, index=False)
-                os.replace(tmp, out)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            with atomic_writer(out, binary=True) as fh:
+                df.to_parquet(fh, index=False)
         emit({"out": str(out), "n": n, "seed": seed,
               "resorbed_12mo": float(df["resorbed_12mo"].mean()),
               "events": {str(k): int(v) for k, v in df["event"].value_counts().sort_index()

@@ -67,19 +67,12 @@ def _patient_id(reg, patient: str) -> int:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder, so a failure leaves no half file."""
-    import os
-    import tempfile
+    """Write via a temporary file in the same folder (creating the folder), so a
+    failure leaves no half file and an older file as it was."""
+    from resorb._atomic import write_atomic
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data)
 
 
 def register(app: typer.Typer) -> None:

@@ -33,8 +33,6 @@ import datetime as dt
 import hashlib
 import json
 import math
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from resorb._atomic import write_atomic
 from resorb.cohort._coding import PredictorCoding, PredictorSpec, design_matrix, prepare_columns
 from resorb.errors import InvalidInputError, OutsideEvidenceRangeWarning
 
@@ -284,20 +283,9 @@ class PortableModel:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename; on failure the
-    previous file (if any) is left as it was."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".resorb-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` atomically (:func:`resorb._atomic.write_atomic`); on
+    failure the previous file (if any) is left as it was."""
+    write_atomic(path, text)
 
 
 def _allowed(c: PredictorCoding) -> str:

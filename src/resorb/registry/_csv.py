@@ -21,17 +21,17 @@ error names the file, row and column.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
+from resorb._atomic import atomic_writer
 from resorb.errors import InvalidInputError
 from resorb.registry import _models as m
 from resorb.registry._schemas import validate_input
@@ -107,28 +107,20 @@ def export_csv(registry: Registry, out_dir: str | Path) -> dict[str, Path]:
 
 def _write_files(out: Path, rows: dict[str, list[list[str]]],
                  columns: dict[str, tuple[str, ...]]) -> dict[str, Path]:
-    """Write every file to a temporary name first, then rename them all into place."""
+    """Write every file to a temporary name first, then rename them all into place.
+
+    One :func:`resorb._atomic.atomic_writer` per file, all open together: the
+    renames happen only after every file was written, so a failure while
+    writing any of them leaves all earlier exports as they were.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    temps: dict[str, str] = {}
-    try:
+    with contextlib.ExitStack() as stack:
         for kind, cols in columns.items():
-            buf = io.StringIO()
-            w = csv.writer(buf, lineterminator="\n")
+            fh = stack.enter_context(atomic_writer(out / f"{kind}.csv", newline=""))
+            w = csv.writer(fh, lineterminator="\n")
             w.writerow(cols)
             w.writerows(rows[kind])
-            fd, tmp = tempfile.mkstemp(prefix=f".{kind}.", suffix=".csv.tmp", dir=out)
-            temps[kind] = tmp
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(buf.getvalue())
-        written = {}
-        for kind, tmp in temps.items():
-            target = out / f"{kind}.csv"
-            os.replace(tmp, target)
-            written[kind] = target
-        return written
-    finally:
-        for tmp in temps.values():
-            Path(tmp).unlink(missing_ok=True)
+    return {kind: out / f"{kind}.csv" for kind in columns}
 
 
 def export_pseudonymised_csv(registry: Registry, out_dir: str | Path, *, actor: str,

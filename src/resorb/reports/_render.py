@@ -8,13 +8,11 @@ same HTML (``report`` extra).
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
+from resorb._atomic import write_atomic  # re-exported: one atomic writer for all of resorb
 from resorb.errors import require_extra
 from resorb.reports._assessment import Assessment
 from resorb.reports._plots import factor_plot_png, volume_plot_png
@@ -135,29 +133,6 @@ def render_html(assessment: Assessment | Mapping[str, Any]) -> str:
         next_step=_next_step(a["management"]),
         forecast_citations=forecast_citations, mdc_citations=mdc_citations,
     )
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder.
-
-    The file appears complete or not at all: on any error the temporary file
-    is removed and an existing ``path`` is left as it was.
-    """
-    target = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return target
 
 
 def render_pdf(assessment: Assessment | Mapping[str, Any],
