@@ -120,3 +120,50 @@ def test_probability_module_imports_the_input_error_once():
     aliased = [a for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
                for a in n.names if a.name == "InvalidInputError"]
     assert len(aliased) == 1 and aliased[0].asname is None
+
+
+def test_rim_factor_names_the_registered_cohort_as_source_and_the_doi_studies_as_supporting():
+    """Counts 22/27, 7/14, 0/16 come from the bull's-eye cohort (ChiCTR2400094586, no
+    DOI/PMID); Autio 2006 and Komori 1998 only support the direction."""
+    from resorb.evidence import evidence_source
+
+    est = resorption_probability(make_case(rim_enhancement="complete"))
+    (f,) = est.factors
+    d = f.to_dict()
+    bull = evidence_source("bullseye2025")
+    assert d["source"] == {"url": bull.url, "registration": "ChiCTR2400094586",
+                           "registration_url": bull.registration_url}
+    autio = evidence_source("autio2006_determinants")
+    assert {"doi": autio.doi, "pmid": autio.pmid} in d["supporting"]
+    assert all("doi" in c or "pmid" in c for c in d["supporting"])
+    assert "doi" not in d["source"] and "pmid" not in d["source"]
+
+
+def test_a_factor_whose_counts_have_a_doi_keeps_it_as_source():
+    est = resorption_probability(make_case(t2_signal="high"))
+    (f,) = est.factors
+    assert "doi" in f.source
+    assert f.supporting == ()
+
+
+@pytest.mark.parametrize(("level", "events", "total"), [("complete", 22, 27),
+                                                        ("partial", 7, 14), ("none", 0, 16)])
+def test_rim_levels_enter_with_the_recorded_evidence_weight(level, events, total):
+    """Decision (rim_enhancement_evidence_weight, an assumption): every rim level's log odds
+    ratio against the cohort (29/57, +0.5 in each cell) is halved, so 'no rim' (0/16)
+    moves an extrusion from 67 % to about 26 %, not to 6 %."""
+    from resorb.evidence import evidence_value
+
+    weight = evidence_value("rim_enhancement_evidence_weight")
+    assert weight.assumption and "Ramos Amador" in weight.derivation
+    log_or = (math.log((events + 0.5) / (total - events + 0.5))
+              - math.log(29.5 / 28.5))
+    est = resorption_probability(make_case(rim_enhancement=level))
+    (f,) = est.factors
+    assert f.log_odds_contribution == pytest.approx(weight.value * log_or)
+    assert f.weight == 1.0  # the correlated-findings weight is separate
+    if level == "none":
+        prior = evidence_value("regression_rate_extrusion_zou2023").value
+        odds = prior / (1 - prior) * math.exp(weight.value * log_or)
+        assert est.probability == pytest.approx(odds / (1 + odds))
+        assert 0.2 < est.probability < 0.3

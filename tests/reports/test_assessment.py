@@ -28,7 +28,10 @@ def test_every_example_has_exactly_the_contract_keys(assessments):
         assert r["horizon_months"] == 12 and r["definition"]
         for f in r["factors"]:
             assert {"name", "effect", "source"} <= set(f)
-            assert f["source"].get("doi") or f["source"].get("pmid")
+            # The source is the study that gave the counts; without a DOI/PMID it gives its
+            # url (and registration) and the DOI/PMID are under "supporting".
+            assert (f["source"].get("doi") or f["source"].get("pmid")
+                    or (f["source"].get("url") and f["supporting"]))
         assert isinstance(d["triage"]["urgent_referral"], bool)
         assert d["disclaimer"] == DISCLAIMER
         assert {"resorb_version", "as_of", "seed", "generated_at"} <= set(d["provenance"])
@@ -114,8 +117,12 @@ def test_sources_are_numbered_once_and_hold_every_factor(assessments):
     dois = {s["doi"] for s in d["sources"] if s["doi"]}
     assert len(dois) == sum(1 for s in d["sources"] if s["doi"])
     pmids = {s["pmid"] for s in d["sources"] if s["pmid"]}
+    urls = {s["url"] for s in d["sources"] if s["url"]}
     for f in d["resorption"]["factors"]:
-        assert f["source"].get("doi") in dois or f["source"].get("pmid") in pmids
+        assert (f["source"].get("doi") in dois or f["source"].get("pmid") in pmids
+                or f["source"].get("url") in urls)
+        for c in f["supporting"]:
+            assert c.get("doi") in dois or c.get("pmid") in pmids
     for step in d["management"]["steps"]:
         for c in step["sources"]:
             assert c.get("doi") in dois or c.get("pmid") in pmids or c.get("url")

@@ -64,7 +64,8 @@ def test_every_factor_links_its_source(pages, assessments):
             hrefs = {a["href"] for a in row.select("a.factor-source")}
             src = f["source"]
             expected = (f"https://doi.org/{src['doi']}" if src.get("doi")
-                        else f"https://pubmed.ncbi.nlm.nih.gov/{src['pmid']}/")
+                        else f"https://pubmed.ncbi.nlm.nih.gov/{src['pmid']}/" if src.get("pmid")
+                        else src.get("registration_url") or src["url"])
             assert expected in hrefs, (name, f["name"])
 
 
@@ -165,3 +166,17 @@ def test_failed_write_leaves_the_old_file_and_no_partial_file(tmp_path, monkeypa
         write_atomic(target, "<html>new</html>")
     assert target.read_text() == "old report"
     assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
+
+
+def test_rim_factor_row_shows_the_trial_registration_and_supporting_studies(pages):
+    """The bull's-eye counts have no DOI/PMID: the row names the registration and keeps
+    the DOI studies apart as supporting the direction."""
+    soup = _soup(pages["sequestration_rim_three_mri"])
+    rows = [r for r in soup.select("#factors tr.factor") if "rim enhancement" in r.get_text()]
+    assert len(rows) == 1
+    row = rows[0]
+    reg = row.select_one("a.registration")
+    assert reg is not None and reg.get_text() == "ChiCTR2400094586"
+    assert "ChiCTR2400094586" in reg["href"]
+    assert row.select("a.supporting") and "direction supported by" in row.get_text()
+    assert "trial registration" in soup.select_one("ol.sources").get_text()

@@ -65,6 +65,8 @@ class SourceIn(_Strict):
     doi: str | None = None
     pmid: str | int | None = None
     url: str | None = None
+    registration: str | None = None
+    registration_url: str | None = None
     n: int | None = None
     notes: str = ""
 
@@ -208,7 +210,9 @@ def _build(files: Iterable[tuple[str, FileIn]]) -> EvidenceBase:
             claim(s.id, where)
             sources[s.id] = EvidenceSource(
                 id=s.id, authors=s.authors, year=s.year, title=s.title, journal=s.journal,
-                design=s.design, doi=s.doi, pmid=s.pmid, url=s.url, n=s.n, notes=s.notes)
+                design=s.design, doi=s.doi, pmid=s.pmid, url=s.url,
+                registration=s.registration, registration_url=s.registration_url, n=s.n,
+                notes=s.notes)
         for v in parsed.values:
             claim(v.id, where)
             values_in.append((where, v))

@@ -34,7 +34,9 @@ class Confidence(StrEnum):
     UNVERIFIED = "unverified"
 
 
-def _citation(doi: str | None, pmid: str | None, url: str | None = None) -> dict[str, str]:
+def _citation(doi: str | None, pmid: str | None, url: str | None = None,
+              registration: str | None = None,
+              registration_url: str | None = None) -> dict[str, str]:
     out: dict[str, str] = {}
     if doi:
         out["doi"] = doi
@@ -42,6 +44,10 @@ def _citation(doi: str | None, pmid: str | None, url: str | None = None) -> dict
         out["pmid"] = pmid
     if url and not out:
         out["url"] = url
+        if registration:
+            out["registration"] = registration
+        if registration_url:
+            out["registration_url"] = registration_url
     return out
 
 
@@ -57,6 +63,9 @@ class EvidenceSource:
         Identifiers; a source with neither (NICE guidance, an abstract whose
         journal is unidentified) has the ``url`` where it was read instead, and
         a value cannot rest on such a source alone.
+    registration, registration_url : str or None
+        Trial registration number (``"ChiCTR2400094586"``) and the registry
+        address, for a study known by its registration rather than a DOI/PMID.
     design : str
         ``meta-analysis``, ``rct``, ``prospective cohort``, ``guideline`` ...
     n : int or None
@@ -72,13 +81,20 @@ class EvidenceSource:
     doi: str | None = None
     pmid: str | None = None
     url: str | None = None
+    registration: str | None = None
+    registration_url: str | None = None
     n: int | None = None
     notes: str = ""
 
     @property
     def citation(self) -> dict[str, str]:
-        """``{"doi": ..., "pmid": ...}`` with the identifiers that exist (``url`` if none)."""
-        return _citation(self.doi, self.pmid, self.url)
+        """``{"doi": ..., "pmid": ...}`` with the identifiers that exist.
+
+        A source with neither gives its ``url`` and, when it has one, its trial
+        ``registration`` and ``registration_url``.
+        """
+        return _citation(self.doi, self.pmid, self.url, self.registration,
+                         self.registration_url)
 
     @property
     def short(self) -> str:
@@ -89,8 +105,9 @@ class EvidenceSource:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "source", "id": self.id, "authors": self.authors, "year": self.year,
                 "title": self.title, "journal": self.journal, "design": self.design,
-                "doi": self.doi, "pmid": self.pmid, "url": self.url, "n": self.n,
-                "notes": self.notes}
+                "doi": self.doi, "pmid": self.pmid, "url": self.url,
+                "registration": self.registration, "registration_url": self.registration_url,
+                "n": self.n, "notes": self.notes}
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,7 @@ _RIM_LEVELS = {
     RimEnhancement.PARTIAL: _RIM_COHORT[1],
     RimEnhancement.NONE: _RIM_COHORT[2],
 }
+_RIM_WEIGHT_ID = "rim_enhancement_evidence_weight"
 _PLL_COHORT = ("pll_ruptured_regression_ahn2000", "pll_intact_regression_ahn2000")
 _T2_COHORT = ("t2_high_regression_splendiani2004", "t2_not_high_regression_splendiani2004")
 #: Counts from cohorts that mixed all morphologies: part of their effect is the morphology
@@ -129,7 +130,12 @@ class Factor:
     log_odds_contribution : float
         ``log(effect)``: what the factor adds to the log odds.
     source : dict
-        ``{"doi": ..., "pmid": ...}`` of the evidence behind the factor.
+        Where the counts behind the factor come from: ``{"doi": ..., "pmid": ...}``,
+        or, for a study without DOI/PMID, ``{"url": ..., "registration": ...,
+        "registration_url": ...}``.
+    supporting : tuple of dict
+        DOI/PMID of the further studies cited for the direction of the effect
+        (they did not supply the counts).
     confidence : str
         Confidence tag of that evidence.
     weight : float
@@ -151,6 +157,7 @@ class Factor:
     effect_interval: tuple[float, float] = (math.nan, math.nan)
     sources: tuple[Mapping[str, str], ...] = ()
     note: str = ""
+    supporting: tuple[Mapping[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "value": self.value, "effect": self.effect,
@@ -158,8 +165,10 @@ class Factor:
                 "log_odds_contribution": self.log_odds_contribution,
                 "effect_interval": list(self.effect_interval), "weight": self.weight,
                 "group": self.group, "source": dict(self.source),
-                "sources": [dict(s) for s in self.sources], "confidence": self.confidence,
-                "evidence_id": self.evidence_id, "note": self.note}
+                "sources": [dict(s) for s in self.sources],
+                "supporting": [dict(s) for s in self.supporting],
+                "confidence": self.confidence, "evidence_id": self.evidence_id,
+                "note": self.note}
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +249,21 @@ def _primary_citation(value: EvidenceValue) -> dict[str, str]:
     return dict(value.citations[0]) if value.citations else {}
 
 
+def _counts_and_supporting(value: EvidenceValue) -> tuple[dict[str, str],
+                                                          tuple[dict[str, str], ...]]:
+    """The citation of the study that gave the counts, and those cited for the direction.
+
+    By convention the first source of a count record supplied the counts. When
+    it has no DOI/PMID, its URL and trial registration are the factor's
+    ``source`` and every DOI/PMID of the record is ``supporting``.
+    """
+    first = evidence_source(value.sources[0]) if value.sources else None
+    if first is not None and not (first.doi or first.pmid):
+        return dict(first.citation), tuple(dict(c) for c in value.citations)
+    cites = tuple(dict(c) for c in value.citations)
+    return (dict(cites[0]) if cites else {}), cites[1:]
+
+
 def _provenance_note(value: EvidenceValue) -> str:
     missing = []
     for sid in value.sources:
@@ -248,8 +272,9 @@ def _provenance_note(value: EvidenceValue) -> str:
             missing.append(f"source {src.id!r} ({src.journal})")
     if not missing:
         return ""
-    return (f"counts from {', '.join(missing)} (no DOI/PMID found); the DOI/PMID given are "
-            f"those of the studies cited for the direction of the effect ({value.id})")
+    return (f"counts from {', '.join(missing)} (no DOI/PMID found; 'source' gives where it "
+            "was read and its registration); 'supporting' gives the DOI/PMID of the studies "
+            f"cited for the direction of the effect ({value.id})")
 
 
 @dataclass
@@ -378,7 +403,11 @@ def _rim_factor(case: Case, col: _Collector, rng: np.random.Generator, n: int) -
                     "cohort was ruptured herniations; not applied")
         return
     plug, draws, ev = _level_vs_cohort(_RIM_LEVELS[rim], _RIM_COHORT, rng, n)
-    col.candidates.append(_Candidate("rim_enhancement", rim.value, "fragment", plug, draws, ev))
+    # One registration-only cohort, a zero cell, and a cohort (Ramos Amador 2013) in which
+    # the pattern did not predict disappearance: the size is damped (evidence record).
+    w = float(evidence_value(_RIM_WEIGHT_ID).value)
+    col.candidates.append(_Candidate("rim_enhancement", rim.value, "fragment", w * plug,
+                                     w * draws, ev))
 
 
 def _t2_factor(case: Case, col: _Collector, rng: np.random.Generator, n: int) -> None:
@@ -623,9 +652,10 @@ def resorption_probability(case: Case, *, horizon_months: float = 12, n_draws: i
         effect = math.exp(contrib)
         direction = ("favours resorption" if effect > 1.0 + 1e-9 else
                      "against resorption" if effect < 1.0 - 1e-9 else "neutral")
+        counts_source, supporting = _counts_and_supporting(c.evidence)
         factors.append(Factor(
             name=c.name, value=c.value, effect=effect, direction=direction,
-            log_odds_contribution=contrib, source=_primary_citation(c.evidence),
+            log_odds_contribution=contrib, source=counts_source, supporting=supporting,
             confidence=c.evidence.confidence.value, evidence_id=c.evidence.id,
             weight=c.weight, group=c.group, effect_interval=(float(lo), float(hi)),
             sources=tuple(dict(s) for s in c.evidence.citations),

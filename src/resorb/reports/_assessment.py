@@ -102,7 +102,7 @@ class SourceRegister:
         if source is not None:
             entry.update({"id": source.id, "authors": source.authors, "year": source.year,
                           "title": source.title, "journal": source.journal})
-            for kind in ("doi", "pmid", "url"):
+            for kind in ("doi", "pmid", "url", "registration", "registration_url"):
                 value = getattr(source, kind, None)
                 if value and kind not in entry:
                     entry[kind] = value
@@ -125,7 +125,8 @@ class SourceRegister:
 
     def entries(self) -> list[dict[str, Any]]:
         """Numbered entries, each with every key (``None`` where unknown)."""
-        keys = ("n", "id", "authors", "year", "title", "journal", "doi", "pmid", "url")
+        keys = ("n", "id", "authors", "year", "title", "journal", "doi", "pmid", "url",
+                "registration", "registration_url")
         return [{**{k: e.get(k) for k in keys}, "used_for": list(e["used_for"])}
                 for e in self._entries]
 
@@ -403,7 +404,7 @@ def _register_sources(reg: SourceRegister, resorption: Mapping[str, Any],
     base = resorption.get("baseline") or {}
     reg.add(base.get("source"), "resorption: morphology prior")
     for f in resorption.get("factors", []):
-        for c in [f.get("source"), *f.get("sources", [])]:
+        for c in [f.get("source"), *f.get("sources", []), *f.get("supporting", [])]:
             reg.add(c, f"resorption: {f.get('name')}")
     for r in triage.get("reasons", []):
         for c in r.get("sources", []):
