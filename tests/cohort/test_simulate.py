@@ -42,3 +42,31 @@ def test_bad_arguments_are_rejected():
         simulate_cohort(0)
     with pytest.raises(InvalidInputError, match=r"^missing_fraction:"):
         simulate_cohort(10, missing_fraction=1.5)
+
+
+def test_every_generating_mix_and_bound_comes_from_simulation_yaml(monkeypatch):
+    """Age bounds and the sex and level mixes are read from simulation.yaml (tagged
+    assumption), not fixed in code: changing the file changes the cohort."""
+    import copy
+
+    from resorb.cohort import _simulate
+
+    a = simulation_assumptions()
+    assert a["age_years"]["clip"] == [18, 85]
+    for key in ("sex_mix", "level_mix"):
+        assert a[key]["confidence"] == "assumption"
+        assert sum(a[key]["values"].values()) == pytest.approx(1.0)
+    df = simulate_cohort(4000, seed=9)
+    assert df.age_years.between(18, 85).all()
+    assert df.level.value_counts(normalize=True)["L3-L4"] == pytest.approx(0.10, abs=0.02)
+    assert df.sex.value_counts(normalize=True)["female"] == pytest.approx(0.5, abs=0.03)
+
+    changed = copy.deepcopy(a)
+    changed["age_years"]["clip"] = [40, 60]
+    changed["level_mix"]["values"] = {"L2-L3": 0.5, "L5-S1": 0.5}
+    changed["sex_mix"]["values"] = {"female": 1.0, "male": 0.0}
+    monkeypatch.setattr(_simulate, "simulation_assumptions", lambda: changed)
+    df = simulate_cohort(500, seed=9)
+    assert df.age_years.between(40, 60).all()
+    assert set(df.level) == {"L2-L3", "L5-S1"}
+    assert set(df.sex) == {"female"}

@@ -67,9 +67,13 @@ def simulate_cohort(n: int, *, seed: int = 0, missing_fraction: float = 0.0) -> 
     rng = np.random.default_rng(seed)
     morph_mix = a["morphology_mix"]["values"]
     morph = rng.choice(list(morph_mix), size=n, p=list(morph_mix.values()))
-    age = np.clip(np.round(rng.normal(a["age_years"]["mean"], a["age_years"]["sd"], n)), 18, 85)
-    sex = rng.choice(["female", "male"], size=n)
-    level = rng.choice(["L3-L4", "L4-L5", "L5-S1"], size=n, p=[0.1, 0.45, 0.45])
+    age_lo, age_hi = a["age_years"]["clip"]
+    age = np.clip(np.round(rng.normal(a["age_years"]["mean"], a["age_years"]["sd"], n)),
+                  age_lo, age_hi)
+    sex_mix = a["sex_mix"]["values"]
+    sex = rng.choice(list(sex_mix), size=n, p=list(sex_mix.values()))
+    level_mix = a["level_mix"]["values"]
+    level = rng.choice(list(level_mix), size=n, p=list(level_mix.values()))
     vm, vs = a["volume_mm3"]["mean"], a["volume_mm3"]["sd"]
     sigma2 = np.log(1 + (vs / vm) ** 2)
     volume = np.round(rng.lognormal(np.log(vm) - sigma2 / 2, np.sqrt(sigma2), n))
