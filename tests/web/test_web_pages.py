@@ -292,3 +292,48 @@ def test_forms_refuse_future_dates_beside_the_field(doc, registry, patient_with_
     assert r.status_code == 422 and "is in the future" in _error_at(r.text, "birth_year")
     assert len(registry.list_visits(pid)) == n_visits and len(registry.list_mri(pid)) == n_mri
     assert registry.find_patient("FUT-2") is None
+
+
+def test_cohort_events_need_a_change_beyond_the_minimal_detectable_change(doc,
+                                                                          patient_with_series):
+    """A 56 % reduction of a 800 mm3 herniation (450 mm3, below the 582 mm3 MDC of the
+    evidence record volume_mdc_mm3) is graded 'significant' but could be measurement
+    error: it is not a resorption event. 1500 -> 600 mm3 (900 mm3) is."""
+    import datetime as dt
+
+    from resorb.imaging import compare_volumes, default_mdc_mm3
+    from resorb.web._cohort import summarise_cohort
+
+    mdc = default_mdc_mm3()
+    assert mdc == pytest.approx(582)
+    small = compare_volumes(800, 350, warn=False)
+    assert small.grade.value == "significant" and small.within_mdc
+    d0 = dt.date(2026, 1, 1)
+    later = d0 + dt.timedelta(days=120)
+    s = summarise_cohort([_row("S", "extrusion", [(d0, 800), (later, 350)]),
+                          _row("L", "extrusion", [(d0, 1500), (later, 600)])])
+    _months, events = s.survival["extrusion"]
+    assert events == [0, 1]
+    assert "minimal detectable change of 582 mm3" in s.definition
+    # The dashboard states the definition.
+    text = BeautifulSoup(doc.get("/cohort").text, "html.parser").get_text(" ", strip=True)
+    assert "more than the minimal detectable change of 582 mm3" in text
+
+
+def test_web_registry_and_cohort_use_the_shared_constants():
+    """No private copy of the days-per-month constant and no import of imaging's
+    private modules in the web, registry, cohort and interop packages (one
+    definition: resorb.imaging.DAYS_PER_MONTH, resorb.imaging.ResorptionGrading)."""
+    from pathlib import Path
+
+    import resorb
+
+    root = Path(resorb.__file__).parent
+    offenders = []
+    for pkg in ("web", "registry", "cohort", "interop"):
+        for path in (root / pkg).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            for needle in ("365.25", "30.4375", "30.44", "imaging._"):
+                if needle in text:
+                    offenders.append(f"{path.relative_to(root)}: {needle}")
+    assert offenders == []

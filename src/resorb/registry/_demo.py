@@ -60,6 +60,8 @@ def seed_demo(registry: Registry, *, n_patients: int = 20, seed: int = 20260101,
     dict
         Numbers of patients, visits, MRI studies, findings and therapies added.
     """
+    from resorb.imaging import DAYS_PER_MONTH
+
     if not 1 <= n_patients <= 999:
         raise InvalidInputError("n_patients", f"{n_patients}", allowed="1-999")
     rng = random.Random(seed)
@@ -88,7 +90,7 @@ def seed_demo(registry: Registry, *, n_patients: int = 20, seed: int = 20260101,
             answers0 = [rng.randrange(1, 5) for _ in range(10)]
             level = rng.choice(("L4-L5", "L5-S1", "L5-S1", "L3-L4"))
             for day in _VISIT_DAYS:
-                frac = math.exp(-rate * day / 30.4375)
+                frac = math.exp(-rate * day / DAYS_PER_MONTH)
                 relief = min(1.0, max(0.0, 1.0 - frac + rng.uniform(-0.1, 0.2)))
                 leg = max(0, min(10, round(leg0 * (1 - relief) + rng.uniform(-1, 1))))
                 answers = [max(0, min(5, round(a * (1 - relief) + rng.uniform(-0.6, 0.6))))
@@ -109,7 +111,7 @@ def seed_demo(registry: Registry, *, n_patients: int = 20, seed: int = 20260101,
             mri_days = (0, 182, 365) if rng.random() < 0.5 else (0, 365)
             base_mri = None
             for day in mri_days:
-                v = v0 * math.exp(-rate * day / 30.4375) * rng.uniform(0.95, 1.05)
+                v = v0 * math.exp(-rate * day / DAYS_PER_MONTH) * rng.uniform(0.95, 1.05)
                 row = _add_mri(s, p.id, {"date": first + dt.timedelta(days=day + 3),
                                          "volume_mm3": round(v, 1), "level": level,
                                          "source": "manual"})

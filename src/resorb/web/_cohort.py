@@ -91,7 +91,9 @@ class CohortSummary:
 
 
 def _months(d0: dt.date, d1: dt.date) -> float:
-    return (d1 - d0).days / (365.25 / 12)
+    from resorb.imaging import DAYS_PER_MONTH
+
+    return (d1 - d0).days / DAYS_PER_MONTH
 
 
 def _as_date(v: Any) -> dt.date:
@@ -104,14 +106,18 @@ def summarise_cohort(rows: Iterable[Mapping[str, Any]]) -> CohortSummary:
     Per patient: the morphology of the last findings record; the MRI series of
     that level (or without a level) with a volume; the first MRI is the
     baseline. Resorbed = graded ``significant`` or ``complete`` by
-    :func:`resorb.imaging.compare_volumes` with the evidence-based thresholds.
+    :func:`resorb.imaging.compare_volumes` with the evidence-based thresholds
+    *and* a volume change larger than the minimal detectable change (evidence
+    record ``volume_mdc_mm3``): a small herniation can halve within measurement
+    error, which is not counted as an event.
     """
-    from resorb.imaging import compare_volumes
-    from resorb.imaging._serial import ResorptionGrading
+    from resorb.imaging import ResorptionGrading, compare_volumes, default_mdc_mm3
 
     grading = ResorptionGrading.from_evidence()
+    mdc_mm3 = default_mdc_mm3()
     definition = (f"resorbed = volume reduced by at least {grading.significant_percent:g} % "
-                  "of the baseline MRI (grade 'significant' or 'complete'); time from the "
+                  "of the baseline MRI (grade 'significant' or 'complete') and by more than "
+                  f"the minimal detectable change of {mdc_mm3:g} mm3; time from the "
                   "baseline MRI to the first follow-up MRI that shows it, censored at the "
                   "last MRI otherwise")
     excluded: dict[str, int] = {}
@@ -138,8 +144,8 @@ def summarise_cohort(rows: Iterable[Mapping[str, Any]]) -> CohortSummary:
         (d0, v0), follow = series[0], series[1:]
         event_month = None
         for d, v in follow:
-            r = compare_volumes(v0, v, warn=False, grading=grading)
-            if r.grade.value in ("significant", "complete"):
+            r = compare_volumes(v0, v, warn=False, grading=grading, mdc_mm3=mdc_mm3)
+            if r.grade.value in ("significant", "complete") and not r.within_mdc:
                 event_month = _months(d0, d)
                 break
         last_pct = compare_volumes(v0, follow[-1][1], warn=False,

@@ -62,6 +62,8 @@ def volume_course_svg(observations: Sequence[tuple[dt.date, float]], *,
     """
     import matplotlib.dates as mdates
 
+    from resorb.imaging import DAYS_PER_MONTH
+
     with _LOCK:
         fig = _figure(7.0, 3.2)
         ax = fig.add_subplot()
@@ -69,7 +71,7 @@ def volume_course_svg(observations: Sequence[tuple[dt.date, float]], *,
         curve = (forecast or {}).get("curve") if isinstance(forecast, Mapping) else None
         if curve and forecast.get("baseline_date"):
             base = dt.date.fromisoformat(str(forecast["baseline_date"]))
-            days = [base + dt.timedelta(days=round(m * 365.25 / 12)) for m in curve["months"]]
+            days = [base + dt.timedelta(days=round(m * DAYS_PER_MONTH)) for m in curve["months"]]
             level = forecast.get("interval_level", 0.95)
             ax.fill_between(days, curve["lower_mm3"], curve["upper_mm3"], color="#b9d3ec",
                             alpha=0.6, linewidth=0, label=f"forecast {level:.0%} interval")
