@@ -168,3 +168,16 @@ def test_assess_with_a_volume_model_accepts_a_mask_baseline(cohort_csv, tmp_path
     r = json.loads(out)["resorption"]
     assert [f["name"] for f in r["factors"]] == ["morphology", "volume_mm3"]
     assert 0 < r["probability"] < 1
+
+
+def test_non_binary_outcome_message_shows_plain_numbers():
+    """The message lists the values as numbers ("0, 1, 2"), not numpy reprs."""
+    from resorb.cohort._coding import read_binary_outcome
+    from resorb.errors import InvalidInputError
+
+    df = pd.DataFrame({"y": [0, 1, 2, 0.5, 1]})
+    with pytest.raises(InvalidInputError) as err:
+        read_binary_outcome(df, "y")
+    assert str(err.value) == ("y: has values [0, 0.5, 1, 2], not binary "
+                              "(allowed: 0/1 (or true/false))")
+    assert "np.float64" not in str(err.value)

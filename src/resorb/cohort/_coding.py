@@ -397,6 +397,7 @@ def read_binary_outcome(df: pd.DataFrame, outcome: str) -> pd.Series:
                                 allowed="0/1 (or true/false)") from None
     values = set(np.unique(y[~y.isna()]))
     if not values <= {0.0, 1.0}:
-        raise InvalidInputError(outcome, f"has values {sorted(values)[:5]}, not binary",
+        shown = ", ".join(f"{float(v):g}" for v in sorted(values)[:5])
+        raise InvalidInputError(outcome, f"has values [{shown}], not binary",
                                 allowed="0/1 (or true/false)")
     return y
