@@ -245,3 +245,23 @@ def test_basis_says_that_regression_rates_are_read_as_a_25pct_reduction(n_mri):
     basis = fc.to_dict()["basis"]
     assert "at least a 25 % reduction" in basis and "our assumption" in basis
     assert record.id in basis
+
+
+@settings(max_examples=60, deadline=None)
+@given(theta=st.lists(st.floats(-8, 12), min_size=4, max_size=4),
+       n=st.integers(2, 6))
+def test_scalar_objective_equals_the_vectorised_log_posterior(theta, n):
+    """The optimiser's plain-float objective is the negative of ``log_post``."""
+    from resorb.prognosis._forecast import _Posterior, default_kinetic_prior
+
+    prior = default_kinetic_prior("extrusion")
+    t = np.linspace(0.0, 12.0, n)
+    y = np.linspace(1500.0, 400.0, n)
+    post = _Posterior(t, y, prior)
+    x = np.array(theta)
+    ref = float(-post.log_post(x)[0])
+    got = post.neg(x)
+    if math.isfinite(ref) and ref < 1e290:
+        assert got == pytest.approx(ref, rel=1e-9, abs=1e-9)
+    else:
+        assert got == 1e300
