@@ -208,7 +208,7 @@ def test_therapy_ending_before_it_starts_is_refused():
 
 
 def test_sequestration_cannot_be_contained():
-    with pytest.raises(CaseFileError, match="herniation.containment"):
+    with pytest.raises(CaseFileError, match=r"herniation\.containment"):
         Case.from_dict(minimal(morphology="sequestration", containment="contained"), today=TODAY)
 
 

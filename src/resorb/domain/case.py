@@ -129,7 +129,8 @@ class HerniationFindings:
         """MSU code as written in the literature (``"2-AB"``)."""
         if self.msu_size is None:
             return None
-        return f"{int(self.msu_size)}-{self.msu_zone.value}" if self.msu_zone else str(int(self.msu_size))
+        size = str(int(self.msu_size))
+        return f"{size}-{self.msu_zone.value}" if self.msu_zone else size
 
     @property
     def canal_compromise(self) -> CanalCompromise | None:
@@ -163,11 +164,11 @@ class MRIStudy:
         if self.volume_mm3 is not None and not self.volume_mm3 >= 0:
             raise InvalidInputError(f"{where}.volume_mm3", f"{self.volume_mm3} is negative",
                                     allowed="a volume >= 0 mm3")
-        if self.diameters_mm is not None:
-            if len(self.diameters_mm) != 3 or any(not d >= 0 for d in self.diameters_mm):
-                raise InvalidInputError(f"{where}.diameters_mm", f"{self.diameters_mm!r}",
-                                        allowed="three diameters >= 0 mm: AP, transverse, "
-                                                "craniocaudal")
+        if self.diameters_mm is not None and (
+                len(self.diameters_mm) != 3 or any(not d >= 0 for d in self.diameters_mm)):
+            raise InvalidInputError(f"{where}.diameters_mm", f"{self.diameters_mm!r}",
+                                    allowed="three diameters >= 0 mm: AP, transverse, "
+                                            "craniocaudal")
         if self.label is not None and self.mask is None:
             raise InvalidInputError(f"{where}.label", "given without a mask",
                                     allowed="label only with mask")

@@ -347,8 +347,9 @@ def parse_enum(enum: type[E], value: object, *, field: str) -> E:
     """
     if isinstance(value, enum):
         return value
+    allowed = allowed_values(enum)
     if isinstance(value, bool):
-        raise InvalidFindingError(field, f"{value!r} is not a valid value", allowed=allowed_values(enum))
+        raise InvalidFindingError(field, f"{value!r} is not a valid value", allowed=allowed)
     for member in enum:
         if value == member.value:
             return member
@@ -359,4 +360,4 @@ def parse_enum(enum: type[E], value: object, *, field: str) -> E:
                 return member
         if text.lstrip("+-").isdigit():
             return parse_enum(enum, int(text), field=field)
-    raise InvalidFindingError(field, f"{value!r} is not a valid value", allowed=allowed_values(enum))
+    raise InvalidFindingError(field, f"{value!r} is not a valid value", allowed=allowed)
