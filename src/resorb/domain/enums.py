@@ -347,9 +347,8 @@ def parse_enum(enum: type[E], value: object, *, field: str) -> E:
     """
     if isinstance(value, enum):
         return value
-    allowed = allowed_values(enum)
     if isinstance(value, bool):
-        raise InvalidFindingError(field, f"{value!r} is not a valid value", allowed=allowed)
+        raise _not_on_scale(enum, value, field)
     for member in enum:
         if value == member.value:
             return member
@@ -360,4 +359,9 @@ def parse_enum(enum: type[E], value: object, *, field: str) -> E:
                 return member
         if text.lstrip("+-").isdigit():
             return parse_enum(enum, int(text), field=field)
-    raise InvalidFindingError(field, f"{value!r} is not a valid value", allowed=allowed)
+    raise _not_on_scale(enum, value, field)
+
+
+def _not_on_scale(enum: type[Enum], value: object, field: str) -> InvalidFindingError:
+    return InvalidFindingError(field, f"{value!r} is not a valid value",
+                               allowed=allowed_values(enum))
