@@ -168,7 +168,7 @@ class PortableModel:
     def save(self, path: str | Path) -> Path:
         """Write the model file atomically (a failed write leaves the old file intact)."""
         path = Path(path)
-        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
+        write_atomic(path, json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
         return path
 
     @classmethod
@@ -280,12 +280,6 @@ class PortableModel:
                               (float(pred["lower"]), float(pred["upper"])),
                               self.horizon_months, self.definition, factors, notes,
                               model=str(self.path) if self.path else "")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (:func:`resorb._atomic.write_atomic`); on
-    failure the previous file (if any) is left as it was."""
-    write_atomic(path, text)
 
 
 def _allowed(c: PredictorCoding) -> str:

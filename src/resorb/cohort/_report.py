@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from resorb.cohort._portable import atomic_write_text
+from resorb._atomic import write_atomic
 from resorb.cohort._workflow import CohortAnalysis, calibration_curve_data
 
 __all__ = ["cohort_figures", "render_cohort_report", "write_cohort_report"]
@@ -175,5 +175,5 @@ def write_cohort_report(analysis: CohortAnalysis, path: str | Path, **kwargs) ->
     """Write the report atomically to ``path``."""
     path = Path(path)
     html = render_cohort_report(analysis, **kwargs)
-    atomic_write_text(path, html)
+    write_atomic(path, html)
     return path
