@@ -46,12 +46,19 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPT,
     ) -> None:
         """JOA recovery rate, (post - pre) / (29 - pre) x 100."""
-        from resorb.scores import joa_recovery_grade, joa_recovery_rate_percent
+        from resorb.scores import (
+            JOA_RECOVERY_GRADES_CHINESE,
+            joa_recovery_grade,
+            joa_recovery_rate_percent,
+        )
 
         rate = joa_recovery_rate_percent(pre, post)
+        table = ", ".join(f"{'>=' if inclusive else '>'}{threshold:g} {name}"
+                          for threshold, inclusive, name in JOA_RECOVERY_GRADES_CHINESE)
         emit({"recovery_rate_percent": round(rate, 2), "grade": joa_recovery_grade(rate),
-              "grading": "Chinese JOA forms: 100 cured, >60 markedly effective, "
-                         "25-60 effective, <25 ineffective"}, as_json=as_json)
+              "grading": f"Chinese JOA forms (evidence record "
+                         f"joa_recovery_grades_chinese_percent): {table}, "
+                         "otherwise ineffective"}, as_json=as_json)
 
     @score.command("joa")
     def joa(
