@@ -180,3 +180,12 @@ def test_rim_factor_row_shows_the_trial_registration_and_supporting_studies(page
     assert "ChiCTR2400094586" in reg["href"]
     assert row.select("a.supporting") and "direction supported by" in row.get_text()
     assert "trial registration" in soup.select_one("ol.sources").get_text()
+
+
+def test_score_rows_show_the_numbers_of_the_assessment(pages, assessments):
+    """JOA maximum and MCID thresholds come from the assessment (scores.JOA_MAX, evidence)."""
+    a = assessments["sequestration_rim_three_mri"].to_dict()["scores"]
+    text = _soup(pages["sequestration_rim_three_mri"]).get_text(" ", strip=True)
+    assert f"/ {a['joa']['max']} (subjective" in text
+    rel = a["mcid"]["thresholds"]["nrs"]["relative_percent"]
+    assert f"points or {rel:g} %" in text
