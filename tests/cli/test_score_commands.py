@@ -114,6 +114,7 @@ def test_joa_recovery_grade_at_the_boundaries(capsys, pre, post, grade):
 
 def test_joa_recovery_grading_text_is_built_from_the_table(capsys):
     code, out, _ = run(capsys, "score", "joa-recovery", "--pre", "12", "--post", "24", "--json")
+    assert code == 0
     text = json.loads(out)["grading"]
     assert ">60 markedly effective" in text and ">=25 effective" in text
     assert "joa_recovery_grades_chinese_percent" in text
