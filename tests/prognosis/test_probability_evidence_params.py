@@ -131,12 +131,17 @@ def test_rim_factor_names_the_registered_cohort_as_source_and_the_doi_studies_as
     (f,) = est.factors
     d = f.to_dict()
     bull = evidence_source("bullseye2025")
-    assert d["source"] == {"url": bull.url, "registration": "ChiCTR2400094586",
-                           "registration_url": bull.registration_url}
+    assert f.source == {"url": bull.url, "registration": "ChiCTR2400094586",
+                        "registration_url": bull.registration_url}
+    assert "doi" not in f.source and "pmid" not in f.source
+    # The JSON keeps the DESIGN.md contract (a DOI and/or PMID in every factor's
+    # source) and names the study that gave the counts beside it.
+    assert d["source"]["counts_from"] == dict(f.source)
+    assert d["source"].get("doi") or d["source"].get("pmid")
+    assert "counts" in d["source"]["basis"]
     autio = evidence_source("autio2006_determinants")
     assert {"doi": autio.doi, "pmid": autio.pmid} in d["supporting"]
     assert all("doi" in c or "pmid" in c for c in d["supporting"])
-    assert "doi" not in d["source"] and "pmid" not in d["source"]
 
 
 def test_a_factor_whose_counts_have_a_doi_keeps_it_as_source():

@@ -132,7 +132,8 @@ class Factor:
     source : dict
         Where the counts behind the factor come from: ``{"doi": ..., "pmid": ...}``,
         or, for a study without DOI/PMID, ``{"url": ..., "registration": ...,
-        "registration_url": ...}``.
+        "registration_url": ...}``. :meth:`to_dict` keeps the DOI/PMID contract of
+        the JSON output (see :meth:`json_source`).
     supporting : tuple of dict
         DOI/PMID of the further studies cited for the direction of the effect
         (they did not supply the counts).
@@ -159,12 +160,26 @@ class Factor:
     note: str = ""
     supporting: tuple[Mapping[str, str], ...] = ()
 
+    def json_source(self) -> dict[str, Any]:
+        """``source`` as the command-line contract gives it: always a DOI and/or PMID.
+
+        When the counts come from a study without DOI/PMID, the DOI/PMID are
+        those of the first study supporting the direction of the effect, the
+        study that gave the counts is under ``counts_from`` and ``basis`` says so.
+        """
+        source = dict(self.source)
+        if source.get("doi") or source.get("pmid") or not self.supporting:
+            return source
+        return {**dict(self.supporting[0]), "counts_from": source,
+                "basis": "DOI/PMID of a study supporting the direction of the effect; the "
+                         "counts come from 'counts_from', which has no DOI/PMID"}
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "value": self.value, "effect": self.effect,
                 "direction": self.direction,
                 "log_odds_contribution": self.log_odds_contribution,
                 "effect_interval": list(self.effect_interval), "weight": self.weight,
-                "group": self.group, "source": dict(self.source),
+                "group": self.group, "source": self.json_source(),
                 "sources": [dict(s) for s in self.sources],
                 "supporting": [dict(s) for s in self.supporting],
                 "confidence": self.confidence, "evidence_id": self.evidence_id,

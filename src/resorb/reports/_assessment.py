@@ -404,7 +404,9 @@ def _register_sources(reg: SourceRegister, resorption: Mapping[str, Any],
     base = resorption.get("baseline") or {}
     reg.add(base.get("source"), "resorption: morphology prior")
     for f in resorption.get("factors", []):
-        for c in [f.get("source"), *f.get("sources", []), *f.get("supporting", [])]:
+        source = f.get("source") or {}
+        for c in [source.get("counts_from"), source, *f.get("sources", []),
+                  *f.get("supporting", [])]:
             reg.add(c, f"resorption: {f.get('name')}")
     for r in triage.get("reasons", []):
         for c in r.get("sources", []):
