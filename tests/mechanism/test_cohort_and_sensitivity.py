@@ -127,12 +127,11 @@ def test_cohort_parquet_keeps_patients_and_summary(tmp_path):
 def test_kernel_with_inactive_terms_compiled_out_matches_the_generic_kernel(model, kernel):
     """Cohorts run a kernel with inactive modules (switches) frozen to 0; it must give
     the generic kernel's numbers for the same patients."""
-    from resorb.mechanism._cohort import sample_parameters
+    from resorb.mechanism._cohort import _patients
 
     res = simulate_cohort("extrusion", 200, seed=21, chunk_size=200)
     base = np.asarray(model.parameter_vector({"exposure": 0.479}))
-    rng = np.random.default_rng(np.random.SeedSequence([21, 0]))
-    pmat = sample_parameters(model, base, "extrusion", 200, rng)
+    pmat = _patients(model, base, "extrusion", 21, 0, 200)  # the cohort's seeded draw
     out = np.empty((200, res.t_days.size, 1))
     steps = np.zeros(200, dtype=np.int64)
     kernel.solve_batch_reduced(pmat, res.t_days, np.zeros(0), 1e-4, 1e-6, 30.0, 200_000,

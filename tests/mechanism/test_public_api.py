@@ -5,7 +5,8 @@ from __future__ import annotations
 import resorb.mechanism as mech
 
 EXPECTED = {
-    "COCULTURE", "CONFIDENCE_TAGS", "FIT_PARAMETERS", "KNOCKOUTS", "REGRESSION_THRESHOLD",
+    "COCULTURE", "CONFIDENCE_TAGS", "FIT_PARAMETERS", "KNOCKOUTS", "MAX_DAYS",
+    "REGRESSION_THRESHOLD", "SEED_BLOCK",
     "VARIANTS", "CohortResult", "FitResult", "Mediator", "Model", "Parameter",
     "SimulationResult", "SobolResult", "State", "TargetResult", "TherapyRegimen", "TherapySpec",
     "condition_overrides", "evaluate_targets", "fit_parameters", "load_model", "load_targets",

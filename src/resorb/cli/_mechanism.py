@@ -15,20 +15,24 @@ JSON_OPT = typer.Option(False, "--json", help="Print one JSON object.")
 _KEY_DAYS = (0, 14, 30, 60, 90, 180, 365, 540, 730)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_text(text, "utf-8")
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _check_out_path(path: Path | None, field: str) -> None:
-    if path is not None and not path.parent.exists():
+    if path is None:
+        return
+    if not path.parent.exists():
         raise InvalidInputError(field, f"directory {str(path.parent)!r} does not exist",
                                 allowed="a path in an existing directory")
+    if path.is_dir():
+        raise InvalidInputError(field, f"{str(path)!r} is a directory",
+                                allowed="a file path in an existing directory")
+
+
+def _check_days(days: float, field: str) -> None:
+    from resorb.mechanism import MAX_DAYS
+
+    if not (math.isfinite(days) and 0 < days <= MAX_DAYS):
+        raise InvalidInputError(field, f"{days:g} is not a finite number of days in "
+                                f"(0, {MAX_DAYS:g}]",
+                                allowed=f"0 < days <= {MAX_DAYS:g} (software limit: ten years)")
 
 
 def _plot_png(result, path: Path) -> None:
@@ -64,14 +68,16 @@ def _plot_png(result, path: Path) -> None:
     fig.text(0.01, 0.005, "Mechanistic model, population-calibrated; not a prediction for an "
              "individual. " + DISCLAIMER, fontsize=6.5, wrap=True)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
-    tmp = path.with_name(path.name + ".tmp.png")
+    import io
+
+    from resorb._atomic import write_atomic
+
+    buf = io.BytesIO()
     try:
-        fig.savefig(tmp, dpi=110)
-        tmp.replace(path)
+        fig.savefig(buf, dpi=110, format="png")
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(path, buf.getvalue())
 
 
 def _progress_runner(enabled: bool):
@@ -132,9 +138,7 @@ def register(app: typer.Typer) -> None:
         from resorb.errors import HypothesisModuleWarning
         from resorb.mechanism import simulate, simulate_cohort
 
-        if not (math.isfinite(days) and days > 0):
-            raise InvalidInputError("days", f"{days:g} is not a positive number of days",
-                                    allowed="a number of days > 0")
+        _check_days(days, "days")
         for field, p in (("csv", csv), ("png", png), ("parquet", parquet)):
             _check_out_path(p, field)
         if cohort is not None:
@@ -146,8 +150,14 @@ def register(app: typer.Typer) -> None:
             if module or csv or png or variant != "reduced" or method != "reference":
                 raise InvalidInputError("cohort", "--module, --variant, --method, --csv and "
                                         "--png apply to single simulations only")
-            t_days = sorted({d for d in (0, 14, 30, 60, 90, 120, 180, 270, 365, 540, 730)
-                             if d <= days} | {float(math.floor(days))})
+            from resorb.mechanism import condition_overrides, load_model, parse_therapy
+            from resorb.mechanism._cohort import DEFAULT_T_DAYS
+
+            # validate everything before the progress bar starts (one stderr line on error)
+            condition_overrides(load_model(), morphology=morphology,
+                                therapies=[parse_therapy(x) for x in therapy])
+            t_days = sorted({float(d) for d in DEFAULT_T_DAYS if d <= days}
+                            | {float(math.floor(days))})
             callback, ctx = _progress_runner(not as_json)
             with ctx:
                 res = simulate_cohort(morphology, cohort, seed=seed, therapies=therapy,
@@ -184,7 +194,9 @@ def register(app: typer.Typer) -> None:
             sys.stderr.write(f"resorb: warning: {note}\n")
         frame = result.to_frame()
         if csv is not None:
-            _atomic_write_text(csv, frame.to_csv(index=False, float_format="%.8g"))
+            from resorb._atomic import write_atomic
+
+            write_atomic(csv, frame.to_csv(index=False, float_format="%.8g"))
         if parquet is not None:
             result.to_parquet(parquet)
         if png is not None:
@@ -220,15 +232,26 @@ def register(app: typer.Typer) -> None:
         morphology: str = typer.Option(..., "--morphology", "-m"),
         therapy: list[str] = typer.Option([], "--therapy", "-t", help="ID or ID@DAY."),
         variant: str = typer.Option("reduced", "--variant", help="reduced or full."),
+        module: list[str] = typer.Option([], "--module",
+                                         help="Switch on a hypothesis module in the export."),
         as_json: bool = JSON_OPT,
     ) -> None:
         """Write SBML Level 3 Version 2 of the model (observable volume_fraction = V/V0)."""
+        import warnings
+
+        from resorb.errors import HypothesisModuleWarning
         from resorb.mechanism import write_sbml
 
         _check_out_path(out, "OUT")
-        path = write_sbml(out, morphology, therapies=therapy, variant=variant)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", HypothesisModuleWarning)
+            path = write_sbml(out, morphology, therapies=therapy, variant=variant,
+                              modules=module)
+        for w in caught:
+            if issubclass(w.category, HypothesisModuleWarning):
+                sys.stderr.write(f"resorb: warning: {w.message}\n")
         emit({"path": str(path), "level": 3, "version": 2, "variant": variant,
-              "observable": "volume_fraction"}, as_json=as_json)
+              "modules": sorted(module), "observable": "volume_fraction"}, as_json=as_json)
 
     @model_app.command("calibrate")
     def calibrate_cmd(
@@ -309,6 +332,7 @@ def register(app: typer.Typer) -> None:
 
         if seed < 0:
             raise InvalidInputError("seed", f"{seed} is not a seed", allowed="an integer >= 0")
+        _check_days(day, "day")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", HypothesisModuleWarning)
             res = sobol_sensitivity(morphology, n=n, seed=seed, day=day, modules=module)

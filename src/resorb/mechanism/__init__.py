@@ -9,7 +9,7 @@ four are switchable hypothesis modules), from which are generated:
 - a SciPy reference simulator and a numba batch simulator (:func:`simulate`),
 - SBML Level 3 Version 2 (:func:`to_sbml`),
 - virtual cohorts (:func:`simulate_cohort`), calibration against published
-  targets (:func:`evaluate_targets`, :func:`fit`) and Sobol sensitivity
+  targets (:func:`evaluate_targets`, :func:`fit_parameters`) and Sobol sensitivity
   (:func:`sobol_sensitivity`).
 
 Therapies act as perturbations with simple pharmacokinetics
@@ -25,10 +25,16 @@ from resorb.mechanism._calibrate import (
     fit_parameters,
     load_targets,
 )
-from resorb.mechanism._cohort import REGRESSION_THRESHOLD, CohortResult, simulate_cohort
+from resorb.mechanism._cohort import (
+    REGRESSION_THRESHOLD,
+    SEED_BLOCK,
+    CohortResult,
+    simulate_cohort,
+)
 from resorb.mechanism._conditions import (
     COCULTURE,
     KNOCKOUTS,
+    MAX_DAYS,
     TherapyRegimen,
     condition_overrides,
     parse_therapy,
@@ -52,7 +58,9 @@ __all__ = [
     "CONFIDENCE_TAGS",
     "FIT_PARAMETERS",
     "KNOCKOUTS",
+    "MAX_DAYS",
     "REGRESSION_THRESHOLD",
+    "SEED_BLOCK",
     "VARIANTS",
     "CohortResult",
     "FitResult",

@@ -228,15 +228,10 @@ class FitResult:
                           "within their priors; loss = squared misses of required targets",
                 "seed": int(self.seed), "loss_before": float(self.loss_before),
                 "loss_after": float(self.loss_after),
-                "values": {k: float(f"{v:.6g}") for k, v in self.values.items()}}
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            tmp.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
-            tmp.replace(path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+                "values": {k: float(v) for k, v in self.values.items()}}
+        from resorb._atomic import write_atomic
+
+        write_atomic(Path(path), yaml.safe_dump(data, sort_keys=False))
 
 
 #: Population parameters refitted by ``resorb model calibrate --fit``.

@@ -3,9 +3,10 @@
 Patients differ in the exposure of their herniation (Beta distribution per
 morphology) and in lognormal factors on a few rates (``variability`` in
 ``data/model.yaml``; assumptions calibrated only through regression rates).
-Patients are simulated in fixed chunks, each with its own seed derived from
-``(seed, chunk index)``, so a cohort is the same whether its chunks run here
-or on a Dask cluster.
+Patients are drawn in fixed blocks of :data:`SEED_BLOCK` patients, block
+``b`` from the seed ``(seed, b)``; chunks (the unit of work, ``chunk_size``
+patients, here or on a Dask cluster) are cut from those blocks, so the same
+seed gives the same cohort whatever the chunk size and wherever it runs.
 """
 
 from __future__ import annotations
@@ -19,12 +20,19 @@ from typing import Any
 import numpy as np
 
 from resorb.errors import InvalidInputError, ModelError
-from resorb.mechanism._codegen import inactive_parameters, kernel_module
-from resorb.mechanism._conditions import condition_overrides, morphology_exposure, parse_therapy
+from resorb.mechanism._codegen import inactive_parameters, kernel_module, step_failure_message
+from resorb.mechanism._conditions import (
+    MAX_DAYS,
+    condition_overrides,
+    morphology_exposure,
+    parse_therapy,
+)
 from resorb.mechanism._model import Model, load_model
 
 __all__ = [
+    "DEFAULT_T_DAYS",
     "REGRESSION_THRESHOLD",
+    "SEED_BLOCK",
     "CohortResult",
     "sample_parameters",
     "simulate_cohort",
@@ -35,6 +43,9 @@ __all__ = [
 REGRESSION_THRESHOLD = 0.25
 DEFAULT_T_DAYS = (0, 14, 30, 60, 90, 120, 180, 270, 365, 540, 730)
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+#: Patients per seeded block: patient ``i`` is drawn in block ``i // SEED_BLOCK``
+#: from ``SeedSequence([seed, i // SEED_BLOCK])``, independent of the chunking.
+SEED_BLOCK = 1000
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,13 @@ class CohortResult:
         V/V0 of every patient at ``t_days``.
     exposure : (N,) ndarray
         Sampled exposure of every patient.
+    provenance : dict
+        What is needed to reproduce the cohort: package ``version``,
+        ``base_parameters`` (every parameter before per-patient variability,
+        overrides applied), the ``overrides`` of the condition, the
+        ``variability`` factors and their CVs, the ``exposure_distribution``,
+        resolved ``therapies`` (id, start day), ``seed``, ``seed_block`` and
+        ``chunk_size``.
     """
 
     morphology: str
@@ -60,6 +78,7 @@ class CohortResult:
     solver: Mapping[str, Any]
     model: Mapping[str, str]
     extra: Mapping[str, np.ndarray] = field(default_factory=dict)
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
     def fraction_regressed(self, day: float = 365.0,
                            threshold: float = REGRESSION_THRESHOLD) -> float:
@@ -96,6 +115,7 @@ class CohortResult:
                                      self.volume_fraction.astype(float).mean(axis=0)],
             "solver": dict(self.solver),
             "model": dict(self.model),
+            "provenance": dict(self.provenance),
         }
         if 365.0 in self.t_days:
             out["fraction_by_definition_12mo"] = {
@@ -109,12 +129,13 @@ class CohortResult:
     def to_parquet(self, path) -> None:
         """Per-patient V/V0 (one column per output day) and exposure; the summary
         and provenance go in the schema metadata. Written atomically."""
+        import io
         import json
-        from pathlib import Path
 
+        from resorb._atomic import write_atomic
         from resorb.errors import require_extra
 
-        pa = require_extra("pyarrow", "stats")  # Parquet support ships with the stats extra
+        pa = require_extra("pyarrow", "mechanism")
         import pyarrow.parquet as pq
 
         cols = {"exposure": pa.array(self.exposure)}
@@ -123,14 +144,9 @@ class CohortResult:
         table = pa.table(cols)
         table = table.replace_schema_metadata(
             {b"resorb.cohort": json.dumps(self.summary()).encode("utf-8")})
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            pq.write_table(table, tmp)
-            tmp.replace(path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        write_atomic(path, buf.getvalue())
 
 
 def sample_parameters(model: Model, base: np.ndarray, morphology: object, n: int,
@@ -151,14 +167,30 @@ def sample_parameters(model: Model, base: np.ndarray, morphology: object, n: int
     return pmat
 
 
+def _patients(model: Model, base: np.ndarray, morphology: str, seed: int, start: int,
+              n: int) -> np.ndarray:
+    """Parameter rows of patients ``start .. start + n - 1`` of the cohort ``seed``.
+
+    Each block of :data:`SEED_BLOCK` patients is drawn whole from its own seed
+    and then sliced, so a patient's parameters do not depend on the chunking.
+    """
+    rows = []
+    for block in range(start // SEED_BLOCK, (start + n - 1) // SEED_BLOCK + 1):
+        rng = np.random.default_rng(np.random.SeedSequence([seed, block]))
+        pm = sample_parameters(model, base, morphology, SEED_BLOCK, rng)
+        lo = max(start - block * SEED_BLOCK, 0)
+        hi = min(start + n - block * SEED_BLOCK, SEED_BLOCK)
+        rows.append(pm[lo:hi])
+    return np.concatenate(rows)
+
+
 def _run_chunk(args: tuple) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """Simulate one chunk (module-level so Dask can ship it)."""
-    (index, seed, n, morphology, _therapies, over, breaks, t, rtol, atol, h_max,
+    (index, start, seed, n, morphology, _therapies, over, breaks, t, rtol, atol, h_max,
      calibrated, obs_names) = args
     model = load_model(calibrated=calibrated)
     base = np.asarray(model.parameter_vector(over))
-    rng = np.random.default_rng(np.random.SeedSequence([seed, index]))
-    pmat = sample_parameters(model, base, morphology, n, rng)
+    pmat = _patients(model, base, morphology, seed, start, n)
     # inactive hypothesis modules etc. compiled in as zeros: the same results, faster
     k = kernel_module(model, frozen=inactive_parameters(model, base))
     obs_idx = np.asarray([model.observable_names.index(o) for o in obs_names], dtype=np.int64)
@@ -167,9 +199,28 @@ def _run_chunk(args: tuple) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     k.solve_batch_reduced(pmat, t, np.asarray(breaks, dtype=float), rtol, atol, h_max,
                           200_000, obs_idx, out, steps)
     if np.any(steps < 0):
-        raise ModelError(f"{int(np.sum(steps < 0))} patients exceeded the step limit")
+        raise ModelError(f"batch integrator {step_failure_message(int(steps[steps < 0][0]))} "
+                         f"for {int(np.sum(steps < 0))} patient(s)")
     expo = pmat[:, model.parameter_names.index("exposure")].copy()
     return index, out.astype(np.float32), expo, steps
+
+
+#: Seconds to wait for a Dask scheduler before giving up.
+SCHEDULER_TIMEOUT_S = 10
+
+
+def _connect(address: object):
+    """A distributed.Client for ``address``; InvalidInputError naming the scheduler if
+    it cannot be reached within :data:`SCHEDULER_TIMEOUT_S` seconds."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise InvalidInputError(
+            "scheduler", f"cannot connect to a Dask scheduler at {str(address)!r} within "
+            f"{SCHEDULER_TIMEOUT_S} s ({type(exc).__name__})",
+            allowed="a reachable scheduler address such as tcp://HOST:8786") from None
 
 
 def simulate_cohort(
@@ -198,7 +249,9 @@ def simulate_cohort(
     n : int
         Number of patients (>= 1).
     seed : int
-        Seed of the cohort; the same seed gives the same cohort anywhere.
+        Seed of the cohort; the same seed gives the same cohort anywhere and
+        with any ``chunk_size`` (patients are drawn in seeded blocks of
+        :data:`SEED_BLOCK`).
     rtol, atol : float
         Tolerances of the batch integrator. The defaults keep V/V0 within about
         1e-4 of a tight (rtol 1e-10) solution, which is below any reported
@@ -207,6 +260,8 @@ def simulate_cohort(
         Therapy ids (``ID`` or ``ID@DAY``) given to everyone.
     t_days : sequence of float
         Output days (must include 365 for ``fraction_regressed_12mo``).
+    chunk_size : int
+        Patients per unit of work (memory and progress granularity only).
     scheduler : str or distributed.Client, optional
         Address of a Dask scheduler (or a client): chunks run on its workers.
     progress : callable, optional
@@ -220,22 +275,34 @@ def simulate_cohort(
         raise InvalidInputError("cohort", f"{n!r} is not a cohort size", allowed="an integer >= 1")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise InvalidInputError("seed", f"{seed!r} is not a seed", allowed="an integer >= 0")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) \
+            or chunk_size < 1:
+        raise InvalidInputError("chunk_size", f"{chunk_size!r} is not a chunk size",
+                                allowed="an integer >= 1")
+    from resorb.domain import HerniationMorphology, parse_enum
+
+    morph = parse_enum(HerniationMorphology, morphology, field="morphology").value
     model = model or load_model()
     t = np.asarray(t_days, dtype=float)
-    if t.ndim != 1 or t.size == 0 or np.any(t < 0) or np.any(np.diff(t) <= 0):
-        raise InvalidInputError("t_days", "output days must be >= 0 and increasing")
+    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0) \
+            or np.any(np.diff(t) <= 0) or t[-1] > MAX_DAYS:
+        raise InvalidInputError("t_days", "output days must be finite, >= 0, increasing and "
+                                f"at most {MAX_DAYS:g}",
+                                allowed=f"increasing days in [0, {MAX_DAYS:g}] "
+                                        "(software limit)")
     regimens = [parse_therapy(x) for x in therapies]
-    over, breaks = condition_overrides(model, morphology=morphology, therapies=regimens,
+    over, breaks = condition_overrides(model, morphology=morph, therapies=regimens,
                                        parameters=parameters)
     calibrated = model is load_model(calibrated=True)
     if not calibrated and model is not load_model(calibrated=False):
         raise InvalidInputError("model", "cohorts run on the shipped model; pass parameter "
                                 "changes through `parameters`")
     obs_names = ("volume_fraction", *extra_observables)
-    sizes = [min(chunk_size, n - i) for i in range(0, n, chunk_size)]
-    tasks = [(i, int(seed), sz, str(morphology), tuple(str(r.id) for r in regimens), over,
-              breaks, t, float(rtol), float(atol), float(h_max), calibrated, obs_names)
-             for i, sz in enumerate(sizes)]
+    starts = list(range(0, n, chunk_size))
+    tasks = [(i, start, int(seed), min(chunk_size, n - start), morph,
+              tuple(str(r.id) for r in regimens), over, breaks, t, float(rtol), float(atol),
+              float(h_max), calibrated, obs_names)
+             for i, start in enumerate(starts)]
     results: list[Any] = [None] * len(tasks)
     t0 = time.perf_counter()
     if scheduler is None:
@@ -247,7 +314,7 @@ def simulate_cohort(
     else:
         from distributed import Client, as_completed
 
-        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+        client = scheduler if isinstance(scheduler, Client) else _connect(scheduler)
         try:
             futures = client.map(_run_chunk, tasks, pure=False)
             for done, fut in enumerate(as_completed(futures), start=1):
@@ -262,11 +329,28 @@ def simulate_cohort(
     out = np.concatenate([r[0] for r in results])
     expo = np.concatenate([r[1] for r in results])
     steps = np.concatenate([r[2] for r in results])
-    from resorb.domain import HerniationMorphology, parse_enum
+    from resorb import __version__
 
-    morph = parse_enum(HerniationMorphology, morphology, field="morphology")
+    therapy_info = [{"id": r.id, "start_day": float(over[f"{r.id}_start_day"])}
+                    for r in regimens]
+    base = dict(zip(model.parameter_names, model.parameter_vector(over), strict=True))
+    provenance = {
+        "version": __version__,
+        "base_parameters": base,
+        "overrides": {k: float(v) for k, v in over.items()},
+        "variability": {name: {"parameters": list(spec["parameters"]), "cv": float(spec["cv"]),
+                               "confidence": spec["confidence"]}
+                        for name, spec in model.variability.items()},
+        "exposure_distribution": {"kind": "beta", "mean": float(over["exposure"]),
+                                  "kappa": float(model.morphologies[morph]["kappa"])},
+        "therapies": therapy_info,
+        "seed": int(seed),
+        "seed_block": SEED_BLOCK,
+        "chunk_size": int(chunk_size),
+        "breakpoints_days": list(breaks),
+    }
     return CohortResult(
-        morphology=morph.value, n=int(n), seed=int(seed), t_days=t,
+        morphology=morph, n=int(n), seed=int(seed), t_days=t,
         volume_fraction=out[:, :, 0], exposure=expo,
         therapies=tuple(str(r.id) if r.start_day is None else f"{r.id}@{r.start_day:g}"
                         for r in regimens),
@@ -277,4 +361,5 @@ def simulate_cohort(
         model={"name": model.name, "digest": model.digest,
                "calibrated": "yes" if calibrated else "no"},
         extra={name: out[:, :, i + 1] for i, name in enumerate(extra_observables)},
+        provenance=provenance,
     )

@@ -9,6 +9,7 @@ serves every condition.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -20,10 +21,16 @@ from resorb.mechanism._model import Model
 __all__ = [
     "COCULTURE",
     "KNOCKOUTS",
+    "MAX_DAYS",
     "TherapyRegimen",
     "condition_overrides",
     "parse_therapy",
 ]
+
+#: Longest horizon (and latest therapy start), in days, that the simulator
+#: accepts: ten years. A software limit that bounds memory and run time, not a
+#: biological one (the calibration data reach two years).
+MAX_DAYS = 3650.0
 
 #: In-silico knockouts of Haro 2000 (J Clin Invest 105:133-141 and 143-150).
 KNOCKOUTS: Mapping[str, Mapping[str, float]] = {
@@ -64,9 +71,11 @@ def parse_therapy(text: str | TherapyRegimen) -> TherapyRegimen:
         except ValueError:
             raise InvalidInputError("therapy", f"start day {start!r} is not a number",
                                     allowed="ID or ID@DAY, e.g. epidural_steroid@45") from None
-        if not day >= 0:
-            raise InvalidInputError("therapy", f"start day {start!r} is negative",
-                                    allowed="a day >= 0") from None
+        if not (math.isfinite(day) and 0.0 <= day <= MAX_DAYS):
+            raise InvalidInputError("therapy", f"start day {start!r} is not a finite day "
+                                    f"in [0, {MAX_DAYS:g}]",
+                                    allowed=f"a start day 0 <= DAY <= {MAX_DAYS:g} "
+                                            "(software limit)") from None
         return TherapyRegimen(tid.strip(), day)
     return TherapyRegimen(tid.strip())
 
@@ -111,8 +120,15 @@ def condition_overrides(
     breaks: list[float] = []
     if morphology is not None:
         _, over["exposure"] = morphology_exposure(model, morphology)
+    seen: set[str] = set()
     for raw in therapies:
         reg = parse_therapy(raw)
+        if reg.id in seen:
+            raise InvalidInputError(
+                "therapy", f"{reg.id!r} given twice; repeated dosing is not modelled",
+                allowed="each therapy id at most once: "
+                        + ", ".join(sorted(model.therapies)))
+        seen.add(reg.id)
         if reg.id in model.no_mechanism:
             raise InvalidInputError(
                 "therapy", f"{reg.id!r} cannot be simulated: {model.no_mechanism[reg.id]}",
@@ -128,7 +144,7 @@ def condition_overrides(
         if spec.kind == "course":
             over[f"{reg.id}_end_day"] = start + spec.duration_days
             breaks.append(start + spec.duration_days)
-    switches = model.hypothesis_switches()
+    switches = model.modules
     for mod in modules:
         if mod not in switches:
             raise InvalidInputError("module", f"{mod!r} is not a switchable module",

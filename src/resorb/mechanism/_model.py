@@ -198,10 +198,6 @@ class Model:
             values.update({k: float(v) for k, v in overrides.items()})
         return [values[n] for n in self.parameter_names]
 
-    def hypothesis_switches(self) -> dict[str, str]:
-        """Module name -> its 0/1 switch parameter."""
-        return dict(self.modules)
-
 
 def _check_variant(variant: str) -> None:
     if variant not in VARIANTS:

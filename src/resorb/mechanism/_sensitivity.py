@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from resorb.errors import InvalidInputError, ModelError, require_extra
-from resorb.mechanism._codegen import kernel_module
+from resorb.mechanism._codegen import kernel_module, step_failure_message
 from resorb.mechanism._conditions import condition_overrides
 from resorb.mechanism._model import Model, load_model
 
@@ -96,8 +96,9 @@ def sobol_sensitivity(
     if isinstance(n, bool) or not isinstance(n, int) or n < 8 or n & (n - 1):
         raise InvalidInputError("n", f"{n!r} is not a valid base sample size",
                                 allowed="a power of 2 >= 8 (8, 16, 32, 64, ...)")
-    if not (isinstance(day, int | float) and day > 0):
-        raise InvalidInputError("day", f"{day!r} is not a positive day")
+    from resorb.mechanism._simulate import check_days
+
+    day = check_days(day, "day")
     model = model or load_model()
     modules = tuple(modules)
     over, breaks = condition_overrides(model, morphology=morphology, modules=modules)
@@ -116,7 +117,9 @@ def sobol_sensitivity(
     k.solve_batch_reduced(pmat, t, np.asarray(breaks, dtype=float), 1e-6, 1e-9, 30.0,
                           500_000, np.array([0], dtype=np.int64), out, steps)
     if np.any(steps < 0):
-        raise ModelError("sensitivity run: a sample exceeded the step limit")
+        raise ModelError("sensitivity run: the batch integrator "
+                         + step_failure_message(int(steps[steps < 0][0]))
+                         + f" for {int(np.sum(steps < 0))} sample(s)")
     y_out = out[:, 1, 0]
     res = sobol_analyze.analyze(problem, y_out, calc_second_order=False, seed=seed,
                                 print_to_console=False)

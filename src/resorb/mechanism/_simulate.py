@@ -25,8 +25,13 @@ from typing import Any
 import numpy as np
 
 from resorb.errors import InvalidInputError, ModelError
-from resorb.mechanism._codegen import kernel_module
-from resorb.mechanism._conditions import TherapyRegimen, condition_overrides, parse_therapy
+from resorb.mechanism._codegen import kernel_module, step_failure_message
+from resorb.mechanism._conditions import (
+    MAX_DAYS,
+    TherapyRegimen,
+    condition_overrides,
+    parse_therapy,
+)
 from resorb.mechanism._model import Model, load_model
 
 __all__ = ["SimulationResult", "simulate", "simulate_parameters"]
@@ -101,7 +106,9 @@ class SimulationResult:
         """JSON text (written to ``path`` atomically if given)."""
         text = json.dumps(self.to_dict(), ensure_ascii=False)
         if path is not None:
-            _atomic_write(Path(path), text.encode("utf-8"))
+            from resorb._atomic import write_atomic
+
+            write_atomic(path, text)
         return text
 
     @classmethod
@@ -116,23 +123,21 @@ class SimulationResult:
 
     def to_parquet(self, path: str | Path) -> None:
         """Parquet table of the trajectory; provenance in the schema metadata."""
+        import io
+
+        from resorb._atomic import write_atomic
         from resorb.errors import require_extra
 
-        pa = require_extra("pyarrow", "stats")  # Parquet support ships with the stats extra
+        pa = require_extra("pyarrow", "mechanism")
         import pyarrow.parquet as pq
 
         table = pa.Table.from_pandas(self.to_frame(), preserve_index=False)
         meta = dict(table.schema.metadata or {})
         meta[b"resorb.simulation"] = json.dumps(self.metadata()).encode("utf-8")
         table = table.replace_schema_metadata(meta)
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            pq.write_table(table, tmp)
-            tmp.replace(path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        write_atomic(path, buf.getvalue())
 
     @classmethod
     def from_parquet(cls, path: str | Path) -> SimulationResult:
@@ -145,27 +150,28 @@ class SimulationResult:
         return cls(t_days=df["day"].to_numpy(dtype=float), observables=obs, **meta)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _time_grid(days: float, t_days: Sequence[float] | None) -> np.ndarray:
     if t_days is not None:
         t = np.asarray(t_days, dtype=float)
         if t.ndim != 1 or t.size == 0 or np.any(~np.isfinite(t)) or np.any(t < 0) \
-                or np.any(np.diff(t) <= 0):
-            raise InvalidInputError("t_days", "output times must be finite, >= 0 and increasing")
+                or np.any(np.diff(t) <= 0) or t[-1] > MAX_DAYS:
+            raise InvalidInputError("t_days", "output times must be finite, >= 0, increasing "
+                                    f"and at most {MAX_DAYS:g} days",
+                                    allowed=f"increasing days in [0, {MAX_DAYS:g}] "
+                                            "(software limit)")
         return t
-    if not (isinstance(days, int | float) and math.isfinite(days) and days > 0):
-        raise InvalidInputError("days", f"{days!r} is not a positive number of days",
-                                allowed="a number of days > 0")
+    check_days(days, "days")
     return np.arange(0.0, math.floor(days) + 1.0)
+
+
+def check_days(days: object, field: str) -> float:
+    """``days`` as a float if it is a finite horizon in (0, MAX_DAYS]; else InvalidInputError."""
+    ok = isinstance(days, int | float | np.integer | np.floating) and not isinstance(days, bool)
+    if not (ok and math.isfinite(days) and 0 < days <= MAX_DAYS):
+        raise InvalidInputError(field, f"{days!r} is not a finite number of days in "
+                                f"(0, {MAX_DAYS:g}]",
+                                allowed=f"0 < days <= {MAX_DAYS:g} (software limit: ten years)")
+    return float(days)
 
 
 def simulate_parameters(
@@ -191,7 +197,7 @@ def simulate_parameters(
             pvec, t, np.asarray(breaks, dtype=float), float(rtol), float(atol), float(h_max),
             1_000_000, np.arange(n_obs, dtype=np.int64), out)
         if steps < 0:
-            raise ModelError("batch integrator exceeded its step limit")
+            raise ModelError("batch integrator " + step_failure_message(int(steps)))
         return out
     if method != "reference":
         raise InvalidInputError("method", f"{method!r} is not a solver path",
@@ -299,6 +305,7 @@ def simulate(
     if not (rtol > 0 and atol > 0):
         raise InvalidInputError("rtol", "tolerances must be > 0")
     t = _time_grid(days, t_days)
+    modules, knockouts = tuple(modules), tuple(knockouts)  # may be one-shot iterators
     regimens = [parse_therapy(x) for x in therapies]
     over, breaks = condition_overrides(model, morphology=morphology, therapies=regimens,
                                        modules=modules, knockouts=knockouts,
