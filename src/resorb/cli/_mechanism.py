@@ -282,13 +282,15 @@ def register(app: typer.Typer) -> None:
             results = evaluate_targets()
         rows = [{"id": r.id, "description": r.description, "value": r.value,
                  "expected": r.expected, "relation": r.relation, "tolerance": r.tolerance,
-                 "passed": r.passed, "required": r.required, "confidence": r.confidence,
-                 "source": r.source, "note": r.note} for r in results]
+                 "passed": r.passed, "required": r.required, "fitted": r.fitted,
+                 "confidence": r.confidence, "source": r.source, "evidence": r.evidence,
+                 "note": r.note} for r in results]
         data = {"targets": rows,
                 "passed": sum(r.passed for r in results),
                 "failed_required": [r.id for r in results if r.required and not r.passed],
                 "failed_not_required": [r.id for r in results
-                                        if not r.required and not r.passed]}
+                                        if not r.required and not r.passed],
+                "fitted": [r.id for r in results if r.fitted]}
         if fitted is not None:
             data["fit"] = {"values": dict(fitted.values), "loss_before": fitted.loss_before,
                            "loss_after": fitted.loss_after, "seed": fitted.seed,
@@ -307,6 +309,8 @@ def register(app: typer.Typer) -> None:
             exp = (f"{r.relation} {r.expected}" if r.relation != "abs"
                    else f"{r.expected} ± {r.tolerance}")
             verdict = "pass" if r.passed else ("FAIL" if r.required else "fail (known)")
+            if r.fitted:
+                verdict += " (fitted)"
             if r.source.get("pmid"):
                 src = f"PMID {r.source['pmid']}"
             else:

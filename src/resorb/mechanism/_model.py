@@ -8,12 +8,26 @@ export are generated from a :class:`Model`; nothing else holds an equation.
 Two variants of the same model are offered:
 
 ``"reduced"``
-    fast mediators (cytokines, chemokine, MMPs, TIMPs, VEGF; relaxation rates
-    2-55 per day) are quasi-steady: each equals its target, evaluated in order.
-    This removes the stiffness (mechanisms.md §1.2, §4.1) and is the default.
+    fast mediators (cytokines, chemokine, MMPs, VEGF: relaxation rates 4-20 per
+    day at the defaults; TIMPs about 2 per day; tissue monocytes about 1.2 per
+    day, k_mat + d_0) are quasi-steady: each equals its target, evaluated in
+    order. This removes the stiffness (mechanisms.md §1.2, §4.1) and is the
+    default. The slowest of them (monocytes, TIMPs) are only a few times faster
+    than macrophage turnover (0.15-0.2 per day), so the reduction is an
+    approximation; a test bounds its error against the full model.
 ``"full"``
     each fast mediator is a state relaxing to its target,
     ``dm/dt = rate * (target - m)``; used to check the reduction.
+
+What the model does not contain: age (the review and Autio 2006 report faster
+resorption at 41-50 years, mechanisms.md §3.4, but no parameter depends on
+age), herniation growth or swelling (V/V0 never rises), and repeated dosing.
+
+Parameter values: ``data/model.yaml`` holds the population values, which were
+hand-tuned in place; ``data/calibrated.yaml`` repeats the tuned subset, so
+``load_model(calibrated=True)`` and ``load_model(calibrated=False)`` give the
+same numbers until that file is replaced by a ``resorb model calibrate --fit``
+result.
 """
 
 from __future__ import annotations
@@ -44,7 +58,10 @@ __all__ = [
     "load_model",
 ]
 
-CONFIDENCE_TAGS = ("exact", "approx", "assumption")
+#: exact (read in the source), approx (rounded, read off a range or derived),
+#: assumption (our choice), fitted (set so the model matches calibration targets;
+#: those targets are then not independent checks).
+CONFIDENCE_TAGS = ("exact", "approx", "assumption", "fitted")
 VARIANTS = ("reduced", "full")
 
 
@@ -61,7 +78,7 @@ class Parameter:
     prior : tuple of float
         Plausible range ``(low, high)`` used by sensitivity analysis and fitting.
     confidence : str
-        ``exact``, ``approx`` or ``assumption`` (see ``data/model.yaml``).
+        ``exact``, ``approx``, ``assumption`` or ``fitted`` (see ``data/model.yaml``).
     source : str
         Citation (DOI/PMID) or the reason for an assumption.
     family : str
@@ -278,7 +295,6 @@ def _therapy_layer(spec: dict[str, Any]) -> tuple[list[Parameter], list[tuple[st
         else:
             raise ModelError(f"therapy {tid}: unknown regimen kind {th.kind!r}")
     # class exposures and PD effects
-    effect_names: list[str] = []
     for cname, c in spec["classes"].items():
         xs = " + ".join(f"x_{m}" for m in members[cname]) or "0.0"
         if cname == "macrophage":
@@ -292,7 +308,6 @@ def _therapy_layer(spec: dict[str, Any]) -> tuple[list[Parameter], list[tuple[st
             forcings.append((ename, f"(emax_{ename} * exposure_{cname} / "
                                     f"(1 + exposure_{cname}) if exposure_{cname} > 0.0 "
                                     "else 0.0)"))
-            effect_names.append(ename)
     return params, forcings, therapies, dict(spec.get("no_mechanism", {}))
 
 
@@ -415,7 +430,11 @@ def load_model(*, calibrated: bool = True) -> Model:
     ----------
     calibrated : bool, default True
         Apply the shipped calibrated parameter set (``data/calibrated.yaml``);
-        ``False`` gives the prior centres written in ``data/model.yaml``.
+        ``False`` gives the values written in ``data/model.yaml``. The shipped
+        calibrated set was tuned by hand and written into ``model.yaml`` too,
+        so both give the same values today; they differ once
+        ``calibrated.yaml`` is replaced by a refit (``resorb model calibrate
+        --fit --out``).
 
     Returns
     -------
