@@ -174,15 +174,15 @@ def test_cohort_records_version_parameters_variability_therapies_chunking_and_se
     assert prov["base_parameters"]["k_deg"] == 0.12
     assert prov["overrides"]["k_deg"] == 0.12
     assert prov["overrides"]["anti_tnf_start_day"] == 45.0
-    assert prov["therapies"] == [{"id": "anti_tnf", "start_day": 45.0}]
+    assert [(x["id"], x["start_day"]) for x in prov["therapies"]] == [("anti_tnf", 45.0)]
     assert {k: v["cv"] for k, v in prov["variability"].items()} == \
         {k: float(v["cv"]) for k, v in model.variability.items()}
     assert prov["exposure_distribution"]["mean"] == model.morphologies["protrusion"]["exposure"]
     assert (prov["seed"], prov["chunk_size"], prov["seed_block"]) == (5, 8, SEED_BLOCK)
     # default regimen start days are resolved too
     default = simulate_cohort("extrusion", 5, seed=1, therapies=["epidural_steroid"])
-    assert default.provenance["therapies"] == [
-        {"id": "epidural_steroid", "start_day": model.therapies["epidural_steroid"].start_day}]
+    assert [(x["id"], x["start_day"]) for x in default.provenance["therapies"]] == [
+        ("epidural_steroid", model.therapies["epidural_steroid"].start_day)]
     path = tmp_path / "c.parquet"
     res.to_parquet(path)
     meta = json.loads(pq.read_table(path).schema.metadata[b"resorb.cohort"])
@@ -206,3 +206,39 @@ def test_batch_integrator_reports_a_step_it_cannot_take_instead_of_accepting_it(
     with pytest.raises(ModelError, match="smallest step size"):
         simulate("extrusion", days=30, method="batch", parameters={"k_deg": math.nan})
     assert "step limit" in step_failure_message(-1)
+
+
+# -- finding 9: extrapolated therapy effects are labelled -------------------------------------
+
+def test_every_therapy_states_its_evidence_and_extrapolation_with_resolvable_sources():
+    from resorb.evidence import evidence_source
+
+    model = load_model()
+    for tid, spec in model.therapies.items():
+        assert spec.evidence and spec.extrapolation, tid
+        assert spec.evidence_sources, tid
+        for sid in spec.evidence_sources:
+            evidence_source(sid)  # raises EvidenceError if unknown
+    assert "no human" in model.therapies["nsaid"].evidence
+    assert "no human" in model.therapies["oral_steroid"].evidence
+    assert "rat data only" in model.therapies["macrophage_therapy"].evidence
+    assert "did not" in model.therapies["epidural_steroid"].evidence
+    assert "did not" in model.therapies["anti_tnf"].evidence
+
+
+def test_simulate_output_carries_the_therapy_evidence(capsys, monkeypatch):
+    code, out, err = run(capsys, "simulate", "-m", "extrusion", "-t", "oral_steroid",
+                         "--days", "60", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    (row,) = data["therapy_evidence"]
+    assert row["id"] == "oral_steroid" and "extrapolation" in row["extrapolation"]
+    assert data["therapies"][0]["extrapolation"] == row["extrapolation"]
+    code, out, err = run(capsys, "simulate", "-m", "extrusion", "-t", "macrophage_therapy",
+                         "--cohort", "20", "--json")
+    assert code == 0, err
+    assert "rat data only" in json.loads(out)["therapy_evidence"][0]["evidence"]
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = run(capsys, "simulate", "-m", "extrusion", "-t", "nsaid", "--days", "30")
+    assert code == 0, err
+    assert "extrapolat" in out and "no human data" in out

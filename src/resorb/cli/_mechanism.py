@@ -26,6 +26,34 @@ def _check_out_path(path: Path | None, field: str) -> None:
                                 allowed="a file path in an existing directory")
 
 
+def _therapy_evidence(therapies: list[str]) -> list[dict]:
+    """What is known about each therapy's effect on resorption, and what is extrapolated."""
+    from resorb.mechanism import load_model, parse_therapy
+
+    model = load_model()
+    out = []
+    for raw in therapies:
+        spec = model.therapies[parse_therapy(raw).id]
+        out.append({"id": spec.id, "evidence": spec.evidence,
+                    "evidence_sources": list(spec.evidence_sources),
+                    "extrapolation": spec.extrapolation})
+    return out
+
+
+def _print_therapy_evidence(rows: list[dict]) -> None:
+    if not rows:
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Therapies: evidence on resorption and what the model extrapolates")
+    for col in ("therapy", "evidence", "extrapolation"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["id"], r["evidence"], r["extrapolation"])
+    Console().print(table)
+
+
 def _check_days(days: float, field: str) -> None:
     from resorb.mechanism import MAX_DAYS
 
@@ -165,6 +193,7 @@ def register(app: typer.Typer) -> None:
             if parquet is not None:
                 res.to_parquet(parquet)
             out = res.summary()
+            out["therapy_evidence"] = _therapy_evidence(therapy)
             out["notice"] = DISCLAIMER
             if as_json:
                 emit(out, as_json=True)
@@ -183,6 +212,7 @@ def register(app: typer.Typer) -> None:
                 table.add_row(f"{d:g}", *(f"{v[j]:.3f}" for v in
                                           out["volume_fraction_quantiles"].values()))
             Console().print(table)
+            _print_therapy_evidence(out["therapy_evidence"])
             return
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", HypothesisModuleWarning)
@@ -206,6 +236,7 @@ def register(app: typer.Typer) -> None:
             "morphology": result.condition["morphology"],
             "therapies": result.condition["therapies"],
             "modules": result.condition["modules"],
+            "therapy_evidence": _therapy_evidence(therapy),
             "hypothesis_warnings": notes,
             "volume_fraction_at": key,
             "trajectory": {c: frame[c].to_numpy() for c in frame.columns},
@@ -221,6 +252,7 @@ def register(app: typer.Typer) -> None:
                 "therapies": ", ".join(t["id"] for t in data["therapies"]) or "none"}
         rows.update({f"V/V0 day {k[4:]}": round(v, 4) for k, v in key.items()})
         print_table(rows, title="Simulated herniated volume (typical patient)")
+        _print_therapy_evidence(data["therapy_evidence"])
 
     model_app = typer.Typer(help="The mechanistic model: SBML export, calibration, "
                                  "sensitivity.", no_args_is_help=True)

@@ -331,7 +331,9 @@ def simulate_cohort(
     steps = np.concatenate([r[2] for r in results])
     from resorb import __version__
 
-    therapy_info = [{"id": r.id, "start_day": float(over[f"{r.id}_start_day"])}
+    therapy_info = [{"id": r.id, "start_day": float(over[f"{r.id}_start_day"]),
+                     "evidence": model.therapies[r.id].evidence,
+                     "extrapolation": model.therapies[r.id].extrapolation}
                     for r in regimens]
     base = dict(zip(model.parameter_names, model.parameter_vector(over), strict=True))
     provenance = {

@@ -128,7 +128,12 @@ class Mediator:
 
 @dataclass(frozen=True, slots=True)
 class TherapySpec:
-    """PK/PD of one therapy id (from ``data/therapies.yaml``)."""
+    """PK/PD of one therapy id (from ``data/therapies.yaml``).
+
+    ``evidence`` summarises what is known about the therapy's effect on
+    resorption (``evidence_sources``: ids in :mod:`resorb.evidence`);
+    ``extrapolation`` says what the simulator assumes beyond it.
+    """
 
     id: str
     drug_class: str
@@ -140,6 +145,9 @@ class TherapySpec:
     k_engraft: float
     sources: Mapping[str, str]
     catalogue_targets: tuple[str, ...] = ()
+    evidence: str = ""
+    evidence_sources: tuple[str, ...] = ()
+    extrapolation: str = ""
 
 
 @dataclass(frozen=True)
@@ -245,7 +253,12 @@ def _therapy_layer(spec: dict[str, Any]) -> tuple[list[Parameter], list[tuple[st
             amount=float(reg["amount"]), half_life_days=float(hl["value"]),
             k_engraft=float(reg.get("k_engraft", kel)),
             sources={"half_life": hl["source"], "regimen": t.get("regimen_source", "")},
+            evidence=str((t.get("evidence") or {}).get("summary", "")),
+            evidence_sources=tuple((t.get("evidence") or {}).get("sources", ())),
+            extrapolation=str(t.get("extrapolation", "")),
         )
+        if not (th.evidence and th.extrapolation):
+            raise ModelError(f"therapy {tid}: needs `evidence` and `extrapolation`")
         if th.drug_class not in members:
             raise ModelError(f"therapy {tid}: unknown class {th.drug_class!r}")
         cls = spec["classes"][th.drug_class]

@@ -322,7 +322,10 @@ def simulate(
         therapy_info.append({"id": reg.id, "kind": spec.kind,
                              "start_day": over[f"{reg.id}_start_day"],
                              "half_life_days": spec.half_life_days,
-                             "sources": dict(spec.sources)})
+                             "sources": dict(spec.sources),
+                             "evidence": spec.evidence,
+                             "evidence_sources": list(spec.evidence_sources),
+                             "extrapolation": spec.extrapolation})
     return SimulationResult(
         t_days=t,
         observables={name: out[:, i].copy() for i, name in enumerate(model.observable_names)},
