@@ -38,10 +38,12 @@ def test_cohort_summary_keys_and_ranges():
 
 
 def test_cohort_on_a_dask_local_cluster_equals_the_local_run():
+    """Workers in separate processes (as on a real cluster): the chunks, their seeds and
+    the model are shipped by pickling and rebuilt in the worker."""
     from distributed import Client, LocalCluster
 
     local = simulate_cohort("extrusion", 400, seed=5, chunk_size=200)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         remote = simulate_cohort("extrusion", 400, seed=5, chunk_size=200,
                                  scheduler=cluster.scheduler_address)

@@ -13,12 +13,18 @@ from resorb.mechanism import SimulationResult, simulate, simulate_parameters
 from resorb.mechanism._codegen import kernel_module
 from resorb.mechanism._model import _build
 
+ALL_MODULES = ("ferroptosis", "oxidative_stress", "autophagy")
+DEPLETION = {"depletion_rate": 1.0, "depletion_start_day": 14.0, "depletion_end_day": 42.0}
+
+# (morphology, therapies, hypothesis modules, parameter overrides)
 CONDITIONS = [
-    ("protrusion", ()),
-    ("extrusion", ()),
-    ("sequestration", ()),
-    ("extrusion", ("epidural_steroid", "anti_tnf@45")),
-    ("extrusion", ("nsaid", "oral_steroid", "macrophage_therapy")),
+    ("protrusion", (), (), {}),
+    ("extrusion", (), (), {}),
+    ("sequestration", (), (), {}),
+    ("extrusion", ("epidural_steroid", "anti_tnf@45"), (), {}),
+    ("extrusion", ("nsaid", "oral_steroid", "macrophage_therapy"), (), {}),
+    # every hypothesis module on, plus a macrophage-depletion window (breakpoints)
+    ("sequestration", ("anti_tnf",), ALL_MODULES, DEPLETION),
 ]
 
 
@@ -27,15 +33,41 @@ def _max_diff(a: SimulationResult, b: SimulationResult) -> float:
                if k != "macrophage_density_per_cm2") + 0.0
 
 
-@pytest.mark.parametrize(("morphology", "therapies"), CONDITIONS)
-def test_reference_and_batch_paths_agree_within_1e_4(morphology, therapies):
-    ref = simulate(morphology, therapies=therapies, rtol=1e-10, atol=1e-12)
-    bat = simulate(morphology, therapies=therapies, method="batch", rtol=1e-9, atol=1e-11)
+def _run(morphology, therapies, modules, parameters, **kwargs) -> SimulationResult:
+    if not modules:
+        return simulate(morphology, therapies=therapies, parameters=parameters, **kwargs)
+    from resorb.errors import HypothesisModuleWarning
+
+    with pytest.warns(HypothesisModuleWarning):
+        return simulate(morphology, therapies=therapies, modules=modules,
+                        parameters=parameters, **kwargs)
+
+
+@pytest.mark.parametrize(("morphology", "therapies", "modules", "parameters"), CONDITIONS)
+def test_reference_and_batch_paths_agree_within_1e_4(morphology, therapies, modules,
+                                                      parameters):
+    ref = _run(morphology, therapies, modules, parameters, rtol=1e-10, atol=1e-12)
+    bat = _run(morphology, therapies, modules, parameters, method="batch", rtol=1e-9,
+               atol=1e-11)
+    if modules:  # the modules are really on: their states move
+        assert ref.observables["lipid_peroxidation"].max() > 0
+        assert ref.observables["autophagy"].max() > 0
     assert _max_diff(ref, bat) < 1e-4
     # the macrophage density is on a cells/cm2 scale (x100): compare relative to its peak
     mac_ref = ref.observables["macrophage_density_per_cm2"]
     mac_bat = bat.observables["macrophage_density_per_cm2"]
     assert np.max(np.abs(mac_ref - mac_bat)) / mac_ref.max() < 1e-4
+
+
+def test_full_variant_on_the_batch_path_matches_the_stiff_reference():
+    """The compiled Dormand-Prince kernel of the full model (fast mediators as states)
+    against SciPy Radau on the same right-hand side, one therapy with a jump."""
+    ref = simulate("extrusion", therapies=["epidural_steroid"], variant="full",
+                   solver_method="Radau", rtol=1e-10, atol=1e-12, days=365)
+    bat = simulate("extrusion", therapies=["epidural_steroid"], variant="full",
+                   method="batch", rtol=1e-9, atol=1e-11, days=365)
+    assert bat.solver["variant"] == "full" and bat.solver["path"] == "batch"
+    assert _max_diff(ref, bat) < 1e-4
 
 
 def test_two_tolerances_of_the_reference_solver_agree():
