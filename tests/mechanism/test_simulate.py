@@ -84,7 +84,7 @@ def test_two_tolerances_of_the_batch_integrator_agree():
 
 @pytest.mark.parametrize("morphology", ["extrusion", "sequestration"])
 def test_quasi_steady_reduction_tracks_the_full_stiff_model(morphology):
-    """Fast mediators (relaxation 2-55 /day) quasi-steady vs as states (Radau).
+    """Fast mediators (relaxation 1.2-20 /day at the defaults) quasi-steady vs as states (Radau).
 
     The reduction error is of the order of (slow rate / fast rate); over two
     years V/V0 stays within 0.01 and the rim proxy within 0.02 of the full model.
