@@ -114,8 +114,12 @@ def test_sbml_out_that_is_a_folder_gives_one_line_naming_out(capsys, tmp_path):
     assert len(lines) == 1 and "OUT:" in lines[0] and "directory" in lines[0]
 
 
-def test_unreachable_scheduler_is_named_in_one_line(capsys):
-    # port 9 (discard) on localhost: nothing listens, the connection is refused
+def test_unreachable_scheduler_is_named_in_one_line(capsys, monkeypatch):
+    # port 9 (discard) on localhost: nothing listens, the connection is refused; the
+    # client retries until the timeout (10 s by default, 2 s here to keep the test short)
+    import resorb.mechanism._cohort as cohort_module
+
+    monkeypatch.setattr(cohort_module, "SCHEDULER_TIMEOUT_S", 2)
     code, _, err = run(capsys, "simulate", "-m", "extrusion", "--cohort", "10", "--json",
                          "--scheduler", "tcp://127.0.0.1:9")
     assert code == 2
