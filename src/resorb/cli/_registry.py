@@ -91,8 +91,7 @@ def register(app: typer.Typer) -> None:
         from resorb.errors import InvalidInputError
         from resorb.registry._migrate import current_revision, head_revision
 
-        reg = _open(db, require_schema=False)
-        try:
+        with _open(db, require_schema=False) as reg:
             from sqlalchemy import inspect
 
             tables = inspect(reg.engine).get_table_names()
@@ -104,8 +103,6 @@ def register(app: typer.Typer) -> None:
                     allowed="a new database; use `resorb registry upgrade` to migrate")
             reg.upgrade()
             emit({"db": reg.url, "revision": head_revision(), "created": True}, as_json=as_json)
-        finally:
-            reg.close()
 
     @registry.command("upgrade")
     def upgrade(db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
@@ -114,15 +111,12 @@ def register(app: typer.Typer) -> None:
         """Create or migrate the registry schema to this version of resorb."""
         from resorb.registry._migrate import current_revision
 
-        reg = _open(db, require_schema=False)
-        try:
+        with _open(db, require_schema=False) as reg:
             before = current_revision(reg.engine)
             reg.upgrade()
             after = current_revision(reg.engine)
             emit({"db": reg.url, "revision_before": before, "revision": after},
                  as_json=as_json)
-        finally:
-            reg.close()
 
     @registry.command("import")
     def import_(path: Path = typer.Argument(..., help="patients.csv, visits.csv, mri.csv, "
@@ -135,12 +129,9 @@ def register(app: typer.Typer) -> None:
         """Import patients, visits and MRI from CSV (all or nothing)."""
         from resorb.registry._csv import import_csv
 
-        reg = _open(db)
-        try:
+        with _open(db) as reg:
             counts = import_csv(reg, path, actor=actor)
             emit({"imported": counts}, as_json=as_json)
-        finally:
-            reg.close()
 
     @registry.command("export")
     def export(db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
@@ -159,8 +150,7 @@ def register(app: typer.Typer) -> None:
         """Export patients, visits and MRI to CSV files in a folder."""
         from resorb.registry._csv import export_csv, export_pseudonymised_csv
 
-        reg = _open(db)
-        try:
+        with _open(db) as reg:
             if pseudonymised:
                 files = export_pseudonymised_csv(reg, out, actor=actor,
                                                  min_site_count=min_site_count)
@@ -168,8 +158,6 @@ def register(app: typer.Typer) -> None:
                 files = export_csv(reg, out)
             emit({"files": {k: str(v) for k, v in files.items()},
                   "pseudonymised": pseudonymised}, as_json=as_json)
-        finally:
-            reg.close()
 
     @registry.command("seed-demo")
     def seed_demo(db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
@@ -180,12 +168,9 @@ def register(app: typer.Typer) -> None:
         """Fill the registry with a synthetic demo cohort (no patient data)."""
         from resorb.registry._demo import seed_demo as _seed
 
-        reg = _open(db)
-        try:
+        with _open(db) as reg:
             counts = _seed(reg, n_patients=patients, seed=seed)
             emit({"seeded": counts, "synthetic": True}, as_json=as_json)
-        finally:
-            reg.close()
 
     @registry.command("import-dicom")
     def import_dicom(path: Path = typer.Argument(..., help="A DICOM SEG file, a DICOM file, "
@@ -207,14 +192,11 @@ def register(app: typer.Typer) -> None:
         """Import a DICOM SEG or series, de-identified after DICOM PS3.15 (Basic Profile)."""
         from resorb.registry._dicom import import_dicom as run
 
-        reg = _open(db)
-        try:
+        with _open(db) as reg:
             pid = _patient_id(reg, patient)
             result = run(reg, path, patient_id=pid, level=level, label=label, actor=actor,
                          store_dir=store)
             emit(result, as_json=as_json)
-        finally:
-            reg.close()
 
     @registry.command("export-fhir")
     def export_fhir(db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
@@ -228,15 +210,12 @@ def register(app: typer.Typer) -> None:
         """Write a patient's follow-up as a FHIR Bundle (Observations, DiagnosticReport)."""
         from resorb.interop.fhir import registry_bundle
 
-        reg = _open(db)
-        try:
+        with _open(db) as reg:
             pid = _patient_id(reg, patient)
             bundle = registry_bundle(reg, pid, fhir_version=fhir_version)
             _write_atomic(out, bundle.model_dump_json(exclude_none=True, indent=2).encode())
             emit({"file": str(out), "fhir_version": fhir_version,
                   "resources": len(bundle.entry or [])}, as_json=as_json)
-        finally:
-            reg.close()
 
     @registry.command("export-sr")
     def export_sr(seg: Path = typer.Argument(..., help="The DICOM SEG the volume was measured "
@@ -255,8 +234,7 @@ def register(app: typer.Typer) -> None:
         from resorb.registry import RecordNotFoundError
         from resorb.registry import _models as m
 
-        reg = _open(db)
-        try:
+        with _open(db) as reg:
             with reg.reading() as s:
                 row = s.get(m.MRIStudy, mri)
                 if row is None:
@@ -280,8 +258,6 @@ def register(app: typer.Typer) -> None:
             emit({"file": str(out), "volume_mm3": volume, "unit": "mm3",
                   "sop_instance_uid": str(sr.SOPInstanceUID),
                   "referenced_seg": str(ds.SOPInstanceUID)}, as_json=as_json)
-        finally:
-            reg.close()
 
     @user.command("add")
     def user_add(name: str = typer.Argument(..., help="User name."),
@@ -305,10 +281,7 @@ def register(app: typer.Typer) -> None:
         line = sys.stdin.readline()
         password = line[:-1] if line.endswith("\n") else line
         password = password[:-1] if password.endswith("\r") else password
-        reg = _open(db)
-        try:
+        with _open(db) as reg:
             rec = reg.add_user(name, password, role=role, actor=_default_actor())
             emit({"id": rec.id, "username": rec.username, "role": rec.role,
                   "active": rec.active}, as_json=as_json)
-        finally:
-            reg.close()
