@@ -346,13 +346,7 @@ class Registry:
     def delete_visit(self, visit_id: int, *, actor: str) -> None:
         """Delete a visit (and findings recorded at it)."""
         with self.transaction(actor=actor) as s:
-            v = s.get(m.Visit, visit_id)
-            if v is None:
-                raise RecordNotFoundError("visit_id", f"no visit {visit_id}")
-            for f in s.scalars(select(m.Findings).where(m.Findings.visit_id == visit_id)):
-                s.delete(f)
-            s.flush()
-            s.delete(v)
+            _delete_with_findings(s, m.Visit, visit_id, field="visit_id", what="visit")
 
     def add_mri(self, patient_id: int, data: Mapping[str, Any] | MRIIn, *,
                 actor: str) -> MRIRecord:
@@ -364,13 +358,7 @@ class Registry:
     def delete_mri(self, mri_id: int, *, actor: str) -> None:
         """Delete an MRI study (and findings recorded on it)."""
         with self.transaction(actor=actor) as s:
-            row = s.get(m.MRIStudy, mri_id)
-            if row is None:
-                raise RecordNotFoundError("mri_id", f"no MRI study {mri_id}")
-            for f in s.scalars(select(m.Findings).where(m.Findings.mri_id == mri_id)):
-                s.delete(f)
-            s.flush()
-            s.delete(row)
+            _delete_with_findings(s, m.MRIStudy, mri_id, field="mri_id", what="MRI study")
 
     def add_findings(self, patient_id: int, data: Mapping[str, Any] | FindingsIn, *,
                      mri_id: int | None = None, visit_id: int | None = None,
@@ -812,3 +800,15 @@ def _DUMMY_HASH() -> str:  # noqa: N802 - a lazily computed constant
     if not _dummy:
         _dummy.append(hash_password(secrets.token_urlsafe(16)))
     return _dummy[0]
+
+
+def _delete_with_findings(s: Session, model: type, row_id: int, *, field: str,
+                          what: str) -> None:
+    """Delete a visit or MRI row and the findings recorded on it (``field`` is the FK)."""
+    row = s.get(model, row_id)
+    if row is None:
+        raise RecordNotFoundError(field, f"no {what} {row_id}")
+    for f in s.scalars(select(m.Findings).where(getattr(m.Findings, field) == row_id)):
+        s.delete(f)
+    s.flush()
+    s.delete(row)
