@@ -9,17 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from resorb.cli import main
+from cli_helpers import run_cli
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 def test_odi_json_keys_and_skipped_section(capsys):

@@ -7,17 +7,11 @@ import json
 import pandas as pd
 import pytest
 
-from resorb.cli import main
+from cli_helpers import run_cli
 
 
 def run(argv, capsys):
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(capsys, *argv)
 
 
 @pytest.fixture(scope="module")

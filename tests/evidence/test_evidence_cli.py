@@ -11,18 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from resorb.cli import main
+from cli_helpers import run_cli
 from resorb.evidence import load_evidence
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 def test_list_json_counts_every_record(capsys):

@@ -11,17 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from resorb.cli import main
+from cli_helpers import run_cli
 
 
 def run(argv, capsys) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv)
 
 
 def run_json(argv, capsys) -> dict:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import logging
 import sqlite3
-import sys
 
 import numpy as np
 import pydicom
@@ -21,7 +19,7 @@ from dicom_factory import (
     make_seg,
 )
 
-from resorb.cli import main
+from cli_helpers import run_cli
 from resorb.errors import ImagingError, InvalidInputError
 from resorb.registry import Registry
 from resorb.registry._dicom import import_dicom
@@ -174,13 +172,7 @@ def test_burned_in_annotation_is_refused_and_nothing_written(site):
 
 
 def _run(capsys, monkeypatch, *argv):
-    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    return (code, *capsys.readouterr())
+    return run_cli(capsys, *argv, stdin="", monkeypatch=monkeypatch)
 
 
 def test_import_dicom_command(site, capsys, monkeypatch):

@@ -8,17 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resorb.cli import main
+from cli_helpers import run_cli
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 def test_simulate_json_has_daily_trajectory_and_provenance(capsys):

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from resorb.cli import main
+from cli_helpers import run_cli
 from resorb.domain import HerniationMorphology
 from resorb.errors import InvalidInputError, ModelError
 from resorb.mechanism import (
@@ -24,15 +24,7 @@ from resorb.mechanism import (
 )
 from resorb.mechanism._codegen import step_failure_message
 
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 # -- finding 4: repeated doses were silently overwritten ----------------------------------

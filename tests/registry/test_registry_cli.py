@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import io
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from resorb.cli import main
+from cli_helpers import run_cli
 from resorb.registry import Registry
 
 
 def run(capsys, monkeypatch, *argv: str, stdin: str = "") -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_cli(capsys, *argv, stdin=stdin, monkeypatch=monkeypatch)
 
 
 def _one_line_error(err: str, *needles: str) -> None:

@@ -8,21 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from resorb.cli import main
+from cli_helpers import run_cli
 from resorb.reports import ASSESSMENT_KEYS
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "cases"
 MASKS = EXAMPLES.parent / "masks"
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.iterdir()

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from resorb.cli import main
+from cli_helpers import run_cli
 from resorb.errors import EvidenceError, InvalidInputError
 from resorb.evidence import load_evidence
 from resorb.therapy import (
@@ -156,14 +156,7 @@ def test_malformed_catalogues_are_refused(replace, by, message):
         load_catalogue_text(text)
 
 
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_cli
 
 
 def test_cli_list_and_show(capsys):
