@@ -11,6 +11,7 @@ callers who only know Python's own exceptions still catch it::
      ├── ImagingError (ValueError)             a mask or image that cannot be measured
      ├── EvidenceError (LookupError)           a record missing from the evidence base
      ├── ModelError (RuntimeError)             a statistical or mechanistic model failed
+     ├── PacsError (OSError)                   a PACS that cannot be reached or refuses a request
      └── MissingExtraError (ImportError)       an optional dependency is not installed
 
     ResorbWarning (UserWarning)
@@ -38,6 +39,7 @@ __all__ = [
     "MissingExtraError",
     "ModelError",
     "OutsideEvidenceRangeWarning",
+    "PacsError",
     "ResorbError",
     "ResorbWarning",
     "WithinMeasurementErrorWarning",
@@ -94,6 +96,10 @@ class EvidenceError(ResorbError, LookupError):
 
 class ModelError(ResorbError, RuntimeError):
     """A statistical or mechanistic model that cannot be fitted or solved."""
+
+
+class PacsError(ResorbError, OSError):
+    """A PACS (DICOMweb server) that cannot be reached, refuses a request or rejects objects."""
 
 
 class MissingExtraError(ResorbError, ImportError):
