@@ -12,10 +12,10 @@ def test_public_names_are_pinned():
         "CSV_COLUMNS", "DATE_SHIFT_RANGE_DAYS", "DEFAULT_URL", "MIN_PASSWORD_LENGTH", "ROLES",
         "RED_FLAG_CARRY_DAYS",
         "AssessmentRecord", "FindingsIn", "FindingsRecord", "MRIIn", "MRIRecord", "PatientIn",
-        "PatientRecord", "PatientUpdate", "RecordNotFoundError", "Registry", "TherapyIn",
+        "PatientRecord", "PatientRecords", "PatientUpdate", "RecordNotFoundError", "Registry", "TherapyIn",
         "TherapyRecord", "UserRecord", "VisitIn", "VisitRecord", "check_password_policy",
-        "export_csv", "export_pseudonymised_csv", "hash_password", "import_csv",
-        "import_dicom", "resorption_between", "seed_demo", "verify_password"])
+        "case_of", "export_csv", "export_pseudonymised_csv", "hash_password", "import_csv",
+        "import_dicom", "resorption_between", "seed_demo", "timeline_of", "verify_password"])
     for name in registry.__all__:
         assert hasattr(registry, name), name
 
@@ -29,6 +29,7 @@ def test_registry_methods_and_keyword_only_actor():
         "delete_mri", "add_findings", "add_therapy", "save_assessment", "list_assessments",
         "list_visits", "list_mri", "list_findings", "list_therapies", "audit_log",
         "patient_timeline", "case_from_registry", "date_offset_days", "pseudonymised_view",
+        "patient_records", "pseudonymised_patient",
         "transaction", "reading", "upgrade", "close"}
     assert methods <= set(dir(registry.Registry))
     for name in methods:

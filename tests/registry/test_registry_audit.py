@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from resorb.errors import InvalidInputError
 from resorb.registry import _models as m
 from resorb.registry._audit import AuditActorMissing
-from resorb.registry._service import _create_patient
+from resorb.registry._rows import _create_patient
 
 
 def _counts(registry) -> dict[str, int]:
@@ -97,7 +97,7 @@ def test_concurrent_first_use_of_the_date_offset_agrees(registry, clinician, pat
     import threading
     import time
 
-    from resorb.registry._service import _ensure_offset
+    from resorb.registry._rows import _ensure_offset
 
     if backend != "postgres":
         pytest.skip("SQLite serialises writers, so the two draws cannot overlap")

@@ -2,42 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import json
-import math
 import sys
 from collections.abc import Callable, Mapping
-from enum import Enum
-from pathlib import Path
 from typing import Any
 
+from resorb._json import to_jsonable
+
 __all__ = ["emit", "fail", "print_table", "to_jsonable"]
-
-
-def to_jsonable(obj: Any) -> Any:
-    """Convert resorb results into plain JSON types.
-
-    Dataclasses become objects, enums their value, dates ISO strings, numpy
-    scalars and arrays Python numbers and lists, NaN ``null``.
-    """
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Enum):
-        return obj.value
-    if isinstance(obj, dt.date | dt.datetime):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, Mapping):
-        return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple | set | frozenset):
-        return [to_jsonable(v) for v in obj]
-    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy arrays and scalars
-        return to_jsonable(obj.tolist())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
 
 
 def emit(data: Mapping[str, Any], *, as_json: bool,

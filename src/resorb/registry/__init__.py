@@ -18,9 +18,12 @@ Public API (stable; the web app and the CLI are built on it)::
     reg.add_findings(id, {...}, mri_id=|visit_id=, actor=...) -> FindingsRecord
     reg.add_therapy(id, {...}, actor=...)     -> TherapyRecord
     reg.save_assessment(id, result, actor=...) -> AssessmentRecord
+    reg.patient_records(id)                   -> PatientRecords (one read)
     reg.patient_timeline(id)                  -> dict (resorption, grades, MCID flags)
     reg.case_from_registry(id)                -> resorb.domain.Case
+    timeline_of(records) / case_of(records)   -> the same from records already read
     reg.pseudonymised_view(actor=...)         -> list[dict] for researchers
+    reg.pseudonymised_patient(pseudonym, actor=...) -> dict | None (one patient)
     reg.audit_log(table=, row_id=)            -> list[dict]
     export_csv(reg, out_dir) / import_csv(reg, path, actor=...)
     export_pseudonymised_csv(reg, out_dir, actor=..., min_site_count=5)
@@ -41,6 +44,7 @@ entries. Passwords: :func:`hash_password` / :func:`verify_password` (argon2id).
 from resorb.registry._csv import CSV_COLUMNS, export_csv, export_pseudonymised_csv, import_csv
 from resorb.registry._demo import seed_demo
 from resorb.registry._dicom import import_dicom
+from resorb.registry._engine import DEFAULT_URL
 from resorb.registry._models import ROLES
 from resorb.registry._records import (
     AssessmentRecord,
@@ -51,6 +55,7 @@ from resorb.registry._records import (
     UserRecord,
     VisitRecord,
 )
+from resorb.registry._rows import DATE_SHIFT_RANGE_DAYS, RecordNotFoundError
 from resorb.registry._schemas import (
     FindingsIn,
     MRIIn,
@@ -65,13 +70,13 @@ from resorb.registry._security import (
     hash_password,
     verify_password,
 )
-from resorb.registry._service import (
-    DATE_SHIFT_RANGE_DAYS,
-    DEFAULT_URL,
+from resorb.registry._service import Registry
+from resorb.registry._views import (
     RED_FLAG_CARRY_DAYS,
-    RecordNotFoundError,
-    Registry,
+    PatientRecords,
+    case_of,
     resorption_between,
+    timeline_of,
 )
 
 __all__ = [
@@ -88,6 +93,7 @@ __all__ = [
     "MRIRecord",
     "PatientIn",
     "PatientRecord",
+    "PatientRecords",
     "PatientUpdate",
     "RecordNotFoundError",
     "Registry",
@@ -96,6 +102,7 @@ __all__ = [
     "UserRecord",
     "VisitIn",
     "VisitRecord",
+    "case_of",
     "check_password_policy",
     "export_csv",
     "export_pseudonymised_csv",
@@ -104,5 +111,6 @@ __all__ = [
     "import_dicom",
     "resorption_between",
     "seed_demo",
+    "timeline_of",
     "verify_password",
 ]

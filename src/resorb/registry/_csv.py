@@ -34,8 +34,9 @@ from sqlalchemy import select
 from resorb._atomic import atomic_writer
 from resorb.errors import InvalidInputError
 from resorb.registry import _models as m
+from resorb.registry._rows import _add_visit, _create_patient, _offset
 from resorb.registry._schemas import validate_input
-from resorb.registry._service import Registry, _add_visit, _create_patient, _offset
+from resorb.registry._service import Registry
 
 __all__ = ["CSV_COLUMNS", "export_csv", "export_pseudonymised_csv", "import_csv"]
 

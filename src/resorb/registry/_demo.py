@@ -25,14 +25,14 @@ from sqlalchemy import func, select
 
 from resorb.errors import InvalidInputError
 from resorb.registry import _models as m
-from resorb.registry._service import (
-    Registry,
+from resorb.registry._rows import (
     _add_findings,
     _add_mri,
     _add_therapy,
     _add_visit,
     _create_patient,
 )
+from resorb.registry._service import Registry
 
 __all__ = ["DEMO_PREFIX", "seed_demo"]
 

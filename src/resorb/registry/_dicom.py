@@ -18,7 +18,8 @@ from typing import Any
 
 from resorb.errors import ImagingError, InvalidInputError, require_extra
 from resorb.registry import _models as m
-from resorb.registry._service import Registry, _ensure_offset, _patient
+from resorb.registry._rows import _ensure_offset, _patient
+from resorb.registry._service import Registry
 
 __all__ = ["import_dicom"]
 

@@ -1,4 +1,4 @@
-"""The registry service: every read and write of the follow-up registry goes through here.
+"""The registry service: every write of the follow-up registry, and its read entry points.
 
 >>> reg = Registry("sqlite://")           # in-memory; files: "sqlite:///./resorb.db"
 >>> reg.upgrade()                          # create or migrate the schema (Alembic)
@@ -8,25 +8,29 @@
 'LDH-001'
 
 Each public write runs in one transaction together with its audit entries: it
-either happens completely, with the acting user logged, or not at all.
+either happens completely, with the acting user logged, or not at all. Reads
+open one read-only session each; the views themselves (timeline, case,
+research view) are computed in :mod:`resorb.registry._views` from the records
+one session loaded.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import create_engine, event, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from resorb.errors import InvalidInputError, ResorbError
+from resorb._json import to_jsonable
+from resorb.errors import InvalidInputError
 from resorb.registry import _models as m
 from resorb.registry._audit import install_audit
+from resorb.registry._engine import DEFAULT_URL, make_engine
 from resorb.registry._records import (
     AssessmentRecord,
     FindingsRecord,
@@ -36,6 +40,20 @@ from resorb.registry._records import (
     UserRecord,
     VisitRecord,
 )
+from resorb.registry._rows import (
+    RecordNotFoundError,
+    _add_findings,
+    _add_mri,
+    _add_therapy,
+    _add_visit,
+    _create_patient,
+    _delete_with_findings,
+    _ensure_offset,
+    _escape_like,
+    _integrity_error,
+    _offset,
+    _patient,
+)
 from resorb.registry._schemas import (
     FindingsIn,
     MRIIn,
@@ -43,75 +61,23 @@ from resorb.registry._schemas import (
     PatientUpdate,
     TherapyIn,
     VisitIn,
-    findings_to_domain,
     validate_input,
 )
 from resorb.registry._security import check_password_policy, hash_password, verify_password
+from resorb.registry._views import (
+    PatientRecords,
+    case_of,
+    load_patient,
+    research_row,
+    research_rows,
+    site_count,
+    timeline_of,
+)
 
-__all__ = [
-    "DATE_SHIFT_RANGE_DAYS",
-    "DEFAULT_URL",
-    "RED_FLAG_CARRY_DAYS",
-    "RecordNotFoundError",
-    "Registry",
-    "resorption_between",
-]
+if TYPE_CHECKING:
+    from resorb.domain import Case
 
-#: Default registry: an SQLite file in the working directory.
-DEFAULT_URL = "sqlite:///./resorb.db"
-
-#: Per-patient date offsets are drawn uniformly from this range (days, inclusive).
-#: An assumption of this project: PS3.15 asks for a consistent shift that keeps
-#: intervals ("Retain Longitudinal Temporal Information with Modified Dates")
-#: but fixes no size; 30 days to 2 years backwards hides day, month and year.
-DATE_SHIFT_RANGE_DAYS = (-730, -30)
-
-#: Red flags recorded at a visit stay in the assessed case for this many days
-#: (see :meth:`Registry.case_from_registry`). An assumption of this project, not
-#: a published number: long enough that a cauda equina sign ticked at one visit
-#: is not lost when the next visit (typically 2-12 weeks later in conservative
-#: follow-up) leaves the box empty; short enough that a sign from a past
-#: episode does not keep a patient in urgent triage for ever.
-RED_FLAG_CARRY_DAYS = 90
-
-
-class RecordNotFoundError(ResorbError, LookupError):
-    """A patient, visit or other record that does not exist in the registry."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        super().__init__(f"{field}: {message}")
-
-
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
-def resorption_between(v0_mm3: float, v1_mm3: float, *,
-                       days: float | None = None) -> dict[str, Any]:
-    """Resorption percent and grade of ``v1_mm3`` against the baseline ``v0_mm3``.
-
-    Uses :func:`resorb.imaging.compare_volumes` (grade thresholds of Zou et al.
-    2023, PMID 37559207, from the evidence base; minimal detectable change
-    flag) without warning. A baseline of 0 mm3 has no resorption percent.
-
-    Returns
-    -------
-    dict
-        ``resorption_percent`` (signed, %), ``grade``, ``within_mdc`` (bool or
-        None), ``mdc_mm3``, ``method``.
-    """
-    from resorb.imaging import compare_volumes
-
-    if not v0_mm3 > 0:
-        return {"resorption_percent": None, "grade": None, "within_mdc": None,
-                "mdc_mm3": None, "method": "baseline volume is 0 mm3: resorption undefined"}
-    r = compare_volumes(v0_mm3, v1_mm3, days=days if days else None, warn=False)
-    return {"resorption_percent": float(r.resorption_percent), "grade": r.grade.value,
-            "within_mdc": bool(r.within_mdc), "mdc_mm3": float(r.mdc_mm3),
-            "method": "resorb.imaging.compare_volumes"}
+__all__ = ["Registry"]
 
 
 class Registry:
@@ -134,7 +100,7 @@ class Registry:
 
     def __init__(self, url: str = DEFAULT_URL, *, engine: Engine | None = None) -> None:
         if engine is None:
-            engine = _make_engine(url)
+            engine = make_engine(url)
         self.engine = engine
         self.url = engine.url.render_as_string(hide_password=True)
         self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
@@ -341,7 +307,7 @@ class Registry:
                   actor: str) -> VisitRecord:
         """Record a visit with its scores (validated against each scale)."""
         with self.transaction(actor=actor) as s:
-            return _visit_record(_add_visit(s, patient_id, data))
+            return VisitRecord.from_row(_add_visit(s, patient_id, data))
 
     def delete_visit(self, visit_id: int, *, actor: str) -> None:
         """Delete a visit (and findings recorded at it)."""
@@ -378,7 +344,6 @@ class Registry:
                         version: str | None = None) -> AssessmentRecord:
         """Store an assessment result (the ``resorb assess --json`` object)."""
         from resorb import __version__
-        from resorb.cli._common import to_jsonable
 
         if not isinstance(result, Mapping):
             raise InvalidInputError("result", "is not an object", allowed="a JSON object")
@@ -391,6 +356,23 @@ class Registry:
             s.flush()
             return AssessmentRecord.from_row(row)
 
+    def date_offset_days(self, patient_id: int, *, actor: str) -> int:
+        """The patient's secret date offset, drawn on first use (for exports and DICOM)."""
+        with self.transaction(actor=actor) as s:
+            return _ensure_offset(s, patient_id)
+
+    # -- reads (one read-only session each) --------------------------------------------
+
+    def patient_records(self, patient_id: int) -> PatientRecords:
+        """Everything recorded for a patient, read in one session.
+
+        A page that shows the timeline and assesses the patient reads once and
+        passes the records to :func:`timeline_of` and :func:`case_of` (what
+        :meth:`patient_timeline` and :meth:`case_from_registry` do).
+        """
+        with self.reading() as s:
+            return load_patient(s, patient_id)
+
     def list_assessments(self, patient_id: int) -> list[AssessmentRecord]:
         """A patient's stored assessments, oldest first."""
         with self.reading() as s:
@@ -400,8 +382,9 @@ class Registry:
             return [AssessmentRecord.from_row(a) for a in s.scalars(q)]
 
     def list_visits(self, patient_id: int) -> list[VisitRecord]:
+        """A patient's visits in date order."""
         with self.reading() as s:
-            return [_visit_record(v) for v in _patient(s, patient_id).visits]
+            return [VisitRecord.from_row(v) for v in _patient(s, patient_id).visits]
 
     def list_mri(self, patient_id: int) -> list[MRIRecord]:
         """MRI studies on the clinic's calendar, oldest first."""
@@ -412,10 +395,12 @@ class Registry:
             return sorted(rows, key=lambda r: (r.date, r.id))
 
     def list_findings(self, patient_id: int) -> list[FindingsRecord]:
+        """A patient's findings in the order they were recorded."""
         with self.reading() as s:
             return [FindingsRecord.from_row(f) for f in _patient(s, patient_id).findings]
 
     def list_therapies(self, patient_id: int) -> list[TherapyRecord]:
+        """A patient's therapy courses by start date."""
         with self.reading() as s:
             return [TherapyRecord.from_row(t) for t in _patient(s, patient_id).therapies]
 
@@ -432,171 +417,29 @@ class Registry:
                      "action": a.action, "table": a.table_name, "row_id": a.row_id,
                      "diff": a.diff} for a in s.scalars(q.limit(limit))]
 
-    # -- views ---------------------------------------------------------------------------
-
     def patient_timeline(self, patient_id: int) -> dict[str, Any]:
         """Everything about a patient in date order, with resorption and MCID flags.
 
-        Returns
-        -------
-        dict
-            ``patient``; ``visits`` (each with ``mcid``: for NRS leg/back, VAS,
-            ODI and RMDQ the change from the first visit with that score, after
-            Ostelo 2008, PMID 18165753; and ``joa_recovery_rate_percent``
-            against the first visit with a JOA total); ``mri`` (each with ``days_since_baseline``,
-            ``resorption_percent`` and ``grade`` against the first MRI of the
-            same level that has a volume); ``findings``; ``therapies``;
-            ``assessments`` (id, created_at, version).
+        See :func:`resorb.registry.timeline_of` for the keys.
         """
-        from resorb.scores import JOA_MAX, joa_recovery_rate_percent, mcid_improvement
+        return timeline_of(self.patient_records(patient_id))
 
-        patient = self.get_patient(patient_id)
-        visits = self.list_visits(patient_id)
-        mris = self.list_mri(patient_id)
-        scales = {"leg_pain_nrs": "nrs", "back_pain_nrs": "nrs", "vas_mm": "vas_mm",
-                  "odi_percent": "odi_percent", "rmdq": "rmdq"}
-        baseline: dict[str, float] = {}
-        visit_rows = []
-        for v in visits:
-            row = v.as_dict()
-            flags: dict[str, Any] = {}
-            for key, scale in scales.items():
-                value = getattr(v, key)
-                if value is None:
-                    continue
-                if key not in baseline:
-                    baseline[key] = value
-                    continue
-                r = mcid_improvement(scale, baseline[key], value)
-                flags[key] = {"baseline": r.baseline, "value": r.followup,
-                              "improvement": r.improvement,
-                              "improvement_percent": r.improvement_percent,
-                              "mcid_absolute": r.mcid_absolute,
-                              "mcid_relative_percent": r.mcid_relative_percent,
-                              "reached": r.reached}
-            row["mcid"] = flags
-            row["joa_recovery_rate_percent"] = None
-            if v.joa_total is not None:
-                if "joa_total" not in baseline:
-                    baseline["joa_total"] = v.joa_total
-                elif baseline["joa_total"] < JOA_MAX:
-                    row["joa_recovery_rate_percent"] = joa_recovery_rate_percent(
-                        baseline["joa_total"], v.joa_total)
-            visit_rows.append(row)
-        first: dict[str | None, MRIRecord] = {}
-        mri_rows = []
-        for r in mris:
-            row = r.as_dict()
-            row.update(days_since_baseline=None, resorption_percent=None, grade=None,
-                       within_mdc=None, resorption_method=None)
-            if r.volume_mm3 is not None:
-                base = first.setdefault(r.level, r)
-                row["days_since_baseline"] = (r.date - base.date).days
-                if base.id != r.id:
-                    res = resorption_between(base.volume_mm3, r.volume_mm3,
-                                             days=row["days_since_baseline"])
-                    row.update(resorption_percent=res["resorption_percent"], grade=res["grade"],
-                               within_mdc=res["within_mdc"], resorption_method=res["method"])
-            mri_rows.append(row)
-        return {
-            "patient": patient.as_dict(),
-            "visits": visit_rows,
-            "mri": mri_rows,
-            "findings": [f.as_dict() | {"msu": f.msu} for f in self.list_findings(patient_id)],
-            "therapies": [t.as_dict() for t in self.list_therapies(patient_id)],
-            "assessments": [{"id": a.id, "created_at": a.created_at, "version": a.version}
-                            for a in self.list_assessments(patient_id)],
-        }
-
-    def case_from_registry(self, patient_id: int, *, visit: str = "latest"):
+    def case_from_registry(self, patient_id: int, *, visit: str = "latest") -> Case:
         """Build a :class:`resorb.domain.Case` from a registry record.
 
-        Parameters
-        ----------
-        patient_id : int
-        visit : {"latest", "first"}
-            Whose scores go into ``Case.symptoms``: the most recent visit
-            (default; what an assessment today should see) or the first.
-
-        Notes
-        -----
-        Findings: those of the most recent MRI with findings, else of the most
-        recent visit with findings. MRI: the studies of that level (or without a
-        level) that carry a measurement, on the clinic's calendar. Age: years
-        between the birth year and the first MRI or visit.
-
-        Red flags are safety findings and are not dropped because a later visit
-        did not tick them again: the case carries every red flag recorded at the
-        chosen visit or at any earlier visit in the :data:`RED_FLAG_CARRY_DAYS`
-        days before it (the union). A red flag older than that window no longer
-        triggers triage; one recorded by mistake is removed by deleting that
-        visit (audited).
-
-        Raises
-        ------
-        InvalidInputError
-            When no findings (level and morphology) have been recorded.
+        See :func:`resorb.registry.case_of` for which findings, studies, visit
+        and red flags go into it.
         """
-        from resorb.domain import Case, Patient, RedFlag, Sex, Symptoms, parse_enum
-        from resorb.domain import MRIStudy as DomainMRI
-        from resorb.domain import TherapyCourse as DomainTherapy
+        return case_of(self.patient_records(patient_id), visit=visit)
 
-        if visit not in ("latest", "first"):
-            raise InvalidInputError("visit", f"{visit!r}", allowed="latest, first")
-        rec = self.get_patient(patient_id)
-        visits = self.list_visits(patient_id)
-        mris = self.list_mri(patient_id)
-        findings = self.list_findings(patient_id)
-        therapies = self.list_therapies(patient_id)
-        mri_by_id = {r.id: r for r in mris}
-        visit_by_id = {v.id: v for v in visits}
-        on_mri = [f for f in findings if f.mri_id in mri_by_id]
-        on_visit = [f for f in findings if f.visit_id in visit_by_id]
-        chosen = None
-        if on_mri:
-            chosen = max(on_mri, key=lambda f: (mri_by_id[f.mri_id].date, f.id))
-        elif on_visit:
-            chosen = max(on_visit, key=lambda f: (visit_by_id[f.visit_id].date, f.id))
-        if chosen is None:
-            raise InvalidInputError(
-                "herniation", f"patient {patient_id} has no structured findings",
-                allowed="record findings (at least level and morphology) on an MRI or visit")
-        herniation = findings_to_domain(chosen.as_dict())
-        studies = []
-        for r in mris:
-            if r.level not in (None, chosen.level):
-                continue
-            if r.source == "diameters" and r.diameters_mm:
-                studies.append(DomainMRI(date=r.date, diameters_mm=tuple(r.diameters_mm),
-                                         index=len(studies)))
-            elif r.volume_mm3 is not None:
-                studies.append(DomainMRI(date=r.date, volume_mm3=r.volume_mm3,
-                                         index=len(studies)))
-        dates = [v.date for v in visits] + [s.date for s in studies]
-        ref = min(dates) if dates else dt.date.today()
-        patient = Patient(age_years=max(0, ref.year - rec.birth_year),
-                          sex=parse_enum(Sex, rec.sex, field="patient.sex"))
-        symptoms = Symptoms(onset_date=rec.onset_date)
-        if visits:
-            v = visits[-1] if visit == "latest" else visits[0]
-            since = v.date - dt.timedelta(days=RED_FLAG_CARRY_DAYS)
-            flags = {f for w in visits if since <= w.date <= v.date for f in w.red_flags}
-            symptoms = Symptoms(
-                onset_date=rec.onset_date, leg_pain_nrs=v.leg_pain_nrs,
-                back_pain_nrs=v.back_pain_nrs, vas_mm=v.vas_mm,
-                odi_answers=None if v.odi_answers is None else tuple(v.odi_answers),
-                slr_degrees=v.slr_degrees, motor_mrc=v.motor_mrc,
-                red_flags=frozenset(parse_enum(RedFlag, f, field="symptoms.red_flags")
-                                    for f in sorted(flags)))
-        courses = tuple(DomainTherapy(name=t.name, start=t.start, end=t.end, index=i)
-                        for i, t in enumerate(therapies))
-        return Case(herniation=herniation, patient=patient, symptoms=symptoms,
-                    mri=tuple(studies), therapies=courses)
+    # -- the research view ---------------------------------------------------------------
 
-    def date_offset_days(self, patient_id: int, *, actor: str) -> int:
-        """The patient's secret date offset, drawn on first use (for exports and DICOM)."""
-        with self.transaction(actor=actor) as s:
-            return _ensure_offset(s, patient_id)
+    def _draw_missing_offsets(self, patient_ids: list[int], *, actor: str) -> None:
+        """Draw the secret date offset of each patient that has none yet (a short write)."""
+        if patient_ids:
+            with self.transaction(actor=actor) as s:
+                for pid in patient_ids:
+                    _ensure_offset(s, pid)
 
     def pseudonymised_view(self, *, actor: str, min_site_count: int = 5) -> list[dict[str, Any]]:
         """The registry as a researcher may see it.
@@ -604,193 +447,38 @@ class Registry:
         No free-text notes, no database ids, no DICOM series details, birth year
         only, every date shifted by the patient's secret offset (intervals
         kept), and ``site`` only where at least ``min_site_count`` patients
-        share it (a rarer site could single a patient out).
+        share it (a rarer site could single a patient out). Read in one
+        read-only session; offsets not drawn yet are drawn first, in a short
+        transaction of their own.
         """
-        with self.transaction(actor=actor) as s:
-            patients = list(s.scalars(select(m.Patient).order_by(m.Patient.id)))
-            site_counts: dict[str, int] = {}
-            for p in patients:
-                if p.site:
-                    site_counts[p.site] = site_counts.get(p.site, 0) + 1
-            out = []
-            for p in patients:
-                off = dt.timedelta(days=_ensure_offset(s, p.id))
+        with self.reading() as s:
+            missing = list(s.scalars(
+                select(m.Patient.id).where(~m.Patient.id.in_(select(m.DateShift.patient_id)))
+                .order_by(m.Patient.id)))
+        self._draw_missing_offsets(missing, actor=actor)
+        with self.reading() as s:
+            return research_rows(s, min_site_count=min_site_count)
 
-                def shift(d: dt.date | None, _off=off) -> dt.date | None:
-                    return None if d is None else d + _off
+    def pseudonymised_patient(self, pseudonym: str, *, actor: str,
+                              min_site_count: int = 5) -> dict[str, Any] | None:
+        """One patient of :meth:`pseudonymised_view` by pseudonym, or None.
 
-                keep_site = p.site is not None and site_counts[p.site] >= min_site_count
-                out.append({
-                    "pseudonym": p.pseudonym,
-                    "birth_year": p.birth_year,
-                    "sex": p.sex,
-                    "site": p.site if keep_site else None,
-                    "onset_date": shift(p.onset_date),
-                    "visits": [
-                        {k: v for k, v in _visit_record(v).as_dict().items()
-                         if k not in ("id", "patient_id", "notes")} | {"date": shift(v.date)}
-                        for v in p.visits],
-                    "mri": [
-                        {"date": r.date if r.date_is_shifted else shift(r.date),
-                         "level": r.level, "source": r.source, "method": r.method,
-                         "volume_mm3": r.volume_mm3, "diameters_mm": r.diameters_mm}
-                        for r in sorted(p.mri_studies,
-                                        key=lambda r: r.date if r.date_is_shifted
-                                        else r.date + off)],
-                    "findings": [
-                        {k: v for k, v in FindingsRecord.from_row(f).as_dict().items()
-                         if k not in ("id", "patient_id", "mri_id", "visit_id")}
-                        for f in p.findings],
-                    "therapies": [{"name": t.name, "start": shift(t.start), "end": shift(t.end)}
-                                  for t in p.therapies],
-                })
-            return out
+        Reads only this patient (and the number of patients at their site).
+        """
+        with self.reading() as s:
+            pid = s.scalar(select(m.Patient.id).where(m.Patient.pseudonym == pseudonym))
+            if pid is None:
+                return None
+            drawn = _offset(s, pid) is not None
+        if not drawn:
+            self._draw_missing_offsets([pid], actor=actor)
+        with self.reading() as s:
+            p = _patient(s, pid)
+            off = _offset(s, pid)
+            assert off is not None  # drawn above
+            keep = p.site is not None and site_count(s, p.site) >= min_site_count
+            return research_row(p, off, keep_site=keep)
 
-
-# -- internal helpers (take a session; used by the CSV and DICOM importers too) -------------
-
-
-def _make_engine(url: str) -> Engine:
-    if not isinstance(url, str) or "://" not in url:
-        raise InvalidInputError("db", f"{url!r} is not a database URL",
-                                allowed="sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
-    kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite"):
-        if url in ("sqlite://", "sqlite:///:memory:"):
-            from sqlalchemy.pool import StaticPool
-
-            kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
-        else:
-            kwargs = {"connect_args": {"check_same_thread": False}}
-    elif url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    try:
-        engine = create_engine(url, **kwargs)
-    except Exception as exc:  # malformed URL or missing driver
-        raise InvalidInputError("db", f"cannot use {url!r}: {exc}",
-                                allowed="sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
-                                ) from None
-    if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _integrity_error(exc: IntegrityError) -> InvalidInputError:
-    text = str(exc.orig).lower()
-    if "pseudonym" in text:
-        return InvalidInputError("pseudonym", "already exists", allowed="a pseudonym not yet used")
-    if "username" in text:
-        return InvalidInputError("username", "already exists", allowed="a user name not yet taken")
-    first = str(exc.orig).splitlines()[0] if str(exc.orig) else exc.__class__.__name__
-    return InvalidInputError("record", f"violates a database constraint ({first})")
-
-
-def _patient(s: Session, patient_id: int) -> m.Patient:
-    if isinstance(patient_id, bool) or not isinstance(patient_id, int):
-        raise InvalidInputError("patient_id", f"{patient_id!r}", allowed="an integer id")
-    p = s.get(m.Patient, patient_id)
-    if p is None:
-        raise RecordNotFoundError("patient_id", f"no patient {patient_id}")
-    return p
-
-
-def _offset(s: Session, patient_id: int) -> int | None:
-    row = s.get(m.DateShift, patient_id)
-    return None if row is None else row.offset_days
-
-
-def _ensure_offset(s: Session, patient_id: int) -> int:
-    row = s.get(m.DateShift, patient_id)
-    if row is None:
-        lo, hi = DATE_SHIFT_RANGE_DAYS
-        try:
-            # A savepoint: if a concurrent transaction drew the offset first, keep theirs.
-            with s.begin_nested():
-                row = m.DateShift(patient_id=patient_id,
-                                  offset_days=lo + secrets.randbelow(hi - lo + 1))
-                s.add(row)
-        except IntegrityError:
-            row = s.get(m.DateShift, patient_id, populate_existing=True)
-            if row is None:  # pragma: no cover - the conflict was not about this row
-                raise
-    return row.offset_days
-
-
-def _create_patient(s: Session, data: Any, *, field: str = "patient") -> m.Patient:
-    p_in = validate_input(PatientIn, data, field=field)
-    if s.scalar(select(m.Patient.id).where(m.Patient.pseudonym == p_in.pseudonym)) is not None:
-        raise InvalidInputError(f"{field}.pseudonym", f"{p_in.pseudonym!r} already exists",
-                                allowed="a pseudonym not yet used")
-    p = m.Patient(**p_in.model_dump(), created_by=s.info.get("actor_id"))
-    s.add(p)
-    s.flush()
-    return p
-
-
-def _visit_record(v: m.Visit) -> VisitRecord:
-    return VisitRecord.from_row(v)
-
-
-def _add_visit(s: Session, patient_id: int, data: Any, *, field: str = "visit") -> m.Visit:
-    v_in = validate_input(VisitIn, data, field=field)
-    _patient(s, patient_id)
-    v = m.Visit(patient_id=patient_id, **v_in.model_dump(), odi_percent=v_in.odi_percent)
-    s.add(v)
-    s.flush()
-    return v
-
-
-def _add_mri(s: Session, patient_id: int, data: Any) -> m.MRIStudy:
-    mri = validate_input(MRIIn, data, field="mri")
-    _patient(s, patient_id)
-    row = m.MRIStudy(patient_id=patient_id, date=mri.date, date_is_shifted=False,
-                     level=mri.level, source=mri.source, method=mri.computed_method,
-                     volume_mm3=mri.computed_volume_mm3,
-                     diameters_mm=None if mri.diameters_mm is None else list(mri.diameters_mm))
-    s.add(row)
-    s.flush()
-    return row
-
-
-def _add_findings(s: Session, patient_id: int, data: Any, *, mri_id: int | None,
-                  visit_id: int | None) -> m.Findings:
-    f_in = validate_input(FindingsIn, data, field="findings")
-    try:
-        f_in.to_domain()
-    except InvalidInputError as exc:
-        raise InvalidInputError("findings." + exc.field.split(".")[-1], exc.message,
-                                allowed=exc.allowed) from None
-    _patient(s, patient_id)
-    if (mri_id is None) == (visit_id is None):
-        raise InvalidInputError("findings", "needs exactly one of mri_id or visit_id",
-                                allowed="the MRI or the visit the findings were made on")
-    if mri_id is not None:
-        parent = s.get(m.MRIStudy, mri_id)
-        if parent is None or parent.patient_id != patient_id:
-            raise RecordNotFoundError("mri_id", f"no MRI study {mri_id} for patient {patient_id}")
-    else:
-        parent = s.get(m.Visit, visit_id)
-        if parent is None or parent.patient_id != patient_id:
-            raise RecordNotFoundError("visit_id", f"no visit {visit_id} for patient {patient_id}")
-    values = f_in.model_dump(exclude={"msu"})
-    row = m.Findings(patient_id=patient_id, mri_id=mri_id, visit_id=visit_id, **values,
-                     msu_size=f_in.msu_size, msu_zone=f_in.msu_zone)
-    s.add(row)
-    s.flush()
-    return row
-
-
-def _add_therapy(s: Session, patient_id: int, data: Any) -> m.TherapyCourse:
-    t_in = validate_input(TherapyIn, data, field="therapy")
-    _patient(s, patient_id)
-    row = m.TherapyCourse(patient_id=patient_id, **t_in.model_dump())
-    s.add(row)
-    s.flush()
-    return row
 
 
 _dummy: list[str] = []
@@ -800,15 +488,3 @@ def _DUMMY_HASH() -> str:  # noqa: N802 - a lazily computed constant
     if not _dummy:
         _dummy.append(hash_password(secrets.token_urlsafe(16)))
     return _dummy[0]
-
-
-def _delete_with_findings(s: Session, model: type, row_id: int, *, field: str,
-                          what: str) -> None:
-    """Delete a visit or MRI row and the findings recorded on it (``field`` is the FK)."""
-    row = s.get(model, row_id)
-    if row is None:
-        raise RecordNotFoundError(field, f"no {what} {row_id}")
-    for f in s.scalars(select(m.Findings).where(getattr(m.Findings, field) == row_id)):
-        s.delete(f)
-    s.flush()
-    s.delete(row)
