@@ -12,6 +12,7 @@ naming the field and the allowed values.
 
 from __future__ import annotations
 
+import re
 from enum import Enum, IntEnum
 from typing import TypeVar
 
@@ -31,6 +32,7 @@ __all__ = [
     "PLLIntegrity",
     "PfirrmannGrade",
     "RedFlag",
+    "RedFlagGroup",
     "RimEnhancement",
     "SchizasGrade",
     "Sex",
@@ -308,24 +310,120 @@ class Sex(_Documented):
     OTHER = ("other", "other or not stated")
 
 
-class RedFlag(_Documented):
-    """Findings that call for urgent referral (cauda equina, severe motor deficit).
+class RedFlagGroup(_Documented):
+    """What a red flag points to, which decides the triage pathway."""
 
-    Sources: Eur Spine J 2011;20:690-7 (cauda equina syndrome); Acta Neurochir
-    2020 (timing of surgery for CES and motor deficit); NICE NG59.
+    CAUDA_EQUINA_LATE = ("cauda_equina_late",
+                         "late sign of cauda equina syndrome (worse prognosis): emergency")
+    CAUDA_EQUINA_EARLY = ("cauda_equina_early",
+                          "early sign of cauda equina syndrome: emergency")
+    NEUROLOGICAL = ("neurological", "deteriorating neurology: urgent surgical assessment")
+    SERIOUS_PATHOLOGY = ("serious_pathology",
+                         "possible cancer, infection or fracture: investigate first")
+
+
+class RedFlag(Enum):
+    """Findings that call for emergency or urgent assessment instead of a conservative trial.
+
+    Cauda equina syndrome, late signs (retention, incontinence, complete saddle
+    anaesthesia) and early signs (hesitancy, reduced bladder sensation,
+    symptoms in both legs, sexual dysfunction, reduced anal tone): Eur Spine J
+    2011;20:690-7 and the GIRFT National Suspected Cauda Equina Syndrome
+    Pathway (2023). Progressive motor deficit: Acta Neurochir 2020. Serious
+    spinal pathology (cancer, infection, fracture), which NICE NG59 asks to
+    exclude first: Finucane et al., J Orthop Sports Phys Ther 2020;50:350-72,
+    doi:10.2519/jospt.2020.9971. Each member has ``definition`` and ``group``
+    (:class:`RedFlagGroup`); British spellings are accepted on input
+    (``saddle_anaesthesia``, ``faecal_incontinence``).
     """
 
-    SADDLE_ANESTHESIA = ("saddle_anesthesia", "perineal/saddle numbness (cauda equina)")
-    URINARY_RETENTION = ("urinary_retention", "painless retention or inability to void")
-    FECAL_INCONTINENCE = ("fecal_incontinence", "loss of bowel control")
-    BILATERAL_RADICULAR_SYMPTOMS = (
-        "bilateral_radicular_symptoms",
-        "sciatica or neurological symptoms in both legs",
-    )
-    PROGRESSIVE_MOTOR_DEFICIT = (
-        "progressive_motor_deficit",
-        "weakness that is getting worse",
-    )
+    def __new__(cls, value: str, definition: str, group: RedFlagGroup):
+        obj = object.__new__(cls)
+        obj._value_ = value
+        obj.definition = definition
+        obj.group = group
+        return obj
+
+    SADDLE_ANESTHESIA = ("saddle_anesthesia",
+                         "perineal, perianal or genital (saddle) numbness",
+                         RedFlagGroup.CAUDA_EQUINA_LATE)
+    URINARY_RETENTION = ("urinary_retention", "painless retention or inability to void",
+                         RedFlagGroup.CAUDA_EQUINA_LATE)
+    FECAL_INCONTINENCE = ("fecal_incontinence", "loss of bowel control",
+                          RedFlagGroup.CAUDA_EQUINA_LATE)
+    BILATERAL_RADICULAR_SYMPTOMS = ("bilateral_radicular_symptoms",
+                                    "sciatica or neurological symptoms in both legs",
+                                    RedFlagGroup.CAUDA_EQUINA_EARLY)
+    URINARY_HESITANCY = ("urinary_hesitancy",
+                         "new difficulty starting to pass urine, or a poor stream",
+                         RedFlagGroup.CAUDA_EQUINA_EARLY)
+    REDUCED_BLADDER_SENSATION = ("reduced_bladder_sensation",
+                                 "reduced sensation of bladder filling or of urinary flow",
+                                 RedFlagGroup.CAUDA_EQUINA_EARLY)
+    SEXUAL_DYSFUNCTION = ("sexual_dysfunction",
+                          "new loss of genital sensation, erection or ejaculation",
+                          RedFlagGroup.CAUDA_EQUINA_EARLY)
+    REDUCED_ANAL_TONE = ("reduced_anal_tone", "reduced anal tone on examination",
+                         RedFlagGroup.CAUDA_EQUINA_EARLY)
+    PROGRESSIVE_MOTOR_DEFICIT = ("progressive_motor_deficit", "weakness that is getting worse",
+                                 RedFlagGroup.NEUROLOGICAL)
+    CANCER_HISTORY = ("cancer_history", "current or previous cancer",
+                      RedFlagGroup.SERIOUS_PATHOLOGY)
+    UNEXPLAINED_WEIGHT_LOSS = ("unexplained_weight_loss", "weight loss without a known cause",
+                               RedFlagGroup.SERIOUS_PATHOLOGY)
+    FEVER = ("fever", "fever or feeling systemically unwell", RedFlagGroup.SERIOUS_PATHOLOGY)
+    IMMUNOSUPPRESSION = ("immunosuppression", "immunosuppressed by disease or treatment",
+                         RedFlagGroup.SERIOUS_PATHOLOGY)
+    IV_DRUG_USE = ("iv_drug_use", "intravenous drug use", RedFlagGroup.SERIOUS_PATHOLOGY)
+    SIGNIFICANT_TRAUMA = ("significant_trauma", "recent significant trauma (fall, accident)",
+                          RedFlagGroup.SERIOUS_PATHOLOGY)
+    OSTEOPOROSIS_OR_LONG_TERM_STEROIDS = (
+        "osteoporosis_or_long_term_steroids",
+        "osteoporosis or long-term corticosteroid use (fracture risk)",
+        RedFlagGroup.SERIOUS_PATHOLOGY)
+
+    @property
+    def cauda_equina(self) -> bool:
+        """True for the early and late signs of cauda equina syndrome."""
+        return self.group in (RedFlagGroup.CAUDA_EQUINA_LATE, RedFlagGroup.CAUDA_EQUINA_EARLY)
+
+
+#: Other spellings accepted on input, normalised to the member (lower case, "_" for
+#: spaces and hyphens). British spellings of the red flags; F/M for sex.
+_ALIASES: dict[type[Enum], dict[str, Enum]] = {
+    RedFlag: {
+        "saddle_anaesthesia": RedFlag.SADDLE_ANESTHESIA,
+        "faecal_incontinence": RedFlag.FECAL_INCONTINENCE,
+        "bowel_incontinence": RedFlag.FECAL_INCONTINENCE,
+        "urinary_incontinence": RedFlag.URINARY_RETENTION,
+        "bilateral_sciatica": RedFlag.BILATERAL_RADICULAR_SYMPTOMS,
+        "osteoporosis": RedFlag.OSTEOPOROSIS_OR_LONG_TERM_STEROIDS,
+        "long_term_steroids": RedFlag.OSTEOPOROSIS_OR_LONG_TERM_STEROIDS,
+        "intravenous_drug_use": RedFlag.IV_DRUG_USE,
+        "history_of_cancer": RedFlag.CANCER_HISTORY,
+        "trauma": RedFlag.SIGNIFICANT_TRAUMA,
+    },
+    Sex: {"f": Sex.FEMALE, "m": Sex.MALE},
+}
+
+_LEVEL = re.compile(r"^L([1-5])\s*[-/]?\s*(?:L?([1-5])|(S1))$")
+
+
+def _alias(enum: type[Enum], text: str) -> Enum | None:
+    """Member for a common spelling (L4-5, L4/5, L5/S1, F, saddle_anaesthesia), or None."""
+    if enum is SpinalLevel:
+        m = _LEVEL.match(text.strip().upper().replace("_", "-"))
+        if m is None:
+            return None
+        upper = int(m.group(1))
+        lower = "S1" if m.group(3) else f"L{m.group(2)}"
+        name = f"L{upper}-{lower}"
+        return next((member for member in SpinalLevel if member.value == name), None)
+    table = _ALIASES.get(enum)
+    if not table:
+        return None
+    key = re.sub(r"[\s\-]+", "_", text.strip().lower())
+    return table.get(key)
 
 
 def allowed_values(enum: type[Enum]) -> str:
@@ -337,7 +435,9 @@ def parse_enum(enum: type[E], value: object, *, field: str) -> E:
     """Turn a string, number or member into a member of ``enum``.
 
     Matching is case-insensitive for strings and accepts the member name as
-    well as its value (``"L5_S1"`` and ``"L5-S1"``). Roman numerals are accepted
+    well as its value (``"L5_S1"`` and ``"L5-S1"``), and the common clinical
+    spellings: ``L4-5``, ``L4/5``, ``L5/S1`` for a level, ``F``/``M`` for sex,
+    British spellings of the red flags (``saddle_anaesthesia``). Roman numerals are accepted
     for :class:`PfirrmannGrade`.
 
     Raises
@@ -357,6 +457,9 @@ def parse_enum(enum: type[E], value: object, *, field: str) -> E:
         for member in enum:
             if text.lower() == str(member.value).lower() or text.upper() == member.name:
                 return member
+        alias = _alias(enum, text)
+        if alias is not None:
+            return alias  # type: ignore[return-value]
         if text.lstrip("+-").isdigit():
             return parse_enum(enum, int(text), field=field)
     raise _not_on_scale(enum, value, field)
