@@ -116,7 +116,7 @@ _visit = st.fixed_dictionaries({
                        .map(str.strip).filter(bool)),
 })
 _patient = st.fixed_dictionaries({
-    "birth_year": st.integers(1900, 2020),
+    "birth_year": st.integers(_TODAY.year - 120, 2020),
     "sex": st.sampled_from(["female", "male", "other"]),
     "site": st.one_of(st.none(), st.from_regex(r"[a-z][a-z0-9 -]{0,20}[a-z]", fullmatch=True)),
     "onset_date": st.one_of(st.none(), st.dates(dt.date(2000, 1, 1), _TODAY)),
@@ -124,11 +124,11 @@ _patient = st.fixed_dictionaries({
 _mri = st.one_of(
     st.fixed_dictionaries({"date": st.dates(dt.date(2000, 1, 1), _TODAY),
                            "source": st.just("manual"),
-                           "volume_mm3": st.floats(0, 1e5, allow_nan=False),
+                           "volume_mm3": st.floats(0, 30_000, allow_nan=False),
                            "level": st.sampled_from([None, "L4-L5", "L5-S1"])}),
     st.fixed_dictionaries({"date": st.dates(dt.date(2000, 1, 1), _TODAY),
                            "source": st.just("diameters"),
-                           "diameters_mm": st.tuples(*[st.floats(0.1, 40, allow_nan=False)] * 3),
+                           "diameters_mm": st.tuples(*[st.floats(0.1, 38, allow_nan=False)] * 3),
                            "level": st.sampled_from([None, "L4-L5", "L5-S1"])}),
 )
 

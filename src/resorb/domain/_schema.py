@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from resorb.domain.bounds import check_clinical_date
 from resorb.domain.case import (
     Case,
     HerniationFindings,
@@ -163,8 +164,12 @@ def _opt(enum, value, field):
 
 
 def _check_not_future(value: dt.date | None, field: str, today: dt.date) -> None:
-    if value is not None and value > today:
-        raise CaseFileError(field, f"{value} is in the future", allowed=f"a date up to {today}")
+    """A plausible date: not in the future, not before the earliest plausible year."""
+    if value is not None:
+        try:
+            check_clinical_date(value, field=field, today=today)
+        except InvalidInputError as exc:
+            raise CaseFileError(exc.field, exc.message, allowed=exc.allowed) from None
 
 
 def case_from_dict(data: object, *, base_dir: Path | None = None,
@@ -270,24 +275,90 @@ def _roman(value: Scalar | None) -> Scalar | None:
     return value
 
 
+#: Largest case file read (bytes). A software limit: a case file with ten MRIs
+#: is about 2 KB; a larger file is not a case file and would only cost time.
+MAX_CASE_FILE_BYTES = 256 * 1024
+#: Deepest nesting of mappings and lists accepted (a case file needs 4).
+MAX_CASE_FILE_DEPTH = 16
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with a nesting limit and without anchors/aliases.
+
+    Aliases are refused because a few lines of them can stand for an
+    exponentially large document; deep nesting because PyYAML's composer is
+    recursive (a RecursionError instead of a message).
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise CaseFileError(f"line {mark.line + 1}", "uses a YAML alias",
+                                allowed="plain values (anchors and aliases are not "
+                                        "supported in case files)")
+        self._depth += 1
+        try:
+            if self._depth > MAX_CASE_FILE_DEPTH:
+                mark = self.peek_event().start_mark
+                raise CaseFileError(f"line {mark.line + 1}", "is nested too deeply",
+                                    allowed=f"at most {MAX_CASE_FILE_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _check_size(n_bytes: int, where: str) -> None:
+    if n_bytes > MAX_CASE_FILE_BYTES:
+        raise CaseFileError(where, f"is too large ({n_bytes:,} bytes)",
+                            allowed=f"a case file of at most {MAX_CASE_FILE_BYTES // 1024} KiB")
+
+
+def _depth_of(data: object) -> int:
+    """Nesting depth of parsed JSON, without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_CASE_FILE_DEPTH:
+                stack.extend((v, depth + 1) for v in
+                             (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def load_yaml_text(text: str) -> object:
-    """Parse YAML/JSON text, refusing it with a one-line message when malformed."""
+    """Parse YAML/JSON text, refusing it with a one-line message when malformed,
+    larger than :data:`MAX_CASE_FILE_BYTES` or nested deeper than
+    :data:`MAX_CASE_FILE_DEPTH`."""
+    _check_size(len(text.encode("utf-8", "surrogatepass")), "case file")
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_BoundedLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else "case file"
         raise CaseFileError(where, "is not valid YAML/JSON") from None
+    except (RecursionError, ValueError, OverflowError) as exc:
+        if isinstance(exc, CaseFileError):
+            raise
+        raise CaseFileError("case file", "is not valid YAML/JSON") from None
 
 
 def read_case_file(path: Path, *, today: dt.date | None = None) -> Case:
-    """Read and validate a case file from disk."""
+    """Read and validate a case file from disk (at most :data:`MAX_CASE_FILE_BYTES`)."""
     if not path.exists():
         raise CaseFileError(str(path), "file not found")
     if path.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise CaseFileError(str(path), "unknown case-file type", allowed=".yaml, .yml, .json")
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.is_file():
+            raise CaseFileError(str(path), "is not a file", allowed="a .yaml or .json file")
+        _check_size(path.stat().st_size, str(path))
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_CASE_FILE_BYTES + 1)
+        _check_size(len(raw), str(path))
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise CaseFileError(str(path), f"cannot be read ({exc.__class__.__name__})") from None
     if path.suffix.lower() == ".json":
@@ -295,7 +366,14 @@ def read_case_file(path: Path, *, today: dt.date | None = None) -> Case:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CaseFileError(f"line {exc.lineno}", "is not valid JSON") from None
+        except ValueError:  # e.g. an integer of more than 4300 digits
+            raise CaseFileError(str(path), "is not valid JSON") from None
+        except RecursionError:
+            raise CaseFileError(str(path), "is nested too deeply",
+                                allowed=f"at most {MAX_CASE_FILE_DEPTH} levels") from None
+        if _depth_of(data) > MAX_CASE_FILE_DEPTH:
+            raise CaseFileError(str(path), "is nested too deeply",
+                                allowed=f"at most {MAX_CASE_FILE_DEPTH} levels")
     else:
         data = load_yaml_text(text)
     return case_from_dict(data, base_dir=path.parent, today=today)
-

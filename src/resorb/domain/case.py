@@ -11,6 +11,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from resorb.domain.bounds import (
+    check_age_years,
+    check_clinical_date,
+    check_diameters_mm,
+    check_volume_mm3,
+)
 from resorb.domain.enums import (
     AxialZone,
     CanalCompromise,
@@ -52,9 +58,8 @@ class Patient:
     sex: Sex | None = None
 
     def __post_init__(self) -> None:
-        if self.age_years is not None and not 0 <= self.age_years <= 120:
-            raise InvalidInputError("patient.age_years", f"{self.age_years} is out of range",
-                                    allowed="0-120")
+        if self.age_years is not None:
+            check_age_years(self.age_years, field="patient.age_years")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,9 @@ class Symptoms:
     red_flags: frozenset[RedFlag] = frozenset()
 
     def __post_init__(self) -> None:
+        if self.onset_date is not None:
+            check_clinical_date(self.onset_date, field="symptoms.onset_date",
+                                allow_future=True)
         for name in ("leg_pain_nrs", "back_pain_nrs"):
             value = getattr(self, name)
             if value is not None:
@@ -161,14 +169,11 @@ class MRIStudy:
         if len(given) != 1:
             raise InvalidInputError(where, f"gives {', '.join(given) or 'no measurement'}",
                                     allowed="exactly one of volume_mm3, mask, diameters_mm")
-        if self.volume_mm3 is not None and not self.volume_mm3 >= 0:
-            raise InvalidInputError(f"{where}.volume_mm3", f"{self.volume_mm3} is negative",
-                                    allowed="a volume >= 0 mm3")
-        if self.diameters_mm is not None and (
-                len(self.diameters_mm) != 3 or any(not d >= 0 for d in self.diameters_mm)):
-            raise InvalidInputError(f"{where}.diameters_mm", f"{self.diameters_mm!r}",
-                                    allowed="three diameters >= 0 mm: AP, transverse, "
-                                            "craniocaudal")
+        check_clinical_date(self.date, field=f"{where}.date", allow_future=True)
+        if self.volume_mm3 is not None:
+            check_volume_mm3(self.volume_mm3, field=f"{where}.volume_mm3")
+        if self.diameters_mm is not None:
+            check_diameters_mm(self.diameters_mm, field=f"{where}.diameters_mm")
         if self.label is not None and self.mask is None:
             raise InvalidInputError(f"{where}.label", "given without a mask",
                                     allowed="label only with mask")
@@ -186,6 +191,11 @@ class TherapyCourse:
     index: int = 0
 
     def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if value is not None:
+                check_clinical_date(value, field=f"therapies[{self.index}].{name}",
+                                    allow_future=True)
         if self.start and self.end and self.end < self.start:
             raise InvalidInputError(f"therapies[{self.index}].end",
                                     f"{self.end} is before the start {self.start}",

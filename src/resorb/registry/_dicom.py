@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from resorb.domain.bounds import check_volume_mm3, is_plausible_date, plausible_bounds
 from resorb.errors import ImagingError, InvalidInputError, require_extra
 from resorb.registry import _models as m
 from resorb.registry._rows import _ensure_offset, _patient
@@ -141,10 +142,14 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
     # shifted date is 30-730 days earlier and would hide a future original. The
     # date itself is not repeated in the message (it is an identifier).
     today = dt.date.today()
+    earliest = plausible_bounds().earliest_date
     for _p, ds in segs or images:
         if _to_date(_study_date(ds)) > today:
             raise InvalidInputError("StudyDate", "is in the future",
                                     allowed="a DICOM study date up to today")
+        if not is_plausible_date(_to_date(_study_date(ds)), today=today):
+            raise InvalidInputError("StudyDate", "is before the earliest plausible date",
+                                    allowed=f"a DICOM study date from {earliest} to today")
 
     # Measure from the originals before anything is written.
     volumes = []
@@ -155,6 +160,7 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
         except (ImagingError, InvalidInputError) as exc:
             text = str(exc).replace(str(p), "<SEG file>")
             raise ImagingError(f"DICOM SEG cannot be measured: {text}") from None
+        check_volume_mm3(float(vm.volume_mm3), field="volume_mm3")
         volumes.append(vm)
 
     uid_map = UIDMap()

@@ -49,6 +49,12 @@ from resorb.domain import (
     parse_enum,
 )
 from resorb.domain import TherapyCourse as DomainTherapy
+from resorb.domain.bounds import (
+    check_birth_year,
+    check_clinical_date,
+    check_diameters_mm,
+    check_volume_mm3,
+)
 from resorb.errors import InvalidInputError
 from resorb.scores import odi_percent, validate_nrs, validate_vas_mm
 
@@ -83,21 +89,14 @@ SexValue = Annotated[str, _enum_value(Sex)]
 
 
 def _not_future(v: dt.date | None) -> dt.date | None:
-    """Refuse a date after today (as case files do): a visit, scan or onset that
-    has not happened yet cannot enter an assessment."""
-    if v is not None:
-        today = dt.date.today()
-        if v > today:
-            raise InvalidInputError("", f"{v} is in the future", allowed=f"a date up to {today}")
-    return v
+    """Refuse a date after today (as case files do: a visit, scan or onset that
+    has not happened yet cannot enter an assessment) or before the earliest
+    plausible year (:mod:`resorb.domain.bounds`)."""
+    return None if v is None else check_clinical_date(v, field="")
 
 
 def _not_future_year(v: int | None) -> int | None:
-    if v is not None:
-        year = dt.date.today().year
-        if v > year:
-            raise InvalidInputError("", f"{v} is in the future", allowed=f"1900-{year}")
-    return v
+    return None if v is None else check_birth_year(v, field="")
 
 
 class _Strict(BaseModel):
@@ -108,7 +107,7 @@ class PatientIn(_Strict):
     """A new patient: pseudonym (no names, no hospital numbers), birth year, sex."""
 
     pseudonym: str = Field(min_length=1, max_length=64)
-    birth_year: int = Field(ge=1900)
+    birth_year: int
     sex: SexValue
     site: str | None = Field(default=None, max_length=64)
     onset_date: dt.date | None = None
@@ -140,7 +139,7 @@ class PatientIn(_Strict):
 class PatientUpdate(_Strict):
     """Changes to a patient; fields left out are not touched."""
 
-    birth_year: int | None = Field(default=None, ge=1900)
+    birth_year: int | None = None
     sex: SexValue | None = None
     site: str | None = Field(default=None, max_length=64)
     onset_date: dt.date | None = None
@@ -235,7 +234,7 @@ class MRIIn(_Strict):
 
     date: dt.date
     source: Literal["manual", "mask", "diameters"] = "manual"
-    volume_mm3: float | None = Field(default=None, ge=0)
+    volume_mm3: float | None = None
     diameters_mm: tuple[float, float, float] | None = None
     level: LevelValue | None = None
     method: str | None = Field(default=None, max_length=64)
@@ -248,14 +247,12 @@ class MRIIn(_Strict):
     @field_validator("volume_mm3")
     @classmethod
     def _vol(cls, v: float | None) -> float | None:
-        return _finite(v)
+        return None if v is None else check_volume_mm3(v, field="")
 
     @field_validator("diameters_mm")
     @classmethod
     def _diam(cls, v):
-        if v is not None and any(not (math.isfinite(d) and d >= 0) for d in v):
-            raise ValueError("three finite diameters >= 0 mm are needed (AP, TR, CC)")
-        return v
+        return None if v is None else check_diameters_mm(v, field="")
 
     @model_validator(mode="after")
     def _one_measurement(self) -> MRIIn:
@@ -264,6 +261,9 @@ class MRIIn(_Strict):
                 raise ValueError("source 'diameters' needs diameters_mm")
             if self.volume_mm3 is not None:
                 raise ValueError("give diameters_mm or volume_mm3, not both")
+            from resorb.imaging import ellipsoid_volume_mm3
+
+            check_volume_mm3(ellipsoid_volume_mm3(*self.diameters_mm), field="diameters_mm")
         else:
             if self.volume_mm3 is None:
                 raise ValueError(f"source {self.source!r} needs volume_mm3")
@@ -371,6 +371,11 @@ class TherapyIn(_Strict):
     @classmethod
     def _start(cls, v: dt.date | None) -> dt.date | None:
         return _not_future(v)  # as in case files: a course may end later, not start later
+
+    @field_validator("end")
+    @classmethod
+    def _end(cls, v: dt.date | None) -> dt.date | None:
+        return None if v is None else check_clinical_date(v, field="", allow_future=True)
 
     @model_validator(mode="after")
     def _order(self) -> TherapyIn:
