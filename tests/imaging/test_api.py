@@ -13,9 +13,9 @@ import resorb.imaging as imaging
 def test_public_names():
     assert set(imaging.__all__) == {
         "DAYS_PER_MONTH", "HerniationMask", "ResorptionGrade", "ResorptionGrading",
-        "ResorptionResult", "VolumeMeasurement", "cavalieri_volume_mm3", "compare_volumes",
-        "count_label_voxels", "default_mdc_mm3", "ellipsoid_volume_mm3", "mask_volume",
-        "measure_study",
+        "ResorptionResult", "VolumeErrorModel", "VolumeMeasurement", "cavalieri_volume_mm3",
+        "compare_volumes", "count_label_voxels", "ellipsoid_volume_mm3", "mask_volume",
+        "measure_study", "volume_error_model",
     }
     for name in imaging.__all__:
         assert getattr(imaging, name) is not None
@@ -26,7 +26,7 @@ def test_public_names():
     ("cavalieri_volume_mm3", ["areas_mm2"], {"spacing_mm"}),
     ("ellipsoid_volume_mm3", ["ap_mm", "tr_mm", "cc_mm"], set()),
     ("compare_volumes", ["v0_mm3", "v1_mm3"],
-     {"days", "grading", "mdc_mm3", "mdc_evidence_id", "warn"}),
+     {"days", "grading", "mdc_mm3", "readers", "warn"}),
     ("measure_study", ["study"], set()),
 ])
 def test_data_first_options_keyword_only(func, positional, keyword_only):

@@ -15,8 +15,9 @@ from resorb.imaging import (
     DAYS_PER_MONTH,
     ResorptionGrade,
     ResorptionGrading,
+    VolumeErrorModel,
     compare_volumes,
-    default_mdc_mm3,
+    volume_error_model,
 )
 
 ZOU = ResorptionGrading(partial_percent=25, significant_percent=50, enlarged_percent=-25)
@@ -56,18 +57,38 @@ def test_default_grading_and_mdc_come_from_the_evidence_base():
     assert g.enlarged_percent == thresholds.value["enlarged_percent"]
     assert "pmid:37559207" in g.sources
     assert "assumption:enlarged_percent" in g.sources
-    assert default_mdc_mm3() == evidence_value("volume_mdc_mm3").value
     r = compare_volumes(2000, 500)
-    assert r.mdc_mm3 == evidence_value("volume_mdc_mm3").value
-    assert r.mdc_sources == ("doi:10.1186/2045-709X-21-26",)
-    same = compare_volumes(2000, 500, mdc_evidence_id="volume_mdc_intra_rater_mm3")
-    assert same.mdc_mm3 == evidence_value("volume_mdc_intra_rater_mm3").value
+    rel = evidence_value("volume_relative_sd_two_readers").value
+    floor = evidence_value("volume_absolute_sd_floor_mm3").value
+    expected = 1.959963984540054 * math.sqrt((rel * 2000) ** 2 + (rel * 500) ** 2 + 2 * floor**2)
+    assert r.mdc_mm3 == pytest.approx(expected)
+    assert "pmid:18427321" in r.mdc_sources and "assumption" in r.mdc_sources
+    same = compare_volumes(2000, 500, readers="same")
+    assert same.mdc_mm3 < r.mdc_mm3
 
 
-def test_default_mdc_is_the_half_width_of_the_widest_inter_rater_limits():
-    """Chiropr Man Therap 2013;21:26: inter-rater LoA up to [-450; 713] mm3 -> 581.5 mm3."""
-    lo, hi = evidence_value("volume_loa_inter_rater_mm3").value
-    assert default_mdc_mm3() == pytest.approx((hi - lo) / 2, abs=0.5)
+def test_a_400_mm3_fragment_that_disappeared_is_beyond_measurement_error():
+    """400 -> 0 mm3: the MDC of a small herniation is small (about 201 mm3), so the
+    disappearance is a real change, not noise."""
+    r = compare_volumes(400, 0)
+    assert r.grade.value == "complete"
+    assert not r.within_mdc
+    assert r.mdc_mm3 == pytest.approx(201, abs=1)
+
+
+def test_minimal_detectable_change_grows_with_the_size_of_the_herniation():
+    m = volume_error_model()
+    small, large = m.mdc_mm3(400, 300), m.mdc_mm3(4000, 3000)
+    assert large > 8 * small
+    # relative to the baseline, the MDC is about the same fraction for large herniations
+    assert m.mdc_mm3(2000, 2000) / 2000 == pytest.approx(m.mdc_mm3(4000, 4000) / 4000, rel=0.01)
+
+
+def test_error_model_refuses_bad_input_naming_the_field():
+    with pytest.raises(InvalidInputError, match="readers"):
+        compare_volumes(1000, 500, readers="three")
+    with pytest.raises(InvalidInputError, match=r"error_model\.relative_sd"):
+        VolumeErrorModel(relative_sd=-1, floor_sd_mm3=1)
 
 
 def test_change_within_mdc_is_flagged_and_warned_when_graded_as_change():

@@ -296,28 +296,29 @@ def test_forms_refuse_future_dates_beside_the_field(doc, registry, patient_with_
 
 def test_cohort_events_need_a_change_beyond_the_minimal_detectable_change(doc,
                                                                           patient_with_series):
-    """A 56 % reduction of a 800 mm3 herniation (450 mm3, below the 582 mm3 MDC of the
-    evidence record volume_mdc_mm3) is graded 'significant' but could be measurement
-    error: it is not a resorption event. 1500 -> 600 mm3 (900 mm3) is."""
+    """A 52 % reduction of a 600 mm3 herniation (310 mm3, below the 323 mm3 minimal
+    detectable change of that pair under the size-relative error model) is graded
+    'significant' but could be measurement error: it is not a resorption event.
+    1500 -> 600 mm3 (900 mm3, MDC 701 mm3) is."""
     import datetime as dt
 
-    from resorb.imaging import compare_volumes, default_mdc_mm3
+    from resorb.imaging import compare_volumes
     from resorb.web._cohort import summarise_cohort
 
-    mdc = default_mdc_mm3()
-    assert mdc == pytest.approx(582)
-    small = compare_volumes(800, 350, warn=False)
+    small = compare_volumes(600, 290, warn=False)
     assert small.grade.value == "significant" and small.within_mdc
+    assert small.mdc_mm3 == pytest.approx(323, abs=1)
+    assert not compare_volumes(1500, 600, warn=False).within_mdc
     d0 = dt.date(2026, 1, 1)
     later = d0 + dt.timedelta(days=120)
-    s = summarise_cohort([_row("S", "extrusion", [(d0, 800), (later, 350)]),
+    s = summarise_cohort([_row("S", "extrusion", [(d0, 600), (later, 290)]),
                           _row("L", "extrusion", [(d0, 1500), (later, 600)])])
     _months, events = s.survival["extrusion"]
     assert events == [0, 1]
-    assert "minimal detectable change of 582 mm3" in s.definition
+    assert "more than the minimal detectable change of that pair of volumes" in s.definition
     # The dashboard states the definition.
     text = BeautifulSoup(doc.get("/cohort").text, "html.parser").get_text(" ", strip=True)
-    assert "more than the minimal detectable change of 582 mm3" in text
+    assert "more than the minimal detectable change of that pair of volumes" in text
 
 
 def test_web_registry_and_cohort_use_the_shared_constants():

@@ -70,17 +70,21 @@ def _volume_arg(text: str, field: str, label: int | None) -> tuple[float, dict[s
     except ImagingError as exc:
         raise ImagingError(f"{field}: {exc}") from None
     return m.volume_mm3, {"file": str(path), "label": label, "voxel_count": m.voxel_count,
-                          "method": m.method}
+                          "method": m.method,
+                          "warnings": [{"field": f"{field}.{f}", "message": msg}
+                                       for f, msg in m.warnings]}
 
 
 def _render_volume(data: Mapping[str, Any]) -> None:
-    shown = dict(data)
+    shown = {k: v for k, v in data.items() if k != "warnings"}
     shown["volume_mm3"] = f"{data['volume_mm3']:.1f}"
     if data.get("voxel_volume_mm3") is not None:
         shown["voxel_volume_mm3"] = f"{data['voxel_volume_mm3']:.4f}"
     if data.get("label") is None and "label" in shown:
         shown["label"] = "all nonzero"
     print_table(shown, title="Herniation volume")
+    for w in data.get("warnings") or []:
+        typer.echo(f"warning: {w['field']}: {w['message']}")
 
 
 def _render_resorption(data: Mapping[str, Any]) -> None:
@@ -117,6 +121,9 @@ def register(app: typer.Typer) -> None:
                                          "Cavalieri volume; needs --spacing-mm."),
         spacing_mm: float | None = typer.Option(None, "--spacing-mm", help="Distance between "
                                                 "section centres (mm) for --areas."),
+        source_images: Path | None = typer.Option(
+            None, "--source-images", help="Folder (or file) of the MRI images a DICOM SEG was "
+            "drawn on; gives the slice spacing when the SEG does not."),
         as_json: bool = JSON_OPT,
     ) -> None:
         """Herniation volume from a label mask, three diameters, or section areas."""
@@ -138,11 +145,19 @@ def register(app: typer.Typer) -> None:
         if spacing_mm is not None and areas is None:
             raise InvalidInputError("--spacing-mm", "given without --areas",
                                     allowed="--spacing-mm with --areas")
+        if source_images is not None and mask is None:
+            raise InvalidInputError("--source-images", "given without a mask",
+                                    allowed="--source-images with a DICOM SEG MASK")
+        if source_images is not None and not source_images.exists():
+            raise InvalidInputError("--source-images", "does not exist",
+                                    allowed="a folder or file of DICOM images")
         if mask is not None:
-            m = mask_volume(HerniationMask.from_file(mask), label=label)
+            m = mask_volume(HerniationMask.from_file(mask, source_images=source_images),
+                            label=label)
             data = {"volume_mm3": _round(m.volume_mm3), "voxel_count": m.voxel_count,
                     "voxel_volume_mm3": _round(m.voxel_volume_mm3, 6), "method": m.method,
-                    "label": label, "file": str(mask)}
+                    "label": label, "file": str(mask),
+                    "warnings": [{"field": f, "message": msg} for f, msg in m.warnings]}
         elif ellipsoid is not None:
             ap, tr, cc = ellipsoid
             data = {"volume_mm3": _round(ellipsoid_volume_mm3(ap, tr, cc)), "method": "ellipsoid",
@@ -170,10 +185,10 @@ def register(app: typer.Typer) -> None:
                                          "are mask files (required when a mask holds several "
                                          "labels)."),
         mdc_mm3: float | None = typer.Option(None, "--mdc-mm3", help="Minimal detectable "
-                                             "change in mm3 (default: evidence base, two "
-                                             "readers)."),
-        same_reader: bool = typer.Option(False, "--same-reader", help="Use the intra-rater "
-                                         "MDC (the same reader measured both studies)."),
+                                             "change in mm3 (default: from the error model "
+                                             "of herniation volumes, two readers)."),
+        same_reader: bool = typer.Option(False, "--same-reader", help="The same reader "
+                                         "measured both studies (smaller relative error)."),
         partial: float | None = typer.Option(None, "--partial-percent",
                                              help="Threshold of partial resorption (%)."),
         significant: float | None = typer.Option(None, "--significant-percent",
@@ -193,8 +208,7 @@ def register(app: typer.Typer) -> None:
         grading = ResorptionGrading(partial_percent=partial, significant_percent=significant,
                                     enlarged_percent=enlarged)
         r = compare_volumes(vol0, vol1, days=days, grading=grading, mdc_mm3=mdc_mm3,
-                            mdc_evidence_id=("volume_mdc_intra_rater_mm3" if same_reader
-                                             else "volume_mdc_mm3"), warn=False)
+                            readers="same" if same_reader else "two", warn=False)
         data: dict[str, Any] = {
             "resorption_percent": _round(r.resorption_percent),
             "grade": r.grade.value,

@@ -8,13 +8,13 @@ exceeds the minimal detectable change. File readers are in
 arrays and numbers.
 """
 
+from resorb.imaging._error import VolumeErrorModel, volume_error_model
 from resorb.imaging._serial import (
     DAYS_PER_MONTH,
     ResorptionGrade,
     ResorptionGrading,
     ResorptionResult,
     compare_volumes,
-    default_mdc_mm3,
 )
 from resorb.imaging._types import HerniationMask, VolumeMeasurement
 from resorb.imaging._volumetry import (
@@ -31,12 +31,13 @@ __all__ = [
     "ResorptionGrade",
     "ResorptionGrading",
     "ResorptionResult",
+    "VolumeErrorModel",
     "VolumeMeasurement",
     "cavalieri_volume_mm3",
     "compare_volumes",
     "count_label_voxels",
-    "default_mdc_mm3",
     "ellipsoid_volume_mm3",
     "mask_volume",
     "measure_study",
+    "volume_error_model",
 ]

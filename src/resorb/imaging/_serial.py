@@ -1,9 +1,10 @@
 """Serial comparison of herniation volumes: signed resorption, grade, detectable change.
 
-The default grade thresholds and the default minimal detectable change (MDC)
-are read from the evidence base (:func:`resorb.evidence.evidence_value`,
-records ``resorption_grade_thresholds`` and ``volume_mdc_mm3``); both can be
-replaced by the caller.
+The default grade thresholds are read from the evidence base
+(:func:`resorb.evidence.evidence_value`, record ``resorption_grade_thresholds``);
+the minimal detectable change (MDC) of each comparison comes from the
+measurement-error model of herniation volumes, relative to their size
+(:func:`resorb.imaging.volume_error_model`). Both can be replaced by the caller.
 
 References
 ----------
@@ -11,10 +12,9 @@ References
    lumbar disc herniation: a meta-analysis. Clin Spine Surg 2024;37(6):256-269.
    doi:10.1097/BSD.0000000000001490, PMID 37559207. Thresholds 25 %, 50 % and
    100 % (complete).
-.. [2] Tunset A, et al. Chiropr Man Therap 2013;21:26, doi:10.1186/2045-709X-21-26:
-   inter-rater 95 % limits of agreement of MRI volume measurements up to
-   [-450; 713] mm3 (see :func:`compare_volumes`, Notes, for the MDC derived
-   from them).
+.. [2] Lurie JD, et al. Reliability of magnetic resonance imaging readings for
+   lumbar disc herniation in SPORT. Spine 2008;33(9):991-8. PMID 18427321:
+   disc-fragment area ICC 0.65-0.83, from which the relative error is derived.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ __all__ = [
     "ResorptionGrading",
     "ResorptionResult",
     "compare_volumes",
-    "default_mdc_mm3",
 ]
 
 #: Mean Gregorian month (365.25 / 12 days), used for rates per month.
@@ -204,25 +203,6 @@ def _grading_from_evidence(record_id: str) -> ResorptionGrading:
                              evidence_id=record_id)
 
 
-@lru_cache(maxsize=4)
-def _mdc_from_evidence(record_id: str) -> tuple[float, tuple[str, ...]]:
-    from resorb.evidence import evidence_value
-
-    rec = evidence_value(record_id)
-    if rec.unit != "mm3" or isinstance(rec.value, Mapping | tuple):
-        raise EvidenceError(f"evidence value {record_id!r} is not one volume in mm3")
-    return float(rec.value), _citations(rec)
-
-
-def default_mdc_mm3(record_id: str = "volume_mdc_mm3") -> float:
-    """Default minimal detectable change of herniation volume (mm3), from the evidence base.
-
-    See :func:`compare_volumes` (Notes) for how the limits of agreement of
-    Chiropr Man Therap 2013;21:26 become one number.
-    """
-    return _mdc_from_evidence(record_id)[0]
-
-
 @dataclass(frozen=True, slots=True)
 class ResorptionResult:
     """Change of herniation volume between a baseline and a follow-up MRI.
@@ -240,7 +220,8 @@ class ResorptionResult:
         True when ``|delta_mm3| <= mdc_mm3``: the change could be measurement
         error, whatever the grade says.
     mdc_mm3 : float
-        Minimal detectable change used (mm3).
+        Minimal detectable change of this pair of volumes (mm3): it grows with
+        the volumes measured (see :func:`compare_volumes`, Notes).
     mdc_sources : tuple of str
         Where ``mdc_mm3`` comes from (``"user"`` if given by the caller).
     days : float or None
@@ -282,8 +263,7 @@ def _positive(value: object, field: str, *, allow_zero: bool) -> float:
 
 def compare_volumes(v0_mm3: float, v1_mm3: float, *, days: float | None = None,
                     grading: ResorptionGrading | None = None, mdc_mm3: float | None = None,
-                    mdc_evidence_id: str = "volume_mdc_mm3",
-                    warn: bool = True) -> ResorptionResult:
+                    readers: str = "two", warn: bool = True) -> ResorptionResult:
     """Compare a baseline and a follow-up herniation volume.
 
     Parameters
@@ -298,11 +278,11 @@ def compare_volumes(v0_mm3: float, v1_mm3: float, *, days: float | None = None,
         Grade thresholds; default :meth:`ResorptionGrading.from_evidence`
         (Zou et al. 2023: 25 %, 50 %, complete; enlarged at -25 %).
     mdc_mm3 : float, keyword-only, optional
-        Minimal detectable change (mm3, >= 0); default: the evidence record
-        ``mdc_evidence_id``.
-    mdc_evidence_id : str, keyword-only, default ``"volume_mdc_mm3"``
-        Evidence record of the default MDC: ``"volume_mdc_mm3"`` (two readers)
-        or ``"volume_mdc_intra_rater_mm3"`` (the same reader at both studies).
+        Minimal detectable change (mm3, >= 0); default: from the error model of
+        herniation volumes for this pair of volumes.
+    readers : {"two", "same"}, keyword-only, default ``"two"``
+        Whether different readers (default) or the same reader measured the
+        two studies; selects the relative error of the default MDC.
     warn : bool, keyword-only, default True
         Issue :class:`~resorb.errors.WithinMeasurementErrorWarning` when the
         change is graded as something other than ``unchanged`` but lies within
@@ -314,23 +294,16 @@ def compare_volumes(v0_mm3: float, v1_mm3: float, *, days: float | None = None,
 
     Notes
     -----
-    How the default MDC is derived. Tunset et al. (Chiropr Man Therap
-    2013;21:26) report 95 % limits of agreement (LoA) of MRI volume
-    measurements, inter-rater from [-17; 801] to [-450; 713] mm3 and
-    intra-rater from [-293; 199] to [-582; 382] mm3. LoA are bias +/- 1.96 SD
-    of the differences between two readings, so their half-width, 1.96 SD, is
-    the usual 95 % minimal detectable change (MDC95 = 1.96 x sqrt(2) x SEM).
-    The default is the half-width of the widest inter-rater LoA,
-    (713 + 450) / 2 = 581.5 mm3 (evidence record ``volume_mdc_mm3``, 582 mm3);
-    the same reader at both studies may use the intra-rater record (482 mm3).
-    Two caveats: the half-width leaves out the systematic bias between raters
-    (+131.5 mm3 in that LoA), so with a different reader at follow-up a change
-    up to max(|-450|, |713|) = 713 mm3 may still be inter-rater error; and the
-    volumes in that study were of disc structures on sagittal slices, not of
-    herniations segmented for resorption studies. Treat the flag as an order
-    of magnitude and pass ``mdc_mm3`` for a reader- or site-specific value.
-    ``within_mdc`` is ``|V1 - V0| <= mdc_mm3`` (a change counts only beyond
-    the limits, as in Kjaer et al. 2016).
+    The default MDC is that of the pair: one measurement of a volume ``V`` has
+    the SD ``sqrt(floor^2 + (r V)^2)`` (:class:`VolumeErrorModel`; ``r`` 0.24
+    with two readers, 0.17 with one, floor 25 mm3, derived from the
+    fragment-area ICC of Lurie 2008 and the volume spread of Lee 2017; the
+    records label the assumptions), and the MDC is
+    ``1.96 sqrt(SD(V0)^2 + SD(V1)^2)``. A small herniation therefore has a
+    small MDC: 400 -> 0 mm3 (MDC 201 mm3) is beyond measurement error, while
+    1,000 -> 700 mm3 (MDC 581 mm3) is not. ``within_mdc`` is
+    ``|V1 - V0| <= mdc_mm3`` (a change counts only beyond the limits, as in
+    Kjaer et al. 2016).
 
     Examples
     --------
@@ -345,8 +318,13 @@ def compare_volumes(v0_mm3: float, v1_mm3: float, *, days: float | None = None,
     elif not isinstance(grading, ResorptionGrading):
         raise InvalidInputError("grading", f"{type(grading).__name__}",
                                 allowed="a ResorptionGrading")
+    if readers not in ("two", "same"):
+        raise InvalidInputError("readers", f"{readers!r}", allowed="two, same")
     if mdc_mm3 is None:
-        mdc, mdc_sources = _mdc_from_evidence(mdc_evidence_id)
+        from resorb.imaging._error import volume_error_model
+
+        model = volume_error_model(readers)
+        mdc, mdc_sources = model.mdc_mm3(v0, v1), model.sources
     else:
         mdc, mdc_sources = _positive(mdc_mm3, "mdc_mm3", allow_zero=True), ("user",)
     pct = (v0 - v1) / v0 * 100.0
@@ -361,7 +339,7 @@ def compare_volumes(v0_mm3: float, v1_mm3: float, *, days: float | None = None,
         delta_month = delta / d * DAYS_PER_MONTH
     if warn and within and grade is not ResorptionGrade.UNCHANGED:
         warnings.warn(f"volume change of {delta:+.0f} mm3 (graded {grade.value}) is within the "
-                      f"minimal detectable change of {mdc:g} mm3", WithinMeasurementErrorWarning,
+                      f"minimal detectable change of {mdc:.0f} mm3", WithinMeasurementErrorWarning,
                       stacklevel=2)
     return ResorptionResult(v0_mm3=v0, v1_mm3=v1, resorption_percent=pct, grade=grade,
                             delta_mm3=delta, within_mdc=within, mdc_mm3=mdc,

@@ -107,17 +107,17 @@ def summarise_cohort(rows: Iterable[Mapping[str, Any]]) -> CohortSummary:
     that level (or without a level) with a volume; the first MRI is the
     baseline. Resorbed = graded ``significant`` or ``complete`` by
     :func:`resorb.imaging.compare_volumes` with the evidence-based thresholds
-    *and* a volume change larger than the minimal detectable change (evidence
-    record ``volume_mdc_mm3``): a small herniation can halve within measurement
-    error, which is not counted as an event.
+    *and* a volume change larger than the minimal detectable change of that
+    pair of volumes (:func:`resorb.imaging.volume_error_model`): a change
+    within measurement error is not counted as an event.
     """
-    from resorb.imaging import ResorptionGrading, compare_volumes, default_mdc_mm3
+    from resorb.imaging import ResorptionGrading, compare_volumes
 
     grading = ResorptionGrading.from_evidence()
-    mdc_mm3 = default_mdc_mm3()
     definition = (f"resorbed = volume reduced by at least {grading.significant_percent:g} % "
                   "of the baseline MRI (grade 'significant' or 'complete') and by more than "
-                  f"the minimal detectable change of {mdc_mm3:g} mm3; time from the "
+                  "the minimal detectable change of that pair of volumes (measurement "
+                  "error relative to the size of the herniation); time from the "
                   "baseline MRI to the first follow-up MRI that shows it, censored at the "
                   "last MRI otherwise")
     excluded: dict[str, int] = {}
@@ -144,7 +144,7 @@ def summarise_cohort(rows: Iterable[Mapping[str, Any]]) -> CohortSummary:
         (d0, v0), follow = series[0], series[1:]
         event_month = None
         for d, v in follow:
-            r = compare_volumes(v0, v, warn=False, grading=grading, mdc_mm3=mdc_mm3)
+            r = compare_volumes(v0, v, warn=False, grading=grading)
             if r.grade.value in ("significant", "complete") and not r.within_mdc:
                 event_month = _months(d0, d)
                 break
