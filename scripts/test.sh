@@ -1,29 +1,40 @@
 #!/usr/bin/env bash
-# Run the whole test suite (slow, browser and PostgreSQL tests included).
-# Creates .venv and installs resorb[all]; as root it also installs the Debian
-# packages the tests drive (chromium, postgresql, poppler-utils) and starts a
-# throwaway PostgreSQL on a loopback port for the registry tests.
+# Run the whole test suite (slow, browser, R, DICOM-validator, PACS and
+# PostgreSQL tests included).
+#
+# Creates .venv from the hashed lock file (requirements-lock.txt) and installs
+# resorb into it; as root it also installs the Debian packages the tests drive
+# (scripts/_apt.sh), starts a throwaway PostgreSQL and Orthanc on loopback ports
+# for the registry and PACS tests, and stops them again when the tests end.
+# Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_venv.sh
+source scripts/_apt.sh
+resorb_apt_install
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  need=()
-  command -v chromium >/dev/null || need+=(chromium)
-  command -v pdftoppm >/dev/null || need+=(poppler-utils)
-  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
-  if [ ${#need[@]} -gt 0 ]; then
-    echo "installing Debian packages: ${need[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq "${need[@]}" >/dev/null
-  fi
-fi
+started=()
+stop_services() {
+  local svc
+  for svc in "${started[@]}"; do
+    bash ".ci/$svc.sh" stop >/dev/null 2>&1 || echo "could not stop $svc" >&2
+  done
+}
+trap stop_services EXIT
 
 if [ -z "${RESORB_TEST_POSTGRES_URL:-}" ] && [ -f .ci/postgres.sh ] \
-   && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+   && compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  echo "starting a throwaway PostgreSQL on loopback" >&2
   RESORB_TEST_POSTGRES_URL=$(bash .ci/postgres.sh | tail -n 1)
   export RESORB_TEST_POSTGRES_URL
+  started+=(postgres)
 fi
 
-exec python -m pytest -m "" --timeout=900 "$@"
+if [ -z "${RESORB_TEST_ORTHANC_URL:-}" ] && [ -f .ci/orthanc.sh ] && command -v Orthanc >/dev/null; then
+  echo "starting a throwaway Orthanc (DICOMweb) on loopback" >&2
+  RESORB_TEST_ORTHANC_URL=$(bash .ci/orthanc.sh | tail -n 1)
+  export RESORB_TEST_ORTHANC_URL
+  started+=(orthanc)
+fi
+
+python -m pytest -m "" --timeout=900 "$@"
