@@ -42,6 +42,9 @@ class VolumeMeasurement:
         Label that was counted; None means every nonzero voxel.
     source : str or None
         File the mask came from, when there was one.
+    warnings : tuple of (field, message)
+        Doubts about the mask's geometry that did not stop the measurement
+        (see :attr:`HerniationMask.warnings`).
     """
 
     volume_mm3: float
@@ -50,6 +53,7 @@ class VolumeMeasurement:
     voxel_volume_mm3: float | None = None
     label: int | None = None
     source: str | None = None
+    warnings: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.volume_mm3) and self.volume_mm3 >= 0):
@@ -86,6 +90,9 @@ class HerniationMask:
     label_names : mapping of int to str, optional
         Names of the labels where the file has them (DICOM SEG segment labels,
         Slicer ``.seg.nrrd`` segment names); stored read-only.
+    warnings : tuple of (field, message), optional
+        What the reader found doubtful without refusing the file (a NIfTI whose
+        qform and sform disagree names both readings here).
     """
 
     labels: np.ndarray
@@ -93,11 +100,12 @@ class HerniationMask:
     source: Path | None = None
     declared_labels: frozenset[int] | None = None
     label_names: Mapping[int, str] = field(default_factory=dict)
+    warnings: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         labels = np.asanyarray(self.labels)
-        if labels.ndim == 4 and labels.shape[3] == 1:
-            labels = labels[..., 0]
+        if labels.ndim > 3 and all(n == 1 for n in labels.shape[3:]):
+            labels = labels.reshape(labels.shape[:3])
         if labels.ndim != 3:
             raise ImagingError(f"{self._where()}: label image has shape {labels.shape}; "
                                "a 3-D label image is needed")
@@ -121,6 +129,7 @@ class HerniationMask:
             object.__setattr__(self, "source", Path(self.source))
         object.__setattr__(self, "label_names",
                            MappingProxyType({int(k): str(v) for k, v in self.label_names.items()}))
+        object.__setattr__(self, "warnings", tuple((str(f), str(m)) for f, m in self.warnings))
         if self.declared_labels is not None:
             object.__setattr__(self, "declared_labels", frozenset(int(v) for v in
                                                                   self.declared_labels))
@@ -170,18 +179,23 @@ class HerniationMask:
         return io.read_nrrd(path)
 
     @classmethod
-    def from_dicom_seg(cls, path: str | Path) -> HerniationMask:
-        """Read a DICOM Segmentation (BINARY or LABELMAP) with pydicom."""
+    def from_dicom_seg(cls, path: str | Path, *,
+                       source_images: object = None) -> HerniationMask:
+        """Read a DICOM Segmentation (BINARY or LABELMAP) with pydicom.
+
+        ``source_images`` (folder, paths or Datasets of the images the SEG was
+        drawn on) gives the slice spacing when the SEG itself does not.
+        """
         from resorb.imaging import io
 
-        return io.read_dicom_seg(path)
+        return io.read_dicom_seg(path, source_images=source_images)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> HerniationMask:
+    def from_file(cls, path: str | Path, *, source_images: object = None) -> HerniationMask:
         """Read a mask, choosing the reader from the suffix or, failing that, the content."""
         from resorb.imaging import io
 
-        return io.read_mask(path)
+        return io.read_mask(path, source_images=source_images)
 
 
 def _integral_labels(labels: np.ndarray, where: str) -> np.ndarray:

@@ -258,6 +258,7 @@ def mask_volume(mask_or_array: HerniationMask | np.ndarray, *, affine: object = 
         volume_mm3=count * vox, method="voxel_count", voxel_count=count,
         voxel_volume_mm3=vox, label=label,
         source=str(mask.source) if mask.source is not None else None,
+        warnings=mask.warnings,
     )
 
 
@@ -284,9 +285,15 @@ def measure_study(study: object) -> VolumeMeasurement:
         except ImagingError as exc:
             raise ImagingError(f"{where}.mask: {exc}") from exc
         try:
-            return mask_volume(mask, label=study.label)
+            m = mask_volume(mask, label=study.label)
         except ImagingError as exc:
             raise ImagingError(f"{where}.{exc}") from exc
+        if m.warnings:
+            import dataclasses
+
+            m = dataclasses.replace(m, warnings=tuple((f"{where}.{f}", msg)
+                                                      for f, msg in m.warnings))
+        return m
     if getattr(study, "diameters_mm", None) is not None:
         ap, tr, cc = study.diameters_mm
         return VolumeMeasurement(volume_mm3=ellipsoid_volume_mm3(ap, tr, cc), method="ellipsoid")
