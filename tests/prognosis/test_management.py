@@ -49,10 +49,12 @@ def test_step_dates_follow_from_the_onset_date_and_the_evidence_timings():
     # Calendar months; half a month counts as 15 days.
     assert steps["reimage_1"]["due_date"] == "2026-05-10"
     assert steps["reimage_2"]["due_date"] == "2026-11-25"
-    # Steps are in time order; the safety net (no date) comes last.
+    # Steps are in time order; the undated ones (indications, events, safety net) come last.
     offsets = [s["offset_days"] for s in plan.to_dict()["steps"]]
-    assert offsets[-1] is None
-    assert offsets[:-1] == sorted(offsets[:-1])
+    dated = [o for o in offsets if o is not None]
+    assert offsets[:len(dated)] == sorted(dated)
+    assert offsets[len(dated):] and all(o is None for o in offsets[len(dated):])
+    assert offsets[-1] is None and plan.steps[-1].code == "safety_net"
 
 
 def test_step_status_relative_to_the_assessment_date():
@@ -101,14 +103,18 @@ def test_wording_stays_at_the_strength_of_the_guidelines():
     assert "6 months" not in steps["discuss_surgery"]["text"]
 
 
-@pytest.mark.parametrize("symptoms", ["red_flags: [urinary_retention]", "motor_mrc: 3"])
-def test_red_flag_replaces_the_conservative_pathway_by_urgent_referral(symptoms):
+@pytest.mark.parametrize(("symptoms", "codes"), [
+    ("red_flags: [urinary_retention]", ["emergency_mri", "emergency_decompression"]),
+    ("motor_mrc: 3", ["urgent_referral"]),
+    ("red_flags: [fever, iv_drug_use]", ["investigate_serious_pathology"]),
+])
+def test_red_flag_replaces_the_conservative_pathway_by_urgent_referral(symptoms, codes):
     plan = management_pathway(_case(f"onset_date: {ONSET}, {symptoms}"),
                               as_of=dt.date(2026, 2, 1)).to_dict()
     assert plan["pathway"] == "urgent_referral"
-    assert [s["code"] for s in plan["steps"]] == ["urgent_referral"]
+    assert [s["code"] for s in plan["steps"]] == codes
     assert plan["steps"][0]["due_date"] == "2026-02-01"
-    assert any("does not apply" in n for n in plan["notes"])
+    assert any("does not apply" in n or "no conservative label" in n for n in plan["notes"])
     cauda = "cauda equina" in plan["steps"][0]["text"]
     assert cauda is ("urinary" in symptoms)
 
@@ -141,8 +147,7 @@ def test_urgent_step_hours_are_read_from_and_cite_their_records(symptoms, record
 
     plan = management_pathway(_case(f"onset_date: {ONSET}, {symptoms}"),
                               as_of=dt.date(2026, 2, 1))
-    step = plan.steps[0]
-    assert record in step.evidence_ids
+    step = next(s for s in plan.steps if record in s.evidence_ids)
     value = evidence_value(record)
     hours = ("-".join(f"{h:g}" for h in value.value) if isinstance(value.value, tuple)
              else f"{value.value:g}")
@@ -152,8 +157,9 @@ def test_urgent_step_hours_are_read_from_and_cite_their_records(symptoms, record
     fake = type(value)(**{**{f: getattr(value, f) for f in value.__dataclass_fields__},
                           "value": (6.0, 12.0) if isinstance(value.value, tuple) else 6.0})
     monkeypatch.setattr(_management, "_value", lambda rid: fake if rid == record else real(rid))
-    text = management_pathway(_case(f"onset_date: {ONSET}, {symptoms}"),
-                              as_of=dt.date(2026, 2, 1)).steps[0].text
+    text = next(s.text for s in management_pathway(
+        _case(f"onset_date: {ONSET}, {symptoms}"), as_of=dt.date(2026, 2, 1)).steps
+        if record in s.evidence_ids)
     assert ("within 6-12 hours" if isinstance(value.value, tuple) else "within 6 hours") in text
 
 

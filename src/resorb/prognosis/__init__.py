@@ -13,6 +13,7 @@ from resorb.prognosis._forecast import (
     kinetic_volume_mm3,
 )
 from resorb.prognosis._management import ManagementPlan, ManagementStep, management_pathway
+from resorb.prognosis._patient_information import PatientInformation, patient_information
 from resorb.prognosis._probability import (
     BaselinePrior,
     Factor,
@@ -20,7 +21,7 @@ from resorb.prognosis._probability import (
     ResorptionEstimate,
     resorption_probability,
 )
-from resorb.prognosis._triage import Triage, TriageReason, triage_case
+from resorb.prognosis._triage import Triage, TriageReason, TriageWarning, triage_case
 
 __all__ = [
     "BaselinePrior",
@@ -29,15 +30,18 @@ __all__ = [
     "ManagementPlan",
     "ManagementStep",
     "OmittedFinding",
+    "PatientInformation",
     "ResorptionEstimate",
     "Triage",
     "TriageReason",
+    "TriageWarning",
     "VolumeForecast",
     "calibrate_kinetic_prior",
     "default_kinetic_prior",
     "forecast_volumes",
     "kinetic_volume_mm3",
     "management_pathway",
+    "patient_information",
     "resorption_probability",
     "triage_case",
 ]

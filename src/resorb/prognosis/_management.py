@@ -1,6 +1,8 @@
 """Guideline-based management pathway for a lumbar disc herniation with radiculopathy.
 
-After triage: an urgent referral when a red flag is present; otherwise a
+After triage: the emergency cauda equina pathway (GIRFT 2023: emergency MRI,
+then decompression), an urgent referral for a motor deficit, or investigation
+of serious pathology first, when a red flag is present; otherwise a
 conservative pathway after NASS 2014 (Kreiner DS et al., Spine J
 2014;14(1):180-91, PMID 24239490) and NICE NG59, with the trial-entry timing
 of SPORT and Peul 2007 and the re-imaging points of Wang 2020 (BMC
@@ -25,6 +27,7 @@ from typing import Any
 
 from resorb.domain.case import Case
 from resorb.imaging import DAYS_PER_MONTH
+from resorb.prognosis._patient_information import PatientInformation, patient_information
 from resorb.prognosis._triage import Triage, _cite_all, triage_case
 
 __all__ = ["ManagementPlan", "ManagementStep", "add_months", "management_pathway"]
@@ -44,7 +47,12 @@ _IDS = {
     "urgent": ("ces_emergency_referral", "progressive_motor_deficit_urgent"),
     "ces_hours_value": "ces_decompression_window_hours",
     "motor_hours_value": "motor_deficit_surgery_within_hours_acta2020",
-    "safety_net": ("ces_emergency_referral", "progressive_motor_deficit_urgent"),
+    "safety_net": ("ces_emergency_referral", "ces_early_signs",
+                   "progressive_motor_deficit_urgent"),
+    "indications": ("surgery_intractable_pain_any_stage",
+                    "surgery_persisting_or_progressive_deficit", "growth_with_symptoms_review",
+                    "surgery_patient_preference"),
+    "ces_bladder_late_value": "ces_bladder_recovery_if_late_fraction_acta2020",
 }
 
 
@@ -105,11 +113,16 @@ class ManagementPlan:
     ----------
     pathway : str
         ``"urgent_referral"`` or ``"conservative_trial"``.
+    urgency : str
+        The triage level: ``"emergency"``, ``"urgent"``, ``"investigate"`` or
+        ``"routine"``.
     onset_date : datetime.date or None
     as_of : datetime.date
         Assessment date the step statuses refer to.
     steps : tuple of ManagementStep
     notes : tuple of str
+    patient_information : tuple of PatientInformation
+        The plain-language page for shared decision-making.
     """
 
     pathway: str
@@ -117,16 +130,20 @@ class ManagementPlan:
     as_of: dt.date
     steps: tuple[ManagementStep, ...]
     notes: tuple[str, ...] = ()
+    urgency: str = "routine"
+    patient_information: tuple[PatientInformation, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "pathway": self.pathway,
+            "urgency": self.urgency,
             "onset_date": self.onset_date.isoformat() if self.onset_date else None,
             "as_of": self.as_of.isoformat(),
             "timing_basis": ("dates counted from the symptom onset date" if self.onset_date
                              else "symptom onset date unknown: timings are relative"),
             "steps": [s.to_dict() for s in self.steps],
             "notes": list(self.notes),
+            "patient_information": [p.to_dict() for p in self.patient_information],
         }
 
 
@@ -186,8 +203,103 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def _statement_text(record_id: str) -> str:
+    from resorb.evidence import evidence_statement
+
+    return " ".join(evidence_statement(record_id).text.split())
+
+
+_URGENT_NOTE = {
+    "emergency": "Suspected cauda equina syndrome: the conservative watchful-waiting pathway "
+                 "does not apply; the resorption estimate and the volume forecast are "
+                 "withheld.",
+    "urgent": "A severe or progressive motor deficit: the conservative watchful-waiting "
+              "pathway does not apply until a spinal surgeon has assessed the patient; the "
+              "resorption estimate and the volume forecast are withheld.",
+    "investigate": "A red flag of serious spinal pathology: no conservative label until "
+                   "cancer, infection and fracture have been considered and investigated; the "
+                   "resorption estimate and the volume forecast are withheld.",
+}
+
+
+def _urgent_steps(triage: Triage, as_of: dt.date) -> tuple[ManagementStep, ...]:
+    steps: list[ManagementStep] = []
+    found = "; ".join(r.text.rstrip(".") for r in triage.reasons)
+    if triage.cauda_equina:
+        steps.append(_step(
+            "emergency_mri", "Emergency MRI",
+            f"Signs of cauda equina syndrome: {found}. Same-day assessment by the on-call "
+            "spinal team. " + _statement_text("ces_emergency_mri_girft"),
+            "now", 0, as_of, as_of, ("ces_emergency_mri_girft", "ces_early_signs",
+                                     "ces_emergency_referral")))
+        early, late = _value(_IDS["ces_hours_value"]).value
+        late_recovery = _value(_IDS["ces_bladder_late_value"]).value
+        steps.append(_step(
+            "emergency_decompression", "Emergency decompression",
+            "If the MRI shows compression of the cauda equina: emergency decompression. The "
+            f"sources favour decompression within {_fmt(early)}-{_fmt(late)} hours; when it "
+            f"comes later only about {100 * late_recovery:.0f} % regain bladder function.",
+            "as soon as the MRI confirms compression", 0, as_of, as_of,
+            (_IDS["ces_hours_value"], _IDS["ces_bladder_late_value"],
+             "ces_emergency_referral")))
+    if triage.motor_deficit:
+        hours = _value(_IDS["motor_hours_value"]).value
+        motor = "; ".join(r.text.rstrip(".") for r in triage.reasons
+                          if r.group.value == "neurological")
+        steps.append(_step(
+            "urgent_referral", "Urgent referral",
+            f"Refer urgently to a spinal surgeon ({motor}). For a severe or progressive motor "
+            f"deficit retrospective data favour surgery within {_fmt(hours)} hours; NASS "
+            "found insufficient evidence for or against emergency surgery for motor deficit.",
+            "now", 0, as_of, as_of, (*_IDS["urgent"], _IDS["motor_hours_value"])))
+    if triage.serious_pathology:
+        flags = "; ".join(r.text.split(":")[0].lower() for r in triage.reasons
+                          if r.group.value == "serious_pathology")
+        steps.append(_step(
+            "investigate_serious_pathology", "Investigate serious pathology first",
+            f"Red flags of serious spinal pathology ({flags}). Before labelling the symptoms "
+            "as a disc herniation for conservative care, assess for cancer, infection and "
+            "fracture with the history, examination, blood tests and imaging the suspected "
+            "condition calls for, and refer to the appropriate specialist. "
+            + _statement_text("nice_exclude_serious_pathology"),
+            "now", 0, as_of, as_of, ("nice_exclude_serious_pathology",)))
+    return tuple(steps)
+
+
+def _indications_step(case: Case, onset: dt.date | None, as_of: dt.date, *,
+                      observed_growth: bool) -> ManagementStep:
+    """Indications for surgery that do not wait for the 12-week point, with what the case shows."""
+    from resorb.scores import odi_percent
+
+    s = case.symptoms
+    lines = [_statement_text(i) for i in _IDS["indications"]]
+    seen: list[str] = []
+    if s.leg_pain_nrs is not None and s.leg_pain_nrs >= 10:
+        seen.append(f"leg pain {s.leg_pain_nrs:g}/10, the top of the scale: ask whether the "
+                     "pain is intractable")
+    if s.vas_mm is not None and s.vas_mm >= 100:
+        seen.append("pain VAS 100 mm, the top of the scale: ask whether the pain is "
+                    "intractable")
+    if s.odi_answers is not None:
+        odi = odi_percent(s.odi_answers)
+        if odi.band in ("crippled", "bed-bound or exaggerating"):
+            seen.append(f"ODI {odi.odi_percent:.0f} % ({odi.band})")
+    if s.motor_mrc is not None and s.motor_mrc < 5:
+        seen.append(f"motor deficit MRC {s.motor_mrc}/5: re-examine at every visit; "
+                    "persisting or progressive weakness is an indication")
+    if observed_growth:
+        seen.append("the herniation has grown beyond measurement error on follow-up MRI")
+    text = " ".join(lines)
+    if seen:
+        text += " Recorded for this patient: " + "; ".join(seen) + "."
+    return _step("surgical_indications", "Indications for surgery at any stage", text,
+                 "at every visit, before or after 12 weeks", None, onset, as_of,
+                 _IDS["indications"])
+
+
 def management_pathway(case: Case, *, triage: Triage | None = None,
-                       as_of: dt.date | None = None) -> ManagementPlan:
+                       as_of: dt.date | None = None,
+                       observed_growth: bool = False) -> ManagementPlan:
     """Guideline-based next steps for a case.
 
     Parameters
@@ -197,43 +309,35 @@ def management_pathway(case: Case, *, triage: Triage | None = None,
         Result of :func:`triage_case` (computed when not given).
     as_of : datetime.date, optional
         Assessment date for the step statuses (default: today).
+    observed_growth : bool, default False
+        Whether a follow-up MRI showed growth beyond measurement error (shown
+        among the indications for surgery).
 
     Returns
     -------
     ManagementPlan
-        With a red flag: one urgent-referral step and a note that the
-        conservative pathway does not apply. Otherwise: conservative care,
-        re-evaluation at 6 weeks, discussion of surgery after about 12 weeks of
-        persisting disabling radicular pain with concordant imaging, follow-up
-        MRI at 4 and 10.5 months after onset when it would change management,
-        and the safety net.
+        With a red flag: the emergency steps (emergency MRI, then
+        decompression if it shows compression) for cauda equina signs, an
+        urgent referral for a motor deficit, investigation first for serious
+        pathology; a note that the conservative pathway does not apply.
+        Otherwise: conservative care, re-evaluation at 6 weeks, discussion of
+        surgery after about 12 weeks of persisting disabling radicular pain with
+        concordant imaging, the indications for surgery at any stage (with what
+        the case shows), MRI when it answers a question and at 4 and 10.5
+        months only if the answer would change management, what to do if
+        symptoms come back, and the safety net. Both carry the plain-language
+        page for the patient.
     """
     as_of = as_of or dt.date.today()
     triage = triage or triage_case(case)
     onset = case.symptoms.onset_date
-    notes: list[str] = []
+    info = patient_information(triage=triage)
     if triage.urgent_referral:
-        codes = {r.code for r in triage.reasons}
-        found = [r.text.split(":")[0].lower() for r in triage.reasons]
-        text = "Refer urgently to a spinal surgeon (" + ", ".join(found) + ")."
-        ids = list(_IDS["urgent"])
-        if codes - {"motor_mrc", "progressive_motor_deficit"}:
-            early, late = _value(_IDS["ces_hours_value"]).value
-            text += (" Suspected cauda equina syndrome needs emergency assessment: the sources "
-                     f"favour decompression within {_fmt(early)}-{_fmt(late)} hours.")
-            ids.append(_IDS["ces_hours_value"])
-        if codes & {"motor_mrc", "progressive_motor_deficit"}:
-            hours = _value(_IDS["motor_hours_value"]).value
-            text += (" For a severe or progressive motor deficit retrospective data favour "
-                     f"surgery within {_fmt(hours)} hours; NASS found insufficient evidence for "
-                     "or against emergency surgery for motor deficit.")
-            ids.append(_IDS["motor_hours_value"])
-        step = _step("urgent_referral", "Urgent referral", text, "now", 0, as_of, as_of,
-                     tuple(ids))
-        notes.append("A red flag is present: the conservative watchful-waiting pathway "
-                     "does not apply until a spinal specialist has assessed the patient.")
         return ManagementPlan(pathway="urgent_referral", onset_date=onset, as_of=as_of,
-                              steps=(step,), notes=tuple(notes))
+                              steps=_urgent_steps(triage, as_of), urgency=triage.level,
+                              notes=(_URGENT_NOTE[triage.level],),
+                              patient_information=info)
+    notes: list[str] = []
     if onset is None:
         notes.append("Symptom onset date not recorded: the steps keep their relative timing.")
     weeks = _value(_IDS["reevaluate_value"]).value
@@ -257,24 +361,42 @@ def management_pathway(case: Case, *, triage: Triage | None = None,
               f"If disabling radicular pain persists after about {_fmt(weeks_surgery)} weeks "
               "of conservative care and the MRI is consistent with the symptoms, consider "
               "discussing decompression (discectomy). Early surgery relieves leg pain sooner; "
-              "at one year outcomes were similar to prolonged conservative care.",
+              "at one year outcomes were similar to prolonged conservative care. The "
+              "indications below apply at any time, before or after this point.",
               f"{_fmt(weeks_surgery)} weeks after symptom onset",
               round(weeks_surgery * _DAYS_PER_WEEK), onset, as_of,
               (_IDS["surgery_value"], *_IDS["surgery"])),
+        _indications_step(case, onset, as_of, observed_growth=observed_growth),
+        _step("reimage_on_events", "MRI when it answers a question",
+              _statement_text("reimage_when_it_answers_a_question"),
+              "when one of these events happens", None, onset, as_of,
+              ("reimage_when_it_answers_a_question", *_IDS["reimage"])),
     ]
     for i, months in enumerate(reimage_months):
         steps.append(_step(
             f"reimage_{i + 1}", "Consider follow-up MRI",
-            f"Consider a follow-up MRI about {_fmt(months)} months after onset to document "
-            "resorption, if its result would change management (for example a decision on "
-            "surgery).",
+            f"Consider a follow-up MRI about {_fmt(months)} months after onset only if its "
+            "answer would change management, for a patient still weighing surgery against "
+            "waiting longer: has the herniation resorbed, is it unchanged, has it grown? Not "
+            "to document resorption in a patient who is recovering.",
             f"{_fmt(months)} months after symptom onset", round(months * DAYS_PER_MONTH),
-            onset, as_of, (_IDS["reimage_value"], *_IDS["reimage"]), months=months))
+            onset, as_of, (_IDS["reimage_value"], *_IDS["reimage"],
+                           "symptoms_precede_imaging"), months=months))
+    steps.append(_step(
+        "recurrence", "If symptoms come back",
+        _statement_text("recurrence_after_resorption") + " Record a recurrence at the "
+        "visit; a new episode with radicular pain is reassessed like the first (red flags, "
+        "neurology) and re-imaged only if the answer changes management.",
+        "after recovery", None, onset, as_of,
+        ("recurrence_after_resorption", "no_symptom_recurrence_after_resorption_lee2017")))
     steps.append(_step(
         "safety_net", "Safety net",
-        "Tell the patient to seek emergency care at once if saddle numbness, bladder or bowel "
-        "disturbance, symptoms in both legs or increasing weakness appear.",
+        "Tell the patient to seek emergency care at once if numbness around the back "
+        "passage or genitals, new difficulty passing urine or loss of bladder or bowel "
+        "control or sensation, new sexual dysfunction, symptoms in both legs or increasing "
+        "weakness appear.",
         "at every visit", None, onset, as_of, _IDS["safety_net"]))
     steps.sort(key=lambda s: (s.offset_days is None, s.offset_days or 0))
     return ManagementPlan(pathway="conservative_trial", onset_date=onset, as_of=as_of,
-                          steps=tuple(steps), notes=tuple(notes))
+                          steps=tuple(steps), notes=tuple(notes), urgency="routine",
+                          patient_information=info)
