@@ -41,6 +41,7 @@ _COMMAND_MODULES = (
     "resorb.cli._scores",
     "resorb.cli._imaging",
     "resorb.cli._registry",
+    "resorb.cli._pacs",
     "resorb.cli._evidence",
     "resorb.cli._therapy",
     "resorb.cli._assess",

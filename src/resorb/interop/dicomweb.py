@@ -259,7 +259,7 @@ class PacsClient:
         dicomweb = require_extra("dicomweb_client", "pacs")
         requests = require_extra("requests", "pacs")
         self.config = config
-        session = requests.Session()
+        session = _session_class(requests)()
         if config.username is not None:
             session.auth = (config.username, config.password or "")
         headers = {"Authorization": f"Bearer {config.token}"} if config.token else None
@@ -512,6 +512,23 @@ class PacsClient:
             raise PacsError(f"PACS {self.config.display_url}: store objects: "
                             f"{len(failed)} of {len(items)} refused ({reasons})")
         return result
+
+
+def _session_class(requests: Any) -> type:
+    class _Session(requests.Session):
+        """Sends QIDO wildcards as ``*`` (legal in a query, RFC 3986 sub-delims).
+
+        dicomweb-client percent-encodes them as ``%2A``, which Orthanc's DICOMweb
+        plugin (1.x) then matches literally instead of as a wildcard.
+        """
+
+        def send(self, request, **kwargs):  # type: ignore[override]
+            head, sep, query = (request.url or "").partition("?")
+            if sep:
+                request.url = head + sep + query.replace("%2A", "*").replace("%3F", "?")
+            return super().send(request, **kwargs)
+
+    return _Session
 
 
 def _ensure_file_meta(ds: Any) -> None:

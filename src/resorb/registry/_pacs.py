@@ -1,0 +1,172 @@
+"""The registry and a PACS: import a study de-identified, send the SEG and SR back.
+
+:func:`import_from_pacs` retrieves a study over DICOMweb into a private
+temporary folder (mode 0700, deleted afterwards) and hands it to the registry's
+DICOM import (:func:`resorb.registry.import_dicom`), which measures the SEG and
+de-identifies every object after DICOM PS3.15 before anything is stored. The
+original UIDs, names and dates never reach the database or the log.
+
+:func:`send_to_pacs` builds a DICOM SR (TID 1500) of a registry MRI study's
+volume on the **de-identified** SEG written by the import and stores both on a
+PACS (STOW-RS). Both objects then carry the de-identified identity only (the
+SR copies patient and study attributes from that SEG): a research archive, or a
+clinical PACS whose users reconcile de-identified results, receives them.
+Identified and de-identified attributes are never mixed in one object.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from resorb.errors import InvalidInputError, require_extra
+from resorb.interop.dicomweb import PacsClient
+from resorb.registry._dicom import SEGMENTATION_SOP_CLASSES, import_dicom
+from resorb.registry._service import Registry
+
+__all__ = ["import_from_pacs", "send_to_pacs"]
+
+log = logging.getLogger("resorb.registry.pacs")
+
+
+def import_from_pacs(registry: Registry, client: PacsClient, study_instance_uid: str, *,
+                     patient_id: int, actor: str, level: str | None = None,
+                     label: int | None = None,
+                     series_instance_uids: list[str] | None = None,
+                     store_dir: str | Path | None = None,
+                     progress: Callable[[int, int | None], None] | None = None
+                     ) -> dict[str, Any]:
+    """Retrieve a study from the PACS and import it into the registry, de-identified.
+
+    Parameters
+    ----------
+    registry : Registry
+    client : PacsClient
+    study_instance_uid : str
+        The study on the PACS (its original UID; not stored).
+    patient_id : int, keyword-only
+        The registry patient the study belongs to (the clinician's choice; the
+        PACS patient ID is not stored).
+    actor : str, keyword-only
+    level, label : optional
+        As for :func:`resorb.registry.import_dicom` (disc level; SEG segment to measure).
+    series_instance_uids : list of str, optional
+        Retrieve only these series (e.g. the SEG and the series it was drawn on).
+    store_dir : str or Path, optional
+        Keep the de-identified objects here (needed later by :func:`send_to_pacs`).
+    progress : callable, optional
+        ``progress(done, total)`` per retrieved instance.
+
+    Returns
+    -------
+    dict
+        The import's result plus ``pacs``: the PACS URL (without credentials),
+        the number of instances and bytes retrieved.
+    """
+    registry.get_patient(patient_id)  # fail before any transfer
+    with tempfile.TemporaryDirectory(prefix="resorb-pacs-") as tmp:
+        got = client.retrieve_study(study_instance_uid, Path(tmp) / "study",
+                                    series_instance_uids=series_instance_uids,
+                                    progress=progress)
+        result = import_dicom(registry, got.folder, patient_id=patient_id, level=level,
+                              label=label, actor=actor, store_dir=store_dir)
+    result["pacs"] = {"url": client.config.display_url, "instances": len(got.files),
+                      "bytes": got.n_bytes}
+    log.info("imported %s instances from PACS %s for registry patient %s", len(got.files),
+             client.config.display_url, patient_id)
+    return result
+
+
+def _mri_row(registry: Registry, mri_id: int):
+    from resorb.registry import RecordNotFoundError
+    from resorb.registry import _models as m
+
+    with registry.reading() as s:
+        row = s.get(m.MRIStudy, mri_id)
+        if row is None:
+            raise RecordNotFoundError("mri", f"no MRI study {mri_id}")
+        return {"volume_mm3": row.volume_mm3, "level": row.level, "source": row.source,
+                "series_info": dict(row.series_info or {})}
+
+
+def send_to_pacs(registry: Registry, client: PacsClient, *, mri_id: int,
+                 seg: str | Path | Any, segment: int | None = None,
+                 include_seg: bool = True) -> dict[str, Any]:
+    """Store the de-identified SEG of a registry MRI study and an SR of its volume on a PACS.
+
+    Parameters
+    ----------
+    registry : Registry
+    client : PacsClient
+    mri_id : int, keyword-only
+        A registry MRI study imported from a DICOM SEG.
+    seg : path or pydicom.Dataset, keyword-only
+        The de-identified SEG the import wrote (``store_dir``); it must be the
+        one this study was measured on (same SOP Instance UID).
+    segment : int, optional
+        The SEG segment that holds the herniation; default: the segment the
+        import measured, or the SEG's only segment.
+    include_seg : bool
+        Also store the SEG (default), so that the SR's reference resolves on the PACS.
+
+    Returns
+    -------
+    dict
+        ``stored`` (SOP Instance UIDs), ``sr_sop_instance_uid``,
+        ``seg_sop_instance_uid``, ``study_instance_uid`` (de-identified),
+        ``volume_mm3``, ``segment``.
+    """
+    pydicom = require_extra("pydicom", "imaging")
+    from resorb.interop.sr import volume_report
+
+    row = _mri_row(registry, mri_id)
+    info = row["series_info"]
+    if row["source"] != "dicom-seg" or row["volume_mm3"] is None:
+        raise InvalidInputError("mri", f"MRI study {mri_id} was not measured on a DICOM SEG",
+                                allowed="a study imported from a DICOM SEG")
+    if isinstance(seg, str | Path):
+        try:
+            ds = pydicom.dcmread(seg)
+        except Exception:
+            raise InvalidInputError("seg", "is not a readable DICOM file",
+                                    allowed="the de-identified DICOM SEG of the study") from None
+    else:
+        ds = seg
+    if str(getattr(ds, "SOPClassUID", "")) not in SEGMENTATION_SOP_CLASSES:
+        raise InvalidInputError("seg", "is not a DICOM SEG", allowed="a Segmentation object")
+    if str(getattr(ds, "PatientIdentityRemoved", "")).upper() != "YES":
+        raise InvalidInputError("seg", "is not de-identified (PatientIdentityRemoved is not "
+                                "YES)", allowed="the de-identified copy written by the import")
+    if str(ds.SOPInstanceUID) != str(info.get("SOPInstanceUID", "")):
+        raise InvalidInputError("seg", f"is not the SEG MRI study {mri_id} was measured on",
+                                allowed="the de-identified SEG of that study (same SOP "
+                                        "Instance UID)")
+    numbers = sorted(int(s.SegmentNumber) for s in getattr(ds, "SegmentSequence", []))
+    measured = info.get("segment")
+    if segment is None:
+        segment = measured if measured is not None else (numbers[0] if len(numbers) == 1
+                                                         else None)
+    if segment is None:
+        raise InvalidInputError("segment", f"MRI study {mri_id} was measured on all "
+                                f"{len(numbers)} segments together",
+                                allowed="import the SEG again naming the herniation's segment")
+    if segment not in numbers:
+        raise InvalidInputError("segment", f"{segment!r} is not a segment of the SEG",
+                                allowed=", ".join(map(str, numbers)))
+    if measured is not None and segment != measured:
+        raise InvalidInputError("segment", f"{segment} is not the segment measured ({measured})",
+                                allowed=str(measured))
+    sr = volume_report(ds, [{"segment_number": segment, "volume_mm3": float(row["volume_mm3"]),
+                             "level": row["level"]}])
+    objects = [ds, sr] if include_seg else [sr]
+    result = client.store(objects)
+    log.info("stored %s objects of MRI study %s on PACS %s", len(result.stored), mri_id,
+             client.config.display_url)
+    return {"stored": list(result.stored), "sr_sop_instance_uid": str(sr.SOPInstanceUID),
+            "seg_sop_instance_uid": str(ds.SOPInstanceUID),
+            "study_instance_uid": str(ds.StudyInstanceUID),
+            "volume_mm3": float(row["volume_mm3"]), "segment": segment,
+            "pacs": client.config.display_url}
