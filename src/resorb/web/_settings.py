@@ -8,13 +8,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from resorb.errors import InvalidInputError
 
-__all__ = ["WebSettings", "load_or_create_secret", "sqlite_path"]
+__all__ = ["OBJECT_STORE_ENV", "WebSettings", "load_or_create_secret", "object_store_of",
+           "pacs_from_env", "sqlite_path"]
 
 #: Environment variable that supplies the signing secret (for server databases).
 SECRET_ENV = "RESORB_SECRET_KEY"
+#: Environment variable naming the folder of de-identified uploaded masks and DICOM objects.
+OBJECT_STORE_ENV = "RESORB_OBJECT_STORE"
 _MIN_SECRET_CHARS = 32
 
 
@@ -46,6 +50,17 @@ class WebSettings:
         (0 = none): the page, its PDF and "store" of one case compute it once.
     clock : callable
         Returns the current time in seconds since the epoch (injectable for tests).
+    pacs : resorb.interop.dicomweb.PacsConfig or None
+        The PACS the "Import from PACS" page searches (DICOMweb root and
+        credentials); default: the ``RESORB_PACS_*`` environment variables
+        (:meth:`~resorb.interop.dicomweb.PacsConfig.from_env`), None = no PACS.
+    object_store_dir : Path or None
+        Folder of the de-identified copies of uploaded masks and PACS imports;
+        default: ``RESORB_OBJECT_STORE``, else ``<database>.objects`` beside a
+        SQLite file (see :func:`object_store_of`).
+    mask_max_bytes : int
+        Largest mask upload accepted (bytes); 64 MiB holds a DICOM SEG of a
+        3-D lumbar MRI several times over (a software limit).
     """
 
     secret_key: str
@@ -56,8 +71,16 @@ class WebSettings:
     login_window_s: float = 15 * 60
     assessment_cache_size: int = 128
     clock: Callable[[], float] = field(default=time.time)
+    pacs: Any = field(default_factory=lambda: pacs_from_env())
+    object_store_dir: Path | None = field(
+        default_factory=lambda: Path(os.environ[OBJECT_STORE_ENV])
+        if os.environ.get(OBJECT_STORE_ENV) else None)
+    mask_max_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.mask_max_bytes, int) and self.mask_max_bytes > 0):
+            raise InvalidInputError("mask_max_bytes", f"{self.mask_max_bytes!r}",
+                                    allowed="an integer > 0")
         if not isinstance(self.secret_key, str) or len(self.secret_key) < _MIN_SECRET_CHARS:
             raise InvalidInputError("secret_key", "is too short",
                                     allowed=f"a random string of at least {_MIN_SECRET_CHARS} "
@@ -72,6 +95,21 @@ class WebSettings:
         if self.login_max_failures < 1:
             raise InvalidInputError("login_max_failures", f"{self.login_max_failures!r}",
                                     allowed="an integer >= 1")
+
+
+def pacs_from_env() -> Any:
+    """The PACS named by the ``RESORB_PACS_*`` environment variables, or None."""
+    from resorb.interop.dicomweb import PacsConfig
+
+    return PacsConfig.from_env()
+
+
+def object_store_of(settings: WebSettings, db_url: str) -> Path | None:
+    """Folder of de-identified objects: the setting, else ``<database>.objects`` (SQLite)."""
+    if settings.object_store_dir is not None:
+        return Path(settings.object_store_dir)
+    path = sqlite_path(db_url)
+    return None if path is None else path.with_name(path.name + ".objects")
 
 
 def sqlite_path(db_url: str) -> Path | None:
