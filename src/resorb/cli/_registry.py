@@ -159,6 +159,33 @@ def register(app: typer.Typer) -> None:
             emit({"files": {k: str(v) for k, v in files.items()},
                   "pseudonymised": pseudonymised}, as_json=as_json)
 
+    @registry.command("backup")
+    def backup(out: Path = typer.Argument(..., help="Backup file to write (mode 0600)."),
+               db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
+               as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
+               ) -> None:
+        """Back up the whole registry: every table, users, date offsets and audit log
+        (SQLite online backup; pg_dump custom format for PostgreSQL)."""
+        from resorb.registry._backup import backup_registry
+
+        with _open(db) as reg:
+            emit(backup_registry(reg, out), as_json=as_json)
+
+    @registry.command("restore")
+    def restore(backup_file: Path = typer.Argument(..., help="A file written by "
+                                                   "`resorb registry backup`."),
+                db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
+                force: bool = typer.Option(False, "--force",
+                                           help="Replace a registry that already holds "
+                                                "patients or users."),
+                as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
+                ) -> None:
+        """Restore the registry from a backup (into an empty registry unless --force)."""
+        from resorb.registry._backup import restore_registry
+
+        with _open(db, require_schema=False) as reg:
+            emit(restore_registry(reg, backup_file, force=force), as_json=as_json)
+
     @registry.command("seed-demo")
     def seed_demo(db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
                   patients: int = typer.Option(20, "--patients", help="Number of patients."),

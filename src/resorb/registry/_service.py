@@ -139,6 +139,8 @@ class Registry:
             session.info["actor"] = actor
             try:
                 with session.begin():
+                    # A write transaction: on SQLite it takes the write lock at BEGIN.
+                    session.connection(execution_options={"resorb_write": True})
                     session.info["actor_id"] = session.scalar(
                         select(m.User.id).where(m.User.username == actor))
                     yield session
