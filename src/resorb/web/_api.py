@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ConfigDict, Field
 
-from resorb.cli._common import to_jsonable
+from resorb._json import to_jsonable
 from resorb.registry import FindingsIn, MRIIn, PatientIn, TherapyIn, VisitIn
 from resorb.web._auth import CAN_READ_IDENTIFIED, CAN_WRITE, Principal, api_principal
 from resorb.web._auth import require_api_role as _require
@@ -242,7 +242,7 @@ def research_patients(request: Request, user: User) -> Any:
 
 @router.get("/api/research/patients/{pseudonym}", tags=["research"])
 def research_patient(request: Request, user: User, pseudonym: str) -> Any:
-    for row in _state(request).registry.pseudonymised_view(actor=user.username):
-        if row["pseudonym"] == pseudonym:
-            return to_jsonable(row)
+    row = _state(request).registry.pseudonymised_patient(pseudonym, actor=user.username)
+    if row is not None:
+        return to_jsonable(row)
     raise HTTPException(status_code=404, detail=f"pseudonym: no patient {pseudonym!r}")

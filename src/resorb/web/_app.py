@@ -90,7 +90,16 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from resorb.registry import RecordNotFoundError, Registry
-    from resorb.web import _api, _assess, _pages
+    from resorb.web import (
+        _api,
+        _assess,
+        _page_admin,
+        _page_assessment,
+        _page_login,
+        _page_patients,
+        _page_research,
+        _pages,
+    )
     from resorb.web._auth import CsrfError, LoginRequired
     from resorb.web._middleware import SecurityHeadersMiddleware, SessionMiddleware
 
@@ -121,7 +130,8 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
     app.state.resorb = state
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     app.include_router(_api.router)
-    app.include_router(_pages.router)
+    for area in (_page_login, _page_patients, _page_assessment, _page_research, _page_admin):
+        app.include_router(area.router)
 
     def wants_json(request) -> bool:
         return request.url.path.startswith("/api/") or request.url.path == "/healthz"

@@ -9,7 +9,13 @@ from typing import Any
 
 from resorb.errors import MissingExtraError
 
-__all__ = ["AssessmentCache", "assess_patient", "assessment_html", "assessment_pdf"]
+__all__ = [
+    "AssessmentCache",
+    "assess_patient",
+    "assess_records",
+    "assessment_html",
+    "assessment_pdf",
+]
 
 # warnings.catch_warnings changes process-wide state; one assessment at a time
 # records its caveats, so that concurrent requests cannot swap them.
@@ -59,9 +65,15 @@ class AssessmentCache:
                 self._items.popitem(last=False)
 
 
-def assess_patient(registry, patient_id: int, *, cache: AssessmentCache | None = None
+def assess_patient(registry: Any, patient_id: int, *, cache: AssessmentCache | None = None
                    ) -> tuple[Any, dict[str, Any]]:
-    """Assess the patient's current case.
+    """Assess the patient's current case (reads the patient once, then :func:`assess_records`)."""
+    return assess_records(registry.patient_records(patient_id), cache=cache)
+
+
+def assess_records(records: Any, *, cache: AssessmentCache | None = None
+                   ) -> tuple[Any, dict[str, Any]]:
+    """Assess the current case of a patient's records (``Registry.patient_records``).
 
     Returns
     -------
@@ -72,10 +84,11 @@ def assess_patient(registry, patient_id: int, *, cache: AssessmentCache | None =
     """
     import datetime as dt
 
-    from resorb.cli._common import to_jsonable
+    from resorb._json import to_jsonable
+    from resorb.registry import case_of
 
     reports = _reports()
-    case = registry.case_from_registry(patient_id)
+    case = case_of(records)
     key = None
     if cache is not None:
         try:
@@ -103,18 +116,12 @@ def assess_patient(registry, patient_id: int, *, cache: AssessmentCache | None =
     return assessment, data
 
 
-def assessment_pdf(assessment) -> bytes:
-    """The assessment report as PDF bytes (WeasyPrint, via ``resorb.reports.render_pdf``)."""
-    import tempfile
-    from pathlib import Path
-
+def assessment_pdf(assessment: Any) -> bytes:
+    """The assessment report as PDF bytes (``resorb.reports.render_pdf``, WeasyPrint)."""
     reports = _reports()
-    with tempfile.TemporaryDirectory(prefix="resorb-pdf-") as tmp:
-        path = Path(tmp) / "assessment.pdf"
-        with _WARN_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            reports.render_pdf(assessment, path)
-        return path.read_bytes()
+    with _WARN_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return bytes(reports.render_pdf(assessment))
 
 
 def assessment_html(assessment) -> str:

@@ -1,0 +1,73 @@
+"""Pages: the research (pseudonymised) view and the cohort dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+from resorb.web._auth import Principal
+from resorb.web._pages import (
+    User,
+    render,
+    state,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+def _research_rows(request: Request, user: Principal) -> list[dict[str, Any]]:
+    """The whole pseudonymised registry (for the list and the cohort dashboard)."""
+    return state(request).registry.pseudonymised_view(actor=user.username)
+
+
+@router.get("/research/patients")
+def research_list(request: Request, user: User, q: str | None = None) -> HTMLResponse:
+    rows = _research_rows(request, user)
+    if q:
+        rows = [r for r in rows if q.strip().lower() in r["pseudonym"].lower()]
+    return render(request, "research_list.html", {"rows": rows, "q": q or "",
+                                                  "nav": "patients"}, user=user)
+
+
+@router.get("/research/patients/{pseudonym}")
+def research_patient(request: Request, user: User, pseudonym: str) -> HTMLResponse:
+    from resorb.registry import resorption_between
+    from resorb.web._plots import svg_data_uri, volume_course_svg
+
+    row = state(request).registry.pseudonymised_patient(pseudonym, actor=user.username)
+    if row is None:
+        raise HTTPException(status_code=404, detail=f"No patient {pseudonym!r}.")
+    mri = []
+    base: dict[Any, Any] = {}
+    for m in row["mri"]:
+        item = dict(m)
+        if m["volume_mm3"] is not None:
+            b = base.setdefault(m["level"], m)
+            item["days_since_baseline"] = (m["date"] - b["date"]).days
+            if b is not m:
+                item.update(resorption_between(b["volume_mm3"], m["volume_mm3"]))
+        mri.append(item)
+    obs = [(m["date"], m["volume_mm3"]) for m in row["mri"] if m["volume_mm3"] is not None]
+    plot = svg_data_uri(volume_course_svg(obs)) if obs else None
+    return render(request, "research_patient.html",
+                  {"r": row, "mri": mri, "plot": plot, "nav": "patients"}, user=user)
+
+
+@router.get("/cohort")
+def cohort(request: Request, user: User) -> HTMLResponse:
+    from resorb.web._cohort import summarise_cohort
+    from resorb.web._plots import km_by_group_svg, resorption_by_group_svg, svg_data_uri
+
+    summary = summarise_cohort(_research_rows(request, user))
+    km = summary.kaplan_meier()
+    plots = {}
+    if summary.resorption_percent:
+        plots["resorption"] = svg_data_uri(resorption_by_group_svg(summary.resorption_percent))
+    if km:
+        plots["km"] = svg_data_uri(km_by_group_svg(km))
+    return render(request, "cohort.html", {"s": summary, "table": summary.table(),
+                                           "plots": plots, "nav": "cohort"}, user=user)
