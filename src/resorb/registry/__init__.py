@@ -41,6 +41,7 @@ Input mappings are validated by the pydantic schemas (``PatientIn``,
 entries. Passwords: :func:`hash_password` / :func:`verify_password` (argon2id).
 """
 
+from resorb.registry._authstate import AuthState, ThrottlePolicy
 from resorb.registry._csv import CSV_COLUMNS, export_csv, export_pseudonymised_csv, import_csv
 from resorb.registry._demo import seed_demo
 from resorb.registry._dicom import import_dicom
@@ -87,6 +88,7 @@ __all__ = [
     "RED_FLAG_CARRY_DAYS",
     "ROLES",
     "AssessmentRecord",
+    "AuthState",
     "FindingsIn",
     "FindingsRecord",
     "MRIIn",
@@ -99,6 +101,7 @@ __all__ = [
     "Registry",
     "TherapyIn",
     "TherapyRecord",
+    "ThrottlePolicy",
     "UserRecord",
     "VisitIn",
     "VisitRecord",
