@@ -34,7 +34,9 @@ def test_every_example_gives_the_design_keys(capsys, name):
 def test_readable_summary_by_default(capsys):
     code, out, _ = run(capsys, "assess", str(EXAMPLES / "cauda_equina_red_flags.yaml"))
     assert code == 0
-    assert "URGENT REFERRAL" in out and "not a medical" in " ".join(out.split())
+    assert "EMERGENCY: SUSPECTED CAUDA EQUINA SYNDROME" in out
+    assert "not a medical" in " ".join(out.split())
+    assert "withheld" in out and "Resorption within" not in out
 
 
 def test_seed_changes_only_the_monte_carlo(capsys):

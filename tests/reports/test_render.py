@@ -51,14 +51,16 @@ def test_key_answer_comes_first(pages, assessments):
     card = first.find(id="probability-card").get_text(" ", strip=True)
     assert "> 99 %" in card and "95 % interval" in card
     urgent = _soup(pages["cauda_equina_red_flags"]).find(id="triage-card")
-    assert "urgent" in urgent["class"] and "Urgent referral" in urgent.get_text()
+    assert "urgent" in urgent["class"]
+    assert "Emergency: suspected cauda equina syndrome" in urgent.get_text()
 
 
 def test_every_factor_links_its_source(pages, assessments):
     for name, html in pages.items():
         soup = _soup(html)
         rows = soup.select("#factors tr.factor")
-        factors = assessments[name].to_dict()["resorption"]["factors"]
+        resorption = assessments[name].to_dict()["resorption"]
+        factors = [] if resorption["withheld"] else resorption["factors"]
         assert len(rows) == len(factors), name
         for row, f in zip(rows, factors, strict=True):
             hrefs = {a["href"] for a in row.select("a.factor-source")}
@@ -101,7 +103,8 @@ def test_plots_are_drawn_when_there_is_something_to_draw(pages):
     assert seq.find(id="volume-plot") is not None
     assert seq.find(id="factor-plot") is not None
     ces = _soup(pages["cauda_equina_red_flags"])
-    assert ces.find(id="volume-plot") is not None  # one MRI: the prior band
+    assert ces.find(id="volume-plot") is None  # withheld beside the emergency referral
+    assert ces.find(id="factor-plot") is None
 
 
 def test_management_steps_show_dates_and_sources(pages):

@@ -32,14 +32,25 @@ def _render_summary(d: Mapping[str, Any]) -> None:
     title = f"{findings.get('level', '')} {findings.get('morphology', '')}".strip()
     t = d["triage"]
     if t["urgent_referral"]:
-        body = "[bold red]URGENT REFERRAL[/]\n" + "\n".join(f"- {r['text']}" for r in t["reasons"])
+        heading = {"emergency": "EMERGENCY: SUSPECTED CAUDA EQUINA SYNDROME",
+                   "investigate": "INVESTIGATE SERIOUS PATHOLOGY FIRST"}.get(
+                       t.get("level"), "URGENT REFERRAL")
+        body = (f"[bold red]{heading}[/]\n" + "\n".join(f"- {r['text']}" for r in t["reasons"])
+                + f"\n{t['action']}")
     else:
         body = "[green]No red flag recorded[/] (" + "; ".join(t["checked"]) + ")"
     console.print(Panel(body, title=f"resorb assessment: {title}", expand=False))
+    for w in d.get("warnings") or []:
+        console.print(f"[bold yellow]Check {w['field']}:[/] {w['message']}")
     r = d["resorption"]
-    console.print(f"[bold]Resorption within {r['horizon_months']:g} months:[/] "
-                  f"{_pct(r['probability'])} (95 % interval {_pct(r['interval'][0])}"
-                  f" - {_pct(r['interval'][1])}); model: {r.get('model', 'evidence')}")
+    withheld = bool(r.get("withheld"))
+    if withheld:
+        console.print("[bold]Resorption estimate and volume forecast:[/] withheld beside the "
+                      "referral.")
+    else:
+        console.print(f"[bold]Resorption within {r['horizon_months']:g} months:[/] "
+                      f"{_pct(r['probability'])} (95 % interval {_pct(r['interval'][0])}"
+                      f" - {_pct(r['interval'][1])}); model: {r.get('model', 'evidence')}")
     if d["measurements"]:
         table = Table(title="MRI volumes", show_edge=False)
         for col in ("date", "volume mm3", "method", "resorption vs first", "grade",
@@ -55,7 +66,7 @@ def _render_summary(d: Mapping[str, Any]) -> None:
                               "no" if m["within_mdc"] else "yes")
         console.print(table)
     f = d["forecast"]
-    if f.get("available"):
+    if f.get("available") and not withheld:
         pts = ", ".join(f"{p['months_after_baseline']} mo {p['volume_mm3']:.0f} mm3 "
                         f"[{p['interval_mm3'][0]:.0f}-{p['interval_mm3'][1]:.0f}]"
                         for p in f["points"])

@@ -224,7 +224,8 @@ _URGENT_NOTE = {
 
 def _urgent_steps(triage: Triage, as_of: dt.date) -> tuple[ManagementStep, ...]:
     steps: list[ManagementStep] = []
-    found = "; ".join(r.text.rstrip(".") for r in triage.reasons)
+    found = "; ".join(r.text.rstrip(".") for r in triage.reasons
+                      if r.group.value.startswith("cauda_equina"))
     if triage.cauda_equina:
         steps.append(_step(
             "emergency_mri", "Emergency MRI",

@@ -21,33 +21,19 @@ from pathlib import Path
 from typing import Any
 
 from resorb.domain.case import Case
+from resorb.domain.scales import FINDING_SCALES
 from resorb.errors import CaseFileError, InvalidInputError
 
 __all__ = ["ASSESSMENT_KEYS", "Assessment", "SourceRegister", "assess_case"]
 
-#: Top-level keys of ``Assessment.to_dict()``; the first six are the DESIGN.md contract.
+#: Top-level keys of ``Assessment.to_dict()``; the first six and ``warnings`` are the
+#: DESIGN.md contract.
 ASSESSMENT_KEYS: tuple[str, ...] = (
     "resorption", "triage", "measurements", "forecast", "management", "therapies",
-    "case", "scores", "disclaimer", "sources", "provenance",
+    "case", "scores", "disclaimer", "sources", "provenance", "warnings",
 )
 
-_FINDING_FIELDS: tuple[tuple[str, str], ...] = (
-    ("level", "Level"),
-    ("morphology", "Morphology (Fardon 2014)"),
-    ("containment", "Containment"),
-    ("pll", "Posterior longitudinal ligament"),
-    ("zone", "Axial zone"),
-    ("migration", "Migration"),
-    ("komori", "Komori type"),
-    ("msu_size", "MSU size"),
-    ("msu_zone", "MSU zone"),
-    ("rim_enhancement", "Rim enhancement"),
-    ("iwabuchi", "Iwabuchi type"),
-    ("t2_signal", "T2 signal of the fragment"),
-    ("modic", "Modic change"),
-    ("pfirrmann", "Pfirrmann grade"),
-    ("schizas", "Schizas grade"),
-)
+_FINDING_FIELDS: tuple[tuple[str, str], ...] = tuple((f.key, f.label) for f in FINDING_SCALES)
 
 
 class SourceRegister:
@@ -162,6 +148,8 @@ class Assessment:
     disclaimer: str
     sources: tuple[Mapping[str, Any], ...]
     provenance: Mapping[str, Any]
+    #: Plausibility problems and triage contradictions, each ``{field, message, kind}``.
+    warnings: tuple[Mapping[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with exactly the keys of :data:`ASSESSMENT_KEYS`."""
@@ -414,6 +402,12 @@ def _register_sources(reg: SourceRegister, resorption: Mapping[str, Any],
     for s in management.get("steps", []):
         for c in s.get("sources", []):
             reg.add(c, f"management: {s.get('title')}")
+    for p in management.get("patient_information", []):
+        for c in p.get("sources", []):
+            reg.add(c, "for the patient")
+    for w in triage.get("warnings", []):
+        for c in w.get("sources", []):
+            reg.add(c, "triage")
     if forecast.get("available"):
         for s in forecast["prior"]["sources"]:
             for c in s.get("citations", []):
@@ -463,6 +457,7 @@ def assess_case(case: Case, *, model: Any = None, seed: int = 0,
     """
     from resorb import DISCLAIMER, __version__
     from resorb.prognosis import management_pathway, triage_case
+    from resorb.reports._plausibility import plausibility_warnings
 
     as_of = as_of or dt.date.today()
     measurements, volumes = _measurements(case)
@@ -470,7 +465,15 @@ def assess_case(case: Case, *, model: Any = None, seed: int = 0,
     resorption = _resorption(case, model, seed)
     triage_obj = triage_case(case)
     triage = triage_obj.to_dict()
-    management = management_pathway(case, triage=triage_obj, as_of=as_of).to_dict()
+    # Beside an emergency or urgent referral the report shows no percentage and no forecast.
+    resorption["withheld"] = triage_obj.withhold_resorption
+    grew = any(m.get("grade") == "enlarged" and m.get("within_mdc") is False
+               for m in measurements)
+    management = management_pathway(case, triage=triage_obj, as_of=as_of,
+                                     observed_growth=grew).to_dict()
+    warnings_out = [w.to_dict() for w in plausibility_warnings(case, volumes)]
+    warnings_out += [{"field": w.field, "message": w.message, "kind": "triage"}
+                     for w in triage_obj.warnings]
     therapies = _therapies(case)
     scores = _scores(case)
     reg = SourceRegister()
@@ -487,5 +490,5 @@ def assess_case(case: Case, *, model: Any = None, seed: int = 0,
         resorption=resorption, triage=triage, measurements=tuple(measurements),
         forecast=forecast, management=management, therapies=therapies,
         case=_case_summary(case), scores=scores, disclaimer=DISCLAIMER,
-        sources=tuple(reg.entries()), provenance=provenance,
+        sources=tuple(reg.entries()), provenance=provenance, warnings=tuple(warnings_out),
     )

@@ -95,6 +95,39 @@ def _next_step(management: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return dated[0] if dated and not any(s.get("status") for s in steps) else None
 
 
+_WITHHELD_REASON = {
+    "emergency": "suspected cauda equina syndrome needs emergency MRI and, if it shows "
+                 "compression, decompression; a resorption estimate does not apply.",
+    "urgent": "a severe or progressive motor deficit needs urgent surgical assessment; a "
+              "resorption estimate does not apply until then.",
+    "investigate": "red flags of serious spinal pathology need investigation first; a "
+                   "resorption estimate assumes the symptoms come from the disc herniation.",
+}
+
+_FIELD_WORDS = {
+    "symptoms.onset_date": "Symptom onset date",
+    "symptoms.red_flags": "Red flags",
+    "symptoms.motor_mrc": "Motor grade",
+    "herniation.canal_compromise_percent": "Canal compromise",
+    "herniation.schizas": "Schizas grade",
+    "herniation.msu": "MSU class",
+}
+_MRI_WORDS = {"volume_mm3": "volume", "diameters_mm": "diameters", "mask": "mask",
+              "label": "mask label"}
+
+
+def _field_label(field: str) -> str:
+    """The case-file field in clinical words (``mri[1].diameters_mm`` -> ``MRI 2 diameters``)."""
+    if field in _FIELD_WORDS:
+        return _FIELD_WORDS[field]
+    if field.startswith("mri[") and "]" in field:
+        index, _, rest = field[4:].partition("]")
+        if index.isdigit():
+            what = _MRI_WORDS.get(rest.lstrip("."), rest.lstrip(".").replace("_", " "))
+            return f"MRI {int(index) + 1} {what}".strip()
+    return field.replace("_", " ")
+
+
 def render_html(assessment: Assessment | Mapping[str, Any]) -> str:
     """The assessment as one self-contained HTML page.
 
@@ -112,8 +145,10 @@ def render_html(assessment: Assessment | Mapping[str, Any]) -> str:
         sources with DOI/PMID links; the disclaimer at the top and the end.
     """
     a = assessment.to_dict() if isinstance(assessment, Assessment) else dict(assessment)
-    volume = volume_plot_png(a["forecast"], a["measurements"])
-    factors = factor_plot_png(a["resorption"])
+    withheld = bool(a["resorption"].get("withheld"))
+    # Beside an emergency or urgent referral: no percentage, no forecast band, no factor plot.
+    volume = None if withheld else volume_plot_png(a["forecast"], a["measurements"])
+    factors = None if withheld else factor_plot_png(a["resorption"])
     level = next((row["value"] for row in a["case"]["herniation"] if row["field"] == "level"),
                  "")
     morphology = next((row["value"] for row in a["case"]["herniation"]
@@ -132,6 +167,9 @@ def render_html(assessment: Assessment | Mapping[str, Any]) -> str:
         factor_png=base64.b64encode(factors).decode("ascii") if factors else None,
         next_step=_next_step(a["management"]),
         forecast_citations=forecast_citations, mdc_citations=mdc_citations,
+        withheld=withheld, withheld_reason=_WITHHELD_REASON.get(
+            a["triage"].get("level"), _WITHHELD_REASON["urgent"]),
+        warnings=list(a.get("warnings") or []), field_label=_field_label,
     )
 
 
