@@ -26,25 +26,7 @@ import numpy as np
 import pandas as pd
 
 from resorb.cohort._splines import rcs_basis, rcs_knots
-from resorb.domain import (
-    AxialZone,
-    Containment,
-    HerniationMorphology,
-    IwabuchiType,
-    KomoriType,
-    Migration,
-    ModicType,
-    MSUSize,
-    MSUZone,
-    PfirrmannGrade,
-    PLLIntegrity,
-    RimEnhancement,
-    SchizasGrade,
-    Sex,
-    SpinalLevel,
-    T2Signal,
-    parse_enum,
-)
+from resorb.domain import FINDING_ENUMS, Sex, parse_enum
 from resorb.errors import InvalidInputError
 
 __all__ = [
@@ -60,24 +42,7 @@ __all__ = [
 ]
 
 #: Cohort columns that are case-file findings, and the scale each is read on.
-COLUMN_ENUMS: dict[str, type[Enum]] = {
-    "sex": Sex,
-    "level": SpinalLevel,
-    "morphology": HerniationMorphology,
-    "containment": Containment,
-    "pll": PLLIntegrity,
-    "zone": AxialZone,
-    "migration": Migration,
-    "komori": KomoriType,
-    "msu_size": MSUSize,
-    "msu_zone": MSUZone,
-    "rim_enhancement": RimEnhancement,
-    "iwabuchi": IwabuchiType,
-    "t2_signal": T2Signal,
-    "modic": ModicType,
-    "pfirrmann": PfirrmannGrade,
-    "schizas": SchizasGrade,
-}
+COLUMN_ENUMS: dict[str, type[Enum]] = {"sex": Sex, **FINDING_ENUMS}
 
 _SPEC_RE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.]*)(?::(?P<opt>.+))?$")
 

@@ -31,12 +31,23 @@ from resorb.domain.enums import (
     allowed_values,
     parse_enum,
 )
+from resorb.domain.scales import (
+    FINDING_ENUMS,
+    FINDING_LABELS,
+    FINDING_SCALES,
+    FindingScale,
+    finding_scale,
+)
 
 __all__ = [
+    "FINDING_ENUMS",
+    "FINDING_LABELS",
+    "FINDING_SCALES",
     "AxialZone",
     "CanalCompromise",
     "Case",
     "Containment",
+    "FindingScale",
     "HerniationFindings",
     "HerniationMorphology",
     "IwabuchiType",
@@ -59,5 +70,6 @@ __all__ = [
     "T2Signal",
     "TherapyCourse",
     "allowed_values",
+    "finding_scale",
     "parse_enum",
 ]

@@ -23,26 +23,8 @@ from resorb.domain.case import (
     Symptoms,
     TherapyCourse,
 )
-from resorb.domain.enums import (
-    AxialZone,
-    Containment,
-    HerniationMorphology,
-    IwabuchiType,
-    KomoriType,
-    ModicType,
-    MSUSize,
-    MSUZone,
-    PfirrmannGrade,
-    PLLIntegrity,
-    RedFlag,
-    RimEnhancement,
-    SchizasGrade,
-    Sex,
-    SpinalLevel,
-    T2Signal,
-    parse_enum,
-)
-from resorb.domain.enums import Migration as MigrationEnum
+from resorb.domain.enums import MSUSize, MSUZone, RedFlag, Sex, parse_enum
+from resorb.domain.scales import FINDING_ENUMS, FINDING_SCALES
 from resorb.errors import CaseFileError, InvalidInputError
 from resorb.scores import JoaItems
 
@@ -218,22 +200,15 @@ def _build(raw: CaseIn, *, base_dir: Path | None, today: dt.date) -> Case:
         red_flags=flags,
     )
     msu_size, msu_zone = (None, None) if h.msu is None else _parse_msu(h.msu, "herniation.msu")
+    # Every finding on its scale from the one table (MSU size and zone come from "msu").
+    found = {f.key: getattr(h, f.key) for f in FINDING_SCALES if f.key in type(h).model_fields}
+    found["komori"] = _komori_code(found["komori"])
+    found["pfirrmann"] = _roman(found["pfirrmann"])
     herniation = HerniationFindings(
-        level=parse_enum(SpinalLevel, h.level, field="herniation.level"),
-        morphology=parse_enum(HerniationMorphology, h.morphology, field="herniation.morphology"),
-        containment=_opt(Containment, h.containment, "herniation.containment"),
-        pll=_opt(PLLIntegrity, h.pll, "herniation.pll"),
-        zone=_opt(AxialZone, h.zone, "herniation.zone"),
-        migration=_opt(MigrationEnum, h.migration, "herniation.migration"),
-        komori=_opt(KomoriType, _komori_code(h.komori), "herniation.komori"),
+        **{key: _opt(FINDING_ENUMS[key], value, f"herniation.{key}")
+           for key, value in found.items()},
         msu_size=msu_size,
         msu_zone=msu_zone,
-        rim_enhancement=_opt(RimEnhancement, h.rim_enhancement, "herniation.rim_enhancement"),
-        iwabuchi=_opt(IwabuchiType, h.iwabuchi, "herniation.iwabuchi"),
-        t2_signal=_opt(T2Signal, h.t2_signal, "herniation.t2_signal"),
-        modic=_opt(ModicType, h.modic, "herniation.modic"),
-        pfirrmann=_opt(PfirrmannGrade, _roman(h.pfirrmann), "herniation.pfirrmann"),
-        schizas=_opt(SchizasGrade, h.schizas, "herniation.schizas"),
         canal_compromise_percent=h.canal_compromise_percent,
     )
     studies = []

@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from resorb.domain import (
+    FINDING_ENUMS,
     AxialZone,
     Containment,
     HerniationFindings,
@@ -336,15 +337,8 @@ class FindingsIn(_Strict):
 
 def findings_to_domain(values: dict[str, Any]) -> HerniationFindings:
     """Build :class:`~resorb.domain.HerniationFindings` from stored enum values."""
-    spec = {
-        "level": SpinalLevel, "morphology": HerniationMorphology, "containment": Containment,
-        "pll": PLLIntegrity, "zone": AxialZone, "migration": Migration, "komori": KomoriType,
-        "msu_size": MSUSize, "msu_zone": MSUZone, "rim_enhancement": RimEnhancement,
-        "iwabuchi": IwabuchiType, "t2_signal": T2Signal, "modic": ModicType,
-        "pfirrmann": PfirrmannGrade, "schizas": SchizasGrade,
-    }
     kwargs: dict[str, Any] = {}
-    for name, enum in spec.items():
+    for name, enum in FINDING_ENUMS.items():
         value = values.get(name)
         kwargs[name] = None if value is None else parse_enum(enum, value,
                                                              field=f"herniation.{name}")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from resorb.domain.case import Case
+from resorb.domain.scales import FINDING_SCALES
 from resorb.errors import CaseFileError, InvalidInputError
 
 __all__ = ["ASSESSMENT_KEYS", "Assessment", "SourceRegister", "assess_case"]
@@ -32,23 +33,7 @@ ASSESSMENT_KEYS: tuple[str, ...] = (
     "case", "scores", "disclaimer", "sources", "provenance", "warnings",
 )
 
-_FINDING_FIELDS: tuple[tuple[str, str], ...] = (
-    ("level", "Level"),
-    ("morphology", "Morphology (Fardon 2014)"),
-    ("containment", "Containment"),
-    ("pll", "Posterior longitudinal ligament"),
-    ("zone", "Axial zone"),
-    ("migration", "Migration"),
-    ("komori", "Komori type"),
-    ("msu_size", "MSU size"),
-    ("msu_zone", "MSU zone"),
-    ("rim_enhancement", "Rim enhancement"),
-    ("iwabuchi", "Iwabuchi type"),
-    ("t2_signal", "T2 signal of the fragment"),
-    ("modic", "Modic change"),
-    ("pfirrmann", "Pfirrmann grade"),
-    ("schizas", "Schizas grade"),
-)
+_FINDING_FIELDS: tuple[tuple[str, str], ...] = tuple((f.key, f.label) for f in FINDING_SCALES)
 
 
 class SourceRegister:

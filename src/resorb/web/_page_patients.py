@@ -9,22 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
-from resorb.domain import (
-    AxialZone,
-    Containment,
-    HerniationMorphology,
-    IwabuchiType,
-    KomoriType,
-    Migration,
-    ModicType,
-    PfirrmannGrade,
-    PLLIntegrity,
-    RedFlag,
-    RimEnhancement,
-    SchizasGrade,
-    SpinalLevel,
-    T2Signal,
-)
+from resorb.domain import FINDING_SCALES, RedFlag, SpinalLevel
 from resorb.errors import InvalidInputError
 from resorb.registry import (
     FindingsIn,
@@ -156,21 +141,8 @@ def _form_context(kind: str, registry: Any, patient_id: int) -> dict[str, Any]:
     elif kind == "findings":
         ctx.update(
             mris=list(records.mri), visits=list(records.visits),
-            scales=[
-                ("level", "Level", choices(SpinalLevel), True),
-                ("morphology", "Morphology (Fardon 2014)", choices(HerniationMorphology), True),
-                ("containment", "Containment", choices(Containment), False),
-                ("pll", "Posterior longitudinal ligament", choices(PLLIntegrity), False),
-                ("zone", "Axial zone", choices(AxialZone), False),
-                ("migration", "Migration", choices(Migration), False),
-                ("komori", "Komori type", choices(KomoriType), False),
-                ("rim_enhancement", "Rim enhancement", choices(RimEnhancement), False),
-                ("iwabuchi", "Iwabuchi type", choices(IwabuchiType), False),
-                ("t2_signal", "T2 signal", choices(T2Signal), False),
-                ("modic", "Modic type", choices(ModicType), False),
-                ("pfirrmann", "Pfirrmann grade", choices(PfirrmannGrade), False),
-                ("schizas", "Schizas grade", choices(SchizasGrade), False),
-            ])
+            scales=[(f.key, f.label, choices(f.scale), f.required) for f in FINDING_SCALES
+                    if f.key not in ("msu_size", "msu_zone")])  # MSU: one text field
     return ctx
 
 
