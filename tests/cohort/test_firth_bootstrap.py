@@ -107,7 +107,9 @@ def test_bootstrap_is_reproducible_with_a_seed(numeric_cohort):
 def test_bootstrap_matches_a_plain_statsmodels_refit_loop(numeric_cohort):
     """Recipe (rms ``validate``): for each resample ``idx`` (same generator),
     ``sm.Logit(y[idx], X[idx]).fit()``; C on the resample minus C on the
-    original data (sklearn ``roc_auc_score``), averaged = optimism."""
+    original data (sklearn ``roc_auc_score``), averaged = optimism. Our
+    refits stop where ``rms::lrm.fit`` stops (deviance change < 0.025), so
+    the test-sample slope agrees with fully converged refits to 1e-6."""
     import statsmodels.api as sm
     from sklearn.metrics import roc_auc_score
 
@@ -125,7 +127,7 @@ def test_bootstrap_matches_a_plain_statsmodels_refit_loop(numeric_cohort):
                                  family=sm.families.Binomial()).fit().params[1])
     assert ours.table.loc["c_statistic", "optimism"] == pytest.approx(np.mean(opt), abs=1e-9)
     assert ours.table.loc["calibration_slope", "bootstrap_test"] == pytest.approx(
-        np.mean(slope_test), abs=1e-7)
+        np.mean(slope_test), abs=1e-6)
 
 
 def test_optimism_corrected_c_is_below_apparent_on_an_overfit_model():

@@ -12,6 +12,7 @@ from resorb.cohort import (
     FittedLogistic,
     brier_score,
     c_statistic,
+    calibration_in_the_large,
     calibration_intercept,
     calibration_slope,
     rcs_basis,
@@ -120,9 +121,10 @@ def test_weighted_c_statistic_equals_c_on_expanded_rows():
 
 
 def test_calibration_slope_and_intercept_equal_statsmodels_glm(numeric_cohort):
-    """Recipe: slope = coefficient of ``lp`` in ``GLM(y, [1, lp], Binomial)``;
-    calibration-in-the-large = intercept of ``GLM(y, 1, Binomial, offset=lp)``;
-    ``lp`` is a deliberately miscalibrated score 0.7 * true lp + 0.3."""
+    """Recipe: slope and rms's ``Intercept`` = coefficients of
+    ``GLM(y, [1, lp], Binomial)``; calibration-in-the-large = intercept of
+    ``GLM(y, 1, Binomial, offset=lp)``; ``lp`` is a deliberately miscalibrated
+    score 0.7 * true lp + 0.3."""
     import statsmodels.api as sm
 
     df = numeric_cohort
@@ -131,7 +133,8 @@ def test_calibration_slope_and_intercept_equal_statsmodels_glm(numeric_cohort):
     slope_ref = sm.GLM(m.y, sm.add_constant(lp), family=sm.families.Binomial()).fit()
     icpt_ref = sm.GLM(m.y, np.ones((m.n, 1)), family=sm.families.Binomial(), offset=lp).fit()
     assert calibration_slope(m.y, lp) == pytest.approx(slope_ref.params[1], rel=1e-7)
-    assert calibration_intercept(m.y, lp) == pytest.approx(icpt_ref.params[0], rel=1e-7)
+    assert calibration_intercept(m.y, lp) == pytest.approx(slope_ref.params[0], rel=1e-7)
+    assert calibration_in_the_large(m.y, lp) == pytest.approx(icpt_ref.params[0], rel=1e-7)
 
 
 def test_brier_equals_sklearn(numeric_cohort):

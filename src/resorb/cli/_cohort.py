@@ -6,23 +6,9 @@ from pathlib import Path
 
 import typer
 
-from resorb.cli._common import emit
+from resorb.cli._common import check_output_path, emit
 
 JSON_OPT = typer.Option(False, "--json", help="Print one JSON object.")
-
-
-def _check_target(path: Path | None, option: str) -> None:
-    """Refuse an output path whose folder is missing before any work is done."""
-    from resorb.errors import InvalidInputError
-
-    if path is None:
-        return
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InvalidInputError(option, f"folder {folder} does not exist",
-                                allowed="a file path in an existing folder")
-    if path.is_dir():
-        raise InvalidInputError(option, f"{path} is a folder", allowed="a file path")
 
 
 def _analyse(csv: Path, outcome: str, predictors: str, time: str | None, event: str | None,
@@ -53,12 +39,19 @@ def _render_fit(d) -> None:
                   f"{r['odds_ratio']:.2f} ({r['or_ci_lower']:.2f}-{r['or_ci_upper']:.2f})",
                   f"{r['p']:.3g}")
     console.print(t)
-    p = Table(title="Performance", show_header=True)
+    boot = d.get("bootstrap")
+    caption = (f"bootstrap: {boot['n_successful']} of {boot['n_bootstrap']} resamples used "
+               f"(seed {boot['seed']})" if boot else "no bootstrap validation")
+    p = Table(title="Performance", show_header=True, caption=caption)
     for col in ("metric", "apparent", "optimism-corrected"):
         p.add_column(col)
     for m in ("c_statistic", "calibration_slope", "calibration_intercept", "brier"):
         corr = d.get(f"{m}_optimism_corrected")
         p.add_row(m, f"{d[m]:.4f}", "-" if corr is None else f"{corr:.4f}")
+    if boot:
+        for m in ("dxy", "r2", "emax", "d", "u", "q", "g", "gp"):
+            row = boot["metrics"][m]
+            p.add_row(m, f"{row['apparent']:.4f}", f"{row['corrected']:.4f}")
     p.add_row("ICI / E90", f"{d['ici']:.4f} / {d['e90']:.4f}", "")
     console.print(p)
     ss = d["sample_size"]
@@ -133,7 +126,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JSON_OPT,
     ) -> None:
         """Fit a logistic model and validate it (bootstrap, calibration, decision curve)."""
-        _check_target(save_model, "--save-model")
+        check_output_path(save_model, "--save-model")
         analysis = _analyse(csv, outcome, predictors, time, event, spline, bootstrap, seed,
                             impute, method, horizon_months, r2_cs)
         d = analysis.to_dict()
@@ -173,7 +166,7 @@ def register(app: typer.Typer) -> None:
         """Fit, validate and write an HTML report with every plot and a checklist."""
         from resorb.cohort import write_cohort_report
 
-        _check_target(html, "--html")
+        check_output_path(html, "--html")
         analysis = _analyse(csv, outcome, predictors, time, event, spline, bootstrap, seed,
                             impute, method, horizon_months, r2_cs)
         write_cohort_report(analysis, html, data_name=csv.name, definition=definition)
@@ -182,7 +175,10 @@ def register(app: typer.Typer) -> None:
               "c_statistic": d["c_statistic"],
               "c_statistic_optimism_corrected": d["c_statistic_optimism_corrected"],
               "calibration_slope_optimism_corrected": d["calibration_slope_optimism_corrected"],
-              "brier": d["brier"]}, as_json=as_json)
+              "brier": d["brier"],
+              "bootstrap_resamples_used": (d["bootstrap"] or {}).get("n_successful"),
+              "bootstrap_resamples": (d["bootstrap"] or {}).get("n_bootstrap")},
+             as_json=as_json)
 
     @cohort.command("simulate")
     def simulate(
@@ -199,7 +195,7 @@ def register(app: typer.Typer) -> None:
         from resorb.cohort import simulate_cohort
         from resorb.errors import InvalidInputError
 
-        _check_target(out, "--out")
+        check_output_path(out, "--out")
         suffix = out.suffix.lower()
         if suffix not in {".csv", ".parquet"}:
             raise InvalidInputError("out", f"unsupported file type {suffix!r}",

@@ -34,11 +34,32 @@ def penalised_loglik(beta: np.ndarray, X: np.ndarray, y: np.ndarray,
     return float(_loglik(eta, y, w) + 0.5 * logdet) if sign > 0 else -np.inf
 
 
+def _objective(beta, X, y, W, firth):
+    """(Penalised) log-likelihood of each row of ``beta`` (B, p) under ``W`` (B, n)."""
+    eta = beta @ X.T
+    ll = _loglik(eta, y, W)
+    if not firth:
+        return ll
+    p = X.shape[1]
+    v = expit(eta)
+    v = W * v * (1 - v)
+    XX = (X[:, :, None] * X[:, None, :]).reshape(len(X), p * p)
+    sign, logdet = np.linalg.slogdet((v @ XX).reshape(-1, p, p))
+    return np.where(sign > 0, ll + 0.5 * logdet, -np.inf)
+
+
 def fit_logistic_batch(X: np.ndarray, y: np.ndarray, W: np.ndarray, *,
                        beta0: np.ndarray | None = None, firth: bool = False,
                        max_iter: int = 50, tol: float = 1e-8,
-                       max_step: float = 5.0) -> tuple[np.ndarray, np.ndarray]:
+                       deviance_tol: float | None = None,
+                       ) -> tuple[np.ndarray, np.ndarray]:
     """Fit ``B`` weighted logistic regressions on one design at once.
+
+    Newton-Raphson with step halving: a step that lowers the (penalised)
+    log-likelihood is halved until it does not. Convergence is judged on the
+    likelihood and the step, never on the size of a coefficient, so a resample
+    with quasi-separation converges (its likelihood stops changing while one
+    coefficient is large) and is kept, as ``rms::lrm.fit`` keeps it.
 
     Parameters
     ----------
@@ -48,30 +69,43 @@ def fit_logistic_batch(X: np.ndarray, y: np.ndarray, W: np.ndarray, *,
     W : (B, n) ndarray
         Frequency weights per fit (bootstrap multiplicities).
     beta0 : (p,) or (B, p) ndarray, optional
-        Starting values (warm start, e.g. the full-data fit).
+        Starting values. Default: rms's start, the intercept at the logit of
+        the (weighted) event rate and every slope 0.
     firth : bool
         Maximise Firth's penalised likelihood instead of the likelihood.
-    max_iter, tol, max_step
-        Newton iterations, convergence tolerance on the largest absolute step,
-        and the largest absolute change of one coefficient per step.
+    max_iter : int
+        Newton iterations; a fit still changing after them is not converged.
+    tol : float
+        Convergence when the largest absolute step is below ``tol`` or the
+        relative change of the log-likelihood is below ``tol**1.5``.
+    deviance_tol : float, optional
+        rms's rule instead (``lrm.fit(eps = 0.025)``): converged one Newton
+        step after the deviance (-2 log-likelihood) changed by less than this.
 
     Returns
     -------
     beta : (B, p) ndarray
     converged : (B,) ndarray of bool
-        False where Newton did not converge or the information matrix was
-        singular (e.g. a resample with separation under maximum likelihood).
+        False where the information matrix was singular or Newton had not
+        converged after ``max_iter`` iterations (``lrm.fit``'s ``fail``).
     """
     W = np.atleast_2d(np.asarray(W, dtype=float))
     B, _ = W.shape
     p = X.shape[1]
-    beta = np.zeros((B, p)) if beta0 is None else np.broadcast_to(beta0, (B, p)).copy()
+    if beta0 is None:
+        beta = np.zeros((B, p))
+        rate = np.clip((W @ y) / W.sum(1), 1e-10, 1 - 1e-10)
+        beta[:, 0] = np.log(rate / (1 - rate))
+    else:
+        beta = np.broadcast_to(beta0, (B, p)).copy()
     # outer products of the design rows, (n, p*p): the information matrices of
     # all B fits are then one matrix product, weights (B, n) @ XX (n, p*p)
     XX = (X[:, :, None] * X[:, None, :]).reshape(len(X), p * p)
     active = np.ones(B, dtype=bool)
     converged = np.zeros(B, dtype=bool)
     ok = np.ones(B, dtype=bool)
+    final = np.zeros(B, dtype=bool)
+    obj = _objective(beta, X, y, W, firth)
     for _ in range(max_iter):
         idx = np.flatnonzero(active)
         if idx.size == 0:
@@ -103,26 +137,27 @@ def fit_logistic_batch(X: np.ndarray, y: np.ndarray, W: np.ndarray, *,
         if bad.any():
             ok[idx[bad]] = False
             active[idx[bad]] = False
-            step[bad] = 0.0
-        big = np.abs(step).max(axis=1, keepdims=True)
-        step = np.where(big > max_step, step * (max_step / np.maximum(big, 1e-300)), step)
-        new = b + step
-        if firth:
-            # step halving on the penalised likelihood keeps Firth monotone
-            for j in range(len(idx)):
-                if bad[j]:
-                    continue
-                old_pl = penalised_loglik(b[j], X, y, w[j])
-                s = step[j]
-                for _h in range(25):
-                    if penalised_loglik(b[j] + s, X, y, w[j]) >= old_pl - 1e-12:
-                        break
-                    s = s / 2
-                new[j] = b[j] + s
-                step[j] = s
-        beta[idx] = new
-        done = (np.abs(step).max(axis=1) < tol) & ~bad
+            idx, b, w, step = idx[~bad], b[~bad], w[~bad], step[~bad]
+            if idx.size == 0:
+                continue
+        old = obj[idx]
+        new_obj = _objective(b + step, X, y, w, firth)
+        for _h in range(30):  # step halving while the likelihood falls
+            worse = ~(new_obj >= old - 1e-12 * np.abs(old))
+            if not worse.any():
+                break
+            step[worse] /= 2
+            new_obj[worse] = _objective(b[worse] + step[worse], X, y, w[worse], firth)
+        beta[idx] = b + step
+        obj[idx] = new_obj
+        change = np.abs(new_obj - old)
+        if deviance_tol is not None:
+            # lrm.fit takes one more Newton step once the deviance has settled
+            done = final[idx]
+            final[idx] = 2 * change < deviance_tol
+        else:
+            done = ((np.abs(step).max(axis=1) < tol)
+                    | (change <= tol ** 1.5 * np.maximum(np.abs(new_obj), 1.0)))
         converged[idx[done]] = True
         active[idx[done]] = False
-    diverged = np.abs(beta).max(axis=1) > 30  # separation: coefficients run away
-    return beta, converged & ok & ~diverged
+    return beta, converged & ok

@@ -15,12 +15,14 @@ models was defined. J Clin Epidemiol 2016;74:167-76 (calibration-in-the-large).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from resorb.cohort._indexes import LOGISTIC_INDEXES, emax_from_calibration, logistic_indexes
 from resorb.cohort._irls import fit_logistic_batch
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "brier_score",
     "c_statistic",
     "calibration_curve_corrected",
+    "calibration_in_the_large",
     "calibration_intercept",
     "calibration_slope",
     "calibration_smooth",
@@ -97,11 +100,12 @@ def brier_score(y: np.ndarray, p: np.ndarray, *, weights: np.ndarray | None = No
 
 
 def _calib_batch(y: np.ndarray, LP: np.ndarray, W: np.ndarray,
-                 max_iter: int = 50) -> tuple[np.ndarray, np.ndarray]:
-    """Calibration slope and calibration-in-the-large for B linear predictors.
+                 max_iter: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Calibration slope, its intercept, and calibration-in-the-large for B predictors.
 
-    LP, W : (B, n). Slope: logistic regression of y on the linear predictor.
-    Intercept: logistic regression of y with the linear predictor as offset.
+    LP, W : (B, n). Slope and intercept: logistic regression of y on the
+    linear predictor (rms ``Slope`` and ``Intercept``). Calibration-in-the-
+    large: logistic regression of y with the linear predictor as offset.
     """
     B = LP.shape[0]
 
@@ -148,20 +152,27 @@ def _calib_batch(y: np.ndarray, LP: np.ndarray, W: np.ndarray,
         a += step
         if np.abs(step).max() < 1e-10:
             break
-    return theta[:, 1], a
+    return theta[:, 1], theta[:, 0], a
 
 
 def calibration_slope(y: np.ndarray, lp: np.ndarray) -> float:
     """Calibration slope: coefficient of the linear predictor in ``logit P(y) = a + b lp``."""
-    s, _ = _calib_batch(np.asarray(y, float), np.asarray(lp, float)[None, :],
-                        np.ones((1, len(y))))
+    s, _, _ = _calib_batch(np.asarray(y, float), np.asarray(lp, float)[None, :],
+                           np.ones((1, len(y))))
     return float(s[0])
 
 
 def calibration_intercept(y: np.ndarray, lp: np.ndarray) -> float:
-    """Calibration-in-the-large: ``a`` in ``logit P(y) = a + offset(lp)``."""
-    _, a = _calib_batch(np.asarray(y, float), np.asarray(lp, float)[None, :],
-                        np.ones((1, len(y))))
+    """rms's calibration ``Intercept``: ``a`` in ``logit P(y) = a + b lp`` (slope fitted too)."""
+    _, a, _ = _calib_batch(np.asarray(y, float), np.asarray(lp, float)[None, :],
+                           np.ones((1, len(y))))
+    return float(a[0])
+
+
+def calibration_in_the_large(y: np.ndarray, lp: np.ndarray) -> float:
+    """Calibration-in-the-large: ``a`` in ``logit P(y) = a + offset(lp)`` (Van Calster 2016)."""
+    _, _, a = _calib_batch(np.asarray(y, float), np.asarray(lp, float)[None, :],
+                           np.ones((1, len(y))))
     return float(a[0])
 
 
@@ -209,10 +220,14 @@ def net_benefit(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray, *,
 class BootstrapValidation:
     """Harrell's bootstrap optimism correction (rms ``validate``).
 
-    ``table`` has one row per metric and the columns ``apparent``,
-    ``bootstrap_train`` (mean performance of the bootstrap models on their own
-    samples), ``bootstrap_test`` (the same models on the original data),
-    ``optimism`` and ``corrected`` (= apparent - optimism).
+    ``table`` has one row per index (rms's set: Dxy, R2, Intercept, Slope,
+    Emax, D, U, Q, B, g, gp, plus the C statistic and calibration-in-the-
+    large) and the columns ``apparent``, ``bootstrap_train`` (mean index of
+    the bootstrap models on their own samples), ``bootstrap_test`` (the same
+    models on the original data), ``optimism`` and ``corrected`` (= apparent
+    - optimism). ``n_successful`` resamples were used out of ``n_bootstrap``;
+    a resample is left out only where its refit failed as ``rms`` fails it
+    (singular information, or not converged in rms's iteration limit).
     """
 
     table: pd.DataFrame
@@ -228,6 +243,7 @@ class BootstrapValidation:
 
     def to_dict(self) -> dict:
         return {"n_bootstrap": self.n_bootstrap, "n_successful": self.n_successful,
+                "n_failed": self.n_bootstrap - self.n_successful,
                 "seed": self.seed,
                 "metrics": {m: {k: float(v) for k, v in row.items()}
                             for m, row in self.table.iterrows()}}
@@ -238,28 +254,44 @@ def bootstrap_indices(n: int, n_bootstrap: int, seed: int | None) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, n, size=(n_bootstrap, n))
 
 
-def _metrics_batch(y, LP, W, c=None):
-    """C, slope, intercept, Brier for each row of LP (B, n) under weights W (B, n)."""
+def _metrics_batch(y, LP, W, c=None, *, refit=False):
+    """rms's indexes for each row of LP (B, n) under weights W (B, n).
+
+    ``refit`` False: the indexes of a model on its own sample (intercept 0,
+    slope 1); True: the outcome refitted on the frozen linear predictor.
+    Calibration-in-the-large (offset model) is added to rms's set.
+    """
     if c is None:
         c = c_statistic_batch(y, LP, W)
-    slope, intercept = _calib_batch(y, LP, W)
-    P = expit(LP)
-    brier = (W * (y - P) ** 2).sum(1) / W.sum(1)
-    return {"c_statistic": c, "calibration_slope": slope,
-            "calibration_intercept": intercept, "brier": brier}
+    slope, intercept, citl = _calib_batch(y, LP, W)
+    out = logistic_indexes(y, LP, W, np.asarray(c, float),
+                           refit=(intercept, slope) if refit else None)
+    out["calibration_in_the_large"] = citl
+    return out
+
+
+#: rms ``lrm.fit`` defaults used by ``validate.lrm`` for each refit
+RMS_DEVIANCE_TOL = 0.025
+RMS_MAX_ITER = 12
 
 
 def bootstrap_validate(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *,
                        n_bootstrap: int = 200, seed: int | None = 0, firth: bool = False,
-                       thresholds: np.ndarray | None = None,
-                       chunk: int = 100) -> BootstrapValidation:
+                       thresholds: np.ndarray | None = None, chunk: int = 100,
+                       progress: Callable[[int, int], None] | None = None,
+                       ) -> BootstrapValidation:
     """Bootstrap optimism-corrected performance of a logistic model.
 
     Each bootstrap sample refits the model (same design: the coding, knots and
     reference levels are those of the development fit, as in rms), measures
     its performance on the bootstrap sample and on the original data; the mean
-    difference is the optimism. Resamples whose fit fails (separation under
-    maximum likelihood) are dropped and counted, as rms does.
+    difference is the optimism. Maximum-likelihood refits follow
+    ``rms::lrm.fit`` as ``validate.lrm`` calls it: Newton-Raphson from the
+    intercept-only start, step halving, converged when the deviance changes
+    by less than 0.025, failed after 12 iterations or on a singular
+    information matrix. A resample with (quasi-)separation therefore
+    converges with a large coefficient and is kept, as in rms; failed ones are
+    counted (``n_successful``). Firth refits run to full convergence.
 
     Parameters
     ----------
@@ -273,6 +305,8 @@ def bootstrap_validate(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *,
         Refit by Firth's penalised likelihood.
     thresholds : (k,) ndarray, optional
         Risk thresholds at which to also correct net benefit for optimism.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each block of resamples.
     """
     n = len(y)
     y = np.asarray(y, float)
@@ -286,15 +320,21 @@ def bootstrap_validate(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *,
     for start in range(0, n_bootstrap, chunk):
         block = idx[start:start + chunk]
         W = np.stack([np.bincount(r, minlength=n) for r in block]).astype(float)
-        beta, ok = fit_logistic_batch(X, y, W, beta0=coef, firth=firth)
+        if firth:
+            beta, ok = fit_logistic_batch(X, y, W, beta0=coef, firth=True)
+        else:
+            beta, ok = fit_logistic_batch(X, y, W, deviance_tol=RMS_DEVIANCE_TOL,
+                                          max_iter=RMS_MAX_ITER)
         beta, W = beta[ok], W[ok]
+        if progress is not None:
+            progress(min(start + chunk, n_bootstrap), n_bootstrap)
         if len(beta) == 0:
             continue
         LP = beta @ X.T
         ones = np.ones_like(W)
         c_tr, c_te = c_statistic_batch(y, LP, W, ones)
         tr = _metrics_batch(y, LP, W, c_tr)
-        te = _metrics_batch(y, LP, ones, c_te)
+        te = _metrics_batch(y, LP, ones, c_te, refit=True)
         for k in app:
             train[k].append(tr[k])
             test[k].append(te[k])
@@ -312,7 +352,12 @@ def bootstrap_validate(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *,
         rows[k] = {"apparent": app[k], "bootstrap_train": float(np.mean(tr)),
                    "bootstrap_test": float(np.mean(te)), "optimism": opt,
                    "corrected": app[k] - opt}
-    table = pd.DataFrame.from_dict(rows, orient="index")
+    emax = emax_from_calibration(rows["calibration_intercept"]["corrected"],
+                                 rows["calibration_slope"]["corrected"])
+    rows["emax"] = {"apparent": 0.0, "bootstrap_train": 0.0, "bootstrap_test": emax,
+                    "optimism": emax, "corrected": emax}
+    order = [*LOGISTIC_INDEXES[:5], "emax", *LOGISTIC_INDEXES[5:], "calibration_in_the_large"]
+    table = pd.DataFrame.from_dict(rows, orient="index").loc[order]
     nb_app = nb_corr = None
     if thresholds is not None:
         nb_app = net_benefit(y, expit(lp0), thresholds)
@@ -347,7 +392,11 @@ def calibration_curve_corrected(X: np.ndarray, y: np.ndarray, coef: np.ndarray, 
     apparent = smooth_at(y, p0)
     idx = bootstrap_indices(len(y), n_bootstrap, seed)
     W = np.stack([np.bincount(r, minlength=len(y)) for r in idx]).astype(float)
-    beta, ok = fit_logistic_batch(X, y, W, beta0=coef, firth=firth)
+    if firth:
+        beta, ok = fit_logistic_batch(X, y, W, beta0=coef, firth=True)
+    else:
+        beta, ok = fit_logistic_batch(X, y, W, deviance_tol=RMS_DEVIANCE_TOL,
+                                      max_iter=RMS_MAX_ITER)
     diffs = []
     for r, b in zip(idx[ok], beta[ok], strict=True):
         diffs.append(smooth_at(y[r], expit(X[r] @ b)) - smooth_at(y, expit(X @ b)))
