@@ -8,24 +8,17 @@ from typing import Any
 
 import typer
 
-from resorb.cli._common import emit
+from resorb.cli._common import check_output_path, emit
 
 __all__ = ["register"]
-
-
-def _pct(p: float) -> str:
-    x = 100 * p
-    if 0 < x < 1:
-        return "<1 %"
-    if 99 < x < 100:
-        return ">99 %"
-    return f"{x:.0f} %"
 
 
 def _render_summary(d: Mapping[str, Any]) -> None:
     from rich.console import Console
     from rich.panel import Panel
     from rich.table import Table
+
+    from resorb.reports import format_percent as _pct
 
     console = Console()
     findings = {row["field"]: row["value"] for row in d["case"]["herniation"]}
@@ -90,17 +83,6 @@ def _render_summary(d: Mapping[str, Any]) -> None:
     console.print(f"[dim]{len(d['sources'])} sources; {d['disclaimer']}[/]")
 
 
-def _check_target(path: Path, option: str) -> None:
-    from resorb.errors import InvalidInputError
-
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InvalidInputError(option, f"folder {folder} does not exist",
-                                allowed="a path in an existing folder")
-    if path.is_dir():
-        raise InvalidInputError(option, f"{path} is a folder", allowed="a file path")
-
-
 def _load_model(path: Path):
     """A portable model file (``resorb cohort fit --save-model``)."""
     from resorb.cohort import load_portable_model
@@ -126,7 +108,7 @@ def register(app: typer.Typer) -> None:
 
         for path, option in ((html, "--html"), (pdf, "--pdf")):
             if path is not None:
-                _check_target(path, option)
+                check_output_path(path, option)
         case = Case.from_file(case_file)
         fitted = None
         if model is not None:

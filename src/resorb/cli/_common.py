@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from resorb._json import to_jsonable
 
-__all__ = ["emit", "fail", "print_table", "to_jsonable"]
+__all__ = ["check_output_path", "emit", "fail", "print_table", "to_jsonable"]
 
 
 def emit(data: Mapping[str, Any], *, as_json: bool,
@@ -39,6 +40,26 @@ def print_table(data: Mapping[str, Any], title: str | None = None) -> None:
             value = json.dumps(value, ensure_ascii=False)
         table.add_row(str(key), str(value))
     Console().print(table)
+
+
+def check_output_path(path: Path | None, option: str) -> None:
+    """Refuse an output path whose folder is missing, before any work is done.
+
+    Raises
+    ------
+    InvalidInputError
+        Named after ``option``: the folder does not exist, or ``path`` is a folder.
+    """
+    from resorb.errors import InvalidInputError
+
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InvalidInputError(option, f"folder {folder} does not exist",
+                                allowed="a file path in an existing folder")
+    if path.is_dir():
+        raise InvalidInputError(option, f"{path} is a folder", allowed="a file path")
 
 
 def fail(message: str, code: int = 2) -> None:

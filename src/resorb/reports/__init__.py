@@ -8,7 +8,7 @@ report with the decision-support disclaimer and numbered sources.
 
 from resorb.reports._assessment import ASSESSMENT_KEYS, Assessment, SourceRegister, assess_case
 from resorb.reports._plots import factor_plot_png, volume_plot_png
-from resorb.reports._render import render_html, render_pdf, write_atomic
+from resorb.reports._render import format_percent, render_html, render_pdf, write_atomic
 
 __all__ = [
     "ASSESSMENT_KEYS",
@@ -16,6 +16,7 @@ __all__ = [
     "SourceRegister",
     "assess_case",
     "factor_plot_png",
+    "format_percent",
     "render_html",
     "render_pdf",
     "volume_plot_png",

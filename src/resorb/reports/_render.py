@@ -30,7 +30,9 @@ def _environment():
                        undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False)
 
 
-def _pct(p: float | None) -> str:
+def format_percent(p: float | None) -> str:
+    """A probability (0-1) as a whole percentage for clinicians: ``"< 1 %"``,
+    ``"> 99 %"`` at the ends, ``"—"`` when there is none."""
     if p is None:
         return "—"
     x = 100.0 * float(p)
@@ -162,7 +164,7 @@ def render_html(assessment: Assessment | Mapping[str, Any]) -> str:
     return template.render(
         a=a, r=a["resorption"], f=a["forecast"], m=a["management"],
         c={"level": level, "morphology": morphology},
-        pct=_pct, ref=_ref_lookup(a["sources"]), links=_links,
+        pct=format_percent, ref=_ref_lookup(a["sources"]), links=_links,
         volume_png=base64.b64encode(volume).decode("ascii") if volume else None,
         factor_png=base64.b64encode(factors).decode("ascii") if factors else None,
         next_step=_next_step(a["management"]),
