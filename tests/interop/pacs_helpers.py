@@ -22,7 +22,11 @@ from pathlib import Path
 
 import pydicom
 import pytest
-from dicom_factory import make_mr_series, make_seg
+
+try:
+    from dicom_factory import make_mr_series, make_seg
+except ImportError:  # imported from another test folder (tests/ is on the path)
+    from interop.dicom_factory import make_mr_series, make_seg
 
 ROOT = Path(__file__).resolve().parents[2]
 _started: dict[str, str] = {}

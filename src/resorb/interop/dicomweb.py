@@ -266,9 +266,10 @@ class PacsClient:
         self._requests = requests
         self._client = dicomweb.DICOMwebClient(config.url, session=session, headers=headers,
                                                timeout=config.timeout_s)
-        # Retry only what a busy server asks for, a few times (not the default five).
-        self._client.set_http_retry_params(retry=True, max_attempts=3,
-                                           wait_exponential_multiplier=500)
+        # No automatic retries: the client's retry decorator (retrying) repeats every
+        # exception too, so a PACS that is down would cost several back-off waits
+        # before the one-line error; the user (or the page) simply tries again.
+        self._client.set_http_retry_params(retry=False)
 
     # -- errors -------------------------------------------------------------------------------
 

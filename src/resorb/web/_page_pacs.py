@@ -1,0 +1,136 @@
+"""Pages: search the PACS for a patient's studies and import one, de-identified.
+
+Clinicians (and admins) only; the import form carries the session's CSRF token
+like every other form. The search shows the PACS's own identified values
+(patient ID and name, to recognise the patient); none of them is stored: the
+import goes through :func:`resorb.registry._pacs.import_from_pacs`, which
+de-identifies every object before the registry sees it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from resorb.domain import SpinalLevel
+from resorb.errors import InvalidInputError, PacsError, ResorbError
+from resorb.web._auth import CAN_WRITE, Principal, check_csrf, page_principal, require_page_role
+from resorb.web._pages import render
+from resorb.web._settings import object_store_of
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+User = Annotated[Principal, Depends(page_principal)]
+log = logging.getLogger("resorb.web.pacs")
+
+_SEARCH_FIELDS = ("patient_id", "patient_name", "accession", "study_date")
+
+
+def _levels() -> list[tuple[str, str]]:
+    return [(str(m.value), str(m.value)) for m in SpinalLevel]
+
+
+def _flash_redirect(request: Request, url: str, message: str) -> RedirectResponse:
+    request.state.session = replace(request.state.session, flash=message)
+    return RedirectResponse(url, status_code=303)
+
+
+def _page(request: Request, user: Principal, patient: Any, *, values: dict[str, str],
+          studies: list | None = None, errors: dict[str, str] | None = None,
+          pacs_error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    pacs = request.app.state.resorb.settings.pacs
+    return render(request, "pacs.html",
+                  {"patient": patient, "values": values, "studies": studies,
+                   "errors": errors or {}, "pacs_error": pacs_error,
+                   "pacs_url": None if pacs is None else pacs.display_url,
+                   "levels": _levels(), "nav": "patients"},
+                  status_code=status_code, user=user)
+
+
+@router.get("/patients/{patient_id}/pacs")
+def pacs_search(request: Request, user: User, patient_id: int) -> HTMLResponse:
+    """The search form; with a criterion, the studies the PACS finds."""
+    from resorb.interop.dicomweb import PacsClient
+
+    require_page_role(user, CAN_WRITE, "import studies from the PACS")
+    state = request.app.state.resorb
+    patient = state.registry.get_patient(patient_id)
+    values = {k: (request.query_params.get(k) or "").strip() for k in _SEARCH_FIELDS}
+    if state.settings.pacs is None or not any(values.values()):
+        return _page(request, user, patient, values=values)
+    try:
+        studies = PacsClient(state.settings.pacs).search_studies(
+            patient_id=values["patient_id"] or None,
+            patient_name=values["patient_name"] or None,
+            accession_number=values["accession"] or None,
+            study_date=values["study_date"] or None, modality="MR", limit=50)
+    except InvalidInputError as exc:
+        field = {"accession_number": "accession", "search": "patient_id"}.get(exc.field,
+                                                                            exc.field)
+        msg = exc.message + (f" (allowed: {exc.allowed})" if exc.allowed else "")
+        return _page(request, user, patient, values=values, errors={field: msg},
+                     status_code=422)
+    except PacsError as exc:
+        log.warning("PACS search failed: %s", exc)
+        return _page(request, user, patient, values=values, pacs_error=str(exc),
+                     status_code=502)
+    return _page(request, user, patient, values=values, studies=studies)
+
+
+@router.post("/patients/{patient_id}/pacs/import")
+async def pacs_import(request: Request, user: User, patient_id: int) -> Response:
+    """Retrieve one study, import it de-identified, and go back to the patient."""
+    from resorb.interop.dicomweb import PacsClient
+    from resorb.registry._pacs import import_from_pacs
+
+    require_page_role(user, CAN_WRITE, "import studies from the PACS")
+    form = await check_csrf(request)
+    state = request.app.state.resorb
+    patient = state.registry.get_patient(patient_id)
+    values = {k: str(form.get(k) or "").strip() for k in _SEARCH_FIELDS}
+    if state.settings.pacs is None:
+        return _page(request, user, patient, values=values, status_code=409)
+    study_uid = str(form.get("study_uid") or "").strip()
+    level = str(form.get("level") or "").strip() or None
+    label_text = str(form.get("label") or "").strip()
+    errors: dict[str, str] = {}
+    label = None
+    if not label_text.isdigit() or int(label_text) < 1:
+        errors["label"] = "enter the segment number of the herniation (1 or more)"
+    else:
+        label = int(label_text)
+    store = object_store_of(state.settings, state.registry.url)
+    if store is None:
+        return _page(request, user, patient, values=values, status_code=409,
+                     pacs_error="This server has no folder for de-identified images; the "
+                                "administrator must set one before studies can be imported.")
+    if not errors:
+        try:
+            result = import_from_pacs(state.registry, PacsClient(state.settings.pacs),
+                                      study_uid, patient_id=patient_id, actor=user.username,
+                                      level=level, label=label, store_dir=store / "dicom")
+        except InvalidInputError as exc:
+            field = "study_uid" if exc.field.startswith("study") else exc.field
+            errors[field] = exc.message + (f" (allowed: {exc.allowed})" if exc.allowed else "")
+        except PacsError as exc:
+            log.warning("PACS import failed: %s", exc)
+            return _page(request, user, patient, values=values, pacs_error=str(exc),
+                         status_code=502)
+        except ResorbError as exc:  # a SEG that cannot be measured, a burned-in image
+            errors["study_uid"] = str(exc)
+        else:
+            parts = []
+            for mri in result["mri"]:
+                vol = mri["volume_mm3"]
+                parts.append(f"{vol:,.0f} mm³".replace(",", " ") if vol is not None
+                             else "images without a segmentation (no volume)")
+            return _flash_redirect(
+                request, f"/patients/{patient_id}",
+                f"Imported from the PACS: {result['deidentified']} objects de-identified; "
+                f"MRI {', '.join(parts)}.")
+    return _page(request, user, patient, values=values, errors=errors, status_code=422)
