@@ -286,3 +286,17 @@ class AuditLog(Base):
     table_name: Mapped[str] = mapped_column(String(32))
     row_id: Mapped[str] = mapped_column(String(64))
     diff: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RegistryKey(Base):
+    """A secret of the registry, drawn on first use (``dicom-uid``: the key of the DICOM
+    UID map, so that objects imported separately keep referencing each other).
+
+    Never copied into the audit log or an export.
+    """
+
+    __tablename__ = "registry_keys"
+    __audit_redact__: ClassVar[frozenset[str]] = frozenset({"value"})
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
