@@ -96,6 +96,8 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
         _page_admin,
         _page_assessment,
         _page_login,
+        _page_masks,
+        _page_pacs,
         _page_patients,
         _page_research,
         _pages,
@@ -130,7 +132,8 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
     app.state.resorb = state
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     app.include_router(_api.router)
-    for area in (_page_login, _page_patients, _page_assessment, _page_research, _page_admin):
+    for area in (_page_login, _page_patients, _page_assessment, _page_research, _page_admin,
+                 _page_masks, _page_pacs):
         app.include_router(area.router)
 
     def wants_json(request) -> bool:
