@@ -1,0 +1,72 @@
+"""Assessment page of a registry patient with red flags: the referral comes first, and no
+resorption percentage or volume forecast stands beside it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from _webtools import auth, login, make_client
+from bs4 import BeautifulSoup
+
+
+@pytest.fixture
+def doc(app):
+    with make_client(app) as c:
+        c.csrf = login(c, "doc")
+        yield c
+
+
+def _patient(client, app, pseudonym: str, red_flags: list[str]) -> int:
+    """Central L4-L5 extrusion, two MRIs (1800 -> 1500 mm3), one visit with the red flags."""
+    h = auth(app, "doc")
+    pid = client.post("/api/patients", headers=h, json={
+        "pseudonym": pseudonym, "birth_year": 1974, "sex": "male",
+        "onset_date": "2026-01-02"}).json()["id"]
+    m1 = client.post(f"/api/patients/{pid}/mri", headers=h, json={
+        "date": "2026-01-05", "volume_mm3": 1800, "level": "L4-L5"}).json()["id"]
+    client.post(f"/api/patients/{pid}/mri", headers=h, json={
+        "date": "2026-03-05", "volume_mm3": 1500, "level": "L4-L5"})
+    client.post(f"/api/patients/{pid}/findings", headers=h, json={
+        "mri_id": m1, "level": "L4-L5", "morphology": "extrusion", "zone": "central",
+        "canal_compromise_percent": 60})
+    r = client.post(f"/api/patients/{pid}/visits", headers=h, json={
+        "date": "2026-03-05", "leg_pain_nrs": 9, "red_flags": red_flags})
+    assert r.status_code in (200, 201), r.text
+    return pid
+
+
+def test_cauda_equina_patient_page_shows_the_emergency_and_no_percentage_or_forecast(
+        doc, client, app):
+    pid = _patient(client, app, "CES-001", ["saddle_anaesthesia", "urinary_retention"])
+    html = doc.get(f"/patients/{pid}/assessment").text
+    soup = BeautifulSoup(html, "html.parser")
+    triage = soup.find(id="triage").get_text(" ", strip=True)
+    assert triage.startswith("Emergency: suspected cauda equina syndrome")
+    assert "emergency MRI" in triage
+    text = soup.get_text(" ", strip=True)
+    assert soup.find(id="withheld") is not None
+    assert "Probability of resorption" not in text
+    assert not re.search(r"\b\d+ %", soup.find(class_="big-number").get_text()
+                         if soup.find(class_="big-number") else "")
+    assert "Forecast of the herniation volume" not in text
+    assert "What the estimate rests on" not in text
+    assert soup.find("img", class_="plot") is None
+    # The measured volumes stay: they are observations, not estimates.
+    assert "1 800 mm³" in text and "1 500 mm³" in text
+    # The plain-language card explains the referral instead of natural-course figures.
+    info = soup.find(id="patient-information").get_text(" ", strip=True)
+    assert "Why you are being sent for an urgent assessment" in info
+    assert "95 %" not in info
+
+
+def test_patient_without_red_flags_still_sees_the_estimate_and_the_patient_page(
+        doc, client, app):
+    pid = _patient(client, app, "NRF-001", [])
+    soup = BeautifulSoup(doc.get(f"/patients/{pid}/assessment").text, "html.parser")
+    text = soup.get_text(" ", strip=True)
+    assert re.search(r"Probability of resorption \d+ %", text)
+    assert soup.find(id="withheld") is None
+    info = soup.find(id="patient-information").get_text(" ", strip=True)
+    assert "Most sciatica gets better without an operation" in info
+    assert "When to come back at once" in info
