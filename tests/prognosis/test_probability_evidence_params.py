@@ -1,8 +1,8 @@
 """Cut-offs and weights of the probability model come from evidence records.
 
-Each threshold (symptom duration, massive herniation, Komori type 2 weight,
-time-course knots) is a ``parameters`` entry of the record the factor already
-uses; these tests check the boundaries and that the code reads the records.
+Each threshold (symptom duration, massive herniation, Komori type 2 weight) is a
+``parameters`` entry of the record the factor already uses; these tests check the
+boundaries and that the code reads the records.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from resorb.domain import Case
 from resorb.evidence import load_evidence
-from resorb.prognosis import _forecast, _management, _probability, resorption_probability
+from resorb.prognosis import _factors, _forecast, _management, _probability, resorption_probability
 
 
 def make_case(morphology: str = "extrusion", *, onset: str | None = None,
@@ -42,7 +42,7 @@ def _names(est):
 
 def test_symptom_duration_threshold_is_strictly_more_than_the_records_months():
     """Record: threshold_months 12; '> 12 months' applies, exactly 12 does not."""
-    assert load_evidence().values[_probability._DURATION_ID].parameters == {
+    assert load_evidence().values[_factors._DURATION_ID].parameters == {
         "threshold_months": 12.0}
     # 12 months = 365.25 days (DAYS_PER_MONTH = 365.25 / 12).
     under = make_case(onset="2024-01-01", mri="2024-12-31")  # 365 days: just under 12
@@ -53,7 +53,7 @@ def test_symptom_duration_threshold_is_strictly_more_than_the_records_months():
 
 def test_massive_threshold_is_inclusive_at_the_records_percent():
     """Cribb 2007: 'massive' = >= 50 % of the AP canal (record threshold_canal_percent)."""
-    assert load_evidence().values[_probability._MASSIVE_ID].parameters == {
+    assert load_evidence().values[_factors._MASSIVE_ID].parameters == {
         "threshold_canal_percent": 50.0}
     assert "canal_compromise_percent" in _names(_est(make_case(canal_compromise_percent=50)))
     assert "canal_compromise_percent" not in _names(
@@ -61,7 +61,7 @@ def test_massive_threshold_is_inclusive_at_the_records_percent():
 
 
 def test_komori_type2_takes_the_labelled_assumption_weight():
-    record = load_evidence().values[_probability._KOMORI_ID]
+    record = load_evidence().values[_factors._KOMORI_ID]
     assert record.assumption and "type2_log_or_weight" in record.derivation
     w = record.parameters["type2_log_or_weight"]
     t2 = next(f for f in _est(make_case(komori=2)).factors if f.name == "komori")
@@ -76,8 +76,8 @@ def test_the_model_reads_its_thresholds_from_the_records(monkeypatch):
     patched = {("symptom_duration_over_1y_or_placeholder", "threshold_months"): 1.0,
                ("massive_herniation_or_placeholder", "threshold_canal_percent"): 90.0,
                ("komori_type3_or_placeholder", "type2_log_or_weight"): 1.0}
-    real = _probability._parameter
-    monkeypatch.setattr(_probability, "_parameter",
+    real = _factors._parameter
+    monkeypatch.setattr(_factors, "_parameter",
                         lambda vid, name: patched.get((vid, name), real(vid, name)))
     est = _est(make_case(onset="2024-01-01", mri="2024-03-01", canal_compromise_percent=60,
                          komori=2))
@@ -88,29 +88,13 @@ def test_the_model_reads_its_thresholds_from_the_records(monkeypatch):
     assert komori.effect == pytest.approx(2.5)  # full weight
 
 
-def test_horizon_knots_come_from_the_time_course_records():
-    ev = load_evidence().values
-    f3 = ev["early_resorption_fraction_hornung2023"]
-    f8 = ev["disappeared_by_8_months_fraction_ramos_amador2013"]
-    assert (f3.parameters["at_months"], f8.parameters["at_months"]) == (3.0, 8.0)
-    case = make_case()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        p12 = resorption_probability(case).probability
-        p3 = resorption_probability(case, horizon_months=3).probability
-        p8 = resorption_probability(case, horizon_months=8).probability
-    # At the knots the share of one-year resorbers is the record's value itself.
-    assert p3 == pytest.approx(p12 * f3.value)
-    assert p8 == pytest.approx(p12 * max(f8.value, f3.value))
-
-
 def test_one_definition_of_days_per_month():
     from resorb.imaging import DAYS_PER_MONTH
 
     assert _forecast.DAYS_PER_MONTH is DAYS_PER_MONTH
     assert _management.DAYS_PER_MONTH is DAYS_PER_MONTH
-    assert _probability.DAYS_PER_MONTH is DAYS_PER_MONTH
-    for module in (_forecast, _management, _probability):
+    assert _factors.DAYS_PER_MONTH is DAYS_PER_MONTH
+    for module in (_forecast, _management, _probability, _factors):
         source = inspect.getsource(module)
         assert "365.25" not in source and "30.4375" not in source
 

@@ -1,47 +1,49 @@
 """Prognosis: resorption probability for a case, forecast from serial volumes,
 red-flag triage and the management pathway.
 
-Each part lives in a private module re-exported here.
+One concern per private module, re-exported here: result types (``_types``),
+probability factors (``_factors``), the estimate (``_probability``), the course
+prior and kinetics (``_kinetics``), conditioning on MRIs (``_posterior``), the
+volume forecast (``_forecast``), triage and management.
 """
 
-from resorb.prognosis._forecast import (
+from resorb.prognosis._forecast import FORECAST_HORIZONS_MONTHS, forecast_volumes
+from resorb.prognosis._kinetics import (
     KineticPrior,
-    VolumeForecast,
-    calibrate_kinetic_prior,
+    calibration_table,
     default_kinetic_prior,
-    forecast_volumes,
     kinetic_volume_mm3,
 )
 from resorb.prognosis._management import ManagementPlan, ManagementStep, management_pathway
-from resorb.prognosis._patient_information import PatientInformation, patient_information
-from resorb.prognosis._probability import (
+from resorb.prognosis._probability import resorption_probability
+from resorb.prognosis._triage import Triage, TriageReason, triage_case
+from resorb.prognosis._types import (
     BaselinePrior,
     Factor,
+    ObservedChange,
     OmittedFinding,
     ResorptionEstimate,
-    resorption_probability,
+    VolumeForecast,
 )
-from resorb.prognosis._triage import Triage, TriageReason, TriageWarning, triage_case
 
 __all__ = [
+    "FORECAST_HORIZONS_MONTHS",
     "BaselinePrior",
     "Factor",
     "KineticPrior",
     "ManagementPlan",
     "ManagementStep",
+    "ObservedChange",
     "OmittedFinding",
-    "PatientInformation",
     "ResorptionEstimate",
     "Triage",
     "TriageReason",
-    "TriageWarning",
     "VolumeForecast",
-    "calibrate_kinetic_prior",
+    "calibration_table",
     "default_kinetic_prior",
     "forecast_volumes",
     "kinetic_volume_mm3",
     "management_pathway",
-    "patient_information",
     "resorption_probability",
     "triage_case",
 ]

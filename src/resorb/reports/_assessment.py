@@ -20,6 +20,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from resorb._json import to_jsonable
 from resorb.domain.case import Case
 from resorb.domain.scales import FINDING_SCALES
 from resorb.errors import CaseFileError, InvalidInputError
@@ -153,24 +154,7 @@ class Assessment:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with exactly the keys of :data:`ASSESSMENT_KEYS`."""
-        return {key: _jsonable(getattr(self, key)) for key in ASSESSMENT_KEYS}
-
-
-def _jsonable(obj: Any) -> Any:
-    """Deep copy into plain JSON types (mappings, lists, str, numbers, bool, None)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, Enum):
-        return obj.value
-    if isinstance(obj, dt.date):
-        return obj.isoformat()
-    if isinstance(obj, float) and obj != obj:  # NaN
-        return None
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalar
-        return obj.item()
-    return obj
+        return {key: to_jsonable(getattr(self, key)) for key in ASSESSMENT_KEYS}
 
 
 # --------------------------------------------------------------------------- sections
@@ -216,25 +200,29 @@ def _measurements(case: Case) -> tuple[list[dict[str, Any]], list[float]]:
     return rows, volumes
 
 
-def _forecast(case: Case, volumes: list[float], seed: int) -> dict[str, Any]:
+def _forecast(case: Case, volumes: list[float], seed: int, estimate: Any) -> dict[str, Any]:
+    """The volume forecast: the evidence model's own (same draws as its probability)."""
     from resorb.prognosis import forecast_volumes
 
     if not case.mri:
         return {"available": False, "reason": "no MRI in the case: nothing to forecast"}
     if volumes[0] <= 0:
         return {"available": False, "reason": "baseline volume is 0 mm3: nothing to forecast"}
-    fc = forecast_volumes([s.date for s in case.mri], volumes,
-                          morphology=case.herniation.morphology, seed=seed)
+    fc = getattr(estimate, "forecast", None)
+    if fc is None:  # a clinic's model: the course mixture at the morphology's pooled rate
+        fc = forecast_volumes([s.date for s in case.mri], volumes,
+                              morphology=case.herniation.morphology, seed=seed)
     return {"available": True, **fc.to_dict()}
 
 
-def _resorption(case: Case, model: Any, seed: int) -> dict[str, Any]:
+def _resorption(case: Case, model: Any, seed: int,
+                volumes: list[float]) -> tuple[dict[str, Any], Any]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if model is None:
             from resorb.prognosis import resorption_probability
 
-            estimate = resorption_probability(case, seed=seed)
+            estimate = resorption_probability(case, seed=seed, volumes_mm3=volumes)
             model_name = "evidence"
         else:
             estimate = model.predict_case(case)
@@ -251,7 +239,7 @@ def _resorption(case: Case, model: Any, seed: int) -> dict[str, Any]:
             messages.append(text)
     out["warnings"] = messages
     out["model"] = model_name
-    return out
+    return out, estimate
 
 
 def _normalise_model_output(out: dict[str, Any]) -> dict[str, Any]:
@@ -414,9 +402,11 @@ def _register_sources(reg: SourceRegister, resorption: Mapping[str, Any],
                 reg.add(c, "forecast prior")
     if any(m.get("mdc_mm3") is not None for m in measurements):
         from resorb.evidence import evidence_value
+        from resorb.imaging import volume_error_model
 
-        for c in evidence_value("volume_mdc_mm3").citations:
-            reg.add(c, "measurement error")
+        for vid in volume_error_model().evidence_ids:
+            for c in evidence_value(vid).citations:
+                reg.add(c, "measurement error")
     for g in therapies.get("given", []):
         t = g["therapy"]
         for kind in ("symptoms", "resorption"):
@@ -461,8 +451,8 @@ def assess_case(case: Case, *, model: Any = None, seed: int = 0,
 
     as_of = as_of or dt.date.today()
     measurements, volumes = _measurements(case)
-    forecast = _forecast(case, volumes, seed)
-    resorption = _resorption(case, model, seed)
+    resorption, estimate = _resorption(case, model, seed, volumes)
+    forecast = _forecast(case, volumes, seed, estimate)
     triage_obj = triage_case(case)
     triage = triage_obj.to_dict()
     # Beside an emergency or urgent referral the report shows no percentage and no forecast.
