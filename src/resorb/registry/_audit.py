@@ -9,12 +9,12 @@ be committed without one. A session that writes must carry its actor in
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 from typing import Any
 
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session
 
+from resorb._json import to_jsonable
 from resorb.registry._models import AuditLog, Base
 
 __all__ = ["AuditActorMissing", "install_audit"]
@@ -26,25 +26,13 @@ class AuditActorMissing(RuntimeError):
     """A write was attempted on a session with no acting user."""
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
-
-
 def _row_values(obj: Base) -> dict[str, Any]:
     mapper = inspect(obj).mapper
     redact = type(obj).__audit_redact__
     out: dict[str, Any] = {}
     for col in mapper.column_attrs:
         value = getattr(obj, col.key)
-        out[col.key] = _REDACTED if col.key in redact and value is not None else _plain(value)
+        out[col.key] = _REDACTED if col.key in redact and value is not None else to_jsonable(value)
     return out
 
 
@@ -71,8 +59,8 @@ def _changes(obj: Base) -> dict[str, Any]:
             continue
         if col.key in redact:
             old, new = _REDACTED, _REDACTED
-        before[col.key] = _plain(old)
-        after[col.key] = _plain(new)
+        before[col.key] = to_jsonable(old)
+        after[col.key] = to_jsonable(new)
     return {"before": before, "after": after} if after or before else {}
 
 

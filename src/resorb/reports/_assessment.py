@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from resorb._json import to_jsonable
+from resorb._json import to_jsonable
 from resorb.domain.case import Case
 from resorb.domain.scales import FINDING_SCALES
 from resorb.errors import CaseFileError, InvalidInputError
