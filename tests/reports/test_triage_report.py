@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 from bs4 import BeautifulSoup
-from cli_helpers import run_cli
 
+from cli_helpers import run_cli
 from resorb.domain import Case
 from resorb.reports import assess_case, render_html, render_pdf
 
