@@ -173,6 +173,8 @@ class Visit(Base):
     slr_degrees: Mapped[float | None] = mapped_column(Float)
     red_flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
     notes: Mapped[str | None] = mapped_column(Text)
+    #: Symptoms came back after recovery (a recurrence); None = not recorded.
+    recurrence: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
 
     patient: Mapped[Patient] = relationship(back_populates="visits")

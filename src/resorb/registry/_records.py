@@ -73,6 +73,7 @@ class VisitRecord(_Record):
     slr_degrees: float | None
     red_flags: list[str]
     notes: str | None
+    recurrence: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

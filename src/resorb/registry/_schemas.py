@@ -176,6 +176,8 @@ class VisitIn(_Strict):
     slr_degrees: float | None = Field(default=None, ge=0, le=90)
     red_flags: list[Annotated[str, _enum_value(RedFlag)]] = Field(default_factory=list)
     notes: str | None = Field(default=None, max_length=4000)
+    #: Symptoms came back after recovery (a recurrence); None = not recorded.
+    recurrence: bool | None = None
 
     @field_validator("date")
     @classmethod
