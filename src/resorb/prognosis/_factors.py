@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import math
 import warnings
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -126,16 +128,22 @@ class _Candidate:
     weight: float = 1.0
 
 
-def _beta_draws(v: EvidenceValue, rng: np.random.Generator, n: int) -> np.ndarray:
+@lru_cache(maxsize=64)
+def _beta_draws(record_id: str, seed: int, n: int) -> np.ndarray:
+    """Jeffreys beta draws of a count record; the same for every case at this seed."""
+    v = evidence_value(record_id)
     e, t = v.events, v.total
-    return rng.beta(e + 0.5, t - e + 0.5, size=n)
+    rng = np.random.default_rng([seed, zlib.crc32(record_id.encode())])
+    out = rng.beta(e + 0.5, t - e + 0.5, size=n)
+    out.setflags(write=False)
+    return out
 
 
 def _odds(p: np.ndarray | float) -> np.ndarray | float:
     return p / (1.0 - p)
 
 
-def _level_vs_cohort(level_id: str, cohort_ids: Sequence[str], rng: np.random.Generator,
+def _level_vs_cohort(level_id: str, cohort_ids: Sequence[str], seed: int,
                      n: int) -> tuple[float, np.ndarray, EvidenceValue]:
     """log odds ratio of one level against its whole cohort: plug-in and draws.
 
@@ -148,7 +156,7 @@ def _level_vs_cohort(level_id: str, cohort_ids: Sequence[str], rng: np.random.Ge
     events = sum(v.events for v in values)
     plug = (math.log((level.events + 0.5) / (level.total - level.events + 0.5))
             - math.log((events + 0.5) / (total - events + 0.5)))
-    per_level = {v.id: _beta_draws(v, rng, n) for v in values}
+    per_level = {v.id: _beta_draws(v.id, seed, n) for v in values}
     cohort = sum(per_level[v.id] * (v.total / total) for v in values)
     draws = np.log(_odds(per_level[level_id])) - np.log(_odds(cohort))
     return plug, draws, level
@@ -164,7 +172,8 @@ def _placeholder(value_id: str, rng: np.random.Generator, n: int,
 
 
 class _Collector:
-    def __init__(self) -> None:
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
         self.candidates: list[_Candidate] = []
         self.omitted: list[OmittedFinding] = []
         self.warnings: list[str] = []
@@ -212,7 +221,7 @@ def _exposure_factor(case: Case, col: _Collector, rng: np.random.Generator, n: i
         return
     if morph is HerniationMorphology.EXTRUSION:
         level_id = _PLL_COHORT[0] if ruptured else _PLL_COHORT[1]
-        plug, draws, ev = _level_vs_cohort(level_id, _PLL_COHORT, rng, n)
+        plug, draws, ev = _level_vs_cohort(level_id, _PLL_COHORT, col.seed, n)
         col.candidates.append(_Candidate(name, _label(level), "exposure", plug, draws, ev))
         return
     if not ruptured:
@@ -235,7 +244,7 @@ def _rim_factor(case: Case, col: _Collector, rng: np.random.Generator, n: int) -
         return
     # An extrusion with an intact PLL is still a ruptured (extruded) herniation; the rim
     # is part of the exposure construct and combines with the PLL finding (module doc).
-    plug, draws, ev = _level_vs_cohort(_RIM_LEVELS[rim], _RIM_COHORT, rng, n)
+    plug, draws, ev = _level_vs_cohort(_RIM_LEVELS[rim], _RIM_COHORT, col.seed, n)
     # One registration-only cohort, a zero cell, and a cohort (Ramos Amador 2013) in which
     # the pattern did not predict disappearance: the size is damped (evidence record).
     w = float(evidence_value(_RIM_WEIGHT_ID).value)
@@ -253,7 +262,7 @@ def _t2_factor(case: Case, col: _Collector, rng: np.random.Generator, n: int) ->
                                      "2004) are for herniations; not applied")
         return
     level_id = _T2_COHORT[0] if t2 is T2Signal.HIGH else _T2_COHORT[1]
-    plug, draws, ev = _level_vs_cohort(level_id, _T2_COHORT, rng, n)
+    plug, draws, ev = _level_vs_cohort(level_id, _T2_COHORT, col.seed, n)
     # Reconstructed counts (evidence record): the factor is weakened.
     w = float(evidence_value(_T2_WEIGHT_ID).value)
     col.candidates.append(_Candidate("t2_signal", t2.value, "fragment", w * plug, w * draws,
@@ -409,7 +418,7 @@ class Collected:
     warnings: tuple[str, ...]
 
 
-def collect_factors(case: Case, rng: np.random.Generator, n: int, *,
+def collect_factors(case: Case, rng: np.random.Generator, n: int, *, seed: int = 0,
                     allow_unverified: bool = False) -> Collected:
     """Every recorded finding's contribution to the log odds of regression.
 
@@ -420,10 +429,12 @@ def collect_factors(case: Case, rng: np.random.Generator, n: int, *,
         Draws for the uncertainty of each effect.
     n : int
         Number of draws.
+    seed : int
+        Seed of the draws of the published counts (cached per record and seed).
     allow_unverified : bool
         Also use the placeholder odds ratios (``LowEvidenceWarning``).
     """
-    col = _Collector()
+    col = _Collector(seed)
     _check_age(case, col)
     _exposure_factor(case, col, rng, n)
     _rim_factor(case, col, rng, n)

@@ -205,18 +205,30 @@ class LatentDraws:
         return _cached_q(self, "complete", 24.0)
 
     def event(self, kind: str, t_months: float) -> np.ndarray:
-        """Indicator of an event at ``t_months`` for every draw (bool, shape (N,))."""
+        """Indicator of an event at ``t_months`` for every draw (bool, shape (N,)).
+
+        Cached on the draws (they are shared by every case with the same prior and seed).
+        """
+        key = ("event", kind, float(t_months))
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
         g = self.fraction(t_months)
         p = self.prior
         if kind == "regressed":
-            return g <= p.decrease_fraction
-        if kind == "complete":
-            return g < p.complete_fraction
-        if kind == "halved":
-            return g <= 0.5
-        if kind == "enlarged":
-            return g >= p.enlarged_fraction
-        raise ValueError(kind)  # pragma: no cover - internal
+            out = g <= p.decrease_fraction
+        elif kind == "complete":
+            out = g < p.complete_fraction
+        elif kind == "halved":
+            out = g <= 0.5
+        elif kind == "enlarged":
+            out = g >= p.enlarged_fraction
+        else:  # pragma: no cover - internal
+            raise ValueError(kind)
+        out.setflags(write=False)
+        if len(self._cache) < 256:
+            self._cache[key] = out
+        return out
 
 
 def _cached_q(latent: LatentDraws, kind: str, t: float) -> np.ndarray:

@@ -131,7 +131,7 @@ def resorption_probability(case: Case, *, horizon_months: float = 12, n_draws: i
     half_width = max(abs(_logit(prior.upper) - _logit(p0)), abs(_logit(p0) - _logit(prior.lower)))
     prior_draws = rng.normal(_logit(p0), half_width / _Z95, size=n)
 
-    col = collect_factors(case, rng, n, allow_unverified=allow_unverified)
+    col = collect_factors(case, rng, n, seed=seed, allow_unverified=allow_unverified)
     notes = list(col.warnings)
     p12 = float(_expit(_logit(p0) + col.log_odds))
     p12_draws = _expit(prior_draws + col.log_odds_draws)

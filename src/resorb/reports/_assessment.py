@@ -17,14 +17,17 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from resorb._json import to_jsonable
 from resorb._json import to_jsonable
 from resorb.domain.case import Case
 from resorb.domain.scales import FINDING_SCALES
 from resorb.errors import CaseFileError, InvalidInputError
+
+if TYPE_CHECKING:
+    from resorb.prognosis import CasePredictor
 
 __all__ = ["ASSESSMENT_KEYS", "Assessment", "SourceRegister", "assess_case"]
 
@@ -119,6 +122,7 @@ class SourceRegister:
                 for e in self._entries]
 
 
+@lru_cache(maxsize=1)
 def _bibliography() -> dict[str, Any]:
     from resorb.evidence import load_evidence
 
@@ -216,7 +220,7 @@ def _forecast(case: Case, volumes: list[float], seed: int, estimate: Any) -> dic
     return {"available": True, **fc.to_dict()}
 
 
-def _resorption(case: Case, model: Any, seed: int,
+def _resorption(case: Case, model: CasePredictor | None, seed: int,
                 volumes: list[float]) -> tuple[dict[str, Any], Any]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -420,7 +424,7 @@ def _register_sources(reg: SourceRegister, resorption: Mapping[str, Any],
     reg.add(scores["mcid"]["source"], "scores: minimal important change")
 
 
-def assess_case(case: Case, *, model: Any = None, seed: int = 0,
+def assess_case(case: Case, *, model: CasePredictor | None = None, seed: int = 0,
                 as_of: dt.date | None = None) -> Assessment:
     """Assess one case.
 
@@ -428,10 +432,10 @@ def assess_case(case: Case, *, model: Any = None, seed: int = 0,
     ----------
     case : Case
         A validated case (``Case.from_file``); mask paths are resolved.
-    model : object, optional
-        A clinic's portable model with ``predict_case(case)`` returning an
+    model : resorb.prognosis.CasePredictor, optional
+        A clinic's portable model (``predict_case(case)`` returning an
         estimate with the same ``to_dict()`` keys as
-        :class:`resorb.prognosis.ResorptionEstimate`; default: the evidence model.
+        :class:`resorb.prognosis.ResorptionEstimate`); default: the evidence model.
     seed : int
         Seed of every Monte Carlo step (probability interval, forecast).
     as_of : datetime.date, optional
