@@ -21,7 +21,9 @@ def test_cox_equals_lifelines_on_dummy_coded_data(sim_cohort):
     """Recipe: ``CoxPHFitter().fit(d, 'time_months', 'E')`` with
     ``E = (event == 1)`` (surgery censored: cause-specific hazard) and
     ``pd.get_dummies(morphology, rim_enhancement, drop_first=True)`` with the
-    scale's first level (bulge, none) as reference."""
+    scale's first level (bulge, none) as reference. lifelines stops its
+    Newton iterations earlier than coxph (our fit equals coxph to 1e-12 in
+    test_rms_cox.py), hence 1e-5 here."""
     from lifelines import CoxPHFitter
 
     df = sim_cohort
@@ -36,7 +38,7 @@ def test_cox_equals_lifelines_on_dummy_coded_data(sim_cohort):
     d["E"] = (df.event == 1).astype(int)
     ref = CoxPHFitter().fit(d, "time_months", "E")
     ours = m.summary["coef"]
-    np.testing.assert_allclose(ours.to_numpy(), ref.params_[ours.index].to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours.to_numpy(), ref.params_[ours.index].to_numpy(), rtol=1e-5)
     assert m.competing == int((df.event == 2).sum())
     assert m.c_index() == pytest.approx(ref.concordance_index_, abs=1e-10)
 

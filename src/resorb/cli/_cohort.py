@@ -11,17 +11,58 @@ from resorb.cli._common import check_output_path, emit
 JSON_OPT = typer.Option(False, "--json", help="Print one JSON object.")
 
 
-def _analyse(csv: Path, outcome: str, predictors: str, time: str | None, event: str | None,
-             spline: list[str] | None, bootstrap: int, seed: int, impute: int, method: str,
-             horizon_months: float, r2_cs: float | None):
+def _analyse(csv: Path, outcome: str | None, predictors: str, time: str | None,
+             event: str | None, spline: list[str] | None, bootstrap: int, seed: int,
+             impute: int, method: str, horizon_months: float, r2_cs: float | None):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     from resorb.cohort import analyse_cohort, read_cohort
 
     splines = [s for item in (spline or []) for s in item.split(",") if s.strip()]
     df = read_cohort(csv)
-    return analyse_cohort(df, outcome=outcome, predictors=predictors, splines=splines,
-                          time=time, event=event, bootstrap=bootstrap, seed=seed,
-                          impute=impute, method=method, horizon_months=horizon_months,
-                          r2_cs=r2_cs)
+    # the bar appears with the first bootstrap block, so a refused input prints
+    # nothing but its one error line
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   console=Console(stderr=True), transient=True)
+    tasks: dict[str, object] = {}
+
+    def tick(task: str, done: int, total: int) -> None:
+        if not tasks:
+            bar.start()
+        if task not in tasks:
+            tasks[task] = bar.add_task(task, total=total)
+        bar.update(tasks[task], completed=done)
+
+    try:
+        return analyse_cohort(df, outcome=outcome, predictors=predictors, splines=splines,
+                              time=time, event=event, bootstrap=bootstrap, seed=seed,
+                              impute=impute, method=method, horizon_months=horizon_months,
+                              r2_cs=r2_cs, progress=tick)
+    finally:
+        if tasks:
+            bar.stop()
+
+
+def _render_survival(s) -> None:
+    from rich.console import Console
+
+    console = Console()
+    if "error" in s:
+        console.print(f"Survival model not fitted: {s['error']}")
+        return
+    cox = s["cox"]
+    boot = cox.get("c_index_bootstrap")
+    corrected = (f", optimism-corrected {boot['corrected']:.3f} ({boot['n_successful']} of "
+                 f"{boot['n_bootstrap']} resamples used)" if boot else "")
+    console.print(f"Cox model: n = {s['n']}, events = {s['events']}; Harrell C "
+                  f"{cox['c_index']:.3f}{corrected}")
+    if cox.get("ici_at_horizon") is not None:
+        console.print(f"Calibration by {s['horizon_months']:g} months (Austin 2020): ICI "
+                      f"{cox['ici_at_horizon']:.4f}, E50 {cox['e50_at_horizon']:.4f}, "
+                      f"E90 {cox['e90_at_horizon']:.4f}")
+    console.print(f"Aalen-Johansen resorption by {s['horizon_months']:g} months: "
+                  f"{s['cumulative_incidence_at_horizon']['resorption']:.3f}")
 
 
 def _render_fit(d) -> None:
@@ -30,6 +71,9 @@ def _render_fit(d) -> None:
     from rich.table import Table
 
     console = Console()
+    if d.get("outcome") is None:
+        _render_survival(d["survival"])
+        return
     t = Table(title=f"Logistic model for {d['outcome']} ({d['method']}), n = {d['n']}, "
                     f"events = {d['events']}")
     for col in ("term", "coef", "SE", "OR (95% CI)", "p"):
@@ -59,10 +103,7 @@ def _render_fit(d) -> None:
                   f"{'met' if ss['met'] else 'NOT met'}); missing: {d['missing']['handling']}; "
                   f"separation: {d['separation']['kind'] or 'none'}")
     if d.get("survival"):
-        s = d["survival"]
-        console.print(f"Cox C {s['cox']['c_index']:.3f}; Aalen-Johansen resorption by "
-                      f"{s['horizon_months']:g} months: "
-                      f"{s['cumulative_incidence_at_horizon']['resorption']:.3f}")
+        _render_survival(d["survival"])
     if d.get("model_file"):
         console.print(f"model saved to {d['model_file']}")
 
@@ -86,8 +127,7 @@ def register(app: typer.Typer) -> None:
                                    "(3-7 knots, default 4). Repeatable.")
     bootstrap_opt = typer.Option(200, "--bootstrap", min=0,
                                  help="Bootstrap replicates for optimism correction (0 = none); "
-                                      "with --time also for the Cox C (lifelines refits, "
-                                      "slower).")
+                                      "with --time also for the Cox model.")
     seed_opt = typer.Option(0, "--seed", help="Seed of bootstrap and imputation.")
     impute_opt = typer.Option(0, "--impute", min=0,
                               help="Multiple imputations (chained equations); 0 = complete "
@@ -103,7 +143,9 @@ def register(app: typer.Typer) -> None:
     @cohort.command("fit")
     def fit(
         csv: Path = csv_arg,
-        outcome: str = outcome_opt,
+        outcome: str | None = typer.Option(
+            None, "--outcome", help="Binary (0/1) outcome column; may be left out for a "
+                                    "survival model only (--time and --event)."),
         predictors: str = predictors_opt,
         time: str | None = time_opt,
         event: str | None = event_opt,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,7 +30,7 @@ from resorb.cohort._validation import (
     ici_metrics,
     net_benefit,
 )
-from resorb.errors import InvalidInputError
+from resorb.errors import InvalidInputError, ModelError
 
 __all__ = ["CohortAnalysis", "SurvivalAnalysis", "analyse_cohort"]
 
@@ -76,6 +76,9 @@ class SurvivalAnalysis:
                 "c_index_bootstrap": self.cox_c_bootstrap,
                 "ici_at_horizon": (self.cox_ici or {}).get("ici"),
                 "e50_at_horizon": (self.cox_ici or {}).get("e50"),
+                "e90_at_horizon": (self.cox_ici or {}).get("e90"),
+                "calibration_at_horizon_method": (self.cox_ici or {}).get(
+                    "method", (self.cox_ici or {}).get("error")),
                 "note": "cause-specific hazards: competing events (2) treated as censoring",
             },
             "cumulative_incidence_at_horizon": {
@@ -100,16 +103,17 @@ class SurvivalAnalysis:
 class CohortAnalysis:
     """Fitted model, its validation, decision curve, sample-size check, survival."""
 
-    fit: FittedLogistic
+    fit: FittedLogistic | None
     validation: BootstrapValidation | None
     calibration: dict
-    sample_size: SampleSizeCheck
+    sample_size: SampleSizeCheck | None
     thresholds: np.ndarray
-    net_benefit: np.ndarray
+    net_benefit: np.ndarray | None
     net_benefit_corrected: np.ndarray | None
     survival: SurvivalAnalysis | None = None
     settings: dict = field(default_factory=dict)
     calibration_curve: pd.DataFrame | None = None
+    survival_error: str | None = None
 
     @property
     def predicted(self) -> np.ndarray:
@@ -117,6 +121,10 @@ class CohortAnalysis:
 
     def to_dict(self) -> dict:
         fit, val = self.fit, self.validation
+        if fit is None:  # a survival model only (no binary outcome given)
+            return {"outcome": None, "settings": self.settings,
+                    "survival": (self.survival.to_dict() if self.survival is not None
+                                 else {"error": self.survival_error})}
         tab = fit.summary
         out = {
             "outcome": fit.outcome,
@@ -162,6 +170,8 @@ class CohortAnalysis:
                     strict=True))}
         if self.survival is not None:
             out["survival"] = self.survival.to_dict()
+        elif self.survival_error is not None:
+            out["survival"] = {"error": self.survival_error}
         return out
 
     def _treat_all(self) -> np.ndarray:
@@ -170,18 +180,20 @@ class CohortAnalysis:
         return prev - (1 - prev) * t / (1 - t)
 
 
-def analyse_cohort(df: pd.DataFrame, *, outcome: str, predictors: str | Sequence[str],
+def analyse_cohort(df: pd.DataFrame, *, outcome: str | None, predictors: str | Sequence[str],
                    splines: Sequence[str] = (), time: str | None = None,
                    event: str | None = None, bootstrap: int = 200, seed: int = 0,
                    impute: int = 0, method: str = "auto", horizon_months: float = 12.0,
                    r2_cs: float | None = None,
-                   thresholds: np.ndarray = DEFAULT_THRESHOLDS) -> CohortAnalysis:
+                   thresholds: np.ndarray = DEFAULT_THRESHOLDS,
+                   progress: Callable[[str, int, int], None] | None = None) -> CohortAnalysis:
     """Fit, validate and describe a resorption prediction model.
 
     Parameters
     ----------
     df : DataFrame, one row per herniation
-    outcome : binary outcome column
+    outcome : binary outcome column; None for a survival model only (then
+        ``time`` and ``event`` are required)
     predictors : predictor specifications (``"age_years:rcs4,morphology"``)
     splines : extra ``NAME[:K]`` spline requests
     time, event : optional time-to-event columns (months; 0/1/2 coding)
@@ -193,12 +205,23 @@ def analyse_cohort(df: pd.DataFrame, *, outcome: str, predictors: str | Sequence
     r2_cs : anticipated Cox-Snell R2 for the sample-size check (default: Riley's
         conservative Nagelkerke 0.15)
     thresholds : risk thresholds of the decision curve
+    progress : called as ``progress(task, done, total)`` during each bootstrap
+
+    A survival model that cannot be fitted (too few events, no convergence)
+    is reported under ``survival.error`` without losing the logistic results.
     """
     if bootstrap < 0:
         raise InvalidInputError("bootstrap", str(bootstrap), allowed="0 or more replicates")
     if (time is None) != (event is None):
         raise InvalidInputError("time" if time is None else "event", "given without the other",
                                 allowed="both --time and --event, or neither")
+    if outcome is None:
+        if time is None:
+            raise InvalidInputError("outcome", "missing",
+                                    allowed="a binary outcome column, or --time and --event")
+        return _survival_only(df, time=time, event=event, predictors=predictors,
+                              splines=splines, horizon=horizon_months, bootstrap=bootstrap,
+                              seed=seed, thresholds=thresholds, progress=progress)
     fit = FittedLogistic.from_data(df, outcome=outcome, predictors=predictors, splines=splines,
                                    method=method, impute=impute, seed=seed)
     firth = fit.method == "Firth"
@@ -213,8 +236,13 @@ def analyse_cohort(df: pd.DataFrame, *, outcome: str, predictors: str | Sequence
         cals.append(app)
         nbs.append(net_benefit(fit.y, p, thresholds))
         if bootstrap:
+            tick = (None if progress is None else
+                    (lambda done, total, k=len(vals): progress(
+                        f"logistic bootstrap{f' (imputation {k + 1})' if len(designs) > 1 else ''}",
+                        done, total)))
             vals.append(bootstrap_validate(design, fit.y, fit.coef, n_bootstrap=bootstrap,
-                                           seed=seed, firth=firth, thresholds=thresholds))
+                                           seed=seed, firth=firth, thresholds=thresholds,
+                                           progress=tick))
     calibration = {k: float(np.mean([c[k] for c in cals])) for k in cals[0]}
     validation = None
     nb_corr = None
@@ -228,11 +256,14 @@ def analyse_cohort(df: pd.DataFrame, *, outcome: str, predictors: str | Sequence
     prevalence = fit.events / fit.n
     sample = riley_sample_size(parameters=fit.n_parameters, prevalence=prevalence, r2_cs=r2_cs,
                                n_available=fit.n)
-    survival = None
+    survival, survival_error = None, None
     if time is not None:
-        survival = _survival(df, time=time, event=event, predictors=predictors,
-                             splines=splines, horizon=horizon_months, bootstrap=bootstrap,
-                             seed=seed)
+        try:
+            survival = _survival(df, time=time, event=event, predictors=predictors,
+                                 splines=splines, horizon=horizon_months, bootstrap=bootstrap,
+                                 seed=seed, progress=progress)
+        except (ModelError, InvalidInputError) as exc:
+            survival_error = str(exc)
     curve = None
     if bootstrap:
         curve = calibration_curve_corrected(designs[0], fit.y, fit.coef,
@@ -243,13 +274,23 @@ def analyse_cohort(df: pd.DataFrame, *, outcome: str, predictors: str | Sequence
                 "impute": impute, "method": method, "horizon_months": horizon_months,
                 "time": time, "event": event}
     return CohortAnalysis(fit, validation, calibration, sample, np.asarray(thresholds),
-                          np.mean(nbs, axis=0), nb_corr, survival, settings, curve)
+                          np.mean(nbs, axis=0), nb_corr, survival, settings, curve,
+                          survival_error)
+
+
+def _survival_only(df, *, time, event, predictors, splines, horizon, bootstrap, seed,
+                   thresholds, progress) -> CohortAnalysis:
+    survival = _survival(df, time=time, event=event, predictors=predictors, splines=splines,
+                         horizon=horizon, bootstrap=bootstrap, seed=seed, progress=progress)
+    settings = {"predictors": predictors if isinstance(predictors, str) else list(predictors),
+                "splines": list(splines), "bootstrap": bootstrap, "seed": seed,
+                "horizon_months": horizon, "time": time, "event": event}
+    return CohortAnalysis(None, None, {}, None, np.asarray(thresholds), None, None, survival,
+                          settings)
 
 
 def _survival(df, *, time, event, predictors, splines, horizon, bootstrap,
-              seed) -> SurvivalAnalysis:
-    from resorb.errors import ModelError
-
+              seed, progress=None) -> SurvivalAnalysis:
     cox = FittedCox.from_data(df, time=time, event=event, predictors=predictors,
                               splines=splines)
     weibull, werr = None, None
@@ -267,11 +308,13 @@ def _survival(df, *, time, event, predictors, splines, horizon, bootstrap,
     cal = calibration_at_horizon(cox.time, (cox.event == 1).astype(float), risk, horizon)
     c_trunc = truncated_c_index(cox.time, (cox.event == 1).astype(float), cox.risk_score(),
                                 horizon)
-    boot = cox_bootstrap_c(cox, n_bootstrap=bootstrap, seed=seed) if bootstrap else None
+    tick = None if progress is None else (lambda d, t: progress("Cox bootstrap", d, t))
+    boot = (cox_bootstrap_c(cox, n_bootstrap=bootstrap, seed=seed, progress=tick)
+            if bootstrap else None)
     try:
         ici = ici_at_horizon(cox, horizon)
-    except Exception:  # lifelines' spline smoother can fail on tiny or degenerate data
-        ici = None
+    except (ModelError, ValueError) as exc:  # e.g. too few distinct risks for 3 knots
+        ici = {"error": str(exc)}
     return SurvivalAnalysis(horizon, cox, weibull, cif1, cif2, cal, c_trunc, werr, boot, ici)
 
 
