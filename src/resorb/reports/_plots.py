@@ -78,9 +78,11 @@ def volume_plot_png(forecast: Mapping[str, Any],
                     linewidth=0, label="95 % forecast band")
     ax.plot(months, curve["median_mm3"], color=_BLUE, linewidth=1.6, label="forecast median")
     obs = forecast["observations"]
-    mdc = forecast["growth"]["mdc_mm3"]
-    # Error bars: +/- one SD of a single measurement (MDC / (1.96 sqrt 2)).
-    sd = mdc / (1.959963984540054 * math.sqrt(2.0))
+    # Error bars: +/- one SD of each measurement (the error model is relative to size).
+    if all(o.get("sd_mm3") is not None for o in obs):
+        sd = [o["sd_mm3"] for o in obs]
+    else:
+        sd = forecast["growth"]["mdc_mm3"] / (1.959963984540054 * math.sqrt(2.0))
     xs = [o["months_after_baseline"] for o in obs]
     ys = [o["volume_mm3"] for o in obs]
     ax.errorbar(xs, ys, yerr=sd, fmt="o", color=_INK, ecolor=_MUTED, elinewidth=0.9,
