@@ -43,7 +43,10 @@ def _render_summary(d: Mapping[str, Any]) -> None:
     else:
         console.print(f"[bold]Resorption within {r['horizon_months']:g} months:[/] "
                       f"{_pct(r['probability'])} (95 % interval {_pct(r['interval'][0])}"
-                      f" - {_pct(r['interval'][1])}); model: {r.get('model', 'evidence')}")
+                      f" - {_pct(r['interval'][1])}); model: {r.get('model', 'evidence')}"
+                      + ("; given the follow-up MRIs" if r.get("conditional_on_mri") else ""))
+        if r.get("observed"):
+            console.print(r["observed"]["statement"])
     if d["measurements"]:
         table = Table(title="MRI volumes", show_edge=False)
         for col in ("date", "volume mm3", "method", "resorption vs first", "grade",
@@ -63,8 +66,13 @@ def _render_summary(d: Mapping[str, Any]) -> None:
         pts = ", ".join(f"{p['months_after_baseline']} mo {p['volume_mm3']:.0f} mm3 "
                         f"[{p['interval_mm3'][0]:.0f}-{p['interval_mm3'][1]:.0f}]"
                         for p in f["points"])
+        extra = ""
+        if f.get("probability_complete_by_24_months") is not None:
+            extra = (f"; complete resolution by 24 months "
+                     f"{_pct(f['probability_complete_by_24_months'])}; growth of >= 25 % by "
+                     f"12 months {_pct(f['probability_growth_by_12_months'])}")
         console.print(f"[bold]Forecast[/] ({f['basis']}): {pts}; P(>= 50 % resorbed by 12 "
-                      f"months) {_pct(f['probability_50pct_by_12_months'])}"
+                      f"months) {_pct(f['probability_50pct_by_12_months'])}{extra}"
                       + ("; [bold yellow]growth beyond measurement error[/]"
                          if f["growth"]["flagged"] else ""))
     m = d["management"]
