@@ -156,6 +156,8 @@ def make_mr_series(folder: Path, *, study_date: dt.date = dt.date(2025, 3, 14),
         ds.BitsStored = 12
         ds.HighBit = 11
         ds.PixelRepresentation = 0
+        ds.PatientPosition = "HFS"
+        ds.Laterality = ""  # Type 2C (the lumbar spine is not a paired part): present, empty
         ds.ScanningSequence = "SE"
         ds.SequenceVariant = "NONE"
         ds.ScanOptions = ""
@@ -170,6 +172,52 @@ def make_mr_series(folder: Path, *, study_date: dt.date = dt.date(2025, 3, 14),
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
     return paths
+
+
+def add_clinical_identifiers(ds: Dataset) -> Dataset:
+    """Give ``ds`` the identifying attributes a clinical object really carries.
+
+    Unlike :func:`fill_markers` (every table attribute with a marker, which makes
+    the object invalid), these are valid values of attributes found in real MR,
+    SEG and SR objects, so that the de-identified object can be validated.
+    """
+    ds.InstitutionName = "St Marker Hospital"
+    ds.InstitutionAddress = "1 Marker Road, Markerton"
+    ds.StationName = "MARKER-MR1"
+    ds.OperatorsName = "OPERATOR^MARKER"
+    ds.PerformingPhysicianName = "PERFORMER^MARKER"
+    ds.DeviceSerialNumber = "SERIAL-MARKER-2"
+    ds.ProtocolName = "Lumbar Doe Jane"
+    ds.SeriesDescription = "Doe Jane lumbar T2"
+    ds.StudyDescription = "MRI lumbar spine of Jane Doe"
+    ds.PatientAge = "054Y"
+    ds.PatientWeight = "61"
+    ds.OtherPatientIDs = "OTHER-MARKER-ID"
+    ds.InstanceCreationDate = "20250314"
+    ds.InstanceCreationTime = "101112"
+    ds.ImageComments = "Jane Doe, call back"
+    if "Rows" in ds and "NumberOfFrames" not in ds:  # a complete overlay plane
+        ds.add_new(0x60000010, "US", int(ds.Rows))
+        ds.add_new(0x60000011, "US", int(ds.Columns))
+        ds.add_new(0x60000040, "CS", "G")
+        ds.add_new(0x60000050, "SS", [1, 1])
+        ds.add_new(0x60000100, "US", 1)
+        ds.add_new(0x60000102, "US", 0)
+        ds.add_new(0x60000022, "LO", "OVERLAY DESCRIPTION MARKER")
+        ds.add_new(0x60003000, "OW", bytes((int(ds.Rows) * int(ds.Columns) + 7) // 8))
+    block = ds.private_block(0x0041, "RESORB TEST", create=True)
+    block.add_new(0x10, "LO", "PRIVATE-MARKER")
+    if "ContentCreatorName" in ds or str(getattr(ds, "Modality", "")) == "SEG":
+        ds.ContentCreatorName = "READER^MARKER"
+    for item in ds.get("SegmentSequence", []):
+        item.SegmentLabel = "Jane Doe herniation"
+        item.SegmentDescription = "drawn by Dr Marker"
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None:
+        meta.SourceApplicationEntityTitle = "MARKER_AE"
+        meta.PrivateInformationCreatorUID = "1.2.826.0.1.3680043.10.1234.77"
+        meta.PrivateInformation = b"MARKER-PRIVATE-INFO"
+    return ds
 
 
 def make_seg(series: list[Path], out: Path, *, markers: bool = True) -> Path:
