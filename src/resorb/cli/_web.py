@@ -21,6 +21,25 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def uvicorn_proxy_options(trusted_proxies: list[str]) -> dict[str, object]:
+    """uvicorn's proxy settings: forwarded headers (``X-Forwarded-For``/``-Proto``)
+    are applied only when they come from one of ``trusted_proxies`` (IP addresses
+    or networks); with none, never, so a client cannot choose its own address
+    for the sign-in throttle."""
+    from resorb.errors import InvalidInputError
+
+    if not trusted_proxies:
+        return {"proxy_headers": False}
+    for item in trusted_proxies:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise InvalidInputError("trusted-proxy", f"{item!r} is not an IP address or "
+                                    "network", allowed="e.g. 10.0.0.5 or 10.0.0.0/24; "
+                                    "never '*'") from None
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(trusted_proxies)}
+
+
 def check_port_free(host: str, port: int) -> None:
     """Fail early (before any seeding) when the address cannot be bound."""
     import socket
@@ -79,6 +98,10 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host",
                                  help="Address to listen on (default loopback only; put a "
                                       "TLS-terminating reverse proxy in front of any other)."),
+        trusted_proxy: list[str] = typer.Option(
+            [], "--trusted-proxy",
+            help="Address of a reverse proxy whose X-Forwarded-For/-Proto headers are "
+                 "believed (repeatable; default none: the peer address is used)."),
         demo: bool = typer.Option(False, "--demo",
                                   help="Seed a synthetic demo registry if the database "
                                        "is empty and print a fresh login of the demo "
@@ -90,6 +113,7 @@ def register(app: typer.Typer) -> None:
         from resorb.web import create_app
 
         uvicorn = require_extra("uvicorn", "web")
+        proxy = uvicorn_proxy_options(trusted_proxy)
         check_port_free(host, port)
         registry = Registry(db)
         registry.upgrade()
@@ -106,6 +130,6 @@ def register(app: typer.Typer) -> None:
                        "reverse proxy that terminates HTTPS.", err=True)
         try:
             uvicorn.run(application, host=host, port=port, log_level="info",
-                        proxy_headers=True, server_header=False)
+                        server_header=False, **proxy)
         finally:
             registry.close()

@@ -5,10 +5,18 @@ Passwords are never stored or logged; only the PHC-format argon2 hash is.
 
 from __future__ import annotations
 
+import re
+
 from resorb.errors import InvalidInputError, require_extra
 
-__all__ = ["MIN_PASSWORD_LENGTH", "check_password_policy", "hash_password", "needs_rehash",
-           "verify_password"]
+__all__ = ["MIN_PASSWORD_LENGTH", "USERNAME_PATTERN", "check_password_policy",
+           "check_username", "hash_password", "needs_rehash", "verify_password"]
+
+#: User names: 1-64 lower-case ASCII letters, digits, '.', '_' or '-', starting
+#: with a letter or digit, no '..'. No '/', spaces, control or invisible
+#: characters, and no look-alikes from other scripts: a name is safe in a URL
+#: path, a log line and a terminal, and two users cannot look the same.
+USERNAME_PATTERN = re.compile(r"(?!.*\.\.)[a-z0-9][a-z0-9._-]{0,63}")
 
 #: Shortest password accepted (characters); an assumption of this project, after
 #: NIST SP 800-63B section 5.1.1.2 (at least 8 characters for memorised secrets).
@@ -18,6 +26,23 @@ MIN_PASSWORD_LENGTH = 8
 def _hasher():
     argon2 = require_extra("argon2", "web")
     return argon2.PasswordHasher()
+
+
+def check_username(username: object, *, field: str = "username") -> str:
+    """The user name if it is in the safe set (:data:`USERNAME_PATTERN`).
+
+    Raises
+    ------
+    InvalidInputError
+        Naming ``field``; the refused name is shown escaped (``ascii``), so an
+        escape sequence in it cannot reach a terminal.
+    """
+    if not isinstance(username, str) or not USERNAME_PATTERN.fullmatch(username):
+        shown = ascii(username)[:80]
+        raise InvalidInputError(field, f"{shown} is not a valid user name",
+                                allowed="1-64 lower-case letters a-z, digits, '.', '_' or "
+                                        "'-', starting with a letter or digit, no '..'")
+    return username
 
 
 def check_password_policy(password: str, *, field: str = "password") -> None:

@@ -30,6 +30,7 @@ from resorb._json import to_jsonable
 from resorb.errors import InvalidInputError
 from resorb.registry import _models as m
 from resorb.registry._audit import install_audit
+from resorb.registry._authstate import AuthState
 from resorb.registry._engine import DEFAULT_URL, make_engine
 from resorb.registry._records import (
     AssessmentRecord,
@@ -63,7 +64,12 @@ from resorb.registry._schemas import (
     VisitIn,
     validate_input,
 )
-from resorb.registry._security import check_password_policy, hash_password, verify_password
+from resorb.registry._security import (
+    check_password_policy,
+    check_username,
+    hash_password,
+    verify_password,
+)
 from resorb.registry._views import (
     PatientRecords,
     case_of,
@@ -167,10 +173,8 @@ class Registry:
         InvalidInputError
             ``username`` taken or malformed, ``role`` unknown, password too short.
         """
-        username = (username or "").strip()
-        if not username or len(username) > 64 or any(c.isspace() for c in username):
-            raise InvalidInputError("username", f"{username!r} is not a valid user name",
-                                    allowed="1-64 characters without spaces")
+        username = check_username((username or "").strip() if isinstance(username, str)
+                                  else username)
         if role not in m.ROLES:
             raise InvalidInputError("role", f"{role!r} is not a role", allowed=", ".join(m.ROLES))
         check_password_policy(password)
@@ -216,7 +220,10 @@ class Registry:
                 raise RecordNotFoundError("username", f"no user {username!r}")
             user.active = bool(active)
             s.flush()
-            return UserRecord.from_row(user)
+            record = UserRecord.from_row(user)
+        if not active:  # a deactivated user is signed out everywhere at once
+            AuthState(self.engine).end_sessions_of(username)
+        return record
 
     def set_user_password(self, username: str, password: str, *, actor: str) -> UserRecord:
         """Replace a user's password (argon2 hash; the audit entry shows it redacted)."""
@@ -227,7 +234,10 @@ class Registry:
                 raise RecordNotFoundError("username", f"no user {username!r}")
             user.password_hash = hash_password(password)
             s.flush()
-            return UserRecord.from_row(user)
+            record = UserRecord.from_row(user)
+        # A new password ends the sessions opened with the old one.
+        AuthState(self.engine).end_sessions_of(username)
+        return record
 
     # -- patients ------------------------------------------------------------------------
 

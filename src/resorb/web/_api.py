@@ -12,17 +12,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ConfigDict, Field
 
 from resorb._json import to_jsonable
 from resorb.registry import FindingsIn, MRIIn, PatientIn, TherapyIn, VisitIn
 from resorb.web._auth import CAN_READ_IDENTIFIED, CAN_WRITE, Principal, api_principal
 from resorb.web._auth import require_api_role as _require
+from resorb.web._openapi import API_ERROR_RESPONSES
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(responses=API_ERROR_RESPONSES)
 User = Annotated[Principal, Depends(api_principal)]
 
 
@@ -59,33 +60,38 @@ def healthz() -> dict[str, str]:
 
 
 @router.post("/api/token", tags=["auth"])
-def token(request: Request, username: Annotated[str, Form()],
-          password: Annotated[str, Form()]) -> dict[str, Any]:
+async def token(request: Request, username: Annotated[str, Form(max_length=200)],
+                password: Annotated[str, Form(max_length=1024)]) -> dict[str, Any]:
     """OAuth2 password flow: form ``username``, ``password`` -> a short-lived bearer JWT.
 
-    Five failures per username or per client address within 15 minutes
-    (settings) block further attempts with 429 until the window has passed.
+    Repeated failures slow further attempts down progressively (429 with
+    ``Retry-After``); see :mod:`resorb.web._login` for the policy.
     """
+    from resorb.web._login import attempt_login
+
     state = _state(request)
-    keys = (f"user:{username.strip().lower()}", f"addr:{_client(request)}")
-    wait = state.limiter.retry_after_s(*keys)
-    if wait > 0:
-        raise HTTPException(status_code=429, detail="too many failed logins; try again later",
-                            headers={"Retry-After": str(int(wait) + 1)})
-    user = state.registry.authenticate(username.strip(), password)
-    if user is None:
-        state.limiter.failed(*keys)
+    result = await attempt_login(request, username, password)
+    if result.throttled:
+        raise HTTPException(status_code=429, detail="too many failed sign-ins; try again later",
+                            headers={"Retry-After": str(int(result.retry_after_s) + 1)})
+    if result.user is None:
         raise HTTPException(status_code=401, detail="wrong user name or password",
                             headers={"WWW-Authenticate": 'Bearer realm="resorb"'})
-    state.limiter.succeeded(keys[0])
+    user = result.user
     now = state.settings.clock()
     return {"access_token": state.tokens.issue(user.username, user.role, now_s=now),
             "token_type": "bearer", "expires_in": int(state.settings.token_ttl_s),
             "role": user.role}
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+@router.post("/api/token/revoke", status_code=204, tags=["auth"])
+def revoke_token(request: Request, user: User) -> Response:
+    """End the bearer token of this request now (sign-out for API clients)."""
+    from resorb.web._middleware import auth_state
+
+    claims = request.state.token_claims
+    auth_state(request.scope).revoke_token(str(claims["jti"]), expires_s=float(claims["exp"]))
+    return Response(status_code=204)
 
 
 @router.get("/api/me", tags=["auth"])

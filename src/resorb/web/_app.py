@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from resorb.errors import InvalidInputError, ResorbError, require_extra
-from resorb.web._ratelimit import LoginLimiter
 from resorb.web._settings import WebSettings, load_or_create_secret
 from resorb.web._signing import TokenCodec
 
@@ -20,12 +19,15 @@ log = logging.getLogger("resorb.web")
 
 @dataclass(frozen=True, slots=True)
 class AppState:
-    """What the request handlers share: registry, settings, codecs, limiter, templates."""
+    """What the request handlers share: registry, settings, codecs, templates.
+
+    Sign-in throttling and server-side sessions live in the registry database
+    (:class:`resorb.registry.AuthState`), shared by every worker.
+    """
 
     registry: Any
     settings: WebSettings
     tokens: TokenCodec
-    limiter: LoginLimiter
     templates: Any
     assessments: Any = None
 
@@ -103,7 +105,11 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
         _pages,
     )
     from resorb.web._auth import CsrfError, LoginRequired
-    from resorb.web._middleware import SecurityHeadersMiddleware, SessionMiddleware
+    from resorb.web._middleware import (
+        RequestBoundsMiddleware,
+        SecurityHeadersMiddleware,
+        SessionMiddleware,
+    )
 
     if settings is None:
         settings = WebSettings(secret_key=secret_key or load_or_create_secret(db_url),
@@ -117,9 +123,6 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
     templates.env.globals["fmt"] = _pages.fmt
     state = AppState(registry=registry, settings=settings,
                      tokens=TokenCodec(settings.secret_key, ttl_s=settings.token_ttl_s),
-                     limiter=LoginLimiter(max_failures=settings.login_max_failures,
-                                          window_s=settings.login_window_s,
-                                          clock=settings.clock),
                      templates=templates,
                      assessments=_assess.AssessmentCache(settings.assessment_cache_size))
 
@@ -201,6 +204,10 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
 
     # Outermost first: headers wrap everything, sessions wrap the routes.
     app.add_middleware(SessionMiddleware, settings=settings)
+    # Bounds before sessions and routes: nothing is parsed and nobody is looked up
+    # for a body that is too large; inside the headers so a 413 carries them too.
+    app.add_middleware(RequestBoundsMiddleware, max_body_bytes=settings.max_body_bytes,
+                       upload_max_bytes=settings.mask_max_bytes + 1024 * 1024)
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

@@ -88,6 +88,11 @@ def api_principal(request: Request) -> Principal:
     user = _current_user(request, claims["sub"], claims["role"])
     if user is None:
         raise _unauthorized("invalid token: user inactive or role changed; request a new token")
+    from resorb.web._middleware import auth_state
+
+    if auth_state(request.scope).token_revoked(str(claims["jti"])):
+        raise _unauthorized("invalid token: revoked; request a new token")
+    request.state.token_claims = claims
     return Principal(username=user.username, role=user.role)
 
 

@@ -1,13 +1,22 @@
-"""ASGI middleware: security headers and the signed session cookie."""
+"""ASGI middleware: security headers, request bounds and the session cookie."""
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from http.cookies import SimpleCookie
+from urllib.parse import parse_qsl
+
+from starlette.exceptions import HTTPException
 
 from resorb.web._settings import WebSettings
 from resorb.web._signing import Session, SessionCodec
 
-__all__ = ["SESSION_COOKIE", "SecurityHeadersMiddleware", "SessionMiddleware"]
+__all__ = ["SESSION_COOKIE", "RequestBoundsMiddleware", "SecurityHeadersMiddleware",
+           "SessionMiddleware", "auth_state"]
+
+log = logging.getLogger("resorb.web")
 
 SESSION_COOKIE = "resorb_session"
 
@@ -57,7 +66,166 @@ class SecurityHeadersMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_wrapper)
+        started = False
+
+        async def send_tracking(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send_wrapper(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            # An unexpected error: one log line with its type and route only (the
+            # message of a database error could hold row values), and a 500 that
+            # carries the same security headers as every other answer.
+            log.error("internal error %s on %s %s", type(exc).__name__,
+                      scope.get("method", "?"), scope.get("route_path") or scope["path"])
+            if started:
+                raise
+            await send_plain(send_wrapper, 500, "internal error; the request was not "
+                             "completed (see the server log)",
+                             as_json=_wants_json(scope))
+
+
+def _wants_json(scope) -> bool:
+    path = scope.get("path", "")
+    return path.startswith("/api/") or path == "/healthz"
+
+
+async def send_plain(send, status: int, message: str, *, as_json: bool,
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """A short answer without the app: JSON ``{"detail", "error"}`` or plain text."""
+    if as_json:
+        body = json.dumps({"detail": message, "error": message}).encode()
+        ctype = b"application/json"
+    else:
+        body = (message + "\n").encode()
+        ctype = b"text/plain; charset=utf-8"
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", ctype),
+                            (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close"), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised from ``receive`` when a streamed body passes its limit (an HTTP
+    exception, so that FastAPI's body reader passes it on as a 413)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413,
+                         detail=f"request body too large (limit {limit:,} bytes)")
+
+
+def _too_big(text: str) -> bool:
+    """True for an integer literal beyond 64 bits (without converting a huge one)."""
+    digits = text.strip().lstrip("+-").lstrip("0")
+    return len(digits) > 19 or (bool(digits) and int(digits) > MAX_ID)
+
+
+#: Largest value of a database id (64-bit signed integer).
+MAX_ID = 2**63 - 1
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+class RequestBoundsMiddleware:
+    """Refuses oversized bodies and out-of-range integers before any parsing or login.
+
+    - A body larger than ``max_body_bytes`` (``upload_max_bytes`` for a
+      multipart upload to a path containing ``/mask``) is answered 413, from
+      its ``Content-Length`` without reading it, or as soon as a streamed
+      (chunked) body passes the limit. This runs before authentication, so an
+      anonymous client cannot make the server parse or spool a large body.
+    - A path segment or query value that is an integer beyond 64 bits is
+      answered 404 (no record can have that id) or 422 (query), one line,
+      instead of reaching the database.
+    """
+
+    def __init__(self, app, *, max_body_bytes: int, upload_max_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.upload_max_bytes = upload_max_bytes
+
+    def _limit(self, scope) -> int:
+        ctype = b""
+        for key, value in scope.get("headers", []):
+            if key == b"content-type":
+                ctype = value.lower()
+        if ctype.startswith(b"multipart/form-data") and "/mask" in scope.get("path", ""):
+            return self.upload_max_bytes
+        return self.max_body_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        as_json = _wants_json(scope)
+        for seg in scope.get("path", "").split("/"):
+            if _INTEGER.match(seg) and _too_big(seg):
+                await send_plain(send, 404, "not found: no record has that id",
+                                 as_json=as_json)
+                return
+        query = scope.get("query_string", b"").decode("latin-1")
+        if len(query) > 8192:
+            await send_plain(send, 414, "query string too long", as_json=as_json)
+            return
+        for name, value in parse_qsl(query, keep_blank_values=True):
+            if _INTEGER.match(value.strip()) and _too_big(value):
+                await send_plain(send, 422, f"{name[:40]}: integer out of range "
+                                 f"(allowed: at most {MAX_ID})", as_json=as_json)
+                return
+        limit = self._limit(scope)
+        for key, value in scope.get("headers", []):
+            if key == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    await send_plain(send, 400, "invalid Content-Length", as_json=as_json)
+                    return
+                if declared > limit:
+                    await send_plain(send, 413, f"request body too large (limit "
+                                     f"{limit:,} bytes)", as_json=as_json)
+                    return
+        received = 0
+
+        async def bounded_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge(limit)
+            return message
+
+        started = False
+
+        async def send_tracking(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, bounded_receive, send_tracking)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await send_plain(send, 413, f"request body too large (limit {limit:,} bytes)",
+                             as_json=as_json)
+
+
+def auth_state(scope):
+    """The app's :class:`~resorb.registry.AuthState` (login tables), made on first use."""
+    from resorb.registry import AuthState
+
+    app_state = scope["app"].state
+    auth = getattr(app_state, "resorb_auth", None)
+    if auth is None:
+        auth = AuthState(app_state.resorb.registry.engine)
+        app_state.resorb_auth = auth
+    return auth
 
 
 class SessionMiddleware:
@@ -65,7 +233,10 @@ class SessionMiddleware:
 
     The session lives in ``request.state.session``. A missing, forged or
     expired (idle or absolute timeout) cookie gives a fresh anonymous session;
-    an expired one also leaves a message for the login page. Every response
+    an expired one also leaves a message for the login page. A signed-in
+    cookie counts only while its server-side session record exists: signing
+    out or deactivating the user deletes it, so a copied cookie stops working
+    at once. Every response
     renews the cookie (sliding idle timeout). The API (``/api``) does not use
     cookies at all, so it needs no CSRF defence.
     """
@@ -74,6 +245,16 @@ class SessionMiddleware:
         self.app = app
         self.settings = settings
         self.codec = SessionCodec(settings.secret_key)
+
+    def _live(self, scope, session: Session, now: float) -> bool:
+        """The signed-in session still exists on the server (not signed out, not
+        ended by deactivation, not timed out) and belongs to the cookie's user."""
+        if not session.sid:
+            return False
+        user = auth_state(scope).session_user(
+            session.sid, now_s=now, idle_s=self.settings.session_idle_s,
+            absolute_s=self.settings.session_absolute_s)
+        return user is not None and user == session.username
 
     async def __call__(self, scope, receive, send) -> None:
         path = scope.get("path", "")
@@ -96,8 +277,11 @@ class SessionMiddleware:
         if session is None:
             session = Session.new(now)
         elif session.expired(now, idle_s=self.settings.session_idle_s,
-                             absolute_s=self.settings.session_absolute_s):
+                             absolute_s=self.settings.session_absolute_s) \
+                or (session.username is not None and not self._live(scope, session, now)):
             expired_user = session.username is not None
+            if expired_user and session.sid:
+                auth_state(scope).end_session(session.sid)
             session = Session.new(now)
             if expired_user:
                 session = Session(csrf=session.csrf, created_s=now, seen_s=now,

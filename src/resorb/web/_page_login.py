@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from resorb.web._auth import CAN_READ_IDENTIFIED, check_csrf
+from resorb.web._login import attempt_login
+from resorb.web._middleware import auth_state
 from resorb.web._pages import (
     redirect,
     render,
@@ -36,24 +38,27 @@ async def login(request: Request) -> Response:
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     next_url = safe_next(form.get("next"))
-    client = request.client.host if request.client else "unknown"
-    keys = (f"user:{username.lower()}", f"addr:{client}")
-    wait = st.limiter.retry_after_s(*keys)
-    if wait > 0:
+    result = await attempt_login(request, username, password)
+    if result.throttled:
+        wait = result.retry_after_s
+        shown = f"{int(wait) + 1} seconds" if wait < 90 else f"{int(wait // 60) + 1} minutes"
         return render(request, "login.html",
-                      {"error": f"Too many failed sign-ins. Try again in "
-                                f"{int(wait // 60) + 1} minutes.",
+                      {"error": f"Too many failed sign-ins. Try again in {shown}.",
                        "username": username, "next_url": next_url},
                       status_code=429, headers={"Retry-After": str(int(wait) + 1)})
-    user = st.registry.authenticate(username, password)
+    user = result.user
     if user is None:
-        st.limiter.failed(*keys)
         return render(request, "login.html",
                       {"error": "Wrong user name or password.", "username": username,
                        "next_url": next_url}, status_code=401)
-    st.limiter.succeeded(keys[0])
-    # A new session (and CSRF token) at login: no session fixation.
-    request.state.session = Session.new(st.settings.clock(), username=user.username)
+    # A new session (and CSRF token) at login: no session fixation. The session
+    # record on the server is what keeps it signed in (ended by sign-out).
+    now = st.settings.clock()
+    old = request.state.session
+    if old.sid:
+        auth_state(request.scope).end_session(old.sid)
+    sid = auth_state(request.scope).create_session(user.username, now_s=now)
+    request.state.session = Session.new(now, username=user.username, sid=sid)
     if user.role not in CAN_READ_IDENTIFIED and next_url.startswith("/patients"):
         next_url = "/research/patients"
     return redirect(next_url)
@@ -62,5 +67,8 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     await check_csrf(request)
+    old = request.state.session
+    if old.sid:  # the server-side record goes: a copy of the cookie no longer works
+        auth_state(request.scope).end_session(old.sid)
     request.state.session = Session.new(state(request).settings.clock())
     return redirect("/login", "You have signed out.", request=request)

@@ -41,10 +41,19 @@ class WebSettings:
     token_ttl_s : float
         Lifetime of a bearer token from ``POST /api/token``.
     login_max_failures : int
-        Failed logins allowed per username and per client address in ``login_window_s``;
-        the next attempt is answered 429.
+        Failed sign-ins of one user name from one address (within
+        ``login_window_s``) that cost no delay; each further one doubles the
+        wait before the next attempt (1 s, 2 s, 4 s, ... up to ``login_window_s``),
+        answered 429 with ``Retry-After``. One address gets 4x as many free
+        failures over all names, one name 2x as many over all addresses.
     login_window_s : float
-        Length of the sliding window of the login rate limit.
+        How long a failure is remembered, and the longest wait.
+    login_account_max_delay_s : float
+        Longest wait a name's failures from all addresses together can impose
+        (36 s: at most 100 failed guesses an hour, OWASP ASVS 4.0 2.2.1).
+        Addresses the user signed in from recently are exempt.
+    login_known_source_s : float
+        How long an address stays "known" for a user after a successful sign-in.
     assessment_cache_size : int
         Assessments kept per app, keyed by the patient's case and the date
         (0 = none): the page, its PDF and "store" of one case compute it once.
@@ -61,6 +70,11 @@ class WebSettings:
     mask_max_bytes : int
         Largest mask upload accepted (bytes); 64 MiB holds a DICOM SEG of a
         3-D lumbar MRI several times over (a software limit).
+    max_body_bytes : int
+        Largest request body accepted (bytes) before anything is parsed or any
+        login checked; larger ones get 413. 1 MiB holds any JSON record or form
+        many times over (a software limit). Multipart uploads to a mask path may
+        be up to ``mask_max_bytes`` plus 1 MiB of form overhead.
     """
 
     secret_key: str
@@ -69,6 +83,8 @@ class WebSettings:
     token_ttl_s: float = 15 * 60
     login_max_failures: int = 5
     login_window_s: float = 15 * 60
+    login_account_max_delay_s: float = 36.0
+    login_known_source_s: float = 30 * 24 * 3600
     assessment_cache_size: int = 128
     clock: Callable[[], float] = field(default=time.time)
     pacs: Any = field(default_factory=lambda: pacs_from_env())
@@ -76,8 +92,12 @@ class WebSettings:
         default_factory=lambda: Path(os.environ[OBJECT_STORE_ENV])
         if os.environ.get(OBJECT_STORE_ENV) else None)
     mask_max_bytes: int = 64 * 1024 * 1024
+    max_body_bytes: int = 1024 * 1024
 
     def __post_init__(self) -> None:
+        if not (isinstance(self.max_body_bytes, int) and self.max_body_bytes > 0):
+            raise InvalidInputError("max_body_bytes", f"{self.max_body_bytes!r}",
+                                    allowed="an integer > 0")
         if not (isinstance(self.mask_max_bytes, int) and self.mask_max_bytes > 0):
             raise InvalidInputError("mask_max_bytes", f"{self.mask_max_bytes!r}",
                                     allowed="an integer > 0")
@@ -85,7 +105,8 @@ class WebSettings:
             raise InvalidInputError("secret_key", "is too short",
                                     allowed=f"a random string of at least {_MIN_SECRET_CHARS} "
                                             "characters")
-        for name in ("session_idle_s", "session_absolute_s", "token_ttl_s", "login_window_s"):
+        for name in ("session_idle_s", "session_absolute_s", "token_ttl_s", "login_window_s",
+                     "login_account_max_delay_s", "login_known_source_s"):
             if not getattr(self, name) > 0:
                 raise InvalidInputError(name, f"{getattr(self, name)!r}",
                                         allowed="a duration > 0 s")

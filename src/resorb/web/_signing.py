@@ -42,11 +42,14 @@ class Session:
     seen_s: float
     username: str | None = None
     flash: str | None = None
+    #: Id of the server-side session record of a signed-in user (see
+    #: :class:`resorb.registry.AuthState`): the cookie alone never signs anyone in.
+    sid: str | None = None
 
     @classmethod
-    def new(cls, now_s: float, username: str | None = None) -> Session:
+    def new(cls, now_s: float, username: str | None = None, sid: str | None = None) -> Session:
         return cls(csrf=secrets.token_urlsafe(32), created_s=now_s, seen_s=now_s,
-                   username=username)
+                   username=username, sid=sid)
 
     def touched(self, now_s: float) -> Session:
         return replace(self, seen_s=now_s)
@@ -67,7 +70,7 @@ class SessionCodec:
     def dumps(self, session: Session) -> str:
         payload = _b64(json.dumps(
             {"c": session.csrf, "t0": session.created_s, "t": session.seen_s,
-             "u": session.username, "f": session.flash},
+             "u": session.username, "f": session.flash, "s": session.sid},
             separators=(",", ":")).encode())
         sig = _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
         return f"{payload}.{sig}"
@@ -84,7 +87,7 @@ class SessionCodec:
             data = json.loads(_unb64(payload))
             return Session(csrf=str(data["c"]), created_s=float(data["t0"]),
                            seen_s=float(data["t"]), username=data.get("u"),
-                           flash=data.get("f"))
+                           flash=data.get("f"), sid=data.get("s"))
         except (ValueError, KeyError, TypeError):
             return None
 

@@ -1,0 +1,147 @@
+"""Checking a sign-in: throttling, password check and the unknown-user delay.
+
+One function serves the login form and ``POST /api/token``. Its policy
+(OWASP ASVS 4.0 level 2, sections 2.2.1 and 3.3 as the yardstick):
+
+- **Progressive delays, not lock-outs.** Failures are counted per
+  (account, source address), per source and per account, in the registry
+  database so every worker and instance shares them. Past a few free failures
+  each key waits twice as long as before (1 s, 2 s, 4 s, ...), up to a cap.
+  Attempts refused during a wait are not counted, so waiting never gets longer.
+- **Nobody can lock a user out.** The per-account key caps at
+  ``login_account_max_delay_s`` (36 s: at most 100 failed guesses an hour, ASVS
+  2.2.1) and does not apply at all to an address the user has signed in from
+  in the last ``login_known_source_s``: a guesser elsewhere never slows the
+  user's own workstation down.
+- **Unknown users cost no hash but take as long.** A name that does not exist
+  (or is not a valid name) is answered after the time a real password check
+  takes (a running average of the real checks), spent asleep, not hashing: the
+  timing reveals nothing and a flood of made-up names cannot exhaust the CPU.
+- Argon2 runs in a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from resorb.registry import ThrottlePolicy, verify_password
+from resorb.registry._security import USERNAME_PATTERN
+
+__all__ = ["LoginResult", "attempt_login", "client_address"]
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """Outcome of one sign-in attempt: the user, or why not."""
+
+    user: Any = None
+    retry_after_s: float = 0.0
+
+    @property
+    def throttled(self) -> bool:
+        return self.retry_after_s > 0
+
+
+class _VerifyTimer:
+    """Running average of real password checks (seconds), seeded by one check."""
+
+    def __init__(self) -> None:
+        self.mean_s: float | None = None
+
+    def add(self, seconds: float) -> None:
+        self.mean_s = seconds if self.mean_s is None else 0.8 * self.mean_s + 0.2 * seconds
+
+
+def _guard(request) -> tuple[Any, _VerifyTimer]:
+    from resorb.web._middleware import auth_state
+
+    app_state = request.app.state
+    timer = getattr(app_state, "resorb_verify_timer", None)
+    if timer is None:
+        timer = _VerifyTimer()
+        app_state.resorb_verify_timer = timer
+    return auth_state(request.scope), timer
+
+
+def client_address(request) -> str:
+    """The peer address. Forwarded headers are applied by uvicorn only for the
+    proxies named with ``resorb serve --trusted-proxy``; never read here."""
+    return (request.client.host if request.client else "unknown")[:64]
+
+
+def _policies(settings) -> dict[str, ThrottlePolicy]:
+    free = settings.login_max_failures
+    window = settings.login_window_s
+    return {
+        "pair": ThrottlePolicy(free_failures=free, base_delay_s=1.0, max_delay_s=window,
+                               window_s=window),
+        "src": ThrottlePolicy(free_failures=4 * free, base_delay_s=1.0, max_delay_s=window,
+                              window_s=window),
+        "acct": ThrottlePolicy(free_failures=2 * free, base_delay_s=1.0,
+                               max_delay_s=settings.login_account_max_delay_s,
+                               window_s=3600.0),
+    }
+
+
+async def attempt_login(request, username: str, password: str) -> LoginResult:
+    """Check a sign-in; never raises for a wrong name or password."""
+    st = request.app.state.resorb
+    auth, timer = _guard(request)
+    settings = st.settings
+    now = settings.clock()
+    name = (username or "").strip().lower()[:200]
+    source = client_address(request)
+    valid = bool(USERNAME_PATTERN.fullmatch(name))
+    keys = {"pair": f"pair:{name}|{source}", "src": f"src:{source}", "acct": f"acct:{name}"}
+    known = valid and await run_in_threadpool(
+        auth.is_known_source, name, source, now_s=now, max_age_s=settings.login_known_source_s)
+    checked = [keys["pair"], keys["src"]] + ([] if known else [keys["acct"]])
+    wait = await run_in_threadpool(auth.wait_s, checked, now_s=now)
+    if wait > 0:
+        return LoginResult(retry_after_s=wait)
+    t0 = time.perf_counter()
+    user = await run_in_threadpool(st.registry.get_user, name) if valid else None
+    ok = False
+    if user is not None and user.active:
+        ok = await run_in_threadpool(_verify, st.registry, name, password or "")
+        timer.add(time.perf_counter() - t0)
+    else:
+        if timer.mean_s is None:  # the first unknown name before any real check: measure one
+            await run_in_threadpool(_dummy_verify, password or "")
+            timer.add(time.perf_counter() - t0)
+        else:
+            await asyncio.sleep(max(0.0, timer.mean_s - (time.perf_counter() - t0)))
+    if not ok:
+        policies = _policies(settings)
+        await run_in_threadpool(auth.failed, {keys[k]: policies[k] for k in keys}, now_s=now)
+        return LoginResult()
+    await run_in_threadpool(auth.clear, keys["pair"])
+    await run_in_threadpool(auth.remember_source, name, source, now_s=now)
+    return LoginResult(user=user)
+
+
+def _verify(registry, name: str, password: str) -> bool:
+    """The stored hash is read again here so that it never leaves the registry layer."""
+    from sqlalchemy import select
+
+    from resorb.registry import _models as m
+
+    with registry.reading() as s:
+        hashed = s.scalar(select(m.User.password_hash).where(m.User.username == name))
+    return hashed is not None and verify_password(hashed, password)
+
+
+_DUMMY: list[str] = []
+
+
+def _dummy_verify(password: str) -> None:
+    from resorb.registry import hash_password
+
+    if not _DUMMY:
+        _DUMMY.append(hash_password("not-a-password-of-anyone"))
+    verify_password(_DUMMY[0], password)
