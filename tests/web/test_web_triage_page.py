@@ -70,3 +70,11 @@ def test_patient_without_red_flags_still_sees_the_estimate_and_the_patient_page(
     info = soup.find(id="patient-information").get_text(" ", strip=True)
     assert "Most sciatica gets better without an operation" in info
     assert "When to come back at once" in info
+
+
+def test_timeline_of_a_cauda_equina_patient_draws_no_forecast_band(doc, client, app):
+    pid = _patient(client, app, "CES-002", ["urinary_hesitancy"])
+    html = doc.get(f"/patients/{pid}").text
+    assert "from the current assessment" not in html
+    calm = _patient(client, app, "NRF-002", [])
+    assert "from the current assessment" in doc.get(f"/patients/{calm}").text

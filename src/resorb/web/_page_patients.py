@@ -89,7 +89,8 @@ def _timeline_forecast(request: Request, records: PatientRecords, timeline: dict
 
     The current assessment (cached per case and day, so the assessment page and
     its PDF reuse it); when the record cannot be assessed yet (no findings), the
-    latest stored assessment's forecast, else none. Works on the records the
+    latest stored assessment's forecast, else none. None beside an emergency or
+    urgent referral (the assessment withholds its forecast). Works on the records the
     page has already read.
     """
     from resorb.web._assess import assess_records
@@ -98,6 +99,8 @@ def _timeline_forecast(request: Request, records: PatientRecords, timeline: dict
         return None, None
     try:
         _, data = assess_records(records, cache=state(request).assessments)
+        if (data.get("resorption") or {}).get("withheld"):
+            return None, None  # no forecast band beside an emergency or urgent referral
         fc = data.get("forecast")
         if isinstance(fc, dict) and fc.get("curve"):
             return fc, "current assessment"
@@ -105,7 +108,10 @@ def _timeline_forecast(request: Request, records: PatientRecords, timeline: dict
         pass
     if records.assessments:
         latest = records.assessments[-1]
-        fc = latest.result.get("forecast") if isinstance(latest.result, dict) else None
+        result = latest.result if isinstance(latest.result, dict) else {}
+        fc = result.get("forecast")
+        if (result.get("resorption") or {}).get("withheld"):
+            fc = None
         if isinstance(fc, dict) and fc.get("curve"):
             return fc, f"stored assessment #{latest.id}"
     return None, None
