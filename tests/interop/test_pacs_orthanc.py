@@ -278,3 +278,34 @@ def test_pacs_credentials_stay_out_of_repr_and_messages(tmp_path):
         PacsConfig("ftp://pacs.local")
     with pytest.raises(InvalidInputError, match="pacs_token"):
         PacsConfig("http://u:p@pacs.local", token="t", username="u", password="p")
+
+
+def test_objects_built_in_memory_are_stored_as_dicom_files_and_retrieved(client, tmp_path):
+    """A dataset made in memory (no preamble) is sent as a PS3.10 file: the PACS serves it
+    back as one, and the retrieval (pydicom's reader, no force) accepts it."""
+    import uuid
+
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    study_uid = f"2.25.{uuid.uuid4().int}"
+    items = []
+    for k in range(3):
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.4"
+        ds.SOPInstanceUID = f"2.25.{uuid.uuid4().int}"
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study_uid, f"{study_uid}.1"
+        ds.PatientID, ds.Modality, ds.InstanceNumber = f"MEM-{study_uid[-10:]}", "MR", k + 1
+        ds.Rows = ds.Columns = 64
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.PixelData = np.full((64, 64), k, dtype=np.uint16).tobytes()
+        items.append(ds)
+    assert all(getattr(d, "preamble", None) is None for d in items)
+    client.store(items)
+    got = client.retrieve_study(study_uid, tmp_path / "got")
+    assert len(got.files) == 3
+    back = sorted(pydicom.dcmread(p).InstanceNumber for p in got.files)
+    assert back == [1, 2, 3]

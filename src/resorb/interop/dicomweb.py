@@ -295,6 +295,9 @@ class PacsClient:
                             "the server running?)") from None
         except exc_mod.RequestException as exc:
             raise PacsError(f"PACS {where}: {what}: {exc.__class__.__name__}") from None
+        except _invalid_dicom_error() as exc:
+            raise PacsError(f"PACS {where}: {what}: the PACS sent an object that is not a "
+                            f"DICOM file (PS3.10) ({exc.__class__.__name__})") from None
         except ValueError as exc:  # a malformed multipart or JSON answer
             first = (str(exc).splitlines() or [""])[0][:200]
             raise PacsError(f"PACS {where}: {what}: unreadable answer ({first})") from None
@@ -532,10 +535,25 @@ def _session_class(requests: Any) -> type:
     return _Session
 
 
+def _invalid_dicom_error() -> type[Exception]:
+    from pydicom.errors import InvalidDicomError
+
+    return InvalidDicomError
+
+
 def _ensure_file_meta(ds: Any) -> None:
+    """Make ``ds`` encode as a DICOM file (PS3.10: preamble, ``DICM``, file meta).
+
+    dicomweb-client encodes with ``dcmwrite(..., enforce_file_format=False)``,
+    which leaves the preamble out of a dataset built in memory; a server may
+    store such bytes as they are and serve them back as a non-conformant
+    ``application/dicom`` part that readers refuse.
+    """
     pydicom = require_extra("pydicom", "imaging")
     from pydicom.uid import ExplicitVRLittleEndian
 
+    if getattr(ds, "preamble", None) is None:
+        ds.preamble = b"\x00" * 128
     meta = getattr(ds, "file_meta", None)
     if meta is None:
         meta = pydicom.dataset.FileMetaDataset()
