@@ -78,3 +78,17 @@ def test_timeline_of_a_cauda_equina_patient_draws_no_forecast_band(doc, client, 
     assert "from the current assessment" not in html
     calm = _patient(client, app, "NRF-002", [])
     assert "from the current assessment" in doc.get(f"/patients/{calm}").text
+
+
+def test_visit_form_records_a_recurrence_shown_on_the_timeline(doc, client, app, registry):
+    pid = _patient(client, app, "REC-001", [])
+    r = doc.post(f"/patients/{pid}/visit/new", data={
+        "csrf_token": doc.csrf, "date": "2026-09-14", "leg_pain_nrs": "7",
+        "recurrence": "yes"})
+    assert r.status_code == 303, r.text
+    visits = registry.list_visits(pid)
+    assert [v.recurrence for v in visits] == [None, True]
+    soup = BeautifulSoup(doc.get(f"/patients/{pid}").text, "html.parser")
+    visits_table = soup.find_all("table", class_="timeline")[1].get_text(" ", strip=True)
+    assert visits_table.startswith("Date") and "2026-09-14" in visits_table
+    assert "recurrence" in visits_table

@@ -175,6 +175,8 @@ def _form_data(kind: str, form) -> dict[str, Any]:
         flags = [f for f in form.getlist("red_flags") if f]
         if flags:
             data["red_flags"] = flags
+        if form.get("recurrence"):
+            data["recurrence"] = True
     elif kind == "mri":
         if form.get("measure") == "diameters":
             data["source"] = "diameters"
