@@ -54,16 +54,22 @@ for _name in _COMMAND_MODULES:
     importlib.import_module(_name).register(app)
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.",
-                                 is_eager=True),
-) -> None:
-    if version:
+def _print_version(value: bool) -> None:
+    """``--version``: print the version and stop before any command is looked for."""
+    if value:
         from resorb import __version__
 
         typer.echo(__version__)
         raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit.",
+                                 is_eager=True, callback=_print_version),
+) -> None:
+    """Decision support and research software for spontaneous resorption of lumbar disc
+    herniation. Not a medical device."""
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,7 @@ criteria; present with a nomogram, an HTML report, and a portable JSON model
 file that ``resorb assess --model`` applies to a case.
 """
 
+from resorb._public import publish as _publish
 from resorb.cohort._coding import (
     COLUMN_ENUMS,
     MissingReport,
@@ -119,3 +120,5 @@ __all__ = [
     "truncated_c_index",
     "write_cohort_report",
 ]
+
+_publish(__name__, globals())

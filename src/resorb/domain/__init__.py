@@ -1,5 +1,6 @@
 """Domain objects: classification scales, findings, patients, case files."""
 
+from resorb._public import publish as _publish
 from resorb.domain.case import (
     Case,
     HerniationFindings,
@@ -73,3 +74,5 @@ __all__ = [
     "finding_scale",
     "parse_enum",
 ]
+
+_publish(__name__, globals())

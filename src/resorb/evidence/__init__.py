@@ -13,6 +13,7 @@ Examples
 50.0
 """
 
+from resorb._public import publish as _publish
 from resorb.evidence._access import (
     evidence_record,
     evidence_source,
@@ -41,3 +42,5 @@ __all__ = [
     "load_evidence",
     "load_evidence_files",
 ]
+
+_publish(__name__, globals())

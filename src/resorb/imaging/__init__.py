@@ -8,6 +8,7 @@ exceeds the minimal detectable change. File readers are in
 arrays and numbers.
 """
 
+from resorb._public import publish as _publish
 from resorb.imaging._error import VolumeErrorModel, volume_error_model
 from resorb.imaging._serial import (
     DAYS_PER_MONTH,
@@ -41,3 +42,5 @@ __all__ = [
     "measure_study",
     "volume_error_model",
 ]
+
+_publish(__name__, globals())

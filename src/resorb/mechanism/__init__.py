@@ -17,6 +17,7 @@ Therapies act as perturbations with simple pharmacokinetics
 population-level, partly animal data and predicts no individual course.
 """
 
+from resorb._public import publish as _publish
 from resorb.mechanism._calibrate import (
     FIT_PARAMETERS,
     FitResult,
@@ -86,3 +87,5 @@ __all__ = [
     "to_sbml",
     "write_sbml",
 ]
+
+_publish(__name__, globals())

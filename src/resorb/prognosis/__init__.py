@@ -7,6 +7,7 @@ prior and kinetics (``_kinetics``), conditioning on MRIs (``_posterior``), the
 volume forecast (``_forecast``), triage and management.
 """
 
+from resorb._public import publish as _publish
 from resorb.prognosis._forecast import FORECAST_HORIZONS_MONTHS, forecast_volumes
 from resorb.prognosis._kinetics import (
     KineticPrior,
@@ -15,6 +16,7 @@ from resorb.prognosis._kinetics import (
     kinetic_volume_mm3,
 )
 from resorb.prognosis._management import ManagementPlan, ManagementStep, management_pathway
+from resorb.prognosis._predictor import CaseEstimate, CasePredictor
 from resorb.prognosis._probability import resorption_probability
 from resorb.prognosis._triage import Triage, TriageReason, triage_case
 from resorb.prognosis._types import (
@@ -29,6 +31,8 @@ from resorb.prognosis._types import (
 __all__ = [
     "FORECAST_HORIZONS_MONTHS",
     "BaselinePrior",
+    "CaseEstimate",
+    "CasePredictor",
     "Factor",
     "KineticPrior",
     "ManagementPlan",
@@ -47,3 +51,5 @@ __all__ = [
     "resorption_probability",
     "triage_case",
 ]
+
+_publish(__name__, globals())

@@ -41,6 +41,7 @@ Input mappings are validated by the pydantic schemas (``PatientIn``,
 entries. Passwords: :func:`hash_password` / :func:`verify_password` (argon2id).
 """
 
+from resorb._public import publish as _publish
 from resorb.registry._authstate import AuthState, ThrottlePolicy
 from resorb.registry._csv import CSV_COLUMNS, export_csv, export_pseudonymised_csv, import_csv
 from resorb.registry._demo import seed_demo
@@ -117,3 +118,5 @@ __all__ = [
     "timeline_of",
     "verify_password",
 ]
+
+_publish(__name__, globals())

@@ -6,6 +6,7 @@ triage, management, therapies and scores into one frozen :class:`Assessment`;
 report with the decision-support disclaimer and numbered sources.
 """
 
+from resorb._public import publish as _publish
 from resorb.reports._assessment import ASSESSMENT_KEYS, Assessment, SourceRegister, assess_case
 from resorb.reports._plots import factor_plot_png, volume_plot_png
 from resorb.reports._render import format_percent, render_html, render_pdf, write_atomic
@@ -22,3 +23,5 @@ __all__ = [
     "volume_plot_png",
     "write_atomic",
 ]
+
+_publish(__name__, globals())

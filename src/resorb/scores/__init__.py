@@ -1,5 +1,6 @@
 """Outcome scores: ODI, JOA (29-point) and recovery rate, NRS/VAS, RMDQ, MCID flags."""
 
+from resorb._public import publish as _publish
 from resorb.scores._joa import (
     JOA_MAX,
     JOA_RECOVERY_GRADES_CHINESE,
@@ -39,3 +40,5 @@ __all__ = [
     "validate_nrs",
     "validate_vas_mm",
 ]
+
+_publish(__name__, globals())

@@ -9,6 +9,7 @@ Examples
 'nsaid'
 """
 
+from resorb._public import publish as _publish
 from resorb.therapy._catalogue import (
     DIRECTIONS,
     MECHANISM_TARGETS,
@@ -32,3 +33,5 @@ __all__ = [
     "load_catalogue_text",
     "therapy_catalogue",
 ]
+
+_publish(__name__, globals())

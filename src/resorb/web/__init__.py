@@ -13,7 +13,10 @@ every form; the API uses short-lived HS256 bearer tokens from
 (pseudonymised read only), ``admin`` (users, plus clinician rights).
 """
 
+from resorb._public import publish as _publish
 from resorb.web._app import create_app
 from resorb.web._settings import WebSettings, load_or_create_secret
 
 __all__ = ["WebSettings", "create_app", "load_or_create_secret"]
+
+_publish(__name__, globals())
