@@ -25,9 +25,10 @@ from resorb._json import to_jsonable
 from resorb.domain.case import Case
 from resorb.domain.scales import FINDING_SCALES
 from resorb.errors import CaseFileError, InvalidInputError
+from resorb.reports._sections import ForecastSection, MeasurementRow, ResorptionSection
 
 if TYPE_CHECKING:
-    from resorb.prognosis import CasePredictor
+    from resorb.prognosis import CasePredictor, ManagementPlan, Triage
 
 __all__ = ["ASSESSMENT_KEYS", "Assessment", "SourceRegister", "assess_case"]
 
@@ -139,15 +140,19 @@ def _bibliography() -> dict[str, Any]:
 class Assessment:
     """Everything ``resorb assess`` knows about one case.
 
-    Each section is kept as the plain-JSON mapping that goes out (the objects
-    behind them are frozen too, but a report needs only their views).
+    The prognosis sections are typed results (:class:`ResorptionSection` over the
+    :class:`resorb.prognosis.ResorptionEstimate`, :class:`ForecastSection` over the
+    :class:`resorb.prognosis.VolumeForecast`, :class:`MeasurementRow`,
+    :class:`resorb.prognosis.Triage`, :class:`resorb.prognosis.ManagementPlan`);
+    JSON exists only in :meth:`to_dict`. The summaries (therapies, case, scores,
+    sources, provenance, warnings) are plain mappings.
     """
 
-    resorption: Mapping[str, Any]
-    triage: Mapping[str, Any]
-    measurements: tuple[Mapping[str, Any], ...]
-    forecast: Mapping[str, Any]
-    management: Mapping[str, Any]
+    resorption: ResorptionSection
+    triage: Triage
+    measurements: tuple[MeasurementRow, ...]
+    forecast: ForecastSection
+    management: ManagementPlan
     therapies: Mapping[str, Any]
     case: Mapping[str, Any]
     scores: Mapping[str, Any]
@@ -159,69 +164,71 @@ class Assessment:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with exactly the keys of :data:`ASSESSMENT_KEYS`."""
-        return {key: to_jsonable(getattr(self, key)) for key in ASSESSMENT_KEYS}
+        return {key: to_jsonable(_plain(getattr(self, key))) for key in ASSESSMENT_KEYS}
+
+
+def _plain(value: Any) -> Any:
+    """A typed section's JSON view (``to_dict``), element-wise for tuples."""
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- sections
 
 
-def _measurements(case: Case) -> tuple[list[dict[str, Any]], list[float]]:
+def _measurements(case: Case) -> tuple[list[MeasurementRow], list[float]]:
     from resorb.imaging import compare_volumes, measure_study
 
-    rows: list[dict[str, Any]] = []
+    rows: list[MeasurementRow] = []
     volumes: list[float] = []
     for study in case.mri:
         m = measure_study(study)
         volumes.append(m.volume_mm3)
-        row: dict[str, Any] = {
-            "index": study.index,
-            "date": study.date.isoformat(),
-            "volume_mm3": m.volume_mm3,
+        common = {
+            "index": study.index, "date": study.date, "volume_mm3": m.volume_mm3,
             "method": m.method,
             "source": str(study.mask.name) if study.mask is not None else None,
-            "label": m.label,
-            "baseline": not rows,
+            "label": m.label, "baseline": not rows,
             "days_after_baseline": (study.date - case.mri[0].date).days,
-            "resorption_percent": None, "grade": None, "within_mdc": None,
-            "delta_mm3": None, "mdc_mm3": None,
         }
-        if rows:
-            if volumes[0] <= 0:
-                raise InvalidInputError("mri[0]", "the baseline volume is 0 mm3",
-                                        allowed="a baseline herniation volume > 0 mm3")
-            days = (study.date - case.mri[0].date).days
-            r = compare_volumes(volumes[0], m.volume_mm3, days=days if days > 0 else None,
-                                warn=False)
-            row.update({
-                "resorption_percent": r.resorption_percent,
-                "grade": r.grade.value,
-                "within_mdc": r.within_mdc,
-                "delta_mm3": r.delta_mm3,
-                "mdc_mm3": r.mdc_mm3,
-                "resorption_percent_per_month": r.resorption_percent_per_month,
-                "compared_with": "first MRI",
-            })
-        rows.append(row)
+        if not rows:
+            rows.append(MeasurementRow(**common))
+            continue
+        if volumes[0] <= 0:
+            raise InvalidInputError("mri[0]", "the baseline volume is 0 mm3",
+                                    allowed="a baseline herniation volume > 0 mm3")
+        days = (study.date - case.mri[0].date).days
+        r = compare_volumes(volumes[0], m.volume_mm3, days=days if days > 0 else None,
+                            warn=False)
+        rows.append(MeasurementRow(
+            **common, resorption_percent=r.resorption_percent, grade=r.grade.value,
+            within_mdc=r.within_mdc, delta_mm3=r.delta_mm3, mdc_mm3=r.mdc_mm3,
+            resorption_percent_per_month=r.resorption_percent_per_month,
+            compared_with="first MRI"))
     return rows, volumes
 
 
-def _forecast(case: Case, volumes: list[float], seed: int, estimate: Any) -> dict[str, Any]:
+def _forecast(case: Case, volumes: list[float], seed: int,
+              resorption: ResorptionSection) -> ForecastSection:
     """The volume forecast: the evidence model's own (same draws as its probability)."""
     from resorb.prognosis import forecast_volumes
 
     if not case.mri:
-        return {"available": False, "reason": "no MRI in the case: nothing to forecast"}
+        return ForecastSection(reason="no MRI in the case: nothing to forecast")
     if volumes[0] <= 0:
-        return {"available": False, "reason": "baseline volume is 0 mm3: nothing to forecast"}
-    fc = getattr(estimate, "forecast", None)
+        return ForecastSection(reason="baseline volume is 0 mm3: nothing to forecast")
+    fc = getattr(resorption.estimate, "forecast", None) if resorption.model == "evidence" else None
     if fc is None:  # a clinic's model: the course mixture at the morphology's pooled rate
         fc = forecast_volumes([s.date for s in case.mri], volumes,
                               morphology=case.herniation.morphology, seed=seed)
-    return {"available": True, **fc.to_dict()}
+    return ForecastSection.of(fc)
 
 
 def _resorption(case: Case, model: CasePredictor | None, seed: int,
-                volumes: list[float]) -> tuple[dict[str, Any], Any]:
+                volumes: list[float]) -> ResorptionSection:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if model is None:
@@ -244,7 +251,8 @@ def _resorption(case: Case, model: CasePredictor | None, seed: int,
             messages.append(text)
     out["warnings"] = messages
     out["model"] = model_name
-    return out, estimate
+    return ResorptionSection(estimate=estimate, model=model_name, warnings=tuple(messages),
+                             view=out)
 
 
 def _normalise_model_output(out: dict[str, Any]) -> dict[str, Any]:
@@ -456,34 +464,31 @@ def assess_case(case: Case, *, model: CasePredictor | None = None, seed: int = 0
 
     as_of = as_of or dt.date.today()
     measurements, volumes = _measurements(case)
-    resorption, estimate = _resorption(case, model, seed, volumes)
-    forecast = _forecast(case, volumes, seed, estimate)
+    resorption = _resorption(case, model, seed, volumes)
+    forecast = _forecast(case, volumes, seed, resorption)
     triage_obj = triage_case(case)
-    triage = triage_obj.to_dict()
     # Beside an emergency or urgent referral the report shows no percentage and no forecast.
-    resorption["withheld"] = triage_obj.withhold_resorption
-    grew = any(m.get("grade") == "enlarged" and m.get("within_mdc") is False
-               for m in measurements)
-    management = management_pathway(case, triage=triage_obj, as_of=as_of,
-                                     observed_growth=grew).to_dict()
+    resorption = resorption.with_withheld(triage_obj.withhold_resorption)
+    grew = any(m.grade == "enlarged" and m.within_mdc is False for m in measurements)
+    plan = management_pathway(case, triage=triage_obj, as_of=as_of, observed_growth=grew)
     warnings_out = [w.to_dict() for w in plausibility_warnings(case, volumes)]
     warnings_out += [{"field": w.field, "message": w.message, "kind": "triage"}
                      for w in triage_obj.warnings]
     therapies = _therapies(case)
     scores = _scores(case)
     reg = SourceRegister()
-    _register_sources(reg, resorption, triage, management, forecast, measurements, therapies,
-                      scores)
+    _register_sources(reg, resorption.to_dict(), triage_obj.to_dict(), plan.to_dict(),
+                      forecast.to_dict(), [m.to_dict() for m in measurements], therapies, scores)
     provenance = {
         "resorb_version": __version__,
         "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
         "as_of": as_of.isoformat(),
         "seed": seed,
-        "resorption_model": resorption["model"],
+        "resorption_model": resorption.model,
     }
     return Assessment(
-        resorption=resorption, triage=triage, measurements=tuple(measurements),
-        forecast=forecast, management=management, therapies=therapies,
+        resorption=resorption, triage=triage_obj, measurements=tuple(measurements),
+        forecast=forecast, management=plan, therapies=therapies,
         case=_case_summary(case), scores=scores, disclaimer=DISCLAIMER,
         sources=tuple(reg.entries()), provenance=provenance, warnings=tuple(warnings_out),
     )
