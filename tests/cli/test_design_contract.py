@@ -1,4 +1,4 @@
-"""The command-line contract of DESIGN.md, pinned in one place.
+"""The command-line contract (docs/cli.md), pinned in one place.
 
 Scripts depend on these commands and JSON keys; each area has deeper tests of
 its own. This file fails when a command or a documented key disappears.

@@ -1,4 +1,4 @@
-"""`resorb score ...`: the JSON contract of DESIGN.md and one-line errors."""
+"""`resorb score ...`: the JSON contract of docs/cli.md and one-line errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Case files: the keys of DESIGN.md, validation at the door, frozen domain objects."""
+"""Case files: the keys of docs/case-file.md, validation at the door, frozen domain objects."""
 
 from __future__ import annotations
 

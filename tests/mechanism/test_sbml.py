@@ -16,7 +16,7 @@ def _roadrunner_trajectory(xml: str, days: int, selections: list[str]) -> np.nda
     n_species = len(rr.model.getFloatingSpeciesIds())
     rr.integrator.relative_tolerance = 1e-9
     # libroadrunner scales a single absolute tolerance by each species' initial
-    # value; one value per species gives a uniform tolerance (DESIGN.md).
+    # value; one value per species gives a uniform tolerance.
     rr.integrator.absolute_tolerance = [1e-11] * n_species
     rr.timeCourseSelections = ["time", *selections]
     return np.asarray(rr.simulate(0, days, days + 1))

@@ -118,7 +118,7 @@ def test_rim_factor_names_the_registered_cohort_as_source_and_the_doi_studies_as
     assert f.source == {"url": bull.url, "registration": "ChiCTR2400094586",
                         "registration_url": bull.registration_url}
     assert "doi" not in f.source and "pmid" not in f.source
-    # The JSON keeps the DESIGN.md contract (a DOI and/or PMID in every factor's
+    # The JSON keeps the command-line contract of docs/cli.md (a DOI and/or PMID in every factor's
     # source) and names the study that gave the counts beside it.
     assert d["source"]["counts_from"] == dict(f.source)
     assert d["source"].get("doi") or d["source"].get("pmid")

@@ -1,4 +1,4 @@
-"""`resorb assess CASE`: JSON keys of DESIGN.md, report files, one-line errors."""
+"""`resorb assess CASE`: JSON keys of docs/cli.md, report files, one-line errors."""
 
 from __future__ import annotations
 

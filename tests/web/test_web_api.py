@@ -1,4 +1,4 @@
-"""The JSON API of DESIGN.md "Web API contract": tokens, patients, follow-up, assessments."""
+"""The JSON API (docs/clinic.md, "The JSON API"): tokens, patients, follow-up, assessments."""
 
 from __future__ import annotations
 

@@ -212,7 +212,7 @@ def assessment_observation(result: dict[str, Any], *, date: dt.date | str, subje
                            resource_id: str | None = None, fhir_version: str = "R4B"):
     """Observation of the estimated probability of resorption from an assessment.
 
-    ``result`` is the ``resorb assess --json`` object (DESIGN.md keys):
+    ``result`` is the ``resorb assess --json`` object (keys in docs/cli.md):
     ``resorption.probability`` becomes ``valueQuantity`` (UCUM ``1``),
     ``resorption.interval`` two components (lower and upper bound),
     ``resorption.definition`` and ``horizon_months`` the method text, and the

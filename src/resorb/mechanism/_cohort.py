@@ -38,7 +38,7 @@ __all__ = [
     "simulate_cohort",
 ]
 
-#: Volume reduction counted as "regressed" (the ``partial`` grade of DESIGN.md,
+#: Volume reduction counted as "regressed" (the ``partial`` grade of ``resorb resorption``,
 #: Zou et al. 2023, PMID 37559207: >= 25 %).
 REGRESSION_THRESHOLD = 0.25
 DEFAULT_T_DAYS = (0, 14, 30, 60, 90, 120, 180, 270, 365, 540, 730)

@@ -232,7 +232,7 @@ class MRIIn(_Strict):
     ``source``: ``manual`` (a volume read off a workstation), ``mask`` (a volume
     measured from a label image by :mod:`resorb.imaging`), ``diameters`` (three
     orthogonal diameters; volume = pi/6 * AP * TR * CC, the ellipsoid of
-    DESIGN.md). DICOM imports use :func:`resorb.registry.import_dicom`.
+    ``resorb volume --ellipsoid``). DICOM imports use :func:`resorb.registry.import_dicom`.
     """
 
     date: dt.date
@@ -293,7 +293,7 @@ class MRIIn(_Strict):
 
 
 class FindingsIn(_Strict):
-    """Structured herniation findings (the case-file keys of DESIGN.md)."""
+    """Structured herniation findings (the case-file keys, docs/case-file.md)."""
 
     level: LevelValue
     morphology: Annotated[str, _enum_value(HerniationMorphology)]

@@ -6,7 +6,7 @@ volumes; the resorption probability (evidence model or a clinic's portable
 model); red-flag triage; the management pathway; the evidence of the case's
 therapies; the outcome scores. Everything lands in one frozen
 :class:`Assessment` whose ``to_dict()`` has the keys of the ``assess`` contract
-(DESIGN.md) plus ``case``, ``scores``, ``disclaimer``, ``sources`` and
+(docs/cli.md) plus ``case``, ``scores``, ``disclaimer``, ``sources`` and
 ``provenance``.
 """
 
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["ASSESSMENT_KEYS", "Assessment", "SourceRegister", "assess_case"]
 
 #: Top-level keys of ``Assessment.to_dict()``; the first six and ``warnings`` are the
-#: DESIGN.md contract.
+#: command-line contract (docs/cli.md).
 ASSESSMENT_KEYS: tuple[str, ...] = (
     "resorption", "triage", "measurements", "forecast", "management", "therapies",
     "case", "scores", "disclaimer", "sources", "provenance", "warnings",

@@ -1,4 +1,4 @@
-"""The JSON API under ``/api`` (bearer tokens; see DESIGN.md "Web API contract").
+"""The JSON API under ``/api`` (bearer tokens; see docs/clinic.md, "The JSON API").
 
 Request bodies are validated by the registry's own pydantic schemas
 (:class:`~resorb.registry.PatientIn`, ``VisitIn``, ``MRIIn``, ``FindingsIn``,
