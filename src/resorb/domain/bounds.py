@@ -37,6 +37,7 @@ __all__ = [
     "check_clinical_date",
     "check_diameters_mm",
     "check_volume_mm3",
+    "implausible_fields",
     "is_plausible_date",
     "is_plausible_volume_mm3",
     "plausible_bounds",
@@ -160,3 +161,38 @@ def check_diameters_mm(values, *, field: str) -> tuple[float, ...]:
             shown = f"{d:.6g}" if isinstance(d, float) else repr(d)
             raise InvalidInputError(field, f"{shown} is out of range", allowed=allowed)
     return tuple(float(d) for d in items)
+
+
+def implausible_fields(record: object, *, today: dt.date | None = None) -> list[str]:
+    """Names of a stored record's attributes whose values lie outside these bounds.
+
+    Looks at ``date``, ``onset_date``, ``start``, ``end`` (may lie in the
+    future), ``volume_mm3``, ``diameters_mm`` and ``birth_year`` where the
+    record has them. Used to show a row stored before the bounds were enforced
+    as invalid instead of failing on it.
+    """
+    today = today or dt.date.today()
+    bad = []
+    for name in ("date", "onset_date", "start"):
+        value = getattr(record, name, None)
+        if value is not None and not is_plausible_date(value, today=today):
+            bad.append(name)
+    end = getattr(record, "end", None)
+    if end is not None and not is_plausible_date(end, today=dt.date(9000, 12, 31)):
+        bad.append("end")
+    volume = getattr(record, "volume_mm3", None)
+    if volume is not None and not is_plausible_volume_mm3(volume):
+        bad.append("volume_mm3")
+    diameters = getattr(record, "diameters_mm", None)
+    if diameters is not None:
+        try:
+            check_diameters_mm(diameters, field="diameters_mm")
+        except InvalidInputError:
+            bad.append("diameters_mm")
+    birth_year = getattr(record, "birth_year", None)
+    if birth_year is not None:
+        try:
+            check_birth_year(birth_year, field="birth_year", today=today)
+        except InvalidInputError:
+            bad.append("birth_year")
+    return bad

@@ -338,6 +338,30 @@ class Registry:
         with self.transaction(actor=actor) as s:
             _delete_with_findings(s, m.MRIStudy, mri_id, field="mri_id", what="MRI study")
 
+    def delete_record(self, patient_id: int, kind: str, record_id: int, *,
+                      actor: str) -> None:
+        """Delete one visit, MRI study, findings entry, therapy course or stored
+        assessment of ``patient_id`` (a correction; the audit log keeps the row).
+
+        A visit or MRI study goes with the findings recorded on it. The record
+        must belong to the patient, else :class:`RecordNotFoundError`.
+        """
+        models = {"visit": (m.Visit, "visit_id"), "mri": (m.MRIStudy, "mri_id"),
+                  "findings": (m.Findings, None), "therapy": (m.TherapyCourse, None),
+                  "assessment": (m.Assessment, None)}
+        if kind not in models:
+            raise InvalidInputError("kind", f"{kind!r}", allowed=", ".join(models))
+        model, fk = models[kind]
+        with self.transaction(actor=actor) as s:
+            row = s.get(model, record_id) if 1 <= record_id <= 2**63 - 1 else None
+            if row is None or row.patient_id != patient_id:
+                raise RecordNotFoundError(f"{kind}_id",
+                                          f"no {kind} {record_id} for patient {patient_id}")
+            if fk is not None:
+                _delete_with_findings(s, model, record_id, field=fk, what=kind)
+            else:
+                s.delete(row)
+
     def add_findings(self, patient_id: int, data: Mapping[str, Any] | FindingsIn, *,
                      mri_id: int | None = None, visit_id: int | None = None,
                      actor: str) -> FindingsRecord:

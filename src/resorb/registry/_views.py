@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from resorb.domain.bounds import implausible_fields
 from resorb.errors import InvalidInputError
 from resorb.registry import _models as m
 from resorb.registry._records import (
@@ -133,6 +134,7 @@ def _visit_rows(visits: tuple[VisitRecord, ...]) -> list[dict[str, Any]]:
                           "mcid_relative_percent": r.mcid_relative_percent,
                           "reached": r.reached}
         row["mcid"] = flags
+        row["invalid"] = implausible_fields(v)
         row["joa_recovery_rate_percent"] = None
         if v.joa_total is not None:
             if "joa_total" not in baseline:
@@ -150,8 +152,10 @@ def _mri_rows(mris: tuple[MRIRecord, ...]) -> list[dict[str, Any]]:
     for r in mris:
         row = r.as_dict()
         row.update(days_since_baseline=None, resorption_percent=None, grade=None,
-                   within_mdc=None, resorption_method=None)
-        if r.volume_mm3 is not None:
+                   within_mdc=None, resorption_method=None, invalid=implausible_fields(r))
+        # A stored value outside the plausible bounds (a legacy row) is shown as
+        # invalid and takes no part in resorption.
+        if r.volume_mm3 is not None and not row["invalid"]:
             base = first.setdefault(r.level, r)
             row["days_since_baseline"] = (r.date - base.date).days
             if base.id != r.id and base.volume_mm3 is not None:
@@ -175,10 +179,13 @@ def timeline_of(records: PatientRecords) -> dict[str, Any]:
         against the first visit with a JOA total); ``mri`` (each with
         ``days_since_baseline``, ``resorption_percent`` and ``grade`` against
         the first MRI of the same level that has a volume); ``findings``;
-        ``therapies``; ``assessments`` (id, created_at, version).
+        ``therapies``; ``assessments`` (id, created_at, version). Patient,
+        visit and MRI rows carry ``invalid``: the fields whose stored values lie
+        outside the plausible bounds (:func:`resorb.domain.bounds.implausible_fields`).
     """
     return {
-        "patient": records.patient.as_dict(),
+        "patient": records.patient.as_dict()
+        | {"invalid": implausible_fields(records.patient)},
         "visits": _visit_rows(records.visits),
         "mri": _mri_rows(records.mri),
         "findings": [f.as_dict() | {"msu": f.msu} for f in records.findings],
@@ -286,35 +293,81 @@ def research_row(p: m.Patient, offset_days: int, *, keep_site: bool) -> dict[str
     No free-text notes, no database ids, no DICOM series details, birth year
     only, every date shifted by the patient's secret offset (intervals kept),
     ``site`` only when ``keep_site``.
+
+    A stored value outside the plausible bounds (:mod:`resorb.domain.bounds`;
+    a legacy row from before they were enforced, e.g. a date in year 1 whose
+    shift would leave the calendar, or a volume of 1e308 mm3) is given as
+    None and its field listed in ``invalid``: one bad row never takes the
+    research view down for everyone.
     """
+    from resorb.domain.bounds import is_plausible_date, is_plausible_volume_mm3, plausible_bounds
+
     off = dt.timedelta(days=offset_days)
+    invalid: list[str] = []
+    max_d = plausible_bounds().max_diameter_mm
 
-    def shift(d: dt.date | None) -> dt.date | None:
-        return None if d is None else d + off
+    def shift(d: dt.date | None, where: str, *, shifted: bool = False,
+              future_ok: bool = False) -> dt.date | None:
+        if d is None:
+            return None
+        try:
+            clinic = d - off if shifted else d
+            latest = dt.date(9000, 12, 31) if future_ok else \
+                dt.date.today() + dt.timedelta(days=1)
+            if not is_plausible_date(clinic, today=latest):
+                raise OverflowError
+            return d if shifted else d + off
+        except OverflowError:
+            invalid.append(where)
+            return None
 
-    return {
+    def volume(v: float | None, where: str) -> float | None:
+        if v is None or is_plausible_volume_mm3(v):
+            return v
+        invalid.append(where)
+        return None
+
+    def diameters(ds: list[float] | None, where: str) -> list[float] | None:
+        if ds is None or (len(ds) == 3 and all(isinstance(d, int | float) and 0 <= d <= max_d
+                                               for d in ds)):
+            return ds
+        invalid.append(where)
+        return None
+
+    def order(r: m.MRIStudy) -> tuple[int, dt.date]:
+        try:
+            return (0, r.date if r.date_is_shifted else r.date + off)
+        except OverflowError:
+            return (1, dt.date.max)
+
+    mri_rows = sorted(p.mri_studies, key=order)
+    row = {
         "pseudonym": p.pseudonym,
         "birth_year": p.birth_year,
         "sex": p.sex,
         "site": p.site if keep_site else None,
-        "onset_date": shift(p.onset_date),
+        "onset_date": shift(p.onset_date, "onset_date"),
         "visits": [
             {k: v for k, v in VisitRecord.from_row(v).as_dict().items()
-             if k not in ("id", "patient_id", "notes")} | {"date": shift(v.date)}
-            for v in p.visits],
+             if k not in ("id", "patient_id", "notes")}
+            | {"date": shift(v.date, f"visits[{i}].date")}
+            for i, v in enumerate(p.visits)],
         "mri": [
-            {"date": r.date if r.date_is_shifted else shift(r.date),
+            {"date": shift(r.date, f"mri[{i}].date", shifted=r.date_is_shifted),
              "level": r.level, "source": r.source, "method": r.method,
-             "volume_mm3": r.volume_mm3, "diameters_mm": r.diameters_mm}
-            for r in sorted(p.mri_studies,
-                            key=lambda r: r.date if r.date_is_shifted else r.date + off)],
+             "volume_mm3": volume(r.volume_mm3, f"mri[{i}].volume_mm3"),
+             "diameters_mm": diameters(r.diameters_mm, f"mri[{i}].diameters_mm")}
+            for i, r in enumerate(mri_rows)],
         "findings": [
             {k: v for k, v in FindingsRecord.from_row(f).as_dict().items()
              if k not in ("id", "patient_id", "mri_id", "visit_id")}
             for f in p.findings],
-        "therapies": [{"name": t.name, "start": shift(t.start), "end": shift(t.end)}
-                      for t in p.therapies],
+        "therapies": [{"name": t.name, "start": shift(t.start, f"therapies[{i}].start"),
+                       "end": shift(t.end, f"therapies[{i}].end", future_ok=True)}
+                      for i, t in enumerate(p.therapies)],
     }
+    row["invalid"] = invalid
+    return row
 
 
 def research_rows(s: Session, *, min_site_count: int) -> list[dict[str, Any]]:

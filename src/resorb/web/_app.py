@@ -97,6 +97,7 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
         _assess,
         _page_admin,
         _page_assessment,
+        _page_corrections,
         _page_login,
         _page_masks,
         _page_pacs,
@@ -136,7 +137,7 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     app.include_router(_api.router)
     for area in (_page_login, _page_patients, _page_assessment, _page_research, _page_admin,
-                 _page_masks, _page_pacs):
+                 _page_masks, _page_pacs, _page_corrections):
         app.include_router(area.router)
 
     def wants_json(request) -> bool:

@@ -124,7 +124,9 @@ def patient_page(request: Request, user: User, patient_id: int) -> HTMLResponse:
 
     records = state(request).registry.patient_records(patient_id)  # the one read
     tl = timeline_of(records)
-    obs = [(m["date"], m["volume_mm3"]) for m in tl["mri"] if m["volume_mm3"] is not None]
+    # Rows with implausible stored values (legacy) are listed as invalid, not plotted.
+    obs = [(m["date"], m["volume_mm3"]) for m in tl["mri"]
+           if m["volume_mm3"] is not None and not m["invalid"]]
     forecast, forecast_from = _timeline_forecast(request, records, tl)
     plot = svg_data_uri(volume_course_svg(obs, forecast=forecast)) if obs else None
     return render(request, "patient.html",
