@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from resorb.domain.case import Case
@@ -96,6 +97,13 @@ def cite(record_id: str) -> dict[str, Any]:
 
 
 def _cite_all(ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Citations of the sources behind ``ids`` (each source once), as fresh dicts."""
+    return [dict(c) for c in _cite_all_cached(tuple(ids))]
+
+
+@cache
+def _cite_all_cached(ids: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
+    # The shipped evidence base is read once per process (load_evidence is cached too).
     from resorb.evidence import evidence_record
 
     out: list[dict[str, Any]] = []
@@ -112,7 +120,7 @@ def _cite_all(ids: Sequence[str]) -> list[dict[str, Any]]:
             if confidence is not None:
                 c["confidence"] = confidence.value
             out.append(c)
-    return out
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
