@@ -225,7 +225,7 @@ def test_import_then_export_sr_and_fhir_from_the_command_line(site, capsys, monk
     assert code == 0, err
     bundle = Bundle.model_validate_json(fhir_path.read_text())
     kinds = [e.resource.__resource_type__ for e in bundle.entry]
-    assert kinds == ["Patient", "Observation", "DiagnosticReport"]
+    assert kinds == ["CodeSystem", "Patient", "Observation", "DiagnosticReport"]
     code, _, err = _run(capsys, monkeypatch, "registry", "export-sr", str(seg_file), "--db", db,
                         "--mri", "999", "--out", str(sr_path))
     assert code == 2 and "mri" in err

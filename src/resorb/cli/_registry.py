@@ -232,6 +232,10 @@ def register(app: typer.Typer) -> None:
                     out: Path = typer.Option(..., "--out", help="JSON file to write."),
                     fhir_version: str = typer.Option("R4B", "--fhir-version",
                                                      help="R4B (R4-compatible) or R5."),
+                    identity: str = typer.Option(
+                        "clinical", "--identity", help="clinical (the clinic's dates and the "
+                        "birth year) or deidentified (dates shifted by the patient's secret "
+                        "offset, no birth year, de-identified study UIDs)."),
                     as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
                     ) -> None:
         """Write a patient's follow-up as a FHIR Bundle (Observations, DiagnosticReport)."""
@@ -239,9 +243,10 @@ def register(app: typer.Typer) -> None:
 
         with _open(db) as reg:
             pid = _patient_id(reg, patient)
-            bundle = registry_bundle(reg, pid, fhir_version=fhir_version)
+            bundle = registry_bundle(reg, pid, fhir_version=fhir_version, identity=identity,
+                                     actor=_default_actor())
             _write_atomic(out, bundle.model_dump_json(exclude_none=True, indent=2).encode())
-            emit({"file": str(out), "fhir_version": fhir_version,
+            emit({"file": str(out), "fhir_version": fhir_version, "identity": identity,
                   "resources": len(bundle.entry or [])}, as_json=as_json)
 
     @registry.command("export-sr")

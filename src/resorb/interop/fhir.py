@@ -17,8 +17,17 @@ Observations; a ``DiagnosticReport`` (category RAD) lists them in ``result``.
 Codes: SNOMED CT *Volume* (118565006) and the disc-level codes are read from
 pydicom's copy of the DICOM code tables (PS3.16), not typed in here. Concepts
 without a code found in a checked source (herniated-fragment volume as such,
-resorption percent, ODI total, the resorption grade) carry a project-local code
-in :data:`RESORB_CODE_SYSTEM` plus text, never a guessed LOINC or SNOMED code.
+resorption percent, ODI total) carry a project-local code in
+:data:`RESORB_CODE_SYSTEM` plus text, never a guessed LOINC or SNOMED code; the
+bundle carries that code system as a ``CodeSystem`` resource. The resorption
+grade is an HL7 ObservationInterpretation code (B better, W worse) with the
+grade as text. Every resource has a generated narrative (``text``, dom-6).
+
+Identity: a bundle is either **clinical** (the clinic's dates, the registry
+pseudonym and birth year; no DICOM UIDs, since those the registry stores are
+of the de-identified objects) or **de-identified** (every date shifted by the
+patient's secret offset, no birth year, ``derivedFrom`` naming the
+de-identified imaging studies by their UIDs): never a mix of the two.
 """
 
 from __future__ import annotations
@@ -28,13 +37,22 @@ import uuid
 from typing import Any
 
 from resorb.errors import InvalidInputError, require_extra
+from resorb.interop._fhir_codes import (
+    RESORB_CODE_SYSTEM,
+    code_system,
+    grade_interpretation,
+    local,
+    narrative,
+)
 
 __all__ = [
     "FHIR_VERSION",
     "FHIR_VERSIONS",
+    "IDENTITIES",
     "RESORB_CODE_SYSTEM",
     "UCUM",
     "assessment_observation",
+    "code_system",
     "diagnostic_report",
     "odi_observation",
     "registry_bundle",
@@ -46,8 +64,8 @@ __all__ = [
 FHIR_VERSION = "4.3.0 (R4B)"
 #: Releases that can be requested: R4B (default, R4-compatible) or R5 (5.0.0).
 FHIR_VERSIONS = ("R4B", "R5")
-#: Project-local code system for concepts without a verified standard code.
-RESORB_CODE_SYSTEM = "urn:resorb:fhir:measure"
+#: What a registry bundle identifies the patient and studies by (see the module notes).
+IDENTITIES = ("clinical", "deidentified")
 UCUM = "http://unitsofmeasure.org"
 _SCT = "http://snomed.info/sct"
 _OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
@@ -78,10 +96,6 @@ def _sct(name: str) -> dict[str, str]:
 
     c = getattr(codes.SCT, name)
     return {"system": _SCT, "code": str(c.value), "display": str(c.meaning)}
-
-
-def _local(code: str, display: str) -> dict[str, str]:
-    return {"system": RESORB_CODE_SYSTEM, "code": code, "display": display}
 
 
 def _quantity(value: float, unit: str) -> dict[str, Any]:
@@ -137,8 +151,10 @@ def volume_observation(volume_mm3: float, *, date: dt.date | str, subject: str,
         "id": resource_id,
         "status": "final",
         "category": _category("imaging", "Imaging"),
-        "code": {"coding": [_sct("Volume"), _local("herniation-volume",
-                                                  "Herniated disc material volume")],
+        "text": narrative(f"Herniated disc material volume {float(volume_mm3):.1f} mm3"
+                          + (f" at {level}" if level else "") + f" on the MRI of {_date(date)}"
+                          + (f" ({method})" if method else "")),
+        "code": {"coding": [_sct("Volume"), local("herniation-volume")],
                  "text": "Herniated disc material volume"},
         "subject": {"reference": subject},
         "effectiveDateTime": _date(date),
@@ -160,16 +176,19 @@ def resorption_observation(resorption_percent: float, *, grade: str | None, date
                            resource_id: str | None = None, fhir_version: str = "R4B"):
     """Observation of resorption percent between two volume Observations.
 
-    ``derivedFrom`` names both; ``interpretation`` carries the grade (DESIGN.md
-    grades: complete, significant, partial, unchanged, enlarged).
+    ``derivedFrom`` names both; ``interpretation`` carries the grade (complete,
+    significant, partial, unchanged, enlarged) as text with the HL7
+    ObservationInterpretation code B (better) or W (worse) where one applies.
     """
     data: dict[str, Any] = {
         "resourceType": "Observation",
         "id": resource_id,
         "status": "final",
         "category": _category("imaging", "Imaging"),
-        "code": {"coding": [_local("resorption-percent",
-                                   "Herniation resorption (V0 - V1) / V0")],
+        "text": narrative(f"Herniation resorption {float(resorption_percent):.1f} % against "
+                          f"the baseline MRI, on the MRI of {_date(date)}"
+                          + (f" (grade: {grade})" if grade else "")),
+        "code": {"coding": [local("resorption-percent")],
                  "text": "Herniation resorption percent against the baseline MRI"},
         "subject": {"reference": subject},
         "effectiveDateTime": _date(date),
@@ -177,9 +196,7 @@ def resorption_observation(resorption_percent: float, *, grade: str | None, date
         "derivedFrom": [{"reference": baseline_ref}, {"reference": followup_ref}],
     }
     if grade:
-        data["interpretation"] = [{"coding": [_local(f"resorption-grade-{grade}",
-                                                     f"Resorption grade: {grade}")],
-                                   "text": grade}]
+        data["interpretation"] = grade_interpretation(grade)
     if level is not None:
         data["bodySite"] = _level(level)
     return _build("Observation", data, fhir_version)
@@ -196,7 +213,11 @@ def odi_observation(odi_percent: float, *, date: dt.date | str, subject: str,
         "id": resource_id,
         "status": "final",
         "category": _category("survey", "Survey"),
-        "code": {"coding": [_local("odi-percent", "Oswestry Disability Index")],
+        "text": narrative(f"Oswestry Disability Index {float(odi_percent):.0f} % on "
+                          f"{_date(date)}"
+                          + (f" ({answered} of 10 sections answered)"
+                             if answered is not None else "")),
+        "code": {"coding": [local("odi-percent")],
                  "text": "Oswestry Disability Index (percent)"},
         "subject": {"reference": subject},
         "effectiveDateTime": _date(date),
@@ -226,8 +247,9 @@ def assessment_observation(result: dict[str, Any], *, date: dt.date | str, subje
         "resourceType": "Observation",
         "id": resource_id,
         "status": "final",
-        "code": {"coding": [_local("resorption-probability",
-                                   "Estimated probability of herniation resorption")],
+        "text": narrative(f"Estimated probability of herniation resorption {float(p):.2f} "
+                          f"(resorb decision support, not a medical device), {_date(date)}"),
+        "code": {"coding": [local("resorption-probability")],
                  "text": "Estimated probability of herniation resorption"},
         "subject": {"reference": subject},
         "effectiveDateTime": _date(date),
@@ -236,7 +258,7 @@ def assessment_observation(result: dict[str, Any], *, date: dt.date | str, subje
     interval = res.get("interval")
     if isinstance(interval, list | tuple) and len(interval) == 2:
         data["component"] = [
-            {"code": {"coding": [_local(f"interval-{end}", f"Interval {end} bound")]},
+            {"code": {"coding": [local(f"interval-{end}")]},
              "valueQuantity": {"value": float(v), "unit": "1", "system": UCUM, "code": "1"}}
             for end, v in zip(("lower", "upper"), interval, strict=True)]
     method = " ".join(str(x) for x in (
@@ -260,24 +282,38 @@ def assessment_observation(result: dict[str, Any], *, date: dt.date | str, subje
 
 def diagnostic_report(results: list[str], *, subject: str, issued: dt.datetime,
                       conclusion: str | None = None, effective: dt.date | str | None = None,
+                      effective_end: dt.date | str | None = None,
                       resource_id: str | None = None, fhir_version: str = "R4B"):
-    """DiagnosticReport (category RAD) listing result Observations by reference."""
+    """DiagnosticReport (category RAD) listing result Observations by reference.
+
+    ``effective`` (the date the report is about) is required: a date, or with
+    ``effective_end`` the period from the first to the last examination.
+    """
     if issued.tzinfo is None:
         raise InvalidInputError("issued", "has no time zone", allowed="an aware datetime")
+    if effective is None:
+        raise InvalidInputError("effective", "is missing",
+                                allowed="the date (or first date) the report is about")
     data: dict[str, Any] = {
         "resourceType": "DiagnosticReport",
         "id": resource_id,
         "status": "final",
         "category": [{"coding": [{"system": _V2_0074, "code": "RAD", "display": "Radiology"}]}],
-        "code": {"coding": [_local("ldh-resorption-followup",
-                                   "Lumbar disc herniation resorption follow-up")],
+        "text": narrative("Lumbar disc herniation resorption follow-up, "
+                          + (f"{_date(effective)} to {_date(effective_end)}"
+                             if effective_end is not None else _date(effective))
+                          + f": {len(results)} results." + (f" {conclusion}" if conclusion
+                                                            else "")),
+        "code": {"coding": [local("ldh-resorption-followup")],
                  "text": "Lumbar disc herniation resorption follow-up"},
         "subject": {"reference": subject},
         "issued": issued.isoformat(),
         "result": [{"reference": r} for r in results],
         "conclusion": conclusion,
     }
-    if effective is not None:
+    if effective_end is not None:
+        data["effectivePeriod"] = {"start": _date(effective), "end": _date(effective_end)}
+    else:
         data["effectiveDateTime"] = _date(effective)
     return _build("DiagnosticReport", data, fhir_version)
 
@@ -287,44 +323,68 @@ def _urn() -> str:
 
 
 def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = None,
-                    fhir_version: str = "R4B"):
+                    fhir_version: str = "R4B", identity: str = "clinical",
+                    actor: str = "resorb"):
     """A FHIR ``Bundle`` (type collection) of one registry patient's follow-up.
 
-    Holds a Patient (pseudonym as identifier, birth year only), one volume
-    Observation per MRI with a volume, one resorption Observation per
-    follow-up MRI, one ODI Observation per visit with an ODI, the most recent
-    stored assessment's resorption probability (if any), and a
-    DiagnosticReport whose ``result`` lists them; its ``conclusion`` quotes
-    that estimate. Dates are the
-    clinic's (this is a clinical export, not a research one).
+    Holds resorb's ``CodeSystem``, a Patient (pseudonym as identifier; birth
+    year in a clinical bundle only), one volume Observation per MRI with a
+    volume, one resorption Observation per follow-up MRI, one ODI Observation
+    per visit with an ODI, the most recent stored assessment's resorption
+    probability (if any), and a DiagnosticReport whose ``result`` lists them,
+    ``effective[x]`` the period of the examinations and ``conclusion`` that
+    estimate.
+
+    ``identity`` (``clinical`` or ``deidentified``, see the module notes)
+    decides the dates and references; ``actor`` is recorded when a
+    de-identified export draws the patient's date offset for the first time.
     """
+    if identity not in IDENTITIES:
+        raise InvalidInputError("identity", f"{identity!r}", allowed=", ".join(IDENTITIES))
+    from resorb import __version__
+
     issued = issued or dt.datetime.now(dt.UTC)
+    deid = identity == "deidentified"
+    shift = dt.timedelta(days=registry.date_offset_days(patient_id, actor=actor) if deid
+                         else 0)
+
+    def day(value) -> dt.date:
+        d = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+        return d + shift
+
     t = registry.patient_timeline(patient_id)
     p = t["patient"]
     patient_urn = _urn()
     gender = {"female": "female", "male": "male", "other": "other"}[p["sex"]]
-    patient = _model("Patient", fhir_version).model_validate({
-        "resourceType": "Patient",
-        "identifier": [{"system": "urn:resorb:pseudonym", "value": p["pseudonym"]}],
-        "gender": gender, "birthDate": str(p["birth_year"])})
-    entries = [(patient_urn, patient)]
+    patient = {"resourceType": "Patient",
+               "text": narrative(f"Registry patient {p['pseudonym']} ({gender}"
+                                 + ("" if deid else f", born {p['birth_year']}") + ")"),
+               "identifier": [{"system": "urn:resorb:pseudonym", "value": p["pseudonym"]}],
+               "gender": gender}
+    if not deid:
+        patient["birthDate"] = str(p["birth_year"])
+    entries = [(_urn(), _model("CodeSystem", fhir_version).model_validate(
+                    {k: v for k, v in code_system(__version__).items() if v is not None})),
+               (patient_urn, _model("Patient", fhir_version).model_validate(patient))]
     obs_refs: list[str] = []
+    dates: list[dt.date] = []
     first_by_level: dict[str | None, str] = {}
     for r in t["mri"]:
         if r["volume_mm3"] is None:
             continue
         urn = _urn()
         info = r.get("series_info") or {}
+        dates.append(day(r["date"]))
         entries.append((urn, volume_observation(
-            r["volume_mm3"], date=r["date"], subject=patient_urn, level=r["level"],
-            method=r["method"], study_uid=info.get("StudyInstanceUID"),
+            r["volume_mm3"], date=day(r["date"]), subject=patient_urn, level=r["level"],
+            method=r["method"], study_uid=info.get("StudyInstanceUID") if deid else None,
             fhir_version=fhir_version)))
         obs_refs.append(urn)
         base = first_by_level.setdefault(r["level"], urn)
         if base != urn and r["resorption_percent"] is not None:
             rurn = _urn()
             entries.append((rurn, resorption_observation(
-                r["resorption_percent"], grade=r["grade"], date=r["date"],
+                r["resorption_percent"], grade=r["grade"], date=day(r["date"]),
                 subject=patient_urn, baseline_ref=base, followup_ref=urn, level=r["level"],
                 fhir_version=fhir_version)))
             obs_refs.append(rurn)
@@ -333,7 +393,8 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
             continue
         urn = _urn()
         answered = sum(a is not None for a in v["odi_answers"] or [])
-        entries.append((urn, odi_observation(v["odi_percent"], date=v["date"],
+        dates.append(day(v["date"]))
+        entries.append((urn, odi_observation(v["odi_percent"], date=day(v["date"]),
                                              subject=patient_urn, answered=answered,
                                              fhir_version=fhir_version)))
         obs_refs.append(urn)
@@ -344,8 +405,9 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
         res = (latest.result or {}).get("resorption") or {}
         if "probability" in res:
             aurn = _urn()
+            dates.append(day(latest.created_at.date()))
             entries.append((aurn, assessment_observation(
-                latest.result, date=latest.created_at.date(), subject=patient_urn,
+                latest.result, date=day(latest.created_at.date()), subject=patient_urn,
                 version=latest.version, fhir_version=fhir_version)))
             obs_refs.append(aurn)
             conclusion = (f"Estimated probability of resorption: {res['probability']:.2f}"
@@ -353,10 +415,12 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
                              if res.get("horizon_months") else "")
                           + f" (resorb {assessments[-1].version}; decision support, "
                           "not a medical device).")
+    first, last = (min(dates), max(dates)) if dates else (day(issued.date()), None)
     report_urn = _urn()
-    entries.append((report_urn, diagnostic_report(obs_refs, subject=patient_urn, issued=issued,
-                                                  conclusion=conclusion,
-                                                  fhir_version=fhir_version)))
+    entries.append((report_urn, diagnostic_report(
+        obs_refs, subject=patient_urn, issued=issued, conclusion=conclusion, effective=first,
+        effective_end=last if last is not None and last != first else None,
+        fhir_version=fhir_version)))
     bundle = {"resourceType": "Bundle", "type": "collection",
               "timestamp": issued.isoformat(),
               "entry": [{"fullUrl": urn, "resource": res.model_dump(mode="json",
