@@ -34,7 +34,7 @@ from resorb.errors import ImagingError, InvalidInputError
 from resorb.registry._service import Registry
 
 __all__ = ["MASK_SUFFIXES", "LabelVolume", "MaskInspection", "inspect_mask",
-           "mask_suffix", "store_mask_measurement"]
+           "mask_suffix", "read_mask_file", "store_mask_measurement"]
 
 log = logging.getLogger("resorb.registry.masks")
 
@@ -110,12 +110,22 @@ def _read(path: Path):
                                 allowed="a NIfTI, NRRD or DICOM SEG label image") from None
 
 
-def inspect_mask(path: str | Path) -> MaskInspection:
-    """Read a mask file and measure each of its labels (voxel count x voxel volume)."""
+def read_mask_file(path: str | Path):
+    """The :class:`~resorb.imaging.HerniationMask` of a file; errors name the field ``mask``."""
+    return _read(Path(path))
+
+
+def inspect_mask(path: str | Path, *, mask: Any = None) -> MaskInspection:
+    """Measure each label of a mask file (voxel count x voxel volume).
+
+    ``mask`` is the file's :class:`~resorb.imaging.HerniationMask` when already
+    read (:func:`read_mask_file`), so that a large file is read once.
+    """
     from resorb.imaging import mask_volume
 
     p = Path(path)
-    mask = _read(p)
+    if mask is None:
+        mask = _read(p)
     kind = {".nii": "nifti", ".gz": "nifti", ".nrrd": "nrrd"}.get(p.suffix.lower(), "dicom-seg")
     data = np.asarray(mask.labels)
     present = mask.present_labels()
@@ -131,11 +141,10 @@ def inspect_mask(path: str | Path) -> MaskInspection:
                           labels=tuple(volumes), warnings=tuple(mask.warnings))
 
 
-def _write_clean_nifti(path: Path, out: Path) -> None:
+def _write_clean_nifti(mask: Any, out: Path) -> None:
     """A NIfTI-1 of the label array and affine only (no text fields of the upload)."""
     import nibabel as nib
 
-    mask = _read(path)
     data = np.asarray(mask.labels)
     top = int(data.max()) if data.size else 0
     dtype = np.uint8 if top <= 255 else np.uint16 if top <= 65535 else np.int32
@@ -148,7 +157,7 @@ def _write_clean_nifti(path: Path, out: Path) -> None:
 
 def store_mask_measurement(registry: Registry, path: str | Path, *, patient_id: int,
                            date: Any, level: str | None, label: int | None, actor: str,
-                           store_dir: str | Path) -> dict[str, Any]:
+                           store_dir: str | Path, mask: Any = None) -> dict[str, Any]:
     """Store the volume of one label of a mask file as an MRI measurement, with a clean copy.
 
     Parameters
@@ -165,6 +174,8 @@ def store_mask_measurement(registry: Registry, path: str | Path, *, patient_id: 
     actor : str, keyword-only
     store_dir : str or Path, keyword-only
         Folder of the de-identified copies (``masks/`` and DICOM objects inside).
+    mask : HerniationMask, optional
+        The file already read (:func:`read_mask_file`); read here otherwise.
 
     Returns
     -------
@@ -179,7 +190,9 @@ def store_mask_measurement(registry: Registry, path: str | Path, *, patient_id: 
 
     p = Path(path)
     registry.get_patient(patient_id)
-    found = inspect_mask(p)
+    if mask is None:
+        mask = _read(p)
+    found = inspect_mask(p, mask=mask)
     chosen = found.label_volume(label)
     store = Path(store_dir)
     warnings = [{"field": f, "message": msg} for f, msg in found.warnings]
@@ -204,7 +217,7 @@ def store_mask_measurement(registry: Registry, path: str | Path, *, patient_id: 
     masks = store / "masks"
     masks.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}.nii.gz"
-    _write_clean_nifti(p, masks / name)
+    _write_clean_nifti(mask, masks / name)
     try:
         with registry.transaction(actor=actor) as s:
             row = m.MRIStudy(

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from resorb.domain import SpinalLevel
 from resorb.errors import InvalidInputError, ResorbError
@@ -75,16 +76,22 @@ async def mask_submit(request: Request, user: User, patient_id: int) -> Response
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + 64 * 1024:  # + the form's other fields
         return _too_large(request, user, patient, {})
-    form = await check_csrf(request)
+    form = await request.form()  # parsed once; check_csrf reads the same cached form
     try:
+        await check_csrf(request)
         return await _measure(request, user, patient, patient_id, form)
     finally:
-        await form.close()  # the spooled upload file
+        await form.close()  # the spooled upload file, also when the CSRF check fails
 
 
 async def _measure(request: Request, user: Principal, patient: Any, patient_id: int,
                    form: Any) -> Response:
-    from resorb.registry._masks import inspect_mask, mask_suffix, store_mask_measurement
+    from resorb.registry._masks import (
+        inspect_mask,
+        mask_suffix,
+        read_mask_file,
+        store_mask_measurement,
+    )
 
     state = request.app.state.resorb
     limit = state.settings.mask_max_bytes
@@ -123,16 +130,19 @@ async def _measure(request: Request, user: Principal, patient: Any, patient_id: 
                     return _too_large(request, user, patient, values)
                 fh.write(chunk)
         try:
-            found = inspect_mask(path)
+            # Reading and measuring take seconds for a large mask: off the event loop.
+            mask = await run_in_threadpool(read_mask_file, path)
+            found = await run_in_threadpool(inspect_mask, path, mask=mask)
             if label is None and len(found.labels) > 1:
                 return _page(request, user, patient, values=values, inspection=found,
                              status_code=422,
                              errors={"label": "the mask holds several labels: choose the "
                                               "herniation's label and upload the file again"})
-            result = store_mask_measurement(
-                state.registry, path, patient_id=patient_id, date=values["date"] or None,
+            result = await run_in_threadpool(
+                store_mask_measurement, state.registry, path, patient_id=patient_id,
+                date=values["date"] or None,
                 level=values["level"] or None, label=label, actor=user.username,
-                store_dir=store)
+                store_dir=store, mask=mask)
         except InvalidInputError as exc:
             field = exc.field.split(".")[-1] if exc.field.startswith("mri.") else exc.field
             field = field if field in ("date", "level", "label", "mask") else "mask"

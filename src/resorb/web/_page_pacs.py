@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from resorb.domain import SpinalLevel
 from resorb.errors import InvalidInputError, PacsError, ResorbError
@@ -111,9 +112,11 @@ async def pacs_import(request: Request, user: User, patient_id: int) -> Response
                                 "administrator must set one before studies can be imported.")
     if not errors:
         try:
-            result = import_from_pacs(state.registry, PacsClient(state.settings.pacs),
-                                      study_uid, patient_id=patient_id, actor=user.username,
-                                      level=level, label=label, store_dir=store / "dicom")
+            # Minutes for a large study: off the event loop, so other users are served.
+            result = await run_in_threadpool(
+                import_from_pacs, state.registry, PacsClient(state.settings.pacs), study_uid,
+                patient_id=patient_id, actor=user.username, level=level, label=label,
+                store_dir=store / "dicom")
         except InvalidInputError as exc:
             field = "study_uid" if exc.field.startswith("study") else exc.field
             errors[field] = exc.message + (f" (allowed: {exc.allowed})" if exc.allowed else "")
