@@ -164,7 +164,17 @@ def prepare_columns(df: pd.DataFrame, specs: Sequence[PredictorSpec]) -> pd.Data
             if spec.spline_knots:
                 raise InvalidInputError(spec.name, "a spline needs a continuous column",
                                         allowed="a numeric predictor")
-            out[spec.name] = _canonical(col, COLUMN_ENUMS[spec.name], spec.name)
+            try:
+                out[spec.name] = _canonical(col, COLUMN_ENUMS[spec.name], spec.name)
+                continue
+            except InvalidInputError as exc:
+                if not spec.categorical:  # NAME:cat reads a clinic's own codes (1/2, F/M)
+                    raise InvalidInputError(
+                        exc.field, exc.message,
+                        allowed=f"{exc.allowed}; or {spec.name}:cat for the clinic's own "
+                                "codes (e.g. 1/2)") from None
+        if spec.name in COLUMN_ENUMS:
+            out[spec.name] = _codes(col)
         elif pd.api.types.is_bool_dtype(col) or (
                 pd.api.types.is_numeric_dtype(col) and not spec.categorical):
             out[spec.name] = col.astype(float)
@@ -175,12 +185,17 @@ def prepare_columns(df: pd.DataFrame, specs: Sequence[PredictorSpec]) -> pd.Data
             if spec.spline_knots:
                 raise InvalidInputError(spec.name, "a spline needs a continuous column",
                                         allowed="a numeric predictor")
-            text = col.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                           or str(v).strip() == "" else
-                           (str(int(v)) if isinstance(v, float) and v.is_integer()
-                            else str(v).strip()))
-            out[spec.name] = text.astype(object)
+            out[spec.name] = _codes(col)
     return pd.DataFrame(out, index=df.index)
+
+
+def _codes(col: pd.Series) -> pd.Series:
+    """Category codes as text (1.0 -> "1"); empty cells missing."""
+    text = col.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                   or str(v).strip() == "" else
+                   (str(int(v)) if isinstance(v, float) and v.is_integer()
+                    else str(v).strip()))
+    return text.astype(object)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,8 +275,9 @@ class PredictorCoding:
                    scale=d.get("scale"))
 
 
-def _level_order(spec: PredictorSpec, observed: list[str]) -> list[str]:
-    enum = COLUMN_ENUMS.get(spec.name)
+def _level_order(spec: PredictorSpec, observed: list[str], *,
+                 on_scale: bool = True) -> list[str]:
+    enum = COLUMN_ENUMS.get(spec.name) if on_scale else None
     if enum is not None:
         order = [str(m.value) for m in enum if str(m.value) in observed]
     else:
@@ -306,7 +322,9 @@ def code_predictors(frame: pd.DataFrame,
         scale = COLUMN_ENUMS[spec.name].__name__ if spec.name in COLUMN_ENUMS else None
         if col.dtype == object:
             observed = sorted({v for v in col if v is not None})
-            levels = _level_order(spec, observed)
+            if scale and not set(observed) <= {str(e.value) for e in COLUMN_ENUMS[spec.name]}:
+                scale = None  # NAME:cat with the clinic's own codes, not the domain scale
+            levels = _level_order(spec, observed, on_scale=scale is not None)
             if len(levels) < 2:
                 raise InvalidInputError(spec.name, f"has a single category {levels!r}",
                                         allowed="at least two observed categories")
@@ -325,8 +343,9 @@ def code_predictors(frame: pd.DataFrame,
                 raise InvalidInputError(
                     spec.name, str(exc),
                     allowed="fewer knots or a more continuous predictor") from None
+            # rms may place fewer knots than asked (ties); the design follows
             names = (spec.name, *(spec.name + "'" * (j + 1)
-                                  for j in range(spec.spline_knots - 2)))
+                                  for j in range(len(knots) - 2)))
             codings.append(PredictorCoding(spec.name, "rcs", names,
                                            knots=tuple(float(k) for k in knots), range=rng))
         else:

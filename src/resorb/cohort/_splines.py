@@ -1,4 +1,4 @@
-"""Restricted cubic splines with Harrell's knot placement (rms ``rcs``)."""
+"""Restricted cubic splines with rms's knot placement (``rcs`` / ``rcspline.eval``)."""
 
 from __future__ import annotations
 
@@ -17,38 +17,99 @@ _KNOT_QUANTILES = {
 }
 
 
-def rcs_knots(x: np.ndarray, *, n_knots: int = 4) -> np.ndarray:
-    """Knot locations for a restricted cubic spline.
+def rcs_knots(x: np.ndarray, *, n_knots: int = 4, fractied: float = 0.05) -> np.ndarray:
+    """Knot locations for a restricted cubic spline, as ``Hmisc::rcspline.eval``.
+
+    The algorithm of ``rcspline.eval`` (which ``rms::rcs`` calls), step by step:
+
+    - quantiles ``seq(outer, 1 - outer, length = k)`` of the values (type 7,
+      numpy's default), ``outer`` 0.1 for 3 knots, 0.025 for more than 6,
+      0.05 otherwise (Harrell's Table 2.3);
+    - when the smallest (largest) value holds at least ``fractied`` (5 %) of
+      the data and no interior value does, the outer knot is the next value
+      in and the other knots are placed on the values beyond it;
+    - when the quantiles are not distinct, twice as many quantiles are taken
+      (and, with a moved outer knot, the middle value between the outer
+      knots), so fewer knots than requested may result, as in rms;
+    - with fewer than 100 values the outer knots are the 5th smallest and 5th
+      largest values; with ``k + 2`` or fewer distinct values the knots are
+      the interior distinct values.
 
     Parameters
     ----------
-    x : (n,) array of float
-        Observed values (missing values removed).
-    n_knots : int, keyword-only
-        3 to 7 knots.
+    x : (n,) array of float (missing values removed)
+    n_knots : int, keyword-only, 3 to 7
+    fractied : float, keyword-only
 
     Returns
     -------
-    (n_knots,) ndarray
-        Knots at Harrell's quantiles; with fewer than 100 values the outer
-        knots are the 5th smallest and 5th largest values, as in rms.
+    (m,) ndarray, sorted distinct knots; m may be below ``n_knots`` (at least 3)
 
     Raises
     ------
     ValueError
-        If ``n_knots`` is outside 3-7 or the knots are not distinct.
+        If ``n_knots`` is outside 3-7, fewer than 6 values are given, or
+        fewer than 3 distinct knots can be placed.
     """
     if n_knots not in _KNOT_QUANTILES:
         raise ValueError(f"n_knots must be 3-7, got {n_knots}")
-    x = np.sort(np.asarray(x, dtype=float))
-    q = np.array(_KNOT_QUANTILES[n_knots])
-    # rms uses type-7 quantiles (numpy's default "linear").
-    knots = np.quantile(x, q)
-    if x.size < 100 and x.size >= 10:
-        knots[0] = x[4]
-        knots[-1] = x[-5]
-    if np.unique(knots).size != n_knots:
-        raise ValueError(f"{n_knots} distinct knots cannot be placed on these values")
+    xx = np.asarray(x, dtype=float)
+    xx = xx[~np.isnan(xx)]
+    n = xx.size
+    if n < 6:
+        raise ValueError("fewer than 6 values: no spline knots")
+    nk = n_knots
+    xu, counts = np.unique(xx, return_counts=True)
+    nxu = xu.size
+    first: list[float] = []
+    last: list[float] = []
+    if nxu - 2 <= nk:
+        knots = xu[1:-1]
+    else:
+        outer = 0.025 if nk > 6 else (0.05 if nk > 3 else 0.1)
+        nke = nk
+        over_first = over_last = False
+        f = counts / n
+        if 0 < fractied < 1 and f[1:-1].max() < fractied:
+            if f[0] >= fractied:
+                first = [float(xx[xx > xx.min()].min())]
+                xx = xx[xx > first[0]]
+                nke -= 1
+                over_first = True
+            if f[-1] >= fractied:
+                last = [float(xx[xx < xx.max()].max())]
+                xx = xx[xx < last[0]]
+                nke -= 1
+                over_last = True
+        if nke == 1:
+            knots = np.array([np.median(xx)])
+        else:
+            if nxu <= nke:
+                knots = xu
+            else:
+                q = (np.linspace(0.5, 1 - outer, nke) if nke == 2
+                     else np.linspace(outer, 1 - outer, nke))
+                knots = np.quantile(xx, q)
+                if np.unique(knots).size < min(nke, 3):
+                    knots = np.quantile(xx, np.linspace(outer, 1 - outer, 2 * nke))
+                    if first and np.unique(knots).size < 3:
+                        mid = (first[0] + last[0]) / 2 if last else float(np.median(xx))
+                        knots = np.sort([first[0], mid,
+                                         last[0] if last else np.quantile(xx, 1 - outer)])
+                    if np.unique(knots).size < 3:
+                        raise ValueError(f"fewer than 3 distinct knots can be placed "
+                                         f"({nxu} distinct values)")
+            if xx.size < 100:
+                xs = np.sort(xx)
+                knots = np.array(knots, dtype=float)
+                if not over_first:
+                    knots[0] = xs[4]
+                if not over_last:
+                    knots[nke - 1] = xs[-5]
+        knots = np.concatenate([first, knots, last])
+    knots = np.unique(knots)
+    if knots.size < 3:
+        raise ValueError(f"fewer than 3 distinct knots can be placed ({nxu} distinct values)")
     return knots
 
 

@@ -68,6 +68,12 @@ def read_survival_outcome(df: pd.DataFrame, time: str, event: str) -> tuple[pd.S
     if (df[event].notna() & e.isna()).any() or not values <= {0, 1, 2}:
         raise InvalidInputError(event, f"has values {sorted(map(str, values))[:5]}",
                                 allowed="0 = censored, 1 = event, 2 = competing event")
+    if values == {1, 2} and len(e.dropna()) >= 2:
+        # R's Surv(time, status) accepts 1 = censored, 2 = event (survival::lung);
+        # read as ours it would turn every censoring into an event
+        raise InvalidInputError(event, "has only the values 1 and 2 and no 0: this looks "
+                                "like R's coding (1 = censored, 2 = event); recode it",
+                                allowed="0 = censored, 1 = event, 2 = competing event")
     return t.astype(float), e.astype(float)
 
 
