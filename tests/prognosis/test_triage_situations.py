@@ -134,10 +134,11 @@ def test_canal_filled_70_percent_without_recorded_ces_sign_warns_before_a_conser
     assert "checking first" in t.action and "can be considered" not in t.action
 
 
-def test_msu_3a_and_schizas_d_without_ces_sign_warn_each_at_its_field():
+def test_msu_3a_and_schizas_d_without_ces_sign_give_one_warning_naming_both():
     t = triage_case(_case(herniation="level: L4-L5, morphology: extrusion, msu: 3-A, "
                                      "schizas: D"))
-    assert {w.field for w in t.warnings} == {"herniation.msu", "herniation.schizas"}
+    assert [w.field for w in t.warnings] == ["herniation.schizas"]
+    assert "Schizas grade D" in t.warnings[0].message and "MSU 3-A" in t.warnings[0].message
 
 
 def test_joa_motor_0_with_mrc_4_recorded_counts_the_worse_grade_and_warns():

@@ -337,19 +337,22 @@ def _imaging_warnings(case: Case, reasons: Sequence[TriageReason]) -> list[Triag
                       f"the herniation fills {h.canal_compromise_percent:g} % of the canal "
                       "(severe: more than two thirds)"))
     if h.schizas in _DRY_SAC:
-        found.append(("herniation.schizas", f"Schizas grade {h.schizas.value} (no CSF "
-                                            "visible around the roots)"))
+        found.append(("herniation.schizas", f"the dural sac is Schizas grade {h.schizas.value} "
+                                            "(no CSF visible around the roots)"))
     if h.msu == "3-A":
-        found.append(("herniation.msu", "MSU 3-A (central herniation beyond the "
-                                        "intra-facet line)"))
-    out = []
-    for field, what in found:
-        out.append(_warning(
-            field,
-            f"No cauda equina sign is recorded, but {what}. Ask about bladder, bowel and "
-            "sexual function, saddle sensation and symptoms in both legs, and examine "
-            "(including perianal sensation) before a conservative trial.", _CANAL_EVIDENCE))
-    return out
+        found.append(("herniation.msu", "the herniation is MSU 3-A (central, beyond the "
+                                        "intra-facet line; often seen with cauda equina "
+                                        "syndrome)"))
+    if not found:
+        return []
+    whats = [what for _, what in found]
+    listed = whats[0] if len(whats) == 1 else ", ".join(whats[:-1]) + " and " + whats[-1]
+    # One warning (the advice is the same), at the first of the fields it rests on.
+    return [_warning(
+        found[0][0],
+        f"No cauda equina sign is recorded, but {listed}. Ask about bladder, bowel and "
+        "sexual function, saddle sensation and symptoms in both legs, and examine "
+        "(including perianal sensation) before a conservative trial.", _CANAL_EVIDENCE)]
 
 
 def _action(level: str, reasons: Sequence[TriageReason], warnings: Sequence[TriageWarning]
