@@ -117,3 +117,17 @@ def dciodvfy_errors(path: Path) -> list[str]:
                           check=False)
     return [line for line in (proc.stdout + proc.stderr).splitlines()
             if line.startswith("Error")]
+
+
+def dsrdump_tree(path: Path) -> str:
+    """The SR content tree as dcmtk's ``dsrdump`` prints it (fails if it cannot parse it).
+
+    Recipe: ``dsrdump FILE`` (Debian dcmtk); exit status 0 and the tree on stdout.
+    """
+    exe = shutil.which("dsrdump")
+    if exe is None:
+        pytest.skip("dsrdump is not installed (Debian package dcmtk)")
+    proc = subprocess.run([exe, str(path)], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout

@@ -15,7 +15,7 @@ import highdicom as hd
 import numpy as np
 import pydicom
 import pytest
-from pacs_helpers import dciodvfy_errors, orthanc_url, unique_study
+from pacs_helpers import dciodvfy_errors, dsrdump_tree, orthanc_url, unique_study
 
 from cli_helpers import run_cli
 from resorb.errors import InvalidInputError, PacsError
@@ -150,8 +150,11 @@ def test_pacs_round_trip_imports_deidentified_and_reads_back_the_sr_and_seg(
         assert ds.StudyInstanceUID == new_study
         text = str(ds)
         assert [i for i in study["identifiers"] if i in text] == []
-    # The SR resorb built and stored is valid (dicom3tools); the SEG: next test.
+    # The SR resorb built and stored is valid (dicom3tools) and its content tree parses
+    # (dcmtk dsrdump); the SEG: next test.
     assert dciodvfy_errors(back / "sr.dcm") == []
+    tree = dsrdump_tree(back / "sr.dcm")
+    assert "Imaging Measurement Report" in tree and "Volume" in tree
 
 
 def test_deidentified_seg_sent_to_the_pacs_passes_dciodvfy(study, client, registry, tmp_path):
@@ -309,3 +312,21 @@ def test_objects_built_in_memory_are_stored_as_dicom_files_and_retrieved(client,
     assert len(got.files) == 3
     back = sorted(pydicom.dcmread(p).InstanceNumber for p in got.files)
     assert back == [1, 2, 3]
+
+
+def test_sr_only_send_stores_the_report_beside_the_seg_already_there(
+        study, client, registry, tmp_path):
+    from resorb.registry._pacs import import_from_pacs, send_to_pacs
+
+    reg, _db = registry
+    out = import_from_pacs(reg, client, study["study_uid"], patient_id=1, actor="test",
+                           label=1, store_dir=tmp_path / "deid")
+    seg_file = next(p for p in (tmp_path / "deid").glob("*.dcm")
+                    if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG")
+    first = send_to_pacs(reg, client, mri_id=out["mri"][0]["id"], seg=seg_file)
+    again = send_to_pacs(reg, client, mri_id=out["mri"][0]["id"], seg=seg_file,
+                         include_seg=False)
+    assert again["stored"] == [again["sr_sop_instance_uid"]]
+    uids = {i["SOPInstanceUID"] for i in client.search_instances(first["study_instance_uid"])}
+    assert uids == {first["seg_sop_instance_uid"], first["sr_sop_instance_uid"],
+                    again["sr_sop_instance_uid"]}
