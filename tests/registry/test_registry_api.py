@@ -11,9 +11,10 @@ def test_public_names_are_pinned():
     assert sorted(registry.__all__) == sorted([
         "CSV_COLUMNS", "DATE_SHIFT_RANGE_DAYS", "DEFAULT_URL", "MIN_PASSWORD_LENGTH", "ROLES",
         "RED_FLAG_CARRY_DAYS",
-        "AssessmentRecord", "FindingsIn", "FindingsRecord", "MRIIn", "MRIRecord", "PatientIn",
-        "PatientRecord", "PatientRecords", "PatientUpdate", "RecordNotFoundError", "Registry", "TherapyIn",
-        "TherapyRecord", "UserRecord", "VisitIn", "VisitRecord", "check_password_policy",
+        "AssessmentRecord", "AuthState", "FindingsIn", "FindingsRecord", "MRIIn", "MRIRecord",
+        "PatientIn", "PatientRecord", "PatientRecords", "PatientUpdate", "RecordNotFoundError",
+        "Registry", "TherapyIn", "TherapyRecord", "ThrottlePolicy", "UserRecord", "VisitIn",
+        "VisitRecord", "check_password_policy",
         "case_of", "export_csv", "export_pseudonymised_csv", "hash_password", "import_csv",
         "import_dicom", "resorption_between", "seed_demo", "timeline_of", "verify_password"])
     for name in registry.__all__:

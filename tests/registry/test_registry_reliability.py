@@ -233,3 +233,42 @@ def test_backup_of_a_world_readable_umask_is_still_private(tmp_path, monkeypatch
         reg.close()
     finally:
         os.umask(old)
+
+
+_FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "'kept quote",
+             "tab\tinside", "line one\r\nline two", "plain note"]
+
+
+def test_csv_export_escapes_formula_cells_and_keeps_line_endings(tmp_path):
+    """Finding: CSV export wrote formula cells unescaped. Every free-text cell that a
+    spreadsheet would run as a formula starts with a quote; import reads the
+    notes back exactly (CR LF inside a note included)."""
+    import csv
+
+    from resorb.registry import export_csv, import_csv
+
+    reg = Registry(f"sqlite:///{tmp_path / 'a.db'}")
+    reg.upgrade()
+    p = reg.create_patient({"pseudonym": "CSV-1", "birth_year": 1980, "sex": "female",
+                            "site": "=1+2"}, actor="t")
+    for i, note in enumerate(_FORMULAS):
+        reg.add_visit(p.id, {"date": str(_TODAY - dt.timedelta(days=i)), "notes": note,
+                             "joa_total": -3}, actor="t")
+    files = export_csv(reg, tmp_path / "out")
+    reg.close()
+    with open(files["visits"], newline="", encoding="utf-8") as fh:
+        cells = [row[-1] for row in csv.reader(fh)][1:]
+    assert not any(c.startswith(("=", "+", "-", "@")) for c in cells)
+    assert "'=HYPERLINK" in " ".join(cells)
+    with open(files["patients"], newline="", encoding="utf-8") as fh:
+        assert list(csv.reader(fh))[1][3] == "'=1+2"
+    with open(files["visits"], newline="", encoding="utf-8") as fh:
+        assert [row[6] for row in csv.reader(fh)][1:] == ["-3"] * len(_FORMULAS)  # numbers kept
+    back = Registry(f"sqlite:///{tmp_path / 'b.db'}")
+    back.upgrade()
+    import_csv(back, tmp_path / "out", actor="t")
+    q = back.find_patient("CSV-1")
+    assert q.site == "=1+2"
+    assert sorted(v.notes for v in back.list_visits(q.id)) == sorted(
+        n.strip() for n in _FORMULAS)
+    back.close()

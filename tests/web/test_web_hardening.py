@@ -287,3 +287,35 @@ def test_admin_form_refuses_a_path_like_user_name_and_the_target_stays_active(ap
         assert r.status_code == 422
     assert registry.get_user("doc").active
     assert registry.get_user("x/../doc") is None
+
+
+# -- research view ------------------------------------------------------------------------
+
+
+def test_research_view_is_paginated_and_reads_one_page(app, client, registry):
+    """Finding: the research view read the whole registry on every request."""
+    from sqlalchemy import event
+
+    for i in range(7):
+        registry.create_patient({"pseudonym": f"PAGE-{i}", "birth_year": 1970 + i,
+                                 "sex": "female"}, actor="doc")
+    h = {"Authorization": f"Bearer {client.post('/api/token', data={'username': 'res', 'password': PASSWORD}).json()['access_token']}"}  # noqa: E501
+    client.get("/api/research/patients", headers=h)  # offsets drawn once
+    loaded: list[int] = []
+
+    def count_loads(target, _context):
+        loaded.append(target.id)
+
+    from resorb.registry._models import Patient
+
+    event.listen(Patient, "load", count_loads)
+    try:
+        r = client.get("/api/research/patients?limit=3&offset=3", headers=h)
+    finally:
+        event.remove(Patient, "load", count_loads)
+    assert r.status_code == 200 and r.headers["x-total-count"] == "7"
+    assert [row["pseudonym"] for row in r.json()] == ["PAGE-3", "PAGE-4", "PAGE-5"]
+    assert len(loaded) == 3  # only the page's patients were read
+    r = client.get("/api/research/patients?search=page-6", headers=h)
+    assert [row["pseudonym"] for row in r.json()] == ["PAGE-6"]
+    assert client.get("/api/research/patients?limit=5000", headers=h).status_code == 422

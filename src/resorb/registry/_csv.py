@@ -63,6 +63,24 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+#: Free-text columns: exported with spreadsheet formulas defused, read back exactly.
+_TEXT_COLUMNS = frozenset({"site", "notes", "method"})
+#: A cell starting with one of these is run as a formula by spreadsheet programs
+#: (OWASP "CSV injection"); "'" is included so that the escape itself round-trips.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _text(value: Any) -> str:
+    """A free-text cell: a leading quote makes a spreadsheet show, not run, a formula."""
+    text = _fmt(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _untext(cell: str) -> str:
+    """Inverse of :func:`_text` (drops the one leading quote it adds)."""
+    return cell[1:] if cell.startswith("'") else cell
+
+
 def _fmt_list(values: list[Any] | None, *, none_as: str = "") -> str:
     if values is None:
         return ""
@@ -86,14 +104,14 @@ def export_csv(registry: Registry, out_dir: str | Path) -> dict[str, Path]:
     rows: dict[str, list[list[str]]] = {k: [] for k in CSV_COLUMNS}
     with registry.reading() as s:
         for p in s.scalars(select(m.Patient).order_by(m.Patient.pseudonym)):
-            rows["patients"].append([p.pseudonym, _fmt(p.birth_year), p.sex, _fmt(p.site),
+            rows["patients"].append([p.pseudonym, _fmt(p.birth_year), p.sex, _text(p.site),
                                      _fmt(p.onset_date)])
             for v in sorted(p.visits, key=lambda v: (v.date, v.id)):
                 rows["visits"].append([
                     p.pseudonym, _fmt(v.date), _fmt(v.leg_pain_nrs), _fmt(v.back_pain_nrs),
                     _fmt(v.vas_mm), _fmt_list(v.odi_answers, none_as="x"), _fmt(v.joa_total),
                     _fmt(v.rmdq), _fmt(v.motor_mrc), _fmt(v.slr_degrees),
-                    _fmt_list(v.red_flags), _fmt(v.notes)])
+                    _fmt_list(v.red_flags), _text(v.notes)])
             off = _offset(s, p.id)
             studies = []
             for r in p.mri_studies:
@@ -101,7 +119,7 @@ def export_csv(registry: Registry, out_dir: str | Path) -> dict[str, Path]:
                 studies.append((date, r.id, r))
             for date, _, r in sorted(studies, key=lambda t: (t[0], t[1])):
                 rows["mri"].append([p.pseudonym, _fmt(date), _fmt(r.level), r.source,
-                                    _fmt(r.method), _fmt(r.volume_mm3),
+                                    _text(r.method), _fmt(r.volume_mm3),
                                     _fmt_list(r.diameters_mm)])
     return _write_files(out, rows, CSV_COLUMNS)
 
@@ -139,7 +157,7 @@ def export_pseudonymised_csv(registry: Registry, out_dir: str | Path, *, actor: 
     rows: dict[str, list[list[str]]] = {k: [] for k in columns}
     for p in sorted(view, key=lambda r: r["pseudonym"]):
         rows["patients"].append([p["pseudonym"], _fmt(p["birth_year"]), p["sex"],
-                                 _fmt(p["site"]), _fmt(p["onset_date"])])
+                                 _text(p["site"]), _fmt(p["onset_date"])])
         for v in sorted(p["visits"], key=lambda v: v["date"]):
             rows["visits"].append([
                 p["pseudonym"], _fmt(v["date"]), _fmt(v["leg_pain_nrs"]),
@@ -148,7 +166,7 @@ def export_pseudonymised_csv(registry: Registry, out_dir: str | Path, *, actor: 
                 _fmt(v["motor_mrc"]), _fmt(v["slr_degrees"]), _fmt_list(v["red_flags"])])
         for r in p["mri"]:
             rows["mri"].append([p["pseudonym"], _fmt(r["date"]), _fmt(r["level"]), r["source"],
-                                _fmt(r["method"]), _fmt(r["volume_mm3"]),
+                                _text(r["method"]), _fmt(r["volume_mm3"]),
                                 _fmt_list(r["diameters_mm"])])
     return _write_files(Path(out_dir), rows, columns)
 
@@ -162,9 +180,22 @@ def _kind_of(path: Path, header: list[str]) -> str:
                                     "columns")
 
 
+#: Largest CSV file imported (bytes); a software limit far above a clinic's registry.
+MAX_CSV_BYTES = 64 * 1024 * 1024
+
+
 def _read(path: Path) -> tuple[str, list[dict[str, str]]]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InvalidInputError(path.name, f"cannot be read ({exc.strerror})") from None
+    if size > MAX_CSV_BYTES:
+        raise InvalidInputError(path.name, f"is too large ({size:,} bytes)",
+                                allowed=f"at most {MAX_CSV_BYTES // (1024 * 1024)} MiB")
+    try:
+        # newline="": line breaks inside a quoted cell (a note's CR LF) stay as written.
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
     except UnicodeDecodeError:
         raise InvalidInputError(path.name, "is not UTF-8 text", allowed="a UTF-8 CSV file"
                                 ) from None
@@ -188,7 +219,8 @@ def _read(path: Path) -> tuple[str, list[dict[str, str]]]:
         if len(raw) != len(header):
             raise InvalidInputError(f"{path.name}:{n}", f"has {len(raw)} cells",
                                     allowed=f"{len(header)} cells, one per column")
-        rows.append({h: c for h, c in zip(header, raw, strict=True)} | {"__row__": str(n)})
+        rows.append({h: _untext(c) if h in _TEXT_COLUMNS else c
+                     for h, c in zip(header, raw, strict=True)} | {"__row__": str(n)})
     return kind, rows
 
 

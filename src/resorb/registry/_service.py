@@ -72,8 +72,10 @@ from resorb.registry._security import (
 )
 from resorb.registry._views import (
     PatientRecords,
+    _pseudonym_like,
     case_of,
     load_patient,
+    research_count,
     research_row,
     research_rows,
     site_count,
@@ -477,23 +479,44 @@ class Registry:
                 for pid in patient_ids:
                     _ensure_offset(s, pid)
 
-    def pseudonymised_view(self, *, actor: str, min_site_count: int = 5) -> list[dict[str, Any]]:
-        """The registry as a researcher may see it.
+    def pseudonymised_view(self, *, actor: str, min_site_count: int = 5,
+                           limit: int | None = None, offset: int = 0,
+                           search: str | None = None) -> list[dict[str, Any]]:
+        """The registry as a researcher may see it (all of it, or one page).
 
         No free-text notes, no database ids, no DICOM series details, birth year
         only, every date shifted by the patient's secret offset (intervals
         kept), and ``site`` only where at least ``min_site_count`` patients
-        share it (a rarer site could single a patient out). Read in one
-        read-only session; offsets not drawn yet are drawn first, in a short
-        transaction of their own.
+        share it (a rarer site could single a patient out). With ``limit``,
+        only the patients ``offset`` to ``offset + limit`` (by id) whose
+        pseudonym contains ``search`` are read. Read in one read-only session;
+        offsets not drawn yet are drawn first, in a short transaction of their
+        own (so a page view writes only the first time a patient is shown).
         """
+        if limit is not None and not 1 <= limit <= 1000:
+            raise InvalidInputError("limit", f"{limit}", allowed="1-1000")
+        if not 0 <= offset <= 2**62:
+            raise InvalidInputError("offset", f"{offset}", allowed=">= 0")
         with self.reading() as s:
+            page = select(m.Patient.id).order_by(m.Patient.id)
+            if search:
+                page = page.where(_pseudonym_like(search))
+            if limit is not None:
+                page = page.limit(limit).offset(offset)
+            ids = select(page.subquery().c.id)
             missing = list(s.scalars(
-                select(m.Patient.id).where(~m.Patient.id.in_(select(m.DateShift.patient_id)))
+                select(m.Patient.id).where(m.Patient.id.in_(ids),
+                                           ~m.Patient.id.in_(select(m.DateShift.patient_id)))
                 .order_by(m.Patient.id)))
         self._draw_missing_offsets(missing, actor=actor)
         with self.reading() as s:
-            return research_rows(s, min_site_count=min_site_count)
+            return research_rows(s, min_site_count=min_site_count, limit=limit, offset=offset,
+                                 search=search)
+
+    def research_count(self, *, search: str | None = None) -> int:
+        """Number of patients in :meth:`pseudonymised_view` (matching ``search``)."""
+        with self.reading() as s:
+            return research_count(s, search=search)
 
     def pseudonymised_patient(self, pseudonym: str, *, actor: str,
                               min_site_count: int = 5) -> dict[str, Any] | None:

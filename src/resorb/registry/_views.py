@@ -370,14 +370,37 @@ def research_row(p: m.Patient, offset_days: int, *, keep_site: bool) -> dict[str
     return row
 
 
-def research_rows(s: Session, *, min_site_count: int) -> list[dict[str, Any]]:
-    """Every patient's research row (each patient must already have a date offset)."""
-    patients = list(s.scalars(select(m.Patient).order_by(m.Patient.id)))
-    offsets = dict(s.execute(select(m.DateShift.patient_id, m.DateShift.offset_days)).all())
-    counts: dict[str, int] = {}
-    for p in patients:
-        if p.site:
-            counts[p.site] = counts.get(p.site, 0) + 1
+def research_rows(s: Session, *, min_site_count: int, limit: int | None = None,
+                  offset: int = 0, search: str | None = None) -> list[dict[str, Any]]:
+    """The research rows of the patients (ordered by id), ``limit`` at a time from
+    ``offset``, those whose pseudonym contains ``search``; each patient must
+    already have a date offset. Reads only the patients of the page."""
+    q = select(m.Patient).order_by(m.Patient.id)
+    if search:
+        q = q.where(_pseudonym_like(search))
+    if limit is not None:
+        q = q.limit(limit).offset(offset)
+    patients = list(s.scalars(q))
+    ids = [p.id for p in patients]
+    offsets = dict(s.execute(select(m.DateShift.patient_id, m.DateShift.offset_days)
+                             .where(m.DateShift.patient_id.in_(ids))).all()) if ids else {}
+    sites = {p.site for p in patients if p.site}
+    counts = dict(s.execute(select(m.Patient.site, func.count(m.Patient.id))
+                            .where(m.Patient.site.in_(sites))
+                            .group_by(m.Patient.site)).all()) if sites else {}
     return [research_row(p, offsets[p.id],
                          keep_site=p.site is not None and counts[p.site] >= min_site_count)
             for p in patients]
+
+
+def research_count(s: Session, *, search: str | None = None) -> int:
+    """Number of patients in the research view (matching ``search``)."""
+    q = select(func.count(m.Patient.id))
+    if search:
+        q = q.where(_pseudonym_like(search))
+    return int(s.scalar(q) or 0)
+
+
+def _pseudonym_like(search: str):
+    text = search.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return m.Patient.pseudonym.ilike(f"%{text}%", escape="\\")

@@ -241,9 +241,17 @@ def get_assessment(request: Request, user: User, patient_id: int, assessment_id:
 
 
 @router.get("/api/research/patients", tags=["research"])
-def research_patients(request: Request, user: User) -> Any:
-    """The pseudonymised registry (no notes, no ids, dates shifted per patient)."""
-    return to_jsonable(_state(request).registry.pseudonymised_view(actor=user.username))
+def research_patients(request: Request, user: User, response: Response,
+                      limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                      offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+                      search: Annotated[str | None, Query(max_length=64)] = None) -> Any:
+    """The pseudonymised registry, one page at a time (no notes, no ids, dates shifted
+    per patient): ``limit`` patients (default 100) from ``offset``, those whose
+    pseudonym contains ``search``. The total is in the ``X-Total-Count`` header."""
+    reg = _state(request).registry
+    response.headers["X-Total-Count"] = str(reg.research_count(search=search))
+    return to_jsonable(reg.pseudonymised_view(actor=user.username, limit=limit, offset=offset,
+                                              search=search))
 
 
 @router.get("/api/research/patients/{pseudonym}", tags=["research"])

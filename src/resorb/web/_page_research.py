@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from resorb.web._auth import Principal
@@ -24,12 +24,21 @@ def _research_rows(request: Request, user: Principal) -> list[dict[str, Any]]:
     return state(request).registry.pseudonymised_view(actor=user.username)
 
 
+#: Patients per page of the research list.
+RESEARCH_PAGE_SIZE = 100
+
+
 @router.get("/research/patients")
-def research_list(request: Request, user: User, q: str | None = None) -> HTMLResponse:
-    rows = _research_rows(request, user)
-    if q:
-        rows = [r for r in rows if q.strip().lower() in r["pseudonym"].lower()]
-    return render(request, "research_list.html", {"rows": rows, "q": q or "",
+def research_list(request: Request, user: User, q: str | None = None,
+                  page: Annotated[int, Query(ge=1, le=10**9)] = 1) -> HTMLResponse:
+    reg = state(request).registry
+    search = (q or "").strip()[:64] or None
+    total = reg.research_count(search=search)
+    rows = reg.pseudonymised_view(actor=user.username, limit=RESEARCH_PAGE_SIZE,
+                                  offset=(page - 1) * RESEARCH_PAGE_SIZE, search=search)
+    pages = max(1, -(-total // RESEARCH_PAGE_SIZE))
+    return render(request, "research_list.html", {"rows": rows, "q": q or "", "page": page,
+                                                  "pages": pages, "total": total,
                                                   "nav": "patients"}, user=user)
 
 
