@@ -391,3 +391,35 @@ def test_volume_command_json_carries_the_qform_sform_warning(tmp_path, capsys):
     warnings = json.loads(out)["warnings"]
     assert [w["field"] for w in warnings] == ["mask"]
     assert "qform" in warnings[0]["message"] and "sform" in warnings[0]["message"]
+
+
+def test_seg_with_its_spacing_ignores_source_images_of_another_series(tmp_path, make_masks):
+    """A folder imported with a SEG may hold other series: only the SEG's own source
+    series counts, and a SEG that gives its spacing needs none."""
+    labels = _labels_on_slices([1, 3])
+    path, _ = _seg(tmp_path, make_masks, labels)
+    other = make_masks.synthetic_mr_series((12, 12, 3), np.eye(4), tag="another series")
+    mask = HerniationMask.from_dicom_seg(path, source_images=other)
+    assert mask_volume(mask, label=1).volume_mm3 == pytest.approx(_true_volume(labels))
+
+
+def test_seg_with_values_pydicom_warns_about_is_read_without_a_library_warning(
+        tmp_path, make_masks):
+    """pydicom warns about over-long values, quoting them; the reader stays silent
+    (pytest turns any warning into an error here)."""
+    import warnings
+
+    def edit(ds):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds.SegmentSequence[0].SegmentLabel = "Jane Doe herniation, North Wing " * 3
+
+    labels = _labels_on_slices([1, 2])
+    path, _ = _seg(tmp_path, make_masks, labels, edit=edit)
+    import pydicom
+
+    with pytest.warns(UserWarning, match="exceeds the maximum length"):  # the control
+        str(pydicom.dcmread(path).SegmentSequence[0].SegmentLabel)
+    mask = HerniationMask.from_dicom_seg(path)
+    assert mask_volume(mask, label=1).voxel_count == 50
+    assert mask.label_names[1].startswith("Jane Doe herniation")

@@ -8,9 +8,12 @@ spacing imply 200,000 slices) is refused instead of exhausting memory.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -22,6 +25,21 @@ from resorb.errors import ImagingError
 MAX_MASK_VOXELS = 1 << 27
 #: Largest decoded label array in bytes (voxels x bytes per voxel): 512 MiB.
 MAX_MASK_BYTES = 512 << 20
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def quiet(fn: _F) -> _F:
+    """Run a reader with library warnings silenced: a refusal is one line naming the file,
+    not a library warning (which may quote header values) followed by it."""
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
 
 FORMATS = ".nii, .nii.gz, .nrrd/.nhdr, or a DICOM SEG file"
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])

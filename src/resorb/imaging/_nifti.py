@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from resorb.errors import ImagingError, require_extra
-from resorb.imaging._mask_files import FORMATS, check_file, check_voxel_budget, one_line
+from resorb.imaging._mask_files import FORMATS, check_file, check_voxel_budget, one_line, quiet
 from resorb.imaging._types import HerniationMask
 
 __all__ = ["read_nifti"]
@@ -54,6 +54,7 @@ def _load(nib, p: Path, max_voxels: int | None):
     return cls.from_bytes(raw)
 
 
+@quiet
 def read_nifti(path: str | Path, *, max_voxels: int | None = None) -> HerniationMask:
     """Read a NIfTI-1 or NIfTI-2 label image (``.nii`` or ``.nii.gz``).
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from resorb.errors import ImagingError, require_extra
-from resorb.imaging._mask_files import LPS_TO_RAS, check_file, check_voxel_budget, one_line
+from resorb.imaging._mask_files import LPS_TO_RAS, check_file, check_voxel_budget, one_line, quiet
 from resorb.imaging._types import HerniationMask
 
 __all__ = ["read_nrrd"]
@@ -89,6 +89,7 @@ def _read_data(nrrd, p: Path, header: dict, data_path: Path | None) -> np.ndarra
     return data.reshape(tuple(sizes), order="F")
 
 
+@quiet
 def read_nrrd(path: str | Path, *, max_voxels: int | None = None) -> HerniationMask:
     """Read an NRRD label image (``.nrrd``, detached ``.nhdr``, Slicer ``.seg.nrrd``).
 

@@ -267,8 +267,13 @@ def _slice_step(p, ds, dist, normal, declared: set, thickness: set,
             raise ImagingError(f"{p}: frame positions are not evenly spaced: gaps "
                                f"{np.round(gaps, 3).tolist()} mm are not whole multiples of "
                                f"SpacingBetweenSlices {step:g} mm")
-    if source_images is not None:
-        src_step, src_dist = _source_geometry(p, ds, normal, source_images)
+    geometry = None if source_images is None else _source_geometry(p, ds, normal,
+                                                                    source_images)
+    if geometry is None and source_images is not None and step is None:
+        raise ImagingError(f"{p}: none of the source images given belongs to the SEG's "
+                           "source series")
+    if geometry is not None:
+        src_step, src_dist = geometry
         if step is not None and not np.isclose(step, src_step, rtol=1e-3):
             raise ImagingError(f"{p}: SpacingBetweenSlices {step:g} mm disagrees with the "
                                f"source series' slice spacing {src_step:g} mm")
@@ -319,8 +324,9 @@ def _positions_of(ds) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def _source_geometry(p, seg, normal, source_images) -> tuple[float, np.ndarray]:
-    """Slice spacing and slice positions (along ``normal``) of the SEG's source series."""
+def _source_geometry(p, seg, normal, source_images) -> tuple[float, np.ndarray] | None:
+    """Slice spacing and slice positions (along ``normal``) of the SEG's source series;
+    None when no image given belongs to it."""
     pydicom = require_extra("pydicom", "imaging")
     series = {str(s.SeriesInstanceUID) for s in getattr(seg, "ReferencedSeriesSequence", [])}
     frame_of_ref = str(getattr(seg, "FrameOfReferenceUID", "") or "")
@@ -339,8 +345,7 @@ def _source_geometry(p, seg, normal, source_images) -> tuple[float, np.ndarray]:
         if "SpacingBetweenSlices" in ds:
             spacings.add(round(abs(float(ds.SpacingBetweenSlices)), 6))
     if not dists:
-        raise ImagingError(f"{p}: none of the source images given belongs to the SEG's "
-                           "source series")
+        return None
     uniq = np.unique(np.round(dists, 4))
     if uniq.size == 1:
         if len(spacings) != 1:
