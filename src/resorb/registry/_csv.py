@@ -5,7 +5,7 @@ registry)::
 
     patients.csv  pseudonym, birth_year, sex, site, onset_date
     visits.csv    pseudonym, date, leg_pain_nrs, back_pain_nrs, vas_mm, odi_answers,
-                  joa_total, rmdq, motor_mrc, slr_degrees, red_flags, notes
+                  joa_total, rmdq, motor_mrc, slr_degrees, red_flags, recurrence, notes
     mri.csv       pseudonym, date, level, source, method, volume_mm3, diameters_mm
 
 Lists are written with ``;`` between items (``odi_answers``: ``x`` for a skipped
@@ -44,7 +44,8 @@ __all__ = ["CSV_COLUMNS", "export_csv", "export_pseudonymised_csv", "import_csv"
 CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("pseudonym", "birth_year", "sex", "site", "onset_date"),
     "visits": ("pseudonym", "date", "leg_pain_nrs", "back_pain_nrs", "vas_mm", "odi_answers",
-               "joa_total", "rmdq", "motor_mrc", "slr_degrees", "red_flags", "notes"),
+               "joa_total", "rmdq", "motor_mrc", "slr_degrees", "red_flags", "recurrence",
+               "notes"),
     "mri": ("pseudonym", "date", "level", "source", "method", "volume_mm3", "diameters_mm"),
 }
 
@@ -111,7 +112,7 @@ def export_csv(registry: Registry, out_dir: str | Path) -> dict[str, Path]:
                     p.pseudonym, _fmt(v.date), _fmt(v.leg_pain_nrs), _fmt(v.back_pain_nrs),
                     _fmt(v.vas_mm), _fmt_list(v.odi_answers, none_as="x"), _fmt(v.joa_total),
                     _fmt(v.rmdq), _fmt(v.motor_mrc), _fmt(v.slr_degrees),
-                    _fmt_list(v.red_flags), _text(v.notes)])
+                    _fmt_list(v.red_flags), _fmt(v.recurrence), _text(v.notes)])
             off = _offset(s, p.id)
             studies = []
             for r in p.mri_studies:
@@ -163,7 +164,8 @@ def export_pseudonymised_csv(registry: Registry, out_dir: str | Path, *, actor: 
                 p["pseudonym"], _fmt(v["date"]), _fmt(v["leg_pain_nrs"]),
                 _fmt(v["back_pain_nrs"]), _fmt(v["vas_mm"]),
                 _fmt_list(v["odi_answers"], none_as="x"), _fmt(v["joa_total"]), _fmt(v["rmdq"]),
-                _fmt(v["motor_mrc"]), _fmt(v["slr_degrees"]), _fmt_list(v["red_flags"])])
+                _fmt(v["motor_mrc"]), _fmt(v["slr_degrees"]), _fmt_list(v["red_flags"]),
+                _fmt(v.get("recurrence"))])
         for r in p["mri"]:
             rows["mri"].append([p["pseudonym"], _fmt(r["date"]), _fmt(r["level"]), r["source"],
                                 _text(r["method"]), _fmt(r["volume_mm3"]),
@@ -259,6 +261,18 @@ def _integer(cell: str | None, where: str) -> int | None:
         raise InvalidInputError(where, f"{cell!r} is not a whole number") from None
 
 
+def _yes_no(cell: str | None, where: str) -> bool | None:
+    """``true``/``false`` as exported (``yes``/``no`` accepted); empty = not recorded."""
+    cell = _none(cell)
+    if cell is None:
+        return None
+    value = {"true": True, "yes": True, "false": False, "no": False}.get(cell.lower())
+    if value is None:
+        raise InvalidInputError(where, f"{cell!r} is not true or false",
+                                allowed="true, false (or yes, no), or empty")
+    return value
+
+
 def _patient_id(s, pseudonym: str | None, where: str, created: dict[str, int]) -> int:
     if not pseudonym:
         raise InvalidInputError(f"{where}.pseudonym", "is empty")
@@ -335,6 +349,7 @@ def import_csv(registry: Registry, path: str | Path, *, actor: str) -> dict[str,
                 "motor_mrc": _integer(row.get("motor_mrc"), f"{where}.motor_mrc"),
                 "slr_degrees": _number(row.get("slr_degrees"), f"{where}.slr_degrees"),
                 "red_flags": _split(row.get("red_flags")) or [],
+                "recurrence": _yes_no(row.get("recurrence"), f"{where}.recurrence"),
                 "notes": row.get("notes") or None,
             }
             _add_visit(s, pid, {k: v for k, v in data.items() if v is not None}, field=where)
