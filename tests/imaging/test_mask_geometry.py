@@ -423,3 +423,20 @@ def test_seg_with_values_pydicom_warns_about_is_read_without_a_library_warning(
     mask = HerniationMask.from_dicom_seg(path)
     assert mask_volume(mask, label=1).voxel_count == 50
     assert mask.label_names[1].startswith("Jane Doe herniation")
+
+
+def test_mask_whose_geometry_gives_an_implausible_volume_is_refused_with_exit_2(
+        tmp_path, capsys):
+    """The review's mask reported 1.5e9 mm3 with exit 0: voxels of 100 mm edges. The one
+    set of plausible bounds (0-30,000 mm3, resorb.domain.bounds) applies to masks too."""
+    import nibabel as nib
+
+    data = np.zeros((20, 20, 20), np.uint8)
+    data[2:17, 2:17, 2:17] = 1  # 3,375 voxels of 1,000,000 mm3 each
+    path = tmp_path / "huge_voxels.nii.gz"
+    nib.save(nib.Nifti1Image(data, np.diag([100.0, 100.0, 100.0, 1.0])), path)
+    code, out, err = run_cli(capsys, "volume", str(path), "--json")
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and "volume_mm3" in err and "30,000" in err
+    code, _, err = run_cli(capsys, "resorption", str(path), "10", "--json")
+    assert code == 2 and "v0_mm3" in err

@@ -45,9 +45,12 @@ def _volume_arg(text: str, field: str, label: int | None) -> tuple[float, dict[s
         value = float(text)
     except ValueError:
         value = None
+    from resorb.domain.bounds import check_volume_mm3
+
     if value is not None:
         if not math.isfinite(value):
             raise InvalidInputError(field, f"{text!r}", allowed="a finite volume in mm3")
+        check_volume_mm3(value, field=field)
         return value, {"value": value, "method": "reported"}
     path = Path(text)
     if not path.suffix and not path.exists():
@@ -69,6 +72,7 @@ def _volume_arg(text: str, field: str, label: int | None) -> tuple[float, dict[s
         m = mask_volume(mask, label=label)
     except ImagingError as exc:
         raise ImagingError(f"{field}: {exc}") from None
+    check_volume_mm3(m.volume_mm3, field=field)
     return m.volume_mm3, {"file": str(path), "label": label, "voxel_count": m.voxel_count,
                           "method": m.method,
                           "warnings": [{"field": f"{field}.{f}", "message": msg}
@@ -171,6 +175,11 @@ def register(app: typer.Typer) -> None:
             parsed = _parse_areas(areas or "")
             data = {"volume_mm3": _round(cavalieri_volume_mm3(parsed, spacing_mm=spacing_mm)),
                     "method": "cavalieri", "sections": len(parsed), "spacing_mm": spacing_mm}
+        from resorb.domain.bounds import check_volume_mm3
+
+        # One set of plausible bounds for every door: a mask whose geometry makes the
+        # herniation larger than any lumbar herniation is refused, not reported.
+        check_volume_mm3(float(data["volume_mm3"]), field="volume_mm3")
         emit(data, as_json=as_json, render=_render_volume)
 
     @app.command("resorption", context_settings=_NUMERIC_ARGS)

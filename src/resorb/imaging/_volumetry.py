@@ -288,6 +288,9 @@ def measure_study(study: object) -> VolumeMeasurement:
             m = mask_volume(mask, label=study.label)
         except ImagingError as exc:
             raise ImagingError(f"{where}.{exc}") from exc
+        from resorb.domain.bounds import check_volume_mm3
+
+        check_volume_mm3(m.volume_mm3, field=f"{where}.mask")
         if m.warnings:
             import dataclasses
 
