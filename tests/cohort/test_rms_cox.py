@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.cohort.rpeer import r_dataset, require_r, run_r, seed_spread_tolerance
 
+from cohort.rpeer import r_dataset, require_r, run_r, seed_spread_tolerance
 from resorb.cohort import FittedCox, rcs_knots
 from resorb.cohort._coxvalidate import cox_validate
 from resorb.cohort._survival import ici_at_horizon

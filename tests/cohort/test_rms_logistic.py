@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.cohort.rpeer import r_dataset, require_r, run_r, seed_spread_tolerance
 
+from cohort.rpeer import r_dataset, require_r, run_r, seed_spread_tolerance
 from resorb.cohort import FittedLogistic, bootstrap_validate
 
 pytestmark = pytest.mark.slow
