@@ -115,24 +115,33 @@ def register(app: typer.Typer) -> None:
                 as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
                 ) -> None:
         """Retrieve a study (WADO-RS) and import it de-identified (DICOM PS3.15)."""
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         from resorb.registry._pacs import import_from_pacs
 
         client = _client(pacs)
-        with _open(db) as reg:
-            pid = _patient_id(reg, patient)
-            with Progress(TextColumn("retrieving"), BarColumn(), MofNCompleteColumn(),
-                          transient=True) as bar:
-                task = bar.add_task("retrieve", total=None)
+        # On stderr, and only from the first instance on: a refused request prints
+        # nothing but its one error line, and --json output stays one object.
+        bar = Progress(TextColumn("retrieving from the PACS"), BarColumn(),
+                       MofNCompleteColumn(), console=Console(stderr=True), transient=True)
+        task: list[Any] = []
 
-                def tick(done: int, total: int | None) -> None:
-                    bar.update(task, completed=done, total=total)
+        def tick(done: int, total: int | None) -> None:
+            if not task:
+                bar.start()
+                task.append(bar.add_task("retrieve", total=total))
+            bar.update(task[0], completed=done, total=total)
 
+        try:
+            with _open(db) as reg:
+                pid = _patient_id(reg, patient)
                 result = import_from_pacs(reg, client, study_uid, patient_id=pid, actor=actor,
                                           level=level, label=label,
                                           series_instance_uids=series or None,
                                           store_dir=store, progress=tick)
+        finally:
+            bar.stop()
         emit(result, as_json=as_json)
 
     @pacs_app.command("send")
