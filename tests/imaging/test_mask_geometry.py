@@ -440,3 +440,21 @@ def test_mask_whose_geometry_gives_an_implausible_volume_is_refused_with_exit_2(
     assert len(err.strip().splitlines()) == 1 and "volume_mm3" in err and "30,000" in err
     code, _, err = run_cli(capsys, "resorption", str(path), "10", "--json")
     assert code == 2 and "v0_mm3" in err
+
+
+def test_assess_reports_the_qform_sform_conflict_in_its_warnings(tmp_path, capsys):
+    """The mask's warning reaches ``resorb assess --json`` as ``warnings[]`` {field,
+    message}, naming the MRI and both readings; the exit code stays 0."""
+    import json
+
+    path = tmp_path / "conflict.nii.gz"
+    _conflicting_nifti(path)
+    case = tmp_path / "case.yaml"
+    case.write_text("herniation: {level: L5-S1, morphology: extrusion}\n"
+                    "mri:\n"
+                    f"  - {{date: 2026-02-20, mask: {path.name}, label: 1}}\n"
+                    "  - {date: 2026-06-20, volume_mm3: 60}\n")
+    code, out, err = run_cli(capsys, "assess", str(case), "--json")
+    assert code == 0, err
+    found = [w for w in json.loads(out)["warnings"] if w["field"] == "mri[0].mask"]
+    assert len(found) == 1 and "qform" in found[0]["message"] and "sform" in found[0]["message"]

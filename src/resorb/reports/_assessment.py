@@ -179,13 +179,17 @@ def _plain(value: Any) -> Any:
 # --------------------------------------------------------------------------- sections
 
 
-def _measurements(case: Case) -> tuple[list[MeasurementRow], list[float]]:
+def _measurements(case: Case, mask_warnings: list[dict[str, Any]] | None = None
+                  ) -> tuple[list[MeasurementRow], list[float]]:
     from resorb.imaging import compare_volumes, measure_study
 
     rows: list[MeasurementRow] = []
     volumes: list[float] = []
     for study in case.mri:
         m = measure_study(study)
+        if mask_warnings is not None:  # e.g. a NIfTI whose qform and sform disagree
+            mask_warnings += [{"field": f, "message": msg, "kind": "mask geometry"}
+                              for f, msg in m.warnings]
         volumes.append(m.volume_mm3)
         common = {
             "index": study.index, "date": study.date, "volume_mm3": m.volume_mm3,
@@ -463,7 +467,8 @@ def assess_case(case: Case, *, model: CasePredictor | None = None, seed: int = 0
     from resorb.reports._plausibility import plausibility_warnings
 
     as_of = as_of or dt.date.today()
-    measurements, volumes = _measurements(case)
+    mask_warnings: list[dict[str, Any]] = []
+    measurements, volumes = _measurements(case, mask_warnings)
     resorption = _resorption(case, model, seed, volumes)
     forecast = _forecast(case, volumes, seed, resorption)
     triage_obj = triage_case(case)
@@ -474,6 +479,7 @@ def assess_case(case: Case, *, model: CasePredictor | None = None, seed: int = 0
     warnings_out = [w.to_dict() for w in plausibility_warnings(case, volumes)]
     warnings_out += [{"field": w.field, "message": w.message, "kind": "triage"}
                      for w in triage_obj.warnings]
+    warnings_out += mask_warnings
     therapies = _therapies(case)
     scores = _scores(case)
     reg = SourceRegister()
