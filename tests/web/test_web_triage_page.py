@@ -58,6 +58,9 @@ def test_cauda_equina_patient_page_shows_the_emergency_and_no_percentage_or_fore
     info = soup.find(id="patient-information").get_text(" ", strip=True)
     assert "Why you are being sent for an urgent assessment" in info
     assert "95 %" not in info
+    # Sources by name and link, never by record id.
+    assert not re.search(r"\b[a-z]+(?:_[a-z0-9]+)*20\d\d\b|\b[a-z0-9]+_[a-z0-9_]+\b",
+                         soup.find(id="triage").get_text(" ") + info)
 
 
 def test_patient_without_red_flags_still_sees_the_estimate_and_the_patient_page(

@@ -222,9 +222,14 @@ _URGENT_NOTE = {
 }
 
 
+def _mid_sentence(text: str) -> str:
+    """``Painless retention ...`` -> ``painless retention ...``; ``JOA ...`` stays."""
+    return text[:1].lower() + text[1:] if text[1:2].islower() else text
+
+
 def _urgent_steps(triage: Triage, as_of: dt.date) -> tuple[ManagementStep, ...]:
     steps: list[ManagementStep] = []
-    found = "; ".join(r.text.rstrip(".") for r in triage.reasons
+    found = "; ".join(_mid_sentence(r.text.rstrip(".")) for r in triage.reasons
                       if r.group.value.startswith("cauda_equina"))
     if triage.cauda_equina:
         steps.append(_step(
