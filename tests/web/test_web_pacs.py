@@ -124,3 +124,21 @@ def test_pacs_search_without_a_criterion_lists_nothing(db_url, registry, clock, 
         login(c, "doc")
         r = c.get(f"/patients/{pid}/pacs")
     assert r.status_code == 200 and "found" not in r.text
+
+
+@pytest.mark.pacs
+def test_failed_import_says_why_beside_the_search_results(
+        db_url, registry, clock, pacs_config, study, pid):
+    """Segment 7 does not exist in the SEG: nothing stored, the reason and the results shown."""
+    app = _app(db_url, registry, clock, pacs_config)
+    with make_client(app) as c:
+        c.csrf = login(c, "doc")
+        r = c.post(f"/patients/{pid}/pacs/import", data={
+            "csrf_token": c.csrf, "study_uid": study["study_uid"], "label": "7",
+            "patient_id": study["patient_id"]})
+    assert r.status_code == 422
+    soup = BeautifulSoup(r.text, "html.parser")
+    message = soup.find(id="e-import").get_text(" ", strip=True)
+    assert message.startswith("The study was not imported") and "7" in message
+    assert len(soup.select("form.inline-import")) == 1  # the results are still there
+    assert registry.list_mri(pid) == []

@@ -45,27 +45,33 @@ def _page(request: Request, user: Principal, patient: Any, *, values: dict[str, 
           studies: list | None = None, errors: dict[str, str] | None = None,
           pacs_error: str | None = None, status_code: int = 200) -> HTMLResponse:
     pacs = request.app.state.resorb.settings.pacs
+    errors = errors or {}
+    search_errors = {k: v for k, v in errors.items() if k in _SEARCH_FIELDS}
+    import_error = "; ".join(v for k, v in errors.items() if k not in _SEARCH_FIELDS)
     return render(request, "pacs.html",
                   {"patient": patient, "values": values, "studies": studies,
-                   "errors": errors or {}, "pacs_error": pacs_error,
+                   "errors": search_errors, "import_error": import_error or None,
+                   "pacs_error": pacs_error,
                    "pacs_url": None if pacs is None else pacs.display_url,
                    "levels": _levels(), "nav": "patients"},
                   status_code=status_code, user=user)
 
 
-@router.get("/patients/{patient_id}/pacs")
-def pacs_search(request: Request, user: User, patient_id: int) -> HTMLResponse:
-    """The search form; with a criterion, the studies the PACS finds."""
+def _search(request: Request, user: Principal, patient: Any, values: dict[str, str], *,
+            errors: dict[str, str] | None = None, status_code: int = 200) -> HTMLResponse:
+    """The page with the studies the PACS finds for ``values`` (none without a criterion).
+
+    ``errors`` (of a failed import) are shown beside the results, so that the
+    clinician can correct the row and import again.
+    """
     from resorb.interop.dicomweb import PacsClient
 
-    require_page_role(user, CAN_WRITE, "import studies from the PACS")
-    state = request.app.state.resorb
-    patient = state.registry.get_patient(patient_id)
-    values = {k: (request.query_params.get(k) or "").strip() for k in _SEARCH_FIELDS}
-    if state.settings.pacs is None or not any(values.values()):
-        return _page(request, user, patient, values=values)
+    pacs = request.app.state.resorb.settings.pacs
+    if pacs is None or not any(values.values()):
+        return _page(request, user, patient, values=values, errors=errors,
+                     status_code=status_code)
     try:
-        studies = PacsClient(state.settings.pacs).search_studies(
+        studies = PacsClient(pacs).search_studies(
             patient_id=values["patient_id"] or None,
             patient_name=values["patient_name"] or None,
             accession_number=values["accession"] or None,
@@ -74,13 +80,23 @@ def pacs_search(request: Request, user: User, patient_id: int) -> HTMLResponse:
         field = {"accession_number": "accession", "search": "patient_id"}.get(exc.field,
                                                                             exc.field)
         msg = exc.message + (f" (allowed: {exc.allowed})" if exc.allowed else "")
-        return _page(request, user, patient, values=values, errors={field: msg},
-                     status_code=422)
+        return _page(request, user, patient, values=values,
+                     errors={**(errors or {}), field: msg}, status_code=422)
     except PacsError as exc:
         log.warning("PACS search failed: %s", exc)
-        return _page(request, user, patient, values=values, pacs_error=str(exc),
-                     status_code=502)
-    return _page(request, user, patient, values=values, studies=studies)
+        return _page(request, user, patient, values=values, errors=errors,
+                     pacs_error=str(exc), status_code=502)
+    return _page(request, user, patient, values=values, studies=studies, errors=errors,
+                 status_code=status_code)
+
+
+@router.get("/patients/{patient_id}/pacs")
+def pacs_search(request: Request, user: User, patient_id: int) -> HTMLResponse:
+    """The search form; with a criterion, the studies the PACS finds."""
+    require_page_role(user, CAN_WRITE, "import studies from the PACS")
+    patient = request.app.state.resorb.registry.get_patient(patient_id)
+    values = {k: (request.query_params.get(k) or "").strip() for k in _SEARCH_FIELDS}
+    return _search(request, user, patient, values)
 
 
 @router.post("/patients/{patient_id}/pacs/import")
@@ -102,7 +118,7 @@ async def pacs_import(request: Request, user: User, patient_id: int) -> Response
     errors: dict[str, str] = {}
     label = None
     if not label_text.isdigit() or int(label_text) < 1:
-        errors["label"] = "enter the segment number of the herniation (1 or more)"
+        errors["label"] = "the segment number of the herniation must be 1 or more"
     else:
         label = int(label_text)
     store = object_store_of(state.settings, state.registry.url)
@@ -136,4 +152,5 @@ async def pacs_import(request: Request, user: User, patient_id: int) -> Response
                 request, f"/patients/{patient_id}",
                 f"Imported from the PACS: {result['deidentified']} objects de-identified; "
                 f"MRI {', '.join(parts)}.")
-    return _page(request, user, patient, values=values, errors=errors, status_code=422)
+    return await run_in_threadpool(_search, request, user, patient, values, errors=errors,
+                                   status_code=422)
