@@ -26,7 +26,7 @@ from importlib.metadata import PackageNotFoundError, requires, version
 
 from packaging.requirements import Requirement
 
-missing = []
+missing = {}
 for line in requires("resorb") or []:
     req = Requirement(line)
     if req.name == "resorb":
@@ -38,12 +38,12 @@ for line in requires("resorb") or []:
         continue
     try:
         if not req.specifier.contains(version(req.name), prereleases=True):
-            missing.append(f"{req} (installed {version(req.name)})")
+            missing[req.name] = f"{req.name}{req.specifier} (installed {version(req.name)})"
     except PackageNotFoundError:
-        missing.append(str(req))
+        missing[req.name] = f"{req.name}{req.specifier}"
 if missing:
     sys.exit("requirements-lock.txt lacks what pyproject.toml asks for: "
-             + ", ".join(missing) + "; run bash scripts/lock.sh and commit the lock")
+             + ", ".join(sorted(missing.values())) + "; run bash scripts/lock.sh and commit the lock")
 PY
   touch "$stamp"
 fi
