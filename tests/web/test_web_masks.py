@@ -210,3 +210,16 @@ def test_mask_upload_without_the_csrf_token_is_refused(doc, pid, registry, tmp_p
                      files={"mask": ("m.nii.gz", fh, "application/gzip")})
     assert r.status_code == 403
     assert registry.list_mri(pid) == []
+
+
+def test_mask_with_a_future_mri_date_is_refused_at_the_date_and_nothing_is_kept(
+        doc, pid, registry, tmp_path):
+    path = tmp_path / "m.nii.gz"
+    nib.save(nib.Nifti1Image(_ellipsoid(), np.eye(4)), path)
+    future = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    r = _post(doc, pid, path, date=future)
+    assert r.status_code == 422
+    assert "future" in _error_at(r.text, "date")
+    assert registry.list_mri(pid) == []
+    masks = tmp_path / "resorb.db.objects" / "masks"
+    assert not masks.exists() or list(masks.iterdir()) == []
