@@ -142,7 +142,9 @@ def test_dicom_seg_upload_is_deidentified_and_dated_by_its_study(doc, pid, regis
 
     series = make_mr_series(tmp_path / "mr", study_date=dt.date(2025, 3, 14))
     seg = make_seg(series, tmp_path / "seg.dcm")
-    r = _post(doc, pid, seg, label="1")
+    # Sent without a file-name suffix (as some PACS exports are): recognised by its
+    # DICOM preamble.
+    r = _post(doc, pid, seg, name="IM000123", label="1")
     assert r.status_code == 303, r.text
     (mri,) = registry.list_mri(pid)
     assert mri.source == "dicom-seg" and mri.volume_mm3 == pytest.approx(15.0)
