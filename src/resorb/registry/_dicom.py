@@ -85,14 +85,17 @@ def _jsonable(value: Any) -> Any:
 
 
 def _series_info(deid, *, n_instances: int, extra: dict[str, Any]) -> dict[str, Any]:
+    from resorb.interop.deid import TABLE_EDITION
+
     info: dict[str, Any] = {"instances": n_instances}
     for kw in _SERIES_KEYWORDS:
         if kw in deid and deid.data_element(kw).value not in (None, ""):
             info[kw] = _jsonable(deid.data_element(kw).value)
     info["deidentification"] = {
         "profile": "DICOM PS3.15 Basic Application Level Confidentiality Profile",
-        "options": ["Retain Longitudinal Temporal Information Modified Dates"],
-        "table": "PS3.15 Table E.1-1 (2023)",
+        "options": ["Retain Longitudinal Temporal Information Modified Dates",
+                    "Clean Descriptors"],
+        "table": f"PS3.15 Table E.1-1 ({TABLE_EDITION})",
         "PatientIdentityRemoved": str(deid.PatientIdentityRemoved),
     }
     info.update(extra)
