@@ -17,7 +17,7 @@ def doc(app):
         yield c
 
 
-def _patient(client, app, pseudonym: str, red_flags: list[str]) -> int:
+def _patient(client, app, pseudonym: str, red_flags: list[str], **findings) -> int:
     """Central L4-L5 extrusion, two MRIs (1800 -> 1500 mm3), one visit with the red flags."""
     h = auth(app, "doc")
     pid = client.post("/api/patients", headers=h, json={
@@ -29,7 +29,7 @@ def _patient(client, app, pseudonym: str, red_flags: list[str]) -> int:
         "date": "2026-03-05", "volume_mm3": 1500, "level": "L4-L5"})
     client.post(f"/api/patients/{pid}/findings", headers=h, json={
         "mri_id": m1, "level": "L4-L5", "morphology": "extrusion", "zone": "central",
-        "canal_compromise_percent": 60})
+        "canal_compromise_percent": 60, **findings})
     r = client.post(f"/api/patients/{pid}/visits", headers=h, json={
         "date": "2026-03-05", "leg_pain_nrs": 9, "red_flags": red_flags})
     assert r.status_code in (200, 201), r.text
@@ -95,3 +95,17 @@ def test_visit_form_records_a_recurrence_shown_on_the_timeline(doc, client, app,
     visits_table = soup.find_all("table", class_="timeline")[1].get_text(" ", strip=True)
     assert visits_table.startswith("Date") and "2026-09-14" in visits_table
     assert "recurrence" in visits_table
+
+
+@pytest.mark.parametrize("red_flags", [[], ["urinary_retention"]])
+def test_assessment_page_names_no_python_objects_options_or_record_ids(doc, client, app,
+                                                                      red_flags):
+    pid = _patient(client, app, f"TXT-{len(red_flags)}", red_flags, rim_enhancement="complete",
+                   t2_signal="high", modic=1, komori=3, pll="ruptured")
+    soup = BeautifulSoup(doc.get(f"/patients/{pid}/assessment").text, "html.parser")
+    for tag in soup(["style", "script"]):
+        tag.decompose()
+    text = soup.get_text(" ", strip=True)
+    for word in ("allow", "unverified no", "True", "None", "resorb.", "evidence_ids"):
+        assert word not in text, word
+    assert not re.findall(r"\b[a-z0-9]+_[a-z0-9_]+\b|\b[a-z]+20\d\d\b", text)
