@@ -225,11 +225,20 @@ def test_study_over_the_instance_limit_is_refused_before_anything_is_imported(
     assert reg.list_mri(1) == []
 
 
-def test_import_of_chosen_series_only_measures_the_seg(study, client, registry):
+def test_import_of_chosen_series_only_measures_the_seg(study, client, registry, capsys,
+                                                      monkeypatch):
     from resorb.registry._pacs import import_from_pacs
 
     reg, _db = registry
-    seg_series = str(study["seg"].SeriesInstanceUID)
+    monkeypatch.setenv("RESORB_PACS_URL", client.config.url)
+    monkeypatch.setenv("RESORB_PACS_USERNAME", client.config.username or "")
+    monkeypatch.setenv("RESORB_PACS_PASSWORD", client.config.password or "")
+    code, out, err = run_cli(capsys, "pacs", "series", study["study_uid"], "--json")
+    assert code == 0, err
+    listed = {s["modality"]: s for s in json.loads(out)["series"]}
+    assert set(listed) == {"MR", "SEG"} and listed["MR"]["number_of_instances"] == 8
+    seg_series = listed["SEG"]["series_instance_uid"]
+    assert seg_series == str(study["seg"].SeriesInstanceUID)
     out = import_from_pacs(reg, client, study["study_uid"], patient_id=1, actor="test",
                            label=1, series_instance_uids=[seg_series])
     assert out["pacs"]["instances"] == 1

@@ -61,6 +61,22 @@ def _render_studies(data: Mapping[str, Any]) -> None:
     Console().print(table)
 
 
+def _render_series(data: Mapping[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from resorb.cli._common import to_jsonable
+
+    data = to_jsonable(data)
+    table = Table(title=f"Series on {data['pacs']}")
+    for col in ("number", "modality", "description", "instances", "SeriesInstanceUID"):
+        table.add_column(col)
+    for s in data["series"]:
+        table.add_row(str(s["series_number"] or "–"), s["modality"], s["series_description"],
+                      str(s["number_of_instances"] or "–"), s["series_instance_uid"])
+    Console().print(table)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``pacs`` command group to ``app``."""
     pacs_app = typer.Typer(name="pacs", help="A PACS over DICOMweb: search, import "
@@ -92,6 +108,18 @@ def register(app: typer.Typer) -> None:
                                       modality=modality or None, limit=limit)
         emit({"pacs": client.config.display_url, "studies": found}, as_json=as_json,
              render=_render_studies)
+
+    @pacs_app.command("series")
+    def series_(study_uid: str = typer.Argument(..., metavar="STUDY_UID",
+                                                help="StudyInstanceUID on the PACS."),
+                pacs: str | None = typer.Option(None, "--pacs", help=_PACS_HELP),
+                as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
+                ) -> None:
+        """List the series of a study (QIDO-RS), to import only some with --series."""
+        client = _client(pacs)
+        found = client.search_series(study_uid)
+        emit({"pacs": client.config.display_url, "series": found}, as_json=as_json,
+             render=_render_series)
 
     @pacs_app.command("import")
     def import_(study_uid: str = typer.Argument(..., metavar="STUDY_UID",
