@@ -104,7 +104,7 @@ def resorption_between(v0_mm3: float, v1_mm3: float, *,
     r = compare_volumes(v0_mm3, v1_mm3, days=days if days else None, warn=False)
     return {"resorption_percent": float(r.resorption_percent), "grade": r.grade.value,
             "within_mdc": bool(r.within_mdc), "mdc_mm3": float(r.mdc_mm3),
-            "method": "resorb.imaging.compare_volumes"}
+            "method": "volume change against the first MRI, graded after Zou 2023"}
 
 
 _MCID_SCALES = {"leg_pain_nrs": "nrs", "back_pain_nrs": "nrs", "vas_mm": "vas_mm",
