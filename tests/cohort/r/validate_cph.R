@@ -3,7 +3,7 @@
 # FORMULA's response is Surv(time, status) with status 0/1; FACTORS: comma-separated
 # columns made factors ("" for none). Writes OUT_PREFIX_coef.csv (term, coef, se,
 # loglik0, loglik), _risk.csv (risk by HORIZON for each row used), _ici.csv
-# (ici, e50, e90) and _validate.csv (seed, index, apparent, corrected, n, seconds).
+# (ici, e50, e90) and _validate.csv (seed, index, apparent, corrected, n, seconds, cpu_seconds).
 args <- commandArgs(trailingOnly = TRUE)
 suppressMessages(library(rms))
 d <- read.csv(args[1])
@@ -34,11 +34,13 @@ B <- as.integer(args[3])
 rows <- list()
 if (B > 0) for (s in as.integer(strsplit(args[4], ",")[[1]])) {
   set.seed(s)
-  t <- system.time(invisible(capture.output(v <- validate(f, B = B))))[["elapsed"]]
+  st <- system.time(invisible(capture.output(v <- validate(f, B = B))))
+  t <- st[["elapsed"]]
+  cpu <- st[["user.self"]] + st[["sys.self"]]
   rows[[length(rows) + 1]] <- data.frame(seed = s, index = rownames(v),
                                          apparent = v[, "index.orig"],
                                          corrected = v[, "index.corrected"],
-                                         n = v[, "n"], seconds = t)
+                                         n = v[, "n"], seconds = t, cpu_seconds = cpu)
 }
 if (length(rows)) write.csv(do.call(rbind, rows), paste0(args[5], "_validate.csv"),
                             row.names = FALSE)

@@ -2,7 +2,7 @@
 # Rscript validate_lrm.R DATA.csv FORMULA B SEED1,SEED2,... OUT_PREFIX [FACTORS]
 # FACTORS: comma-separated columns turned into factors (first level = reference).
 # Writes OUT_PREFIX_coef.csv (term, coef, se) and OUT_PREFIX_validate.csv
-# (seed, index, apparent, corrected, n, seconds).
+# (seed, index, apparent, corrected, n, seconds, cpu_seconds).
 args <- commandArgs(trailingOnly = TRUE)
 suppressMessages(library(rms))
 d <- read.csv(args[1])
@@ -16,10 +16,12 @@ write.csv(data.frame(term = names(coef(f)), coef = unname(coef(f)),
 rows <- list()
 for (s in seeds) {
   set.seed(s)
-  t <- system.time(invisible(capture.output(v <- validate(f, B = B))))[["elapsed"]]
+  st <- system.time(invisible(capture.output(v <- validate(f, B = B))))
+  t <- st[["elapsed"]]
+  cpu <- st[["user.self"]] + st[["sys.self"]]
   rows[[length(rows) + 1]] <- data.frame(seed = s, index = rownames(v),
                                          apparent = v[, "index.orig"],
                                          corrected = v[, "index.corrected"],
-                                         n = v[, "n"], seconds = t)
+                                         n = v[, "n"], seconds = t, cpu_seconds = cpu)
 }
 write.csv(do.call(rbind, rows), paste0(args[5], "_validate.csv"), row.names = FALSE)
