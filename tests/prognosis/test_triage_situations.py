@@ -178,3 +178,18 @@ def test_triage_json_keeps_the_contract_keys():
     d = triage_case(_case("red_flags: [urinary_retention]")).to_dict()
     assert d["urgent_referral"] is True and isinstance(d["reasons"], list)
     assert {"level", "warnings", "cauda_equina", "serious_pathology"} <= set(d)
+
+
+def test_cauda_equina_with_an_mri_on_file_asks_whether_it_postdates_the_symptoms():
+    """An MRI taken before the bladder symptoms began cannot exclude new compression."""
+    case = Case.from_yaml("""
+symptoms: {onset_date: 2026-10-01, red_flags: [urinary_retention]}
+herniation: {level: L4-L5, morphology: extrusion}
+mri: [{date: 2026-10-10, volume_mm3: 900}]
+""")
+    mri = management_pathway(case, as_of=AS_OF).steps[0]
+    assert mri.code == "emergency_mri"
+    assert "An MRI from 2026-10-10 is on file" in mri.text
+    assert "otherwise repeat it as an emergency" in mri.text
+    no_mri = management_pathway(_case("red_flags: [urinary_retention]"), as_of=AS_OF).steps[0]
+    assert "on file" not in no_mri.text

@@ -227,15 +227,21 @@ def _mid_sentence(text: str) -> str:
     return text[:1].lower() + text[1:] if text[1:2].islower() else text
 
 
-def _urgent_steps(triage: Triage, as_of: dt.date) -> tuple[ManagementStep, ...]:
+def _urgent_steps(triage: Triage, as_of: dt.date, case: Case | None = None
+                  ) -> tuple[ManagementStep, ...]:
     steps: list[ManagementStep] = []
+    on_file = ""
+    if case is not None and case.mri:
+        on_file = (f" An MRI from {case.mri[-1].date} is on file: it answers the question only "
+                   "if it was taken after these symptoms began; otherwise repeat it as an "
+                   "emergency.")
     found = "; ".join(_mid_sentence(r.text.rstrip(".")) for r in triage.reasons
                       if r.group.value.startswith("cauda_equina"))
     if triage.cauda_equina:
         steps.append(_step(
             "emergency_mri", "Emergency MRI",
             f"Signs of cauda equina syndrome: {found}. Same-day assessment by the on-call "
-            "spinal team. " + _statement_text("ces_emergency_mri_girft"),
+            "spinal team. " + _statement_text("ces_emergency_mri_girft") + on_file,
             "now", 0, as_of, as_of, ("ces_emergency_mri_girft", "ces_early_signs",
                                      "ces_emergency_referral")))
         early, late = _value(_IDS["ces_hours_value"]).value
@@ -340,7 +346,7 @@ def management_pathway(case: Case, *, triage: Triage | None = None,
     info = patient_information(triage=triage)
     if triage.urgent_referral:
         return ManagementPlan(pathway="urgent_referral", onset_date=onset, as_of=as_of,
-                              steps=_urgent_steps(triage, as_of), urgency=triage.level,
+                              steps=_urgent_steps(triage, as_of, case), urgency=triage.level,
                               notes=(_URGENT_NOTE[triage.level],),
                               patient_information=info)
     notes: list[str] = []
