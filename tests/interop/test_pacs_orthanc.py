@@ -171,7 +171,7 @@ def test_deidentified_seg_sent_to_the_pacs_passes_dciodvfy(study, client, regist
                            label=1, store_dir=tmp_path / "deid")
     seg_file = next(p for p in (tmp_path / "deid").glob("*.dcm")
                     if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG")
-    sent = send_to_pacs(reg, client, mri_id=out["mri"][0]["id"], seg=seg_file)
+    sent = send_to_pacs(reg, client, actor="test", mri_id=out["mri"][0]["id"], seg=seg_file)
     (info,) = [i for i in client.search_instances(sent["study_instance_uid"])
                if i["SOPInstanceUID"] == sent["seg_sop_instance_uid"]]
     seg = client.retrieve_instance(sent["study_instance_uid"], info["SeriesInstanceUID"],
@@ -255,7 +255,7 @@ def test_send_refuses_a_seg_that_the_study_was_not_measured_on(
     mri_id = out["mri"][0]["id"]
     # The identified original is refused: results leave only de-identified.
     with pytest.raises(InvalidInputError, match="not de-identified"):
-        send_to_pacs(reg, client, mri_id=mri_id, seg=study["files"][-1])
+        send_to_pacs(reg, client, actor="test", mri_id=mri_id, seg=study["files"][-1])
     # Another study's (de-identified) SEG is refused.
     other = unique_study(tmp_path / "other")
     client.store([*other["series"], other["seg"]])
@@ -264,12 +264,12 @@ def test_send_refuses_a_seg_that_the_study_was_not_measured_on(
     other_seg = next(p for p in (tmp_path / "deid-other").glob("*.dcm")
                      if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG")
     with pytest.raises(InvalidInputError, match=f"is not the SEG MRI study {mri_id}"):
-        send_to_pacs(reg, client, mri_id=mri_id, seg=other_seg)
+        send_to_pacs(reg, client, actor="test", mri_id=mri_id, seg=other_seg)
     # A segment other than the one measured is refused.
     own_seg = next(p for p in (tmp_path / "deid").glob("*.dcm")
                    if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG")
     with pytest.raises(InvalidInputError, match="is not the segment measured"):
-        send_to_pacs(reg, client, mri_id=mri_id, seg=own_seg, segment=2)
+        send_to_pacs(reg, client, actor="test", mri_id=mri_id, seg=own_seg, segment=2)
 
 
 def test_pacs_credentials_stay_out_of_repr_and_messages(tmp_path):
@@ -332,10 +332,11 @@ def test_sr_only_send_stores_the_report_beside_the_seg_already_there(
                            label=1, store_dir=tmp_path / "deid")
     seg_file = next(p for p in (tmp_path / "deid").glob("*.dcm")
                     if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG")
-    first = send_to_pacs(reg, client, mri_id=out["mri"][0]["id"], seg=seg_file)
-    again = send_to_pacs(reg, client, mri_id=out["mri"][0]["id"], seg=seg_file,
+    first = send_to_pacs(reg, client, actor="test", mri_id=out["mri"][0]["id"], seg=seg_file)
+    again = send_to_pacs(reg, client, actor="test", mri_id=out["mri"][0]["id"], seg=seg_file,
                          include_seg=False)
     assert again["stored"] == [again["sr_sop_instance_uid"]]
+    assert again["tracking_uid"] == first["tracking_uid"]  # one herniation, one Tracking UID
     uids = {i["SOPInstanceUID"] for i in client.search_instances(first["study_instance_uid"])}
     assert uids == {first["seg_sop_instance_uid"], first["sr_sop_instance_uid"],
                     again["sr_sop_instance_uid"]}

@@ -183,6 +183,8 @@ def register(app: typer.Typer) -> None:
              no_seg: bool = typer.Option(False, "--sr-only", help="Store the SR only (the SEG "
                                          "is already on the PACS)."),
              pacs: str | None = typer.Option(None, "--pacs", help=_PACS_HELP),
+             actor: str = typer.Option(_default_actor(), "--actor",
+                                       help="Acting user for the audit log."),
              as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
              ) -> None:
         """Store the SEG and a DICOM SR (TID 1500) of the study's volume on the PACS (STOW-RS)."""
@@ -191,5 +193,5 @@ def register(app: typer.Typer) -> None:
         client = _client(pacs)
         with _open(db) as reg:
             result = send_to_pacs(reg, client, mri_id=mri, seg=seg, segment=segment,
-                                  include_seg=not no_seg)
+                                  include_seg=not no_seg, actor=actor)
         emit(result, as_json=as_json)

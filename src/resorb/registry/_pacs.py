@@ -80,22 +80,14 @@ def import_from_pacs(registry: Registry, client: PacsClient, study_instance_uid:
     return result
 
 
-def _mri_row(registry: Registry, mri_id: int):
-    from resorb.registry import RecordNotFoundError
-    from resorb.registry import _models as m
-
-    with registry.reading() as s:
-        row = s.get(m.MRIStudy, mri_id)
-        if row is None:
-            raise RecordNotFoundError("mri", f"no MRI study {mri_id}")
-        return {"volume_mm3": row.volume_mm3, "level": row.level, "source": row.source,
-                "series_info": dict(row.series_info or {})}
-
-
 def send_to_pacs(registry: Registry, client: PacsClient, *, mri_id: int,
-                 seg: str | Path | Any, segment: int | None = None,
+                 seg: str | Path | Any, actor: str, segment: int | None = None,
                  include_seg: bool = True) -> dict[str, Any]:
     """Store the de-identified SEG of a registry MRI study and an SR of its volume on a PACS.
+
+    The SR is the registry's (:func:`resorb.registry._dicom.volume_sr`): it checks
+    that ``seg`` is the SEG the study was measured on and ``segment`` the segment
+    measured, and gives every SR of one herniation the same Tracking UID.
 
     Parameters
     ----------
@@ -104,8 +96,10 @@ def send_to_pacs(registry: Registry, client: PacsClient, *, mri_id: int,
     mri_id : int, keyword-only
         A registry MRI study imported from a DICOM SEG.
     seg : path or pydicom.Dataset, keyword-only
-        The de-identified SEG the import wrote (``store_dir``); it must be the
-        one this study was measured on (same SOP Instance UID).
+        The de-identified SEG the import wrote (``store_dir``); refused when it
+        is not de-identified (PatientIdentityRemoved other than YES).
+    actor : str, keyword-only
+        Acting user for the audit log.
     segment : int, optional
         The SEG segment that holds the herniation; default: the segment the
         import measured, or the SEG's only segment.
@@ -117,16 +111,11 @@ def send_to_pacs(registry: Registry, client: PacsClient, *, mri_id: int,
     dict
         ``stored`` (SOP Instance UIDs), ``sr_sop_instance_uid``,
         ``seg_sop_instance_uid``, ``study_instance_uid`` (de-identified),
-        ``volume_mm3``, ``segment``.
+        ``volume_mm3``, ``segment``, ``tracking_uid``, ``pacs``.
     """
     pydicom = require_extra("pydicom", "imaging")
-    from resorb.interop.sr import volume_report
+    from resorb.registry._dicom import volume_sr
 
-    row = _mri_row(registry, mri_id)
-    info = row["series_info"]
-    if row["source"] != "dicom-seg" or row["volume_mm3"] is None:
-        raise InvalidInputError("mri", f"MRI study {mri_id} was not measured on a DICOM SEG",
-                                allowed="a study imported from a DICOM SEG")
     if isinstance(seg, str | Path):
         try:
             ds = pydicom.dcmread(seg)
@@ -140,27 +129,7 @@ def send_to_pacs(registry: Registry, client: PacsClient, *, mri_id: int,
     if str(getattr(ds, "PatientIdentityRemoved", "")).upper() != "YES":
         raise InvalidInputError("seg", "is not de-identified (PatientIdentityRemoved is not "
                                 "YES)", allowed="the de-identified copy written by the import")
-    if str(ds.SOPInstanceUID) != str(info.get("SOPInstanceUID", "")):
-        raise InvalidInputError("seg", f"is not the SEG MRI study {mri_id} was measured on",
-                                allowed="the de-identified SEG of that study (same SOP "
-                                        "Instance UID)")
-    numbers = sorted(int(s.SegmentNumber) for s in getattr(ds, "SegmentSequence", []))
-    measured = info.get("segment")
-    if segment is None:
-        segment = measured if measured is not None else (numbers[0] if len(numbers) == 1
-                                                         else None)
-    if segment is None:
-        raise InvalidInputError("segment", f"MRI study {mri_id} was measured on all "
-                                f"{len(numbers)} segments together",
-                                allowed="import the SEG again naming the herniation's segment")
-    if segment not in numbers:
-        raise InvalidInputError("segment", f"{segment!r} is not a segment of the SEG",
-                                allowed=", ".join(map(str, numbers)))
-    if measured is not None and segment != measured:
-        raise InvalidInputError("segment", f"{segment} is not the segment measured ({measured})",
-                                allowed=str(measured))
-    sr = volume_report(ds, [{"segment_number": segment, "volume_mm3": float(row["volume_mm3"]),
-                             "level": row["level"]}])
+    sr, info = volume_sr(registry, mri_id, ds, segment=segment, actor=actor)
     objects = [ds, sr] if include_seg else [sr]
     result = client.store(objects)
     log.info("stored %s objects of MRI study %s on PACS %s", len(result.stored), mri_id,
@@ -168,5 +137,5 @@ def send_to_pacs(registry: Registry, client: PacsClient, *, mri_id: int,
     return {"stored": list(result.stored), "sr_sop_instance_uid": str(sr.SOPInstanceUID),
             "seg_sop_instance_uid": str(ds.SOPInstanceUID),
             "study_instance_uid": str(ds.StudyInstanceUID),
-            "volume_mm3": float(row["volume_mm3"]), "segment": segment,
-            "pacs": client.config.display_url}
+            "volume_mm3": info["volume_mm3"], "segment": info["segment"],
+            "tracking_uid": str(info["tracking_uid"]), "pacs": client.config.display_url}
