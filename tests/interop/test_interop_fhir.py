@@ -161,3 +161,28 @@ def test_registry_bundle_links_every_result(tmp_path, release):
     assert volumes == [1500.0, 500.0]
     patient = next(r for r in by_url.values() if r["resourceType"] == "Patient")
     assert patient["birthDate"] == "1980" and patient["identifier"][0]["value"] == "F-1"
+
+
+def test_cauda_equina_assessment_exports_no_probability_and_says_why(tmp_path, release):
+    """A stored assessment withheld beside an emergency referral: the bundle carries no
+    resorption-probability Observation and the report's conclusion gives the referral."""
+    reg = Registry(f"sqlite:///{tmp_path / 'ces.db'}")
+    reg.upgrade()
+    p = reg.create_patient({"pseudonym": "CES-1", "birth_year": 1974, "sex": "male"},
+                           actor="t")
+    reg.add_mri(p.id, {"date": "2026-01-12", "volume_mm3": 1500, "level": "L4-L5"}, actor="t")
+    reg.save_assessment(p.id, {
+        "resorption": {"probability": 0.97, "interval": [0.9, 0.99], "horizon_months": 12,
+                       "withheld": True},
+        "triage": {"urgent_referral": True, "level": "emergency",
+                   "action": "Emergency: suspected cauda equina syndrome."}}, actor="t")
+    bundle = registry_bundle(reg, p.id, issued=ISSUED, fhir_version=release)
+    reg.close()
+    data = _round_trip(bundle, CLASSES[release]["Bundle"])
+    resources = [e["resource"] for e in data["entry"]]
+    codes = [r["code"]["coding"][0]["code"] for r in resources
+             if r["resourceType"] == "Observation"]
+    assert "resorption-probability" not in codes
+    report = next(r for r in resources if r["resourceType"] == "DiagnosticReport")
+    assert "withheld" in report["conclusion"] and "cauda equina" in report["conclusion"]
+    assert "0.97" not in json.dumps(data)

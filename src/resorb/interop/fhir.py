@@ -403,7 +403,14 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
     if assessments:
         latest = assessments[-1]
         res = (latest.result or {}).get("resorption") or {}
-        if "probability" in res:
+        triage = (latest.result or {}).get("triage") or {}
+        if res.get("withheld"):
+            # Beside an emergency or urgent referral no probability leaves resorb.
+            conclusion = ("Red flags call for urgent assessment; the resorption estimate is "
+                          "withheld. " + str(triage.get("action") or "")
+                          + f" (resorb {latest.version}; decision support, not a medical "
+                          "device).")
+        elif "probability" in res:
             aurn = _urn()
             dates.append(day(latest.created_at.date()))
             entries.append((aurn, assessment_observation(
