@@ -156,6 +156,11 @@ def test_dicom_seg_upload_is_deidentified_and_dated_by_its_study(doc, pid, regis
     text = stored[0].read_bytes()
     for secret in (PATIENT_NAME, PATIENT_ID, BIRTH_DATE):
         assert secret.encode() not in text
+    # The same SEG again is recognised: nothing added, and the page says so.
+    again = _post(doc, pid, seg, label="1")
+    assert again.status_code == 303
+    assert "imported before" in doc.get(again.headers["location"]).text
+    assert len(registry.list_mri(pid)) == 1
 
 
 def test_mask_upload_over_the_size_limit_is_refused(db_url, registry, clock, tmp_path):

@@ -60,7 +60,13 @@ def test_clinician_finds_the_patients_study_on_the_pacs_and_imports_it_deidentif
             "csrf_token": c.csrf, "study_uid": uid, "level": "L4-L5", "label": "1"})
         assert r.status_code == 303, r.text
         after = c.get(r.headers["location"]).text
-    assert "Imported from the PACS: 9 objects de-identified; MRI 15 mm³" in after
+        # Imported twice (a double click): recognised, not added again.
+        r2 = c.post(f"/patients/{pid}/pacs/import", data={
+            "csrf_token": c.csrf, "study_uid": uid, "level": "L4-L5", "label": "1"})
+        assert r2.status_code == 303, r2.text
+        again = c.get(r2.headers["location"]).text
+    assert "Imported from the PACS: 9 objects de-identified; MRI 15 mm³." in after
+    assert "already in the registry, not added again" in again
     (mri,) = registry.list_mri(pid)
     assert mri.source == "dicom-seg" and mri.level == "L4-L5"
     assert mri.volume_mm3 == pytest.approx(15.0)

@@ -182,7 +182,8 @@ def store_mask_measurement(registry: Registry, path: str | Path, *, patient_id: 
     dict
         ``id`` (MRI study), ``volume_mm3``, ``label``, ``voxel_count``,
         ``voxel_volume_mm3``, ``kind``, ``stored_as`` (relative file name),
-        ``warnings``.
+        ``date_from``, ``already_imported`` (a DICOM SEG imported before: its
+        existing study is returned, nothing is added), ``warnings``.
     """
     from resorb.registry import MRIIn
     from resorb.registry import _models as m
@@ -207,6 +208,7 @@ def store_mask_measurement(registry: Registry, path: str | Path, *, patient_id: 
         new = sorted(set(seg_dir.glob("*.dcm")) - before)
         stored = str(new[0].relative_to(store)) if new else None
         return {"id": row["id"], "volume_mm3": row["volume_mm3"], "label": chosen.label,
+                "already_imported": bool(row.get("already_imported")),
                 "voxel_count": chosen.voxel_count,
                 "voxel_volume_mm3": found.voxel_volume_mm3, "kind": found.kind,
                 "stored_as": stored, "date_from": "DICOM study date",
@@ -241,4 +243,5 @@ def store_mask_measurement(registry: Registry, path: str | Path, *, patient_id: 
     return {"id": row_id, "volume_mm3": chosen.volume_mm3, "label": chosen.label,
             "voxel_count": chosen.voxel_count, "voxel_volume_mm3": found.voxel_volume_mm3,
             "kind": found.kind, "stored_as": f"masks/{name}", "date_from": "form",
+            "already_imported": False,
             "warnings": warnings}

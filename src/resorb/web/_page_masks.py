@@ -154,6 +154,10 @@ async def _measure(request: Request, user: Principal, patient: Any, patient_id: 
                          errors={"mask": str(exc).replace(str(path), "the mask file")})
     vol = f"{result['volume_mm3']:,.1f}".replace(",", " ")
     note = "; ".join(w["message"] for w in result["warnings"])
+    if result["already_imported"]:
+        request.state.session = replace(request.state.session, flash=(
+            f"This segmentation was imported before ({vol} mm³); nothing was added."))
+        return RedirectResponse(f"/patients/{patient_id}", status_code=303)
     message = (f"MRI saved: {vol} mm³ measured on label {result['label']} of the mask "
                f"({result['voxel_count']} voxels of {result['voxel_volume_mm3']:.4g} mm³)"
                + ("; the MRI date is the DICOM study date" if result["date_from"] != "form"

@@ -146,8 +146,10 @@ async def pacs_import(request: Request, user: User, patient_id: int) -> Response
             parts = []
             for mri in result["mri"]:
                 vol = mri["volume_mm3"]
-                parts.append(f"{vol:,.0f} mm³".replace(",", " ") if vol is not None
-                             else "images without a segmentation (no volume)")
+                text = (f"{vol:,.0f} mm³".replace(",", " ") if vol is not None
+                        else "images without a segmentation (no volume)")
+                parts.append(text + (" (already in the registry, not added again)"
+                                     if mri.get("already_imported") else ""))
             return _flash_redirect(
                 request, f"/patients/{patient_id}",
                 f"Imported from the PACS: {result['deidentified']} objects de-identified; "
