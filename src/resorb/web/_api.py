@@ -60,8 +60,9 @@ def healthz() -> dict[str, str]:
 
 
 @router.post("/api/token", tags=["auth"])
-async def token(request: Request, username: Annotated[str, Form(max_length=200)],
-                password: Annotated[str, Form(max_length=1024)]) -> dict[str, Any]:
+async def token(request: Request, username: Annotated[str, Form(min_length=1, max_length=200)],
+                password: Annotated[str, Form(min_length=1, max_length=1024)]
+                ) -> dict[str, Any]:
     """OAuth2 password flow: form ``username``, ``password`` -> a short-lived bearer JWT.
 
     Repeated failures slow further attempts down progressively (429 with
