@@ -340,3 +340,69 @@ def test_sr_only_send_stores_the_report_beside_the_seg_already_there(
     uids = {i["SOPInstanceUID"] for i in client.search_instances(first["study_instance_uid"])}
     assert uids == {first["seg_sop_instance_uid"], first["sr_sop_instance_uid"],
                     again["sr_sop_instance_uid"]}
+
+
+def test_sr_sent_into_the_original_study_carries_the_clinical_identity_only(
+        study, client, registry, tmp_path, capsys, monkeypatch):
+    """The SR goes beside the radiologist's own SEG in the patient's study: built on the
+    original SEG (found by the registry's keyed UID map), no de-identified value in it;
+    valid (dciodvfy 0 errors) and parsed by dsrdump."""
+    _reg, db = registry
+    monkeypatch.setenv("RESORB_PACS_URL", client.config.url)
+    monkeypatch.setenv("RESORB_PACS_USERNAME", client.config.username or "")
+    monkeypatch.setenv("RESORB_PACS_PASSWORD", client.config.password or "")
+    url = f"sqlite:///{db}"
+    code, out, err = run_cli(capsys, "pacs", "import", study["study_uid"], "--db", url,
+                             "--patient", "LDH-PACS-1", "--level", "L4-L5", "--label", "1",
+                             "--store-deidentified", str(tmp_path / "deid"), "--json")
+    assert code == 0, err
+    (mri,) = json.loads(out)["mri"]
+    deid_files = sorted((tmp_path / "deid").glob("*.dcm"))
+    seg_file = next(p for p in deid_files
+                    if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG")
+    deid_uids = {str(pydicom.dcmread(p, stop_before_pixels=True).data_element(kw).value)
+                 for p in deid_files
+                 for kw in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")}
+
+    code, out, err = run_cli(capsys, "pacs", "send", str(seg_file), "--db", url,
+                             "--mri", str(mri["id"]), "--into-study", study["study_uid"],
+                             "--json")
+    assert code == 0, err
+    sent = json.loads(out)
+    assert sent["identity"] == "clinical" and sent["stored"] == [sent["sr_sop_instance_uid"]]
+    assert sent["seg_sop_instance_uid"] == str(study["seg"].SOPInstanceUID)
+
+    instances = client.search_instances(study["study_uid"])
+    assert len(instances) == 10  # 8 MR + the original SEG + the new SR
+    (sr_info,) = [i for i in instances if i["SOPInstanceUID"] == sent["sr_sop_instance_uid"]]
+    sr = client.retrieve_instance(study["study_uid"], sr_info["SeriesInstanceUID"],
+                                  sent["sr_sop_instance_uid"])
+    from resorb.interop.sr import read_volumes
+
+    (reported,) = read_volumes(sr)
+    assert reported["volume"] == pytest.approx(SEGMENT_1_MM3)
+    assert reported["seg_sop_instance_uid"] == str(study["seg"].SOPInstanceUID)
+    assert sr.PatientID == study["patient_id"]
+    assert str(getattr(sr, "PatientIdentityRemoved", "NO")) != "YES"
+    text = str(sr)
+    assert [u for u in deid_uids if u in text] == []  # never a mix of identities
+    sr.save_as(tmp_path / "sr-clinical.dcm", enforce_file_format=True)
+    assert dciodvfy_errors(tmp_path / "sr-clinical.dcm") == []
+    assert "Volume" in dsrdump_tree(tmp_path / "sr-clinical.dcm")
+
+
+def test_sr_into_a_study_without_the_imported_seg_is_refused(
+        study, client, registry, tmp_path):
+    from resorb.registry._pacs import import_from_pacs, send_sr_to_original_study
+
+    reg, _db = registry
+    out = import_from_pacs(reg, client, study["study_uid"], patient_id=1, actor="test",
+                           label=1, store_dir=tmp_path / "deid")
+    seg_file = next(p for p in (tmp_path / "deid").glob("*.dcm")
+                    if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG")
+    other = unique_study(tmp_path / "other")
+    client.store([*other["series"], other["seg"]])
+    with pytest.raises(InvalidInputError, match="holds no SEG from which MRI study"):
+        send_sr_to_original_study(reg, client, mri_id=out["mri"][0]["id"], seg=seg_file,
+                                  study_instance_uid=other["study_uid"], actor="test")
+    assert len(client.search_instances(other["study_uid"])) == 9  # nothing stored

@@ -182,16 +182,34 @@ def register(app: typer.Typer) -> None:
                                                 "(default: the one measured)."),
              no_seg: bool = typer.Option(False, "--sr-only", help="Store the SR only (the SEG "
                                          "is already on the PACS)."),
+             into_study: str | None = typer.Option(
+                 None, "--into-study", metavar="STUDY_UID",
+                 help="Put the SR into this original study on the PACS instead, built on "
+                      "its original SEG (clinical identity; the SEG is not sent)."),
              pacs: str | None = typer.Option(None, "--pacs", help=_PACS_HELP),
              actor: str = typer.Option(_default_actor(), "--actor",
                                        help="Acting user for the audit log."),
              as_json: bool = typer.Option(False, "--json", help="Print one JSON object.")
              ) -> None:
-        """Store the SEG and a DICOM SR (TID 1500) of the study's volume on the PACS (STOW-RS)."""
-        from resorb.registry._pacs import send_to_pacs
+        """Store the SEG and a DICOM SR (TID 1500) of the study's volume on the PACS (STOW-RS).
 
+        Default: the de-identified SEG and SR (de-identified identity). With
+        --into-study: the SR alone, in the original study (clinical identity).
+        """
+        from resorb.errors import InvalidInputError
+        from resorb.registry._pacs import send_sr_to_original_study, send_to_pacs
+
+        if into_study is not None and no_seg:
+            raise InvalidInputError("--sr-only", "given with --into-study",
+                                    allowed="--into-study alone (it sends the SR only)")
         client = _client(pacs)
         with _open(db) as reg:
-            result = send_to_pacs(reg, client, mri_id=mri, seg=seg, segment=segment,
-                                  include_seg=not no_seg, actor=actor)
+            if into_study is not None:
+                result = send_sr_to_original_study(reg, client, mri_id=mri, seg=seg,
+                                                   study_instance_uid=into_study,
+                                                   segment=segment, actor=actor)
+            else:
+                result = send_to_pacs(reg, client, mri_id=mri, seg=seg, segment=segment,
+                                      include_seg=not no_seg, actor=actor)
+                result["identity"] = "deidentified"
         emit(result, as_json=as_json)

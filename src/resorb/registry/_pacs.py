@@ -9,13 +9,20 @@ original UIDs, names and dates never reach the database or the log.
 :func:`send_to_pacs` builds a DICOM SR (TID 1500) of a registry MRI study's
 volume on the **de-identified** SEG written by the import and stores both on a
 PACS (STOW-RS). Both objects then carry the de-identified identity only (the
-SR copies patient and study attributes from that SEG): a research archive, or a
-clinical PACS whose users reconcile de-identified results, receives them.
-Identified and de-identified attributes are never mixed in one object.
+SR copies patient and study attributes from that SEG): a research archive
+receives them.
+
+:func:`send_sr_to_original_study` puts the SR into the patient's **original**
+study on the clinical PACS instead: it finds the original SEG there (the one
+whose UID the registry's keyed UID map turns into the de-identified SEG's UID),
+builds the SR on it, so that the SR carries the clinical identity only, and
+stores the SR alone (the SEG is already there). Identified and de-identified
+attributes are never mixed in one object.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import tempfile
 from collections.abc import Callable
@@ -27,7 +34,7 @@ from resorb.interop.dicomweb import PacsClient
 from resorb.registry._dicom import SEGMENTATION_SOP_CLASSES, import_dicom
 from resorb.registry._service import Registry
 
-__all__ = ["import_from_pacs", "send_to_pacs"]
+__all__ = ["import_from_pacs", "send_sr_to_original_study", "send_to_pacs"]
 
 log = logging.getLogger("resorb.registry.pacs")
 
@@ -139,3 +146,79 @@ def send_to_pacs(registry: Registry, client: PacsClient, *, mri_id: int,
             "study_instance_uid": str(ds.StudyInstanceUID),
             "volume_mm3": info["volume_mm3"], "segment": info["segment"],
             "tracking_uid": str(info["tracking_uid"]), "pacs": client.config.display_url}
+
+
+def send_sr_to_original_study(registry: Registry, client: PacsClient, *, mri_id: int,
+                              seg: str | Path | Any, study_instance_uid: str, actor: str,
+                              segment: int | None = None) -> dict[str, Any]:
+    """Store an SR of a registry MRI study's volume in the original study on the PACS.
+
+    Parameters
+    ----------
+    registry : Registry
+    client : PacsClient
+    mri_id : int, keyword-only
+        A registry MRI study imported from a DICOM SEG of that PACS.
+    seg : path or pydicom.Dataset, keyword-only
+        The de-identified SEG the import wrote; the registry's checks
+        (:func:`resorb.registry._dicom.volume_sr`: the study's SEG and segment,
+        the Tracking UID) run on it.
+    study_instance_uid : str, keyword-only
+        The original study on the PACS (where the clinician found it).
+    actor : str, keyword-only
+    segment : int, optional
+
+    Returns
+    -------
+    dict
+        ``stored``, ``sr_sop_instance_uid``, ``seg_sop_instance_uid`` (the
+        original SEG), ``study_instance_uid``, ``volume_mm3``, ``segment``,
+        ``tracking_uid``, ``identity`` (``"clinical"``), ``pacs``.
+
+    Raises
+    ------
+    InvalidInputError
+        When the study holds no SEG from which this MRI study was imported.
+    """
+    pydicom = require_extra("pydicom", "imaging")
+    from resorb.interop.deid import UIDMap
+    from resorb.interop.sr import read_volumes, volume_report
+    from resorb.registry import _models as m
+    from resorb.registry._dicom import _uid_key, volume_sr
+
+    ds = pydicom.dcmread(seg) if isinstance(seg, str | Path) else seg
+    if str(getattr(ds, "PatientIdentityRemoved", "")).upper() != "YES":
+        raise InvalidInputError("seg", "is not de-identified (PatientIdentityRemoved is not "
+                                "YES)", allowed="the de-identified copy written by the import")
+    checked_sr, info = volume_sr(registry, mri_id, ds, segment=segment, actor=actor)
+    with registry.transaction(actor=actor) as s:
+        uid_map = UIDMap(key=_uid_key(s))
+        level = s.get(m.MRIStudy, mri_id).level
+    wanted = str(ds.SOPInstanceUID)
+    candidates = [i for i in client.search_instances(study_instance_uid)
+                  if i["SOPClassUID"] in SEGMENTATION_SOP_CLASSES]
+    match = [i for i in candidates if uid_map(i["SOPInstanceUID"]) == wanted]
+    if not match:
+        raise InvalidInputError("study_instance_uid", f"holds no SEG from which MRI study "
+                                f"{mri_id} was imported ({len(candidates)} SEG checked)",
+                                allowed="the study the MRI study was imported from")
+    original = client.retrieve_instance(study_instance_uid, match[0]["SeriesInstanceUID"],
+                                        match[0]["SOPInstanceUID"])
+    # The registry's SR as a plain dataset (read_volumes parses stored SRs): its
+    # tracking identifier is reused, so both SRs of this herniation name it alike.
+    buf = io.BytesIO()
+    checked_sr.save_as(buf, enforce_file_format=True)
+    (checked,) = read_volumes(pydicom.dcmread(io.BytesIO(buf.getvalue())))
+    sr = volume_report(original, [{"segment_number": info["segment"],
+                                   "volume_mm3": info["volume_mm3"], "level": level,
+                                   "tracking_uid": info["tracking_uid"],
+                                   "tracking_id": checked["tracking_id"]}])
+    result = client.store([sr])
+    log.info("stored the SR of MRI study %s in its original study on PACS %s", mri_id,
+             client.config.display_url)
+    return {"stored": list(result.stored), "sr_sop_instance_uid": str(sr.SOPInstanceUID),
+            "seg_sop_instance_uid": str(original.SOPInstanceUID),
+            "study_instance_uid": str(original.StudyInstanceUID),
+            "volume_mm3": info["volume_mm3"], "segment": info["segment"],
+            "tracking_uid": str(info["tracking_uid"]), "identity": "clinical",
+            "pacs": client.config.display_url}
