@@ -47,3 +47,15 @@ def test_a_herniation_that_grew_shows_a_lower_estimate_than_before_the_mri():
     assert r["probability"] < r["probability_before_mri"] - 0.3
     text = BeautifulSoup(render_html(a), "html.parser").find(id="observed").get_text()
     assert "From the findings alone" in text
+
+
+def test_the_typed_and_the_stored_assessment_render_the_same_page(assessments):
+    """The template reads attributes of the typed sections of a live assessment and the
+    keys of one stored as JSON; both give the same page."""
+    for name, a in assessments.items():
+        assert render_html(a) == render_html(a.to_dict()), name
+    a = assess_case(_case([("2026-01-10", 754), ("2026-05-10", 188)]), as_of=AS_OF)
+    assert render_html(a) == render_html(a.to_dict())
+    assert a.resorption.observed.beyond_measurement_error      # typed all the way
+    assert a.forecast.forecast.probability_complete_by_24_months == \
+        a.to_dict()["forecast"]["probability_complete_by_24_months"]

@@ -146,7 +146,14 @@ def render_html(assessment: Assessment | Mapping[str, Any]) -> str:
         forecast, factors, management, therapies, scores and the numbered
         sources with DOI/PMID links; the disclaimer at the top and the end.
     """
-    a = assessment.to_dict() if isinstance(assessment, Assessment) else dict(assessment)
+    if isinstance(assessment, Assessment):
+        # The template reads attributes of the typed sections; the summaries and the
+        # plots use the JSON view.
+        a = assessment.to_dict()
+        r, f = assessment.resorption, assessment.forecast
+    else:  # a stored assessment: the same attribute names as JSON keys
+        a = dict(assessment)
+        r, f = a["resorption"], a["forecast"]
     withheld = bool(a["resorption"].get("withheld"))
     # Beside an emergency or urgent referral: no percentage, no forecast band, no factor plot.
     volume = None if withheld else volume_plot_png(a["forecast"], a["measurements"])
@@ -162,7 +169,7 @@ def render_html(assessment: Assessment | Mapping[str, Any]) -> str:
     mdc_citations = [s for s in a["sources"] if "measurement error" in s["used_for"]]
     template = _environment().get_template(_TEMPLATE)
     return template.render(
-        a=a, r=a["resorption"], f=a["forecast"], m=a["management"],
+        a=a, r=r, f=f, m=a["management"],
         c={"level": level, "morphology": morphology},
         pct=format_percent, ref=_ref_lookup(a["sources"]), links=_links,
         volume_png=base64.b64encode(volume).decode("ascii") if volume else None,

@@ -63,6 +63,12 @@ class MeasurementRow(_Readable):
         return out
 
 
+#: Read from the JSON view even for the evidence model: each factor's ``source`` there
+#: is the command-line contract's (always a DOI/PMID, the counts' own source under
+#: ``counts_from``), which the report cites.
+_VIEW_FIRST = frozenset({"factors", "omitted"})
+
+
 @dataclass(frozen=True, slots=True)
 class ResorptionSection(_Readable):
     """The resorption estimate as the report shows it.
@@ -92,7 +98,7 @@ class ResorptionSection(_Readable):
         # normalised JSON view (its own objects have other names).
         if name.startswith("_") or name in ("estimate", "view", "model"):
             raise AttributeError(name)
-        if self.model == "evidence":
+        if self.model == "evidence" and name not in _VIEW_FIRST:
             try:
                 return getattr(self.estimate, name)
             except AttributeError:
