@@ -76,6 +76,7 @@ def atomic_writer(path: str | os.PathLike[str], *, binary: bool = False,
     """
     target = Path(path)
     fd, tmp = _temp_path(target)
+    fh: IO[Any]
     try:
         if binary:
             fh = os.fdopen(fd, "wb")

@@ -22,7 +22,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["publish"]
+__all__ = ["defined_in", "publish"]
+
+#: Published object -> the private module that defines it.
+_DEFINED_IN: dict[object, str] = {}
 
 
 def _is_pydantic_model(obj: type) -> bool:
@@ -55,4 +58,10 @@ def publish(package: str, namespace: Mapping[str, Any]) -> None:
             if _is_pydantic_model(obj):
                 continue
             _resolve_annotations(obj)
+        _DEFINED_IN[obj] = obj.__module__
         obj.__module__ = package
+
+
+def defined_in(obj: object) -> str:
+    """The module that defines a published object (its ``__module__`` otherwise)."""
+    return _DEFINED_IN.get(obj, getattr(obj, "__module__", ""))

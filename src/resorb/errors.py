@@ -27,6 +27,8 @@ web app can print one line that tells the user what to change.
 
 from __future__ import annotations
 
+from types import ModuleType
+
 __all__ = [
     "CaseFileError",
     "EvidenceError",
@@ -126,7 +128,7 @@ class WithinMeasurementErrorWarning(ResorbWarning):
     """A measured change is smaller than the minimal detectable change."""
 
 
-def require_extra(module: str, extra: str):
+def require_extra(module: str, extra: str) -> ModuleType:
     """Import ``module`` or raise :class:`MissingExtraError` naming the extra.
 
     >>> np = require_extra("numpy", "core")

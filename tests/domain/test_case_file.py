@@ -19,6 +19,7 @@ from resorb.domain import (
     SpinalLevel,
 )
 from resorb.errors import CaseFileError, InvalidInputError
+from resorb.scores import odi_percent
 
 TODAY = dt.date(2026, 11, 26)
 
@@ -81,7 +82,7 @@ def test_full_design_case_is_read_into_domain_objects(tmp_path):
     assert (h.msu_size, h.msu_zone) == (MSUSize.SIZE_2, MSUZone.AB)
     assert h.msu == "2-AB"
     assert h.pfirrmann is PfirrmannGrade.III
-    assert case.symptoms.odi.answered == 9
+    assert odi_percent(case.symptoms.odi_answers).answered == 9
     assert case.symptoms.joa_items.total == 13
     assert [m.index for m in case.mri] == [0, 1, 2]
     assert case.mri[1].mask == tmp_path / "followup.nii.gz"

@@ -23,7 +23,7 @@ from resorb.errors import MissingExtraError, ResorbError
 try:  # Typer >= 0.2x ships its own copy of click
     from typer._click import exceptions as _click_exc
 except ImportError:  # pragma: no cover - older Typer uses click itself
-    from click import exceptions as _click_exc
+    from click import exceptions as _click_exc  # type: ignore[no-redef]
 
 __all__ = ["app", "main"]
 

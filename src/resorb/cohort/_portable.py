@@ -84,6 +84,8 @@ def _plain(value: Any) -> Any:
 
 def case_predictor_values(case) -> dict[str, Any]:
     """Predictor-column values available in a :class:`resorb.domain.Case`."""
+    from resorb.scores import odi_percent
+
     out: dict[str, Any] = {}
     p, h, s = case.patient, case.herniation, case.symptoms
     out["age_years"] = p.age_years
@@ -94,8 +96,8 @@ def case_predictor_values(case) -> dict[str, Any]:
         out[key] = _plain(getattr(h, key))
     for key in ("leg_pain_nrs", "back_pain_nrs", "vas_mm", "slr_degrees", "motor_mrc"):
         out[key] = getattr(s, key)
-    odi = s.odi
-    out["odi_percent"] = None if odi is None else getattr(odi, "odi_percent", odi)
+    out["odi_percent"] = (None if s.odi_answers is None
+                          else odi_percent(s.odi_answers).odi_percent)
     if s.onset_date is not None and case.mri:
         out["symptom_duration_days"] = (case.mri[0].date - s.onset_date).days
     else:

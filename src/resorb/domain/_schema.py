@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from resorb.domain.bounds import check_clinical_date
+from resorb.domain.bounds import check_clinical_date, check_diameters_mm
 from resorb.domain.case import (
     Case,
     HerniationFindings,
@@ -23,10 +23,10 @@ from resorb.domain.case import (
     Symptoms,
     TherapyCourse,
 )
-from resorb.domain.enums import MSUSize, MSUZone, RedFlag, Sex, parse_enum
+from resorb.domain.enums import E, MSUSize, MSUZone, RedFlag, Sex, parse_enum
+from resorb.domain.instruments import JoaItems
 from resorb.domain.scales import FINDING_ENUMS, FINDING_SCALES
 from resorb.errors import CaseFileError, InvalidInputError
-from resorb.scores import JoaItems
 
 __all__ = ["case_from_dict", "load_yaml_text", "read_case_file"]
 
@@ -141,7 +141,7 @@ def _parse_msu(value: Scalar, field: str) -> tuple[MSUSize, MSUZone | None]:
     return size, zone
 
 
-def _opt(enum, value, field):
+def _opt(enum: type[E], value: object, field: str) -> E | None:
     return None if value is None else parse_enum(enum, value, field=field)
 
 
@@ -204,9 +204,10 @@ def _build(raw: CaseIn, *, base_dir: Path | None, today: dt.date) -> Case:
     found = {f.key: getattr(h, f.key) for f in FINDING_SCALES if f.key in type(h).model_fields}
     found["komori"] = _komori_code(found["komori"])
     found["pfirrmann"] = _roman(found["pfirrmann"])
+    scaled: dict[str, Any] = {key: _opt(FINDING_ENUMS[key], value, f"herniation.{key}")
+                              for key, value in found.items()}
     herniation = HerniationFindings(
-        **{key: _opt(FINDING_ENUMS[key], value, f"herniation.{key}")
-           for key, value in found.items()},
+        **scaled,
         msu_size=msu_size,
         msu_zone=msu_zone,
         canal_compromise_percent=h.canal_compromise_percent,
@@ -221,7 +222,8 @@ def _build(raw: CaseIn, *, base_dir: Path | None, today: dt.date) -> Case:
                 mask = base_dir / mask
         studies.append(MRIStudy(
             date=m.date, volume_mm3=m.volume_mm3, mask=mask, label=m.label,
-            diameters_mm=tuple(m.diameters_mm) if m.diameters_mm is not None else None,
+            diameters_mm=(None if m.diameters_mm is None
+                          else check_diameters_mm(m.diameters_mm, field=f"mri[{i}].diameters_mm")),
             index=i,
         ))
     therapies = []
@@ -267,16 +269,16 @@ class _BoundedLoader(yaml.SafeLoader):
 
     _depth = 0
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
             raise CaseFileError(f"line {mark.line + 1}", "uses a YAML alias",
                                 allowed="plain values (anchors and aliases are not "
                                         "supported in case files)")
         self._depth += 1
         try:
             if self._depth > MAX_CASE_FILE_DEPTH:
-                mark = self.peek_event().start_mark
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
                 raise CaseFileError(f"line {mark.line + 1}", "is nested too deeply",
                                     allowed=f"at most {MAX_CASE_FILE_DEPTH} levels")
             return super().compose_node(parent, index)

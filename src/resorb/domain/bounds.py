@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -59,12 +60,12 @@ def plausible_bounds() -> PlausibleBounds:
     """The limits of plausible values (read once from the evidence base)."""
     from resorb.evidence import evidence_value
 
-    year = int(evidence_value("earliest_plausible_clinical_year").value)
+    year = int(evidence_value("earliest_plausible_clinical_year").scalar)
     return PlausibleBounds(
         earliest_date=dt.date(year, 1, 1),
-        max_age_years=int(evidence_value("max_plausible_age_years").value),
-        max_volume_mm3=float(evidence_value("max_plausible_herniation_volume_mm3").value),
-        max_diameter_mm=float(evidence_value("max_plausible_herniation_diameter_mm").value),
+        max_age_years=int(evidence_value("max_plausible_age_years").scalar),
+        max_volume_mm3=evidence_value("max_plausible_herniation_volume_mm3").scalar,
+        max_diameter_mm=evidence_value("max_plausible_herniation_diameter_mm").scalar,
     )
 
 
@@ -145,22 +146,23 @@ def check_volume_mm3(value: float, *, field: str) -> float:
     return float(value)
 
 
-def check_diameters_mm(values, *, field: str) -> tuple[float, ...]:
+def check_diameters_mm(values: object, *, field: str) -> tuple[float, float, float]:
     """Refuse diameters that are not finite, negative or above 100 mm (a unit error)."""
     hi = plausible_bounds().max_diameter_mm
     allowed = f"three diameters from 0 to {hi:.0f} mm: AP, transverse, craniocaudal"
-    try:
-        items = tuple(values)
-    except TypeError:
-        raise InvalidInputError(field, f"{values!r} is not a list", allowed=allowed) from None
+    if not isinstance(values, Iterable):
+        raise InvalidInputError(field, f"{values!r} is not a list", allowed=allowed)
+    items = tuple(values)
     if len(items) != 3:
         raise InvalidInputError(field, f"gives {len(items)} values", allowed=allowed)
+    checked: list[float] = []
     for d in items:
         if isinstance(d, bool) or not isinstance(d, int | float) or not math.isfinite(d) \
                 or not 0 <= d <= hi:
             shown = f"{d:.6g}" if isinstance(d, float) else repr(d)
             raise InvalidInputError(field, f"{shown} is out of range", allowed=allowed)
-    return tuple(float(d) for d in items)
+        checked.append(float(d))
+    return (checked[0], checked[1], checked[2])
 
 
 def implausible_fields(record: object, *, today: dt.date | None = None) -> list[str]:

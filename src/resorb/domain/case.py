@@ -37,8 +37,13 @@ from resorb.domain.enums import (
     SpinalLevel,
     T2Signal,
 )
+from resorb.domain.instruments import (
+    JoaItems,
+    check_odi_answers,
+    validate_nrs,
+    validate_vas_mm,
+)
 from resorb.errors import InvalidFindingError, InvalidInputError
-from resorb.scores import JoaItems, odi_percent, validate_nrs, validate_vas_mm
 
 __all__ = [
     "Case",
@@ -87,18 +92,13 @@ class Symptoms:
         if self.vas_mm is not None:
             validate_vas_mm(self.vas_mm, field="symptoms.vas_mm")
         if self.odi_answers is not None:
-            odi_percent(self.odi_answers)
+            check_odi_answers(self.odi_answers)
         if self.slr_degrees is not None and not 0 <= self.slr_degrees <= 90:
             raise InvalidInputError("symptoms.slr_degrees", f"{self.slr_degrees} is out of range",
                                     allowed="0-90 degrees of hip flexion")
         if self.motor_mrc is not None and self.motor_mrc not in range(6):
             raise InvalidInputError("symptoms.motor_mrc", f"{self.motor_mrc} is out of range",
                                     allowed="MRC grade 0-5")
-
-    @property
-    def odi(self):
-        """ODI result, or None when no answers were given."""
-        return None if self.odi_answers is None else odi_percent(self.odi_answers)
 
 
 @dataclass(frozen=True, slots=True)

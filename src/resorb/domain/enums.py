@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum, IntEnum
-from typing import TypeVar
+from typing import Self, TypeVar
 
 from resorb.errors import InvalidFindingError
 
@@ -48,7 +48,9 @@ E = TypeVar("E", bound=Enum)
 class _Documented(Enum):
     """Enum whose members carry a definition (``member.definition``)."""
 
-    def __new__(cls, value, definition: str = ""):
+    definition: str
+
+    def __new__(cls, value: object, definition: str = "") -> Self:
         obj = object.__new__(cls)
         obj._value_ = value
         obj.definition = definition
@@ -56,7 +58,9 @@ class _Documented(Enum):
 
 
 class _DocumentedInt(IntEnum):
-    def __new__(cls, value: int, definition: str = ""):
+    definition: str
+
+    def __new__(cls, value: int, definition: str = "") -> Self:
         obj = int.__new__(cls, value)
         obj._value_ = value
         obj.definition = definition
@@ -337,7 +341,10 @@ class RedFlag(Enum):
     (``saddle_anaesthesia``, ``faecal_incontinence``).
     """
 
-    def __new__(cls, value: str, definition: str, group: RedFlagGroup):
+    definition: str
+    group: RedFlagGroup
+
+    def __new__(cls, value: str, definition: str, group: RedFlagGroup) -> Self:
         obj = object.__new__(cls)
         obj._value_ = value
         obj.definition = definition

@@ -126,7 +126,7 @@ class ValueIn(_Strict):
             raise ValueError("a value needs at least one source (or assumption: true)")
         if (self.lower is None) != (self.upper is None):
             raise ValueError("give both lower and upper, or neither")
-        if self.lower is not None:
+        if self.lower is not None and self.upper is not None:
             if self.interval_kind is None:
                 raise ValueError("an interval needs its interval_kind (e.g. '95% CI')")
             if isinstance(self.value, int | float) and not (
@@ -135,7 +135,8 @@ class ValueIn(_Strict):
                                  f"the value {self.value}")
         if (self.events is None) != (self.total is None):
             raise ValueError("give both events and total, or neither")
-        if self.events is not None and not 0 <= self.events <= self.total:
+        if self.events is not None and self.total is not None \
+                and not 0 <= self.events <= self.total:
             raise ValueError(f"events {self.events} must lie between 0 and total {self.total}")
         if self.assumption and not self.derivation:
             raise ValueError("an assumption needs a derivation saying what it rests on")
@@ -171,7 +172,7 @@ def _format_validation(exc: ValidationError, where: str, raw: dict[str, Any]) ->
     label = where
     if len(loc) >= 2 and isinstance(loc[1], int):
         try:
-            record = raw[loc[0]][loc[1]]
+            record = raw[str(loc[0])][loc[1]]
             label += f": {loc[0]} {record.get('id', loc[1])!r}"
         except (KeyError, IndexError, TypeError, AttributeError):
             label += f": {loc[0]}[{loc[1]}]"
@@ -210,7 +211,7 @@ def _build(files: Iterable[tuple[str, FileIn]]) -> EvidenceBase:
             claim(s.id, where)
             sources[s.id] = EvidenceSource(
                 id=s.id, authors=s.authors, year=s.year, title=s.title, journal=s.journal,
-                design=s.design, doi=s.doi, pmid=s.pmid, url=s.url,
+                design=s.design, doi=s.doi, pmid=None if s.pmid is None else str(s.pmid), url=s.url,
                 registration=s.registration, registration_url=s.registration_url, n=s.n,
                 notes=s.notes)
         for v in parsed.values:

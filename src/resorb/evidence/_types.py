@@ -160,6 +160,15 @@ class EvidenceValue:
             return None
         return (self.lower, self.upper)
 
+    @property
+    def scalar(self) -> float:
+        """``value`` as one number (:class:`~resorb.errors.EvidenceError` if it is a set)."""
+        if isinstance(self.value, int | float) and not isinstance(self.value, bool):
+            return float(self.value)
+        from resorb.errors import EvidenceError
+
+        raise EvidenceError(f"evidence value {self.id!r} is not a single number")
+
     def to_dict(self) -> dict[str, Any]:
         value = dict(self.value) if isinstance(self.value, Mapping) else self.value
         return {"kind": "value", "id": self.id, "quantity": self.quantity, "value": value,

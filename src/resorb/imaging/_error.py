@@ -23,10 +23,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from resorb.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from resorb.evidence import EvidenceValue
 
 __all__ = ["VolumeErrorModel", "volume_error_model"]
 
@@ -67,7 +72,14 @@ class VolumeErrorModel:
             raise InvalidInputError("error_model", "both terms are 0",
                                     allowed="a relative or an absolute SD > 0")
 
-    def sd_mm3(self, volume_mm3):
+    @overload
+    def sd_mm3(self, volume_mm3: float) -> float: ...
+
+    @overload
+    def sd_mm3(self, volume_mm3: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
+
+    def sd_mm3(self, volume_mm3: float | npt.NDArray[np.float64]
+               ) -> float | npt.NDArray[np.float64]:
         """SD of one measurement of ``volume_mm3`` (float or array), mm3."""
         v = np.asarray(volume_mm3, dtype=float)
         out = np.sqrt(self.floor_sd_mm3 ** 2 + (self.relative_sd * v) ** 2)
@@ -85,7 +97,7 @@ class VolumeErrorModel:
                 "sources": list(self.sources), "evidence_ids": list(self.evidence_ids)}
 
 
-def _citations(rec) -> list[str]:
+def _citations(rec: EvidenceValue) -> list[str]:
     out = []
     for c in rec.citations:
         if c.get("doi"):
@@ -128,6 +140,6 @@ def volume_error_model(readers: str = "two") -> VolumeErrorModel:
             if c not in sources:
                 sources.append(c)
     sources.append("assumption")
-    return VolumeErrorModel(relative_sd=float(rel.value), floor_sd_mm3=float(floor.value),
+    return VolumeErrorModel(relative_sd=rel.scalar, floor_sd_mm3=floor.scalar,
                             readers=readers, sources=tuple(sources),
                             evidence_ids=(rel.id, floor.id))

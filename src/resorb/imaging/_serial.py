@@ -115,7 +115,7 @@ class ResorptionGrading:
             object.__setattr__(self, "evidence_id", base.evidence_id)
             if sources is None:
                 given = [n for n in names if n not in missing]
-                sources = tuple(f"user:{n}" for n in given) + base.sources
+                sources = tuple(f"user:{n}" for n in given) + (base.sources or ())
         elif sources is None:
             sources = ("user",)
         object.__setattr__(self, "sources", sources)
@@ -124,12 +124,19 @@ class ResorptionGrading:
             if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
                 raise InvalidInputError(f"grading.{name}", f"{v!r}", allowed="a finite percent")
             object.__setattr__(self, name, float(v))
-        if not (self.enlarged_percent < 0 < self.partial_percent < self.significant_percent
-                < 100):
+        enlarged, partial, significant = self._thresholds()
+        if not enlarged < 0 < partial < significant < 100:
             raise InvalidInputError(
-                "grading", f"enlarged {self.enlarged_percent:g} %, partial "
-                f"{self.partial_percent:g} %, significant {self.significant_percent:g} %",
+                "grading", f"enlarged {enlarged:g} %, partial {partial:g} %, "
+                f"significant {significant:g} %",
                 allowed="enlarged < 0 < partial < significant < 100 (percent)")
+
+    def _thresholds(self) -> tuple[float, float, float]:
+        """(enlarged, partial, significant) percent; all set once the object is built."""
+        e, p, s = self.enlarged_percent, self.partial_percent, self.significant_percent
+        if e is None or p is None or s is None:  # pragma: no cover - filled in __post_init__
+            raise InvalidInputError("grading", "thresholds missing")
+        return e, p, s
 
     @classmethod
     def from_evidence(cls, record_id: str = "resorption_grade_thresholds") -> ResorptionGrading:
@@ -141,11 +148,12 @@ class ResorptionGrading:
         if v1_mm3 == 0:
             return ResorptionGrade.COMPLETE
         pct = round(resorption_percent, _GRADE_DECIMALS)
-        if pct >= self.significant_percent:
+        enlarged, partial, significant = self._thresholds()
+        if pct >= significant:
             return ResorptionGrade.SIGNIFICANT
-        if pct >= self.partial_percent:
+        if pct >= partial:
             return ResorptionGrade.PARTIAL
-        if pct <= self.enlarged_percent:
+        if pct <= enlarged:
             return ResorptionGrade.ENLARGED
         return ResorptionGrade.UNCHANGED
 
@@ -154,7 +162,7 @@ class ResorptionGrading:
                 "significant_percent": self.significant_percent,
                 "partial_percent": self.partial_percent,
                 "enlarged_percent": self.enlarged_percent,
-                "sources": list(self.sources), "evidence_id": self.evidence_id}
+                "sources": list(self.sources or ()), "evidence_id": self.evidence_id}
 
 
 def _citations(rec: object) -> tuple[str, ...]:
@@ -196,7 +204,7 @@ def _grading_from_evidence(record_id: str) -> ResorptionGrading:
         mirror = evidence_value("resorption_enlargement_threshold_percent")
     except EvidenceError:
         mirror = None
-    if mirror is not None and mirror.assumption and float(mirror.value) == enlarged:
+    if mirror is not None and mirror.assumption and mirror.scalar == enlarged:
         sources.append("assumption:enlarged_percent")
     return ResorptionGrading(partial_percent=partial, significant_percent=significant,
                              enlarged_percent=enlarged, sources=tuple(sources),

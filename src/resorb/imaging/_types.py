@@ -140,7 +140,7 @@ class HerniationMask:
     @property
     def shape(self) -> tuple[int, int, int]:
         """Shape of the label array (voxels)."""
-        return tuple(self.labels.shape)  # type: ignore[return-value]
+        return tuple(self.labels.shape)
 
     @property
     def voxel_volume_mm3(self) -> float:

@@ -17,11 +17,15 @@ import math
 import operator
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from resorb.errors import ImagingError, InvalidInputError
 from resorb.imaging._types import HerniationMask, VolumeMeasurement
+
+if TYPE_CHECKING:
+    from resorb.domain import MRIStudy
 
 __all__ = [
     "cavalieri_volume_mm3",
@@ -262,7 +266,7 @@ def mask_volume(mask_or_array: HerniationMask | np.ndarray, *, affine: object = 
     )
 
 
-def measure_study(study: object) -> VolumeMeasurement:
+def measure_study(study: MRIStudy) -> VolumeMeasurement:
     """Herniation volume of one MRI study of a case.
 
     Parameters
@@ -277,11 +281,14 @@ def measure_study(study: object) -> VolumeMeasurement:
     VolumeMeasurement
     """
     where = f"mri[{getattr(study, 'index', 0)}]"
-    if getattr(study, "volume_mm3", None) is not None:
-        return VolumeMeasurement(volume_mm3=float(study.volume_mm3), method="reported")
-    if getattr(study, "mask", None) is not None:
+    volume = getattr(study, "volume_mm3", None)
+    mask_path = getattr(study, "mask", None)
+    diameters = getattr(study, "diameters_mm", None)
+    if volume is not None:
+        return VolumeMeasurement(volume_mm3=float(volume), method="reported")
+    if mask_path is not None:
         try:
-            mask = HerniationMask.from_file(Path(study.mask))
+            mask = HerniationMask.from_file(Path(mask_path))
         except ImagingError as exc:
             raise ImagingError(f"{where}.mask: {exc}") from exc
         try:
@@ -297,8 +304,8 @@ def measure_study(study: object) -> VolumeMeasurement:
             m = dataclasses.replace(m, warnings=tuple((f"{where}.{f}", msg)
                                                       for f, msg in m.warnings))
         return m
-    if getattr(study, "diameters_mm", None) is not None:
-        ap, tr, cc = study.diameters_mm
+    if diameters is not None:
+        ap, tr, cc = diameters
         return VolumeMeasurement(volume_mm3=ellipsoid_volume_mm3(ap, tr, cc), method="ellipsoid")
     raise InvalidInputError(where, "has no measurement",
                             allowed="one of volume_mm3, mask, diameters_mm")

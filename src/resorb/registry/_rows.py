@@ -132,12 +132,12 @@ def _add_findings(s: Session, patient_id: int, data: Any, *, mri_id: int | None,
         raise InvalidInputError("findings", "needs exactly one of mri_id or visit_id",
                                 allowed="the MRI or the visit the findings were made on")
     if mri_id is not None:
-        parent = s.get(m.MRIStudy, mri_id)
-        if parent is None or parent.patient_id != patient_id:
+        study = s.get(m.MRIStudy, mri_id)
+        if study is None or study.patient_id != patient_id:
             raise RecordNotFoundError("mri_id", f"no MRI study {mri_id} for patient {patient_id}")
     else:
-        parent = s.get(m.Visit, visit_id)
-        if parent is None or parent.patient_id != patient_id:
+        visit = s.get(m.Visit, visit_id)
+        if visit is None or visit.patient_id != patient_id:
             raise RecordNotFoundError("visit_id", f"no visit {visit_id} for patient {patient_id}")
     values = f_in.model_dump(exclude={"msu"})
     row = m.Findings(patient_id=patient_id, mri_id=mri_id, visit_id=visit_id, **values,

@@ -233,13 +233,15 @@ def case_of(records: PatientRecords, *, visit: str = "latest") -> Case:
     rec, visits = records.patient, records.visits
     mri_by_id = {r.id: r for r in records.mri}
     visit_by_id = {v.id: v for v in visits}
-    on_mri = [f for f in records.findings if f.mri_id in mri_by_id]
-    on_visit = [f for f in records.findings if f.visit_id in visit_by_id]
+    on_mri = [(mri_by_id[f.mri_id].date, f.id, f) for f in records.findings
+              if f.mri_id is not None and f.mri_id in mri_by_id]
+    on_visit = [(visit_by_id[f.visit_id].date, f.id, f) for f in records.findings
+                if f.visit_id is not None and f.visit_id in visit_by_id]
     chosen = None
     if on_mri:
-        chosen = max(on_mri, key=lambda f: (mri_by_id[f.mri_id].date, f.id))
+        chosen = max(on_mri, key=lambda t: (t[0], t[1]))[2]
     elif on_visit:
-        chosen = max(on_visit, key=lambda f: (visit_by_id[f.visit_id].date, f.id))
+        chosen = max(on_visit, key=lambda t: (t[0], t[1]))[2]
     if chosen is None:
         raise InvalidInputError(
             "herniation", f"patient {rec.id} has no structured findings",
@@ -250,7 +252,8 @@ def case_of(records: PatientRecords, *, visit: str = "latest") -> Case:
         if r.level not in (None, chosen.level):
             continue
         if r.source == "diameters" and r.diameters_mm:
-            studies.append(DomainMRI(date=r.date, diameters_mm=tuple(r.diameters_mm),
+            ap, tr, cc = r.diameters_mm
+            studies.append(DomainMRI(date=r.date, diameters_mm=(ap, tr, cc),
                                      index=len(studies)))
         elif r.volume_mm3 is not None:
             studies.append(DomainMRI(date=r.date, volume_mm3=r.volume_mm3,

@@ -323,10 +323,10 @@ def _therapies(case: Case) -> dict[str, Any]:
 
 def _scores(case: Case) -> dict[str, Any]:
     from resorb.evidence import evidence_value
-    from resorb.scores import JOA_MAX, MCID, MCID_RELATIVE_ID
+    from resorb.scores import JOA_MAX, MCID, MCID_RELATIVE_ID, odi_percent
 
     s = case.symptoms
-    odi = s.odi
+    odi = None if s.odi_answers is None else odi_percent(s.odi_answers)
     mcid_citations: list[Mapping[str, str]] = []
     for vid in (*(m.evidence_id for m in MCID.values()), MCID_RELATIVE_ID):
         for c in evidence_value(vid).citations:

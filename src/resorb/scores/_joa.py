@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
 
+from resorb.domain.instruments import JoaItems
 from resorb.errors import InvalidScoreError
 from resorb.scores._tables import LazySequence
 
@@ -44,99 +44,6 @@ def _chinese_grades() -> tuple[tuple[float, bool, str], ...]:
 #: (inclusive) or above (exclusive) the threshold. The Hirabayashi-style grades
 #: could not be verified and are not shipped.
 JOA_RECOVERY_GRADES_CHINESE: Sequence[tuple[float, bool, str]] = LazySequence(_chinese_grades)
-
-_RANGES = {
-    "low_back_pain": (0, 3),
-    "leg_pain": (0, 3),
-    "gait": (0, 3),
-    "slr": (0, 2),
-    "sensory": (0, 2),
-    "motor": (0, 2),
-    "adl_turning_over": (0, 2),
-    "adl_standing": (0, 2),
-    "adl_washing": (0, 2),
-    "adl_leaning_forward": (0, 2),
-    "adl_sitting": (0, 2),
-    "adl_lifting": (0, 2),
-    "adl_walking": (0, 2),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class JoaItems:
-    """Items of the JOA low-back score (JOA 1986; 29 points, bladder -6 to 0).
-
-    Subjective symptoms (9): low-back pain, leg pain/tingling, gait, each 0-3.
-    Clinical signs (6): straight-leg raise, sensory, motor, each 0-2.
-    Restriction of daily activities (14): seven activities, each 0-2.
-    Urinary bladder function: 0 normal, -3 mild dysuria, -6 severe dysuria.
-    Item points as reproduced on two independent scoring forms (reference
-    notes, addendum item 5); the 1986 original was not read.
-    """
-
-    low_back_pain: int
-    leg_pain: int
-    gait: int
-    slr: int
-    sensory: int
-    motor: int
-    adl_turning_over: int
-    adl_standing: int
-    adl_washing: int
-    adl_leaning_forward: int
-    adl_sitting: int
-    adl_lifting: int
-    adl_walking: int
-    bladder: int = 0
-
-    def __post_init__(self) -> None:
-        for name, (lo, hi) in _RANGES.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise InvalidScoreError(f"joa_items.{name}", f"{value!r} is out of range",
-                                        allowed=f"{lo}-{hi}")
-        if self.bladder not in (0, -3, -6):
-            raise InvalidScoreError("joa_items.bladder", f"{self.bladder!r} is not allowed",
-                                    allowed="0, -3, -6")
-
-    @classmethod
-    def from_mapping(cls, items: Mapping[str, int]) -> JoaItems:
-        """Build from a mapping; unknown or missing items are refused by name."""
-        names = [f.name for f in fields(cls)]
-        unknown = sorted(set(items) - set(names))
-        if unknown:
-            raise InvalidScoreError(f"joa_items.{unknown[0]}", "unknown item",
-                                    allowed=", ".join(names))
-        for name, value in items.items():  # report a bad value before a missing item
-            lo, hi = _RANGES.get(name, (-6, 0))
-            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise InvalidScoreError(f"joa_items.{name}", f"{value!r} is out of range",
-                                        allowed=f"{lo}-{hi}" if name in _RANGES else "0, -3, -6")
-        missing = [n for n in names if n != "bladder" and n not in items]
-        if missing:
-            raise InvalidScoreError(f"joa_items.{missing[0]}", "item missing",
-                                    allowed="every item except bladder is required")
-        return cls(**dict(items))
-
-    @property
-    def subjective(self) -> int:
-        return self.low_back_pain + self.leg_pain + self.gait
-
-    @property
-    def clinical_signs(self) -> int:
-        return self.slr + self.sensory + self.motor
-
-    @property
-    def adl(self) -> int:
-        return (self.adl_turning_over + self.adl_standing + self.adl_washing
-                + self.adl_leaning_forward + self.adl_sitting + self.adl_lifting
-                + self.adl_walking)
-
-    @property
-    def total(self) -> int:
-        """Total score, -6 to 29 (the bladder item subtracts; not clamped at 0)."""
-        return self.subjective + self.clinical_signs + self.adl + self.bladder
-
 
 def _check_joa_total(value: float, field: str) -> None:
     if isinstance(value, bool) or not -6 <= value <= JOA_MAX:

@@ -5,24 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from resorb.domain.instruments import ODI_SECTIONS, check_odi_answers
 from resorb.errors import InvalidScoreError
 from resorb.scores._tables import LazySequence
 
 __all__ = ["ODI_BANDS", "ODI_SECTIONS", "OdiResult", "odi_band", "odi_percent"]
 
-#: The ten sections of ODI version 2.0, in questionnaire order (Fairbank & Pynsent 2000).
-ODI_SECTIONS: tuple[str, ...] = (
-    "pain_intensity",
-    "personal_care",
-    "lifting",
-    "walking",
-    "sitting",
-    "standing",
-    "sleeping",
-    "sex_life",
-    "social_life",
-    "travelling",
-)
 
 
 
@@ -91,25 +79,6 @@ def odi_percent(answers: Sequence[int | None]) -> OdiResult:
     Fairbank JC, Pynsent PB. The Oswestry Disability Index. Spine
     2000;25(22):2940-52, doi:10.1097/00007632-200011150-00017.
     """
-    answers = list(answers)
-    if len(answers) != len(ODI_SECTIONS):
-        raise InvalidScoreError(
-            "odi_answers", f"got {len(answers)} answers", allowed="exactly 10 sections"
-        )
-    total = 0
-    answered = 0
-    for section, value in zip(ODI_SECTIONS, answers, strict=True):
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 5:
-            raise InvalidScoreError(
-                f"odi_answers.{section}", f"{value!r} is out of range", allowed="0-5 or skipped"
-            )
-        total += value
-        answered += 1
-    if answered == 0:
-        raise InvalidScoreError(
-            "odi_answers", "no section answered", allowed="at least one section 0-5"
-        )
+    total, answered = check_odi_answers(answers)
     percent = total / (5 * answered) * 100
     return OdiResult(odi_percent=percent, answered=answered, band=odi_band(percent))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from resorb.domain.instruments import PAIN_SCALE_RANGES, validate_nrs, validate_vas_mm
 from resorb.errors import InvalidScoreError
 from resorb.scores._tables import LazyMapping
 
@@ -52,7 +53,7 @@ def _mcid_table() -> dict[str, _Mic]:
 #: ``mcid_odi``, ``mcid_rmdq`` and ``mcid_relative_percent`` (one copy of each number).
 MCID: Mapping[str, _Mic] = LazyMapping(_mcid_table)
 
-_RANGES = {"nrs": (0, 10), "vas_mm": (0, 100), "odi_percent": (0, 100), "rmdq": (0, 24)}
+_RANGES = {**PAIN_SCALE_RANGES, "odi_percent": (0, 100), "rmdq": (0, 24)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,18 +80,6 @@ def _check(scale: str, value: float, field: str) -> None:
     lo, hi = _RANGES[scale]
     if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
         raise InvalidScoreError(field, f"{value!r} is out of range", allowed=f"{lo}-{hi}")
-
-
-def validate_nrs(value: float, *, field: str = "nrs") -> float:
-    """Check a 0-10 numeric rating scale value."""
-    _check("nrs", value, field)
-    return value
-
-
-def validate_vas_mm(value: float, *, field: str = "vas_mm") -> float:
-    """Check a 0-100 mm visual analogue scale value."""
-    _check("vas_mm", value, field)
-    return value
 
 
 def nrs_from_vas_mm(vas_mm: float) -> float:

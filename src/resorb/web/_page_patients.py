@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel
 
 from resorb.domain import FINDING_SCALES, RedFlag, SpinalLevel
 from resorb.errors import InvalidInputError
@@ -163,7 +164,8 @@ _FIELDS = {
                  "schizas", "canal_compromise_percent"],
     "therapy": ["name", "start", "end"],
 }
-_MODELS = {"visit": VisitIn, "mri": MRIIn, "findings": FindingsIn, "therapy": TherapyIn}
+_MODELS: dict[str, type[BaseModel]] = {"visit": VisitIn, "mri": MRIIn, "findings": FindingsIn,
+                                       "therapy": TherapyIn}
 _TITLES = {"visit": "New visit", "mri": "New MRI measurement", "findings": "Findings",
            "therapy": "Therapy course"}
 
