@@ -402,7 +402,6 @@ _ALIASES: dict[type[Enum], dict[str, Enum]] = {
         "saddle_anaesthesia": RedFlag.SADDLE_ANESTHESIA,
         "faecal_incontinence": RedFlag.FECAL_INCONTINENCE,
         "bowel_incontinence": RedFlag.FECAL_INCONTINENCE,
-        "urinary_incontinence": RedFlag.URINARY_RETENTION,
         "bilateral_sciatica": RedFlag.BILATERAL_RADICULAR_SYMPTOMS,
         "osteoporosis": RedFlag.OSTEOPOROSIS_OR_LONG_TERM_STEROIDS,
         "long_term_steroids": RedFlag.OSTEOPOROSIS_OR_LONG_TERM_STEROIDS,

@@ -272,11 +272,18 @@ def _warning(field: str, message: str, ids: tuple[str, ...]) -> TriageWarning:
                          sources=tuple(_cite_all(ids)))
 
 
+#: Where the group's wording would claim too much for one flag: altered saddle sensation
+#: is early (CES-I), complete saddle anaesthesia late (CES-R; Eur Spine J 2011 table).
+_FLAG_TEXT = {RedFlag.SADDLE_ANESTHESIA: "a sign of cauda equina syndrome (a late sign when "
+                                         "sensation is lost completely)"}
+
+
 def _flag_reasons(flags: frozenset[RedFlag]) -> list[TriageReason]:
     out = []
     for flag in RedFlag:  # enum order keeps the output stable
         if flag in flags:
-            text = f"{flag.definition[0].upper()}{flag.definition[1:]}: {_GROUP_TEXT[flag.group]}."
+            what = _FLAG_TEXT.get(flag, _GROUP_TEXT[flag.group])
+            text = f"{flag.definition[0].upper()}{flag.definition[1:]}: {what}."
             out.append(_reason(flag.value, text, flag.group))
     return out
 
