@@ -218,3 +218,17 @@ def test_default_prior_is_built_from_the_evidence_base_and_labelled_assumption()
     for key in ("probability_growth_by_12_months", "probability_complete_by_24_months",
                 "probability_50pct_by_12_months", "courses", "measurement_error"):
         assert key in d
+
+
+def test_a_case_with_many_mris_is_conditioned_in_bounded_memory():
+    """Hostile input: 400 MRIs of a stable herniation; the likelihood is accumulated in
+    chunks of observations, and the answer is the stable course."""
+    import tracemalloc
+
+    months = np.linspace(0.0, 20.0, 400)
+    tracemalloc.start()
+    fc = forecast_volumes(_dates(months), np.full(months.size, 1000.0), seed=0)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 200e6
+    assert fc.course_probabilities["stable"] > 0.5

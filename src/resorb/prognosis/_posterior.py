@@ -32,6 +32,8 @@ from resorb.prognosis._kinetics import CLASSES, LatentDraws
 
 __all__ = ["MRIPosterior", "condition_on_mri"]
 
+_CHUNK = 16
+
 
 @dataclass(frozen=True, eq=False)
 class MRIPosterior:
@@ -94,10 +96,14 @@ def condition_on_mri(latent: LatentDraws, months, volumes_mm3,
         v0_mean = np.full(n, y[0])
         v0_sd = np.full(n, sd[0])
     else:
-        g = latent.fraction(t)                      # (N, n)
         inv_var = 1.0 / (sd * sd)
-        s_gg = (g * g) @ inv_var
-        s_gy = g @ (y * inv_var)
+        s_gg = np.zeros(latent.k.size)
+        s_gy = np.zeros(latent.k.size)
+        # Observations in chunks: memory stays bounded however many MRIs a case lists.
+        for lo in range(0, t.size, _CHUNK):
+            g = latent.fraction(t[lo:lo + _CHUNK])          # (N, chunk)
+            s_gg += (g * g) @ inv_var[lo:lo + _CHUNK]
+            s_gy += g @ (y[lo:lo + _CHUNK] * inv_var[lo:lo + _CHUNK])
         s_yy = float(np.sum(y * y * inv_var))
         s_gg = np.maximum(s_gg, 1e-300)
         loglik = -0.5 * (s_yy - s_gy * s_gy / s_gg) - 0.5 * np.log(s_gg)
