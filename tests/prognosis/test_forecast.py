@@ -232,3 +232,13 @@ def test_a_case_with_many_mris_is_conditioned_in_bounded_memory():
     tracemalloc.stop()
     assert peak < 200e6
     assert fc.course_probabilities["stable"] > 0.5
+
+
+def test_a_400_mm3_fragment_gone_at_6_months_is_resorption_beyond_measurement_error():
+    """400 -> 0 mm3 was 'within measurement error' under the fixed 582 mm3 MDC."""
+    est = resorption_probability(_case("extrusion", [(0, 400), (6, 0)]))
+    obs = est.observed
+    assert obs.grade == "complete" and obs.beyond_measurement_error
+    assert obs.mdc_mm3 < 400
+    assert est.probability > 0.95
+    assert est.forecast.probability_complete_by_24_months > 0.6
