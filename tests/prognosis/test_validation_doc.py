@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -42,3 +44,13 @@ def test_a_sequestration_cohort_is_predicted_inside_its_observed_interval():
     """Ahn 2000: 4 of 4 sequestered herniations decreased (not used by the model)."""
     row = next(r for r in _script().validation_rows() if r["cohort"] == "Ahn 2000")
     assert row["agrees"] is True
+
+
+def test_observed_intervals_agree_with_statsmodels_wilson():
+    """Recipe: statsmodels.stats.proportion.proportion_confint(k, n, method="wilson")."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    module = _script()
+    for k, n in ((4, 4), (25, 72), (7, 77), (486, 505), (14, 15), (0, 16)):
+        lo, hi = proportion_confint(k, n, alpha=0.05, method="wilson")
+        assert module._wilson(k, n) == (pytest.approx(lo, abs=1e-9), pytest.approx(hi, abs=1e-9))
