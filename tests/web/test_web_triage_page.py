@@ -109,3 +109,16 @@ def test_assessment_page_names_no_python_objects_options_or_record_ids(doc, clie
     for word in ("allow", "unverified no", "True", "None", "resorb.", "evidence_ids"):
         assert word not in text, word
     assert not re.findall(r"\b[a-z0-9]+_[a-z0-9_]+\b|\b[a-z]+20\d\d\b", text)
+
+
+def test_visit_form_lists_every_red_flag_in_words_with_what_it_points_to(doc, client, app):
+    from resorb.domain import RedFlag
+
+    pid = _patient(client, app, "FORM-1", [])
+    soup = BeautifulSoup(doc.get(f"/patients/{pid}/visit/new").text, "html.parser")
+    boxes = soup.select('input[name="red_flags"]')
+    assert [b["value"] for b in boxes] == [f.value for f in RedFlag]
+    labels = [b.parent.get_text(" ", strip=True) for b in boxes]
+    assert labels[0].startswith("Cauda equina, late sign: perineal")
+    assert any(x.startswith("Serious pathology: intravenous drug use") for x in labels)
+    assert not any("_" in x for x in labels)

@@ -140,11 +140,19 @@ _ODI_SECTIONS = ("Pain intensity", "Personal care", "Lifting", "Walking", "Sitti
                  "Standing", "Sleeping", "Sex life", "Social life", "Travelling")
 
 
+_FLAG_GROUP_WORDS = {"cauda_equina_late": "Cauda equina, late sign",
+                     "cauda_equina_early": "Cauda equina, early sign",
+                     "neurological": "Neurology", "serious_pathology": "Serious pathology"}
+
+
 def _form_context(kind: str, registry: Any, patient_id: int) -> dict[str, Any]:
     records = registry.patient_records(patient_id)  # one read for the whole form
     ctx: dict[str, Any] = {"kind": kind, "patient": records.patient, "nav": "patients"}
     if kind == "visit":
-        ctx.update(red_flags=choices(RedFlag), odi=list(zip(_ODI, _ODI_SECTIONS, strict=True)))
+        # Each red flag in words, with what it points to (cauda equina first).
+        flags = [(f.value, f"{_FLAG_GROUP_WORDS[f.group.value]}: {f.definition}")
+                 for f in RedFlag]
+        ctx.update(red_flags=flags, odi=list(zip(_ODI, _ODI_SECTIONS, strict=True)))
     elif kind == "mri":
         ctx.update(levels=choices(SpinalLevel))
     elif kind == "findings":
