@@ -86,6 +86,10 @@ def _search(request: Request, user: Principal, patient: Any, values: dict[str, s
         log.warning("PACS search failed: %s", exc)
         return _page(request, user, patient, values=values, errors=errors,
                      pacs_error=str(exc), status_code=502)
+    # Who looked at identified PACS data, and how much (the values searched for and
+    # found are identifiers and are not logged).
+    log.info("PACS search by %s for registry patient %s: %d studies", user.username,
+             patient.id, len(studies))
     return _page(request, user, patient, values=values, studies=studies, errors=errors,
                  status_code=status_code)
 
