@@ -32,6 +32,17 @@ def to_jsonable(obj: Any) -> Any:
     >>> to_jsonable({"date": dt.date(2024, 1, 2), "x": float("nan"), "t": (1, 2)})
     {'date': '2024-01-02', 'x': None, 't': [1, 2]}
     """
+    kind = type(obj)
+    # Fast paths first: an assessment holds thousands of plain numbers and strings
+    # (forecast curves), and the generic checks below cost more than the value.
+    if kind is str or kind is int or kind is bool or obj is None:
+        return obj
+    if kind is float:
+        return obj if math.isfinite(obj) else None
+    if kind is list or kind is tuple:
+        return [to_jsonable(v) for v in obj]
+    if kind is dict:
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, Enum):

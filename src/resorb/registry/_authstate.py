@@ -101,22 +101,37 @@ class AuthState:
         return max([0.0, *(r[0] - now_s for r in rows)])
 
     def failed(self, policies: dict[str, ThrottlePolicy], *, now_s: float) -> None:
-        """Count one failure under each key with its policy."""
+        """Count one failure under each key with its policy (one transaction)."""
+        for attempt in range(3):  # PostgreSQL: a concurrent first failure may insert first
+            try:
+                self._failed(policies, now_s=now_s)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+
+    def _failed(self, policies: dict[str, ThrottlePolicy], *, now_s: float) -> None:
+        keys = list(policies)
         with self._write() as conn, conn.begin():
+            rows = {r[0]: (r[1], r[2]) for r in conn.execute(
+                select(login_throttle.c.key, login_throttle.c.failures,
+                       login_throttle.c.last_failure_s)
+                .where(login_throttle.c.key.in_(keys)))}
+            inserts = []
             for key, policy in policies.items():
-                row = conn.execute(select(login_throttle.c.failures,
-                                          login_throttle.c.last_failure_s)
-                                   .where(login_throttle.c.key == key)).first()
+                row = rows.get(key)
                 failures = 1
                 if row is not None and now_s - row[1] < policy.window_s:
                     failures = row[0] + 1
                 values = {"failures": failures, "last_failure_s": now_s,
                           "blocked_until_s": now_s + policy.delay_s(failures)}
                 if row is None:
-                    conn.execute(insert(login_throttle).values(key=key, **values))
+                    inserts.append({"key": key, **values})
                 else:
                     conn.execute(update(login_throttle).where(login_throttle.c.key == key)
                                  .values(**values))
+            if inserts:
+                conn.execute(insert(login_throttle), inserts)
 
     def clear(self, key: str) -> None:
         with self._write() as conn, conn.begin():

@@ -204,8 +204,11 @@ def current_assessment(request: Request, user: User, patient_id: int) -> Any:
     from resorb.web._assess import assess_patient
 
     _reader(user)
-    return assess_patient(_state(request).registry, patient_id,
+    data = assess_patient(_state(request).registry, patient_id,
                           cache=_state(request).assessments)[1]
+    # Already plain JSON types (resorb._json.to_jsonable): skip FastAPI's second,
+    # slower encoding pass over the forecast curves.
+    return JSONResponse(content=data)
 
 
 @router.post("/api/patients/{patient_id}/assessments", status_code=201, tags=["assessments"])

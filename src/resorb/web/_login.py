@@ -17,12 +17,14 @@ One function serves the login form and ``POST /api/token``. Its policy
   (or is not a valid name) is answered after the time a real password check
   takes (a running average of the real checks), spent asleep, not hashing: the
   timing reveals nothing and a flood of made-up names cannot exhaust the CPU.
-- Argon2 runs in a worker thread, never on the event loop.
+- Argon2 runs in a worker thread, never on the event loop, at most one check
+  per CPU at a time (each takes 64 MiB): a burst of sign-ins queues.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +70,15 @@ def _guard(request) -> tuple[Any, _VerifyTimer]:
     return auth_state(request.scope), timer
 
 
+def _verify_slots(request) -> asyncio.Semaphore:
+    app_state = request.app.state
+    sem = getattr(app_state, "resorb_verify_slots", None)
+    if sem is None:
+        sem = asyncio.Semaphore(max(1, os.cpu_count() or 1))
+        app_state.resorb_verify_slots = sem
+    return sem
+
+
 def client_address(request) -> str:
     """The peer address. Forwarded headers are applied by uvicorn only for the
     proxies named with ``resorb serve --trusted-proxy``; never read here."""
@@ -108,7 +119,11 @@ async def attempt_login(request, username: str, password: str) -> LoginResult:
     user = await run_in_threadpool(st.registry.get_user, name) if valid else None
     ok = False
     if user is not None and user.active:
-        ok = await run_in_threadpool(_verify, st.registry, name, password or "")
+        # At most one argon2 check per CPU at a time: each takes 64 MiB and a core,
+        # so a burst of sign-ins queues here instead of exhausting memory.
+        async with _verify_slots(request):
+            t0 = time.perf_counter()
+            ok = await run_in_threadpool(_verify, st.registry, name, password or "")
         timer.add(time.perf_counter() - t0)
     else:
         if timer.mean_s is None:  # the first unknown name before any real check: measure one
