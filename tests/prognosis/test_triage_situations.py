@@ -110,6 +110,7 @@ herniation: {level: L4/5, morphology: extrusion}
 
 @pytest.mark.parametrize(("written", "level"), [("L4-5", "L4-L5"), ("L4/5", "L4-L5"),
                                                 ("L5/S1", "L5-S1"), ("l5-s1", "L5-S1"),
+                                                ("L4\u20135", "L4-L5"),
                                                 ("L3-4", "L3-L4")])
 def test_common_spellings_of_the_level_are_accepted(written, level):
     assert _case(herniation=f"level: {written}, morphology: protrusion").herniation.level.value \

@@ -412,7 +412,8 @@ _ALIASES: dict[type[Enum], dict[str, Enum]] = {
     Sex: {"f": Sex.FEMALE, "m": Sex.MALE},
 }
 
-_LEVEL = re.compile(r"^L([1-5])\s*[-/]?\s*(?:L?([1-5])|(S1))$")
+#: L4-5, L4/5, L4-L5, L4L5, L5/S1, and the en or em dash of word processors (L4\u20135).
+_LEVEL = re.compile(r"^L([1-5])\s*[-/\u2013\u2014]?\s*(?:L?([1-5])|(S1))$")
 
 
 def _alias(enum: type[Enum], text: str) -> Enum | None:
