@@ -118,7 +118,8 @@ def register(app: typer.Typer) -> None:
     predictors_opt = typer.Option(
         ..., "--predictors",
         help="Comma-separated predictor columns; NAME:rcs4 for a spline, NAME:ref=LEVEL for "
-             "the reference level, NAME:cat to force categorical.")
+             "the reference level, NAME:cat to force categorical (codes such as 1/2), "
+             "A*B for an interaction.")
     time_opt = typer.Option(None, "--time", help="Follow-up time column (months).")
     event_opt = typer.Option(None, "--event",
                              help="Event column: 0 censored, 1 resorption, 2 competing (surgery).")

@@ -35,6 +35,7 @@ __all__ = [
     "PredictorCoding",
     "PredictorSpec",
     "code_predictors",
+    "data_specs",
     "design_matrix",
     "parse_predictor_specs",
     "prepare_columns",
@@ -45,6 +46,8 @@ __all__ = [
 COLUMN_ENUMS: dict[str, type[Enum]] = {"sex": Sex, **FINDING_ENUMS}
 
 _SPEC_RE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.]*)(?::(?P<opt>.+))?$")
+_NAME = r"[A-Za-z_][A-Za-z0-9_.]*"
+_INTERACTION_RE = re.compile(rf"^(?P<a>{_NAME})\s*\*\s*(?P<b>{_NAME})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class PredictorSpec:
     spline_knots: int | None = None
     categorical: bool = False
     reference: str | None = None
+    components: tuple[str, ...] = ()  # an interaction "a*b": the two predictors
 
 
 def parse_predictor_specs(predictors: Sequence[str] | str, *,
@@ -62,7 +66,10 @@ def parse_predictor_specs(predictors: Sequence[str] | str, *,
     """Parse ``"age_years:rcs4,morphology:ref=protrusion"`` into specs.
 
     ``splines`` lists extra ``NAME`` or ``NAME:K`` items that request a
-    restricted cubic spline for a predictor already listed.
+    restricted cubic spline for a predictor already listed. ``a*b`` adds the
+    interaction of two predictors (every design column of one times every
+    column of the other, as R's ``a*b``); their main effects are added when
+    not listed, and interactions come after all main effects.
     """
     if isinstance(predictors, str):
         predictors = [p for p in (s.strip() for s in predictors.split(",")) if p]
@@ -70,11 +77,20 @@ def parse_predictor_specs(predictors: Sequence[str] | str, *,
         raise InvalidInputError("predictors", "no predictor given",
                                 allowed="a comma-separated list of column names")
     specs: dict[str, PredictorSpec] = {}
+    pairs: list[tuple[str, str]] = []
     for item in predictors:
+        if (im := _INTERACTION_RE.match(item.strip())):
+            a, b = im["a"], im["b"]
+            if a == b or (a, b) in pairs or (b, a) in pairs:
+                raise InvalidInputError("predictors", f"interaction {item!r} repeated or of "
+                                        "a predictor with itself", allowed="a*b, a != b")
+            pairs.append((a, b))
+            continue
         m = _SPEC_RE.match(item.strip())
         if not m:
             raise InvalidInputError("predictors", f"cannot read {item!r}",
-                                    allowed="NAME, NAME:rcs[3-7], NAME:cat, NAME:ref=LEVEL")
+                                    allowed="NAME, NAME:rcs[3-7], NAME:cat, NAME:ref=LEVEL, "
+                                            "NAME*NAME")
         name, opt = m["name"], m["opt"]
         spec = PredictorSpec(name)
         if opt:
@@ -99,6 +115,11 @@ def parse_predictor_specs(predictors: Sequence[str] | str, *,
         if k and k not in {"3", "4", "5", "6", "7"}:
             raise InvalidInputError("spline", f"{k!r} knots for {name}", allowed="3-7 knots")
         specs[name] = PredictorSpec(name, spline_knots=int(k or 4))
+    for a, b in pairs:
+        for name in (a, b):
+            specs.setdefault(name, PredictorSpec(name))
+    for a, b in pairs:
+        specs[f"{a}*{b}"] = PredictorSpec(f"{a}*{b}", components=(a, b))
     return tuple(specs.values())
 
 
@@ -158,6 +179,8 @@ def prepare_columns(df: pd.DataFrame, specs: Sequence[PredictorSpec]) -> pd.Data
     """
     out = {}
     for spec in specs:
+        if spec.components:
+            continue  # an interaction has no column of its own
         _require_column(df, spec.name, "predictor")
         col = df[spec.name]
         if spec.name in COLUMN_ENUMS:
@@ -220,7 +243,7 @@ class PredictorCoding:
     ----------
     name : str
         Column name in the cohort (and the case-file key it maps to).
-    kind : {"numeric", "categorical", "rcs"}
+    kind : {"numeric", "categorical", "rcs", "interaction"}
     columns : tuple of str
         Names of the design columns (``morphology[extrusion]``, ``age_years'``...).
     levels : tuple of str
@@ -232,6 +255,9 @@ class PredictorCoding:
         Development range (min, max) of a numeric predictor.
     scale : str or None
         Name of the domain enum the values were read on.
+    components : tuple of str
+        The two predictors of an interaction (``kind == "interaction"``); its
+        columns are the products of theirs, built by :func:`design_matrix`.
     """
 
     name: str
@@ -242,6 +268,7 @@ class PredictorCoding:
     knots: tuple[float, ...] = ()
     range: tuple[float, float] | None = None
     scale: str | None = None
+    components: tuple[str, ...] = ()
 
     def encode(self, values: pd.Series | np.ndarray) -> np.ndarray:
         """Design columns for ``values`` (already normalised), shape (n, len(columns))."""
@@ -264,7 +291,7 @@ class PredictorCoding:
                 "levels": list(self.levels), "reference": self.reference,
                 "knots": list(self.knots),
                 "range": list(self.range) if self.range is not None else None,
-                "scale": self.scale}
+                "scale": self.scale, "components": list(self.components)}
 
     @classmethod
     def from_dict(cls, d: dict) -> PredictorCoding:
@@ -272,7 +299,7 @@ class PredictorCoding:
                    levels=tuple(d.get("levels") or ()), reference=d.get("reference"),
                    knots=tuple(d.get("knots") or ()),
                    range=tuple(d["range"]) if d.get("range") is not None else None,
-                   scale=d.get("scale"))
+                   scale=d.get("scale"), components=tuple(d.get("components") or ()))
 
 
 def _level_order(spec: PredictorSpec, observed: list[str], *,
@@ -318,6 +345,8 @@ def code_predictors(frame: pd.DataFrame,
     """Fix the coding of each predictor from the (complete-case) development data."""
     codings = []
     for spec in specs:
+        if spec.components:
+            continue
         col = frame[spec.name]
         scale = COLUMN_ENUMS[spec.name].__name__ if spec.name in COLUMN_ENUMS else None
         if col.dtype == object:
@@ -352,13 +381,37 @@ def code_predictors(frame: pd.DataFrame,
             if np.unique(x).size < 2:
                 raise InvalidInputError(spec.name, "is constant", allowed="a varying predictor")
             codings.append(PredictorCoding(spec.name, "numeric", (spec.name,), range=rng))
+    by_name = {c.name: c for c in codings}
+    for spec in specs:
+        if spec.components:
+            a, b = (by_name[n] for n in spec.components)
+            codings.append(PredictorCoding(
+                spec.name, "interaction",
+                tuple(f"{x} * {y}" for x in a.columns for y in b.columns),
+                components=spec.components))
     return tuple(codings)
 
 
 def design_matrix(frame: pd.DataFrame, codings: Sequence[PredictorCoding]) -> np.ndarray:
-    """Design matrix without intercept, shape (n, sum of coding widths)."""
-    blocks = [c.encode(frame[c.name]) for c in codings]
-    return np.hstack(blocks) if blocks else np.zeros((len(frame), 0))
+    """Design matrix without intercept, shape (n, sum of coding widths).
+
+    An interaction's columns are the products of its two predictors' columns
+    (which come before it).
+    """
+    blocks: dict[str, np.ndarray] = {}
+    for c in codings:
+        if c.kind == "interaction":
+            a, b = (blocks[n] for n in c.components)
+            blocks[c.name] = (a[:, :, None] * b[:, None, :]).reshape(len(frame), -1)
+        else:
+            blocks[c.name] = c.encode(frame[c.name])
+    return np.hstack(list(blocks.values())) if blocks else np.zeros((len(frame), 0))
+
+
+def data_specs(codings: Sequence[PredictorCoding]) -> list[PredictorSpec]:
+    """The columns a fitted coding reads (for :func:`prepare_columns` on new data)."""
+    return [PredictorSpec(c.name, categorical=c.kind == "categorical")
+            for c in codings if c.kind != "interaction"]
 
 
 def column_names(codings: Sequence[PredictorCoding]) -> list[str]:

@@ -18,6 +18,7 @@ from resorb.cohort._coding import (
     PredictorSpec,
     code_predictors,
     column_names,
+    data_specs,
     design_matrix,
     parse_predictor_specs,
     prepare_columns,
@@ -246,9 +247,7 @@ class FittedLogistic:
     # -- predictions -------------------------------------------------------
     def linear_predictor(self, df: pd.DataFrame) -> np.ndarray:
         """Linear predictor (log-odds) for the rows of ``df``."""
-        frame = prepare_columns(df, [PredictorSpec(c.name) if c.kind != "categorical" else
-                                     PredictorSpec(c.name, categorical=True)
-                                     for c in self.codings])
+        frame = prepare_columns(df, data_specs(self.codings))
         X = np.column_stack([np.ones(len(frame)), design_matrix(frame, self.codings)])
         return X @ self.coef
 

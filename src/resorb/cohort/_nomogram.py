@@ -30,6 +30,8 @@ def nomogram_points(names, coef, codings, *, max_points: float = 100.0) -> dict:
         ``scale``: points per unit of log-odds; ``offset``: linear predictor
         at zero total points.
     """
+    if any(c.kind == "interaction" for c in codings):
+        raise ValueError("a nomogram of additive axes cannot show interaction terms")
     coef = np.asarray(coef, float)
     pos = 1
     axes = []

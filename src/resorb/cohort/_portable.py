@@ -43,7 +43,12 @@ import pandas as pd
 from scipy.special import expit
 
 from resorb._atomic import write_atomic
-from resorb.cohort._coding import PredictorCoding, PredictorSpec, design_matrix, prepare_columns
+from resorb.cohort._coding import (
+    PredictorCoding,
+    data_specs,
+    design_matrix,
+    prepare_columns,
+)
 from resorb.errors import InvalidInputError, OutsideEvidenceRangeWarning
 
 __all__ = [
@@ -204,8 +209,7 @@ class PortableModel:
 
     # -- prediction ----------------------------------------------------------
     def _design(self, df: pd.DataFrame) -> np.ndarray:
-        frame = prepare_columns(df, [PredictorSpec(c.name, categorical=c.kind == "categorical")
-                                     for c in self.codings])
+        frame = prepare_columns(df, data_specs(self.codings))
         for c in self.codings:
             if frame[c.name].isna().any():
                 raise InvalidInputError(c.name, "is missing", allowed=_allowed(c))
@@ -257,8 +261,7 @@ class PortableModel:
         source = {"model_file": str(self.path) if self.path else None,
                   "citation": self.citation.get("text"),
                   "doi": self.citation.get("doi"), "pmid": self.citation.get("pmid")}
-        frame = prepare_columns(df, [PredictorSpec(c.name, categorical=c.kind == "categorical")
-                                     for c in self.codings])
+        frame = prepare_columns(df, data_specs(self.codings))
         factors = []
         pos = 1
         for c in self.codings:
@@ -328,9 +331,17 @@ def portable_from_fit(fit, *, definition: str | None = None,
                       horizon_months: float | None = None,
                       performance: dict | None = None, citation: dict | None = None,
                       data_path: str | Path | None = None) -> PortableModel:
-    """Build a :class:`PortableModel` from a :class:`FittedLogistic`."""
+    """Build a :class:`PortableModel` from a :class:`FittedLogistic`.
+
+    A model with interactions is refused: the model file's per-factor
+    explanation and its nomogram assume additive predictors.
+    """
     from resorb import __version__
 
+    if any(c.kind == "interaction" for c in fit.codings):
+        raise InvalidInputError("save-model", "a model with interactions cannot be saved as "
+                                "a portable model file yet",
+                                allowed="a model without a*b terms")
     dev = {"n": fit.n, "events": fit.events, "missing": fit.missing.to_dict(),
            "separation": fit.separation.to_dict(),
            "ranges": {c.name: (list(c.range) if c.range else list(c.levels))

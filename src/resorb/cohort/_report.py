@@ -82,7 +82,8 @@ def cohort_figures(analysis: CohortAnalysis) -> dict[str, object]:
     fig.tight_layout()
     figs["decision_curve"] = fig
 
-    figs["nomogram"] = plot_nomogram(analysis.fit)
+    if all(c.kind != "interaction" for c in analysis.fit.codings):
+        figs["nomogram"] = plot_nomogram(analysis.fit)
 
     surv = analysis.survival
     if surv is not None:

@@ -25,9 +25,9 @@ import pandas as pd
 from resorb.cohort._coding import (
     MissingReport,
     PredictorCoding,
-    PredictorSpec,
     code_predictors,
     column_names,
+    data_specs,
     design_matrix,
     parse_predictor_specs,
     prepare_columns,
@@ -180,8 +180,7 @@ class _SurvivalBase:
         return specs, codings, names, X, t, e, data, report
 
     def _design(self, df: pd.DataFrame) -> pd.DataFrame:
-        frame = prepare_columns(df, [PredictorSpec(c.name, categorical=c.kind == "categorical")
-                                     for c in self.codings])
+        frame = prepare_columns(df, data_specs(self.codings))
         return pd.DataFrame(design_matrix(frame, self.codings), columns=list(self.names))
 
     @property

@@ -14,7 +14,7 @@ write.csv(data.frame(term = names(coef(f)), coef = unname(coef(f)),
                      se = unname(sqrt(diag(vcov(f))))),
           paste0(args[5], "_coef.csv"), row.names = FALSE)
 rows <- list()
-for (s in seeds) {
+if (B > 0) for (s in seeds) {
   set.seed(s)
   st <- system.time(invisible(capture.output(v <- validate(f, B = B))))
   t <- st[["elapsed"]]
@@ -24,4 +24,5 @@ for (s in seeds) {
                                          corrected = v[, "index.corrected"],
                                          n = v[, "n"], seconds = t, cpu_seconds = cpu)
 }
-write.csv(do.call(rbind, rows), paste0(args[5], "_validate.csv"), row.names = FALSE)
+if (length(rows)) write.csv(do.call(rbind, rows), paste0(args[5], "_validate.csv"),
+                            row.names = FALSE)
