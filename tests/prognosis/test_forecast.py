@@ -242,3 +242,18 @@ def test_a_400_mm3_fragment_gone_at_6_months_is_resorption_beyond_measurement_er
     assert obs.mdc_mm3 < 400
     assert est.probability > 0.95
     assert est.forecast.probability_complete_by_24_months > 0.6
+
+
+def test_the_stored_centres_of_the_course_prior_are_what_the_fit_gives():
+    """The fitted rate centre and partial-course centre are kept as labelled evidence
+    records; refitting reproduces them."""
+    from resorb.evidence import evidence_value
+    from resorb.prognosis._calibration import _fit_kinetics
+
+    fit = _fit_kinetics()
+    assert fit["log_k_mean"] == pytest.approx(
+        evidence_value("kinetic_rate_log_mean_fitted").value, abs=5e-3)
+    assert fit["partial_logit_mean"] == pytest.approx(
+        evidence_value("partial_course_logit_mean_fitted").value, abs=5e-3)
+    prior = default_kinetic_prior("extrusion")
+    assert prior.log_k_mean == evidence_value("kinetic_rate_log_mean_fitted").value

@@ -143,6 +143,8 @@ PRIOR_EVIDENCE_IDS: dict[str, str] = {
     "partial_max": "partial_shrinkage_fraction_max_assumption",
     "stable_band": "stable_band_assumption",
     "growth_excess": "growth_excess_assumption",
+    "rate_centre": "kinetic_rate_log_mean_fitted",
+    "partial_centre": "partial_course_logit_mean_fitted",
 }
 
 

@@ -308,9 +308,8 @@ def default_kinetic_prior(morphology: HerniationMorphology | str | None = None) 
     """
     if isinstance(morphology, str):
         morphology = parse_enum(HerniationMorphology, morphology, field="morphology")
-    from resorb.prognosis._calibration import _fit_kinetics, _probability, _record, _targets
+    from resorb.prognosis._calibration import _probability, _record, _targets
 
-    fit = _fit_kinetics()
     used: list[dict[str, Any]] = []
 
     def get(role: str):
@@ -320,6 +319,10 @@ def default_kinetic_prior(morphology: HerniationMorphology | str | None = None) 
                      "citations": [dict(c) for c in rec.citations]})
         return rec
 
+    # The fitted centres are stored as labelled records (a test refits and compares),
+    # so a process does not pay for the fit.
+    fit = {"log_k_mean": float(get("rate_centre").value),
+           "partial_logit_mean": float(get("partial_centre").value)}
     for role in ("early_3", "complete_by_8", "complete_by_2", "complete_1y", "rate_log_sd",
                  "lag", "decrease", "complete_fraction", "partial_max", "halved_overall"):
         get(role)
@@ -343,8 +346,8 @@ def default_kinetic_prior(morphology: HerniationMorphology | str | None = None) 
         morphology=None if morphology is None else morphology.value,
         regression_probability=p, complete_share=min(share_c, 1.0),
         growth_share=float(growth.value),
-        log_k_mean=fit["log_k_mean"], log_k_sd=fit["log_k_sd"],
-        lag_median_months=fit["lag_median_months"], lag_log_sd=float(lag.value[1]),
+        log_k_mean=fit["log_k_mean"], log_k_sd=t["log_k_sd"],
+        lag_median_months=float(lag.value[0]), lag_log_sd=float(lag.value[1]),
         partial_logit_mean=fit["partial_logit_mean"], partial_max=t["partial_max"],
         stable_band=(float(band[0]), float(band[1])),
         growth_excess_median=float(excess[0]), growth_excess_log_sd=float(excess[1]),
