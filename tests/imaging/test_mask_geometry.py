@@ -458,3 +458,50 @@ def test_assess_reports_the_qform_sform_conflict_in_its_warnings(tmp_path, capsy
     assert code == 0, err
     found = [w for w in json.loads(out)["warnings"] if w["field"] == "mri[0].mask"]
     assert len(found) == 1 and "qform" in found[0]["message"] and "sform" in found[0]["message"]
+
+
+def _bad_quaternion_nifti(path: Path, *, sform: bool) -> None:
+    """A NIfTI-1 whose quatern_b = quatern_c = 0.9 (b2 + c2 > 1: no rotation), written
+    by patching the header bytes (nibabel refuses to write it)."""
+    import struct
+
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.ones((3, 3, 3), np.uint8), np.diag([1.0, 1.0, 2.0, 1.0]))
+    img.header["qform_code"], img.header["sform_code"] = 1, 1 if sform else 0
+    nib.save(img, path)
+    raw = bytearray(path.read_bytes())
+    struct.pack_into("<ff", raw, 256, 0.9, 0.9)  # quatern_b, quatern_c (NIfTI-1 offsets)
+    path.write_bytes(bytes(raw))
+
+
+def test_nifti_whose_qform_is_not_a_rotation_uses_the_sform_and_says_so(tmp_path):
+    """Found by the mask fuzzer: quaternion parameters with b2 + c2 + d2 > 1 made nibabel
+    raise a bare ValueError; the sform (nibabel's rule) is used and the qform named."""
+    path = tmp_path / "bad_quaternion.nii"
+    _bad_quaternion_nifti(path, sform=True)
+    m = mask_volume(HerniationMask.from_file(path))
+    assert m.volume_mm3 == pytest.approx(54.0)
+    assert [f for f, _ in m.warnings] == ["mask"] and "qform" in m.warnings[0][1]
+    _bad_quaternion_nifti(path, sform=False)
+    with pytest.raises(ImagingError, match=r"bad_quaternion\.nii") as exc:
+        HerniationMask.from_file(path)
+    assert "\n" not in str(exc.value)
+
+
+def test_nifti_header_fixes_are_not_printed_before_the_result(tmp_path, capfd):
+    """nibabel logs its header fixes ("qform_code 228 not valid; setting to 0") to stderr
+    through its own handler, quoting the values; the reader keeps them off stderr."""
+    import struct
+
+    import nibabel as nib
+
+    path = tmp_path / "odd_header.nii"
+    nib.save(nib.Nifti1Image(np.ones((3, 3, 3), np.uint8), np.eye(4)), path)
+    raw = bytearray(path.read_bytes())
+    struct.pack_into("<h", raw, 252, 228)  # qform_code: not a valid code
+    path.write_bytes(bytes(raw))
+    nib.load(path)  # the control: nibabel itself prints the fix
+    assert "qform_code 228" in capfd.readouterr().err
+    assert mask_volume(HerniationMask.from_file(path)).voxel_count == 27
+    assert capfd.readouterr().err == ""

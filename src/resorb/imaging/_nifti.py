@@ -103,15 +103,26 @@ def read_nifti(path: str | Path, *, max_voxels: int | None = None) -> Herniation
                            f"({one_line(exc)})") from None
     if data.ndim > 3:
         data = data.reshape(shape[:3], order="F")
-    affine, warnings = _affine_and_warnings(img)
+    affine, warnings = _affine_and_warnings(img, p)
     return HerniationMask(labels=data, affine=affine, source=p, warnings=warnings)
 
 
-def _affine_and_warnings(img) -> tuple[np.ndarray, tuple[tuple[str, str], ...]]:
+def _affine_and_warnings(img, p: Path) -> tuple[np.ndarray, tuple[tuple[str, str], ...]]:
     hdr = img.header
-    affine = np.asarray(img.affine, dtype=float)
-    qform, qcode = hdr.get_qform(coded=True)
-    sform, scode = hdr.get_sform(coded=True)
+    try:
+        affine = np.asarray(img.affine, dtype=float)
+        sform, scode = hdr.get_sform(coded=True)
+    except (ValueError, ArithmeticError) as exc:
+        raise ImagingError(f"{p}: geometry cannot be read "
+                           f"({one_line(exc)})") from None
+    try:
+        qform, qcode = hdr.get_qform(coded=True)
+    except (ValueError, ArithmeticError):  # quaternion not a rotation (|b,c,d| > 1)
+        if scode:
+            return affine, (("mask", "the file's qform (quaternion) is not a valid rotation; "
+                                     "the sform is used (nibabel's rule)"),)
+        raise ImagingError(f"{p}: the qform quaternion is not a "
+                           "valid rotation and there is no sform") from None
     if qform is None or sform is None or not (qcode and scode):
         return affine, ()
     if np.allclose(qform, sform, rtol=1e-4, atol=1e-3):

@@ -21,7 +21,6 @@ the frame positions or the slice thickness is refused.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,13 @@ from typing import Any
 import numpy as np
 
 from resorb.errors import ImagingError, require_extra
-from resorb.imaging._mask_files import LPS_TO_RAS, check_file, check_voxel_budget, one_line
+from resorb.imaging._mask_files import (
+    LPS_TO_RAS,
+    check_file,
+    check_voxel_budget,
+    one_line,
+    silenced_libraries,
+)
 from resorb.imaging._types import HerniationMask
 
 __all__ = ["LABEL_MAP_SEGMENTATION_STORAGE", "SEGMENTATION_STORAGE", "read_dicom_seg"]
@@ -95,10 +100,9 @@ def read_dicom_seg(path: str | Path, *, source_images: Any = None,
     """
     pydicom = require_extra("pydicom", "imaging")
     p = check_file(path)
-    with warnings.catch_warnings():
-        # pydicom warns (with raw element values) about odd headers; the refusal below
-        # names the problem on one line instead.
-        warnings.simplefilter("ignore")
+    # pydicom warns (with raw element values) about odd headers; the refusal below names
+    # the problem on one line instead.
+    with silenced_libraries():
         try:
             ds = pydicom.dcmread(p)
         except Exception as exc:

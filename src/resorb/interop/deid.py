@@ -65,11 +65,11 @@ import hmac
 import re
 import secrets
 import uuid
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 from resorb.errors import ImagingError, InvalidInputError, require_extra
+from resorb.imaging._mask_files import silenced_libraries
 from resorb.interop._deid_rules import (
     CLEAN_DESCRIPTORS,
     FILE_META_REMOVED,
@@ -341,8 +341,7 @@ def deidentify(ds: Any, *, offset_days: int, uid_map: UIDMap | None = None,
     _check_burned_in(ds)
     ctx = _Context(uid_map=uid_map if uid_map is not None else UIDMap(),
                    offset_days=offset_days, clean_descriptors=clean_descriptors)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pydicom's value warnings quote the values
+    with silenced_libraries():  # pydicom's value warnings and log messages quote values
         out = copy.deepcopy(ds)
         _clean(out, ctx, sop_class=str(getattr(out, "SOPClassUID", "") or "") or None)
         meta = getattr(out, "file_meta", None)
