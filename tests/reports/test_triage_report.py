@@ -88,6 +88,9 @@ def test_cauda_equina_case_withholds_resorption_percentage_and_forecast_in_html(
         text = soup.find(id=section).get_text(" ", strip=True)
         assert headline not in text, section
         assert "chance of" not in text and "Expected volume" not in text, section
+    # Nor are the sources of the withheld estimate listed.
+    assert not any(u.startswith(("resorption:", "forecast prior"))
+                   for src in d["sources"] for u in src["used_for"])
     # The measured volumes are observations and stay.
     assert "1,600" in soup.find(id="measurements").get_text()
     triage = soup.find(id="triage-card").get_text(" ", strip=True)

@@ -394,9 +394,11 @@ def _register_sources(reg: SourceRegister, resorption: Mapping[str, Any],
                       triage: Mapping[str, Any], management: Mapping[str, Any],
                       forecast: Mapping[str, Any], measurements: list[Mapping[str, Any]],
                       therapies: Mapping[str, Any], scores: Mapping[str, Any]) -> None:
-    base = resorption.get("baseline") or {}
+    # A withheld estimate is not shown, so neither are the sources behind it.
+    withheld = bool(resorption.get("withheld"))
+    base = {} if withheld else resorption.get("baseline") or {}
     reg.add(base.get("source"), "resorption: morphology prior")
-    for f in resorption.get("factors", []):
+    for f in [] if withheld else resorption.get("factors", []):
         source = f.get("source") or {}
         for c in [source.get("counts_from"), source, *f.get("sources", []),
                   *f.get("supporting", [])]:
@@ -413,7 +415,7 @@ def _register_sources(reg: SourceRegister, resorption: Mapping[str, Any],
     for w in triage.get("warnings", []):
         for c in w.get("sources", []):
             reg.add(c, "triage")
-    if forecast.get("available"):
+    if forecast.get("available") and not withheld:
         for s in forecast["prior"]["sources"]:
             for c in s.get("citations", []):
                 reg.add(c, "forecast prior")
