@@ -226,3 +226,44 @@ def test_importing_the_same_seg_twice_makes_no_duplicate_row(clinic):
             import_dicom(reg, tmp / "clinic", patient_id=q.id, label=1, actor="test")
     finally:
         reg.close()
+
+
+def _seg_without_spacing_and_middle_slice(seg_path) -> None:
+    """Rewrite the factory SEG as a tool that omits empty frames and SpacingBetweenSlices
+    writes it: segment 1 kept on slices 2 and 4 only (slice 3 left out)."""
+    from pydicom.pixels import pack_bits
+
+    ds = pydicom.dcmread(seg_path)
+    frames = ds.pixel_array
+    keep = [i for i, f in enumerate(ds.PerFrameFunctionalGroupsSequence)
+            if f.SegmentIdentificationSequence[0].ReferencedSegmentNumber == 1
+            and float(f.PlanePositionSequence[0].ImagePositionPatient[2]) in (2.0, 4.0)]
+    assert len(keep) == 2
+    ds.PerFrameFunctionalGroupsSequence = pydicom.Sequence(
+        [ds.PerFrameFunctionalGroupsSequence[i] for i in keep])
+    ds.NumberOfFrames = len(keep)
+    ds.PixelData = pack_bits(frames[keep].ravel())
+    del ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].SpacingBetweenSlices
+    ds.save_as(seg_path)
+
+
+def test_import_of_a_seg_without_spacing_uses_its_series_and_is_exact(clinic):
+    """The review found import-dicom doubling such a SEG's volume (the 2 mm gap between
+    the frames taken as the slice spacing). With its series in the import the spacing is
+    the series' 1 mm: 2 x 20 voxels x 0.25 mm3 = 10 mm3. Alone, the SEG is refused."""
+    from resorb.registry import Registry
+    from resorb.registry._dicom import import_dicom
+
+    tmp = clinic["tmp"]
+    _seg_without_spacing_and_middle_slice(clinic["seg"])
+    reg = Registry(f"sqlite:///{tmp / 'reg.db'}")
+    reg.upgrade()
+    try:
+        p = reg.create_patient({"pseudonym": "LDH-0104", "birth_year": 1970, "sex": "female"},
+                               actor="test")
+        with pytest.raises(ImagingError, match="source images"):
+            import_dicom(reg, clinic["seg"], patient_id=p.id, label=1, actor="test")
+        out = import_dicom(reg, tmp / "clinic", patient_id=p.id, label=1, actor="test")
+        assert out["mri"][0]["volume_mm3"] == pytest.approx(10.0)
+    finally:
+        reg.close()
