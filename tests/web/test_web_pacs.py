@@ -42,11 +42,15 @@ def pid(registry):
 
 @pytest.mark.pacs
 def test_clinician_finds_the_patients_study_on_the_pacs_and_imports_it_deidentified(
-        db_url, registry, clock, pacs_config, study, pid, tmp_path):
+        db_url, registry, clock, pacs_config, study, pid, tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
     app = _app(db_url, registry, clock, pacs_config)
     with make_client(app) as c:
         c.csrf = login(c, "doc")
-        page = c.get(f"/patients/{pid}/pacs", params={"patient_id": study["patient_id"]})
+        page = c.post(f"/patients/{pid}/pacs",
+                      data={"csrf_token": c.csrf, "patient_id": study["patient_id"]})
         assert page.status_code == 200, page.text
         soup = BeautifulSoup(page.text, "html.parser")
         forms = soup.select("form.inline-import")
@@ -80,6 +84,12 @@ def test_clinician_finds_the_patients_study_on_the_pacs_and_imports_it_deidentif
         for r in con.execute(f'SELECT * FROM "{t}"'))
     con.close()
     assert [i for i in study["identifiers"] if i in text] == []
+    # What the app and the PACS client log (the test client's own request log aside).
+    logged = "\n".join(r.getMessage() for r in caplog.records
+                       if r.name.startswith(("resorb", "dicomweb_client"))
+                       and r.levelno >= logging.INFO)
+    assert "PACS search by doc" in logged
+    assert [i for i in study["identifiers"] if i in logged] == []
 
 
 @pytest.mark.pacs
@@ -98,7 +108,9 @@ def test_researcher_cannot_search_the_pacs(db_url, registry, clock, pid):
     app = _app(db_url, registry, clock, PacsConfig("http://127.0.0.1:9/dicom-web"))
     with make_client(app) as c:
         c.csrf = login(c, "res")
-        assert c.get(f"/patients/{pid}/pacs?patient_id=X").status_code == 403
+        assert c.get(f"/patients/{pid}/pacs").status_code == 403
+        assert c.post(f"/patients/{pid}/pacs", data={"csrf_token": c.csrf,
+                                                     "patient_id": "X"}).status_code == 403
         r = c.post(f"/patients/{pid}/pacs/import",
                    data={"csrf_token": c.csrf, "study_uid": "1.2.3", "label": "1"})
         assert r.status_code == 403
@@ -107,8 +119,8 @@ def test_researcher_cannot_search_the_pacs(db_url, registry, clock, pid):
 def test_pacs_page_without_a_configured_pacs_says_so(db_url, registry, clock, pid):
     app = _app(db_url, registry, clock, None)
     with make_client(app) as c:
-        login(c, "doc")
-        r = c.get(f"/patients/{pid}/pacs?patient_id=X")
+        csrf = login(c, "doc")
+        r = c.post(f"/patients/{pid}/pacs", data={"csrf_token": csrf, "patient_id": "X"})
     assert r.status_code == 200 and "No PACS is configured" in r.text
 
 
@@ -116,20 +128,35 @@ def test_unreachable_pacs_is_one_message_on_the_page(db_url, registry, clock, pi
     app = _app(db_url, registry, clock,
                PacsConfig("http://user:pw-x7q2@127.0.0.1:9/dicom-web", timeout_s=2))
     with make_client(app) as c:
-        login(c, "doc")
-        r = c.get(f"/patients/{pid}/pacs?patient_id=X")
+        csrf = login(c, "doc")
+        r = c.post(f"/patients/{pid}/pacs", data={"csrf_token": csrf, "patient_id": "X"})
     assert r.status_code == 502
     alert = BeautifulSoup(r.text, "html.parser").find(class_="notice bad").get_text()
     assert "cannot connect" in alert and "pw-x7q2" not in r.text
 
 
 def test_pacs_search_without_a_criterion_lists_nothing(db_url, registry, clock, pid):
-    """The form alone does not query the PACS (no search of the whole archive)."""
+    """The form alone, or sent empty, does not query the PACS (no search of the whole
+    archive); a search without the CSRF token is refused."""
+    app = _app(db_url, registry, clock, PacsConfig("http://127.0.0.1:9/dicom-web"))
+    with make_client(app) as c:
+        csrf = login(c, "doc")
+        r = c.get(f"/patients/{pid}/pacs")
+        assert r.status_code == 200 and "found" not in r.text
+        r = c.post(f"/patients/{pid}/pacs", data={"csrf_token": csrf})
+        assert r.status_code == 200 and "found" not in r.text
+        assert c.post(f"/patients/{pid}/pacs", data={"patient_id": "X"}).status_code == 403
+
+
+def test_pacs_search_values_stay_out_of_urls(db_url, registry, clock, pid):
+    """The search form posts: the hospital ID never appears in a URL (access logs,
+    browser history)."""
     app = _app(db_url, registry, clock, PacsConfig("http://127.0.0.1:9/dicom-web"))
     with make_client(app) as c:
         login(c, "doc")
-        r = c.get(f"/patients/{pid}/pacs")
-    assert r.status_code == 200 and "found" not in r.text
+        form = BeautifulSoup(c.get(f"/patients/{pid}/pacs").text, "html.parser").find(
+            "input", attrs={"name": "patient_id"}).find_parent("form")
+    assert form["method"] == "post"
 
 
 @pytest.mark.pacs

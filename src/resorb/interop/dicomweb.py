@@ -31,6 +31,7 @@ DICOM PS3.18 (Web Services), sections 10.4 (STOW-RS), 10.5 (WADO-RS) and 10.6
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -98,6 +99,8 @@ class PacsConfig:
     max_bytes : int
         A retrieval stops (and deletes what it wrote) beyond this many bytes.
 
+    Notes
+    -----
     These are software limits, not clinical numbers: the defaults take a
     lumbar MRI study (a few hundred to a few thousand images of ~0.5 MB).
     """
@@ -258,6 +261,9 @@ class PacsClient:
     def __init__(self, config: PacsConfig) -> None:
         dicomweb = require_extra("dicomweb_client", "pacs")
         requests = require_extra("requests", "pacs")
+        # dicomweb-client logs study UIDs and query values (patient IDs, names) at INFO;
+        # they are identifiers and must not reach an application log kept at INFO.
+        logging.getLogger("dicomweb_client").setLevel(logging.WARNING)
         self.config = config
         session = _session_class(requests)()
         if config.username is not None:

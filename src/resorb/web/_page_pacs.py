@@ -95,12 +95,23 @@ def _search(request: Request, user: Principal, patient: Any, values: dict[str, s
 
 
 @router.get("/patients/{patient_id}/pacs")
-def pacs_search(request: Request, user: User, patient_id: int) -> HTMLResponse:
-    """The search form; with a criterion, the studies the PACS finds."""
+def pacs_form(request: Request, user: User, patient_id: int) -> HTMLResponse:
+    """The search form."""
     require_page_role(user, CAN_WRITE, "import studies from the PACS")
     patient = request.app.state.resorb.registry.get_patient(patient_id)
-    values = {k: (request.query_params.get(k) or "").strip() for k in _SEARCH_FIELDS}
-    return _search(request, user, patient, values)
+    return _page(request, user, patient, values=dict.fromkeys(_SEARCH_FIELDS, ""))
+
+
+@router.post("/patients/{patient_id}/pacs")
+async def pacs_search(request: Request, user: User, patient_id: int) -> HTMLResponse:
+    """The studies the PACS finds. A POST (with the CSRF token), not a GET: the hospital
+    patient ID and name searched for must not end up in URLs, server access logs or
+    the browser history."""
+    require_page_role(user, CAN_WRITE, "import studies from the PACS")
+    form = await check_csrf(request)
+    patient = request.app.state.resorb.registry.get_patient(patient_id)
+    values = {k: str(form.get(k) or "").strip() for k in _SEARCH_FIELDS}
+    return await run_in_threadpool(_search, request, user, patient, values)
 
 
 @router.post("/patients/{patient_id}/pacs/import")
