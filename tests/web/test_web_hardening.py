@@ -214,7 +214,10 @@ def test_unknown_users_cost_no_password_hash_but_take_as_long(app, monkeypatch):
     async def fake_sleep(seconds):
         sleeps.append(seconds)
 
+    import resorb.registry._security as security
+
     monkeypatch.setattr(login_mod, "verify_password", counting_verify)
+    monkeypatch.setattr(security, "verify_password", counting_verify)
     monkeypatch.setattr(login_mod.asyncio, "sleep", fake_sleep)
     with make_client(app, client=("10.0.0.30", 1)) as c:
         assert c.post("/api/token", data={"username": "doc",

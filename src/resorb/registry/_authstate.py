@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from resorb.registry._models import Base
+from resorb.registry._records import UserRecord
 
 __all__ = ["AuthState", "ThrottlePolicy", "login_sources", "login_throttle",
            "revoked_tokens", "web_sessions"]
@@ -144,6 +145,71 @@ class AuthState:
                 login_throttle.c.last_failure_s < now_s - older_than_s,
                 login_throttle.c.blocked_until_s < now_s))
             conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_s < now_s))
+
+    # -- one sign-in attempt ---------------------------------------------------------------
+
+    def precheck(self, *, username: str | None, source: str, pair_key: str, source_key: str,
+                 account_key: str, now_s: float, known_max_age_s: float
+                 ) -> tuple[float, UserRecord | None]:
+        """Everything a sign-in reads before the password check, on one connection.
+
+        Returns the wait before an attempt is allowed (0: now; the account key
+        is skipped for a source the user signed in from within
+        ``known_max_age_s``) and the active user record (None for an unknown,
+        inactive or invalid name; ``username`` None skips the lookup).
+        """
+        from resorb.registry import _models as m
+
+        with self.engine.connect() as conn:
+            keys = [pair_key, source_key]
+            if username is not None:
+                seen = conn.execute(select(login_sources.c.last_success_s).where(
+                    login_sources.c.username == username,
+                    login_sources.c.source == source)).scalar()
+                if seen is None or now_s - seen > known_max_age_s:
+                    keys.append(account_key)
+            else:
+                keys.append(account_key)
+            rows = conn.execute(select(login_throttle.c.blocked_until_s)
+                                .where(login_throttle.c.key.in_(keys))).all()
+            wait = max([0.0, *(r[0] - now_s for r in rows)])
+            if wait > 0 or username is None:
+                return wait, None
+            u = m.User.__table__.c
+            row = conn.execute(select(u.id, u.username, u.role, u.active, u.created_at)
+                               .where(u.username == username)).first()
+        if row is None or not row.active:
+            return 0.0, None
+        return 0.0, UserRecord(id=row.id, username=row.username, role=row.role,
+                               active=bool(row.active), created_at=row.created_at)
+
+    def password_matches(self, username: str, password: str) -> bool:
+        """argon2 check of ``password`` against the user's stored hash (which never
+        leaves the registry layer)."""
+        from resorb.registry import _models as m
+        from resorb.registry._security import verify_password
+
+        u = m.User.__table__.c
+        with self.engine.connect() as conn:
+            hashed = conn.execute(select(u.password_hash)
+                                  .where(u.username == username)).scalar()
+        return hashed is not None and verify_password(hashed, password)
+
+    def succeeded(self, *, pair_key: str, username: str, source: str, now_s: float) -> None:
+        """A successful sign-in: the pair's failures go, the source becomes known."""
+        for _ in range(2):  # a concurrent first sign-in may insert the same source row
+            try:
+                with self._write() as conn, conn.begin():
+                    conn.execute(delete(login_throttle).where(login_throttle.c.key == pair_key))
+                    done = conn.execute(update(login_sources).where(
+                        login_sources.c.username == username,
+                        login_sources.c.source == source).values(last_success_s=now_s))
+                    if done.rowcount == 0:
+                        conn.execute(insert(login_sources).values(
+                            username=username, source=source, last_success_s=now_s))
+                return
+            except IntegrityError:
+                continue
 
     # -- known sources --------------------------------------------------------------------
 

@@ -109,46 +109,33 @@ async def attempt_login(request, username: str, password: str) -> LoginResult:
     source = client_address(request)
     valid = bool(USERNAME_PATTERN.fullmatch(name))
     keys = {"pair": f"pair:{name}|{source}", "src": f"src:{source}", "acct": f"acct:{name}"}
-    known = valid and await run_in_threadpool(
-        auth.is_known_source, name, source, now_s=now, max_age_s=settings.login_known_source_s)
-    checked = [keys["pair"], keys["src"]] + ([] if known else [keys["acct"]])
-    wait = await run_in_threadpool(auth.wait_s, checked, now_s=now)
+    t0 = time.perf_counter()
+    wait, user = await run_in_threadpool(
+        auth.precheck, username=name if valid else None, source=source,
+        pair_key=keys["pair"], source_key=keys["src"], account_key=keys["acct"], now_s=now,
+        known_max_age_s=settings.login_known_source_s)
     if wait > 0:
         return LoginResult(retry_after_s=wait)
-    t0 = time.perf_counter()
-    user = await run_in_threadpool(st.registry.get_user, name) if valid else None
     ok = False
-    if user is not None and user.active:
+    if user is not None:
         # At most one argon2 check per CPU at a time: each takes 64 MiB and a core,
         # so a burst of sign-ins queues here instead of exhausting memory.
         async with _verify_slots(request):
-            t0 = time.perf_counter()
-            ok = await run_in_threadpool(_verify, st.registry, name, password or "")
+            t1 = time.perf_counter()
+            ok = await run_in_threadpool(auth.password_matches, name, password or "")
+            timer.add(time.perf_counter() - t1)
+    elif timer.mean_s is None:  # the first unknown name before any real check: measure one
+        await run_in_threadpool(_dummy_verify, password or "")
         timer.add(time.perf_counter() - t0)
     else:
-        if timer.mean_s is None:  # the first unknown name before any real check: measure one
-            await run_in_threadpool(_dummy_verify, password or "")
-            timer.add(time.perf_counter() - t0)
-        else:
-            await asyncio.sleep(max(0.0, timer.mean_s - (time.perf_counter() - t0)))
+        await asyncio.sleep(max(0.0, timer.mean_s - (time.perf_counter() - t0)))
     if not ok:
         policies = _policies(settings)
         await run_in_threadpool(auth.failed, {keys[k]: policies[k] for k in keys}, now_s=now)
         return LoginResult()
-    await run_in_threadpool(auth.clear, keys["pair"])
-    await run_in_threadpool(auth.remember_source, name, source, now_s=now)
+    await run_in_threadpool(auth.succeeded, pair_key=keys["pair"], username=name,
+                            source=source, now_s=now)
     return LoginResult(user=user)
-
-
-def _verify(registry, name: str, password: str) -> bool:
-    """The stored hash is read again here so that it never leaves the registry layer."""
-    from sqlalchemy import select
-
-    from resorb.registry import _models as m
-
-    with registry.reading() as s:
-        hashed = s.scalar(select(m.User.password_hash).where(m.User.username == name))
-    return hashed is not None and verify_password(hashed, password)
 
 
 _DUMMY: list[str] = []
