@@ -44,6 +44,18 @@ def _analyse(csv: Path, outcome: str | None, predictors: str, time: str | None,
             bar.stop()
 
 
+def _render_anova(console, rows) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    a = Table(title="Wald tests: each predictor with its non-linear and interaction terms")
+    for col in ("factor", "chi-square", "d.f.", "p"):
+        a.add_column(col, justify="left" if col == "factor" else "right")
+    for r in rows:
+        a.add_row(escape(r["term"]), f"{r['chi2']:.2f}", str(r["df"]), f"{r['p']:.3g}")
+    console.print(a)
+
+
 def _render_survival(s) -> None:
     from rich.console import Console
 
@@ -83,6 +95,7 @@ def _render_fit(d) -> None:
                   f"{r['odds_ratio']:.2f} ({r['or_ci_lower']:.2f}-{r['or_ci_upper']:.2f})",
                   f"{r['p']:.3g}")
     console.print(t)
+    _render_anova(console, d["anova"])
     boot = d.get("bootstrap")
     caption = (f"bootstrap: {boot['n_successful']} of {boot['n_bootstrap']} resamples used "
                f"(seed {boot['seed']})" if boot else "no bootstrap validation")

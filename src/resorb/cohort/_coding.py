@@ -47,7 +47,8 @@ COLUMN_ENUMS: dict[str, type[Enum]] = {"sex": Sex, **FINDING_ENUMS}
 
 _SPEC_RE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.]*)(?::(?P<opt>.+))?$")
 _NAME = r"[A-Za-z_][A-Za-z0-9_.]*"
-_INTERACTION_RE = re.compile(rf"^(?P<a>{_NAME})\s*\*\s*(?P<b>{_NAME})$")
+_INTERACTION_RE = re.compile(rf"^(?P<aopt>(?P<a>{_NAME})(?::[^*]+)?)\s*\*\s*"
+                             rf"(?P<bopt>(?P<b>{_NAME})(?::[^*]+)?)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +79,20 @@ def parse_predictor_specs(predictors: Sequence[str] | str, *,
                                 allowed="a comma-separated list of column names")
     specs: dict[str, PredictorSpec] = {}
     pairs: list[tuple[str, str]] = []
+    items: list[str] = []
     for item in predictors:
         if (im := _INTERACTION_RE.match(item.strip())):
             a, b = im["a"], im["b"]
+            for side in (im["aopt"], im["bopt"]):
+                if ":" in side:  # "age:rcs3*albumin": the option belongs to the main effect
+                    items.append(side)
             if a == b or (a, b) in pairs or (b, a) in pairs:
                 raise InvalidInputError("predictors", f"interaction {item!r} repeated or of "
                                         "a predictor with itself", allowed="a*b, a != b")
             pairs.append((a, b))
-            continue
+        else:
+            items.append(item)
+    for item in items:
         m = _SPEC_RE.match(item.strip())
         if not m:
             raise InvalidInputError("predictors", f"cannot read {item!r}",

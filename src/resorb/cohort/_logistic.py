@@ -277,6 +277,12 @@ class FittedLogistic:
         """Number of predictor parameters (excluding the intercept)."""
         return len(self.names) - 1
 
+    def anova(self) -> pd.DataFrame:
+        """Wald tests of predictors, non-linearity and interactions (rms ``anova``)."""
+        from resorb.cohort._anova import wald_anova
+
+        return wald_anova(self.coef[1:], self.cov[1:, 1:], self.codings)
+
     def refit(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Coefficients on another design with the same coding (used by bootstrap)."""
         beta, ok = fit_logistic_batch(X, y, np.ones((1, len(y))), beta0=self.coef,

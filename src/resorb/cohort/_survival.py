@@ -218,6 +218,7 @@ class EfronCoxFit:
     log_likelihood_null: float
     iterations: int
     centre: float
+    cov: np.ndarray = field(repr=False)
     event_times: np.ndarray = field(repr=False)
     baseline_cumulative_hazard: np.ndarray = field(repr=False)
 
@@ -252,7 +253,7 @@ class EfronCoxFit:
         times, hazard, centre = breslow_efron_hazard(X, time, event, beta)
         return cls(pd.Series(beta, index=list(names), name="coef"), summary,
                    float(res["loglik"][0]), float(res["loglik0"][0]),
-                   int(res["iterations"][0]), centre, times, hazard)
+                   int(res["iterations"][0]), centre, cov, times, hazard)
 
     def cumulative_hazard_at(self, horizon: float, lp: np.ndarray) -> np.ndarray:
         """Cumulative hazard at ``horizon`` for linear predictors ``lp`` (Efron's
@@ -291,6 +292,12 @@ class FittedCox(_SurvivalBase):
         """Linear predictor ``x'beta`` (higher = earlier resorption)."""
         X = self.X if df is None else self._design(df).to_numpy()
         return X @ self.fitter.params_.to_numpy()
+
+    def anova(self) -> pd.DataFrame:
+        """Wald tests of predictors, non-linearity and interactions (rms ``anova``)."""
+        from resorb.cohort._anova import wald_anova
+
+        return wald_anova(self.fitter.params_.to_numpy(), self.fitter.cov, self.codings)
 
     def predict_risk(self, horizon: float, df: pd.DataFrame | None = None) -> np.ndarray:
         """Probability of resorption by ``horizon`` (cause-specific, 1 - S(t|x))."""

@@ -37,6 +37,12 @@ __all__ = ["CohortAnalysis", "SurvivalAnalysis", "analyse_cohort"]
 DEFAULT_THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.05), 2)
 
 
+def _anova_rows(table: pd.DataFrame) -> list[dict]:
+    """rms-style Wald table as JSON rows (term, chi2, df, p); sub-rows keep rms's indent."""
+    return [{"term": str(t), "chi2": float(r["chi2"]), "df": int(r["df"]),
+             "p": float(r["p"])} for t, r in table.iterrows()]
+
+
 @dataclass(frozen=True)
 class SurvivalAnalysis:
     """Time-to-resorption models and the competing-risk cumulative incidence."""
@@ -68,6 +74,7 @@ class SurvivalAnalysis:
                 "hazard_ratios": {k: float(np.exp(v))
                                   for k, v in self.cox.fitter.params_.items()},
                 "c_index": self.cox.c_index(),
+                "anova": _anova_rows(self.cox.anova()),
                 "c_index_truncated_at_horizon": self.cox_c_truncated,
                 "mean_predicted_risk_at_horizon": float(cox_risk.mean()),
                 "observed_risk_at_horizon_km": float(observed),
@@ -133,6 +140,7 @@ class CohortAnalysis:
             "coefficient_table": [
                 {"term": k, **{c: float(r[c]) for c in tab.columns}} for k, r in tab.iterrows()],
             "predictors": [c.to_dict() for c in fit.codings],
+            "anova": _anova_rows(fit.anova()),
             "c_statistic": self.calibration["c_statistic"],
             "calibration_slope": self.calibration["calibration_slope"],
             "calibration_intercept": self.calibration["calibration_intercept"],
@@ -207,6 +215,8 @@ def analyse_cohort(df: pd.DataFrame, *, outcome: str | None, predictors: str | S
     thresholds : risk thresholds of the decision curve
     progress : called as ``progress(task, done, total)`` during each bootstrap
 
+    Notes
+    -----
     A survival model that cannot be fitted (too few events, no convergence)
     is reported under ``survival.error`` without losing the logistic results.
     """
