@@ -23,13 +23,21 @@ def test_every_target_has_a_source_and_a_confidence_tag():
         assert src.get("doi") or src.get("pmid") or src.get("citation")
 
 
-def test_all_required_targets_pass(results):
+def test_every_required_fitted_target_and_check_passes(results):
     failed = [(r.id, r.value, r.expected) for r in results.values()
-              if r.required and not r.passed]
+              if r.required and not r.passed and r.role != "held_out"]
     assert failed == []
 
 
-def test_the_known_miss_is_reported_not_hidden(results):
+def test_every_target_declares_a_role_and_fitted_ones_an_sd():
+    for t in load_targets()["targets"]:
+        assert t["role"] in ("fitted", "held_out", "check"), t["id"]
+        assert isinstance(t.get("required", True), bool)
+        if t["role"] == "fitted":
+            assert t["sd"] > 0, t["id"]
+
+
+def test_the_declared_miss_is_reported_not_hidden(results):
     rim = results["infliximab_rim_increase_2wk"]
     assert not rim.required
     assert not rim.passed
@@ -87,14 +95,48 @@ def test_sustained_glucocorticoid_slows_resorption_more_than_a_single_dose():
     assert sustained.at(180) - ctrl.at(180) > 0.05
 
 
+def test_fit_reads_only_the_targets_declared_fitted(monkeypatch):
+    """Held-out targets are never used to choose parameters: during the fit every
+    evaluation is restricted to role fitted (only the final report reads the rest)."""
+    import resorb.mechanism._calibrate as cal
+
+    seen = []
+    real = cal.evaluate_targets
+
+    def spy(**kwargs):
+        seen.append(tuple(kwargs.get("roles", cal.ROLES)))
+        if kwargs.get("roles") == ("fitted",):
+            return real(**kwargs)
+        return []  # the final all-target report is not needed here
+
+    monkeypatch.setattr(cal, "evaluate_targets", spy)
+    fit = cal.fit_parameters(seed=1, draws=8, n=60)
+    assert seen[:-1] == [("fitted",)] * 8
+    assert seen[-1] == cal.ROLES
+    assert set(fit.fitted_targets) == {
+        "regression_sequestration", "regression_extrusion", "regression_protrusion",
+        "regression_bulge", "some_grow_3d_series"}
+
+
+def test_preregistered_fit_parameters_are_the_ones_fitted():
+    from resorb.mechanism import FIT_PARAMETERS
+    from resorb.mechanism._calibrate import fit_parameter_names
+
+    assert fit_parameter_names() == FIT_PARAMETERS == ("k_e1", "k_in", "k_ext", "q_ext")
+
+
 @pytest.mark.slow
-def test_refit_is_seeded_and_does_not_worsen_the_loss(tmp_path):
-    a = fit_parameters(seed=3, maxiter=1, popsize=2, n=200)
-    b = fit_parameters(seed=3, maxiter=1, popsize=2, n=200)
+def test_fit_is_seeded_and_reports_a_posterior_within_the_prior(tmp_path):
+    a = fit_parameters(seed=3, draws=16, n=100)
+    b = fit_parameters(seed=3, draws=16, n=100)
     assert a.values == b.values
-    assert a.loss_after <= a.loss_before
+    assert np.isclose(a.weights.sum(), 1.0) and 1.0 <= a.ess <= 16
+    for name, q in a.posterior.items():
+        assert q["prior_low"] <= q["q025"] <= q["median"] <= q["q975"] <= q["prior_high"]
+        assert a.values[name] == q["median"]
     path = tmp_path / "fitted.yaml"
     a.to_yaml(path)
     data = yaml.safe_load(path.read_text())
-    assert set(data["values"]) >= {"k_e1", "k_e2", "k_deg", "k_in", "D0"}
+    assert set(data["values"]) >= {"k_e1", "k_e2", "k_in", "k_ext", "q_ext"}
     assert data["values"]["k_e2"] == pytest.approx(2 * data["values"]["k_e1"])
+    assert set(data["posterior"]) == {"k_e1", "k_in", "k_ext", "q_ext"}

@@ -63,7 +63,7 @@ def test_full_variant_on_the_batch_path_matches_the_stiff_reference():
     """The compiled Dormand-Prince kernel of the full model (fast mediators as states)
     against SciPy Radau on the same right-hand side, one therapy with a jump."""
     ref = simulate("extrusion", therapies=["epidural_steroid"], variant="full",
-                   solver_method="Radau", rtol=1e-10, atol=1e-12, days=365)
+                   method="reference", solver_method="Radau", rtol=1e-10, atol=1e-12, days=365)
     bat = simulate("extrusion", therapies=["epidural_steroid"], variant="full",
                    method="batch", rtol=1e-9, atol=1e-11, days=365)
     assert bat.solver["variant"] == "full" and bat.solver["path"] == "batch"
@@ -71,8 +71,8 @@ def test_full_variant_on_the_batch_path_matches_the_stiff_reference():
 
 
 def test_two_tolerances_of_the_reference_solver_agree():
-    loose = simulate("extrusion", rtol=1e-6, atol=1e-9)
-    tight = simulate("extrusion", rtol=1e-10, atol=1e-13)
+    loose = simulate("extrusion", method="reference", rtol=1e-6, atol=1e-9)
+    tight = simulate("extrusion", method="reference", rtol=1e-10, atol=1e-13)
     assert np.max(np.abs(loose.volume_fraction - tight.volume_fraction)) < 1e-4
 
 
@@ -89,7 +89,8 @@ def test_quasi_steady_reduction_tracks_the_full_stiff_model(morphology):
     The reduction error is of the order of (slow rate / fast rate); over two
     years V/V0 stays within 0.01 and the rim proxy within 0.02 of the full model.
     """
-    full = simulate(morphology, variant="full", solver_method="Radau", rtol=1e-8, atol=1e-10)
+    full = simulate(morphology, variant="full", method="reference", solver_method="Radau",
+                    rtol=1e-8, atol=1e-10)
     red = simulate(morphology, rtol=1e-8, atol=1e-10)
     assert np.max(np.abs(full.volume_fraction - red.volume_fraction)) < 0.01
     assert np.max(np.abs(full.observables["rim_enhancement"]
@@ -146,7 +147,8 @@ def test_contained_tissue_without_exposure_does_not_resorb():
 def test_result_records_parameters_solver_and_version_and_round_trips(tmp_path):
     from resorb import __version__
 
-    r = simulate("extrusion", therapies=["epidural_steroid@40"], days=120)
+    r = simulate("extrusion", therapies=["epidural_steroid@40"], days=120,
+                 method="reference")
     assert r.version == __version__
     assert r.solver["path"] == "reference" and r.solver["method"] == "LSODA"
     assert r.solver["breakpoints_days"] == [40.0]

@@ -58,35 +58,46 @@ def test_regression_order_cites_chiu_2015_with_its_own_pmid():
     assert t["evidence"] == "chiu2015"
 
 
-def test_the_fitted_zou_targets_are_marked_and_chiu_is_a_held_out_check(results):
+def test_roles_are_declared_zou_and_seo_fitted_chiu_and_kjaer_held_out(results):
     fitted = {k for k, r in results.items() if r.fitted}
-    assert fitted == {f"regression_{m}" for m in ("sequestration", "extrusion", "protrusion",
-                                                  "bulge")}
+    assert fitted == {*(f"regression_{m}" for m in ("sequestration", "extrusion",
+                                                     "protrusion", "bulge")),
+                      "some_grow_3d_series"}
+    assert all(results[k].sd > 0 for k in fitted)
     for morph, rate in (("sequestration", 0.96), ("extrusion", 0.70), ("protrusion", 0.41),
                         ("bulge", 0.13)):
         r = results[f"regression_{morph}_chiu2015"]
-        assert not r.fitted
+        assert r.role == "held_out" and not r.fitted
         assert r.expected == rate
-        # required only because it passes (the rule for held-out checks)
-        assert r.required == r.passed
+        assert r.required  # declared before the fit, whatever the outcome
+    for tid in ("some_grow_population", "unchanged_population", "decreased_population",
+                "long_term_magnitude"):
+        assert results[tid].role == "held_out" and results[tid].required
 
 
 @pytest.mark.parametrize("target_id", [
     "chemokine_gone_4wk", "m2_peak_2wk", "m2_absent_8wk", "macrophage_peak_day7",
-    "rim_partial_regression", "cd68_typical_peak_band", "some_grow_3d_series",
-    "some_grow_population", "infliximab_rim_increase_2wk",
+    "rim_partial_regression", "infliximab_rim_increase_2wk",
 ])
-def test_known_misses_are_present_not_required_and_fail(results, target_id):
+def test_declared_misses_are_present_not_required_and_fail(results, target_id):
     r = results[target_id]
     assert not r.required
     assert not r.passed
     assert r.note
 
 
-def test_the_model_cannot_grow_and_says_so(results):
-    for tid in ("some_grow_3d_series", "some_grow_population"):
-        assert results[tid].value == 0.0
-        assert "cannot" in results[tid].note
+def test_the_model_grows_as_often_as_the_3d_series_but_overestimates_population_growth(
+        results):
+    """Seo 2016 (PMID 25253299): 21 of 56 levels grew (fitted, met). Kjaer 2016
+    (held out): 12.5 % increased and 65 % unchanged over 8 years; the model, with
+    its growth rates fitted to the clinical series, lets too many population
+    herniations grow (an honest held-out failure, reported by the calibrate command)."""
+    seo = results["some_grow_3d_series"]
+    assert seo.passed and abs(seo.value - 0.375) < 0.15
+    grow, same = results["some_grow_population"], results["unchanged_population"]
+    assert not grow.passed and grow.value > 0.125 + 0.10
+    assert not same.passed and same.value < 0.65 - 0.15
+    assert results["decreased_population"].passed
 
 
 def test_steroid_target_is_a_two_sided_band_read_a_year_after_the_injection(results):
@@ -110,7 +121,7 @@ def test_steroid_target_is_a_two_sided_band_read_a_year_after_the_injection(resu
     assert results["steroid_no_slowing_12mo"].value == pytest.approx(expected, abs=1e-6)
 
 
-def test_calibrate_json_shows_fitted_targets_and_known_misses(capsys):
+def test_calibrate_json_shows_roles_and_declared_misses(capsys):
     try:
         main(["model", "calibrate", "--json"])
     except SystemExit as exc:
@@ -118,18 +129,22 @@ def test_calibrate_json_shows_fitted_targets_and_known_misses(capsys):
     data = json.loads(capsys.readouterr().out)
     rows = {r["id"]: r for r in data["targets"]}
     assert rows["regression_extrusion"]["fitted"] is True
+    assert rows["regression_extrusion"]["role"] == "fitted"
     assert rows["regression_extrusion"]["evidence"] == "zou2023"
     assert set(data["fitted"]) == {k for k, r in rows.items() if r["fitted"]}
-    assert data["failed_required"] == []
-    assert {"chemokine_gone_4wk", "some_grow_3d_series"} <= set(data["failed_not_required"])
+    assert set(data["failed_required"]) == set(data["failed_held_out"])
+    assert "chemokine_gone_4wk" in data["failed_not_required"]
 
 
-def test_calibrate_table_labels_fitted_targets(capsys, monkeypatch):
+def test_calibrate_table_shows_fitted_held_out_and_check_targets_apart(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     try:
         main(["model", "calibrate"])
     except SystemExit as exc:
         assert exc.code in (0, None)
     out = capsys.readouterr().out
-    assert "(fitted)" in out
-    assert "fail (known)" in out
+    assert "Fitted targets" in out
+    assert "Held-out targets (never used to choose parameters)" in out
+    assert "Structural and directional checks" in out
+    assert "fail (declared)" in out
+    assert "Roles declared before any fit" in out

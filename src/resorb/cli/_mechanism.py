@@ -108,7 +108,7 @@ def _plot_png(result, path: Path) -> None:
     write_atomic(path, buf.getvalue())
 
 
-def _progress_runner(enabled: bool):
+def _progress_runner(enabled: bool, description: str = "simulating chunks"):
     """A (callback, context manager) pair drawing a rich progress bar on stderr."""
     import contextlib
 
@@ -124,7 +124,7 @@ def _progress_runner(enabled: bool):
 
     def callback(done: int, total: int) -> None:
         if "id" not in task:
-            task["id"] = progress.add_task("simulating chunks", total=total)
+            task["id"] = progress.add_task(description, total=total)
         progress.update(task["id"], completed=done, total=total)
 
     return callback, progress
@@ -144,9 +144,10 @@ def register(app: typer.Typer) -> None:
                                               "oxidative_stress, autophagy)."),
         variant: str = typer.Option("reduced", "--variant",
                                     help="reduced (quasi-steady mediators) or full."),
-        method: str = typer.Option("reference", "--method",
-                                   help="reference (SciPy LSODA) or batch (compiled "
-                                        "Dormand-Prince; faster, same numbers within 1e-4)."),
+        method: str = typer.Option("batch", "--method",
+                                   help="batch (compiled Dormand-Prince, the default) or "
+                                        "reference (SciPy LSODA; slower, same numbers "
+                                        "within 1e-6)."),
         cohort: int | None = typer.Option(None, "--cohort",
                                           help="Simulate a virtual cohort of N patients."),
         seed: int = typer.Option(0, "--seed", help="Seed of the virtual cohort."),
@@ -175,7 +176,7 @@ def register(app: typer.Typer) -> None:
                                         allowed="an integer >= 1")
             if seed < 0:
                 raise InvalidInputError("seed", f"{seed} is not a seed", allowed="an integer >= 0")
-            if module or csv or png or variant != "reduced" or method != "reference":
+            if module or csv or png or variant != "reduced" or method != "batch":
                 raise InvalidInputError("cohort", "--module, --variant, --method, --csv and "
                                         "--png apply to single simulations only")
             from resorb.mechanism import condition_overrides, load_model, parse_therapy
@@ -199,7 +200,8 @@ def register(app: typer.Typer) -> None:
                 emit(out, as_json=True)
                 return
             print_table({k: out[k] for k in ("morphology", "n", "seed", "therapies",
-                                              "fraction_regressed_12mo", "definition")},
+                                              "fraction_regressed_12mo",
+                                              "fraction_grown_12mo", "definition")},
                         title="Virtual cohort")
             from rich.console import Console
             from rich.table import Table
@@ -287,77 +289,112 @@ def register(app: typer.Typer) -> None:
 
     @model_app.command("calibrate")
     def calibrate_cmd(
-        fit: bool = typer.Option(False, "--fit", help="Refit population parameters first."),
-        seed: int = typer.Option(0, "--seed", help="Seed of the refit."),
-        maxiter: int = typer.Option(4, "--maxiter", help="Generations of the refit."),
+        fit: bool = typer.Option(False, "--fit", help="Fit the preregistered parameters "
+                                 "to the fitted targets first (posterior by importance "
+                                 "sampling)."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the fit's prior sample."),
+        draws: int = typer.Option(256, "--draws", help="Prior draws of the fit "
+                                  "(power of 2 >= 8)."),
         out: Path | None = typer.Option(None, "--out",
-                                        help="With --fit: write the fitted set (YAML)."),
+                                        help="With --fit: write the posterior and the "
+                                             "posterior medians (YAML)."),
         as_json: bool = JSON_OPT,
     ) -> None:
-        """Print every calibration target, the model's value and pass or fail."""
-        from resorb.mechanism import evaluate_targets, fit_parameters
+        """Print every calibration target with its preregistered role, the model's
+        value and pass or fail."""
+        from resorb.mechanism import evaluate_targets, fit_parameters, load_targets
 
         if seed < 0:
             raise InvalidInputError("seed", f"{seed} is not a seed", allowed="an integer >= 0")
-        if maxiter < 1:
-            raise InvalidInputError("maxiter", f"{maxiter} is too small", allowed=">= 1")
+        if draws < 8 or draws & (draws - 1):
+            raise InvalidInputError("draws", f"{draws} is not a number of prior draws",
+                                    allowed="a power of 2 >= 8")
         _check_out_path(out, "out")
+        if out is not None and not fit:
+            raise InvalidInputError("out", "only meaningful with --fit")
+        prereg = load_targets()["preregistration"]
         fitted = None
         if fit:
-            fitted = fit_parameters(seed=seed, maxiter=maxiter)
+            callback, ctx = _progress_runner(not as_json, "fitting: prior draws")
+            with ctx:
+                fitted = fit_parameters(seed=seed, draws=draws, progress=callback)
             results = fitted.targets
             if out is not None:
                 fitted.to_yaml(out)
         else:
-            if out is not None:
-                raise InvalidInputError("out", "only meaningful with --fit")
             results = evaluate_targets()
-        rows = [{"id": r.id, "description": r.description, "value": r.value,
-                 "expected": r.expected, "relation": r.relation, "tolerance": r.tolerance,
-                 "passed": r.passed, "required": r.required, "fitted": r.fitted,
-                 "confidence": r.confidence, "source": r.source, "evidence": r.evidence,
-                 "note": r.note} for r in results]
-        data = {"targets": rows,
+        rows = [{"id": r.id, "description": r.description, "role": r.role,
+                 "value": r.value, "expected": r.expected, "relation": r.relation,
+                 "tolerance": r.tolerance, "sd": r.sd, "passed": r.passed,
+                 "required": r.required, "fitted": r.fitted, "confidence": r.confidence,
+                 "source": r.source, "evidence": r.evidence, "note": r.note}
+                for r in results]
+        data = {"preregistration": prereg,
+                "targets": rows,
                 "passed": sum(r.passed for r in results),
+                "by_role": {role: [r.id for r in results if r.role == role]
+                            for role in ("fitted", "held_out", "check")},
                 "failed_required": [r.id for r in results if r.required and not r.passed],
                 "failed_not_required": [r.id for r in results
                                         if not r.required and not r.passed],
+                "failed_held_out": [r.id for r in results
+                                    if r.role == "held_out" and not r.passed],
                 "fitted": [r.id for r in results if r.fitted]}
         if fitted is not None:
-            data["fit"] = {"values": dict(fitted.values), "loss_before": fitted.loss_before,
-                           "loss_after": fitted.loss_after, "seed": fitted.seed,
-                           "written_to": None if out is None else str(out)}
+            data["fit"] = fitted.summary()
+            data["fit"]["written_to"] = None if out is None else str(out)
         if as_json:
             emit(data, as_json=True)
             return
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title="Calibration targets")
-        table.add_column("target", no_wrap=True)
-        for col in ("model", "expected", "result", "confidence", "source"):
-            table.add_column(col)
-        for r in results:
-            exp = (f"{r.relation} {r.expected}" if r.relation != "abs"
-                   else f"{r.expected} ± {r.tolerance}")
-            verdict = "pass" if r.passed else ("FAIL" if r.required else "fail (known)")
-            if r.fitted:
-                verdict += " (fitted)"
-            if r.source.get("pmid"):
-                src = f"PMID {r.source['pmid']}"
-            else:
-                src = r.source.get("doi") or r.source.get("citation", "")
-            table.add_row(r.id, f"{r.value:.4g}", exp, verdict, r.confidence, str(src)[:40])
-        Console().print(table)
+        console = Console()
+        console.print(f"Roles declared before any fit ({prereg['declared']}, model version "
+                      f"{prereg['model_version']}): fitted targets enter the fit; held-out "
+                      "targets and checks never do.")
+        for role, title in (("fitted", "Fitted targets (in the likelihood; not "
+                                       "independent checks)"),
+                            ("held_out", "Held-out targets (never used to choose "
+                                         "parameters)"),
+                            ("check", "Structural and directional checks")):
+            table = Table(title=title)
+            table.add_column("target", no_wrap=True)
+            for col in ("model", "expected", "result", "required", "confidence", "source"):
+                table.add_column(col)
+            for r in results:
+                if r.role != role:
+                    continue
+                exp = (f"{r.relation} {r.expected}" if r.relation != "abs"
+                       else f"{r.expected} ± {r.tolerance}")
+                verdict = "pass" if r.passed else ("FAIL" if r.required else "fail (declared)")
+                if r.source.get("pmid"):
+                    src = f"PMID {r.source['pmid']}"
+                else:
+                    src = r.source.get("doi") or r.source.get("citation", "")
+                table.add_row(r.id, f"{r.value:.4g}", exp, verdict,
+                              "yes" if r.required else "no", r.confidence, str(src)[:40])
+            console.print(table)
+        if fitted is not None:
+            table = Table(title=f"Posterior ({fitted.draws.shape[0]} prior draws, effective "
+                                f"sample size {fitted.ess:.1f})")
+            for col in ("parameter", "2.5 %", "median", "97.5 %", "prior range"):
+                table.add_column(col)
+            for name, q in fitted.posterior.items():
+                table.add_row(name, f"{q['q025']:.4g}", f"{q['median']:.4g}",
+                              f"{q['q975']:.4g}", f"{q['prior_low']:g} - {q['prior_high']:g}")
+            console.print(table)
 
     @model_app.command("sensitivity")
     def sensitivity_cmd(
-        n: int = typer.Option(64, "--n", help="Base sample size (power of 2 >= 8)."),
+        n: int = typer.Option(1024, "--n", help="Base sample size (power of 2 >= 8); "
+                              "(parameters + 2) x n simulations."),
         seed: int = typer.Option(0, "--seed"),
         morphology: str = typer.Option("extrusion", "--morphology", "-m"),
         day: float = typer.Option(365.0, "--day", help="Output day of V/V0."),
         module: list[str] = typer.Option([], "--module", help="Hypothesis module to include."),
-        top: int = typer.Option(15, "--top", help="Rows to show in the table."),
+        top: int = typer.Option(15, "--top", help="Rows to show in the table and plot."),
+        png: Path | None = typer.Option(None, "--png", help="Plot the indices to PNG."),
         as_json: bool = JSON_OPT,
     ) -> None:
         """Global sensitivity (Sobol indices, SALib) of V/V0 at a given day."""
@@ -369,11 +406,18 @@ def register(app: typer.Typer) -> None:
         if seed < 0:
             raise InvalidInputError("seed", f"{seed} is not a seed", allowed="an integer >= 0")
         _check_days(day, "day")
+        _check_out_path(png, "png")
+        if top < 1:
+            raise InvalidInputError("top", f"{top} is too small", allowed="an integer >= 1")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", HypothesisModuleWarning)
             res = sobol_sensitivity(morphology, n=n, seed=seed, day=day, modules=module)
         for w in caught:
             sys.stderr.write(f"resorb: warning: {w.message}\n")
+        if png is not None:
+            from resorb.mechanism._sensitivity import plot_sobol
+
+            plot_sobol(res, png, top=top)
         data = res.summary()
         if as_json:
             emit(data, as_json=True)
@@ -389,3 +433,8 @@ def register(app: typer.Typer) -> None:
             table.add_row(row["name"], f"{row['S1']:.3f}", f"{row['S1_conf']:.3f}",
                           f"{row['ST']:.3f}", f"{row['ST_conf']:.3f}")
         Console().print(table)
+        conv = data["convergence"]
+        change = conv["max_abs_change_ST_half_to_full"]
+        Console().print(f"Convergence: widest 95 % interval {conv['max_ST_conf']:.3f} (ST) "
+                        f"against a largest index of {conv['max_index']:.3f}; largest change "
+                        f"of ST from half to the full sample {change:.3f}.")

@@ -92,6 +92,26 @@ class Expression:
         return {n.id for n in ast.walk(self._tree)
                 if isinstance(n, ast.Name)} - _FUNCTIONS
 
+    def has_zero_factor(self, zeros: Iterable[str]) -> bool:
+        """True if the expression is a product with one of the names ``zeros`` as a
+        factor (so it is identically 0 when those names are 0)."""
+        zeros = set(zeros)
+
+        def walk(node: ast.AST) -> bool:
+            if isinstance(node, ast.Name):
+                return node.id in zeros
+            if isinstance(node, ast.Constant):
+                return float(node.value) == 0.0
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+                return walk(node.left) or walk(node.right)
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+                return walk(node.left)
+            if isinstance(node, ast.UnaryOp):
+                return walk(node.operand)
+            return False
+
+        return walk(self._tree)
+
     def to_python(self) -> str:
         """Python source (``exp`` must be bound to :func:`math.exp`)."""
         return ast.unparse(self._tree)

@@ -19,15 +19,22 @@ Two variants of the same model are offered:
     each fast mediator is a state relaxing to its target,
     ``dm/dt = rate * (target - m)``; used to check the reduction.
 
-What the model does not contain: age (the review and Autio 2006 report faster
-resorption at 41-50 years, mechanisms.md §3.4, but no parameter depends on
-age), herniation growth or swelling (V/V0 never rises), and repeated dosing.
+Processes are declared once, as reactions (``reactions`` in ``model.yaml``);
+each state's rate law is derived from them, and the SBML export writes them as
+SBML reactions.
 
-Parameter values: ``data/model.yaml`` holds the population values, which were
-hand-tuned in place; ``data/calibrated.yaml`` repeats the tuned subset, so
-``load_model(calibrated=True)`` and ``load_model(calibrated=False)`` give the
-same numbers until that file is replaced by a ``resorb model calibrate --fit``
-result.
+A herniation can grow: nucleus material left in the parent disc (state ``Q``)
+keeps extruding into a herniation still connected to it (``k_ext``,
+``q_ext``), while the immune machinery clears it. What the model does not
+contain: age (the review and Autio 2006 report faster resorption at 41-50
+years, mechanisms.md §3.4, but no parameter depends on age), early hydration
+swelling of the fragment, and repeated dosing.
+
+Parameter values: ``data/model.yaml`` holds the prior centres and the fixed
+values; ``data/calibrated.yaml`` holds the posterior medians of the
+preregistered fit (``resorb model calibrate --fit``), applied by
+``load_model(calibrated=True)``; ``load_model(calibrated=False)`` gives the
+values written in ``model.yaml``.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ __all__ = [
     "Mediator",
     "Model",
     "Parameter",
+    "Reaction",
     "State",
     "TherapySpec",
     "load_model",
@@ -106,13 +114,18 @@ class Parameter:
 
 @dataclass(frozen=True, slots=True)
 class State:
-    """A state variable: name, initial-value expression, unit, family."""
+    """A state variable: name, initial-value expression, unit, family.
+
+    ``label`` is a short human name; ``annotation`` holds (qualifier, compact
+    identifier) pairs such as ``("is", "CL:0000863")`` for the SBML export."""
 
     name: str
     initial: Expression
     unit: str
     family: str
     description: str = ""
+    label: str = ""
+    annotation: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +137,26 @@ class Mediator:
     rate: Expression
     family: str
     description: str = ""
+    label: str = ""
+    annotation: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """A process: reactant and product states (stoichiometry 1) and its rate per day.
+
+    ``sbo`` is the Systems Biology Ontology term number, ``go`` a Gene Ontology
+    process id and ``uniprot`` an enzyme's UniProt accession (for the SBML export).
+    """
+
+    id: str
+    name: str
+    reactants: tuple[str, ...]
+    products: tuple[str, ...]
+    rate: Expression
+    sbo: int
+    go: str = ""
+    uniprot: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +197,7 @@ class Model:
     mediators: tuple[Mediator, ...]
     auxiliaries: tuple[tuple[str, Expression], ...]
     rates: Mapping[str, Expression]
+    reactions: tuple[Reaction, ...]
     observables: tuple[tuple[str, Expression, str, str], ...]
     morphologies: Mapping[str, Mapping[str, float]]
     families: Mapping[str, Mapping[str, Any]]
@@ -302,9 +336,11 @@ def _therapy_layer(spec: dict[str, Any]) -> tuple[list[Parameter], list[tuple[st
                                     (th.k_engraft / 2, th.k_engraft * 2), hl["confidence"],
                                     hl["source"], "therapy", "engraftment rate of injected cells"))
             k = f"{tid}_k_engraft"
+            # the rate constant outside the switches: every branch is then
+            # dimensionless and the forcing has units 1/day (SBML unit check)
             forcings.append((f"x_{tid}",
-                             f"({a} * {k} * exp(-{k} * (t - {s})) if t >= {s} else 0.0)"
-                             f" if {a} > 0.0 else 0.0"))
+                             f"{k} * (({a} * exp(-{k} * (t - {s})) if t >= {s} else 0.0)"
+                             f" if {a} > 0.0 else 0.0)"))
         else:
             raise ModelError(f"therapy {tid}: unknown regimen kind {th.kind!r}")
     # class exposures and PD effects
@@ -352,7 +388,8 @@ def _build(model_spec: dict[str, Any], therapy_spec: dict[str, Any],
     known = set(pnames) | {"t"}
     states = tuple(State(s["name"], parse_expression(s["initial"], known=set(pnames),
                                                      where=f"initial value of {s['name']}"),
-                         s["unit"], s["family"], s.get("description", ""))
+                         s["unit"], s["family"], s.get("description", ""),
+                         s.get("label", ""), _annotation(s))
                    for s in model_spec["states"])
     # forcings: t and parameters, plus earlier forcings
     forcings = []
@@ -367,25 +404,33 @@ def _build(model_spec: dict[str, Any], therapy_spec: dict[str, Any],
         rate = parse_expression(str(m["rate"]), known=set(pnames),
                                 where=f"relaxation rate of {m['name']}")
         mediators.append(Mediator(m["name"], target, rate, m["family"],
-                                  m.get("description", "")))
+                                  m.get("description", ""), m.get("label", ""),
+                                  _annotation(m)))
         known.add(m["name"])  # later mediators may read earlier ones (triangular order)
     aux = []
     for a in model_spec.get("auxiliaries", []):
         aux.append((a["name"], parse_expression(a["expr"], known=known,
                                                 where=f"auxiliary {a['name']}")))
         known.add(a["name"])
+    reactions = tuple(_reaction(r, known, snames) for r in model_spec.get("reactions", []))
+    if reactions and "rates" in model_spec:
+        raise ModelError("give either `reactions` or `rates`, not both")
+    rate_text = model_spec.get("rates") or _rates_from_reactions(reactions, snames)
     rates = {}
     for s in snames:
-        if s not in model_spec["rates"]:
+        if s not in rate_text:
             raise ModelError(f"state {s} has no rate law")
-        rates[s] = parse_expression(model_spec["rates"][s], known=known, where=f"rate of {s}")
-    extra = set(model_spec["rates"]) - set(snames)
+        rates[s] = parse_expression(rate_text[s], known=known, where=f"rate of {s}")
+    extra = set(rate_text) - set(snames)
     if extra:
         raise ModelError(f"rate laws for undeclared states: {sorted(extra)}")
     observables = tuple(
         (o["name"], parse_expression(o["expr"], known=known, where=f"observable {o['name']}"),
          o["unit"], o.get("description", ""))
         for o in model_spec["observables"])
+    clash = {r.id for r in reactions} & (known | {o[0] for o in observables})
+    if clash:
+        raise ModelError(f"reaction ids clash with other model names: {sorted(clash)}")
     if observables[0][0] != "volume_fraction":
         raise ModelError("the first observable must be volume_fraction")
     variability = {k: dict(v) for k, v in (model_spec.get("variability") or {}).items()}
@@ -399,12 +444,50 @@ def _build(model_spec: dict[str, Any], therapy_spec: dict[str, Any],
     model = Model(
         name=model_spec["name"], parameters=tuple(params), states=states,
         forcings=tuple(forcings), mediators=tuple(mediators), auxiliaries=tuple(aux),
-        rates=rates, observables=observables,
+        rates=rates, reactions=reactions, observables=observables,
         morphologies={k: dict(v) for k, v in model_spec["morphologies"].items()},
         families=families, modules=modules, therapies=therapies, no_mechanism=no_mech,
         variability=variability,
     )
     return dataclasses.replace(model, digest=structure_digest(model))
+
+
+_QUALIFIERS = ("is", "is_version_of", "has_part")
+
+
+def _annotation(spec: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for pair in spec.get("annotation") or ():
+        qual, ident = pair
+        if qual not in _QUALIFIERS or ":" not in ident:
+            raise ModelError(f"{spec['name']}: annotation {pair!r} needs one of "
+                             f"{', '.join(_QUALIFIERS)} and a compact identifier")
+        out.append((str(qual), str(ident)))
+    return tuple(out)
+
+
+def _reaction(spec: Mapping[str, Any], known: set[str], states: list[str]) -> Reaction:
+    rid = spec["id"]
+    for s in (*spec["reactants"], *spec["products"]):
+        if s not in states:
+            raise ModelError(f"reaction {rid}: {s!r} is not a state")
+    return Reaction(id=rid, name=spec["name"], reactants=tuple(spec["reactants"]),
+                    products=tuple(spec["products"]),
+                    rate=parse_expression(spec["rate"], known=known, where=f"reaction {rid}"),
+                    sbo=int(spec["sbo"]), go=str(spec.get("go", "")),
+                    uniprot=str(spec.get("uniprot", "")))
+
+
+def _rates_from_reactions(reactions: tuple[Reaction, ...], states: list[str]) -> dict[str, str]:
+    """Each state's rate: the reactions producing it minus those consuming it."""
+    terms: dict[str, list[str]] = {s: [] for s in states}
+    for r in reactions:
+        for s in r.products:
+            terms[s].append(f" + ({r.rate.text})")
+        for s in r.reactants:
+            terms[s].append(f" - ({r.rate.text})")
+    return {s: ("".join(t).strip().removeprefix("+ ") if t else "0.0")
+            for s, t in terms.items()}
 
 
 def structure_digest(model: Model) -> str:
@@ -442,12 +525,9 @@ def load_model(*, calibrated: bool = True) -> Model:
     Parameters
     ----------
     calibrated : bool, default True
-        Apply the shipped calibrated parameter set (``data/calibrated.yaml``);
-        ``False`` gives the values written in ``data/model.yaml``. The shipped
-        calibrated set was tuned by hand and written into ``model.yaml`` too,
-        so both give the same values today; they differ once
-        ``calibrated.yaml`` is replaced by a refit (``resorb model calibrate
-        --fit --out``).
+        Apply the shipped calibrated parameter set (``data/calibrated.yaml``,
+        the posterior medians of the preregistered fit); ``False`` gives the
+        values written in ``data/model.yaml`` (the prior centres).
 
     Returns
     -------
