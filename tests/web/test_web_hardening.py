@@ -322,3 +322,29 @@ def test_research_view_is_paginated_and_reads_one_page(app, client, registry):
     r = client.get("/api/research/patients?search=page-6", headers=h)
     assert [row["pseudonym"] for row in r.json()] == ["PAGE-6"]
     assert client.get("/api/research/patients?limit=5000", headers=h).status_code == 422
+
+
+def test_cohort_dashboard_is_computed_once_per_state_of_the_registry(app, registry,
+                                                                    monkeypatch):
+    """The dashboard summarises every patient; an unchanged registry is not re-read."""
+    import resorb.web._cohort as cohort_mod
+
+    calls = []
+    real = cohort_mod.summarise_cohort
+
+    def counting(rows):
+        calls.append(len(rows))
+        return real(rows)
+
+    monkeypatch.setattr(cohort_mod, "summarise_cohort", counting)
+    registry.create_patient({"pseudonym": "COH-1", "birth_year": 1970, "sex": "male"},
+                            actor="doc")
+    with make_client(app) as c:
+        login(c, "res")
+        assert c.get("/cohort").status_code == 200
+        assert c.get("/cohort").status_code == 200
+        assert calls == [1]
+        registry.create_patient({"pseudonym": "COH-2", "birth_year": 1971, "sex": "male"},
+                                actor="doc")
+        assert c.get("/cohort").status_code == 200
+        assert calls == [1, 2]

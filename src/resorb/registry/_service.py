@@ -513,6 +513,12 @@ class Registry:
             return research_rows(s, min_site_count=min_site_count, limit=limit, offset=offset,
                                  search=search)
 
+    def change_marker(self) -> int:
+        """A number that changes whenever the registry's records change (the newest
+        audit entry's id; every write is audited): a key for derived views."""
+        with self.reading() as s:
+            return int(s.scalar(select(func.max(m.AuditLog.id))) or 0)
+
     def research_count(self, *, search: str | None = None) -> int:
         """Number of patients in :meth:`pseudonymised_view` (matching ``search``)."""
         with self.reading() as s:

@@ -174,7 +174,9 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
 
     @app.exception_handler(ResorbError)
     async def _resorb_error(request, exc: ResorbError):
-        log.warning("request failed: %s", exc)
+        # The type only: a message can quote a stored value or a file name.
+        log.warning("request refused: %s on %s %s", type(exc).__name__, request.method,
+                    request.url.path)
         if wants_json(request):
             return JSONResponse(status_code=422, content={"detail": [], "error": str(exc)})
         return _pages.error_page(request, 422, "Cannot do that", str(exc))

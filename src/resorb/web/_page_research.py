@@ -68,9 +68,26 @@ def research_patient(request: Request, user: User, pseudonym: str) -> HTMLRespon
 
 @router.get("/cohort")
 def cohort(request: Request, user: User) -> HTMLResponse:
+    return render(request, "cohort.html", _cohort_context(request, user) | {"nav": "cohort"},
+                  user=user)
+
+
+def _cohort_context(request: Request, user: Principal) -> dict[str, Any]:
+    """The dashboard's summary and plots, computed once per state of the registry.
+
+    The dashboard summarises every patient, so it is kept (one entry per app)
+    until the registry changes: any write adds an audit entry, and the newest
+    audit id is the key. A view of an unchanged registry reads one number.
+    """
     from resorb.web._cohort import summarise_cohort
     from resorb.web._plots import km_by_group_svg, resorption_by_group_svg, svg_data_uri
 
+    reg = state(request).registry
+    app_state = request.app.state
+    cached = getattr(app_state, "resorb_cohort", None)
+    marker = reg.change_marker()
+    if cached is not None and cached[0] == marker:
+        return cached[1]
     summary = summarise_cohort(_research_rows(request, user))
     km = summary.kaplan_meier()
     plots = {}
@@ -78,5 +95,7 @@ def cohort(request: Request, user: User) -> HTMLResponse:
         plots["resorption"] = svg_data_uri(resorption_by_group_svg(summary.resorption_percent))
     if km:
         plots["km"] = svg_data_uri(km_by_group_svg(km))
-    return render(request, "cohort.html", {"s": summary, "table": summary.table(),
-                                           "plots": plots, "nav": "cohort"}, user=user)
+    context = {"s": summary, "table": summary.table(), "plots": plots}
+    # Drawing missing date offsets above is itself a write: key by the state after it.
+    app_state.resorb_cohort = (reg.change_marker(), context)
+    return context
