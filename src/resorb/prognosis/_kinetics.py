@@ -21,13 +21,15 @@ set so that the probability of each event (regression by 12 months, complete
 resolution by 24 months) is exactly the target.
 
 The kinetic is the same for every morphology (no time-course data by
-morphology were found): its centre and the lag are fitted so that the share
-of one-year regressors that had regressed by 3 months is Hornung 2023's
-(23/90), the share of one-year disappearances complete by 8 and 2 months
-Ramos Amador 2013's (66 %, 5/42), and the overall probability of at least
-50 % reduction Zou 2023's (43.6 %); the spread of the rate is that of Macki
-2014's times to resolution. :func:`calibration_table` shows every target beside
-the prior's value.
+morphology were found; the class weights carry the morphology). The lag is
+short (median about one week, ``forecast_lag_months_assumption``); the spread
+of the rate is that of Macki 2014's times to resolution; the rate's centre and
+the partial course's centre are fitted (:mod:`resorb.prognosis._calibration`)
+to the shares of one-year disappearances complete by 8 and by 2 months (Ramos
+Amador 2013: 66 %, 5/42) and to the overall probability of at least 50 %
+reduction (Zou 2023: 43.6 %). Hornung 2023's share of early resorbers (23/90
+by 3 months) is a check the kinetic misses. :func:`calibration_table` shows
+every target beside the prior's value; ``docs/validation.md`` holds it.
 """
 
 from __future__ import annotations
