@@ -56,6 +56,23 @@ def _render_anova(console, rows) -> None:
     console.print(a)
 
 
+def _render_effects(console, rows) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    if not rows:
+        return
+    e = Table(title="Effects: lower to upper quartile, or each category against the "
+                    "reference; others at their median or most frequent category")
+    for col in ("factor", "low", "high", rows[0]["ratio_name"] + " (95% CI)"):
+        e.add_column(col, justify="left" if col == "factor" else "right")
+    for r in rows:
+        fmt = (lambda v: v) if isinstance(r["low"], str) else (lambda v: f"{v:.4g}")
+        e.add_row(escape(r["factor"]), fmt(r["low"]), fmt(r["high"]),
+                  f"{r['ratio']:.2f} ({r['ratio_lower']:.2f}-{r['ratio_upper']:.2f})")
+    console.print(e)
+
+
 def _render_survival(s) -> None:
     from rich.console import Console
 
@@ -96,6 +113,7 @@ def _render_fit(d) -> None:
                   f"{r['p']:.3g}")
     console.print(t)
     _render_anova(console, d["anova"])
+    _render_effects(console, d["effects"])
     boot = d.get("bootstrap")
     caption = (f"bootstrap: {boot['n_successful']} of {boot['n_bootstrap']} resamples used "
                f"(seed {boot['seed']})" if boot else "no bootstrap validation")

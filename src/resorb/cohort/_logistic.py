@@ -283,6 +283,13 @@ class FittedLogistic:
 
         return wald_anova(self.coef[1:], self.cov[1:, 1:], self.codings)
 
+    def effects(self) -> pd.DataFrame:
+        """Inter-quartile odds ratios and level contrasts (rms ``summary``)."""
+        from resorb.cohort._contrasts import interquartile_effects
+
+        return interquartile_effects(self.coef[1:], self.cov[1:, 1:], self.codings,
+                                     self.X[:, 1:], ratio="odds ratio")
+
     def refit(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Coefficients on another design with the same coding (used by bootstrap)."""
         beta, ok = fit_logistic_batch(X, y, np.ones((1, len(y))), beta0=self.coef,

@@ -299,6 +299,13 @@ class FittedCox(_SurvivalBase):
 
         return wald_anova(self.fitter.params_.to_numpy(), self.fitter.cov, self.codings)
 
+    def effects(self) -> pd.DataFrame:
+        """Inter-quartile hazard ratios and level contrasts (rms ``summary``)."""
+        from resorb.cohort._contrasts import interquartile_effects
+
+        return interquartile_effects(self.fitter.params_.to_numpy(), self.fitter.cov,
+                                     self.codings, self.X, ratio="hazard ratio")
+
     def predict_risk(self, horizon: float, df: pd.DataFrame | None = None) -> np.ndarray:
         """Probability of resorption by ``horizon`` (cause-specific, 1 - S(t|x))."""
         return -np.expm1(-self.fitter.cumulative_hazard_at(horizon, self.risk_score(df)))

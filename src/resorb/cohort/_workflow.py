@@ -43,6 +43,12 @@ def _anova_rows(table: pd.DataFrame) -> list[dict]:
              "p": float(r["p"])} for t, r in table.iterrows()]
 
 
+def _effect_rows(table: pd.DataFrame) -> list[dict]:
+    """Inter-quartile effects (rms ``summary``) as JSON rows."""
+    return [{k: (v if isinstance(v, str) else float(v)) for k, v in r.items()}
+            for r in table.to_dict(orient="records")]
+
+
 @dataclass(frozen=True)
 class SurvivalAnalysis:
     """Time-to-resorption models and the competing-risk cumulative incidence."""
@@ -75,6 +81,7 @@ class SurvivalAnalysis:
                                   for k, v in self.cox.fitter.params_.items()},
                 "c_index": self.cox.c_index(),
                 "anova": _anova_rows(self.cox.anova()),
+                "effects": _effect_rows(self.cox.effects()),
                 "c_index_truncated_at_horizon": self.cox_c_truncated,
                 "mean_predicted_risk_at_horizon": float(cox_risk.mean()),
                 "observed_risk_at_horizon_km": float(observed),
@@ -141,6 +148,7 @@ class CohortAnalysis:
                 {"term": k, **{c: float(r[c]) for c in tab.columns}} for k, r in tab.iterrows()],
             "predictors": [c.to_dict() for c in fit.codings],
             "anova": _anova_rows(fit.anova()),
+            "effects": _effect_rows(fit.effects()),
             "c_statistic": self.calibration["c_statistic"],
             "calibration_slope": self.calibration["calibration_slope"],
             "calibration_intercept": self.calibration["calibration_intercept"],
