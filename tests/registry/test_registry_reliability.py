@@ -272,3 +272,35 @@ def test_csv_export_escapes_formula_cells_and_keeps_line_endings(tmp_path):
     assert sorted(v.notes for v in back.list_visits(q.id)) == sorted(
         n.strip() for n in _FORMULAS)
     back.close()
+
+
+def test_login_state_is_kept_in_the_database_on_both_backends(registry, clinician):
+    """Throttle, known sources, sessions and revocations work on SQLite and PostgreSQL
+    (shared by every web worker and instance)."""
+    from resorb.registry import AuthState, ThrottlePolicy
+
+    auth = AuthState(registry.engine)
+    policy = ThrottlePolicy(free_failures=1, base_delay_s=2, max_delay_s=10, window_s=100)
+    keys = {"pair": "pair:dr_ada|10.0.0.1", "src": "src:10.0.0.1", "acct": "acct:dr_ada"}
+    args = dict(username="dr_ada", source="10.0.0.1", pair_key=keys["pair"],
+                source_key=keys["src"], account_key=keys["acct"], known_max_age_s=1000)
+    assert auth.precheck(now_s=0, **args)[1].username == "dr_ada"
+    for _ in range(2):
+        auth.failed(dict.fromkeys(keys.values(), policy), now_s=10)
+    wait, user = auth.precheck(now_s=11, **args)
+    assert wait == 1 and user is None  # blocked until 12: 2 s after the second failure
+    assert auth.password_matches("dr_ada", "correct horse battery")
+    assert not auth.password_matches("dr_ada", "wrong password!")
+    auth.succeeded(pair_key=keys["pair"], username="dr_ada", source="10.0.0.1", now_s=12)
+    assert auth.is_known_source("dr_ada", "10.0.0.1", now_s=13, max_age_s=100)
+    sid = auth.create_session("dr_ada", now_s=20)
+    assert auth.session_user(sid, now_s=30, idle_s=100, absolute_s=1000) == "dr_ada"
+    assert auth.session_user(sid, now_s=200, idle_s=100, absolute_s=1000) is None  # idle
+    sid = auth.create_session("dr_ada", now_s=300)
+    registry.set_user_active("dr_ada", False, actor="dr_ada")
+    assert auth.session_user(sid, now_s=301, idle_s=100, absolute_s=1000) is None
+    auth.revoke_token("jti-1", expires_s=500)
+    auth.revoke_token("jti-1", expires_s=500)  # twice is fine
+    assert auth.token_revoked("jti-1") and not auth.token_revoked("jti-2")
+    auth.sweep(now_s=10_000, older_than_s=100)
+    assert not auth.token_revoked("jti-1")
