@@ -8,6 +8,7 @@ use, so ``import resorb`` stays fast); each lives in a subpackage with the rest
 of its API.
 
 Reading and assessing a case
+
     >>> case = resorb.Case.from_file("case.yaml")        # doctest: +SKIP
     >>> a = resorb.assess_case(case)                     # doctest: +SKIP
     >>> a.to_dict()["resorption"]["probability"]         # doctest: +SKIP
@@ -21,6 +22,7 @@ Reading and assessing a case
     object with ``predict_case`` fits (``CasePredictor``).
 
 Volumes
+
     >>> m = resorb.mask_volume(resorb.HerniationMask.from_file("seg.nii.gz"))  # doctest: +SKIP
     >>> resorb.compare_volumes(1500.0, 600.0, days=120).grade                # doctest: +SKIP
 
@@ -32,11 +34,13 @@ Scores
     ``JoaItems`` (:mod:`resorb.scores`).
 
 Simulation of the resorption mechanism
+
     >>> r = resorb.simulate("extrusion", days=365)       # doctest: +SKIP
 
     ``simulate``, ``simulate_cohort``, ``load_model`` (:mod:`resorb.mechanism`).
 
 Cohort statistics (a clinic's own prediction model)
+
     >>> df = resorb.read_cohort("cohort.csv")            # doctest: +SKIP
     >>> fit = resorb.analyse_cohort(df, outcome="resorbed",
     ...                             predictors="morphology,age_years")  # doctest: +SKIP
@@ -166,7 +170,13 @@ def __getattr__(name: str) -> Any:
     module = _ENTRY_POINTS.get(name)
     if module is None:
         raise AttributeError(f"module 'resorb' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    try:
+        package = importlib.import_module(module)
+    except ImportError as exc:  # an optional extra is not installed
+        raise AttributeError(
+            f"resorb.{name} is not available: {exc} (it comes with an optional extra; "
+            "pip install 'resorb[all]' installs every one)", name=name) from exc
+    value = getattr(package, name)
     globals()[name] = value  # later lookups skip this function
     return value
 

@@ -44,6 +44,7 @@ def test_cohort_codes_findings_on_the_table_scales():
 
 
 def test_registry_reads_stored_findings_on_the_table_scales():
+    pytest.importorskip("sqlalchemy", reason="the registry needs the web extra (SQLAlchemy)")
     from resorb.registry._schemas import findings_to_domain
 
     values = {f.key: next(iter(f.scale)).value for f in FINDING_SCALES}

@@ -19,7 +19,9 @@ import warnings
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in the dev extra")
+pytest.importorskip("fastapi", reason="the web app needs the web extra (fastapi)")
+pytest.importorskip("sqlalchemy", reason="the registry needs the web extra (SQLAlchemy)")
+schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in the test extra")
 
 from resorb.registry import Registry  # noqa: E402
 from resorb.web import create_app  # noqa: E402

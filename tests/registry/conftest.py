@@ -11,6 +11,11 @@ import os
 import shutil
 
 import pytest
+
+pytest.importorskip("sqlalchemy", reason="the registry needs the web extra (SQLAlchemy)")
+pytest.importorskip("alembic", reason="the registry needs the web extra (Alembic)")
+pytest.importorskip("argon2", reason="the registry needs the web extra (argon2-cffi)")
+
 from sqlalchemy import text
 
 from resorb.registry import Registry

@@ -5,6 +5,10 @@ from __future__ import annotations
 import shutil
 
 import pytest
+
+for _module in ("fastapi", "sqlalchemy", "httpx", "jwt", "argon2", "multipart"):
+    pytest.importorskip(_module, reason=f"the web app needs the web extra ({_module})")
+
 from _webtools import PASSWORD, SECRET, USERS, Clock, auth, make_client
 
 from resorb.registry import Registry
