@@ -348,3 +348,62 @@ def test_cohort_dashboard_is_computed_once_per_state_of_the_registry(app, regist
                                 actor="doc")
         assert c.get("/cohort").status_code == 200
         assert calls == [1, 2]
+
+
+# -- plausible values at every door ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("path, body, field", [
+    ("visits", {"date": "0001-01-05"}, "date"),
+    ("mri", {"date": "2026-01-05", "volume_mm3": 1e308}, "volume_mm3"),
+    ("mri", {"date": "2026-01-05", "source": "diameters", "diameters_mm": [1e120, 1, 1]},
+     "diameters_mm"),
+    ("therapies", {"name": "nsaid", "start": "0001-01-05"}, "start"),
+])
+def test_early_dates_and_huge_sizes_are_refused_by_the_api(app, client, path, body, field):
+    """Finding: a visit, onset, therapy or MRI dated 0001-01-05 and volumes of 1e308
+    or diameters of 1e120 were accepted by the API, forms and CSV."""
+    h = {"Authorization": f"Bearer {app.state.resorb.tokens.issue('doc', 'clinician', now_s=app.state.resorb.settings.clock())}"}  # noqa: E501
+    pid = client.post("/api/patients", headers=h, json={
+        "pseudonym": "DOOR-1", "birth_year": 1980, "sex": "female"}).json()["id"]
+    r = client.post(f"/api/patients/{pid}/{path}", headers=h, json=body)
+    assert r.status_code == 422, r.text
+    assert field in r.json()["error"] and "\n" not in r.json()["error"]
+    r = client.post("/api/patients", headers=h, json={
+        "pseudonym": "DOOR-2", "birth_year": 1800, "sex": "female", "onset_date": "0001-01-05"})
+    assert r.status_code == 422
+
+
+def test_early_date_is_refused_by_the_form_and_the_csv_import(app, registry, tmp_path):
+    from resorb.registry import import_csv
+
+    p = registry.create_patient({"pseudonym": "DOOR-3", "birth_year": 1980, "sex": "male"},
+                                actor="doc")
+    with make_client(app) as c:
+        token = login(c, "doc")
+        r = c.post(f"/patients/{p.id}/visit/new", data={"csrf_token": token,
+                                                        "date": "0001-01-05"})
+        assert r.status_code == 422 and "1934" in r.text
+    (tmp_path / "visits.csv").write_text(
+        "pseudonym,date,leg_pain_nrs,back_pain_nrs,vas_mm,odi_answers,joa_total,rmdq,"
+        "motor_mrc,slr_degrees,red_flags,notes\nDOOR-3,0001-01-05,,,,,,,,,,\n")
+    with pytest.raises(InvalidInputError, match="date"):
+        import_csv(registry, tmp_path / "visits.csv", actor="doc")
+    assert registry.list_visits(p.id) == []
+
+
+def test_openapi_documents_every_error_status_with_the_real_422_shape(client):
+    """Finding: the OpenAPI schema documented another 422 shape and omitted
+    401/403/404/429."""
+    spec = client.get("/api/openapi.json").json()
+    body = spec["components"]["schemas"]["ValidationErrorBody"]
+    assert set(body["properties"]) == {"detail", "error"}
+    field_error = spec["components"]["schemas"]["FieldError"]
+    assert {"field", "message", "allowed"} <= set(field_error["properties"])
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            codes = set(op["responses"])
+            assert {"401", "403", "404", "413", "422", "429"} <= codes, (method, path)
+            assert op["responses"]["422"]["content"]["application/json"]["schema"][
+                "$ref"].endswith("/ValidationErrorBody")
