@@ -16,6 +16,7 @@ from resorb._atomic import write_atomic  # re-exported: one atomic writer for al
 from resorb.errors import require_extra
 from resorb.reports._assessment import Assessment
 from resorb.reports._plots import factor_plot_png, volume_plot_png
+from resorb.reports._sections import AssessmentView
 
 __all__ = ["render_html", "render_pdf", "write_atomic"]
 
@@ -150,10 +151,12 @@ def render_html(assessment: Assessment | Mapping[str, Any]) -> str:
         # The template reads attributes of the typed sections; the summaries and the
         # plots use the JSON view.
         a = assessment.to_dict()
-        r, f = assessment.resorption, assessment.forecast
+        view: Any = AssessmentView(assessment, a)
+        r, f, m = assessment.resorption, assessment.forecast, view.management
     else:  # a stored assessment: the same attribute names as JSON keys
         a = dict(assessment)
-        r, f = a["resorption"], a["forecast"]
+        view = a
+        r, f, m = a["resorption"], a["forecast"], a["management"]
     withheld = bool(a["resorption"].get("withheld"))
     # Beside an emergency or urgent referral: no percentage, no forecast band, no factor plot.
     volume = None if withheld else volume_plot_png(a["forecast"], a["measurements"])
@@ -169,7 +172,7 @@ def render_html(assessment: Assessment | Mapping[str, Any]) -> str:
     mdc_citations = [s for s in a["sources"] if "measurement error" in s["used_for"]]
     template = _environment().get_template(_TEMPLATE)
     return template.render(
-        a=a, r=r, f=f, m=a["management"],
+        a=view, r=r, f=f, m=m,
         c={"level": level, "morphology": morphology},
         pct=format_percent, ref=_ref_lookup(a["sources"]), links=_links,
         volume_png=base64.b64encode(volume).decode("ascii") if volume else None,

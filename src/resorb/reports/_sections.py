@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ForecastSection", "MeasurementRow", "ResorptionSection"]
+__all__ = ["AssessmentView", "ForecastSection", "MeasurementRow", "ResorptionSection",
+           "TypedView"]
 
 
 class _Readable:
@@ -156,3 +157,54 @@ class ForecastSection(_Readable):
         if self.forecast is None:
             return {"available": False, "reason": self.reason}
         return {"available": True, **(self.view or self.forecast.to_dict())}
+
+
+class TypedView(_Readable):
+    """A typed result read by attribute, its JSON view filling in the view-only keys.
+
+    ``view.steps`` is the plan's typed ``ManagementStep`` tuple; ``view.timing_basis``,
+    which exists only in the JSON, comes from ``to_dict()``.
+    """
+
+    __slots__ = ("_json", "_obj")
+
+    def __init__(self, obj: Any, json_view: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_obj", obj)
+        object.__setattr__(self, "_json", json_view)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return getattr(self._obj, name)
+        except AttributeError:
+            pass
+        try:
+            return self._json[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class AssessmentView(_Readable):
+    """What the report template reads of an assessment: typed sections by attribute
+    (resorption, forecast, measurements, triage, management), the summaries (case,
+    scores, therapies, sources, provenance, warnings) from the JSON view."""
+
+    __slots__ = ("_assessment", "_json")
+
+    def __init__(self, assessment: Any, json_view: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "_assessment", assessment)
+        object.__setattr__(self, "_json", json_view)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        a = self._assessment
+        if name in ("resorption", "forecast", "measurements"):
+            return getattr(a, name)
+        if name in ("triage", "management"):
+            return TypedView(getattr(a, name), self._json[name])
+        try:
+            return self._json[name]
+        except KeyError:
+            raise AttributeError(name) from None
