@@ -212,6 +212,25 @@ def render() -> str:
         "",
     ]
     lines += [f"- {name}: {why}." for name, why in _UNUSABLE]
+    from resorb.prognosis._factors import _UNVERIFIED_REASONS
+
+    lines += [
+        "",
+        "## Findings that do not enter the estimate",
+        "",
+        "Dependent findings enter as one construct (PLL/containment, rim enhancement and "
+        "Komori migration; T2 signal and Modic change), so an unfavourable finding never "
+        "raises the estimate. These findings have a published direction but no effect size "
+        "that could be read, and are listed as omitted in every assessment that records them:",
+        "",
+    ]
+    lines += [f"- {name.replace('_', ' ')}: {why}." for name, why in _UNVERIFIED_REASONS.items()]
+    lines += [
+        "- calcification of the herniation: no field in the case file, and no study giving its "
+        "effect on resorption was found in the sources read.",
+        "- Iwabuchi type, MSU and Schizas grade: codings of the predictive equations not "
+        "published (Suzhou 2018).",
+    ]
     lines += [
         "",
         "## Calibration of the forecast prior",
