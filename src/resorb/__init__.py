@@ -42,7 +42,7 @@ Simulation of the resorption mechanism
 Cohort statistics (a clinic's own prediction model)
 
     >>> df = resorb.read_cohort("cohort.csv")            # doctest: +SKIP
-    >>> fit = resorb.analyse_cohort(df, outcome="resorbed",
+    >>> fit = resorb.analyse_cohort(df, outcome="resorbed_12mo",
     ...                             predictors="morphology,age_years")  # doctest: +SKIP
 
     ``read_cohort``, ``analyse_cohort``, ``load_portable_model``
