@@ -183,7 +183,9 @@ def resorption_probability(case: Case, *, horizon_months: float = 12, n_draws: i
     elif horizon_months < 12:
         notes.append(f"horizon {horizon_months:g} months: the 12-month probability is carried "
                      f"to {horizon_months:g} months by the modelled course ({frac:.2f} of "
-                     "one-year regressors; calibrated to Ramos Amador 2013)")
+                     "one-year regressors; calibrated to Ramos Amador 2013). Hornung 2023 "
+                     "found fewer early resorbers (23 of 90 by 3 months), so a short horizon "
+                     "may be overstated")
     forecast = None
     if post is not None:
         forecast = forecast_from_posterior(post, pi, dates, em, seed=seed, notes=fc_notes)
