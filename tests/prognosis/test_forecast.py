@@ -257,3 +257,12 @@ def test_the_stored_centres_of_the_course_prior_are_what_the_fit_gives():
         evidence_value("partial_course_logit_mean_fitted").value, abs=5e-3)
     prior = default_kinetic_prior("extrusion")
     assert prior.log_k_mean == evidence_value("kinetic_rate_log_mean_fitted").value
+
+
+def test_more_shrinkage_on_the_follow_up_mri_never_lowers_the_estimate():
+    """The probability given the MRIs falls monotonically as the follow-up volume rises
+    (1,000 mm3 at baseline, 0 to 2,600 mm3 six months later)."""
+    ps = [resorption_probability(_case("extrusion", [(0, 1000), (6, v1)])).probability
+          for v1 in range(0, 2601, 200)]
+    assert all(a >= b for a, b in zip(ps, ps[1:], strict=False))
+    assert ps[0] > 0.99 and ps[-1] < 0.2
