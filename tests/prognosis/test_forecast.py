@@ -7,6 +7,7 @@ generated here from the model's own kinetic with fixed seeds.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import os
 
@@ -264,5 +265,5 @@ def test_more_shrinkage_on_the_follow_up_mri_never_lowers_the_estimate():
     (1,000 mm3 at baseline, 0 to 2,600 mm3 six months later)."""
     ps = [resorption_probability(_case("extrusion", [(0, 1000), (6, v1)])).probability
           for v1 in range(0, 2601, 200)]
-    assert all(a >= b for a, b in zip(ps, ps[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(ps))
     assert ps[0] > 0.99 and ps[-1] < 0.2
