@@ -67,7 +67,8 @@ def test_report_writes_html_with_every_plot(cohort_csv, tmp_path, capsys):
 
     soup = BeautifulSoup(html.read_text(), "html.parser")
     alts = {img["alt"] for img in soup.find_all("img")}
-    assert alts == {"calibration plot", "decision curve", "nomogram", "cumulative incidence",
+    assert alts == {"calibration plot", "decision curve", "nomogram", "partial effects",
+                    "cumulative incidence",
                     "Cox calibration"}
     assert all(img["src"].startswith("data:image/png;base64,") for img in soup.find_all("img"))
     assert "External validation" in soup.get_text()

@@ -44,6 +44,23 @@ def _analyse(csv: Path, outcome: str | None, predictors: str, time: str | None,
             bar.stop()
 
 
+def _write_effects_plot(fit, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from resorb._atomic import atomic_writer
+    from resorb.cohort._contrasts import plot_partial_effects
+
+    fig = plot_partial_effects(fit.partial_effects(), ylabel="log odds")
+    try:
+        with atomic_writer(path, binary=True) as fh:
+            fig.savefig(fh, format=path.suffix.lower().lstrip("."), dpi=110)
+    finally:
+        plt.close(fig)
+
+
 def _render_anova(console, rows) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -197,10 +214,24 @@ def register(app: typer.Typer) -> None:
         pmid: str | None = typer.Option(None, "--pmid", help="PMID of the publication."),
         save_model: Path | None = typer.Option(None, "--save-model",
                                                help="Write the portable model file (JSON)."),
+        effects_plot: Path | None = typer.Option(
+            None, "--effects-plot", help="Write the partial-effect plot of the logistic "
+                                         "model (each predictor with a 95 % interval): "
+                                         ".png or .svg."),
         as_json: bool = JSON_OPT,
     ) -> None:
-        """Fit a logistic model and validate it (bootstrap, calibration, decision curve)."""
+        """Fit a logistic and/or survival model and validate it (bootstrap, calibration)."""
+        from resorb.errors import InvalidInputError
+
         check_output_path(save_model, "--save-model")
+        check_output_path(effects_plot, "--effects-plot")
+        if effects_plot is not None and effects_plot.suffix.lower() not in {".png", ".svg"}:
+            raise InvalidInputError("effects-plot", f"unsupported file type "
+                                    f"{effects_plot.suffix!r}", allowed=".png, .svg")
+        for path, option in ((save_model, "save-model"), (effects_plot, "effects-plot")):
+            if path is not None and outcome is None:
+                raise InvalidInputError(option, "needs the logistic model",
+                                        allowed=f"--outcome with --{option}")
         analysis = _analyse(csv, outcome, predictors, time, event, spline, bootstrap, seed,
                             impute, method, horizon_months, r2_cs)
         d = analysis.to_dict()
@@ -217,6 +248,9 @@ def register(app: typer.Typer) -> None:
                                       citation=cite, data_path=csv)
             model.save(save_model)
             d["model_file"] = str(save_model)
+        if effects_plot is not None:
+            _write_effects_plot(analysis.fit, effects_plot)
+            d["effects_plot"] = str(effects_plot)
         emit(d, as_json=as_json, render=_render_fit)
 
     @cohort.command("report")

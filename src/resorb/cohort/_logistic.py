@@ -290,6 +290,13 @@ class FittedLogistic:
         return interquartile_effects(self.coef[1:], self.cov[1:, 1:], self.codings,
                                      self.X[:, 1:], ratio="odds ratio")
 
+    def partial_effects(self, n_points: int = 200) -> dict[str, pd.DataFrame]:
+        """Log odds over each predictor's range, others adjusted (rms ``Predict``)."""
+        from resorb.cohort._contrasts import partial_effects
+
+        return partial_effects(self.coef, self.cov, self.codings, self.X[:, 1:],
+                               intercept=True, n_points=n_points)
+
     def refit(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Coefficients on another design with the same coding (used by bootstrap)."""
         beta, ok = fit_logistic_batch(X, y, np.ones((1, len(y))), beta0=self.coef,

@@ -85,6 +85,11 @@ def cohort_figures(analysis: CohortAnalysis) -> dict[str, object]:
     if all(c.kind != "interaction" for c in analysis.fit.codings):
         figs["nomogram"] = plot_nomogram(analysis.fit)
 
+    from resorb.cohort._contrasts import plot_partial_effects
+
+    figs["partial_effects"] = plot_partial_effects(analysis.fit.partial_effects(),
+                                                   ylabel="log odds")
+
     surv = analysis.survival
     if surv is not None:
         fig, ax = plt.subplots(figsize=(6.2, 4.4))

@@ -306,6 +306,13 @@ class FittedCox(_SurvivalBase):
         return interquartile_effects(self.fitter.params_.to_numpy(), self.fitter.cov,
                                      self.codings, self.X, ratio="hazard ratio")
 
+    def partial_effects(self, n_points: int = 200) -> dict[str, pd.DataFrame]:
+        """Log relative hazard over each predictor's range against the adjust-to patient."""
+        from resorb.cohort._contrasts import partial_effects
+
+        return partial_effects(self.fitter.params_.to_numpy(), self.fitter.cov, self.codings,
+                               self.X, intercept=False, n_points=n_points)
+
     def predict_risk(self, horizon: float, df: pd.DataFrame | None = None) -> np.ndarray:
         """Probability of resorption by ``horizon`` (cause-specific, 1 - S(t|x))."""
         return -np.expm1(-self.fitter.cumulative_hazard_at(horizon, self.risk_score(df)))
