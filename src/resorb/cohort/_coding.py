@@ -265,6 +265,8 @@ class PredictorCoding:
     components : tuple of str
         The two predictors of an interaction (``kind == "interaction"``); its
         columns are the products of theirs, built by :func:`design_matrix`.
+    values : tuple of float
+        The distinct values of a numeric predictor with at most 10 of them.
     """
 
     name: str
@@ -276,6 +278,7 @@ class PredictorCoding:
     range: tuple[float, float] | None = None
     scale: str | None = None
     components: tuple[str, ...] = ()
+    values: tuple[float, ...] = ()
 
     def encode(self, values: pd.Series | np.ndarray) -> np.ndarray:
         """Design columns for ``values`` (already normalised), shape (n, len(columns))."""
@@ -298,7 +301,8 @@ class PredictorCoding:
                 "levels": list(self.levels), "reference": self.reference,
                 "knots": list(self.knots),
                 "range": list(self.range) if self.range is not None else None,
-                "scale": self.scale, "components": list(self.components)}
+                "scale": self.scale, "components": list(self.components),
+                "values": list(self.values)}
 
     @classmethod
     def from_dict(cls, d: dict) -> PredictorCoding:
@@ -306,7 +310,8 @@ class PredictorCoding:
                    levels=tuple(d.get("levels") or ()), reference=d.get("reference"),
                    knots=tuple(d.get("knots") or ()),
                    range=tuple(d["range"]) if d.get("range") is not None else None,
-                   scale=d.get("scale"), components=tuple(d.get("components") or ()))
+                   scale=d.get("scale"), components=tuple(d.get("components") or ()),
+                   values=tuple(d.get("values") or ()))
 
 
 def _level_order(spec: PredictorSpec, observed: list[str], *,
@@ -387,7 +392,12 @@ def code_predictors(frame: pd.DataFrame,
         else:
             if np.unique(x).size < 2:
                 raise InvalidInputError(spec.name, "is constant", allowed="a varying predictor")
-            codings.append(PredictorCoding(spec.name, "numeric", (spec.name,), range=rng))
+            distinct = np.unique(x)
+            # rms datadist keeps the values of a numeric predictor with <= 10 of
+            # them (the nomogram draws those, not a scale)
+            codings.append(PredictorCoding(
+                spec.name, "numeric", (spec.name,), range=rng,
+                values=tuple(float(v) for v in distinct) if distinct.size <= 10 else ()))
     by_name = {c.name: c for c in codings}
     for spec in specs:
         if spec.components:

@@ -6,22 +6,69 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
-__all__ = ["nomogram_points", "plot_nomogram"]
+__all__ = ["nomogram_points", "plot_nomogram", "r_pretty"]
 
 
-def _nice_ticks(lo: float, hi: float, n: int = 6) -> np.ndarray:
-    import matplotlib.ticker as mticker
-
-    ticks = mticker.MaxNLocator(nbins=n).tick_values(lo, hi)
-    return ticks[(ticks >= lo - 1e-9) & (ticks <= hi + 1e-9)]
+def r_pretty(lo: float, hi: float, n: int = 10) -> np.ndarray:
+    """R's ``pretty(c(lo, hi), n)``: about ``n`` equal steps of 1, 2 or 5 x 10^k
+    covering the range (R's ``R_pretty``: ``high.u.bias`` 1.5, ``u5.bias`` 2.75,
+    ``min.n`` n %/% 3, ``shrink.sml`` 0.75)."""
+    h, h5, shrink, min_n = 1.5, 0.5 + 1.5 * 1.5, 0.75, n // 3
+    eps = np.finfo(float).eps
+    dx = hi - lo
+    if dx == 0 and hi == 0:
+        cell, small = 1.0, True
+    else:
+        cell = max(abs(lo), abs(hi))
+        u = 1 + (1 / (1 + h) if h5 >= 1.5 * h + 0.5 else 1.5 / (1 + h5))
+        u *= max(1, n) * eps
+        small = dx < cell * u * 3
+    if small:
+        if cell > 10:
+            cell = 9 + cell / 10
+        cell *= shrink
+        if min_n > 1:
+            cell /= min_n
+    else:
+        cell = dx
+        if n > 1:
+            cell /= n
+    base = 10.0 ** np.floor(np.log10(cell))
+    unit = base
+    if 2 * base - cell < h * (cell - unit):
+        unit = 2 * base
+        if 5 * base - cell < h5 * (cell - unit):
+            unit = 5 * base
+            if 10 * base - cell < h * (cell - unit):
+                unit = 10 * base
+    ns = np.floor(lo / unit + 1e-10)
+    nu = np.ceil(hi / unit - 1e-10)
+    while ns * unit > lo + 1e-10 * unit:
+        ns -= 1
+    while nu * unit < hi - 1e-10 * unit:
+        nu += 1
+    k = int(0.5 + nu - ns)
+    if k < min_n:
+        k = min_n - k
+        if ns >= 0:
+            nu += k // 2
+            ns -= k // 2 + k % 2
+        else:
+            ns -= k // 2
+            nu += k // 2 + k % 2
+    return np.round(np.arange(ns, nu + 0.5) * unit, 12)
 
 
 def nomogram_points(names, coef, codings, *, max_points: float = 100.0) -> dict:
     """Points scale of a logistic model, as in rms ``nomogram``.
 
-    Each predictor's contribution to the linear predictor is shifted so that
-    its smallest value scores 0; the predictor with the widest range of
-    contributions spans ``max_points``.
+    Each predictor's axis covers its full development range at R's
+    ``pretty(range, 10)`` values (the distinct values of a numeric predictor
+    with at most 10 of them; the levels of a categorical one), as
+    ``rms::nomogram`` with ``datadist``. Its contribution to the linear
+    predictor at those values is shifted so that the smallest scores 0; the
+    predictor with the widest range spans ``max_points`` (rms ``maxscale``),
+    which sets the points per unit of log odds.
 
     Returns
     -------
@@ -43,18 +90,9 @@ def nomogram_points(names, coef, codings, *, max_points: float = 100.0) -> dict:
             labels = list(c.levels)
             contrib = np.r_[0.0, beta]
         else:
-            lo, hi = c.range
-            values = _nice_ticks(lo, hi)
-            values = np.unique(np.r_[lo, values, hi]) if len(values) < 2 else values
+            values = (np.asarray(c.values) if c.values else r_pretty(*c.range, 10))
             contrib = c.encode(pd.Series(values)) @ beta
             labels = [f"{v:g}" for v in values]
-            if c.kind == "rcs":  # evaluate the minimum on a fine grid, not only at ticks
-                grid = np.linspace(lo, hi, 200)
-                fine = c.encode(pd.Series(grid)) @ beta
-                mn = min(fine.min(), contrib.min())
-                offset += mn
-                axes.append((c.name, labels, contrib - mn, fine.max() - mn))
-                continue
         mn = contrib.min()
         offset += mn
         axes.append((c.name, labels, contrib - mn, (contrib - mn).max()))
@@ -105,7 +143,8 @@ def plot_nomogram(model, *, ax=None, title: str | None = None, max_points: float
         axis_line(y, pts[order], [labels[i] for i in order], name)
     # total points mapped onto the same width
     y -= 1
-    tp = _nice_ticks(0, total_max, 8)
+    tp = r_pretty(0, total_max, 10)  # rms: pretty(c(0, sum.max), n = nint)
+    tp = tp[tp <= total_max + 1e-9]
     axis_line(y, tp, [f"{t:g}" for t in tp], "Total points", scale_to=width / total_max)
     y -= 1
     lp_lo = nomo["offset"]
