@@ -25,3 +25,24 @@ def test_assessment_page_says_the_estimate_is_conditional_on_the_follow_up_mri(
     observed = soup.find(id="observed-change").get_text(" ", strip=True)
     assert "already shrunk by 60 %" in observed and "beyond measurement error" in observed
     assert "complete resolution by 24 months" in text
+
+
+def test_assessment_page_reads_the_typed_assessment_without_losing_content(
+        doc, registry, patient_with_series):
+    """The page reads the typed sections by attribute: every management step, every factor
+    and every forecast point of the assessment appears on it."""
+    from resorb.web._assess import assess_records
+
+    assessment, data = assess_records(registry.patient_records(patient_with_series))
+    html = doc.get(f"/patients/{patient_with_series}/assessment").text
+    text = BeautifulSoup(html, "html.parser").get_text(" ", strip=True)
+    for step in assessment.management.steps:
+        assert step.title in text and step.timing in text
+    for info in assessment.management.patient_information:
+        assert info.heading in text
+    for reason in assessment.triage.reasons:
+        assert reason.text in text
+    assert "No red flag calls for urgent referral" in text
+    assert len(BeautifulSoup(html, "html.parser").select("table")) >= 3
+    for point in data["forecast"]["points"]:
+        assert point["date"] in text

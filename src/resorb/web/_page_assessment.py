@@ -24,19 +24,22 @@ router = APIRouter(include_in_schema=False)
 
 def _assessment_context(request: Request, patient_id: int) -> dict[str, Any]:
     from resorb.registry import timeline_of
+    from resorb.reports._sections import AssessmentView
     from resorb.web._assess import assess_records
     from resorb.web._plots import svg_data_uri, volume_course_svg
 
     records = state(request).registry.patient_records(patient_id)  # the one read
     try:
-        _, data = assess_records(records, cache=state(request).assessments)
+        assessment, data = assess_records(records, cache=state(request).assessments)
     except InvalidInputError as exc:
         return {"patient": records.patient, "missing": str(exc), "nav": "patients"}
     tl = timeline_of(records)
     obs = [(m["date"], m["volume_mm3"]) for m in tl["mri"] if m["volume_mm3"] is not None]
     fc = data.get("forecast") if isinstance(data.get("forecast"), dict) else None
     plot = svg_data_uri(volume_course_svg(obs, forecast=fc)) if obs else None
-    return {"patient": records.patient, "a": data, "plot": plot, "nav": "patients"}
+    # The page reads the typed sections by attribute; the summaries and caveats are JSON.
+    return {"patient": records.patient, "a": AssessmentView(assessment, data), "plot": plot,
+            "nav": "patients"}
 
 
 @router.get("/patients/{patient_id}/assessment")
