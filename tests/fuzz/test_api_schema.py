@@ -26,7 +26,7 @@ schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is in th
 from resorb.registry import Registry  # noqa: E402
 from resorb.web import create_app  # noqa: E402
 
-EXAMPLES = int(os.environ.get("RESORB_FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("RESORB_FUZZ_EXAMPLES", "10"))
 SECRET = "fuzz-secret-" + "f" * 40
 PASSWORD = "fuzz-password-long"
 USERS = {"doc": "clinician", "res": "researcher"}

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from inputs import run_cli, write_inputs
 
-EXAMPLES = int(os.environ.get("RESORB_FUZZ_EXAMPLES", "30"))
+EXAMPLES = int(os.environ.get("RESORB_FUZZ_EXAMPLES", "20"))
 _SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                      suppress_health_check=list(HealthCheck))
 
