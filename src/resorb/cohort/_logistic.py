@@ -283,6 +283,35 @@ class FittedLogistic:
 
         return wald_anova(self.coef[1:], self.cov[1:, 1:], self.codings)
 
+    def robust_cov(self) -> np.ndarray:
+        """Huber-White sandwich covariance (rms ``robcov`` without clusters).
+
+        ``V = I^-1 (sum_i u_i u_i') I^-1`` with ``u_i = x_i (y_i - p_i)`` the
+        score of each row and ``I^-1`` the model covariance.
+        """
+        u = self.X * (self.y - expit(self.X @ self.coef))[:, None]
+        return self.cov @ (u.T @ u) @ self.cov
+
+    def bootstrap_cov(self, *, n_bootstrap: int = 200, seed: int | None = 0
+                      ) -> tuple[np.ndarray, int]:
+        """Covariance of the coefficients over bootstrap refits (rms ``bootcov``).
+
+        Refits as ``bootcov`` runs ``lrm.fit`` (deviance change < 1e-4 plus
+        one step, failed after 15 iterations): a quasi-separated resample keeps
+        its large coefficient, as in rms, and inflates that coefficient's
+        variance. Returns the sample covariance (n - 1) of the kept refits and
+        their count.
+        """
+        from resorb.cohort._validation import bootstrap_indices
+
+        idx = bootstrap_indices(self.n, n_bootstrap, seed)
+        W = np.stack([np.bincount(r, minlength=self.n) for r in idx]).astype(float)
+        if self.method == "Firth":
+            beta, ok = fit_logistic_batch(self.X, self.y, W, beta0=self.coef, firth=True)
+        else:
+            beta, ok = fit_logistic_batch(self.X, self.y, W, deviance_tol=1e-4, max_iter=15)
+        return np.cov(beta[ok], rowvar=False), int(ok.sum())
+
     def effects(self) -> pd.DataFrame:
         """Inter-quartile odds ratios and level contrasts (rms ``summary``)."""
         from resorb.cohort._contrasts import interquartile_effects

@@ -299,6 +299,24 @@ class FittedCox(_SurvivalBase):
 
         return wald_anova(self.fitter.params_.to_numpy(), self.fitter.cov, self.codings)
 
+    def bootstrap_cov(self, *, n_bootstrap: int = 200, seed: int | None = 0
+                      ) -> tuple[np.ndarray, int]:
+        """Covariance of the coefficients over bootstrap refits (rms ``bootcov``).
+
+        Refits as ``bootcov`` runs ``coxphFit`` (eps 1e-4, failed at 15
+        iterations); returns the sample covariance (n - 1) of the kept refits
+        and their count.
+        """
+        from resorb.cohort._coxph import fit_cox_batch
+        from resorb.cohort._validation import bootstrap_indices
+
+        idx = bootstrap_indices(self.n, n_bootstrap, seed)
+        W = np.stack([np.bincount(r, minlength=self.n) for r in idx]).astype(float)
+        fit = fit_cox_batch(self.X, self.time, (self.event == 1).astype(float), W,
+                            eps=1e-4, max_iter=15)
+        ok = fit["converged"] & (fit["iterations"] < 15)
+        return np.cov(fit["beta"][ok], rowvar=False), int(ok.sum())
+
     def effects(self) -> pd.DataFrame:
         """Inter-quartile hazard ratios and level contrasts (rms ``summary``)."""
         from resorb.cohort._contrasts import interquartile_effects

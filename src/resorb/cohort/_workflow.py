@@ -145,7 +145,12 @@ class CohortAnalysis:
             "n": fit.n, "events": fit.events, "method": fit.method,
             "coefficients": {k: float(v) for k, v in tab["coef"].items()},
             "coefficient_table": [
-                {"term": k, **{c: float(r[c]) for c in tab.columns}} for k, r in tab.iterrows()],
+                {"term": k, **{c: float(r[c]) for c in tab.columns},
+                 "se_robust": None if rse is None else float(rse)}
+                # the sandwich of one data set; not pooled over imputations
+                for (k, r), rse in zip(tab.iterrows(),
+                                       [None] * len(tab) if fit.pooled is not None else
+                                       np.sqrt(np.diag(fit.robust_cov())), strict=True)],
             "predictors": [c.to_dict() for c in fit.codings],
             "anova": _anova_rows(fit.anova()),
             "effects": _effect_rows(fit.effects()),
