@@ -20,7 +20,7 @@ from resorb.evidence._access import (
     evidence_statement,
     evidence_value,
 )
-from resorb.evidence._schema import load_evidence, load_evidence_files
+from resorb.evidence._shipped import load_evidence, load_evidence_files
 from resorb.evidence._types import (
     Confidence,
     EvidenceBase,

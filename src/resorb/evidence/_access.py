@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 
 from resorb.errors import EvidenceError, LowEvidenceWarning
-from resorb.evidence._schema import load_evidence
+from resorb.evidence._shipped import load_evidence
 from resorb.evidence._types import (
     Confidence,
     EvidenceSource,
