@@ -283,6 +283,19 @@ class FittedLogistic:
 
         return wald_anova(self.coef[1:], self.cov[1:, 1:], self.codings)
 
+    def pentrace(self, penalties, *, which: str = "aic_c") -> tuple[pd.DataFrame, float]:
+        """Penalised refits over ``penalties`` and the best by corrected AIC (rms ``pentrace``)."""
+        from resorb.cohort._penalised import pentrace
+
+        return pentrace(self.X, self.y, self.codings, penalties, which=which)
+
+    def penalised(self, penalty: float) -> dict:
+        """Penalised maximum likelihood fit (rms ``lrm(penalty=)``): coef, cov, df, lr."""
+        from resorb.cohort._penalised import fit_penalised, penalty_matrix
+
+        return fit_penalised(self.X, self.y, penalty_matrix(self.codings, self.X[:, 1:]),
+                             penalty, beta0=self.coef)
+
     def robust_cov(self) -> np.ndarray:
         """Huber-White sandwich covariance (rms ``robcov`` without clusters).
 
