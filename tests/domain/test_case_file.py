@@ -253,3 +253,23 @@ def test_red_flags_become_enum_members():
     data = {**minimal(), "symptoms": {"red_flags": ["saddle_anesthesia", "URINARY_RETENTION"]}}
     case = Case.from_dict(data, today=TODAY)
     assert case.symptoms.red_flags == {RedFlag.SADDLE_ANESTHESIA, RedFlag.URINARY_RETENTION}
+
+
+@pytest.mark.parametrize(("written", "member"), [
+    ("urinary retention", RedFlag.URINARY_RETENTION),
+    ("Saddle-anesthesia", RedFlag.SADDLE_ANESTHESIA),
+    ("saddle anaesthesia", RedFlag.SADDLE_ANESTHESIA),
+    ("unexplained weight loss", RedFlag.UNEXPLAINED_WEIGHT_LOSS),
+    ("progressive motor deficit", RedFlag.PROGRESSIVE_MOTOR_DEFICIT),
+])
+def test_red_flag_written_with_spaces_or_hyphens_is_read_as_the_red_flag(written, member):
+    """The case-file guide: spaces and hyphens count as underscores (a clinician who types
+    'urinary retention' must not be refused, let alone lose the flag)."""
+    data = {**minimal(), "symptoms": {"red_flags": [written]}}
+    assert Case.from_dict(data, today=TODAY).symptoms.red_flags == {member}
+
+
+def test_a_red_flag_that_is_not_on_the_list_is_still_refused_with_spaces():
+    data = {**minimal(), "symptoms": {"red_flags": ["urinary incontinence"]}}
+    with pytest.raises(InvalidInputError, match=r"symptoms\.red_flags\[0\]"):
+        Case.from_dict(data, today=TODAY)

@@ -426,11 +426,13 @@ def _alias(enum: type[Enum], text: str) -> Enum | None:
         lower = "S1" if m.group(3) else f"L{m.group(2)}"
         name = f"L{upper}-{lower}"
         return next((member for member in SpinalLevel if member.value == name), None)
-    table = _ALIASES.get(enum)
-    if not table:
-        return None
     key = re.sub(r"[\s\-]+", "_", text.strip().lower())
-    return table.get(key)
+    if enum is RedFlag:
+        # "urinary retention", "Saddle-anesthesia": spaces and hyphens count as underscores.
+        member = next((m for m in RedFlag if m.value == key), None)
+        if member is not None:
+            return member
+    return _ALIASES.get(enum, {}).get(key)
 
 
 def allowed_values(enum: type[Enum]) -> str:
