@@ -80,7 +80,7 @@ def _start(folder: Path, db_url: str, *, workers: int, cache_size: int,
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "bench_app:make", "--factory", "--host", HOST,
          "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-         "--no-access-log"], cwd=folder)
+         "--no-access-log", "--timeout-graceful-shutdown", "3"], cwd=folder)
     base = f"http://{HOST}:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -151,7 +151,13 @@ def _run(folder: Path, db_url: str, args, workers: int) -> dict[str, dict[str, f
                 results[name] = _series(proc, base + path, env, args)
         finally:
             proc.terminate()
-            proc.wait(timeout=30)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                for child in psutil.Process(proc.pid).children(recursive=True):
+                    child.kill()
+                proc.kill()
+                proc.wait(timeout=30)
     return results
 
 

@@ -54,6 +54,7 @@ class _VerifyTimer:
 
     def __init__(self) -> None:
         self.mean_s: float | None = None
+        self.seeding = asyncio.Lock()  # one seeding check, not one per waiting request
 
     def add(self, seconds: float) -> None:
         self.mean_s = seconds if self.mean_s is None else 0.8 * self.mean_s + 0.2 * seconds
@@ -124,10 +125,13 @@ async def attempt_login(request, username: str, password: str) -> LoginResult:
             t1 = time.perf_counter()
             ok = await run_in_threadpool(auth.password_matches, name, password or "")
             timer.add(time.perf_counter() - t1)
-    elif timer.mean_s is None:  # the first unknown name before any real check: measure one
-        await run_in_threadpool(_dummy_verify, password or "")
-        timer.add(time.perf_counter() - t0)
     else:
+        if timer.mean_s is None:  # no real check yet: measure one, once for all requests
+            async with timer.seeding:
+                if timer.mean_s is None:
+                    t1 = time.perf_counter()
+                    await run_in_threadpool(_dummy_verify, password or "")
+                    timer.add(time.perf_counter() - t1)
         await asyncio.sleep(max(0.0, timer.mean_s - (time.perf_counter() - t0)))
     if not ok:
         policies = _policies(settings)
