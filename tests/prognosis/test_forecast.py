@@ -267,3 +267,20 @@ def test_more_shrinkage_on_the_follow_up_mri_never_lowers_the_estimate():
           for v1 in range(0, 2601, 200)]
     assert all(a >= b for a, b in itertools.pairwise(ps))
     assert ps[0] > 0.99 and ps[-1] < 0.2
+
+
+def test_a_bulge_that_doubled_within_measurement_error_is_said_to_have_grown():
+    """300 -> 600 mm3 was worded 'The measured change (-100 %, ...)', which reads as gone."""
+    est = resorption_probability(_case("bulge", [(0, 300), (6, 600)]))
+    assert not est.observed.beyond_measurement_error
+    text = est.observed.statement
+    assert "grew by 100 %" in text and "within measurement error" in text
+    assert "-100" not in text
+    assert est.probability < est.probability_before_mri
+
+
+def test_an_extrusion_that_shrank_within_measurement_error_is_said_to_have_shrunk():
+    est = resorption_probability(_case("extrusion", [(0, 2500), (3, 1500)]))
+    assert not est.observed.beyond_measurement_error
+    assert "shrank by 40 %" in est.observed.statement
+    assert "+40" not in est.observed.statement

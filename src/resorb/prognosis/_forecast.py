@@ -252,8 +252,12 @@ def observed_change(dates: Sequence[dt.date], volumes_mm3: Sequence[float], *,
                 f"error (minimal detectable change {r.mdc_mm3:.0f} mm3); growth lowers the "
                 "estimate.")
     else:
-        text = (f"The measured change ({pct:+.0f} %, {sizes}) is within measurement error "
-                f"(minimal detectable change {r.mdc_mm3:.0f} mm3).")
+        # In words: "-100 %" of a resorption percentage reads as "gone" to a clinician.
+        moved = (f"shrank by {pct:.0f} %" if pct > 0 else f"grew by {-pct:.0f} %" if pct < 0
+                 else "did not change")
+        text = (f"The measured size {moved} ({sizes}), within measurement error (minimal "
+                f"detectable change {r.mdc_mm3:.0f} mm3): it may be a true change or a "
+                "difference between measurements, and the estimate weighs it as such.")
     return ObservedChange(resorption_percent=pct, grade=r.grade.value, date=dates[-1],
                           beyond_measurement_error=beyond, mdc_mm3=r.mdc_mm3,
                           v_first_mm3=v0, v_latest_mm3=v1, statement=text)
