@@ -175,7 +175,7 @@ def test_rim_factor_row_shows_the_trial_registration_and_supporting_studies(page
     """The bull's-eye counts have no DOI/PMID: the row names the registration and keeps
     the DOI studies apart as supporting the direction."""
     soup = _soup(pages["sequestration_rim_three_mri"])
-    rows = [r for r in soup.select("#factors tr.factor") if "rim enhancement" in r.get_text()]
+    rows = [r for r in soup.select("#factors tr.factor") if "Rim enhancement" in r.get_text()]
     assert len(rows) == 1
     row = rows[0]
     reg = row.select_one("a.registration")

@@ -99,7 +99,12 @@ def volume_plot_png(forecast: Mapping[str, Any],
 
 
 def _label(name: str, value: Any) -> str:
-    return f"{name.replace('_', ' ')}: {value}"
+    """A factor in the words of the findings table (``pll`` -> the ligament's name)."""
+    from resorb.domain.scales import FINDING_LABELS
+
+    words = FINDING_LABELS.get(name) or {"msu": "MSU class"}.get(name) \
+        or name.replace("_", " ").capitalize()
+    return f"{words}: {value}"
 
 
 def factor_plot_png(resorption: Mapping[str, Any]) -> bytes | None:
