@@ -111,3 +111,91 @@ def cox_validate(X: np.ndarray, time: np.ndarray, event: np.ndarray, beta: np.nd
                    "corrected": app[k] - opt}
     table = pd.DataFrame.from_dict(rows, orient="index")
     return BootstrapValidation(table, n_bootstrap, n_ok, seed)
+
+
+def _km_at(time: np.ndarray, event: np.ndarray, horizon: float) -> float:
+    """Kaplan-Meier survival at ``horizon``; NaN past the last follow-up time
+    (``summary(survfit, times = u)`` has no value there)."""
+    if len(time) == 0 or horizon > time.max():
+        return float("nan")
+    s = 1.0
+    for t in np.unique(time[(event == 1) & (time <= horizon)]):
+        s *= 1 - ((time == t) & (event == 1)).sum() / (time >= t).sum()
+    return s
+
+
+def _survival_at(X, time, event, beta, horizon):
+    """Predicted survival at ``horizon`` for the rows of X (Efron baseline, as cph)."""
+    from resorb.cohort._coxph import breslow_efron_hazard
+
+    times, hazard, centre = breslow_efron_hazard(X, time, event, beta)
+    k = np.searchsorted(times, horizon, side="right")
+    h0 = float(hazard[k - 1]) if k else 0.0
+    return lambda Z: np.exp(-h0 * np.exp(Z @ beta - centre))
+
+
+def _grouped(surv, time, event, horizon, cuts):
+    """Per group of predicted survival (``cut2`` on ``cuts``): mean prediction, KM."""
+    g = len(cuts) - 1
+    grp = np.clip(np.searchsorted(cuts, surv, side="right") - 1, 0, g - 1)
+    pred = np.full(g, np.nan)
+    km = np.full(g, np.nan)
+    for k in range(g):
+        m = grp == k
+        if m.any():
+            pred[k] = surv[m].mean()
+            km[k] = _km_at(time[m], event[m], horizon)
+    return pred, km
+
+
+def cox_calibrate_km(X: np.ndarray, time: np.ndarray, event: np.ndarray, beta: np.ndarray,
+                     horizon: float, *, m: int = 150, n_bootstrap: int = 40,
+                     seed: int | None = 0,
+                     progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+    """Optimism-corrected calibration at ``horizon`` (rms ``calibrate.cph``, ``cmethod = "KM"``).
+
+    Patients are grouped by predicted survival at the horizon (about ``m``
+    per group: ``floor(n / m)`` groups at the quantiles of the predictions
+    with 0 and 1 added, as rms); in each group the Kaplan-Meier survival is
+    compared with the mean prediction. Each bootstrap model (refitted as
+    ``validate.cph`` refits) gives that difference on its resample and on the
+    original data, in the original groups; the mean difference is the
+    optimism, subtracted from the observed Kaplan-Meier survival.
+
+    Returns
+    -------
+    DataFrame, one row per group: ``mean_predicted``, ``km``, ``apparent``
+    (km - mean_predicted), ``optimism``, ``km_corrected``, ``n_resamples``.
+    """
+    X = np.asarray(X, float)
+    time = np.asarray(time, float)
+    event = (np.asarray(event) == 1).astype(float)
+    beta = np.asarray(beta, float)
+    n = len(time)
+    surv0 = _survival_at(X, time, event, beta, horizon)(X)
+    g = max(1, n // m)
+    cuts = np.unique(np.quantile(np.r_[0.0, 1.0, surv0], np.linspace(0, 1, g + 1)))
+    pred, km = _grouped(surv0, time, event, horizon, cuts)
+    idx = bootstrap_indices(n, n_bootstrap, seed)
+    setup = CoxSetup.build(time, event)
+    W = np.stack([np.bincount(r, minlength=n) for r in idx]).astype(float)
+    fit = fit_cox_batch(X, time, event, W, setup=setup, eps=RMS_COX_EPS,
+                        max_iter=RMS_COX_MAX_ITER)
+    ok = fit["converged"] & (fit["iterations"] < RMS_COX_MAX_ITER)
+    diffs = []
+    for b in range(n_bootstrap):
+        if progress is not None:
+            progress(b + 1, n_bootstrap)
+        r = idx[b]
+        if not ok[b] or event[r].sum() < 5:
+            continue
+        predict = _survival_at(X[r], time[r], event[r], fit["beta"][b], horizon)
+        p_tr, k_tr = _grouped(predict(X[r]), time[r], event[r], horizon, cuts)
+        p_te, k_te = _grouped(predict(X), time, event, horizon, cuts)
+        diffs.append((k_tr - p_tr) - (k_te - p_te))
+    d = np.array(diffs) if diffs else np.full((1, len(pred)), np.nan)
+    with np.errstate(invalid="ignore"):
+        optimism = np.nanmean(d, axis=0)
+    return pd.DataFrame({"mean_predicted": pred, "km": km, "apparent": km - pred,
+                         "optimism": optimism, "km_corrected": km - optimism,
+                         "n_resamples": (~np.isnan(d)).sum(axis=0)})

@@ -63,6 +63,7 @@ class SurvivalAnalysis:
     weibull_error: str | None = None
     cox_c_bootstrap: dict | None = None
     cox_ici: dict | None = None
+    cox_calibration_corrected: pd.DataFrame | None = None
 
     def to_dict(self) -> dict:
         def at(cif, t):
@@ -86,6 +87,9 @@ class SurvivalAnalysis:
                 "mean_predicted_risk_at_horizon": float(cox_risk.mean()),
                 "observed_risk_at_horizon_km": float(observed),
                 "calibration_at_horizon": cal.to_dict(orient="records"),
+                "calibration_at_horizon_optimism_corrected": (
+                    None if self.cox_calibration_corrected is None else
+                    self.cox_calibration_corrected.to_dict(orient="records")),
                 "c_index_optimism_corrected": (self.cox_c_bootstrap or {}).get("corrected"),
                 "c_index_bootstrap": self.cox_c_bootstrap,
                 "ici_at_horizon": (self.cox_ici or {}).get("ici"),
@@ -338,7 +342,17 @@ def _survival(df, *, time, event, predictors, splines, horizon, bootstrap,
         ici = ici_at_horizon(cox, horizon)
     except (ModelError, ValueError) as exc:  # e.g. too few distinct risks for 3 knots
         ici = {"error": str(exc)}
-    return SurvivalAnalysis(horizon, cox, weibull, cif1, cif2, cal, c_trunc, werr, boot, ici)
+    corrected = None
+    if bootstrap:
+        from resorb.cohort._coxvalidate import cox_calibrate_km
+
+        # rms calibrate.cph defaults: 40 resamples, about 150 patients per group
+        tick = None if progress is None else (lambda d, t: progress("Cox calibration", d, t))
+        corrected = cox_calibrate_km(cox.X, cox.time, cox.event == 1,
+                                     cox.fitter.params_.to_numpy(), horizon,
+                                     n_bootstrap=min(bootstrap, 40), seed=seed, progress=tick)
+    return SurvivalAnalysis(horizon, cox, weibull, cif1, cif2, cal, c_trunc, werr, boot, ici,
+                            corrected)
 
 
 def calibration_curve_data(y: np.ndarray, p: np.ndarray, *, groups: int = 10) -> dict:
