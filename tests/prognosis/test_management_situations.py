@@ -146,3 +146,14 @@ def test_patient_page_beside_a_referral_explains_it_and_gives_no_natural_course_
     assert codes == ["why_urgent", "not_now", "come_back_at_once"]
     text = " ".join(p.text for p in plan.patient_information)
     assert "%" not in text
+
+
+@pytest.mark.parametrize(("symptoms", "label"), [
+    ("red_flags: [urinary_retention]", "emergency referral"),
+    ("red_flags: [progressive_motor_deficit]", "urgent referral"),
+    ("red_flags: [fever]", "investigate serious pathology first"),
+    ("leg_pain_nrs: 6", "conservative trial"),
+])
+def test_pathway_heading_names_the_triage_level(symptoms, label):
+    plan = management_pathway(_case(symptoms), as_of=AS_OF)
+    assert plan.label == label and plan.to_dict()["label"] == label

@@ -189,3 +189,12 @@ def test_unreadable_model_file_exits_2(capsys, tmp_path):
     code, _, err = run(capsys, "assess", str(EXAMPLES / "protrusion_modic_stable.yaml"),
                        "--model", str(tmp_path / "none.json"))
     assert code == 2 and "model" in err
+
+
+def test_cauda_equina_summary_heads_the_management_as_emergency_not_urgent(capsys):
+    """Deliverable 1: cauda equina is an emergency; the pathway heading said 'urgent
+    referral' under an EMERGENCY banner."""
+    code, out, _ = run(capsys, "assess", str(EXAMPLES / "cauda_equina_red_flags.yaml"))
+    assert code == 0
+    assert "Management (emergency referral)" in out
+    assert "Management (urgent referral)" not in out

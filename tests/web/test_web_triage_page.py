@@ -122,3 +122,12 @@ def test_visit_form_lists_every_red_flag_in_words_with_what_it_points_to(doc, cl
     assert labels[0].startswith("Cauda equina, late sign: perineal")
     assert any(x.startswith("Serious pathology: intravenous drug use") for x in labels)
     assert not any("_" in x for x in labels)
+
+
+def test_cauda_equina_patient_page_heads_the_pathway_as_an_emergency(doc, client, app):
+    """The pathway heading said 'urgent referral' under the emergency banner."""
+    pid = _patient(client, app, "CES-002", ["urinary_retention"])
+    soup = BeautifulSoup(doc.get(f"/patients/{pid}/assessment").text, "html.parser")
+    heading = next(h.get_text(" ", strip=True) for h in soup.find_all("h2")
+                   if h.get_text().startswith("Management pathway"))
+    assert "emergency referral" in heading and "urgent referral" not in heading

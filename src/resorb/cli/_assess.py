@@ -76,7 +76,7 @@ def _render_summary(d: Mapping[str, Any]) -> None:
                       + ("; [bold yellow]growth beyond measurement error[/]"
                          if f["growth"]["flagged"] else ""))
     m = d["management"]
-    table = Table(title=f"Management ({m['pathway'].replace('_', ' ')})", show_edge=False)
+    table = Table(title=f"Management ({m['label']})", show_edge=False)
     for col in ("when", "step", "status"):
         table.add_column(col)
     for s in m["steps"]:

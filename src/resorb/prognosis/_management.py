@@ -105,6 +105,15 @@ class ManagementStep:
         }
 
 
+#: Heading of the pathway by triage level.
+_PATHWAY_LABELS = {
+    "emergency": "emergency referral",
+    "urgent": "urgent referral",
+    "investigate": "investigate serious pathology first",
+    "routine": "conservative trial",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ManagementPlan:
     """The pathway for one case.
@@ -133,9 +142,15 @@ class ManagementPlan:
     urgency: str = "routine"
     patient_information: tuple[PatientInformation, ...] = ()
 
+    @property
+    def label(self) -> str:
+        """The pathway in words for a heading: an emergency is never called 'urgent'."""
+        return _PATHWAY_LABELS.get(self.urgency, self.pathway.replace("_", " "))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "pathway": self.pathway,
+            "label": self.label,
             "urgency": self.urgency,
             "onset_date": self.onset_date.isoformat() if self.onset_date else None,
             "as_of": self.as_of.isoformat(),
