@@ -84,7 +84,6 @@ def assess_records(records: Any, *, cache: AssessmentCache | None = None
     """
     import datetime as dt
 
-    from resorb._json import to_jsonable
     from resorb.registry import case_of
 
     reports = _reports()
@@ -102,7 +101,7 @@ def assess_records(records: Any, *, cache: AssessmentCache | None = None
     with _WARN_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assessment = reports.assess_case(case)
-        data = to_jsonable(assessment.to_dict())
+        data = assessment.to_dict()  # JSON-ready already (resorb._json.to_jsonable)
     caveats = []
     seen = set()
     for w in caught:
