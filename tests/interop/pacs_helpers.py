@@ -3,7 +3,7 @@
 ``orthanc_url()`` answers ``RESORB_TEST_ORTHANC_URL`` (what ``scripts/test.sh``
 exports after running ``.ci/orthanc.sh``); when it is unset and Debian's
 ``Orthanc`` is installed, it starts one through ``.ci/orthanc.sh`` itself (on a
-port of its own) and stops it at exit. No Orthanc installed: the PACS tests skip
+free port of its own) and stops it at exit. No Orthanc installed: the PACS tests skip
 with that reason.
 
 ``unique_study`` writes the synthetic MR series and SEG of ``dicom_factory``
@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -44,7 +45,10 @@ def orthanc_url() -> str:
     if shutil.which("Orthanc") is None:
         pytest.skip("Orthanc is not installed (Debian packages orthanc and orthanc-dicomweb); "
                     "scripts/test.sh installs them and sets RESORB_TEST_ORTHANC_URL")
-    env = dict(os.environ, RESORB_ORTHANC_PORT="58043",
+    with socket.socket() as probe:  # a free loopback port: other test runs may hold one
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, RESORB_ORTHANC_PORT=str(port),
                RESORB_ORTHANC_DIR=f"/tmp/resorb-orthanc-pytest-{os.getpid()}")
     proc = subprocess.run(["bash", str(ROOT / ".ci" / "orthanc.sh")], capture_output=True,
                           text=True, env=env, timeout=120, check=False)
