@@ -407,3 +407,24 @@ def test_openapi_documents_every_error_status_with_the_real_422_shape(client):
             assert {"401", "403", "404", "413", "422", "429"} <= codes, (method, path)
             assert op["responses"]["422"]["content"]["application/json"]["schema"][
                 "$ref"].endswith("/ValidationErrorBody")
+
+
+def test_a_flood_of_made_up_names_leaves_bounded_login_state(app, registry, clock):
+    """Every failed name leaves a throttle row; stale rows (and timed-out sessions)
+    are swept while failures keep coming, so a flood cannot grow the tables for ever."""
+    from sqlalchemy import func, select
+
+    from resorb.registry._authstate import login_throttle, web_sessions
+
+    with make_client(app, client=("10.0.0.77", 1)) as c:
+        login(c, "doc")
+        for i in range(10):
+            c.post("/api/token", data={"username": f"made-up{i}", "password": "x" * 9})
+        clock.advance(3 * 3600 + app.state.resorb.settings.session_absolute_s)
+        c.post("/api/token", data={"username": "one-more", "password": "x" * 9})
+    with registry.engine.connect() as conn:
+        keys = [r[0] for r in conn.execute(select(login_throttle.c.key))]
+        sessions = conn.execute(select(func.count()).select_from(web_sessions)).scalar()
+    assert sorted(keys) == sorted(["pair:one-more|10.0.0.77", "src:10.0.0.77",
+                                   "acct:one-more"])
+    assert sessions == 0

@@ -138,13 +138,19 @@ class AuthState:
         with self._write() as conn, conn.begin():
             conn.execute(delete(login_throttle).where(login_throttle.c.key == key))
 
-    def sweep(self, *, now_s: float, older_than_s: float) -> None:
-        """Forget throttle entries, sessions and revocations nobody needs any more."""
+    def sweep(self, *, now_s: float, older_than_s: float, session_idle_s: float | None = None,
+              session_absolute_s: float | None = None) -> None:
+        """Forget throttle entries, timed-out sessions and revocations nobody needs any
+        more (a flood of made-up names leaves rows behind; this bounds the tables)."""
         with self._write() as conn, conn.begin():
             conn.execute(delete(login_throttle).where(
                 login_throttle.c.last_failure_s < now_s - older_than_s,
                 login_throttle.c.blocked_until_s < now_s))
             conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires_s < now_s))
+            if session_idle_s is not None and session_absolute_s is not None:
+                conn.execute(delete(web_sessions).where(
+                    (web_sessions.c.seen_s < now_s - session_idle_s)
+                    | (web_sessions.c.created_s < now_s - session_absolute_s)))
 
     # -- one sign-in attempt ---------------------------------------------------------------
 

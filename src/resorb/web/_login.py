@@ -34,7 +34,10 @@ from starlette.concurrency import run_in_threadpool
 from resorb.registry import ThrottlePolicy, verify_password
 from resorb.registry._security import USERNAME_PATTERN
 
-__all__ = ["LoginResult", "attempt_login", "client_address"]
+__all__ = ["SWEEP_EVERY_S", "LoginResult", "attempt_login", "client_address"]
+
+#: How often (at most) a failed sign-in also clears stale login state (seconds).
+SWEEP_EVERY_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class _VerifyTimer:
     def __init__(self) -> None:
         self.mean_s: float | None = None
         self.seeding = asyncio.Lock()  # one seeding check, not one per waiting request
+        self.last_sweep_s = float("-inf")
 
     def add(self, seconds: float) -> None:
         self.mean_s = seconds if self.mean_s is None else 0.8 * self.mean_s + 0.2 * seconds
@@ -136,6 +140,12 @@ async def attempt_login(request, username: str, password: str) -> LoginResult:
     if not ok:
         policies = _policies(settings)
         await run_in_threadpool(auth.failed, {keys[k]: policies[k] for k in keys}, now_s=now)
+        if now - timer.last_sweep_s > SWEEP_EVERY_S:
+            timer.last_sweep_s = now
+            await run_in_threadpool(
+                auth.sweep, now_s=now, older_than_s=3600.0 + settings.login_window_s,
+                session_idle_s=settings.session_idle_s,
+                session_absolute_s=settings.session_absolute_s)
         return LoginResult()
     await run_in_threadpool(auth.succeeded, pair_key=keys["pair"], username=name,
                             source=source, now_s=now)
