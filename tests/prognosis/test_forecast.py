@@ -284,3 +284,18 @@ def test_an_extrusion_that_shrank_within_measurement_error_is_said_to_have_shrun
     assert not est.observed.beyond_measurement_error
     assert "shrank by 40 %" in est.observed.statement
     assert "+40" not in est.observed.statement
+
+
+def test_a_forecast_that_says_grown_uses_the_report_grade_for_enlarged():
+    """'Growth of >= 25 % by 12 months' and the 'enlarged' grade of a measured pair are
+    one rule (measurement.yaml); the partial course's spread is a labelled record."""
+    from resorb.evidence import evidence_value
+
+    prior = default_kinetic_prior("extrusion")
+    grade = evidence_value("resorption_enlargement_threshold_percent").value
+    assert prior.enlarged_fraction == pytest.approx(1.0 - grade / 100.0)
+    spread = evidence_value("partial_course_logit_sd_assumption")
+    assert spread.assumption and prior.partial_logit_sd == spread.value
+    used = {s["id"] for s in prior.sources}
+    assert {"resorption_enlargement_threshold_percent",
+            "partial_course_logit_sd_assumption"} <= used

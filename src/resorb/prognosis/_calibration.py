@@ -66,7 +66,7 @@ def _fit_kinetics() -> dict[str, Any]:
     s_k = t["log_k_sd"]
     lag_sd = t["lag_log_sd"]
     dec, comp = t["decrease_fraction"], t["complete_fraction"]
-    pmax = t["partial_max"]
+    pmax, sd_p = t["partial_max"], t["partial_logit_sd"]
     p_all = t["p_regression_overall"]
     share_c = t["complete_overall"] / p_all
 
@@ -74,7 +74,7 @@ def _fit_kinetics() -> dict[str, Any]:
 
     def course(x):
         mu_k, mu_p = x
-        f_p = pmax / (1 + np.exp(-(mu_p + zf)))
+        f_p = pmax / (1 + np.exp(-(mu_p + sd_p * zf)))
         zero = np.zeros(n)
 
         def q(f, tm, c):
@@ -145,6 +145,8 @@ PRIOR_EVIDENCE_IDS: dict[str, str] = {
     "growth_excess": "growth_excess_assumption",
     "rate_centre": "kinetic_rate_log_mean_fitted",
     "partial_centre": "partial_course_logit_mean_fitted",
+    "partial_sd": "partial_course_logit_sd_assumption",
+    "enlarged": "resorption_enlargement_threshold_percent",
 }
 
 
@@ -173,6 +175,9 @@ def _targets() -> dict[str, float]:
         "decrease_fraction": float(_record("decrease").value),
         "complete_fraction": float(_record("complete_fraction").value),
         "partial_max": float(_record("partial_max").value),
+        "partial_logit_sd": float(_record("partial_sd").value),
+        # the grading threshold of the measurements (-25 % resorption) as V / V0
+        "enlarged_fraction": 1.0 - float(_record("enlarged").value) / 100.0,
     }
 
 

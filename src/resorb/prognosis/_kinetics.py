@@ -326,7 +326,8 @@ def default_kinetic_prior(morphology: HerniationMorphology | str | None = None) 
     fit = {"log_k_mean": float(get("rate_centre").value),
            "partial_logit_mean": float(get("partial_centre").value)}
     for role in ("early_3", "complete_by_8", "complete_by_2", "complete_1y", "rate_log_sd",
-                 "lag", "decrease", "complete_fraction", "partial_max", "halved_overall"):
+                 "lag", "decrease", "complete_fraction", "partial_max", "partial_sd",
+                 "enlarged", "halved_overall"):
         get(role)
     if morphology is None:
         p = _probability(get("regression_overall"))
@@ -350,7 +351,8 @@ def default_kinetic_prior(morphology: HerniationMorphology | str | None = None) 
         growth_share=float(growth.value),
         log_k_mean=fit["log_k_mean"], log_k_sd=t["log_k_sd"],
         lag_median_months=float(lag.value[0]), lag_log_sd=float(lag.value[1]),
-        partial_logit_mean=fit["partial_logit_mean"], partial_max=t["partial_max"],
+        partial_logit_mean=fit["partial_logit_mean"], partial_logit_sd=t["partial_logit_sd"],
+        partial_max=t["partial_max"], enlarged_fraction=t["enlarged_fraction"],
         stable_band=(float(band[0]), float(band[1])),
         growth_excess_median=float(excess[0]), growth_excess_log_sd=float(excess[1]),
         decrease_fraction=t["decrease_fraction"], complete_fraction=t["complete_fraction"],
