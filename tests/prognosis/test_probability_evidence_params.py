@@ -156,3 +156,17 @@ def test_rim_levels_enter_with_the_recorded_evidence_weight(level, events, total
         odds = prior / (1 - prior) * math.exp(weight.value * log_or)
         assert est.probability == pytest.approx(odds / (1 + odds))
         assert 0.2 < est.probability < 0.3
+
+
+def test_reconstructed_t2_counts_are_the_only_fraction_giving_the_published_85_18_percent():
+    """Splendiani 2004 publishes 85.18 % (25 of 72 regressed); the high-T2 counts 23/27 are
+    reconstructed from it, which holds only if no other k/n (k <= 25, n <= 72) fits."""
+    from resorb.evidence import evidence_value
+
+    rec = evidence_value("t2_high_regression_splendiani2004")
+    fits = [(k, n) for n in range(1, 73) for k in range(0, min(n, 25) + 1)
+            if 85.175 <= 100 * k / n < 85.195]
+    assert fits == [(rec.events, rec.total)] == [(23, 27)]
+    other = evidence_value("t2_not_high_regression_splendiani2004")
+    assert (other.events, other.total) == (25 - 23, 72 - 27)
+    assert evidence_value("t2_signal_evidence_weight").value < 1  # weakened, said so
