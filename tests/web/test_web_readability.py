@@ -1,0 +1,110 @@
+"""What a clinician reads on the web pages: no rounded certainty, no catalogue codes or
+case-file keys, scores and sources in words."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from _webtools import auth, login, make_client
+from bs4 import BeautifulSoup
+
+
+@pytest.fixture
+def doc(app):
+    with make_client(app) as c:
+        c.csrf = login(c, "doc")
+        yield c
+
+
+@pytest.fixture
+def res(app):
+    with make_client(app) as c:
+        c.csrf = login(c, "res")
+        yield c
+
+
+def _text(html: str) -> str:
+    return BeautifulSoup(html, "html.parser").get_text(" ", strip=True)
+
+
+@pytest.fixture
+def resorbed_sequestration(client, app):
+    """A sequestration with complete rim enhancement, 2,000 -> 150 -> 20 mm3 over a year,
+    an NSAID course and two visits (leg pain 8 -> 1)."""
+    h = auth(app, "doc")
+    pid = client.post("/api/patients", headers=h, json={
+        "pseudonym": "WEB-READ-1", "birth_year": 1979, "sex": "male",
+        "onset_date": "2025-09-01"}).json()["id"]
+    m1 = client.post(f"/api/patients/{pid}/mri", headers=h, json={
+        "date": "2025-09-08", "volume_mm3": 2000, "level": "L5-S1"}).json()["id"]
+    for date, volume in (("2026-01-08", 150), ("2026-09-08", 20)):
+        client.post(f"/api/patients/{pid}/mri", headers=h, json={
+            "date": date, "volume_mm3": volume, "level": "L5-S1"})
+    r = client.post(f"/api/patients/{pid}/findings", headers=h, json={
+        "mri_id": m1, "level": "L5-S1", "morphology": "sequestration",
+        "containment": "uncontained", "rim_enhancement": "complete", "t2_signal": "high",
+        "msu": "2-AB"})
+    assert r.status_code == 201, r.text
+    client.post(f"/api/patients/{pid}/therapies", headers=h, json={
+        "name": "nsaid", "start": "2025-09-02", "end": "2025-09-20"})
+    for date, nrs in (("2025-09-08", 8), ("2026-01-08", 1)):
+        client.post(f"/api/patients/{pid}/visits", headers=h, json={
+            "date": date, "leg_pain_nrs": nrs, "back_pain_nrs": 4})
+    return pid
+
+
+def test_near_certain_resorption_reads_above_99_percent_not_100(doc, registry,
+                                                               resorbed_sequestration):
+    """A 99 % shrinkage makes the estimate round to 100 %: the page says '> 99 %' (as the
+    report does), never a certainty, and the interval says it is 95 %."""
+    from resorb.web._assess import assess_records
+
+    assessment, _ = assess_records(registry.patient_records(resorbed_sequestration))
+    assert 0.99 < assessment.resorption.probability < 1.0
+    html = doc.get(f"/patients/{resorbed_sequestration}/assessment").text
+    soup = BeautifulSoup(html, "html.parser")
+    assert soup.select_one("p.big-number").get_text(strip=True) == "> 99 %"
+    text = _text(html)
+    assert "95 % interval" in text and "within 12 months" in text
+    assert not re.search(r"(?<![\d.])100 %", text)
+    assert "12.0 months" not in text
+
+
+def test_assessment_page_names_findings_and_therapy_evidence_in_words(doc,
+                                                                      resorbed_sequestration):
+    """Factor rows say 'Rim enhancement' and 'MSU class' as the findings do, and the
+    therapy evidence badges say 'not measured' / 'no difference', not catalogue codes."""
+    html = doc.get(f"/patients/{resorbed_sequestration}/assessment").text
+    text = _text(html)
+    assert "Rim enhancement: complete" in text
+    assert "T2 signal of the fragment: high" in text
+    assert "MSU class 2-AB" in text
+    assert "not measured" in text and "no difference" in text
+    for code in ("not_measured", "no_difference", "rim enhancement:", "Msu "):
+        assert code not in text, code
+
+
+def test_timeline_mcid_flags_name_the_score_as_the_column_headers(doc,
+                                                                  resorbed_sequestration):
+    """Leg pain 8 -> 1 reaches the MCID: the flag reads 'Leg NRS MCID reached', not the
+    record's key 'leg pain nrs'."""
+    html = doc.get(f"/patients/{resorbed_sequestration}").text
+    flags = [b.get_text(" ", strip=True)
+             for b in BeautifulSoup(html, "html.parser").select("td span.badge")]
+    assert "Leg NRS MCID reached ✓" in flags
+    assert "Back NRS MCID not reached" in flags
+    assert not any("pain nrs" in f for f in flags)
+
+
+def test_cohort_dashboard_cites_grade_thresholds_as_links_and_says_which_is_assumed(
+        res, resorbed_sequestration):
+    """The footnote linked 'pmid:37559207' and printed 'assumption:enlarged_percent' and
+    the Python library; it now links DOI/PubMed and says our assumption in words."""
+    html = res.get("/cohort").text
+    soup = BeautifulSoup(html, "html.parser")
+    text = _text(html)
+    assert "assumption:" not in text and "pmid:" not in text and "lifelines" not in text
+    assert "our assumption for the enlarged threshold" in text
+    assert soup.find("a", href="https://pubmed.ncbi.nlm.nih.gov/37559207/") is not None
+    assert "Median time to resorption" in text and "KM median" not in text
