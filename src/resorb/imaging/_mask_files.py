@@ -8,17 +8,15 @@ spacing imply 200,000 slices) is refused instead of exhausting memory.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import logging
 import math
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
+from resorb._quiet import silenced_libraries
 from resorb.errors import ImagingError
 
 #: Largest label image a reader builds (voxels). 2**27 = 134,217,728 voxels holds a
@@ -29,28 +27,6 @@ MAX_MASK_VOXELS = 1 << 27
 MAX_MASK_BYTES = 512 << 20
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-
-
-#: Loggers of the libraries that report header problems (nibabel prints its header
-#: fixes to stderr through its own handler; pydicom's reach any configured handler),
-#: often quoting the values.
-_LIBRARY_LOGGERS = ("nibabel", "nibabel.global", "pydicom")
-
-
-@contextlib.contextmanager
-def silenced_libraries() -> Iterator[None]:
-    """Library warnings and log messages off for the duration (restored afterwards)."""
-    loggers = [logging.getLogger(name) for name in _LIBRARY_LOGGERS]
-    levels = [lg.level for lg in loggers]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for lg in loggers:
-            lg.setLevel(logging.CRITICAL + 1)
-        try:
-            yield
-        finally:
-            for lg, level in zip(loggers, levels, strict=True):
-                lg.setLevel(level)
 
 
 def quiet(fn: _F) -> _F:

@@ -68,8 +68,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from resorb._quiet import silenced_libraries
 from resorb.errors import ImagingError, InvalidInputError, require_extra
-from resorb.imaging._mask_files import silenced_libraries
 from resorb.interop._deid_rules import (
     CLEAN_DESCRIPTORS,
     FILE_META_REMOVED,
