@@ -16,7 +16,6 @@ one session loaded.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,6 @@ from resorb._json import to_jsonable
 from resorb.errors import InvalidInputError
 from resorb.registry import _models as m
 from resorb.registry._audit import install_audit
-from resorb.registry._authstate import AuthState
 from resorb.registry._engine import DEFAULT_URL, make_engine
 from resorb.registry._records import (
     AssessmentRecord,
@@ -38,7 +36,6 @@ from resorb.registry._records import (
     MRIRecord,
     PatientRecord,
     TherapyRecord,
-    UserRecord,
     VisitRecord,
 )
 from resorb.registry._rows import (
@@ -64,12 +61,7 @@ from resorb.registry._schemas import (
     VisitIn,
     validate_input,
 )
-from resorb.registry._security import (
-    check_password_policy,
-    check_username,
-    hash_password,
-    verify_password,
-)
+from resorb.registry._users import UserAccounts
 from resorb.registry._views import (
     PatientRecords,
     _pseudonym_like,
@@ -88,7 +80,7 @@ if TYPE_CHECKING:
 __all__ = ["Registry"]
 
 
-class Registry:
+class Registry(UserAccounts):
     """A follow-up registry on SQLite (default) or PostgreSQL.
 
     Parameters
@@ -163,83 +155,6 @@ class Registry:
                 yield session
             finally:
                 session.rollback()
-
-    # -- users ---------------------------------------------------------------------------
-
-    def add_user(self, username: str, password: str, *, role: str = "clinician",
-                 actor: str | None = None) -> UserRecord:
-        """Create a user with an argon2 password hash.
-
-        Raises
-        ------
-        InvalidInputError
-            ``username`` taken or malformed, ``role`` unknown, password too short.
-        """
-        username = check_username((username or "").strip() if isinstance(username, str)
-                                  else username)
-        if role not in m.ROLES:
-            raise InvalidInputError("role", f"{role!r} is not a role", allowed=", ".join(m.ROLES))
-        check_password_policy(password)
-        with self.transaction(actor=actor or username) as s:
-            if s.scalar(select(m.User.id).where(m.User.username == username)) is not None:
-                raise InvalidInputError("username", f"{username!r} already exists",
-                                        allowed="a user name not yet taken")
-            user = m.User(username=username, password_hash=hash_password(password), role=role,
-                          active=True)
-            s.add(user)
-            s.flush()
-            return UserRecord.from_row(user)
-
-    def authenticate(self, username: str, password: str) -> UserRecord | None:
-        """The active user with this name and password, or None."""
-        with self.reading() as s:
-            user = s.scalar(select(m.User).where(m.User.username == username))
-            if user is None or not user.active:
-                # Spend the same time as a real check so timing does not reveal names.
-                verify_password(_DUMMY_HASH(), password or "")
-                return None
-            if not verify_password(user.password_hash, password or ""):
-                return None
-            return UserRecord.from_row(user)
-
-    def get_user(self, username: str) -> UserRecord | None:
-        """The user with this name, or None."""
-        with self.reading() as s:
-            user = s.scalar(select(m.User).where(m.User.username == username))
-            return None if user is None else UserRecord.from_row(user)
-
-    def list_users(self) -> list[UserRecord]:
-        """All users by name."""
-        with self.reading() as s:
-            return [UserRecord.from_row(u)
-                    for u in s.scalars(select(m.User).order_by(m.User.username))]
-
-    def set_user_active(self, username: str, active: bool, *, actor: str) -> UserRecord:
-        """Activate or deactivate a user (users are never deleted: the audit log names them)."""
-        with self.transaction(actor=actor) as s:
-            user = s.scalar(select(m.User).where(m.User.username == username))
-            if user is None:
-                raise RecordNotFoundError("username", f"no user {username!r}")
-            user.active = bool(active)
-            s.flush()
-            record = UserRecord.from_row(user)
-        if not active:  # a deactivated user is signed out everywhere at once
-            AuthState(self.engine).end_sessions_of(username)
-        return record
-
-    def set_user_password(self, username: str, password: str, *, actor: str) -> UserRecord:
-        """Replace a user's password (argon2 hash; the audit entry shows it redacted)."""
-        check_password_policy(password)
-        with self.transaction(actor=actor) as s:
-            user = s.scalar(select(m.User).where(m.User.username == username))
-            if user is None:
-                raise RecordNotFoundError("username", f"no user {username!r}")
-            user.password_hash = hash_password(password)
-            s.flush()
-            record = UserRecord.from_row(user)
-        # A new password ends the sessions opened with the old one.
-        AuthState(self.engine).end_sessions_of(username)
-        return record
 
     # -- patients ------------------------------------------------------------------------
 
@@ -543,13 +458,3 @@ class Registry:
             assert off is not None  # drawn above
             keep = p.site is not None and site_count(s, p.site) >= min_site_count
             return research_row(p, off, keep_site=keep)
-
-
-
-_dummy: list[str] = []
-
-
-def _DUMMY_HASH() -> str:  # noqa: N802 - a lazily computed constant
-    if not _dummy:
-        _dummy.append(hash_password(secrets.token_urlsafe(16)))
-    return _dummy[0]
