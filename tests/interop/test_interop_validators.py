@@ -215,3 +215,23 @@ def test_sr_content_trees_parse_with_dsrdump(objects, name):
     text = dsrdump(objects[name], labelmap="LABELMAP" in name)
     assert "Imaging Measurement Report" in text
     assert 'mm3' in text and "Volume" in text
+
+
+def test_deidentifying_an_object_invalid_from_the_start_adds_no_dciodvfy_error(tmp_path):
+    """Objects with every Table E.1-1 attribute filled (``dicom_factory``'s markers, which
+    make the originals invalid: a Container Identifier without its Specimen Description,
+    a Concatenation UID without the rest of a concatenation) are what several import
+    tests store. Their de-identified copies keep those errors of the original, and
+    de-identification must add none (it removes most: the markers' person, institution
+    and hierarchic designator errors)."""
+    series = make_mr_series(tmp_path / "mr", study_date=dt.date(2025, 3, 14), markers=True)
+    seg_path = make_seg(series, tmp_path / "seg.dcm", markers=True)
+    uids = UIDMap(key=KEY)
+    for original in (series[0], seg_path):
+        before = set(dciodvfy_errors(original))
+        deid = _save(deidentify(pydicom.dcmread(original), offset_days=OFFSET, uid_map=uids),
+                     tmp_path / f"deid_{original.name}")
+        after = set(dciodvfy_errors(deid))
+        assert before, "the marker-filled original is invalid, as the factory says"
+        assert after <= before, sorted(after - before)
+        assert len(after) < len(before)
