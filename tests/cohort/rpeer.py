@@ -49,12 +49,18 @@ def run_r(script: str, *args: object, timeout: int = 600) -> None:
         pytest.fail(f"{script} failed:\n{res.stderr[-2000:]}")
 
 
+_EXPORTED: dict[tuple[str, str], Path] = {}
+
+
 def r_dataset(package: str, name: str, folder: Path) -> pd.DataFrame:
-    """A data set shipped with an R package, exported to CSV by R."""
-    out = folder / f"{package}_{name}.csv"
-    if not out.exists():
+    """A data set shipped with an R package, exported to CSV by R (once per session;
+    the first export's file in ``folder`` is read again by later calls)."""
+    key = (package, name)
+    if key not in _EXPORTED or not _EXPORTED[key].exists():
+        out = folder / f"{package}_{name}.csv"
         run_r("export_data.R", package, name, out)
-    return pd.read_csv(out)
+        _EXPORTED[key] = out
+    return pd.read_csv(_EXPORTED[key])
 
 
 def seed_spread_tolerance(ours: np.ndarray, theirs: np.ndarray, *, k: float = 4.0) -> float:
