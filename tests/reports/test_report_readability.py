@@ -118,3 +118,11 @@ def test_large_extrusion_mostly_resorbed_at_four_months_reads_as_shrinkage(pages
     assert row.find_all("td")[3].get_text(strip=True) == "+80 %"
     assert row.find_all("td")[4].get_text(" ", strip=True) == "significant"
     assert "already shrunk by 80 %" in soup.find(id="observed-change").get_text(" ")
+
+
+def test_unused_therapy_is_named_as_in_the_catalogue(pages):
+    """The 'recorded but not used' line named the gabapentinoid course by its catalogue id;
+    it now uses the therapy's name, as section 6 does."""
+    unused = pages["extrusion_diameters"].select_one("#resorption p.small").get_text(" ")
+    assert "Therapy Gabapentinoids (gabapentin, pregabalin) (therapies do not" in unused
+    assert "gabapentinoid (" not in unused

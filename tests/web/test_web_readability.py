@@ -108,3 +108,19 @@ def test_cohort_dashboard_cites_grade_thresholds_as_links_and_says_which_is_assu
     assert "our assumption for the enlarged threshold" in text
     assert soup.find("a", href="https://pubmed.ncbi.nlm.nih.gov/37559207/") is not None
     assert "Median time to resorption" in text and "KM median" not in text
+
+
+def test_timeline_and_research_view_name_the_therapy_as_the_catalogue_does(
+        doc, res, resorbed_sequestration):
+    """An NSAID course reads 'Non-steroidal anti-inflammatory drugs' on the timeline, the
+    research view and the estimate's unused-findings line, not the catalogue id 'nsaid'."""
+    timeline = _text(doc.get(f"/patients/{resorbed_sequestration}").text)
+    assert "Non-steroidal anti-inflammatory drugs 2025-09-02 – 2025-09-20" in timeline
+    assessment = _text(doc.get(f"/patients/{resorbed_sequestration}/assessment").text)
+    assert "Therapy Non-steroidal anti-inflammatory drugs (therapies do not" in assessment
+    research = BeautifulSoup(res.get("/research/patients").text, "html.parser")
+    link = next(a["href"] for a in research.select("a[href^='/research/patients/']"))
+    view = _text(res.get(link).text)
+    assert "Non-steroidal anti-inflammatory drugs" in view
+    for text in (timeline, assessment, view):
+        assert not re.search(r"\bnsaid\b", text)

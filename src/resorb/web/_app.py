@@ -122,6 +122,7 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
         registry = Registry(db_url)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.globals["fmt"] = _pages.fmt
+    templates.env.globals["therapy_name"] = _pages.therapy_name
     state = AppState(registry=registry, settings=settings,
                      tokens=TokenCodec(settings.secret_key, ttl_s=settings.token_ttl_s),
                      templates=templates,

@@ -33,6 +33,7 @@ __all__ = [
     "render",
     "safe_next",
     "state",
+    "therapy_name",
 ]
 
 #: The signed-in user of a page (redirects to the sign-in page when there is none).
@@ -49,6 +50,15 @@ def fmt(value: Any, digits: int = 0, unit: str = "") -> str:
         text = f"{value:,.{digits}f}".replace(",", " ")
         return f"{text} {unit}".strip()
     return f"{value} {unit}".strip()
+
+
+def therapy_name(key: str | None) -> str:
+    """A therapy's name in the catalogue (``nsaid`` -> ``Non-steroidal anti-inflammatory
+    drugs``); a name the catalogue does not hold is shown as recorded."""
+    from resorb.therapy import therapy_catalogue
+
+    therapy = therapy_catalogue().get(key or "")
+    return therapy.name if therapy is not None else (key or "").replace("_", " ")
 
 
 def state(request: Request) -> Any:
