@@ -232,24 +232,9 @@ def test_import_then_export_sr_and_fhir_from_the_command_line(site, capsys, monk
 
 
 def test_single_segment_highdicom_seg_is_imported(site, tmp_path):
-    import highdicom as hd
-    from pydicom.sr.codedict import codes
-
     images = [pydicom.dcmread(p) for p in sorted((site["base"] / "mr").glob("*.dcm"))]
-    mask = np.zeros((len(images), 16, 16), dtype=bool)
-    mask[2:5, 4:9, 6:10] = True
-    desc = hd.seg.SegmentDescription(
-        segment_number=1, segment_label="herniation",
-        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
-        segmented_property_type=codes.SCT.Lesion,
-        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)
-    seg = hd.seg.Segmentation(
-        source_images=images, pixel_array=mask, segmentation_type="BINARY",
-        segment_descriptions=[desc], series_instance_uid=hd.UID(), series_number=5,
-        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="resorb synthetic",
-        manufacturer_model_name="test", software_versions="0", device_serial_number="1")
     path = tmp_path / "one.dcm"
-    seg.save_as(path)
+    _one_segment_seg(images).save_as(path)
     out = import_dicom(site["reg"], path, patient_id=site["patient"].id, actor="radiographer")
     assert out["mri"][0]["volume_mm3"] == pytest.approx(60 * VOXEL_MM3)
 
@@ -271,3 +256,62 @@ def test_a_future_study_date_is_refused_before_shifting(site, tmp_path):
     with pytest.raises(InvalidInputError, match="StudyDate"):
         import_dicom(reg, tmp_path / "ahead" / "mr", patient_id=pid, actor="radiographer")
     assert reg.list_mri(pid) == []
+
+
+def test_a_seg_with_two_segments_imported_without_label_is_refused_not_added_up(
+        site, capsys, monkeypatch):
+    """The factory's SEG holds the herniation (segment 1, 15 mm3) and another structure
+    (segment 2, 2 mm3). Without --label the import added both (17 mm3, exit 0); now it
+    asks which segment is the herniation (exit 2, one line naming the field and the
+    segments, not their free-text labels), and writes nothing."""
+    db = f"sqlite:///{site['db']}"
+    code, out, err = _run(capsys, monkeypatch, "registry", "import-dicom", str(site["base"]),
+                          "--db", db, "--patient", "LDH-0042", "--level", "L5-S1", "--json")
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "error: label: is needed" in err
+    assert "segments 1, 2" in err and "herniation" in err
+    assert "Traceback" not in err
+    assert site["reg"].list_mri(site["patient"].id) == []
+    code, out, err = _run(capsys, monkeypatch, "registry", "import-dicom", str(site["base"]),
+                          "--db", db, "--patient", "LDH-0042", "--level", "L5-S1", "--label",
+                          "1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["mri"][0]["volume_mm3"] == pytest.approx(60 * VOXEL_MM3)
+
+
+def test_a_seg_whose_one_segment_is_imported_without_label_records_that_segment(site):
+    """One segment holding voxels: measured without --label, and recorded as the segment
+    measured, so that export-sr can refer to it."""
+    from resorb.registry._dicom import volume_sr
+
+    reg, pid = site["reg"], site["patient"].id
+    images = [pydicom.dcmread(p) for p in sorted((site["base"] / "mr").glob("*.dcm"))]
+    seg_path = site["tmp"] / "one_segment.dcm"
+    _one_segment_seg(images).save_as(seg_path)
+    out = import_dicom(reg, seg_path, patient_id=pid, level="L5-S1", actor="radiographer",
+                       store_dir=site["tmp"] / "deid")
+    (mri,) = out["mri"]
+    assert mri["volume_mm3"] == pytest.approx(60 * VOXEL_MM3)
+    info = reg.patient_timeline(pid)["mri"][0]["series_info"]
+    assert info["segment"] == 1
+    stored = pydicom.dcmread(site["tmp"] / "deid" / f"{info['SOPInstanceUID']}.dcm")
+    _sr, meta = volume_sr(reg, mri["id"], stored, actor="radiographer")
+    assert meta["segment"] == 1 and meta["volume_mm3"] == pytest.approx(60 * VOXEL_MM3)
+
+
+def _one_segment_seg(images):
+    import highdicom as hd
+    from pydicom.sr.codedict import codes
+
+    mask = np.zeros((len(images), 16, 16), dtype=bool)
+    mask[2:5, 4:9, 6:10] = True
+    desc = hd.seg.SegmentDescription(
+        segment_number=1, segment_label="herniation",
+        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+        segmented_property_type=codes.SCT.Lesion,
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)
+    return hd.seg.Segmentation(
+        source_images=images, pixel_array=mask, segmentation_type="BINARY",
+        segment_descriptions=[desc], series_instance_uid=hd.UID(), series_number=6,
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="resorb synthetic",
+        manufacturer_model_name="test", software_versions="0", device_serial_number="1")

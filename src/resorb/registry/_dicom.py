@@ -116,7 +116,9 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
     level : str, keyword-only, optional
         Disc level of the segmented herniation (``"L5-S1"``).
     label : int, keyword-only, optional
-        SEG segment number to measure; default all segments together.
+        SEG segment number of the herniation; may be left out only when one
+        segment holds voxels (that one is measured). Several segments are never
+        added together: the other segments are other structures.
     actor : str, keyword-only
         Acting user for the audit log.
     store_dir : str or Path, keyword-only, optional
@@ -162,15 +164,22 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
     # The images imported with a SEG are its source series: they give the slice spacing
     # when the SEG does not (frames left out because empty would otherwise be ambiguous).
     sources = [ds for _p, ds in images] or None
+    segments = []
     for p, _ds in segs:
         try:
             mask = HerniationMask.from_dicom_seg(p, source_images=sources)
-            vm = mask_volume(mask, label=label)
+        except (ImagingError, InvalidInputError) as exc:
+            text = str(exc).replace(str(p), "<SEG file>")
+            raise ImagingError(f"DICOM SEG cannot be measured: {text}") from None
+        segment = label if label is not None else _only_segment(mask)
+        try:
+            vm = mask_volume(mask, label=segment)
         except (ImagingError, InvalidInputError) as exc:
             text = str(exc).replace(str(p), "<SEG file>")
             raise ImagingError(f"DICOM SEG cannot be measured: {text}") from None
         check_volume_mm3(float(vm.volume_mm3), field="volume_mm3")
         volumes.append(vm)
+        segments.append(segment)
 
     created = []
     with registry.transaction(actor=actor) as s:
@@ -184,7 +193,7 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
         deid_of = {id(ds): d for ds, d in deid_objects}
         rows = []
         known = []
-        for (_p, ds), vm in zip(segs, volumes, strict=True):
+        for (_p, ds), vm, segment in zip(segs, volumes, segments, strict=True):
             d = deid_of[id(ds)]
             previous = _imported(s, patient_id, "SOPInstanceUID", str(d.SOPInstanceUID))
             if previous is not None:
@@ -196,7 +205,7 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
                 volume_mm3=float(vm.volume_mm3),
                 series_info=_series_info(d, n_instances=1, extra={
                     "voxel_count": vm.voxel_count, "voxel_volume_mm3": vm.voxel_volume_mm3,
-                    "segment": label, "SOPInstanceUID": str(d.SOPInstanceUID)})))
+                    "segment": segment, "SOPInstanceUID": str(d.SOPInstanceUID)})))
         if not segs:
             by_series: dict[str, list] = {}
             for _p, ds in images:
@@ -231,6 +240,19 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
         log.info("imported MRI %s (%s, %s instances de-identified) as study %s", c["id"],
                  c["source"], len(objects), c["StudyInstanceUID"])
     return {"patient_id": patient_id, "mri": created, "deidentified": len(objects)}
+
+
+def _only_segment(mask) -> int:
+    """The one segment of a SEG that holds voxels; several: the caller must choose."""
+    present = [int(x) for x in mask.present_labels()]
+    if len(present) > 1:
+        # Numbers only: a segment's label is free text that may name the patient.
+        raise InvalidInputError("label", "is needed: the SEG holds segments "
+                                + ", ".join(map(str, present)),
+                                allowed="the segment number of the herniation")
+    if not present:
+        raise ImagingError("DICOM SEG cannot be measured: no segment holds voxels")
+    return present[0]
 
 
 def _uid_key(s) -> bytes:
