@@ -62,7 +62,7 @@ def test_several_flags_give_one_reason_each_in_a_stable_order():
 
 
 def test_no_red_flag_no_urgent_referral_and_says_what_was_checked():
-    result = triage_case(_case("motor_mrc: 4, leg_pain_nrs: 8"))
+    result = triage_case(_case("motor_mrc: 4, leg_pain_nrs: 8, red_flags: []"))
     d = result.to_dict()
     assert d["urgent_referral"] is False
     assert d["reasons"] == []

@@ -194,3 +194,19 @@ mri: [{date: 2026-10-10, volume_mm3: 900}]
     assert "otherwise repeat it as an emergency" in mri.text
     no_mri = management_pathway(_case("red_flags: [urinary_retention]"), as_of=AS_OF).steps[0]
     assert "on file" not in no_mri.text
+
+
+def test_case_file_without_red_flags_asks_for_them_instead_of_clearing_a_conservative_trial():
+    """A case file that leaves the red flags out was not asked about them: 'red flags
+    recorded: none' and 'a conservative trial can be considered' claimed too much."""
+    t = triage_case(_case("leg_pain_nrs: 7"))
+    assert t.level == "routine" and not t.reasons
+    assert "red flags: not recorded" in t.checked
+    assert t.action.startswith("Red flags not recorded: ask about cauda equina signs")
+    assert "conservative trial can be considered" not in t.action
+
+
+def test_an_empty_red_flag_list_is_recorded_as_none():
+    t = triage_case(_case("leg_pain_nrs: 7, red_flags: []"))
+    assert "red flags recorded: none" in t.checked
+    assert t.action.startswith("No red flag recorded: a conservative trial can be considered")

@@ -32,6 +32,8 @@ def _render_summary(d: Mapping[str, Any]) -> None:
                 + f"\n{t['action']}")
     else:
         body = "[green]No red flag recorded[/] (" + "; ".join(t["checked"]) + ")"
+        if not t["action"].startswith("No red flag recorded:"):  # not asked, or check first
+            body = f"[yellow]{t['action']}[/] (" + "; ".join(t["checked"]) + ")"
     console.print(Panel(body, title=f"resorb assessment: {title}", expand=False))
     for w in d.get("warnings") or []:
         console.print(f"[bold yellow]Check {w['field']}:[/] {w['message']}")

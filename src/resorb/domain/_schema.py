@@ -52,7 +52,7 @@ class SymptomsIn(_Strict):
     joa_items: dict[str, int] | None = None
     slr_degrees: float | None = None
     motor_mrc: int | None = None
-    red_flags: list[str] = []
+    red_flags: list[str] | None = None
 
 
 class HerniationIn(_Strict):
@@ -185,7 +185,8 @@ def _build(raw: CaseIn, *, base_dir: Path | None, today: dt.date) -> Case:
     patient = Patient(age_years=p.age_years, sex=_opt(Sex, p.sex, "patient.sex"))
     _check_not_future(s.onset_date, "symptoms.onset_date", today)
     flags = frozenset(
-        parse_enum(RedFlag, f, field=f"symptoms.red_flags[{i}]") for i, f in enumerate(s.red_flags)
+        parse_enum(RedFlag, f, field=f"symptoms.red_flags[{i}]")
+        for i, f in enumerate(s.red_flags or ())
     )
     joa = JoaItems.from_mapping(s.joa_items) if s.joa_items is not None else None
     symptoms = Symptoms(
@@ -198,6 +199,7 @@ def _build(raw: CaseIn, *, base_dir: Path | None, today: dt.date) -> Case:
         slr_degrees=s.slr_degrees,
         motor_mrc=s.motor_mrc,
         red_flags=flags,
+        red_flags_recorded=s.red_flags is not None,
     )
     msu_size, msu_zone = (None, None) if h.msu is None else _parse_msu(h.msu, "herniation.msu")
     # Every finding on its scale from the one table (MSU size and zone come from "msu").

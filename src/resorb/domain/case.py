@@ -69,7 +69,11 @@ class Patient:
 
 @dataclass(frozen=True, slots=True)
 class Symptoms:
-    """Symptoms and examination findings at presentation."""
+    """Symptoms and examination findings at presentation.
+
+    ``red_flags_recorded`` is False when the red flags were left out (a case file
+    without ``symptoms.red_flags``): an empty set then means "not asked", not "none".
+    """
 
     onset_date: dt.date | None = None
     leg_pain_nrs: float | None = None
@@ -80,6 +84,7 @@ class Symptoms:
     slr_degrees: float | None = None
     motor_mrc: int | None = None
     red_flags: frozenset[RedFlag] = frozenset()
+    red_flags_recorded: bool = True
 
     def __post_init__(self) -> None:
         if self.onset_date is not None:

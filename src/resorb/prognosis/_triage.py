@@ -362,14 +362,22 @@ def _imaging_warnings(case: Case, reasons: Sequence[TriageReason]) -> list[Triag
         "(including perianal sensation) before a conservative trial.", _CANAL_EVIDENCE)]
 
 
-def _action(level: str, reasons: Sequence[TriageReason], warnings: Sequence[TriageWarning]
-            ) -> str:
+def _action(level: str, reasons: Sequence[TriageReason], warnings: Sequence[TriageWarning],
+            flags_recorded: bool = True) -> str:
     if level == "routine":
         if warnings:
-            return ("No red flag recorded, but recorded findings need checking first (see the "
-                    "warnings): start a conservative trial only once cauda equina signs and a "
-                    "severe motor deficit have been asked about and examined; re-check red "
-                    "flags at every visit.")
+            opening, asked = (("No red flag recorded, but", "cauda equina signs and a severe "
+                               "motor deficit") if flags_recorded else
+                              ("Red flags not recorded, and", "cauda equina signs, a severe "
+                               "motor deficit and serious pathology"))
+            return (f"{opening} recorded findings need checking first (see the "
+                    f"warnings): start a conservative trial only once {asked} have been "
+                    "asked about and examined; re-check red flags at every visit.")
+        if not flags_recorded:
+            return ("Red flags not recorded: ask about cauda equina signs (bladder, bowel and "
+                    "sexual function, saddle sensation, symptoms in both legs), increasing "
+                    "weakness and serious pathology (cancer, infection, fracture) before a "
+                    "conservative trial; re-check red flags at every visit.")
         return ("No red flag recorded: a conservative trial can be considered; re-check red "
                 "flags at every visit.")
     parts = []
@@ -428,10 +436,13 @@ def triage_case(case: Case) -> Triage:
     level = reasons[0].level if reasons else "routine"
     joa = s.joa_items
     checked = [
-        f"red flags recorded: {', '.join(sorted(f.value for f in s.red_flags)) or 'none'}",
+        (f"red flags recorded: {', '.join(sorted(f.value for f in s.red_flags)) or 'none'}"
+         if s.red_flags_recorded or s.red_flags else "red flags: not recorded"),
         "motor grade: " + (f"MRC {mrc}/5" if mrc is not None else "not recorded"),
         "JOA bladder item: " + (str(joa.bladder) if joa is not None else "not recorded"),
     ]
     return Triage(urgent_referral=bool(reasons), reasons=tuple(reasons),
-                  action=_action(level, reasons, warnings), checked=tuple(checked),
+                  action=_action(level, reasons, warnings,
+                                 s.red_flags_recorded or bool(s.red_flags)),
+                  checked=tuple(checked),
                   motor_mrc_threshold=threshold, level=level, warnings=tuple(warnings))
