@@ -45,7 +45,7 @@ def _values(codings: Sequence[PredictorCoding], X: np.ndarray) -> dict[str, np.n
 
 def _adjust_to(codings: Sequence[PredictorCoding], vals: dict) -> dict:
     """``datadist``'s adjust-to values: median, or the most frequent category."""
-    adjust = {}
+    adjust: dict[str, str | float] = {}
     for c in codings:
         if c.kind == "categorical":
             levels, counts = np.unique(vals[c.name].astype(str), return_counts=True)
@@ -88,6 +88,7 @@ def interquartile_effects(coef: np.ndarray, cov: np.ndarray,
     for c in codings:
         if c.kind == "interaction":
             continue
+        pairs: list[tuple[str, str | float | None, str | float]]
         if c.kind == "categorical":
             pairs = [(f"{c.name} - {lev}:{c.reference}", c.reference, lev)
                      for lev in c.levels[1:]]

@@ -17,6 +17,7 @@ import gzip
 import io
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +38,7 @@ __all__ = ["read_nifti"]
 _DEFLATE_MAX_RATIO = 1032
 
 
-def _load(nib, p: Path, max_voxels: int | None):
+def _load(nib: Any, p: Path, max_voxels: int | None) -> Any:
     """The image; for a file with a NIfTI suffix nibabel keeps the voxels on disk.
 
     A file without the suffix is parsed from its (gunzipped) bytes: the header
@@ -117,7 +118,7 @@ def read_nifti(path: str | Path, *, max_voxels: int | None = None) -> Herniation
     return HerniationMask(labels=data, affine=affine, source=p, warnings=warnings)
 
 
-def _affine_and_warnings(img, p: Path) -> tuple[np.ndarray, tuple[tuple[str, str], ...]]:
+def _affine_and_warnings(img: Any, p: Path) -> tuple[np.ndarray, tuple[tuple[str, str], ...]]:
     hdr = img.header
     try:
         affine = np.asarray(img.affine, dtype=float)
@@ -186,7 +187,7 @@ def _read_gzipped_nifti_data(path: Path, img: object) -> np.ndarray | None:
     return flat.reshape(shape, order="F")
 
 
-def _expected_nifti_bytes(img: object) -> int:
-    hdr = img.header  # type: ignore[attr-defined]
+def _expected_nifti_bytes(img: Any) -> int:
+    hdr = img.header
     n = int(np.prod(hdr.get_data_shape()))
-    return int(hdr.get_data_offset()) + n * hdr.get_data_dtype().itemsize
+    return int(hdr.get_data_offset()) + n * int(hdr.get_data_dtype().itemsize)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bz2
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ __all__ = ["read_nrrd"]
 _DATA_FILE_KEYS = ("data file", "datafile")
 
 
-def _data_file(p: Path, header: dict) -> Path | None:
+def _data_file(p: Path, header: dict[str, Any]) -> Path | None:
     """The detached data file, refused unless it is a plain file beside the header."""
     name = next((str(header[k]) for k in _DATA_FILE_KEYS if k in header), None)
     if name is None:
@@ -55,15 +56,16 @@ def _inflate(raw: bytes, encoding: str, nbytes: int, p: Path) -> bytes:
     return out
 
 
-def _read_data(nrrd, p: Path, header: dict, data_path: Path | None) -> np.ndarray:
+def _read_data(nrrd: Any, p: Path, header: dict[str, Any], data_path: Path | None
+               ) -> np.ndarray:
     encoding = str(header.get("encoding", "raw")).lower()
     if encoding not in ("gzip", "gz", "bzip2", "bz2"):
         # raw, ascii, hex: bounded by the size of the file on disk (a regular file).
         if data_path is None:
             with p.open("rb") as fh:
                 nrrd.read_header(fh)
-                return nrrd.read_data(header, fh, str(p), index_order="F")
-        return nrrd.read_data(header, None, str(p), index_order="F")
+                return np.asarray(nrrd.read_data(header, fh, str(p), index_order="F"))
+        return np.asarray(nrrd.read_data(header, None, str(p), index_order="F"))
     dtype = nrrd.reader._determine_datatype(header)
     sizes = [int(n) for n in header["sizes"]]
     count = int(np.prod(sizes))
@@ -125,7 +127,7 @@ def read_nrrd(path: str | Path, *, max_voxels: int | None = None) -> HerniationM
                                f"{[data.shape[i] for i in other]}; allowed: a 3-D label image "
                                "(one layer)")
         data = data.reshape([data.shape[i] for i in spatial], order="A")
-        linear = np.column_stack([rows[i] for i in spatial])
+        linear = np.column_stack([np.asarray(rows[i]) for i in spatial])
     else:
         spacings = header.get("spacings")
         if spacings is None or data.ndim < 3 or any(n != 1 for n in data.shape[3:]):

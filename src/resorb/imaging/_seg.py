@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
+from resorb._quiet import silenced_libraries
 from resorb.errors import ImagingError, require_extra
 from resorb.imaging._mask_files import (
     LPS_TO_RAS,
     check_file,
     check_voxel_budget,
     one_line,
-    silenced_libraries,
 )
 from resorb.imaging._types import HerniationMask
 
@@ -55,12 +55,12 @@ MAX_OVERLAP = 10.0
 _POSITION_TOL = 1e-2
 
 
-def _item(seq_owner: object, keyword: str) -> object | None:
+def _item(seq_owner: Any, keyword: str) -> Any:
     seq = getattr(seq_owner, keyword, None)
     return seq[0] if seq else None
 
 
-def _frame_attr(shared: object, frame: object, seq: str, attr: str) -> object | None:
+def _frame_attr(shared: Any, frame: Any, seq: str, attr: str) -> Any:
     for group in (frame, shared):
         if group is None:
             continue
@@ -116,7 +116,8 @@ def read_dicom_seg(path: str | Path, *, source_images: Any = None,
                                ) from None
 
 
-def _read(pydicom, p: Path, ds, source_images, max_voxels) -> HerniationMask:
+def _read(pydicom: Any, p: Path, ds: Any, source_images: Any,
+          max_voxels: int | None) -> HerniationMask:
     sop = str(getattr(ds, "SOPClassUID", ""))
     if sop not in (SEGMENTATION_STORAGE, LABEL_MAP_SEGMENTATION_STORAGE):
         raise ImagingError(f"{p}: DICOM object is not a Segmentation (SOP class {sop or 'none'});"
@@ -141,8 +142,8 @@ def _read(pydicom, p: Path, ds, source_images, max_voxels) -> HerniationMask:
     orientation = spacing = None
     positions = np.empty((n_frames, 3))
     frame_segment = np.zeros(n_frames, dtype=np.int64)
-    declared = set()
-    thickness = set()
+    declared: set[float] = set()
+    thickness: set[float] = set()
     for i, frame in enumerate(per_frame):
         iop = _frame_attr(shared, frame, "PlaneOrientationSequence", "ImageOrientationPatient")
         ps = _frame_attr(shared, frame, "PixelMeasuresSequence", "PixelSpacing")
@@ -157,7 +158,7 @@ def _read(pydicom, p: Path, ds, source_images, max_voxels) -> HerniationMask:
                                "pixel spacing")
         if orientation is None:
             orientation, spacing = iop_a, ps_a
-        elif not (np.allclose(iop_a, orientation, atol=1e-4)
+        elif not (np.allclose(iop_a, orientation, atol=1e-4) and spacing is not None
                   and np.allclose(ps_a, spacing, rtol=1e-4)):
             raise ImagingError(f"{p}: frames differ in orientation or pixel spacing; "
                                "allowed: one regular grid")
@@ -219,7 +220,8 @@ def _read(pydicom, p: Path, ds, source_images, max_voxels) -> HerniationMask:
                           declared_labels=frozenset(segments), label_names=segments)
 
 
-def _fill(p, labels, pixels, slice_index, seg_type, frame_segment, segments) -> None:
+def _fill(p: Path, labels: np.ndarray, pixels: np.ndarray, slice_index: np.ndarray,
+          seg_type: str, frame_segment: np.ndarray, segments: dict[int, str]) -> None:
     if seg_type == "LABELMAP":
         for i in range(pixels.shape[0]):
             frame_pixels = pixels[i]
@@ -251,8 +253,8 @@ def _on_grid(dist: np.ndarray, origin: float, step: float) -> bool:
     return bool(np.all(np.abs(k - np.round(k)) <= _POSITION_TOL))
 
 
-def _slice_step(p, ds, dist, normal, declared: set, thickness: set,
-                source_images) -> float:
+def _slice_step(p: Path, ds: Any, dist: np.ndarray, normal: np.ndarray, declared: set[float],
+                thickness: set[float], source_images: Any) -> float:
     """The slice spacing (mm), from the SEG or its source series, else ImagingError."""
     gaps = np.diff(np.unique(np.round(dist, 4)))
     if len(declared) > 1:
@@ -295,7 +297,7 @@ def _slice_step(p, ds, dist, normal, declared: set, thickness: set,
     return step
 
 
-def _source_datasets(pydicom, source_images) -> Iterable[Any]:
+def _source_datasets(pydicom: Any, source_images: Any) -> Iterable[Any]:
     items: Sequence[Any]
     if isinstance(source_images, str | Path):
         root = Path(source_images)
@@ -312,7 +314,7 @@ def _source_datasets(pydicom, source_images) -> Iterable[Any]:
             yield item
 
 
-def _positions_of(ds) -> list[tuple[np.ndarray, np.ndarray]]:
+def _positions_of(ds: Any) -> list[tuple[np.ndarray, np.ndarray]]:
     """(orientation, position) of each frame of an image (single- or multi-frame)."""
     if "ImagePositionPatient" in ds and "ImageOrientationPatient" in ds:
         return [(np.asarray([float(v) for v in ds.ImageOrientationPatient]),
@@ -328,7 +330,8 @@ def _positions_of(ds) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def _source_geometry(p, seg, normal, source_images) -> tuple[float, np.ndarray] | None:
+def _source_geometry(p: Path, seg: Any, normal: np.ndarray, source_images: Any
+                     ) -> tuple[float, np.ndarray] | None:
     """Slice spacing and slice positions (along ``normal``) of the SEG's source series;
     None when no image given belongs to it."""
     pydicom = require_extra("pydicom", "imaging")

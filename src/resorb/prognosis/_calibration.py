@@ -229,11 +229,11 @@ def calibration_table(seed: int = 0) -> list[dict[str, Any]]:
             prob("regressed", 12.0, lat_m, w_m), PRIOR_EVIDENCE_IDS[f"regression_{morph.value}"],
             "fitted")
         chiu = evidence_value(f"regression_rate_{morph.value}_chiu2015")
-        add("regression by 12 months (Chiu 2015)", morph.value, float(chiu.value),
+        add("regression by 12 months (Chiu 2015)", morph.value, chiu.scalar,
             prob("regressed", 12.0, lat_m, w_m), chiu.id, "check")
         if morph not in _CONTAINED:
             rec = evidence_value(PRIOR_EVIDENCE_IDS[f"complete_{morph.value}"])
-            add("complete resolution by 24 months", morph.value, float(rec.value),
+            add("complete resolution by 24 months", morph.value, rec.scalar,
                 prob("complete", 24.0, lat_m, w_m), rec.id, "fitted")
         add("enlarged (>= 25 %) by 12 months", morph.value,
             evidence_value("growth_fraction_seo2016" if morph not in _CONTAINED

@@ -136,7 +136,7 @@ async def attempt_login(request, username: str, password: str) -> LoginResult:
                     t1 = time.perf_counter()
                     await run_in_threadpool(_dummy_verify, password or "")
                     timer.add(time.perf_counter() - t1)
-        await asyncio.sleep(max(0.0, timer.mean_s - (time.perf_counter() - t0)))
+        await asyncio.sleep(max(0.0, (timer.mean_s or 0.0) - (time.perf_counter() - t0)))
     if not ok:
         policies = _policies(settings)
         await run_in_threadpool(auth.failed, {keys[k]: policies[k] for k in keys}, now_s=now)
