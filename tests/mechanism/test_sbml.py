@@ -8,7 +8,7 @@ import pytest
 libsbml = pytest.importorskip("libsbml", reason="SBML export needs the mechanism extra "
                               "(python-libsbml)")
 
-from resorb.mechanism import load_model, simulate, to_sbml, write_sbml
+from resorb.mechanism import load_model, simulate, to_sbml, write_sbml  # noqa: E402
 
 roadrunner = pytest.importorskip("roadrunner", reason="libroadrunner is in the dev extra")
 

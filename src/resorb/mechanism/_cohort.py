@@ -102,7 +102,9 @@ class CohortResult:
                                 allowed=", ".join(f"{d:g}" for d in self.t_days))
 
     def quantiles(self, qs: Sequence[float] = QUANTILES) -> dict[str, list[float]]:
-        q = np.quantile(self.volume_fraction.astype(float), qs, axis=0)
+        # one output day at a time: memory stays at one column, whatever n
+        q = np.stack([np.quantile(self.volume_fraction[:, j].astype(float), qs)
+                      for j in range(self.t_days.size)], axis=1)
         return {f"q{round(100 * x):02d}": [float(v) for v in row] for x, row in zip(qs, q,
                                                                                     strict=True)}
 
@@ -123,7 +125,7 @@ class CohortResult:
             "t_days": [float(x) for x in self.t_days],
             "volume_fraction_quantiles": self.quantiles(),
             "mean_volume_fraction": [float(x) for x in
-                                     self.volume_fraction.astype(float).mean(axis=0)],
+                                     self.volume_fraction.mean(axis=0, dtype=np.float64)],
             "solver": dict(self.solver),
             "model": dict(self.model),
             "provenance": dict(self.provenance),
