@@ -213,3 +213,32 @@ def test_installed_script_reports_bad_input_on_one_line(tmp_path):
                         text=True, timeout=60, check=False)
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["grade"] == "significant"
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("broken.nii", b"\x5c\x01\x00\x00" + bytes(344)),
+    ("broken.nrrd", b"NRRD0004\ntype: short\ndimension: 3\nsizes: 2 2 2\nencoding: gzip\n\nxx"),
+])
+def test_an_unreadable_mask_is_refused_in_words_without_library_class_names(
+        tmp_path, capsys, name, content):
+    """The refusal reaches clinicians too (the web app's mask upload shows it): one line
+    saying what is wrong, not the reader library's exception class (was e.g.
+    ``ImageFileError: Cannot work out file type`` and ``NRRDError: Header is missing``)."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    code, out, err = run(["volume", str(path)], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "not a readable" in err
+    assert "Error:" not in err.replace("error:", "")
+
+
+def test_volume_of_a_mask_with_several_labels_and_no_label_warns_that_all_were_added(
+        examples_dir, capsys):
+    """Without --label every nonzero voxel is counted (the documented default), but a
+    mask holding the herniation and the parent disc must not pass for a herniation
+    volume unnoticed: warnings[] says which labels were added together."""
+    data = run_json(["volume", str(examples_dir / "baseline.nii.gz")], capsys)
+    (note,) = [w for w in data["warnings"] if w["field"] == "label"]
+    assert "labels 1, 2" in note["message"] and "--label" in note["message"]
+    one = run_json(["volume", str(examples_dir / "baseline.nii.gz"), "--label", "2"], capsys)
+    assert not [w for w in one["warnings"] if w["field"] == "label"]

@@ -156,12 +156,19 @@ def register(app: typer.Typer) -> None:
             raise InvalidInputError("--source-images", "does not exist",
                                     allowed="a folder or file of DICOM images")
         if mask is not None:
-            m = mask_volume(HerniationMask.from_file(mask, source_images=source_images),
-                            label=label)
+            read = HerniationMask.from_file(mask, source_images=source_images)
+            m = mask_volume(read, label=label)
+            notes = [{"field": f, "message": msg} for f, msg in m.warnings]
+            present = [int(x) for x in read.present_labels()] if label is None else []
+            if len(present) > 1:
+                # Counted together as documented, but never silently: the other labels are
+                # other structures (the parent disc, a second level).
+                notes.append({"field": "label", "message": (
+                    "the mask holds labels " + ", ".join(map(str, present)) + ", all counted "
+                    "together; give --label N to measure the herniation alone")})
             data = {"volume_mm3": _round(m.volume_mm3), "voxel_count": m.voxel_count,
                     "voxel_volume_mm3": _round(m.voxel_volume_mm3, 6), "method": m.method,
-                    "label": label, "file": str(mask),
-                    "warnings": [{"field": f, "message": msg} for f, msg in m.warnings]}
+                    "label": label, "file": str(mask), "warnings": notes}
         elif ellipsoid is not None:
             ap, tr, cc = ellipsoid
             data = {"volume_mm3": _round(ellipsoid_volume_mm3(ap, tr, cc)), "method": "ellipsoid",

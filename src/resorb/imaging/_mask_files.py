@@ -57,9 +57,11 @@ def check_file(path: str | Path) -> Path:
 
 
 def one_line(exc: BaseException) -> str:
-    """``ClassName: message`` on one line (library messages can span several)."""
-    text = " ".join(str(exc).split())
-    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+    """A library's message on one line (they can span several), without the exception's
+    class name: refusals reach clinicians (the web app's mask upload), whose words name
+    no Python objects."""
+    text = " ".join(str(exc).split()).strip("'\"")
+    return text[:300] or "no detail given by the reader"
 
 
 def check_voxel_budget(where: object, shape: Sequence[int], itemsize: int, *,
