@@ -6,8 +6,12 @@ import shutil
 
 import pytest
 
-for _module in ("fastapi", "sqlalchemy", "httpx", "jwt", "argon2", "multipart"):
-    pytest.importorskip(_module, reason=f"the web app needs the web extra ({_module})")
+pytest.importorskip("fastapi", reason="the web app needs the web extra (fastapi)")
+pytest.importorskip("sqlalchemy", reason="the web app needs the web extra (SQLAlchemy)")
+pytest.importorskip("httpx", reason="the web app's tests need the web extra (httpx)")
+pytest.importorskip("jwt", reason="the web app needs the web extra (PyJWT)")
+pytest.importorskip("argon2", reason="the web app needs the web extra (argon2-cffi)")
+pytest.importorskip("multipart", reason="the web app needs the web extra (python-multipart)")
 
 from _webtools import PASSWORD, SECRET, USERS, Clock, auth, make_client
 
