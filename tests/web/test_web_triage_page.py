@@ -131,3 +131,20 @@ def test_cauda_equina_patient_page_heads_the_pathway_as_an_emergency(doc, client
     heading = next(h.get_text(" ", strip=True) for h in soup.find_all("h2")
                    if h.get_text().startswith("Management pathway"))
     assert "emergency referral" in heading and "urgent referral" not in heading
+
+
+def test_registry_patient_without_a_visit_is_asked_for_red_flags_not_cleared(doc, client,
+                                                                              app):
+    """No visit means the red flags were never asked: the page must not read 'none'."""
+    h = auth(app, "doc")
+    pid = client.post("/api/patients", headers=h, json={
+        "pseudonym": "NOV-001", "birth_year": 1974, "sex": "male",
+        "onset_date": "2026-01-02"}).json()["id"]
+    m1 = client.post(f"/api/patients/{pid}/mri", headers=h, json={
+        "date": "2026-01-05", "volume_mm3": 1800, "level": "L4-L5"}).json()["id"]
+    client.post(f"/api/patients/{pid}/findings", headers=h, json={
+        "mri_id": m1, "level": "L4-L5", "morphology": "extrusion"})
+    soup = BeautifulSoup(doc.get(f"/patients/{pid}/assessment").text, "html.parser")
+    triage = soup.find(id="triage").get_text(" ", strip=True)
+    assert "Red flags not recorded" in triage
+    assert "conservative trial can be considered" not in triage

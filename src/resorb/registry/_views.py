@@ -262,7 +262,8 @@ def case_of(records: PatientRecords, *, visit: str = "latest") -> Case:
     ref = min(dates) if dates else dt.date.today()
     patient = Patient(age_years=max(0, ref.year - rec.birth_year),
                       sex=parse_enum(Sex, rec.sex, field="patient.sex"))
-    symptoms = Symptoms(onset_date=rec.onset_date)
+    # No visit: the red flags were never asked (not "none"); triage asks for them.
+    symptoms = Symptoms(onset_date=rec.onset_date, red_flags_recorded=False)
     if visits:
         v = visits[-1] if visit == "latest" else visits[0]
         since = v.date - dt.timedelta(days=RED_FLAG_CARRY_DAYS)
