@@ -299,11 +299,13 @@ class PacsClient:
         except exc_mod.ConnectionError:
             raise PacsError(f"PACS {where}: {what}: cannot connect (is the URL right and "
                             "the server running?)") from None
-        except exc_mod.RequestException as exc:
-            raise PacsError(f"PACS {where}: {what}: {exc.__class__.__name__}") from None
-        except _invalid_dicom_error() as exc:
+        except exc_mod.RequestException:  # a broken or cut-off answer, a bad redirect ...
+            # (the class name of the library's exception means nothing to a clinician)
+            raise PacsError(f"PACS {where}: {what}: the connection failed or the answer "
+                            "was cut off") from None
+        except _invalid_dicom_error():
             raise PacsError(f"PACS {where}: {what}: the PACS sent an object that is not a "
-                            f"DICOM file (PS3.10) ({exc.__class__.__name__})") from None
+                            "DICOM file (PS3.10)") from None
         except ValueError as exc:  # a malformed multipart or JSON answer
             first = (str(exc).splitlines() or [""])[0][:200]
             raise PacsError(f"PACS {where}: {what}: unreadable answer ({first})") from None
