@@ -247,3 +247,15 @@ def test_reports_name_no_python_objects_options_or_record_ids(assessments, ces_p
         # Record ids such as ces_emergency_mri_girft never reach the page.
         assert not re.search(r"\b[a-z0-9]+_[a-z0-9_]+\b", text), re.findall(
             r"\b[a-z0-9]+_[a-z0-9_]+\b", text)[:5]
+
+
+def test_a_volume_too_small_even_in_cubic_centimetres_is_not_read_as_cm3(capsys, tmp_path):
+    """0.0001 was answered 'if the value was in cm³ it is 0.1 mm³', itself impossible."""
+    code, d, _ = _assess_json(capsys, tmp_path, """
+herniation: {level: L4-L5, morphology: extrusion}
+mri: [{date: 2026-01-20, volume_mm3: 1200}, {date: 2026-06-20, volume_mm3: 0.0001}]
+""")
+    assert code == 0
+    [w] = d["warnings"]
+    assert w["field"] == "mri[1].volume_mm3"
+    assert "cm³" not in w["message"] and "Check the value and its unit" in w["message"]

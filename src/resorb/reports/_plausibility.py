@@ -87,11 +87,13 @@ def plausibility_warnings(case: Case, volumes_mm3: Sequence[float] = ()
         where = f"mri[{study.index}]"
         if study.volume_mm3 is not None and 0 < study.volume_mm3 < min_volume:
             v = study.volume_mm3
+            # Suggest cm3 only when the value in cm3 would be a measurable herniation.
+            unit = (f"If the value was in cm³ or mL it is {v * 1000:g} mm³: check the unit."
+                    if v * 1000 >= min_volume else "Check the value and its unit.")
             out.append(PlausibilityWarning(
                 f"{where}.volume_mm3",
                 f"{v:g} mm³ is smaller than a herniation that MRI can measure (below "
-                f"{min_volume:g} mm³). If the value was in cm³ or mL it is {v * 1000:g} mm³: "
-                "check the unit."))
+                f"{min_volume:g} mm³). {unit}"))
         if study.diameters_mm is not None:
             largest = max(study.diameters_mm)
             if 0 < largest < min_diameter:
