@@ -80,3 +80,34 @@ def test_bad_measurements_are_rejected(seg_and_images):
         volume_report(seg, [{"segment_number": 1, "volume_mm3": -1.0}])
     with pytest.raises(InvalidInputError, match="measurements"):
         volume_report(seg, [])
+
+
+def _code_items(items):
+    for item in items:
+        if item.ValueType == "CODE":
+            yield item
+        yield from _code_items(getattr(item, "ContentSequence", []))
+
+
+def test_sr_says_what_was_measured_with_the_segments_own_codes(seg_and_images):
+    """A radiologist reading the report sees what the volume is of: TID 1411's Finding
+    (DCM 121071) is the segment's Segmented Property Type and its Finding Category
+    (SCT 276214006) the segment's category, as the SEG codes them (the factory's
+    herniation segment: SCT 52988006 Lesion in 49755003 Morphologically abnormal
+    structure). Before, only the free-text tracking identifier said "herniation"."""
+    seg, _images, folder = seg_and_images
+    sr = volume_report(seg, [{"segment_number": 1, "volume_mm3": 15.0, "level": "L5-S1"}])
+    path = folder / "sr-finding.dcm"
+    sr.save_as(path)
+    codes = {(c.ConceptNameCodeSequence[0].CodeValue,
+              c.ConceptNameCodeSequence[0].CodingSchemeDesignator):
+             (c.ConceptCodeSequence[0].CodeValue, c.ConceptCodeSequence[0].CodingSchemeDesignator)
+             for c in _code_items(pydicom.dcmread(path).ContentSequence)}
+    segment = seg.SegmentSequence[0]
+    kind = segment.SegmentedPropertyTypeCodeSequence[0]
+    category = segment.SegmentedPropertyCategoryCodeSequence[0]
+    assert codes[("121071", "DCM")] == (kind.CodeValue, kind.CodingSchemeDesignator) \
+        == ("52988006", "SCT")
+    assert codes[("276214006", "SCT")] == (category.CodeValue,
+                                           category.CodingSchemeDesignator) \
+        == ("49755003", "SCT")

@@ -2,9 +2,11 @@
 
 One Comprehensive 3D SR holding a TID 1500 *Imaging Measurement Report* with
 one TID 1411 *Volumetric ROI Measurements* group per herniation: the group
-references the SEG segment it was measured on (``ReferencedSegment``), names the
-disc level as finding site and carries the volume as a TID 300 measurement
-(SNOMED CT 118565006 *Volume*, UCUM ``mm3``). Built with highdicom, which
+references the SEG segment it was measured on (``ReferencedSegment``), says what
+was measured with the segment's own codes (TID 1411 *Finding* = the segment's
+Segmented Property Type, *Finding Category* = its category, as the SEG states
+them), names the disc level as finding site and carries the volume as a TID 300
+measurement (SNOMED CT 118565006 *Volume*, UCUM ``mm3``). Built with highdicom, which
 validates the template structure; every code comes from pydicom's copy of the
 DICOM code tables (PS3.16), none is typed in here.
 
@@ -98,9 +100,11 @@ def volume_report(seg: Any, measurements: list[dict[str, Any]], *, series_number
         tracking = hd.sr.TrackingIdentifier(
             uid=hd.UID(str(m["tracking_uid"])) if m.get("tracking_uid") else hd.UID(),
             identifier=str(m.get("tracking_id") or f"herniation {number}"))
+        finding_type, finding_category = _segment_codes(hd, seg, number)
         groups.append(hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
             tracking_identifier=tracking,
             referenced_segment=_referenced_segment(hd, seg, number, source_images),
+            finding_type=finding_type, finding_category=finding_category,
             finding_sites=sites,
             measurements=[hd.sr.Measurement(name=codes.SCT.Volume, value=float(volume),
                                             unit=codes.UCUM.CubicMillimeter)]))
@@ -112,6 +116,25 @@ def volume_report(seg: Any, measurements: list[dict[str, Any]], *, series_number
         series_instance_uid=series_instance_uid or hd.UID(), series_number=series_number,
         sop_instance_uid=sop_instance_uid or hd.UID(), instance_number=instance_number,
         manufacturer=manufacturer, is_complete=True, is_final=True, is_verified=False)
+
+
+def _segment_codes(hd, seg, number: int):
+    """(finding type, finding category) of segment ``number``: its Segmented Property
+    Type and Category codes (Type 1 in the SEG), or None where a code is incomplete."""
+    def code(item, keyword):
+        seq = item.get(keyword)
+        if not seq or not all(k in seq[0] for k in ("CodeValue", "CodingSchemeDesignator",
+                                                     "CodeMeaning")):
+            return None
+        c = seq[0]
+        return hd.sr.CodedConcept(value=str(c.CodeValue), scheme_designator=str(
+            c.CodingSchemeDesignator), meaning=str(c.CodeMeaning)[:64])
+
+    for item in getattr(seg, "SegmentSequence", []):
+        if int(item.SegmentNumber) == number:
+            return (code(item, "SegmentedPropertyTypeCodeSequence"),
+                    code(item, "SegmentedPropertyCategoryCodeSequence"))
+    return None, None
 
 
 def _seg_source_uids(seg) -> set[str]:
