@@ -157,3 +157,14 @@ def test_patient_page_beside_a_referral_explains_it_and_gives_no_natural_course_
 def test_pathway_heading_names_the_triage_level(symptoms, label):
     plan = management_pathway(_case(symptoms), as_of=AS_OF)
     assert plan.label == label and plan.to_dict()["label"] == label
+
+
+def test_cauda_equina_decompression_is_as_soon_as_possible_with_the_sourced_outer_limit():
+    """24-48 hours (Eur Spine J 2011; Acta Neurochir 2020) is a latest time, not a window to
+    wait in: the step says so."""
+    plan = management_pathway(_case("red_flags: [urinary_retention]"), as_of=AS_OF)
+    step = _steps(plan)["emergency_decompression"]
+    early, late = evidence_value("ces_decompression_window_hours").value
+    assert "as soon as possible" in step.text
+    assert f"within {early:g}-{late:g} hours at the latest" in step.text
+    assert step.status == "due" and step.due_date == AS_OF

@@ -263,9 +263,11 @@ def _urgent_steps(triage: Triage, as_of: dt.date, case: Case | None = None
         late_recovery = _value(_IDS["ces_bladder_late_value"]).value
         steps.append(_step(
             "emergency_decompression", "Emergency decompression",
-            "If the MRI shows compression of the cauda equina: emergency decompression. The "
-            f"sources favour decompression within {_fmt(early)}-{_fmt(late)} hours; when it "
-            f"comes later only about {100 * late_recovery:.0f} % regain bladder function.",
+            "If the MRI shows compression of the cauda equina: emergency decompression as "
+            f"soon as possible: the sources ask for it within {_fmt(early)}-{_fmt(late)} hours "
+            f"at the latest (an incomplete syndrome ideally within {_fmt(early)} hours of "
+            "onset), a limit and not a time to wait; when it comes later only about "
+            f"{100 * late_recovery:.0f} % regain bladder function.",
             "as soon as the MRI confirms compression", 0, as_of, as_of,
             (_IDS["ces_hours_value"], _IDS["ces_bladder_late_value"],
              "ces_emergency_referral")))
