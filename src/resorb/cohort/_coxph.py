@@ -275,8 +275,8 @@ def breslow_efron_hazard(X: np.ndarray, time: np.ndarray, event: np.ndarray,
     dr, gs = setup.death_rows, setup.group_start
     d = np.add.reduceat(np.ones(len(dr)), gs)
     D = np.add.reduceat(r[dr], gs)
-    inc = np.empty(len(d))
-    for j in range(len(d)):
-        ls = np.arange(int(d[j])) / d[j]
-        inc[j] = (1.0 / (R[j] - ls * D[j])).sum()
+    dj = d.astype(int)
+    jl = np.repeat(np.arange(len(d)), dj)  # one entry per tied event: l = 0..d_j-1
+    lval = np.arange(len(jl)) - np.repeat(np.cumsum(dj) - dj, dj)
+    inc = np.bincount(jl, weights=1.0 / (R[jl] - lval / d[jl] * D[jl]), minlength=len(d))
     return setup.event_times, np.cumsum(inc), shift

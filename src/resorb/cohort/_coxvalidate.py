@@ -118,10 +118,9 @@ def _km_at(time: np.ndarray, event: np.ndarray, horizon: float) -> float:
     (``summary(survfit, times = u)`` has no value there)."""
     if len(time) == 0 or horizon > time.max():
         return float("nan")
-    s = 1.0
-    for t in np.unique(time[(event == 1) & (time <= horizon)]):
-        s *= 1 - ((time == t) & (event == 1)).sum() / (time >= t).sum()
-    return s
+    times, deaths = np.unique(time[(event == 1) & (time <= horizon)], return_counts=True)
+    at_risk = len(time) - np.searchsorted(np.sort(time), times, side="left")
+    return float(np.prod(1 - deaths / at_risk))
 
 
 def _survival_at(X, time, event, beta, horizon):
