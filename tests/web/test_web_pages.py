@@ -155,7 +155,8 @@ def test_storing_an_assessment_from_the_page(doc, registry, patient_with_series)
     r = doc.post(f"/patients/{patient_with_series}/assessment", data={"csrf_token": doc.csrf})
     assert r.status_code == 303
     assert len(registry.list_assessments(patient_with_series)) == 1
-    assert "#1" in doc.get(f"/patients/{patient_with_series}").text
+    html = doc.get(f"/patients/{patient_with_series}").text
+    assert "stored-assessment" in html and "#1" not in html  # dated, no record id
 
 
 def test_timeline_plot_carries_the_forecast_band(doc, patient_with_series):

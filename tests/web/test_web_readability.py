@@ -124,3 +124,21 @@ def test_timeline_and_research_view_name_the_therapy_as_the_catalogue_does(
     assert "Non-steroidal anti-inflammatory drugs" in view
     for text in (timeline, assessment, view):
         assert not re.search(r"\bnsaid\b", text)
+
+
+def test_timeline_dates_the_findings_and_stored_assessments_without_record_ids(
+        doc, resorbed_sequestration):
+    """Findings said '(on MRI 1)' (a database id) and stored assessments '#1 · v…': the
+    timeline now says on the MRI of which date, and when which version stored it."""
+    r = doc.post(f"/patients/{resorbed_sequestration}/assessment",
+                 data={"csrf_token": doc.csrf}, follow_redirects=True)
+    assert r.status_code == 200
+    soup = BeautifulSoup(r.text, "html.parser")
+    text = soup.get_text(" ", strip=True)
+    assert "(on the MRI of 2025-09-08)" in text
+    assert not re.search(r"on MRI \d", text)
+    stored = [p.get_text(" ", strip=True) for p in soup.select("p.stored-assessment")]
+    assert len(stored) == 1 and stored[0].startswith("20") and "resorb " in stored[0]
+    assert "#" not in stored[0]
+    assert re.search(r"Assessment of \d{4}-\d\d-\d\d \d\d:\d\d stored\.", text)
+    assert not re.search(r"Assessment \d+ stored", text)

@@ -58,7 +58,8 @@ async def assessment_save(request: Request, user: User, patient_id: int) -> Resp
     reg = state(request).registry
     _, data = assess_patient(reg, patient_id, cache=state(request).assessments)
     rec = reg.save_assessment(patient_id, data, actor=user.username)
-    return redirect(f"/patients/{patient_id}", f"Assessment {rec.id} stored.", request=request)
+    when = rec.created_at.strftime("%Y-%m-%d %H:%M")
+    return redirect(f"/patients/{patient_id}", f"Assessment of {when} stored.", request=request)
 
 
 #: The report is a standalone document with its own inline stylesheet and no script.
