@@ -42,3 +42,30 @@ def test_pentrace_and_penalised_fit_equal_rms(tmp_path):
     coef = pd.read_csv(tmp_path / "p_coef.csv")
     np.testing.assert_allclose(fit["coef"], coef["coef"], atol=1e-6)
     np.testing.assert_allclose(np.sqrt(np.diag(fit["cov"])), coef["se"], atol=1e-6)
+
+
+def test_fit_pentrace_option_reports_the_best_penalty(tmp_path, capsys, numeric_cohort):
+    """80 rows and 6 noise columns added to numeric_cohort's x1: a penalty helps."""
+    import json
+
+    from cli_helpers import run_cli
+
+    rng = np.random.default_rng(3)
+    df = numeric_cohort.head(80).copy()
+    for i in range(6):
+        df[f"z{i}"] = rng.normal(size=len(df))
+    csv = tmp_path / "c.csv"
+    df.to_csv(csv, index=False)
+    preds = "x1," + ",".join(f"z{i}" for i in range(6))
+    code, out, err = run_cli(capsys, "cohort", "fit", str(csv), "--outcome", "y",
+                             "--predictors", preds, "--bootstrap", "0",
+                             "--pentrace", "0,1,2,4,8,16,32", "--json")
+    assert code == 0, err
+    pt = json.loads(out)["pentrace"]
+    m = FittedLogistic.from_data(df, outcome="y", predictors=preds, method="ml")
+    table, best = m.pentrace([0, 1, 2, 4, 8, 16, 32])
+    assert pt["best_penalty"] == best > 0
+    np.testing.assert_allclose([r["aic_c"] for r in pt["table"]], table["aic_c"], rtol=1e-12)
+    code, _, err = run_cli(capsys, "cohort", "fit", str(csv), "--outcome", "y",
+                           "--predictors", "x1", "--bootstrap", "0", "--pentrace", "a,b")
+    assert code == 2 and err.startswith("resorb: error: pentrace:")

@@ -44,6 +44,19 @@ def _analyse(csv: Path, outcome: str | None, predictors: str, time: str | None,
             bar.stop()
 
 
+def _penalties(text: str) -> list[float]:
+    from resorb.errors import InvalidInputError
+
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or any(not (v >= 0 and v < float("inf")) for v in values) or len(values) > 200:
+        raise InvalidInputError("pentrace", repr(text)[:80],
+                                allowed="1-200 comma-separated penalties >= 0")
+    return values
+
+
 def _write_effects_plot(fit, path: Path) -> None:
     import matplotlib
 
@@ -150,6 +163,11 @@ def _render_fit(d) -> None:
     console.print(f"Riley minimum n: {ss['n_required']} (available {ss['n_available']}, "
                   f"{'met' if ss['met'] else 'NOT met'}); missing: {d['missing']['handling']}; "
                   f"separation: {d['separation']['kind'] or 'none'}")
+    if d.get("pentrace"):
+        pt = d["pentrace"]
+        console.print(f"Penalised fit: best penalty {pt['best_penalty']:g} by corrected AIC "
+                      f"(effective d.f. {pt['effective_df']:.2f}); coefficients: "
+                      + ", ".join(f"{escape(k)} {v:.4f}" for k, v in pt["coefficients"].items()))
     if d.get("survival"):
         _render_survival(d["survival"])
     if d.get("model_file"):
@@ -214,6 +232,10 @@ def register(app: typer.Typer) -> None:
         pmid: str | None = typer.Option(None, "--pmid", help="PMID of the publication."),
         save_model: Path | None = typer.Option(None, "--save-model",
                                                help="Write the portable model file (JSON)."),
+        pentrace: str | None = typer.Option(
+            None, "--pentrace",
+            help="Comma-separated penalties (e.g. 0,1,2,4,8,16): penalised refits of the "
+                 "logistic model, the best by corrected AIC, and its coefficients."),
         effects_plot: Path | None = typer.Option(
             None, "--effects-plot", help="Write the partial-effect plot of the logistic "
                                          "model (each predictor with a 95 % interval): "
@@ -228,7 +250,12 @@ def register(app: typer.Typer) -> None:
         if effects_plot is not None and effects_plot.suffix.lower() not in {".png", ".svg"}:
             raise InvalidInputError("effects-plot", f"unsupported file type "
                                     f"{effects_plot.suffix!r}", allowed=".png, .svg")
-        for path, option in ((save_model, "save-model"), (effects_plot, "effects-plot")):
+        penalties = _penalties(pentrace) if pentrace is not None else None
+        if penalties is not None and impute:
+            raise InvalidInputError("pentrace", "not with multiple imputation",
+                                    allowed="--pentrace without --impute")
+        for path, option in ((save_model, "save-model"), (effects_plot, "effects-plot"),
+                             (penalties, "pentrace")):
             if path is not None and outcome is None:
                 raise InvalidInputError(option, "needs the logistic model",
                                         allowed=f"--outcome with --{option}")
@@ -248,6 +275,15 @@ def register(app: typer.Typer) -> None:
                                       citation=cite, data_path=csv)
             model.save(save_model)
             d["model_file"] = str(save_model)
+        if penalties is not None:
+            table, best = analysis.fit.pentrace(penalties)
+            pen = analysis.fit.penalised(best)
+            d["pentrace"] = {
+                "table": table.to_dict(orient="records"), "best_penalty": best,
+                "criterion": "corrected AIC",
+                "coefficients": dict(zip(analysis.fit.names, map(float, pen["coef"]),
+                                         strict=True)),
+                "effective_df": float(pen["df"])}
         if effects_plot is not None:
             _write_effects_plot(analysis.fit, effects_plot)
             d["effects_plot"] = str(effects_plot)
