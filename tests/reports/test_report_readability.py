@@ -126,3 +126,17 @@ def test_unused_therapy_is_named_as_in_the_catalogue(pages):
     unused = pages["extrusion_diameters"].select_one("#resorption p.small").get_text(" ")
     assert "Therapy Gabapentinoids (gabapentin, pregabalin) (therapies do not" in unused
     assert "gabapentinoid (" not in unused
+
+
+def test_terminal_summary_gives_therapy_evidence_in_words(capsys):
+    """`resorb assess` printed 'resorption evidence: not_measured' (a catalogue code)."""
+    from pathlib import Path
+
+    from cli_helpers import run_cli
+
+    case = Path(__file__).resolve().parents[2] / "examples" / "cases" / \
+        "sequestration_rim_three_mri.yaml"
+    code, out, err = run_cli(capsys, "assess", str(case))
+    assert code == 0, err
+    assert "resorption evidence: not measured" in " ".join(out.split())
+    assert "not_measured" not in out

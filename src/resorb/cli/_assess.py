@@ -86,10 +86,12 @@ def _render_summary(d: Mapping[str, Any]) -> None:
     console.print(table)
     given = d["therapies"]["given"]
     if given:
+        def evidence(g) -> str:
+            found = {x["direction"].replace("_", " ") for x in g["therapy"]["resorption"]}
+            return ", ".join(sorted(found)) or "none"
+
         console.print("[bold]Therapies:[/] " + "; ".join(
-            f"{g['therapy']['name']} (resorption evidence: "
-            f"{', '.join(sorted({x['direction'] for x in g['therapy']['resorption']})) or 'none'})"
-            for g in given))
+            f"{g['therapy']['name']} (resorption evidence: {evidence(g)})" for g in given))
     console.print(f"[dim]{len(d['sources'])} sources; {d['disclaimer']}[/]")
 
 
