@@ -304,3 +304,29 @@ def test_login_state_is_kept_in_the_database_on_both_backends(registry, clinicia
     assert auth.token_revoked("jti-1") and not auth.token_revoked("jti-2")
     auth.sweep(now_s=10_000, older_than_s=100)
     assert not auth.token_revoked("jti-1")
+
+
+def test_csv_with_a_bare_carriage_return_in_a_cell_is_refused_on_one_line(tmp_path, capsys):
+    """Fuzz finding (campaign seed 12003457): a bare CR inside an unquoted cell
+    raised csv.Error, reported as an internal error (exit 1)."""
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    Registry(db).upgrade()
+    (tmp_path / "patients.csv").write_bytes(
+        b"pseudonym,birth_year,sex,site,onset_date\nP-1,1980,fe\rmale,,\n")
+    code, _, err = run_cli(capsys, "registry", "import", str(tmp_path / "patients.csv"),
+                           "--db", db)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "patients.csv:2" in err
+
+
+def test_control_characters_quoted_in_a_refusal_are_escaped(tmp_path, capsys):
+    """Fuzz finding (campaign seed 12009562): a column name holding \\x1d (a line
+    separator for str.splitlines) made the refusal two lines; an ANSI escape
+    would reach the terminal."""
+    db = f"sqlite:///{tmp_path / 'r.db'}"
+    Registry(db).upgrade()
+    (tmp_path / "patients.csv").write_text(
+        "pseudonym,birth_year,sex,site,bad\x1dname\x1b[31m\nP-1,1980,female,,\n")
+    code, _, err = run_cli(capsys, "registry", "import", str(tmp_path / "patients.csv"),
+                           "--db", db)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "\x1b" not in err and "\x1d" not in err and "\\x1d" in err

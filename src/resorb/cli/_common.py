@@ -62,7 +62,17 @@ def check_output_path(path: Path | None, option: str) -> None:
         raise InvalidInputError(option, f"{path} is a folder", allowed="a file path")
 
 
+#: Characters that end a line for str.splitlines() or a terminal, plus the other
+#: C0/C1 controls (escape sequences): never printed raw in an error line.
+_UNPRINTABLE = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))} | {
+    0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
 def fail(message: str, code: int = 2) -> None:
-    """Print one line on stderr and exit (2 = bad input)."""
-    sys.stderr.write(f"resorb: error: {message}\n")
+    """Print one line on stderr and exit (2 = bad input).
+
+    Control characters in the message (a line break or an escape sequence
+    quoted from a hostile file) are shown escaped, so the refusal stays one line.
+    """
+    sys.stderr.write(f"resorb: error: {str(message).translate(_UNPRINTABLE)}\n")
     raise SystemExit(code)

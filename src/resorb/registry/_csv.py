@@ -203,6 +203,14 @@ def _read(path: Path) -> tuple[str, list[dict[str, str]]]:
                                 ) from None
     reader = csv.reader(io.StringIO(text))
     try:
+        return _parse(path, reader)
+    except csv.Error as exc:  # e.g. a bare carriage return inside an unquoted cell
+        raise InvalidInputError(f"{path.name}:{reader.line_num}", f"is not valid CSV ({exc})",
+                                allowed="quote cells that hold line breaks") from None
+
+
+def _parse(path: Path, reader: Any) -> tuple[str, list[dict[str, str]]]:
+    try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise InvalidInputError(path.name, "is empty", allowed="a header row") from None
