@@ -110,6 +110,20 @@ def test_cohort_dashboard_cites_grade_thresholds_as_links_and_says_which_is_assu
     assert "Median time to resorption" in text and "KM median" not in text
 
 
+def test_cohort_time_to_resorption_plot_labels_its_axis_and_counts_in_words(
+        res, resorbed_sequestration):
+    """The Kaplan-Meier axis said 'not yet resorbed' with no quantity and the legend
+    'events=1': it now reads 'proportion not yet resorbed' and '1 resorbed'."""
+    import base64
+
+    soup = BeautifulSoup(res.get("/cohort").text, "html.parser")
+    img = soup.find("img", alt=re.compile("Kaplan-Meier"))
+    svg = base64.b64decode(img["src"].split(",", 1)[1]).decode()
+    assert "proportion not yet resorbed" in svg
+    assert "sequestration (n=1, 1 resorbed)" in svg
+    assert "events=" not in svg
+
+
 def test_timeline_and_research_view_name_the_therapy_as_the_catalogue_does(
         doc, res, resorbed_sequestration):
     """An NSAID course reads 'Non-steroidal anti-inflammatory drugs' on the timeline, the

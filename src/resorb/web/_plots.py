@@ -115,7 +115,7 @@ def resorption_by_group_svg(values: Mapping[str, Sequence[float]]) -> str:
 
 
 def km_by_group_svg(curves: Mapping[str, Mapping[str, Any]], *,
-                    ylabel: str = "not yet resorbed") -> str:
+                    ylabel: str = "proportion not yet resorbed") -> str:
     """Kaplan-Meier curves of the fraction not yet resorbed, with 95 % bands.
 
     ``curves[group]`` holds ``months``, ``survival``, ``lower``, ``upper`` (step
@@ -128,7 +128,7 @@ def km_by_group_svg(curves: Mapping[str, Mapping[str, Any]], *,
         for i, (g, c) in enumerate(curves.items()):
             colour = _COLOURS[i % len(_COLOURS)]
             ax.step(c["months"], c["survival"], where="post", color=colour, linewidth=1.6,
-                    label=f"{g} (n={c['n']}, events={c['events']})")
+                    label=f"{g} (n={c['n']}, {c['events']} resorbed)")
             ax.fill_between(c["months"], c["lower"], c["upper"], step="post", color=colour,
                             alpha=0.15, linewidth=0)
         ax.set_ylim(0, 1.02)
