@@ -299,3 +299,27 @@ def test_a_forecast_that_says_grown_uses_the_report_grade_for_enlarged():
     used = {s["id"] for s in prior.sources}
     assert {"resorption_enlargement_threshold_percent",
             "partial_course_logit_sd_assumption"} <= used
+
+
+def test_a_herniation_that_shrank_and_grew_again_is_said_to_have_regrown():
+    """1000 -> 150 -> 1400 mm3 read only 'grew by 40 %, within measurement error' against
+    the first MRI, and the forecast put it near 60 mm3: the recurrence went unseen."""
+    est = resorption_probability(_case("extrusion", [(0, 1000), (6, 150), (20, 1400)]))
+    obs = est.observed
+    assert obs.regrown and obs.regrowth_from_mm3 == 150.0
+    assert obs.regrowth_from_date == _dates([6])[0]
+    assert "grew again after shrinking" in obs.statement
+    assert "forecast does not apply" in obs.statement
+    assert obs.to_dict()["regrowth"] == {"from_mm3": 150.0,
+                                         "from_date": _dates([6])[0].isoformat()}
+
+
+@pytest.mark.parametrize("series", [
+    [(0, 1000), (6, 500), (12, 450)],     # still shrinking
+    [(0, 1000), (6, 900), (12, 1000)],    # back to baseline within error
+    [(0, 1000), (6, 400)],                # two MRIs: nothing to grow back from
+])
+def test_shrinkage_without_regrowth_beyond_error_is_not_called_a_recurrence(series):
+    obs = resorption_probability(_case("extrusion", series)).observed
+    assert not obs.regrown and obs.to_dict()["regrowth"] is None
+    assert "grew again" not in obs.statement

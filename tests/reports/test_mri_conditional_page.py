@@ -59,3 +59,13 @@ def test_the_typed_and_the_stored_assessment_render_the_same_page(assessments):
     assert a.resorption.observed.beyond_measurement_error      # typed all the way
     assert a.forecast.forecast.probability_complete_by_24_months == \
         a.to_dict()["forecast"]["probability_complete_by_24_months"]
+
+
+def test_regrowth_after_shrinking_reaches_the_page_and_the_surgical_indications():
+    a = assess_case(_case([("2025-01-10", 1000), ("2025-07-10", 150), ("2026-09-10", 1400)]),
+                    as_of=AS_OF)
+    assert a.resorption.observed.regrown
+    step = next(s for s in a.management.steps if s.code == "surgical_indications")
+    assert "grown beyond measurement error" in step.text
+    soup = BeautifulSoup(render_html(a), "html.parser")
+    assert "grew again after shrinking" in soup.find(id="observed").get_text(" ", strip=True)

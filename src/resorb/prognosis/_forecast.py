@@ -258,6 +258,22 @@ def observed_change(dates: Sequence[dt.date], volumes_mm3: Sequence[float], *,
         text = (f"The measured size {moved} ({sizes}), within measurement error (minimal "
                 f"detectable change {r.mdc_mm3:.0f} mm3): it may be a true change or a "
                 "difference between measurements, and the estimate weighs it as such.")
+    # Shrank on a follow-up MRI and grew again since: compared with the first MRI alone
+    # (1000 -> 150 -> 1400 mm3 read "grew by 40 %, within measurement error") the
+    # recurrence would go unseen.
+    from_mm3 = from_date = None
+    if len(volumes_mm3) > 2:
+        i = min(range(1, len(volumes_mm3) - 1), key=lambda j: float(volumes_mm3[j]))
+        low = float(volumes_mm3[i])
+        mdc = volume_error_model(readers).mdc_mm3(low, v1)
+        if low < v0 and v1 - low > mdc:
+            from_mm3, from_date = low, dates[i]
+            text += (f" It grew again after shrinking: {low:.0f} mm3 on {dates[i].isoformat()}"
+                     f" -> {v1:.0f} mm3 on {when}, beyond measurement error (minimal "
+                     f"detectable change {mdc:.0f} mm3), as in a recurrence or re-herniation. "
+                     "The modelled course does not describe regrowth, so the volume "
+                     "forecast does not apply to it; reassess clinically.")
     return ObservedChange(resorption_percent=pct, grade=r.grade.value, date=dates[-1],
                           beyond_measurement_error=beyond, mdc_mm3=r.mdc_mm3,
-                          v_first_mm3=v0, v_latest_mm3=v1, statement=text)
+                          v_first_mm3=v0, v_latest_mm3=v1, statement=text,
+                          regrowth_from_mm3=from_mm3, regrowth_from_date=from_date)

@@ -150,7 +150,12 @@ class ObservedChange:
     v_first_mm3, v_latest_mm3 : float
         The two measured volumes.
     statement : str
-        One sentence for the clinician.
+        One sentence for the clinician (two when it grew again).
+    regrowth_from_mm3, regrowth_from_date : float or None, datetime.date or None
+        The smallest earlier follow-up volume and its date when the latest MRI
+        exceeds it by more than the minimal detectable change of that pair:
+        the herniation shrank and grew again (a recurrence or re-herniation),
+        which the one-course model does not describe.
     """
 
     resorption_percent: float
@@ -161,6 +166,8 @@ class ObservedChange:
     v_first_mm3: float
     v_latest_mm3: float
     statement: str
+    regrowth_from_mm3: float | None = None
+    regrowth_from_date: dt.date | None = None
 
     @property
     def resorbed_beyond_error(self) -> bool:
@@ -171,12 +178,22 @@ class ObservedChange:
     def grown_beyond_error(self) -> bool:
         return self.beyond_measurement_error and self.resorption_percent < 0
 
+    @property
+    def regrown(self) -> bool:
+        """Grew again, beyond measurement error, after shrinking on a follow-up MRI."""
+        return self.regrowth_from_mm3 is not None
+
     def to_dict(self) -> dict[str, Any]:
+        regrowth = None if self.regrowth_from_mm3 is None else {
+            "from_mm3": self.regrowth_from_mm3,
+            "from_date": self.regrowth_from_date.isoformat() if self.regrowth_from_date
+            else None}
         return {"resorption_percent": self.resorption_percent, "grade": self.grade,
                 "date": self.date.isoformat(),
                 "beyond_measurement_error": self.beyond_measurement_error,
                 "mdc_mm3": self.mdc_mm3, "v_first_mm3": self.v_first_mm3,
-                "v_latest_mm3": self.v_latest_mm3, "statement": self.statement}
+                "v_latest_mm3": self.v_latest_mm3, "statement": self.statement,
+                "regrowth": regrowth}
 
 
 @dataclass(frozen=True, slots=True)

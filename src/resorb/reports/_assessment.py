@@ -476,7 +476,8 @@ def assess_case(case: Case, *, model: CasePredictor | None = None, seed: int = 0
     triage_obj = triage_case(case)
     # Beside an emergency or urgent referral the report shows no percentage and no forecast.
     resorption = resorption.with_withheld(triage_obj.withhold_resorption)
-    grew = any(m.grade == "enlarged" and m.within_mdc is False for m in measurements)
+    grew = (any(m.grade == "enlarged" and m.within_mdc is False for m in measurements)
+            or bool((resorption.view.get("observed") or {}).get("regrowth")))
     plan = management_pathway(case, triage=triage_obj, as_of=as_of, observed_growth=grew)
     warnings_out = [w.to_dict() for w in plausibility_warnings(case, volumes)]
     warnings_out += [{"field": w.field, "message": w.message, "kind": "triage"}
