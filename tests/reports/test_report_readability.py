@@ -140,3 +140,14 @@ def test_terminal_summary_gives_therapy_evidence_in_words(capsys):
     assert code == 0, err
     assert "resorption evidence: not measured" in " ".join(out.split())
     assert "not_measured" not in out
+
+
+def test_surgery_discussion_after_growth_reads_date_passed_not_passed(pages):
+    """Six months into a growing protrusion, 'Consider discussing surgery ... passed' read as
+    if the option had lapsed; the status says only that its date has passed."""
+    soup = pages["protrusion_grew_followup"]
+    rows = {tr.find_all("td")[1].find("b").get_text(strip=True): tr
+            for tr in soup.select("#management tr.step")}
+    status = rows["Consider discussing surgery."].find_all("td")[2].get_text(strip=True)
+    assert status == "date passed"
+    assert "apply at any time" in rows["Consider discussing surgery."].get_text(" ")

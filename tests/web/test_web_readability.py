@@ -156,3 +156,13 @@ def test_timeline_dates_the_findings_and_stored_assessments_without_record_ids(
     assert "#" not in stored[0]
     assert re.search(r"Assessment of \d{4}-\d\d-\d\d \d\d:\d\d stored\.", text)
     assert not re.search(r"Assessment \d+ stored", text)
+
+
+def test_management_steps_whose_date_has_passed_read_date_passed(doc,
+                                                               resorbed_sequestration):
+    """A year after onset every dated step showed 'passed', which reads as if the option
+    (e.g. discussing surgery) had lapsed; the badge says only that the date has passed."""
+    html = doc.get(f"/patients/{resorbed_sequestration}/assessment").text
+    badges = [b.get_text(strip=True) for b in
+              BeautifulSoup(html, "html.parser").select("tr td span.badge")]
+    assert "date passed" in badges and "passed" not in badges
