@@ -129,7 +129,8 @@ def test_unused_therapy_is_named_as_in_the_catalogue(pages):
 
 
 def test_terminal_summary_gives_therapy_evidence_in_words(capsys):
-    """`resorb assess` printed 'resorption evidence: not_measured' (a catalogue code)."""
+    """`resorb assess` printed 'resorption evidence: not_measured' (a catalogue code) and
+    'passed' for steps whose date lies behind; both now in words."""
     from pathlib import Path
 
     from cli_helpers import run_cli
@@ -140,6 +141,7 @@ def test_terminal_summary_gives_therapy_evidence_in_words(capsys):
     assert code == 0, err
     assert "resorption evidence: not measured" in " ".join(out.split())
     assert "not_measured" not in out
+    assert "date passed" in out
 
 
 def test_surgery_discussion_after_growth_reads_date_passed_not_passed(pages):

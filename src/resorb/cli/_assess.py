@@ -82,7 +82,8 @@ def _render_summary(d: Mapping[str, Any]) -> None:
     for col in ("when", "step", "status"):
         table.add_column(col)
     for s in m["steps"]:
-        table.add_row(s["due_date"] or s["timing"], s["title"], s["status"] or "")
+        status = "date passed" if s["status"] == "passed" else s["status"] or ""
+        table.add_row(s["due_date"] or s["timing"], s["title"], status)
     console.print(table)
     given = d["therapies"]["given"]
     if given:
