@@ -41,6 +41,17 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from resorb.errors import InvalidInputError, PacsError, require_extra
+from resorb.interop._dicomweb_wire import (
+    check_uid,
+    dataset_from_json,
+    date_filter,
+    ensure_file_meta,
+    int_of,
+    invalid_dicom_error,
+    parse_da,
+    text_of,
+    wildcard_session_class,
+)
 
 __all__ = [
     "PACS_ENV",
@@ -67,15 +78,6 @@ PACS_ENV = {
 #: Search values: DICOM LO/PN/SH text without the multi-value separator or control
 #: characters; ``*`` and ``?`` are QIDO wildcards.
 _SEARCH_TEXT = re.compile(r"^[^\\\x00-\x1f\x7f]{1,64}$")
-_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
-
-
-def _uid(value: str, field: str) -> str:
-    text = str(value).strip()
-    if not (_UID.match(text) and len(text) <= 64):
-        raise InvalidInputError(field, "is not a DICOM UID",
-                                allowed="digits and dots, at most 64 characters")
-    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,34 +225,6 @@ class StoreResult:
     failed: tuple[tuple[str, int | None], ...]
 
 
-def _text(ds: Any, keyword: str) -> str:
-    value = ds.get(keyword, "")
-    value = getattr(value, "value", value)
-    return "" if value is None else str(value).strip()
-
-
-def _int(ds: Any, keyword: str) -> int | None:
-    text = _text(ds, keyword)
-    try:
-        return int(text) if text else None
-    except ValueError:
-        return None
-
-
-def _date(text: str) -> dt.date | None:
-    try:
-        return dt.datetime.strptime(text[:8], "%Y%m%d").date() if len(text) >= 8 else None
-    except ValueError:
-        return None
-
-
-def _dataset_from_json(item: Mapping[str, Any]):
-    pydicom = require_extra("pydicom", "imaging")
-    # Bulk data are never requested in a search; a server that sends a BulkDataURI
-    # anyway gets an empty value rather than a second request.
-    return pydicom.Dataset.from_json(dict(item), bulk_data_uri_handler=lambda *_a: b"")
-
-
 class PacsClient:
     """Search, retrieve and store on one PACS.
 
@@ -265,7 +239,7 @@ class PacsClient:
         # they are identifiers and must not reach an application log kept at INFO.
         logging.getLogger("dicomweb_client").setLevel(logging.WARNING)
         self.config = config
-        session = _session_class(requests)()
+        session = wildcard_session_class(requests)()
         if config.username is not None:
             session.auth = (config.username, config.password or "")
         headers = {"Authorization": f"Bearer {config.token}"} if config.token else None
@@ -303,7 +277,7 @@ class PacsClient:
             # (the class name of the library's exception means nothing to a clinician)
             raise PacsError(f"PACS {where}: {what}: the connection failed or the answer "
                             "was cut off") from None
-        except _invalid_dicom_error():
+        except invalid_dicom_error():
             raise PacsError(f"PACS {where}: {what}: the PACS sent an object that is not a "
                             "DICOM file (PS3.10)") from None
         except ValueError as exc:  # a malformed multipart or JSON answer
@@ -344,13 +318,13 @@ class PacsClient:
                                                     "control characters")
                 filters[key] = text
         if study_instance_uid:
-            filters["StudyInstanceUID"] = _uid(study_instance_uid, "study_instance_uid")
+            filters["StudyInstanceUID"] = check_uid(study_instance_uid, "study_instance_uid")
         if not filters:
             raise InvalidInputError("search", "gives no patient ID, name, accession number or "
                                     "study UID", allowed="at least one of them (a search of "
                                     "the whole PACS is not allowed)")
         if study_date is not None:
-            filters["StudyDate"] = _date_filter(study_date)
+            filters["StudyDate"] = date_filter(study_date)
         if modality:
             if not re.fullmatch(r"[A-Z]{2,16}", modality):
                 raise InvalidInputError("modality", f"{modality!r}",
@@ -365,54 +339,54 @@ class PacsClient:
                            search_filters=filters, fields=fields, limit=limit)
         out = []
         for item in found[:limit]:
-            ds = _dataset_from_json(item)
+            ds = dataset_from_json(item)
             mods = ds.get("ModalitiesInStudy", [])
             mods = getattr(mods, "value", mods)
             mods = [mods] if isinstance(mods, str) else list(mods or [])
             out.append(StudySummary(
-                study_instance_uid=_text(ds, "StudyInstanceUID"),
-                study_date=_date(_text(ds, "StudyDate")),
-                study_description=_text(ds, "StudyDescription"),
-                patient_id=_text(ds, "PatientID"), patient_name=_text(ds, "PatientName"),
-                accession_number=_text(ds, "AccessionNumber"),
+                study_instance_uid=text_of(ds, "StudyInstanceUID"),
+                study_date=parse_da(text_of(ds, "StudyDate")),
+                study_description=text_of(ds, "StudyDescription"),
+                patient_id=text_of(ds, "PatientID"), patient_name=text_of(ds, "PatientName"),
+                accession_number=text_of(ds, "AccessionNumber"),
                 modalities=tuple(str(m) for m in mods if m),
-                number_of_series=_int(ds, "NumberOfStudyRelatedSeries"),
-                number_of_instances=_int(ds, "NumberOfStudyRelatedInstances")))
+                number_of_series=int_of(ds, "NumberOfStudyRelatedSeries"),
+                number_of_instances=int_of(ds, "NumberOfStudyRelatedInstances")))
         out.sort(key=lambda s: (s.study_date or dt.date.min, s.study_instance_uid), reverse=True)
         return out
 
     def search_series(self, study_instance_uid: str) -> list[SeriesSummary]:
         """The series of one study, in series-number order."""
-        uid = _uid(study_instance_uid, "study_instance_uid")
+        uid = check_uid(study_instance_uid, "study_instance_uid")
         found = self._call("search for series", self._client.search_for_series,
                            study_instance_uid=uid,
                            fields=["Modality", "SeriesNumber", "SeriesDescription",
                                    "NumberOfSeriesRelatedInstances"])
         out = []
         for item in found:
-            ds = _dataset_from_json(item)
+            ds = dataset_from_json(item)
             out.append(SeriesSummary(
-                series_instance_uid=_text(ds, "SeriesInstanceUID"),
-                modality=_text(ds, "Modality"), series_number=_int(ds, "SeriesNumber"),
-                series_description=_text(ds, "SeriesDescription"),
-                number_of_instances=_int(ds, "NumberOfSeriesRelatedInstances")))
+                series_instance_uid=text_of(ds, "SeriesInstanceUID"),
+                modality=text_of(ds, "Modality"), series_number=int_of(ds, "SeriesNumber"),
+                series_description=text_of(ds, "SeriesDescription"),
+                number_of_instances=int_of(ds, "NumberOfSeriesRelatedInstances")))
         out.sort(key=lambda s: (s.series_number is None, s.series_number or 0))
         return out
 
     def search_instances(self, study_instance_uid: str,
                          series_instance_uid: str | None = None) -> list[dict[str, str]]:
         """SOP class and instance UIDs (and the series UID) of the instances of a study."""
-        uid = _uid(study_instance_uid, "study_instance_uid")
+        uid = check_uid(study_instance_uid, "study_instance_uid")
         kwargs: dict[str, Any] = {"study_instance_uid": uid}
         if series_instance_uid is not None:
-            kwargs["series_instance_uid"] = _uid(series_instance_uid, "series_instance_uid")
+            kwargs["series_instance_uid"] = check_uid(series_instance_uid, "series_instance_uid")
         found = self._call("search for instances", self._client.search_for_instances, **kwargs)
         out = []
         for item in found:
-            ds = _dataset_from_json(item)
-            out.append({"SOPClassUID": _text(ds, "SOPClassUID"),
-                        "SOPInstanceUID": _text(ds, "SOPInstanceUID"),
-                        "SeriesInstanceUID": _text(ds, "SeriesInstanceUID")})
+            ds = dataset_from_json(item)
+            out.append({"SOPClassUID": text_of(ds, "SOPClassUID"),
+                        "SOPInstanceUID": text_of(ds, "SOPInstanceUID"),
+                        "SeriesInstanceUID": text_of(ds, "SeriesInstanceUID")})
         return out
 
     # -- WADO-RS ------------------------------------------------------------------------------
@@ -434,7 +408,7 @@ class PacsClient:
             Called as ``progress(done, total)`` after each instance.
         """
         pydicom = require_extra("pydicom", "imaging")
-        uid = _uid(study_instance_uid, "study_instance_uid")
+        uid = check_uid(study_instance_uid, "study_instance_uid")
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         all_series = self.search_series(uid)
@@ -442,7 +416,7 @@ class PacsClient:
             raise PacsError(f"PACS {self.config.display_url}: the study has no series "
                             "(or no study has that UID)")
         if series_instance_uids is not None:
-            wanted = [_uid(s, "series_instance_uid") for s in series_instance_uids]
+            wanted = [check_uid(s, "series_instance_uid") for s in series_instance_uids]
             known = {s.series_instance_uid for s in all_series}
             missing = [s for s in wanted if s not in known]
             if missing:
@@ -492,9 +466,9 @@ class PacsClient:
                           sop_instance_uid: str):
         """One instance as a pydicom ``Dataset``."""
         return self._call("retrieve an instance", self._client.retrieve_instance,
-                          study_instance_uid=_uid(study_instance_uid, "study_instance_uid"),
-                          series_instance_uid=_uid(series_instance_uid, "series_instance_uid"),
-                          sop_instance_uid=_uid(sop_instance_uid, "sop_instance_uid"))
+                          study_instance_uid=check_uid(study_instance_uid, "study_instance_uid"),
+                          series_instance_uid=check_uid(series_instance_uid, "series_instance_uid"),
+                          sop_instance_uid=check_uid(sop_instance_uid, "sop_instance_uid"))
 
     # -- STOW-RS ------------------------------------------------------------------------------
 
@@ -511,11 +485,11 @@ class PacsClient:
         if not items:
             raise InvalidInputError("datasets", "is empty", allowed="at least one DICOM object")
         for ds in items:  # STOW-RS needs Part 10 objects: add the file meta when missing
-            _ensure_file_meta(ds)
+            ensure_file_meta(ds)
         answer = self._call("store objects", self._client.store_instances, datasets=items)
-        stored = tuple(_text(i, "ReferencedSOPInstanceUID")
+        stored = tuple(text_of(i, "ReferencedSOPInstanceUID")
                        for i in (answer.get("ReferencedSOPSequence") or []))
-        failed = tuple((_text(i, "ReferencedSOPInstanceUID"), _int(i, "FailureReason"))
+        failed = tuple((text_of(i, "ReferencedSOPInstanceUID"), int_of(i, "FailureReason"))
                        for i in (answer.get("FailedSOPSequence") or []))
         result = StoreResult(stored=stored, failed=failed)
         if failed or not stored:
@@ -524,64 +498,3 @@ class PacsClient:
             raise PacsError(f"PACS {self.config.display_url}: store objects: "
                             f"{len(failed)} of {len(items)} refused ({reasons})")
         return result
-
-
-def _session_class(requests: Any) -> type:
-    class _Session(requests.Session):
-        """Sends QIDO wildcards as ``*`` (legal in a query, RFC 3986 sub-delims).
-
-        dicomweb-client percent-encodes them as ``%2A``, which Orthanc's DICOMweb
-        plugin (1.x) then matches literally instead of as a wildcard.
-        """
-
-        def send(self, request, **kwargs):  # type: ignore[override]
-            head, sep, query = (request.url or "").partition("?")
-            if sep:
-                request.url = head + sep + query.replace("%2A", "*").replace("%3F", "?")
-            return super().send(request, **kwargs)
-
-    return _Session
-
-
-def _invalid_dicom_error() -> type[Exception]:
-    from pydicom.errors import InvalidDicomError
-
-    return InvalidDicomError
-
-
-def _ensure_file_meta(ds: Any) -> None:
-    """Make ``ds`` encode as a DICOM file (PS3.10: preamble, ``DICM``, file meta).
-
-    dicomweb-client encodes with ``dcmwrite(..., enforce_file_format=False)``,
-    which leaves the preamble out of a dataset built in memory; a server may
-    store such bytes as they are and serve them back as a non-conformant
-    ``application/dicom`` part that readers refuse.
-    """
-    pydicom = require_extra("pydicom", "imaging")
-    from pydicom.uid import ExplicitVRLittleEndian
-
-    if getattr(ds, "preamble", None) is None:
-        ds.preamble = b"\x00" * 128
-    meta = getattr(ds, "file_meta", None)
-    if meta is None:
-        meta = pydicom.dataset.FileMetaDataset()
-        ds.file_meta = meta
-    if "TransferSyntaxUID" not in meta:
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-
-
-def _date_filter(value: str | dt.date) -> str:
-    if isinstance(value, dt.date):
-        return value.strftime("%Y%m%d")
-    text = str(value).strip().replace("-", "") if len(str(value).strip()) == 10 \
-        else str(value).strip()
-    if re.fullmatch(r"\d{8}(-\d{8})?|\d{8}-|-\d{8}", text) is None:
-        raise InvalidInputError("study_date", f"{value!r}",
-                                allowed="YYYYMMDD, YYYY-MM-DD or a range YYYYMMDD-YYYYMMDD")
-    for part in text.split("-"):
-        if part and _date(part) is None:
-            raise InvalidInputError("study_date", f"{value!r} is not a date",
-                                    allowed="a real calendar date")
-    return text
