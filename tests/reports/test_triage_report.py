@@ -259,3 +259,24 @@ mri: [{date: 2026-01-20, volume_mm3: 1200}, {date: 2026-06-20, volume_mm3: 0.000
     [w] = d["warnings"]
     assert w["field"] == "mri[1].volume_mm3"
     assert "cm³" not in w["message"] and "Check the value and its unit" in w["message"]
+
+
+def test_report_of_a_case_file_without_red_flags_asks_for_them_in_a_warning_card():
+    """A case file that leaves the red flags out gets no green 'No red flag recorded'."""
+    case = Case.from_yaml("""
+symptoms: {onset_date: 2026-06-01, leg_pain_nrs: 6}
+herniation: {level: L4-L5, morphology: protrusion}
+""")
+    soup = BeautifulSoup(render_html(assess_case(case, as_of=dt.date(2026, 11, 26))),
+                         "html.parser")
+    card = soup.find(id="triage-card")
+    assert "warn" in card["class"]
+    text = card.get_text(" ", strip=True)
+    assert "Red flags not recorded" in text and "ask about cauda equina signs" in text
+    recorded = Case.from_yaml("""
+symptoms: {onset_date: 2026-06-01, leg_pain_nrs: 6, red_flags: []}
+herniation: {level: L4-L5, morphology: protrusion}
+""")
+    soup = BeautifulSoup(render_html(assess_case(recorded, as_of=dt.date(2026, 11, 26))),
+                         "html.parser")
+    assert "ok" in soup.find(id="triage-card")["class"]
