@@ -242,3 +242,19 @@ def test_volume_of_a_mask_with_several_labels_and_no_label_warns_that_all_were_a
     assert "labels 1, 2" in note["message"] and "--label" in note["message"]
     one = run_json(["volume", str(examples_dir / "baseline.nii.gz"), "--label", "2"], capsys)
     assert not [w for w in one["warnings"] if w["field"] == "label"]
+
+
+def test_a_seg_missing_a_required_attribute_is_refused_without_python_words(
+        examples_dir, tmp_path, capsys):
+    """A SEG without Rows: one line saying the SEG is incomplete (was the library's
+    "'FileDataset' object has no attribute 'Rows'", which the web upload showed)."""
+    import pydicom
+
+    ds = pydicom.dcmread(examples_dir / "baseline_seg.dcm")
+    del ds.Rows
+    path = tmp_path / "no_rows.dcm"
+    ds.save_as(path)
+    code, out, err = run(["volume", str(path), "--label", "2"], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "incomplete or corrupt DICOM SEG" in err
+    assert "object has no attribute" not in err and "Dataset" not in err

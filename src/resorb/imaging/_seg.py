@@ -111,9 +111,10 @@ def read_dicom_seg(path: str | Path, *, source_images: Any = None,
             return _read(pydicom, p, ds, source_images, max_voxels)
         except ImagingError:
             raise
-        except Exception as exc:  # a truncated or incomplete object
-            raise ImagingError(f"{p}: incomplete or corrupt DICOM SEG ({one_line(exc)})"
-                               ) from None
+        except Exception:  # a truncated or incomplete object; the library's words would
+            # name its own objects ("'FileDataset' object has no attribute 'Rows'")
+            raise ImagingError(f"{p}: incomplete or corrupt DICOM SEG (a required attribute "
+                               "is missing or unreadable)") from None
 
 
 def _read(pydicom: Any, p: Path, ds: Any, source_images: Any,
