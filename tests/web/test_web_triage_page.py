@@ -17,8 +17,9 @@ def doc(app):
         yield c
 
 
-def _patient(client, app, pseudonym: str, red_flags: list[str], **findings) -> int:
-    """Central L4-L5 extrusion, two MRIs (1800 -> 1500 mm3), one visit with the red flags."""
+def _patient(client, app, pseudonym: str, red_flags: list[str] | None, **findings) -> int:
+    """Central L4-L5 extrusion, two MRIs (1800 -> 1500 mm3), one visit with the red flags
+    (no visit when ``red_flags`` is None)."""
     h = auth(app, "doc")
     pid = client.post("/api/patients", headers=h, json={
         "pseudonym": pseudonym, "birth_year": 1974, "sex": "male",
@@ -30,6 +31,8 @@ def _patient(client, app, pseudonym: str, red_flags: list[str], **findings) -> i
     client.post(f"/api/patients/{pid}/findings", headers=h, json={
         "mri_id": m1, "level": "L4-L5", "morphology": "extrusion", "zone": "central",
         "canal_compromise_percent": 60, **findings})
+    if red_flags is None:
+        return pid
     r = client.post(f"/api/patients/{pid}/visits", headers=h, json={
         "date": "2026-03-05", "leg_pain_nrs": 9, "red_flags": red_flags})
     assert r.status_code in (200, 201), r.text
@@ -136,14 +139,7 @@ def test_cauda_equina_patient_page_heads_the_pathway_as_an_emergency(doc, client
 def test_registry_patient_without_a_visit_is_asked_for_red_flags_not_cleared(doc, client,
                                                                               app):
     """No visit means the red flags were never asked: the page must not read 'none'."""
-    h = auth(app, "doc")
-    pid = client.post("/api/patients", headers=h, json={
-        "pseudonym": "NOV-001", "birth_year": 1974, "sex": "male",
-        "onset_date": "2026-01-02"}).json()["id"]
-    m1 = client.post(f"/api/patients/{pid}/mri", headers=h, json={
-        "date": "2026-01-05", "volume_mm3": 1800, "level": "L4-L5"}).json()["id"]
-    client.post(f"/api/patients/{pid}/findings", headers=h, json={
-        "mri_id": m1, "level": "L4-L5", "morphology": "extrusion"})
+    pid = _patient(client, app, "NOV-001", None)
     soup = BeautifulSoup(doc.get(f"/patients/{pid}/assessment").text, "html.parser")
     triage = soup.find(id="triage").get_text(" ", strip=True)
     assert "Red flags not recorded" in triage
