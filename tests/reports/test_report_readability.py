@@ -153,3 +153,29 @@ def test_surgery_discussion_after_growth_reads_date_passed_not_passed(pages):
     status = rows["Consider discussing surgery."].find_all("td")[2].get_text(strip=True)
     assert status == "date passed"
     assert "apply at any time" in rows["Consider discussing surgery."].get_text(" ")
+
+
+def test_example_cases_record_that_red_flags_were_asked(pages):
+    """The examples show a complete work-up: every one records its red flags (none, or the
+    cauda equina signs), so no example report opens with 'Red flags not recorded'."""
+    for name, soup in pages.items():
+        card = soup.find(id="triage-card").get_text(" ", strip=True)
+        assert "Red flags not recorded" not in card, name
+        if name != "cauda_equina_red_flags":
+            assert card.startswith("Triage No red flag recorded"), name
+
+
+def test_mri_volume_table_is_kept_on_one_pdf_page(assessments):
+    """The three-MRI table of the sequestration was cut by the page break after its second
+    row (the 310 mm3 row and the formula on page 2); the table now moves as one block."""
+    import io
+
+    from pypdf import PdfReader
+
+    from resorb.reports import render_pdf
+
+    pdf = PdfReader(io.BytesIO(render_pdf(assessments["sequestration_rim_three_mri"])))
+    texts = [" ".join(page.extract_text().split()) for page in pdf.pages]
+    [page] = [t for t in texts if "2. MRI volumes" in t]
+    for cell in ("1,650", "980", "310 reported", "Resorption = (V"):
+        assert cell in page, cell
