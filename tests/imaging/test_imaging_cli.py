@@ -258,3 +258,16 @@ def test_a_seg_missing_a_required_attribute_is_refused_without_python_words(
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "incomplete or corrupt DICOM SEG" in err
     assert "object has no attribute" not in err and "Dataset" not in err
+
+
+def test_a_seg_cut_in_half_is_refused_as_incomplete(examples_dir, tmp_path, capsys):
+    """A SEG file cut short (an interrupted copy): pydicom reads what is there, and the
+    refusal said "SegmentationType missing is not supported", as if the type were wrong;
+    it now says the SEG is incomplete."""
+    data = (examples_dir / "baseline_seg.dcm").read_bytes()
+    path = tmp_path / "half.dcm"
+    path.write_bytes(data[: len(data) // 2])
+    code, out, err = run(["volume", str(path), "--label", "2"], capsys)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1
+    assert "incomplete" in err or "truncated" in err

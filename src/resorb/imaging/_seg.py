@@ -123,9 +123,16 @@ def _read(pydicom: Any, p: Path, ds: Any, source_images: Any,
     if sop not in (SEGMENTATION_STORAGE, LABEL_MAP_SEGMENTATION_STORAGE):
         raise ImagingError(f"{p}: DICOM object is not a Segmentation (SOP class {sop or 'none'});"
                            " allowed: a DICOM SEG")
+    # Pixel data come last: a SEG cut short lacks them, and pydicom reads the rest without
+    # a word, so this comes before any check that a missing attribute would fail.
+    if "PixelData" not in ds:
+        raise ImagingError(f"{p}: incomplete DICOM SEG: no pixel data (file truncated?)")
     seg_type = str(getattr(ds, "SegmentationType", "")).upper()
+    if not seg_type:  # Type 1: a SEG cut short loses it (pydicom reads what is there)
+        raise ImagingError(f"{p}: incomplete DICOM SEG: SegmentationType is missing (file "
+                           "truncated?)")
     if seg_type not in ("BINARY", "LABELMAP"):
-        raise ImagingError(f"{p}: SegmentationType {seg_type or 'missing'} is not supported "
+        raise ImagingError(f"{p}: SegmentationType {seg_type} is not supported "
                            "(allowed: BINARY, LABELMAP)")
     segments = {int(s.SegmentNumber): str(getattr(s, "SegmentLabel", ""))
                 for s in getattr(ds, "SegmentSequence", [])}
@@ -137,8 +144,6 @@ def _read(pydicom: Any, p: Path, ds: Any, source_images: Any,
                            f"{n_frames} frames")
     rows, cols = int(ds.Rows), int(ds.Columns)
     check_voxel_budget(p, (n_frames, rows, cols), 1, max_voxels=max_voxels)
-    if "PixelData" not in ds:
-        raise ImagingError(f"{p}: DICOM SEG has no pixel data (file truncated?)")
 
     orientation = spacing = None
     positions = np.empty((n_frames, 3))
