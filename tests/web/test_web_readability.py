@@ -166,3 +166,18 @@ def test_management_steps_whose_date_has_passed_read_date_passed(doc,
     badges = [b.get_text(strip=True) for b in
               BeautifulSoup(html, "html.parser").select("tr td span.badge")]
     assert "date passed" in badges and "passed" not in badges
+
+
+def test_halving_chance_names_the_estimated_starting_volume(doc, registry,
+                                                            resorbed_sequestration):
+    """Beside measured volumes, 'the volume halves' needs its reference: the page names the
+    true starting volume the forecast estimated and the first reading it differs from."""
+    from resorb.web._assess import assess_records
+
+    assessment, _ = assess_records(registry.patient_records(resorbed_sequestration))
+    v0 = assessment.forecast.parameters["v0"]["median"]
+    html = doc.get(f"/patients/{resorbed_sequestration}/assessment").text
+    note = BeautifulSoup(html, "html.parser").find(id="forecast-baseline")
+    text = note.get_text(" ", strip=True)
+    assert f"{v0:,.0f}".replace(",", " ") + " mm³" in text
+    assert "first MRI read 2 000 mm³" in text
