@@ -179,3 +179,10 @@ def test_mri_volume_table_is_kept_on_one_pdf_page(assessments):
     [page] = [t for t in texts if "2. MRI volumes" in t]
     for cell in ("1,650", "980", "310 reported", "Resorption = (V"):
         assert cell in page, cell
+
+
+def test_report_footer_says_where_the_probability_comes_from_in_words(pages):
+    """The last line said 'probability model: evidence' (an option value)."""
+    footer = pages["protrusion_modic_stable"].select("#sources p.small")[-1].get_text(" ")
+    assert "probability from the published evidence above" in footer
+    assert "probability model:" not in footer
