@@ -46,3 +46,12 @@ def test_assessment_page_reads_the_typed_assessment_without_losing_content(
     assert len(BeautifulSoup(html, "html.parser").select("table")) >= 3
     for point in data["forecast"]["points"]:
         assert point["date"] in text
+
+
+def test_assessment_page_says_a_shrinking_herniation_shrank_in_words(doc, patient_with_series):
+    """1,500 -> 600 mm3: the measurements table reads 'shrank by 60 %', not '60.0 %'."""
+    soup = BeautifulSoup(doc.get(f"/patients/{patient_with_series}/assessment").text,
+                         "html.parser")
+    cells = [td.get_text(" ", strip=True) for td in soup.find_all("td")]
+    assert "shrank by 60 %" in cells
+    assert "60.0 %" not in cells

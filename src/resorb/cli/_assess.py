@@ -18,6 +18,7 @@ def _render_summary(d: Mapping[str, Any]) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
+    from resorb.reports import change_in_words
     from resorb.reports import format_percent as _pct
 
     console = Console()
@@ -51,7 +52,7 @@ def _render_summary(d: Mapping[str, Any]) -> None:
             console.print(r["observed"]["statement"])
     if d["measurements"]:
         table = Table(title="MRI volumes", show_edge=False)
-        for col in ("date", "volume mm3", "method", "resorption vs first", "grade",
+        for col in ("date", "volume mm3", "method", "change vs first", "grade",
                     "beyond MDC"):
             table.add_column(col)
         for m in d["measurements"]:
@@ -60,7 +61,7 @@ def _render_summary(d: Mapping[str, Any]) -> None:
                               "", "")
             else:
                 table.add_row(m["date"], f"{m['volume_mm3']:.0f}", m["method"],
-                              f"{m['resorption_percent']:+.0f} %", m["grade"],
+                              change_in_words(m['resorption_percent']), m["grade"],
                               "no" if m["within_mdc"] else "yes")
         console.print(table)
     f = d["forecast"]

@@ -31,6 +31,20 @@ def _environment():
                        undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False)
 
 
+def change_in_words(resorption_percent: float | None) -> str:
+    """A measured change of volume against the first MRI in words: ``"shrank by 51 %"``,
+    ``"grew by 125 %"``, ``"no change"`` (a signed resorption percentage, where
+    shrinkage is positive, reads as growth to a clinician); ``"—"`` when there is none."""
+    if resorption_percent is None:
+        return "\u2014"
+    pct = round(float(resorption_percent))
+    if pct > 0:
+        return f"shrank by {pct} %"
+    if pct < 0:
+        return f"grew by {-pct} %"
+    return "no change"
+
+
 def format_percent(p: float | None) -> str:
     """A probability (0-1) as a whole percentage for clinicians: ``"< 1 %"``,
     ``"> 99 %"`` at the ends, ``"—"`` when there is none."""
@@ -174,7 +188,8 @@ def render_html(assessment: Assessment | Mapping[str, Any]) -> str:
     return template.render(
         a=view, r=r, f=f, m=m,
         c={"level": level, "morphology": morphology},
-        pct=format_percent, ref=_ref_lookup(a["sources"]), links=_links,
+        pct=format_percent, change_words=change_in_words,
+        ref=_ref_lookup(a["sources"]), links=_links,
         volume_png=base64.b64encode(volume).decode("ascii") if volume else None,
         factor_png=base64.b64encode(factors).decode("ascii") if factors else None,
         next_step=_next_step(a["management"]),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from resorb.errors import InvalidInputError, ResorbError, require_extra
+from resorb.reports import change_in_words
 from resorb.web._settings import WebSettings, load_or_create_secret
 from resorb.web._signing import TokenCodec
 
@@ -123,6 +124,7 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.globals["fmt"] = _pages.fmt
     templates.env.globals["therapy_name"] = _pages.therapy_name
+    templates.env.globals["change_words"] = change_in_words
     state = AppState(registry=registry, settings=settings,
                      tokens=TokenCodec(settings.secret_key, ttl_s=settings.token_ttl_s),
                      templates=templates,
