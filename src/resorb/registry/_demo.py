@@ -9,10 +9,13 @@ same registry.
 The generating numbers are **assumptions of this demo**, chosen only to look
 plausible on screen; they are not estimates and nothing is calibrated to them:
 baseline volumes uniform on 400-2500 mm3; per-patient exponential shrinkage of
-the volume with a rate drawn so that sequestrations and extrusions tend to
-shrink more than protrusions (the direction reported in the reviews cited by
-the evidence base, not their sizes); pain and ODI falling with the volume plus
-noise.
+the volume towards a residual of 25-50 % of the baseline (a herniation that
+shrinks leaves a measurable remnant, so no demo MRI falls to a few mm3, below
+what MRI can measure), with a rate drawn so that sequestrations and extrusions
+tend to shrink more than protrusions (the direction reported in the reviews
+cited by the evidence base, not their sizes); a protrusion drawn with a
+negative rate grows slowly instead; pain and ODI falling with the volume plus
+noise. Every demo volume lies between about 95 and 3,400 mm3.
 """
 
 from __future__ import annotations
@@ -46,6 +49,13 @@ _DEMO_RATE_PER_MONTH = {
 }
 _THERAPIES = ("nsaid", "physiotherapy", "epidural_steroid", "acupuncture", "exercise")
 _VISIT_DAYS = (0, 42, 91, 182, 365)
+
+
+def _fraction(rate: float, residual: float, months: float) -> float:
+    """Demo volume over the baseline: shrinkage towards ``residual``, or slow growth."""
+    if rate < 0:
+        return math.exp(-rate * months)
+    return residual + (1.0 - residual) * math.exp(-rate * months)
 
 
 def seed_demo(registry: Registry, *, n_patients: int = 20, seed: int = 20260101,
@@ -86,11 +96,12 @@ def seed_demo(registry: Registry, *, n_patients: int = 20, seed: int = 20260101,
             lo, hi = _DEMO_RATE_PER_MONTH[morph]
             rate = rng.uniform(lo, hi)
             v0 = rng.uniform(400.0, 2500.0)
+            residual = rng.uniform(0.25, 0.5)
             leg0 = rng.randrange(5, 10)
             answers0 = [rng.randrange(1, 5) for _ in range(10)]
             level = rng.choice(("L4-L5", "L5-S1", "L5-S1", "L3-L4"))
             for day in _VISIT_DAYS:
-                frac = math.exp(-rate * day / DAYS_PER_MONTH)
+                frac = _fraction(rate, residual, day / DAYS_PER_MONTH)
                 relief = min(1.0, max(0.0, 1.0 - frac + rng.uniform(-0.1, 0.2)))
                 leg = max(0, min(10, round(leg0 * (1 - relief) + rng.uniform(-1, 1))))
                 answers = [max(0, min(5, round(a * (1 - relief) + rng.uniform(-0.6, 0.6))))
@@ -111,7 +122,7 @@ def seed_demo(registry: Registry, *, n_patients: int = 20, seed: int = 20260101,
             mri_days = (0, 182, 365) if rng.random() < 0.5 else (0, 365)
             base_mri = None
             for day in mri_days:
-                v = v0 * math.exp(-rate * day / DAYS_PER_MONTH) * rng.uniform(0.95, 1.05)
+                v = v0 * _fraction(rate, residual, day / DAYS_PER_MONTH) * rng.uniform(0.95, 1.05)
                 row = _add_mri(s, p.id, {"date": first + dt.timedelta(days=day + 3),
                                          "volume_mm3": round(v, 1), "level": level,
                                          "source": "manual"})
