@@ -49,3 +49,14 @@ def test_terminal_summary_says_shrank_and_grew_in_words(capsys):
     assert code == 0, err
     flat = " ".join(out.split())
     assert "grew by 125" in flat and "-125 %" not in flat
+
+
+def test_grown_protrusion_with_leg_pain_7_next_step_is_surgery_discussion(assessments):
+    """600 -> 1,350 mm3 with leg pain still 7/10: the report's next step is to discuss
+    surgery now, not a follow-up MRI 'not to document resorption in a patient who is
+    recovering'."""
+    soup = BeautifulSoup(render_html(assessments["protrusion_grew_followup"]), "html.parser")
+    para = next(p for p in soup.find_all("p") if p.get_text().startswith("Next step:"))
+    text = para.get_text(" ", strip=True)
+    assert text.startswith("Next step: Discuss surgery: the herniation has grown")
+    assert "leg pain 7/10" in text and "follow-up MRI" not in text

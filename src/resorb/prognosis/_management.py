@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from resorb.domain.case import Case
@@ -326,6 +326,60 @@ def _indications_step(case: Case, onset: dt.date | None, as_of: dt.date, *,
                  _IDS["indications"])
 
 
+def _persisting_symptoms(case: Case) -> list[str]:
+    """The symptoms recorded in the case that are still present (empty: none recorded)."""
+    from resorb.scores import odi_percent
+
+    s = case.symptoms
+    found: list[str] = []
+    if s.leg_pain_nrs is not None and s.leg_pain_nrs > 0:
+        found.append(f"leg pain {s.leg_pain_nrs:g}/10")
+    if s.vas_mm is not None and s.vas_mm > 0:
+        found.append(f"pain VAS {s.vas_mm:g} mm")
+    if s.odi_answers is not None:
+        odi = odi_percent(s.odi_answers)
+        if odi.band != "minimal disability":
+            found.append(f"ODI {odi.odi_percent:.0f} % ({odi.band})")
+    if s.motor_mrc is not None and s.motor_mrc < 5:
+        found.append(f"motor deficit MRC {s.motor_mrc}/5")
+    return found
+
+
+def _growth_review_step(case: Case, onset: dt.date | None, as_of: dt.date
+                        ) -> ManagementStep | None:
+    """Growth beyond measurement error with persisting symptoms: discuss surgery now.
+
+    Growth alone is not an indication (``growth_with_symptoms_review``); with the
+    symptoms still present the step is due at the assessment date, so it is the next step
+    rather than another follow-up MRI. Symptoms recorded as gone: no step (the indications
+    step still lists the growth).
+    """
+    symptoms = _persisting_symptoms(case)
+    if not symptoms and (case.symptoms.leg_pain_nrs is not None
+                         or case.symptoms.vas_mm is not None):
+        return None
+    ids = ("growth_with_symptoms_review", "nice_decompression_when_nonsurgical_fails",
+           "surgery_intractable_pain_any_stage")
+    latest = case.mri[-1].date.isoformat() if case.mri else "the latest follow-up MRI"
+    if symptoms:
+        why = (f"The herniation has grown beyond measurement error (MRI of {latest}) while "
+               f"the symptoms persist ({'; '.join(symptoms)}).")
+    else:
+        why = (f"The herniation has grown beyond measurement error (MRI of {latest}); no "
+               "symptom score is recorded for this assessment: if the radicular symptoms "
+               "persist or worsen, this applies.")
+    text = (f"{why} Discuss decompression (discectomy) with the patient now rather than "
+            "waiting for another MRI: a herniation that grows is not resorbing. "
+            + " ".join(_statement_text(i) for i in ids))
+    offset = (as_of - onset).days if onset is not None else None
+    step = _step("discuss_surgery_after_growth", "Discuss surgery: the herniation has grown",
+                 text, "now", offset, onset, as_of, ids)
+    if step.status != "due":
+        # Undated (onset unknown) or an assessment date long after onset: it is due now.
+        step = replace(step, due_date=as_of, status="due")
+    return step
+
+
 def management_pathway(case: Case, *, triage: Triage | None = None,
                        as_of: dt.date | None = None,
                        observed_growth: bool = False) -> ManagementPlan:
@@ -425,6 +479,10 @@ def management_pathway(case: Case, *, triage: Triage | None = None,
         "control or sensation, new sexual dysfunction, symptoms in both legs or increasing "
         "weakness appear.",
         "at every visit", None, onset, as_of, _IDS["safety_net"]))
+    if observed_growth:
+        review = _growth_review_step(case, onset, as_of)
+        if review is not None:
+            steps.append(review)
     steps.sort(key=lambda s: (s.offset_days is None, s.offset_days or 0))
     return ManagementPlan(pathway="conservative_trial", onset_date=onset, as_of=as_of,
                           steps=tuple(steps), notes=tuple(notes), urgency="routine",

@@ -102,6 +102,10 @@ def _ref_lookup(sources: Iterable[Mapping[str, Any]]) -> Callable[[Any], int | N
 
 def _next_step(management: Mapping[str, Any]) -> Mapping[str, Any] | None:
     steps = list(management.get("steps", []))
+    # Growth beyond measurement error with persisting symptoms comes before any MRI step.
+    for s in steps:
+        if s.get("code") == "discuss_surgery_after_growth":
+            return s
     for wanted in ("due", "upcoming"):
         for s in steps:
             if s.get("status") == wanted:
