@@ -428,3 +428,21 @@ def test_a_flood_of_made_up_names_leaves_bounded_login_state(app, registry, cloc
     assert sorted(keys) == sorted(["pair:one-more|10.0.0.77", "src:10.0.0.77",
                                    "acct:one-more"])
     assert sessions == 0
+
+
+def test_a_registry_locked_past_the_busy_timeout_answers_503_not_500(app, client, registry):
+    """Finding: "database is locked" surfaced as a 500. With WAL and a 30 s busy
+    timeout writers queue; if a lock still outlasts it, the answer is a one-line 503
+    with Retry-After (nothing written), with the security headers."""
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    def locked():
+        raise OperationalError("INSERT ...", {}, sqlite3.OperationalError("database is locked"))
+
+    app.add_api_route("/api/test-locked", locked)
+    r = client.get("/api/test-locked")
+    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    _no_store_and_csp(r)
+    _one_line(r)

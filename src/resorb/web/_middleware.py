@@ -80,13 +80,29 @@ class SecurityHeadersMiddleware:
             # An unexpected error: one log line with its type and route only (the
             # message of a database error could hold row values), and a 500 that
             # carries the same security headers as every other answer.
-            log.error("internal error %s on %s %s", type(exc).__name__,
-                      scope.get("method", "?"), scope.get("route_path") or scope["path"])
+            busy = _database_busy(exc)
+            log.error("%s %s on %s %s", "database busy:" if busy else "internal error",
+                      type(exc).__name__, scope.get("method", "?"),
+                      scope.get("route_path") or scope["path"])
             if started:
                 raise
+            if busy:  # the busy timeout (30 s) ran out: nothing was written; try again
+                await send_plain(send_wrapper, 503, "the registry is busy; nothing was "
+                                 "changed, try again shortly", as_json=_wants_json(scope),
+                                 headers=[(b"retry-after", b"5")])
+                return
             await send_plain(send_wrapper, 500, "internal error; the request was not "
                              "completed (see the server log)",
                              as_json=_wants_json(scope))
+
+
+def _database_busy(exc: BaseException) -> bool:
+    """A SQLite lock that outlasted the busy timeout (or a PostgreSQL lock timeout)."""
+    from sqlalchemy.exc import OperationalError
+
+    text = str(getattr(exc, "orig", "") or "").lower()
+    return isinstance(exc, OperationalError) and (
+        "database is locked" in text or "lock timeout" in text or "busy" in text)
 
 
 def _wants_json(scope) -> bool:
