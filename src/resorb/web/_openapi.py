@@ -3,8 +3,8 @@
 Every route under ``/api`` documents the statuses it can answer besides its
 success: 400 (malformed request line or headers), 401 (no or invalid token),
 403 (role not allowed), 404 (no such record), 413 (body too large), 414 (query
-too long), 422 (invalid input, in the shape the app really sends) and 429
-(too many failed sign-ins). The schemathesis test in ``tests/fuzz`` checks the
+too long), 422 (invalid input, in the shape the app really sends), 429
+(too many failed sign-ins) and 503 (registry locked past its busy timeout). The schemathesis test in ``tests/fuzz`` checks the
 app against this schema.
 """
 
@@ -53,4 +53,6 @@ API_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     414: _r(ErrorBody, "Query string too long"),
     422: _r(ValidationErrorBody, "Invalid input; names the field and what is allowed"),
     429: _r(ErrorBody, "Too many failed sign-ins; see Retry-After"),
+    503: _r(ErrorBody, "The registry stayed locked past its busy timeout; nothing was "
+                       "written, see Retry-After"),
 }
