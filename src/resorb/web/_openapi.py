@@ -4,8 +4,8 @@ Every route under ``/api`` documents the statuses it can answer besides its
 success: 400 (malformed request line or headers), 401 (no or invalid token),
 403 (role not allowed), 404 (no such record), 413 (body too large), 414 (query
 too long), 422 (invalid input, in the shape the app really sends), 429
-(too many failed sign-ins) and 503 (registry locked past its busy timeout). The schemathesis test in ``tests/fuzz`` checks the
-app against this schema.
+(too many failed sign-ins) and 503 (registry locked past its busy timeout).
+The schemathesis test in ``tests/fuzz`` checks the app against this schema.
 """
 
 from __future__ import annotations
