@@ -140,8 +140,11 @@ def test_calibration_table_meets_its_fitted_targets_and_lists_the_checks():
 
 
 def test_analytic_baseline_integral_agrees_with_numerical_quadrature():
-    """The likelihood integrates the true baseline volume in closed form; scipy.integrate.quad
-    over V0 (flat prior) gives the same relative likelihood for two draws."""
+    """The likelihood integrates the true baseline volume V0 (Gauss-Hermite, SD of each
+    reading at the volume the draw predicts, scale prior 1/V0); scipy.integrate.quad of
+    the same integrand gives the same relative likelihood for draws of every course.
+
+    Recipe: quad(prod_i N(y_i; V0 g_i, SD(V0 g_i)^2) / V0, V0 from 1 to 20,000 mm3)."""
     from scipy.integrate import quad
 
     prior = default_kinetic_prior("extrusion")
@@ -150,18 +153,19 @@ def test_analytic_baseline_integral_agrees_with_numerical_quadrature():
     y = np.array([1100.0, 800.0, 500.0])
     em = volume_error_model()
     post = condition_on_mri(lat, months, y, em)
-    sd = em.sd_mm3(y)
     g = lat.fraction(months)
 
     def integral(i):
         def f(v0):
-            r = (y - v0 * g[i]) / sd
-            return math.exp(-0.5 * float(r @ r))
-        return quad(f, 0, 20000, points=[1100.0], limit=200)[0]
+            mu = v0 * g[i]
+            sd = em.sd_mm3(mu)
+            r = (y - mu) / sd
+            return math.exp(-0.5 * float(r @ r) - float(np.log(sd).sum()) + 20.0) / v0
+        return quad(f, 1.0, 20000, points=[1100.0], limit=400)[0]
 
-    i, j = 3, 250
-    assert post.likelihood[i] / post.likelihood[j] == pytest.approx(integral(i) / integral(j),
-                                                                    rel=1e-3)
+    for i, j in ((3, 250), (3, 450), (250, 650)):   # complete, partial, stable, growth
+        assert post.likelihood[i] / post.likelihood[j] == pytest.approx(
+            integral(i) / integral(j), rel=1e-3)
 
 
 def test_forecast_recovers_a_known_course_within_its_intervals():

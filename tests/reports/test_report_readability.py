@@ -115,7 +115,7 @@ def test_large_extrusion_mostly_resorbed_at_four_months_reads_as_shrinkage(pages
     """2,400 -> 470 mm3 at four months: 80 % resorbed, beyond measurement error."""
     soup = pages["extrusion_large_early_resorption"]
     row = _mri_rows(soup)["2026-08-17"]
-    assert row.find_all("td")[3].get_text(strip=True) == "+80 %"
+    assert row.find_all("td")[3].get_text(" ", strip=True) == "shrank by 80 %"
     assert row.find_all("td")[4].get_text(" ", strip=True) == "significant"
     assert "already shrunk by 80 %" in soup.find(id="observed-change").get_text(" ")
 
