@@ -41,7 +41,7 @@ _CHUNK = 16
 #: Passes that move each reading's SD to the volume the draw predicts (see :func:`_fit`).
 _SD_PASSES = 2
 #: Gauss-Hermite nodes over the true baseline, and their spread in units of its Laplace SD.
-_NODES = 24
+_NODES = 16
 _NODE_SCALE = 1.5
 
 
@@ -94,6 +94,21 @@ class MRIPosterior:
         return float(1.0 / np.sum(w * w))
 
 
+def _fraction(latent: LatentDraws, t: np.ndarray, lo: int) -> np.ndarray:
+    """``V / V0`` of every draw at the chunk of dates starting at ``lo``; a series of one
+    chunk (the usual few MRIs) is computed once per case and reused by every pass."""
+    if t.size > _CHUNK:
+        return latent.fraction(t[lo:lo + _CHUNK])
+    key = ("fraction", t.tobytes())
+    g = latent._cache.get(key)
+    if g is None:
+        g = latent.fraction(t)
+        g.setflags(write=False)
+        if len(latent._cache) < 256:
+            latent._cache[key] = g
+    return g
+
+
 def _laplace(latent: LatentDraws, t: np.ndarray, y: np.ndarray, error_model: VolumeErrorModel,
              passes: int = _SD_PASSES) -> tuple[np.ndarray, np.ndarray]:
     """Centre and width of the true baseline of every draw (two or more MRIs).
@@ -109,7 +124,7 @@ def _laplace(latent: LatentDraws, t: np.ndarray, y: np.ndarray, error_model: Vol
         s_gy = np.zeros(n)
         # Observations in chunks: memory stays bounded however many MRIs a case lists.
         for lo in range(0, t.size, _CHUNK):
-            g = latent.fraction(t[lo:lo + _CHUNK])          # (N, chunk)
+            g = _fraction(latent, t, lo)                    # (N, chunk)
             yc = y[lo:lo + _CHUNK]
             if v0 is None:
                 sd = np.broadcast_to(error_model.sd_mm3(yc), g.shape)
@@ -141,7 +156,7 @@ def _fit(latent: LatentDraws, t: np.ndarray, y: np.ndarray, error_model: VolumeE
         v_pos = np.where(ok, v, 1.0)
         acc = -np.log(v_pos)
         for lo in range(0, t.size, _CHUNK):
-            g = latent.fraction(t[lo:lo + _CHUNK])
+            g = _fraction(latent, t, lo)
             mu = v_pos[:, None] * g
             sd = error_model.sd_mm3(mu)
             r = (y[lo:lo + _CHUNK] - mu) / sd
