@@ -55,3 +55,14 @@ def test_assessment_page_says_a_shrinking_herniation_shrank_in_words(doc, patien
     cells = [td.get_text(" ", strip=True) for td in soup.find_all("td")]
     assert "shrank by 60 %" in cells
     assert "60.0 %" not in cells
+
+
+def test_timeline_and_research_page_say_a_shrinking_herniation_shrank_in_words(
+        app, doc, patient_with_series):
+    """The patient timeline and the research view read 'shrank by 60 %' like the report."""
+    timeline = BeautifulSoup(doc.get(f"/patients/{patient_with_series}").text, "html.parser")
+    assert "shrank by 60 %" in [td.get_text(" ", strip=True) for td in timeline.find_all("td")]
+    with make_client(app) as c:
+        login(c, "res")
+        page = BeautifulSoup(c.get("/research/patients/WEB-001").text, "html.parser")
+    assert "shrank by 60 %" in [td.get_text(" ", strip=True) for td in page.find_all("td")]

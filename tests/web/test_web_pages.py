@@ -126,7 +126,7 @@ def test_timeline_shows_volumes_resorption_grade_and_mcid(doc, patient_with_seri
     soup = BeautifulSoup(html, "html.parser")
     text = soup.get_text(" ", strip=True)
     assert "1 500 mm³" in text and "600 mm³" in text
-    assert "60.0 %" in text and "significant" in text
+    assert "shrank by 60 %" in text and "significant" in text
     assert "Leg NRS MCID reached ✓" in text
     img = soup.find("img", class_="plot")
     assert img["src"].startswith("data:image/svg+xml;base64,")
