@@ -61,7 +61,7 @@ PINNED: dict[str, set[str]] = {
         "TherapyFinding", "get_therapy", "load_catalogue_text", "therapy_catalogue"},
     "resorb.reports": {
         "ASSESSMENT_KEYS", "Assessment", "SourceRegister", "assess_case", "factor_plot_png",
-        "format_percent", "render_html", "render_pdf", "volume_plot_png", "write_atomic"},
+        "change_in_words", "format_percent", "render_html", "render_pdf", "volume_plot_png", "write_atomic"},
     "resorb.cohort": {
         "BootstrapValidation", "CASE_FIELD_MAP", "COLUMN_ENUMS", "CasePrediction",
         "CohortAnalysis", "FittedCox", "FittedLogistic", "FittedWeibullAFT", "MissingReport",
