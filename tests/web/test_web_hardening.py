@@ -89,6 +89,19 @@ def test_integers_beyond_64_bits_in_queries_give_422(client):
     _no_store_and_csp(r)
 
 
+def test_out_of_range_query_integer_answers_the_documented_422_shape(client):
+    """Schemathesis found the early 422 answering ``detail`` as a string while the
+    OpenAPI schema documents the validation shape: a list of field errors."""
+    r = client.get("/api/patients?offset=99999999999999999999999",
+                   headers={"Accept": "application/json"})
+    assert r.status_code == 422
+    body = r.json()
+    assert body["detail"] == [{"field": "offset", "message": "integer out of range",
+                               "allowed": "at most 9223372036854775807",
+                               "type": "int_too_big"}]
+    assert body["error"].startswith("offset: integer out of range")
+
+
 def test_internal_error_keeps_csp_and_no_store_and_logs_no_values(app, client, caplog):
     """Finding: 500 responses lacked the CSP and no-store headers (and logs showed values)."""
     def boom():

@@ -111,10 +111,16 @@ def _wants_json(scope) -> bool:
 
 
 async def send_plain(send, status: int, message: str, *, as_json: bool,
-                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    """A short answer without the app: JSON ``{"detail", "error"}`` or plain text."""
+                     headers: list[tuple[bytes, bytes]] | None = None,
+                     detail: object = None) -> None:
+    """A short answer without the app: JSON ``{"detail", "error"}`` or plain text.
+
+    ``detail`` replaces the message in the JSON ``detail`` where the documented
+    response shape needs it (a 422 lists its fields, as validation errors do).
+    """
     if as_json:
-        body = json.dumps({"detail": message, "error": message}).encode()
+        body = json.dumps({"detail": message if detail is None else detail,
+                           "error": message}).encode()
         ctype = b"application/json"
     else:
         body = (message + "\n").encode()
@@ -189,8 +195,11 @@ class RequestBoundsMiddleware:
             return
         for name, value in parse_qsl(query, keep_blank_values=True):
             if _INTEGER.match(value.strip()) and _too_big(value):
-                await send_plain(send, 422, f"{name[:40]}: integer out of range "
-                                 f"(allowed: at most {MAX_ID})", as_json=as_json)
+                field, allowed = name[:40], f"at most {MAX_ID}"
+                await send_plain(send, 422, f"{field}: integer out of range (allowed: {allowed})",
+                                 as_json=as_json,
+                                 detail=[{"field": field, "message": "integer out of range",
+                                          "allowed": allowed, "type": "int_too_big"}])
                 return
         limit = self._limit(scope)
         for key, value in scope.get("headers", []):
