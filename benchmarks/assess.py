@@ -52,10 +52,20 @@ print(json.dumps(out))
 
 
 def _run(src: Path, repeats: int) -> dict[str, list[float]]:
-    env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", HARNESS, str(ROOT / "examples" / "cases"),
-                           str(repeats)], env=env, capture_output=True, text=True, check=True)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(src),
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", HARNESS, str(ROOT / "examples" / "cases"), str(repeats)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -65,23 +75,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--old-commit", default=OLD_COMMIT)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="resorb-old-") as tmp:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.old_commit, "src"],
-                                 capture_output=True, check=True).stdout
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", args.old_commit, "src"],
+            capture_output=True,
+            check=True,
+        ).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
         old = _run(Path(tmp) / "src", args.repeats)
     new = _run(ROOT / "src", args.repeats)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
-          f"{platform.python_version()}; old = {args.old_commit}, new = working tree; "
-          f"{args.repeats} timed calls per case, BLAS threads 1")
-    print(f"{'case':36s} {'old wall ms':>11s} {'new wall ms':>11s} {'old CPU ms':>10s} "
-          f"{'new CPU ms':>10s} {'wall ratio':>10s}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}; old = {args.old_commit}, new = working tree; "
+        f"{args.repeats} timed calls per case, BLAS threads 1"
+    )
+    print(
+        f"{'case':36s} {'old wall ms':>11s} {'new wall ms':>11s} {'old CPU ms':>10s} "
+        f"{'new CPU ms':>10s} {'wall ratio':>10s}"
+    )
     for name in new:
         o, n = old.get(name), new[name]
         if o is None:
             print(f"{name:36s} {'n/a':>11s} {n[0]:11.1f} {'n/a':>10s} {n[1]:10.1f}")
             continue
-        print(f"{name:36s} {o[0]:11.1f} {n[0]:11.1f} {o[1]:10.1f} {n[1]:10.1f} "
-              f"{o[0] / n[0]:10.1f}")
+        print(f"{name:36s} {o[0]:11.1f} {n[0]:11.1f} {o[1]:10.1f} {n[1]:10.1f} {o[0] / n[0]:10.1f}")
     return 0
 
 

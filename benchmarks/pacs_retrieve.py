@@ -40,8 +40,9 @@ def _orthanc() -> tuple[str, bool]:
     url = os.environ.get("RESORB_TEST_ORTHANC_URL")
     if url:
         return url, False
-    out = subprocess.run(["bash", str(ROOT / ".ci" / "orthanc.sh")], capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "orthanc.sh")], capture_output=True, text=True, check=True
+    )
     return out.stdout.strip().splitlines()[-1], True
 
 
@@ -127,20 +128,29 @@ def main() -> None:
         if started:
             subprocess.run(["bash", str(ROOT / ".ci" / "orthanc.sh"), "stop"], check=False)
 
-    med = {k: [statistics.median(x[i] for x in v) for i in range(3)]
-           for k, v in results.items()}
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, pydicom {pydicom.__version__}")
-    print(f"study: {args.slices} MR images, {size_mb:.1f} MiB of pixel data; "
-          f"medians of {args.repeats} interleaved runs")
+    med = {k: [statistics.median(x[i] for x in v) for i in range(3)] for k, v in results.items()}
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, pydicom {pydicom.__version__}"
+    )
+    print(
+        f"study: {args.slices} MR images, {size_mb:.1f} MiB of pixel data; "
+        f"medians of {args.repeats} interleaved runs"
+    )
     print(f"{'':28} {'wall s':>8} {'CPU s':>8} {'peak MiB':>9}")
-    print(f"{'resorb retrieve_study':28} {med['resorb'][0]:8.2f} {med['resorb'][1]:8.2f} "
-          f"{med['resorb'][2]:9.1f}")
-    print(f"{'dicomweb-client + write':28} {med['peer'][0]:8.2f} {med['peer'][1]:8.2f} "
-          f"{med['peer'][2]:9.1f}")
-    print(f"ratio peer / resorb: wall {med['peer'][0] / med['resorb'][0]:.2f}, CPU "
-          f"{med['peer'][1] / med['resorb'][1]:.2f}, peak memory "
-          f"{med['peer'][2] / med['resorb'][2]:.1f}")
+    print(
+        f"{'resorb retrieve_study':28} {med['resorb'][0]:8.2f} {med['resorb'][1]:8.2f} "
+        f"{med['resorb'][2]:9.1f}"
+    )
+    print(
+        f"{'dicomweb-client + write':28} {med['peer'][0]:8.2f} {med['peer'][1]:8.2f} "
+        f"{med['peer'][2]:9.1f}"
+    )
+    print(
+        f"ratio peer / resorb: wall {med['peer'][0] / med['resorb'][0]:.2f}, CPU "
+        f"{med['peer'][1] / med['resorb'][1]:.2f}, peak memory "
+        f"{med['peer'][2] / med['resorb'][2]:.1f}"
+    )
     sys.stdout.flush()
 
 

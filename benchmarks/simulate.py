@@ -43,9 +43,11 @@ RTOL, ATOL = 1e-5, 1e-7
 
 def compile_times() -> tuple[float, float]:
     """Seconds to first result in a fresh process: empty cache, then warm cache."""
-    code = ("import time,numpy as np;t=time.perf_counter();"
-            "from resorb.mechanism import simulate_cohort;"
-            "simulate_cohort('extrusion', 10, seed=0);print(time.perf_counter()-t)")
+    code = (
+        "import time,numpy as np;t=time.perf_counter();"
+        "from resorb.mechanism import simulate_cohort;"
+        "simulate_cohort('extrusion', 10, seed=0);print(time.perf_counter()-t)"
+    )
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, RESORB_CACHE_DIR=cache)
         cold = float(subprocess.check_output([sys.executable, "-c", code], env=env))
@@ -56,12 +58,16 @@ def compile_times() -> tuple[float, float]:
 def cohort_memory(n: int) -> tuple[float, float]:
     """Peak resident memory (MB) of a fresh process that imports resorb and runs a
     cohort of ``n`` patients, and of one that only imports (the baseline)."""
-    run = ("import resource;from resorb.mechanism import simulate_cohort;"
-           f"r=simulate_cohort('extrusion', {n}, seed=1);r.summary();"
-           "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)")
-    base = ("import resource;from resorb.mechanism import simulate_cohort;"
-            "simulate_cohort('extrusion', 10, seed=1);"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)")
+    run = (
+        "import resource;from resorb.mechanism import simulate_cohort;"
+        f"r=simulate_cohort('extrusion', {n}, seed=1);r.summary();"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)"
+    )
+    base = (
+        "import resource;from resorb.mechanism import simulate_cohort;"
+        "simulate_cohort('extrusion', 10, seed=1);"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)"
+    )
     peak = float(subprocess.check_output([sys.executable, "-c", run]))
     idle = float(subprocess.check_output([sys.executable, "-c", base]))
     return peak, idle
@@ -150,12 +156,16 @@ def main(argv: list[str] | None = None) -> None:
     from resorb.mechanism._cohort import cohort_kernel, sample_parameters, varied_parameters
 
     threads = numba.get_num_threads()
-    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, numba threads {threads}, "
-          f"Python {platform.python_version()}, numba {numba.__version__}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} CPUs, numba threads {threads}, "
+        f"Python {platform.python_version()}, numba {numba.__version__}"
+    )
     if not args.skip_compile:
         cold, warm = compile_times()
-        print(f"compile (empty cache, incl. imports): {cold:.1f} s; "
-              f"load from cache (incl. imports): {warm:.1f} s")
+        print(
+            f"compile (empty cache, incl. imports): {cold:.1f} s; "
+            f"load from cache (incl. imports): {warm:.1f} s"
+        )
 
     model = load_model()
     simulate_cohort("extrusion", 100, seed=0)  # load compiled code in this process
@@ -167,8 +177,9 @@ def main(argv: list[str] | None = None) -> None:
     def batch(pmat, rtol, atol):
         out = np.empty((pmat.shape[0], T_DAYS.size, 1))
         steps = np.zeros(pmat.shape[0], dtype=np.int64)
-        k.solve_batch_lanes_reduced(pmat, T_DAYS, np.zeros(0), rtol, atol, 30.0, 1_000_000,
-                                    idx0, out, steps, 256)
+        k.solve_batch_lanes_reduced(
+            pmat, T_DAYS, np.zeros(0), rtol, atol, 30.0, 1_000_000, idx0, out, steps, 256
+        )
         return out[:, :, 0], steps
 
     pmat = sample_parameters(model, base, "extrusion", args.peer, np.random.default_rng(7))
@@ -178,22 +189,28 @@ def main(argv: list[str] | None = None) -> None:
         ours, _ = batch(pmat, rtol, atol)
         errors[rtol] = float(np.max(np.abs(ours - tight)))
     n_run = max(args.patients // 5, 1000)
-    print(f"ratios per run: resorb cohort of {n_run:,} patients (rtol {RTOL:g}) and of "
-          f"{args.patients:,} (rtol 1e-4, the cohort default) against a libroadrunner "
-          f"loop over {args.peer} patients (rtol {RTOL:g}), in the same run")
+    print(
+        f"ratios per run: resorb cohort of {n_run:,} patients (rtol {RTOL:g}) and of "
+        f"{args.patients:,} (rtol 1e-4, the cohort default) against a libroadrunner "
+        f"loop over {args.peer} patients (rtol {RTOL:g}), in the same run"
+    )
     for run in range(1, args.repeats + 1):
         rr_wall, rr_cpu, rr_out = peer_roadrunner(model, pmat, varied)
         rr_err = float(np.max(np.abs(rr_out - tight)))
-        print(f"run {run}: libroadrunner {1 / rr_wall:,.0f} patients/s wall, "
-              f"{1 / rr_cpu:,.0f} per CPU-s; max |V/V0 error| {rr_err:.1e}")
+        print(
+            f"run {run}: libroadrunner {1 / rr_wall:,.0f} patients/s wall, "
+            f"{1 / rr_cpu:,.0f} per CPU-s; max |V/V0 error| {rr_err:.1e}"
+        )
         for rtol, atol, n in ((RTOL, ATOL, n_run), (1e-4, 1e-6, args.patients)):
             t0, c0 = time.perf_counter(), time.process_time()
             res = simulate_cohort("extrusion", n, seed=1, t_days=T_DAYS, rtol=rtol, atol=atol)
             wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-            print(f"  resorb rtol {rtol:g}: {n / wall:,.0f} patients/s wall, {n / cpu:,.0f} per "
-                  f"CPU-s ({res.solver['mean_steps']:.0f} steps/patient, max |V/V0 error| "
-                  f"{errors[rtol]:.1e}); ratio wall {n / wall * rr_wall:.0f}x, "
-                  f"per CPU-second {n / cpu * rr_cpu:.0f}x")
+            print(
+                f"  resorb rtol {rtol:g}: {n / wall:,.0f} patients/s wall, {n / cpu:,.0f} per "
+                f"CPU-s ({res.solver['mean_steps']:.0f} steps/patient, max |V/V0 error| "
+                f"{errors[rtol]:.1e}); ratio wall {n / wall * rr_wall:.0f}x, "
+                f"per CPU-second {n / cpu * rr_cpu:.0f}x"
+            )
 
     # --- arithmetic rate against the machine's measured peak -----------------------
     one = sample_parameters(model, base, "extrusion", 20_000, np.random.default_rng(3))
@@ -208,15 +225,19 @@ def main(argv: list[str] | None = None) -> None:
     per_step = 6 * flops + 7 * 8 * n_state
     rate = float(steps.sum()) * per_step / cpu1 / 1e9
     peak = machine_peak_gflops()
-    print(f"kernel arithmetic (1 thread, 20,000 patients): {steps.sum() / cpu1 / 1e6:.2f} M "
-          f"steps/CPU-s x ~{per_step} flops/step ({flops} per right-hand side, {n_state} "
-          f"states) = {rate:.2f} GFLOP/s; measured scalar FMA peak of one core "
-          f"{peak:.2f} GFLOP/s -> {100 * rate / peak:.0f} % of it")
+    print(
+        f"kernel arithmetic (1 thread, 20,000 patients): {steps.sum() / cpu1 / 1e6:.2f} M "
+        f"steps/CPU-s x ~{per_step} flops/step ({flops} per right-hand side, {n_state} "
+        f"states) = {rate:.2f} GFLOP/s; measured scalar FMA peak of one core "
+        f"{peak:.2f} GFLOP/s -> {100 * rate / peak:.0f} % of it"
+    )
 
     if not args.skip_memory:
         peak_mb, idle_mb = cohort_memory(args.patients)
-        print(f"peak memory, fresh process: {peak_mb:.0f} MB for {args.patients:,} patients "
-              f"(imports and compiled code alone: {idle_mb:.0f} MB)")
+        print(
+            f"peak memory, fresh process: {peak_mb:.0f} MB for {args.patients:,} patients "
+            f"(imports and compiled code alone: {idle_mb:.0f} MB)"
+        )
 
     # --- single patient latency (daily output, 730 days) ---------------------
     def best(fn, n=30):
@@ -240,9 +261,11 @@ def main(argv: list[str] | None = None) -> None:
         rr.simulate(0, 730, 731)
 
     lat_rr = best(rr_once)
-    print(f"single patient, 731 daily outputs (median): resorb simulate (default batch path, "
-          f"rtol 1e-8) {lat_batch * 1e3:.2f} ms, SciPy reference path {lat_ref * 1e3:.1f} ms, "
-          f"libroadrunner {lat_rr * 1e3:.2f} ms")
+    print(
+        f"single patient, 731 daily outputs (median): resorb simulate (default batch path, "
+        f"rtol 1e-8) {lat_batch * 1e3:.2f} ms, SciPy reference path {lat_ref * 1e3:.1f} ms, "
+        f"libroadrunner {lat_rr * 1e3:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

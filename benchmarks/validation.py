@@ -31,51 +31,157 @@ _N = 4000
 
 #: (cohort label, subgroup, morphology or None, event, months, observed record, note)
 ROWS = [
-    ("Chiu 2015 (pooled)", "sequestration", "sequestration", "regressed", 12,
-     "regression_rate_sequestration_chiu2015", "prior set from Zou 2023, not Chiu"),
-    ("Chiu 2015 (pooled)", "extrusion", "extrusion", "regressed", 12,
-     "regression_rate_extrusion_chiu2015", "prior set from Zou 2023, not Chiu"),
-    ("Chiu 2015 (pooled)", "protrusion", "protrusion", "regressed", 12,
-     "regression_rate_protrusion_chiu2015", "prior set from Zou 2023, not Chiu"),
-    ("Chiu 2015 (pooled)", "bulge", "bulge", "regressed", 12,
-     "regression_rate_bulge_chiu2015", "prior set from Zou 2023, not Chiu"),
-    ("Wang 2020 (pooled)", "all morphologies", None, "regressed", 12,
-     "regression_rate_overall_wang2020", "prior set from Zou 2023"),
-    ("Ahn 2000", "sequestered", "sequestration", "regressed", 12,
-     "sequestered_regression_ahn2000", "Ahn's PLL counts set the PLL factor; the "
-     "sequestrations did not"),
-    ("Splendiani 2004", "all herniations, 6 months", None, "regressed", 6,
-     "regression_6mo_splendiani2004", "T2 counts of this cohort set the T2 factor; the "
-     "overall rate did not"),
-    ("Komori 1996", "disappeared by ~5 months", None, "complete", 4.9,
-     "disappeared_komori1996", "retrospective; morphology mix not in the abstract"),
-    ("Ramos Amador 2013", "disappeared within 1 year", None, "complete", 12,
-     "disappearance_1y_ramos_amador2013", "its 8- and 2-month shares set the kinetic, not "
-     "this rate"),
-    ("Ramos Amador 2013", "extrusions disappeared within 1 year", "extrusion", "complete", 12,
-     "disappearance_extrusion_ramos_amador2013", "counts per morphology not in the abstract"),
-    ("Hornung 2023", "12-month regressors regressed by 3 months", None, "early", 3,
-     "early_resorption_fraction_hornung2023", "a check of the kinetic (not fitted)"),
-    ("Lee 2017 (Jaseng)", "any resorption", None, "regressed", 12,
-     "any_resorption_lee2017", "selected: patients with a follow-up MRI, most improved"),
-    ("Lee 2017 (Jaseng)", ">= 50 % resorption", None, "halved", 12,
-     "resorption_50_lee2017", "selected as above"),
-    ("Orthop Surg 2014 (TCM)", "ruptured, > 50 % at 2 years", "extrusion", "halved", 24,
-     "resorption_over_50_orthop_surg2014", "its SD of resorption is borrowed for the Modic "
-     "factor, not for this rate"),
-    ("Cribb 2007", "massive herniations resolved (~24 months)", "extrusion", "halved", 24,
-     "massive_resolved_cribb2007", "size is not a factor of the model; 'resolved' read as "
-     ">= 50 %"),
+    (
+        "Chiu 2015 (pooled)",
+        "sequestration",
+        "sequestration",
+        "regressed",
+        12,
+        "regression_rate_sequestration_chiu2015",
+        "prior set from Zou 2023, not Chiu",
+    ),
+    (
+        "Chiu 2015 (pooled)",
+        "extrusion",
+        "extrusion",
+        "regressed",
+        12,
+        "regression_rate_extrusion_chiu2015",
+        "prior set from Zou 2023, not Chiu",
+    ),
+    (
+        "Chiu 2015 (pooled)",
+        "protrusion",
+        "protrusion",
+        "regressed",
+        12,
+        "regression_rate_protrusion_chiu2015",
+        "prior set from Zou 2023, not Chiu",
+    ),
+    (
+        "Chiu 2015 (pooled)",
+        "bulge",
+        "bulge",
+        "regressed",
+        12,
+        "regression_rate_bulge_chiu2015",
+        "prior set from Zou 2023, not Chiu",
+    ),
+    (
+        "Wang 2020 (pooled)",
+        "all morphologies",
+        None,
+        "regressed",
+        12,
+        "regression_rate_overall_wang2020",
+        "prior set from Zou 2023",
+    ),
+    (
+        "Ahn 2000",
+        "sequestered",
+        "sequestration",
+        "regressed",
+        12,
+        "sequestered_regression_ahn2000",
+        "Ahn's PLL counts set the PLL factor; the sequestrations did not",
+    ),
+    (
+        "Splendiani 2004",
+        "all herniations, 6 months",
+        None,
+        "regressed",
+        6,
+        "regression_6mo_splendiani2004",
+        "T2 counts of this cohort set the T2 factor; the overall rate did not",
+    ),
+    (
+        "Komori 1996",
+        "disappeared by ~5 months",
+        None,
+        "complete",
+        4.9,
+        "disappeared_komori1996",
+        "retrospective; morphology mix not in the abstract",
+    ),
+    (
+        "Ramos Amador 2013",
+        "disappeared within 1 year",
+        None,
+        "complete",
+        12,
+        "disappearance_1y_ramos_amador2013",
+        "its 8- and 2-month shares set the kinetic, not this rate",
+    ),
+    (
+        "Ramos Amador 2013",
+        "extrusions disappeared within 1 year",
+        "extrusion",
+        "complete",
+        12,
+        "disappearance_extrusion_ramos_amador2013",
+        "counts per morphology not in the abstract",
+    ),
+    (
+        "Hornung 2023",
+        "12-month regressors regressed by 3 months",
+        None,
+        "early",
+        3,
+        "early_resorption_fraction_hornung2023",
+        "a check of the kinetic (not fitted)",
+    ),
+    (
+        "Lee 2017 (Jaseng)",
+        "any resorption",
+        None,
+        "regressed",
+        12,
+        "any_resorption_lee2017",
+        "selected: patients with a follow-up MRI, most improved",
+    ),
+    (
+        "Lee 2017 (Jaseng)",
+        ">= 50 % resorption",
+        None,
+        "halved",
+        12,
+        "resorption_50_lee2017",
+        "selected as above",
+    ),
+    (
+        "Orthop Surg 2014 (TCM)",
+        "ruptured, > 50 % at 2 years",
+        "extrusion",
+        "halved",
+        24,
+        "resorption_over_50_orthop_surg2014",
+        "its SD of resorption is borrowed for the Modic factor, not for this rate",
+    ),
+    (
+        "Cribb 2007",
+        "massive herniations resolved (~24 months)",
+        "extrusion",
+        "halved",
+        24,
+        "massive_resolved_cribb2007",
+        "size is not a factor of the model; 'resolved' read as >= 50 %",
+    ),
 ]
 
 _UNUSABLE = [
-    ("Autio 2006", "resorption already significant at 2 months; group means, no subgroup "
-                   "counts in the abstract"),
+    (
+        "Autio 2006",
+        "resorption already significant at 2 months; group means, no subgroup "
+        "counts in the abstract",
+    ),
     ("bull's-eye cohort 2025", "its counts set the rim-enhancement factor (not held out)"),
-    ("Seo 2016, Kjaer 2016", "their growth fractions set the growth share of the prior; "
-                             "the calibration table sets the same fractions beside the "
-                             "prior's 12-month enlargement as a consistency check, which is "
-                             "not a held-out one"),
+    (
+        "Seo 2016, Kjaer 2016",
+        "their growth fractions set the growth share of the prior; "
+        "the calibration table sets the same fractions beside the "
+        "prior's 12-month enlargement as a consistency check, which is "
+        "not a held-out one",
+    ),
     ("Shan 2014", "its group means set the Modic factor (not held out)"),
 ]
 
@@ -88,17 +194,26 @@ def _wilson(events: float, total: float) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _rate_draws(morph: HerniationMorphology | None, rng: np.random.Generator) -> tuple[
-        float, np.ndarray]:
+def _rate_draws(
+    morph: HerniationMorphology | None, rng: np.random.Generator
+) -> tuple[float, np.ndarray]:
     """Pooled regression rate (plug-in) and logit-normal draws over its uncertainty."""
-    rid = ("regression_rate_overall_zou2023" if morph is None
-           else f"regression_rate_{morph.value}_zou2023")
+    rid = (
+        "regression_rate_overall_zou2023"
+        if morph is None
+        else f"regression_rate_{morph.value}_zou2023"
+    )
     rec = evidence_value(rid)
     p = float(rec.value)
     logit = math.log(p / (1 - p))
     if rec.lower is not None:
-        sd = max(abs(math.log(rec.upper / (1 - rec.upper)) - logit),
-                 abs(logit - math.log(rec.lower / (1 - rec.lower)))) / _Z95
+        sd = (
+            max(
+                abs(math.log(rec.upper / (1 - rec.upper)) - logit),
+                abs(logit - math.log(rec.lower / (1 - rec.lower))),
+            )
+            / _Z95
+        )
     else:
         sd = float(evidence_value("regression_logit_sd_assumed").value)
     z = logit + sd * rng.standard_normal(_N)
@@ -156,16 +271,33 @@ def validation_rows() -> list[dict]:
         obs, obs_ci, basis = _observed(rid)
         pred, lo, hi = predict(morph, event, months)
         inside = obs_ci is not None and obs_ci[0] <= pred <= obs_ci[1]
-        out.append({"cohort": cohort, "subgroup": subgroup, "morphology": morph or "all",
-                    "event": event, "months": months, "observed": obs, "observed_ci": obs_ci,
-                    "basis": basis, "predicted": pred, "predicted_range": (lo, hi),
-                    "agrees": inside if obs_ci is not None else None,
-                    "source": _cite(rid), "evidence_id": rid, "note": note})
+        out.append(
+            {
+                "cohort": cohort,
+                "subgroup": subgroup,
+                "morphology": morph or "all",
+                "event": event,
+                "months": months,
+                "observed": obs,
+                "observed_ci": obs_ci,
+                "basis": basis,
+                "predicted": pred,
+                "predicted_range": (lo, hi),
+                "agrees": inside if obs_ci is not None else None,
+                "source": _cite(rid),
+                "evidence_id": rid,
+                "note": note,
+            }
+        )
     return out
 
 
-_EVENTS = {"regressed": "regression (>= 10 % decrease)", "complete": "complete resolution",
-           "halved": ">= 50 % reduction", "early": "share regressed by then"}
+_EVENTS = {
+    "regressed": "regression (>= 10 % decrease)",
+    "complete": "complete resolution",
+    "halved": ">= 50 % reduction",
+    "early": "share regressed by then",
+}
 
 
 def render() -> str:
@@ -191,15 +323,19 @@ def render() -> str:
     ]
     rows = validation_rows()
     for r in rows:
-        ci = ("n/a" if r["observed_ci"] is None
-              else f"{_pct(r['observed_ci'][0])} - {_pct(r['observed_ci'][1])}")
+        ci = (
+            "n/a"
+            if r["observed_ci"] is None
+            else f"{_pct(r['observed_ci'][0])} - {_pct(r['observed_ci'][1])}"
+        )
         agrees = {True: "yes", False: "**no**", None: "n/a"}[r["agrees"]]
         lo, hi = r["predicted_range"]
         lines.append(
             f"| {r['cohort']} | {r['subgroup']} | {r['morphology']} | {_EVENTS[r['event']]} "
             f"| {r['months']:g} | {_pct(r['observed'])} ({r['basis']}) | {ci} | "
             f"{_pct(r['predicted'])} | {_pct(lo)} - {_pct(hi)} | {agrees} | {r['source']} | "
-            f"{r['note']} |")
+            f"{r['note']} |"
+        )
     n_ci = sum(r["agrees"] is not None for r in rows)
     n_ok = sum(bool(r["agrees"]) for r in rows)
     lines += [
@@ -249,8 +385,10 @@ def render() -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in calibration_table():
-        lines.append(f"| {r['quantity']} | {r['morphology']} | {_pct(r['target'])} | "
-                     f"{_pct(r['prior'])} | {r['role']} | `{r['evidence_id']}` |")
+        lines.append(
+            f"| {r['quantity']} | {r['morphology']} | {_pct(r['target'])} | "
+            f"{_pct(r['prior'])} | {r['role']} | `{r['evidence_id']}` |"
+        )
     lines += [
         "",
         "Known misses, stated rather than tuned away: Hornung 2023's early-resorption share "
@@ -267,15 +405,18 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 if docs/validation.md is out of date")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if docs/validation.md is out of date"
+    )
     args = parser.parse_args(argv)
     text = render()
     if args.check:
         current = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
         if current != text:
-            print("docs/validation.md is out of date: run python benchmarks/validation.py",
-                  file=sys.stderr)
+            print(
+                "docs/validation.md is out of date: run python benchmarks/validation.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     DOC.write_text(text, encoding="utf-8")

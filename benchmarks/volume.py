@@ -47,8 +47,9 @@ def make_mask(folder: Path, shape: tuple[int, int, int] = SHAPE) -> tuple[Path, 
     labels[((i - 256) / 120.0) ** 2 + ((j - 256) / 90.0) ** 2 + ((k - mid) / 15.0) ** 2 <= 1] = 1
     labels[((i - 256) / 20.0) ** 2 + ((j - 150) / 14.0) ** 2 + ((k - mid) / 25.0) ** 2 <= 1] = 2
     c, s = np.cos(np.radians(10)), np.sin(np.radians(10))
-    affine = np.array([[0.4 * c, -0.4 * s, 0, -100], [0.4 * s, 0.4 * c, 0, -100],
-                       [0, 0, 1.0, -100], [0, 0, 0, 1]])
+    affine = np.array(
+        [[0.4 * c, -0.4 * s, 0, -100], [0.4 * s, 0.4 * c, 0, -100], [0, 0, 1.0, -100], [0, 0, 0, 1]]
+    )
     nii, niigz = folder / "mask.nii", folder / "mask.nii.gz"
     for path in (nii, niigz):
         nib.save(nib.Nifti1Image(labels, affine), str(path))
@@ -82,11 +83,13 @@ PEER_SCRIPTS = {
     "nibabel get_fdata": (
         "import sys, nibabel as nib, numpy as np\n"
         "img = nib.load(sys.argv[1]); data = img.get_fdata()\n"
-        "print(np.count_nonzero(data == 2) * abs(np.linalg.det(img.affine[:3, :3])))\n"),
+        "print(np.count_nonzero(data == 2) * abs(np.linalg.det(img.affine[:3, :3])))\n"
+    ),
     "nibabel dataobj": (
         "import sys, nibabel as nib, numpy as np\n"
         "img = nib.load(sys.argv[1]); data = np.asanyarray(img.dataobj)\n"
-        "print(np.count_nonzero(data == 2) * abs(np.linalg.det(img.affine[:3, :3])))\n"),
+        "print(np.count_nonzero(data == 2) * abs(np.linalg.det(img.affine[:3, :3])))\n"
+    ),
 }
 
 
@@ -118,9 +121,11 @@ def cli_main(repeats: int) -> None:
             script = Path(tmp) / (name.replace(" ", "_") + ".py")
             script.write_text(code)
             scripts[name] = script
-        print(f"command line: mask {CLI_SHAPE[0]} x {CLI_SHAPE[1]} x {CLI_SHAPE[2]} uint8, "
-              f"herniation {count} voxels; median of {repeats} interleaved runs, each a fresh "
-              f"process")
+        print(
+            f"command line: mask {CLI_SHAPE[0]} x {CLI_SHAPE[1]} x {CLI_SHAPE[2]} uint8, "
+            f"herniation {count} voxels; median of {repeats} interleaved runs, each a fresh "
+            f"process"
+        )
         for path in (nii, niigz):
             runs = {"resorb volume": [*resorb_cmd[:2], str(path), *resorb_cmd[2:]]}
             runs |= {name: [str(exe), str(script), str(path)] for name, script in scripts.items()}
@@ -139,36 +144,51 @@ def cli_main(repeats: int) -> None:
             med_c = {n: statistics.median(v) for n, v in cpu.items()}
             print(f"\n{path.name} ({path.stat().st_size / 1e6:.2f} MB): volume {ref:.1f} mm3")
             for name in runs:
-                ratio = "" if name == "resorb volume" else (
-                    f"   resorb/peer wall {med_w['resorb volume'] / med_w[name]:.2f}, "
-                    f"CPU {med_c['resorb volume'] / med_c[name]:.2f}")
+                ratio = (
+                    ""
+                    if name == "resorb volume"
+                    else (
+                        f"   resorb/peer wall {med_w['resorb volume'] / med_w[name]:.2f}, "
+                        f"CPU {med_c['resorb volume'] / med_c[name]:.2f}"
+                    )
+                )
                 print(f"  {name:<18} wall {med_w[name]:6.3f} s  CPU {med_c[name]:6.3f} s{ratio}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--cli", action="store_true",
-                        help="time the resorb volume command against plain nibabel scripts")
+    parser.add_argument(
+        "--cli",
+        action="store_true",
+        help="time the resorb volume command against plain nibabel scripts",
+    )
     args = parser.parse_args()
     import nibabel
 
     import resorb
 
-    contenders = {"resorb": resorb_volume, "nibabel get_fdata": nibabel_fdata_volume,
-                  "nibabel dataobj": nibabel_dataobj_volume}
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}, numpy {np.__version__}, nibabel {nibabel.__version__}, "
-          f"resorb {resorb.__version__}, load average {os.getloadavg()[0]:.1f}")
+    contenders = {
+        "resorb": resorb_volume,
+        "nibabel get_fdata": nibabel_fdata_volume,
+        "nibabel dataobj": nibabel_dataobj_volume,
+    }
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, numpy {np.__version__}, nibabel {nibabel.__version__}, "
+        f"resorb {resorb.__version__}, load average {os.getloadavg()[0]:.1f}"
+    )
     if args.cli:
         cli_main(args.repeats)
         return
     with tempfile.TemporaryDirectory() as tmp:
         nii, niigz, count = make_mask(Path(tmp))
         mb = {p.name: p.stat().st_size / 1e6 for p in (nii, niigz)}
-        print(f"mask {SHAPE[0]} x {SHAPE[1]} x {SHAPE[2]} uint8; herniation {count} voxels; "
-              f".nii {mb['mask.nii']:.1f} MB, .nii.gz {mb['mask.nii.gz']:.2f} MB; "
-              f"median of {args.repeats} interleaved runs")
+        print(
+            f"mask {SHAPE[0]} x {SHAPE[1]} x {SHAPE[2]} uint8; herniation {count} voxels; "
+            f".nii {mb['mask.nii']:.1f} MB, .nii.gz {mb['mask.nii.gz']:.2f} MB; "
+            f"median of {args.repeats} interleaved runs"
+        )
         for path in (nii, niigz):
             volumes = {name: f(path) for name, f in contenders.items()}  # warm-up + check
             ref = volumes["resorb"]

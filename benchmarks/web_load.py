@@ -65,22 +65,42 @@ def _prepare(folder: Path) -> str:
     return url
 
 
-def _start(folder: Path, db_url: str, *, workers: int, cache_size: int,
-           max_failures: int) -> tuple[subprocess.Popen, str]:
+def _start(
+    folder: Path, db_url: str, *, workers: int, cache_size: int, max_failures: int
+) -> tuple[subprocess.Popen, str]:
     module = folder / "bench_app.py"
-    module.write_text(textwrap.dedent(f"""
+    module.write_text(
+        textwrap.dedent(f"""
         from resorb.web import create_app
 
         def make():
             return create_app({db_url!r}, secret_key={SECRET!r},
                               assessment_cache_size={cache_size},
                               login_max_failures={max_failures})
-    """))
+    """)
+    )
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench_app:make", "--factory", "--host", HOST,
-         "--port", str(port), "--workers", str(workers), "--log-level", "warning",
-         "--no-access-log", "--timeout-graceful-shutdown", "3"], cwd=folder)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench_app:make",
+            "--factory",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "3",
+        ],
+        cwd=folder,
+    )
     base = f"http://{HOST}:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -105,12 +125,28 @@ def _cpu_s(proc: subprocess.Popen) -> float:
     return total
 
 
-def _wrk(url: str, env: dict[str, str], *, duration: int, connections: int,
-         threads: int) -> dict[str, float]:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "30s",
-           "-s", str(HERE / "wrk_report.lua"), url]
-    out = subprocess.run(cmd, env={**os.environ, **env}, capture_output=True, text=True,
-                         check=True, timeout=duration + 120).stdout
+def _wrk(
+    url: str, env: dict[str, str], *, duration: int, connections: int, threads: int
+) -> dict[str, float]:
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(HERE / "wrk_report.lua"),
+        url,
+    ]
+    out = subprocess.run(
+        cmd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=duration + 120,
+    ).stdout
     line = [ln for ln in out.splitlines() if ln.startswith("{")][-1]
     r = json.loads(line)
     r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
@@ -120,8 +156,7 @@ def _wrk(url: str, env: dict[str, str], *, duration: int, connections: int,
 def _series(proc, url, env, args) -> dict[str, float]:
     _wrk(url, env, duration=2, connections=min(4, args.connections), threads=1)  # warm-up
     cpu0 = _cpu_s(proc)
-    r = _wrk(url, env, duration=args.duration, connections=args.connections,
-             threads=args.threads)
+    r = _wrk(url, env, duration=args.duration, connections=args.connections, threads=args.threads)
     r["cpu_ms_per_request"] = (_cpu_s(proc) - cpu0) * 1000 / max(1, r["requests"])
     return r
 
@@ -130,21 +165,30 @@ def _run(folder: Path, db_url: str, args, workers: int) -> dict[str, dict[str, f
     results: dict[str, dict[str, float]] = {}
     assess = f"/api/patients/{args.patient}/assessment"
     plan = [  # (server cache size, throttle, [(name, path, env)])
-        (0, 10**9, [
-            ("/healthz (peer)", "/healthz", {}),
-            ("token, unknown users", "/api/token", {"WRK_FORM_USERS": "1"}),
-            ("token, valid user", "/api/token",
-             {"WRK_METHOD": "POST", "WRK_BODY": f"username=bench&password={PASSWORD}"}),
-            ("assessment, computed", assess, "AUTH"),
-        ]),
+        (
+            0,
+            10**9,
+            [
+                ("/healthz (peer)", "/healthz", {}),
+                ("token, unknown users", "/api/token", {"WRK_FORM_USERS": "1"}),
+                (
+                    "token, valid user",
+                    "/api/token",
+                    {"WRK_METHOD": "POST", "WRK_BODY": f"username=bench&password={PASSWORD}"},
+                ),
+                ("assessment, computed", assess, "AUTH"),
+            ],
+        ),
         (128, 10**9, [("assessment, cached", assess, "AUTH")]),
     ]
     for cache_size, max_failures, series in plan:
-        proc, base = _start(folder, db_url, workers=workers, cache_size=cache_size,
-                            max_failures=max_failures)
+        proc, base = _start(
+            folder, db_url, workers=workers, cache_size=cache_size, max_failures=max_failures
+        )
         try:
-            tok = httpx.post(f"{base}/api/token", timeout=60,
-                             data={"username": "bench", "password": PASSWORD}).json()
+            tok = httpx.post(
+                f"{base}/api/token", timeout=60, data={"username": "bench", "password": PASSWORD}
+            ).json()
             for name, path, env in series:
                 if env == "AUTH":
                     env = {"WRK_AUTH": tok["access_token"]}
@@ -163,14 +207,18 @@ def _run(folder: Path, db_url: str, args, workers: int) -> dict[str, dict[str, f
 
 def _print(title: str, results: dict[str, dict[str, float]]) -> None:
     print(f"\n{title}")
-    print(f"{'series':<24} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-          f"{'non-2xx':>8} {'CPU ms/req':>10} {'/healthz ÷':>10}")
+    print(
+        f"{'series':<24} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
+        f"{'non-2xx':>8} {'CPU ms/req':>10} {'/healthz ÷':>10}"
+    )
     peer = results["/healthz (peer)"]["rps"]
     for name, r in results.items():
         ratio = f"{peer / r['rps']:>9.1f}x" if r["rps"] > 0 else "      n/a"
-        print(f"{name:<24} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
-              f"{r['p99_ms']:>8.1f} {r['non_2xx']:>8d} {r['cpu_ms_per_request']:>10.2f} "
-              f"{ratio}")
+        print(
+            f"{name:<24} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p95_ms']:>8.1f} "
+            f"{r['p99_ms']:>8.1f} {r['non_2xx']:>8d} {r['cpu_ms_per_request']:>10.2f} "
+            f"{ratio}"
+        )
 
 
 def main() -> None:
@@ -183,9 +231,11 @@ def main() -> None:
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian package wrk)")
-    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
-          f"{platform.python_version()}; wrk -t{args.threads} -c{args.connections} "
-          f"-d{args.duration}s; load average before: {os.getloadavg()[0]:.2f}")
+    print(
+        f"machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}; wrk -t{args.threads} -c{args.connections} "
+        f"-d{args.duration}s; load average before: {os.getloadavg()[0]:.2f}"
+    )
     with tempfile.TemporaryDirectory(prefix="resorb-bench-") as tmp:
         folder = Path(tmp)
         db_url = _prepare(folder)

@@ -172,8 +172,14 @@ def synthetic_mr_series(labels_shape, affine: np.ndarray, *, tag: str = "example
     return out
 
 
-def write_dicom_seg(labels: np.ndarray, affine: np.ndarray, path: Path, *,
-                    tag: str = "example", segmentation_type: str = "BINARY") -> None:
+def write_dicom_seg(
+    labels: np.ndarray,
+    affine: np.ndarray,
+    path: Path,
+    *,
+    tag: str = "example",
+    segmentation_type: str = "BINARY",
+) -> None:
     """Write ``labels`` (1 = disc, 2 = herniation, others allowed) as a DICOM SEG with highdicom."""
     import highdicom as hd
     from pydicom.sr.codedict import codes
@@ -185,25 +191,37 @@ def write_dicom_seg(labels: np.ndarray, affine: np.ndarray, path: Path, *,
         if n == 1:
             name = "disc (synthetic)"
             cat = codes.SCT.AnatomicalStructure
-            typ = hd.sr.CodedConcept("75782005", "SCT",
-                                     "Intervertebral disc structure of fifth lumbar vertebra")
+            typ = hd.sr.CodedConcept(
+                "75782005", "SCT", "Intervertebral disc structure of fifth lumbar vertebra"
+            )
         else:
             name = "herniation (synthetic)" if n == 2 else f"label {n} (synthetic)"
             cat, typ = codes.SCT.MorphologicallyAbnormalStructure, codes.SCT.Tissue
-        descriptions.append(hd.seg.SegmentDescription(
-            segment_number=n, segment_label=name, segmented_property_category=cat,
-            segmented_property_type=typ,
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL))
+        descriptions.append(
+            hd.seg.SegmentDescription(
+                segment_number=n,
+                segment_label=name,
+                segmented_property_category=cat,
+                segmented_property_type=typ,
+                algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+            )
+        )
     if numbers != list(range(1, len(numbers) + 1)):
         raise ValueError(f"labels must be numbered 1..n for a SEG, got {numbers}")
     frames = np.ascontiguousarray(np.transpose(labels, (2, 1, 0)))  # (slice, row, column)
     seg = hd.seg.Segmentation(
-        source_images=sources, pixel_array=frames,
+        source_images=sources,
+        pixel_array=frames,
         segmentation_type=getattr(hd.seg.SegmentationTypeValues, segmentation_type),
-        segment_descriptions=descriptions, series_instance_uid=_uid(f"{tag} seg series"),
-        series_number=100, sop_instance_uid=_uid(f"{tag} seg instance"), instance_number=1,
-        manufacturer="resorb synthetic", manufacturer_model_name="make_masks.py",
-        software_versions="resorb", device_serial_number="0000",
+        segment_descriptions=descriptions,
+        series_instance_uid=_uid(f"{tag} seg series"),
+        series_number=100,
+        sop_instance_uid=_uid(f"{tag} seg instance"),
+        instance_number=1,
+        manufacturer="resorb synthetic",
+        manufacturer_model_name="make_masks.py",
+        software_versions="resorb",
+        device_serial_number="0000",
     )
     fixed = dt.datetime(2026, 2, 20, 12, 0, 0)
     seg.ContentDate, seg.ContentTime = fixed.strftime("%Y%m%d"), fixed.strftime("%H%M%S")
@@ -240,8 +258,10 @@ def main() -> None:
     for name, lab in (("baseline", base), ("followup", follow)):
         a, b, c = HERNIATION_SEMI_MM[name]
         n = int(np.count_nonzero(lab == 2))
-        print(f"{name}: herniation {n} voxels x {vox:.4f} mm3 = {n * vox:.1f} mm3 "
-              f"(ellipsoid {4 / 3 * math.pi * a * b * c:.1f} mm3)")
+        print(
+            f"{name}: herniation {n} voxels x {vox:.4f} mm3 = {n * vox:.1f} mm3 "
+            f"(ellipsoid {4 / 3 * math.pi * a * b * c:.1f} mm3)"
+        )
 
 
 if __name__ == "__main__":

@@ -13,8 +13,7 @@ from resorb.cli import main
 __all__ = ["run_cli"]
 
 
-def run_cli(capsys, *argv: str, stdin: str | None = None,
-            monkeypatch=None) -> tuple[int, str, str]:
+def run_cli(capsys, *argv: str, stdin: str | None = None, monkeypatch=None) -> tuple[int, str, str]:
     """``(exit code, stdout, stderr)`` of ``resorb ARGV``; ``stdin`` needs ``monkeypatch``."""
     if stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))

@@ -175,7 +175,9 @@ def __getattr__(name: str) -> Any:
     except ImportError as exc:  # an optional extra is not installed
         raise AttributeError(
             f"resorb.{name} is not available: {exc} (it comes with an optional extra; "
-            "pip install 'resorb[all]' installs every one)", name=name) from exc
+            "pip install 'resorb[all]' installs every one)",
+            name=name,
+        ) from exc
     value = getattr(package, name)
     globals()[name] = value  # later lookups skip this function
     return value

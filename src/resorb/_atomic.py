@@ -30,8 +30,9 @@ def _temp_path(target: Path) -> tuple[int, Path]:
         tmp = folder / f".{target.name}.{secrets.token_hex(6)}.part"
         try:
             # O_EXCL: never reuse a name; mode 0o666 lets the kernel apply the umask.
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                         0o666)
+            fd = os.open(
+                tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
+            )
         except FileExistsError:  # pragma: no cover - 48 random bits
             continue
         return fd, tmp
@@ -49,8 +50,13 @@ def _fsync_folder(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: str | os.PathLike[str], *, binary: bool = False,
-                  encoding: str = "utf-8", newline: str | None = None) -> Iterator[IO[Any]]:
+def atomic_writer(
+    path: str | os.PathLike[str],
+    *,
+    binary: bool = False,
+    encoding: str = "utf-8",
+    newline: str | None = None,
+) -> Iterator[IO[Any]]:
     """Open a temporary file for writing that replaces ``path`` when the block ends.
 
     For writers that stream (``DataFrame.to_parquet(fh)``, ``csv.writer``). If the

@@ -36,9 +36,14 @@ def _code_words(text: str) -> set[str]:
 
 def test_case_file_guide_names_every_key_the_reader_accepts(case_file_doc):
     words = _code_words(case_file_doc) | {w.split(" ")[0] for w in _code_words(case_file_doc)}
-    models = {"patient": schema.PatientIn, "symptoms": schema.SymptomsIn,
-              "herniation": schema.HerniationIn, "mri": schema.MRIIn,
-              "therapies": schema.TherapyIn, "case": schema.CaseIn}
+    models = {
+        "patient": schema.PatientIn,
+        "symptoms": schema.SymptomsIn,
+        "herniation": schema.HerniationIn,
+        "mri": schema.MRIIn,
+        "therapies": schema.TherapyIn,
+        "case": schema.CaseIn,
+    }
     for section, model in models.items():
         for key in model.model_fields:
             assert key in words, f"{section}.{key} is not documented"
@@ -82,16 +87,33 @@ def test_every_page_is_in_the_site_navigation():
 
 def test_nothing_in_the_project_points_outside_it():
     try:
-        files = subprocess.run(["git", "ls-files"], cwd=ROOT, check=True, capture_output=True,
-                               text=True).stdout.split()
+        files = subprocess.run(
+            ["git", "ls-files"], cwd=ROOT, check=True, capture_output=True, text=True
+        ).stdout.split()
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("not a git checkout (git ls-files lists the project's files)")
     pattern = re.compile(r"DESIGN\.md|\.\./shared|/work/shared")
     offenders = []
     for name in files:
         path = ROOT / name
-        if path.suffix not in {".py", ".md", ".yaml", ".yml", ".toml", ".sh", ".cfg", ".txt",
-                               ".html", ".j2", ".json", ".cff"} or not path.is_file():
+        if (
+            path.suffix
+            not in {
+                ".py",
+                ".md",
+                ".yaml",
+                ".yml",
+                ".toml",
+                ".sh",
+                ".cfg",
+                ".txt",
+                ".html",
+                ".j2",
+                ".json",
+                ".cff",
+            }
+            or not path.is_file()
+        ):
             continue
         if name == "tests/api/test_docs.py":
             continue

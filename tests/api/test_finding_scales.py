@@ -16,10 +16,14 @@ from resorb.domain import FINDING_LABELS, FINDING_SCALES, HerniationFindings, fi
 
 def test_table_covers_every_scaled_finding_of_the_domain():
     hints = typing.get_type_hints(HerniationFindings)
-    scaled = {f.name for f in dataclasses.fields(HerniationFindings)
-              if f.name != "canal_compromise_percent"}
-    assert [f.key for f in FINDING_SCALES] == [f.name for f in dataclasses.fields(
-        HerniationFindings) if f.name in scaled]
+    scaled = {
+        f.name
+        for f in dataclasses.fields(HerniationFindings)
+        if f.name != "canal_compromise_percent"
+    }
+    assert [f.key for f in FINDING_SCALES] == [
+        f.name for f in dataclasses.fields(HerniationFindings) if f.name in scaled
+    ]
     for entry in FINDING_SCALES:
         assert entry.scale in typing.get_args(hints[entry.key]) or hints[entry.key] is entry.scale
         assert entry.label and entry.label[0].isupper()

@@ -50,15 +50,18 @@ def test_resorption_is_signed(capsys, v1, sign):
 
 def test_scores(capsys):
     assert {"odi_percent", "answered", "band"} <= set(
-        run_json(capsys, "score", "odi", "3", "2", "x", "4", "1", "0", "2", "3", "1", "2"))
-    assert "recovery_rate_percent" in run_json(capsys, "score", "joa-recovery", "--pre", "12",
-                                               "--post", "24")
+        run_json(capsys, "score", "odi", "3", "2", "x", "4", "1", "0", "2", "3", "1", "2")
+    )
+    assert "recovery_rate_percent" in run_json(
+        capsys, "score", "joa-recovery", "--pre", "12", "--post", "24"
+    )
 
 
 def test_assess_keys(capsys):
     data = run_json(capsys, "assess", str(EXAMPLES / "cases" / "sequestration_rim_three_mri.yaml"))
-    assert {"resorption", "triage", "measurements", "forecast", "management",
-            "therapies"} <= set(data)
+    assert {"resorption", "triage", "measurements", "forecast", "management", "therapies"} <= set(
+        data
+    )
     r = data["resorption"]
     assert 0 <= r["interval"][0] <= r["probability"] <= r["interval"][1] <= 1
     assert {"horizon_months", "definition", "factors"} <= set(r)
@@ -75,16 +78,18 @@ def test_assess_keys(capsys):
 
 def test_simulate_trajectory_and_csv(capsys, tmp_path):
     csv = tmp_path / "t.csv"
-    data = run_json(capsys, "simulate", "--morphology", "extrusion", "--days", "60",
-                    "--csv", str(csv))
+    data = run_json(
+        capsys, "simulate", "--morphology", "extrusion", "--days", "60", "--csv", str(csv)
+    )
     assert data["trajectory"]["volume_fraction"][0] == pytest.approx(1.0)
     header = csv.read_text().splitlines()[0].split(",")
     assert header[:2] == ["day", "volume_fraction"]
 
 
 def test_simulate_cohort(capsys):
-    data = run_json(capsys, "simulate", "--morphology", "sequestration", "--cohort", "50",
-                    "--seed", "3")
+    data = run_json(
+        capsys, "simulate", "--morphology", "sequestration", "--cohort", "50", "--seed", "3"
+    )
     assert 0 <= data["fraction_regressed_12mo"] <= 1
     assert any("quantile" in key for key in data)
 
@@ -107,10 +112,27 @@ def test_cohort_fit(capsys, tmp_path):
     except SystemExit as exc:
         assert exc.code in (0, None)
     capsys.readouterr()
-    data = run_json(capsys, "cohort", "fit", str(csv), "--outcome", "resorbed_12mo",
-                    "--predictors", "morphology,age_years", "--bootstrap", "20", "--seed", "1")
-    assert {"coefficients", "c_statistic", "c_statistic_optimism_corrected",
-            "calibration_slope_optimism_corrected", "brier"} <= set(data)
+    data = run_json(
+        capsys,
+        "cohort",
+        "fit",
+        str(csv),
+        "--outcome",
+        "resorbed_12mo",
+        "--predictors",
+        "morphology,age_years",
+        "--bootstrap",
+        "20",
+        "--seed",
+        "1",
+    )
+    assert {
+        "coefficients",
+        "c_statistic",
+        "c_statistic_optimism_corrected",
+        "calibration_slope_optimism_corrected",
+        "brier",
+    } <= set(data)
     assert any("intercept" in name.lower() for name in data["coefficients"])
 
 

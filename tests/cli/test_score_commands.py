@@ -15,8 +15,9 @@ run = run_cli
 
 
 def test_odi_json_keys_and_skipped_section(capsys):
-    code, out, _ = run(capsys, "score", "odi", "2", "2", "2", "2", "2", "2", "2", "1", "1", "x",
-                       "--json")
+    code, out, _ = run(
+        capsys, "score", "odi", "2", "2", "2", "2", "2", "2", "2", "1", "1", "x", "--json"
+    )
     assert code == 0
     data = json.loads(out)
     assert set(data) == {"odi_percent", "answered", "band"}
@@ -31,9 +32,22 @@ def test_joa_recovery_json(capsys):
 
 
 def test_joa_items_total(capsys):
-    items = ["low_back_pain=1", "leg_pain=1", "gait=2", "slr=1", "sensory=1", "motor=2",
-             "adl_turning_over=1", "adl_standing=1", "adl_washing=1", "adl_leaning_forward=0",
-             "adl_sitting=1", "adl_lifting=0", "adl_walking=1", "bladder=-3"]
+    items = [
+        "low_back_pain=1",
+        "leg_pain=1",
+        "gait=2",
+        "slr=1",
+        "sensory=1",
+        "motor=2",
+        "adl_turning_over=1",
+        "adl_standing=1",
+        "adl_washing=1",
+        "adl_leaning_forward=0",
+        "adl_sitting=1",
+        "adl_lifting=0",
+        "adl_walking=1",
+        "bladder=-3",
+    ]
     code, out, _ = run(capsys, "score", "joa", *items, "--json")
     assert code == 0
     assert json.loads(out)["joa_total"] == 10
@@ -52,21 +66,24 @@ def test_readable_table_by_default(capsys):
     assert code == 0 and "odi_percent" in out and "{" not in out
 
 
-@pytest.mark.parametrize(("argv", "needle"), [
-    (["score", "odi", "1", "2", "3"], "odi_answers"),
-    (["score", "odi", "1", "2", "3", "4", "5", "0", "1", "2", "3", "9"], "0-5"),
-    (["score", "odi", "a", "2", "3", "4", "5", "0", "1", "2", "3", "4"], "answer 1"),
-    (["score", "odi"], "answers"),
-    (["score", "joa-recovery", "--pre", "29", "--post", "29"], "pre"),
-    (["score", "joa-recovery", "--pre", "12"], "--post"),
-    (["score", "joa-recovery", "--pre", "abc", "--post", "3"], "--pre"),
-    (["score", "joa", "gait=9"], "joa_items.gait"),
-    (["score", "joa", "gait"], "name=value"),
-    (["score", "rmdq", "y"], "rmdq_answers"),
-    (["score", "mcid", "pain", "1", "0"], "scale"),
-    (["score", "odi", "--jsn"], "--jsn"),
-    (["nonsense"], "nonsense"),
-])
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["score", "odi", "1", "2", "3"], "odi_answers"),
+        (["score", "odi", "1", "2", "3", "4", "5", "0", "1", "2", "3", "9"], "0-5"),
+        (["score", "odi", "a", "2", "3", "4", "5", "0", "1", "2", "3", "4"], "answer 1"),
+        (["score", "odi"], "answers"),
+        (["score", "joa-recovery", "--pre", "29", "--post", "29"], "pre"),
+        (["score", "joa-recovery", "--pre", "12"], "--post"),
+        (["score", "joa-recovery", "--pre", "abc", "--post", "3"], "--pre"),
+        (["score", "joa", "gait=9"], "joa_items.gait"),
+        (["score", "joa", "gait"], "name=value"),
+        (["score", "rmdq", "y"], "rmdq_answers"),
+        (["score", "mcid", "pain", "1", "0"], "scale"),
+        (["score", "odi", "--jsn"], "--jsn"),
+        (["nonsense"], "nonsense"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(capsys, argv, needle):
     code, out, err = run(capsys, *argv)
     assert code == 2
@@ -79,8 +96,9 @@ def test_bad_input_exits_2_with_one_line(capsys, argv, needle):
 
 def test_installed_script_reports_bad_input_without_traceback():
     exe = Path(sys.executable).with_name("resorb")
-    proc = subprocess.run([str(exe), "score", "odi", "9"], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run(
+        [str(exe), "score", "odi", "9"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
 
@@ -96,8 +114,7 @@ def test_mcid_command_cites_the_evidence_record(capsys):
     assert data["source"] == dict(evidence_value("mcid_vas_mm").citations[0])
 
 
-@pytest.mark.parametrize(("pre", "post", "grade"), [("4", "19", "effective"),
-                                                    ("4", "29", "cured")])
+@pytest.mark.parametrize(("pre", "post", "grade"), [("4", "19", "effective"), ("4", "29", "cured")])
 def test_joa_recovery_grade_at_the_boundaries(capsys, pre, post, grade):
     """(19 - 4) / (29 - 4) = 60 % exactly: 'effective' on the forms (25-60 %)."""
     code, out, _ = run(capsys, "score", "joa-recovery", "--pre", pre, "--post", post, "--json")

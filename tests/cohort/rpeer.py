@@ -25,9 +25,16 @@ def _r_missing() -> str | None:
     if shutil.which("Rscript") is None:
         return "Rscript is not installed (Debian: r-base-core)"
     probe = subprocess.run(
-        ["Rscript", "-e", "for (p in c('rms', 'survival')) "
-         "if (!requireNamespace(p, quietly = TRUE)) cat(p, '')"],
-        capture_output=True, text=True, timeout=120, check=False)
+        [
+            "Rscript",
+            "-e",
+            "for (p in c('rms', 'survival')) if (!requireNamespace(p, quietly = TRUE)) cat(p, '')",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if probe.returncode != 0 or probe.stdout.strip():
         return f"R packages missing: {probe.stdout.strip() or probe.stderr.strip()[:200]}"
     return None
@@ -43,8 +50,13 @@ def require_r() -> None:
 def run_r(script: str, *args: object, timeout: int = 600) -> None:
     """Run ``tests/cohort/r/<script>`` with arguments; fail the test with R's stderr."""
     require_r()
-    res = subprocess.run(["Rscript", str(R_DIR / script), *map(str, args)],
-                         capture_output=True, text=True, timeout=timeout, check=False)
+    res = subprocess.run(
+        ["Rscript", str(R_DIR / script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if res.returncode != 0:
         pytest.fail(f"{script} failed:\n{res.stderr[-2000:]}")
 

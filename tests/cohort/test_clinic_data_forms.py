@@ -27,9 +27,17 @@ def clinic() -> pd.DataFrame:
     c = rng.uniform(2, 30, n)
     status_r = np.where(t <= c, 2, 1)  # R's Surv coding: 1 censored, 2 event
     y = (rng.random(n) < 1 / (1 + np.exp(-lp))).astype(int)
-    return pd.DataFrame({"age": age, "sex": sex, "sex_letter": np.where(sex == 1, "F", "M"),
-                         "time": np.minimum(t, c), "status_r": status_r,
-                         "event": status_r - 1, "y": y})
+    return pd.DataFrame(
+        {
+            "age": age,
+            "sex": sex,
+            "sex_letter": np.where(sex == 1, "F", "M"),
+            "time": np.minimum(t, c),
+            "status_r": status_r,
+            "event": status_r - 1,
+            "y": y,
+        }
+    )
 
 
 def test_r_status_coding_1_2_is_refused_with_a_message(clinic):
@@ -38,12 +46,23 @@ def test_r_status_coding_1_2_is_refused_with_a_message(clinic):
     assert exc.value.field == "status_r"
 
 
-def test_r_status_coding_on_the_command_line_exits_2_naming_the_column(clinic, tmp_path,
-                                                                       capsys):
+def test_r_status_coding_on_the_command_line_exits_2_naming_the_column(clinic, tmp_path, capsys):
     path = tmp_path / "c.csv"
     clinic.to_csv(path, index=False)
-    code, out, err = run_cli(capsys, "cohort", "fit", str(path), "--predictors", "age",
-                             "--time", "time", "--event", "status_r", "--bootstrap", "0")
+    code, out, err = run_cli(
+        capsys,
+        "cohort",
+        "fit",
+        str(path),
+        "--predictors",
+        "age",
+        "--time",
+        "time",
+        "--event",
+        "status_r",
+        "--bootstrap",
+        "0",
+    )
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("resorb: error: status_r:")
 
@@ -70,9 +89,21 @@ def test_sex_as_letters_f_m_reads_the_domain_scale(clinic):
 def test_survival_model_without_a_binary_outcome(clinic, tmp_path, capsys):
     path = tmp_path / "c.csv"
     clinic.to_csv(path, index=False)
-    code, out, err = run_cli(capsys, "cohort", "fit", str(path), "--predictors", "age,sex:cat",
-                             "--time", "time", "--event", "event", "--bootstrap", "20",
-                             "--json")
+    code, out, err = run_cli(
+        capsys,
+        "cohort",
+        "fit",
+        str(path),
+        "--predictors",
+        "age,sex:cat",
+        "--time",
+        "time",
+        "--event",
+        "event",
+        "--bootstrap",
+        "20",
+        "--json",
+    )
     assert code == 0, err
     d = json.loads(out)
     assert d["outcome"] is None
@@ -87,8 +118,9 @@ def test_failed_survival_model_is_reported_and_logistic_results_kept(clinic):
     df = clinic.copy()
     df["event"] = 0
     df.loc[:4, "event"] = 1
-    a = analyse_cohort(df, outcome="y", predictors="age,sex:cat", time="time",
-                       event="event", bootstrap=0)
+    a = analyse_cohort(
+        df, outcome="y", predictors="age,sex:cat", time="time", event="event", bootstrap=0
+    )
     d = a.to_dict()
     assert d["c_statistic"] > 0.5 and d["coefficients"]
     assert "too few events" in d["survival"]["error"]

@@ -43,8 +43,9 @@ def test_separation_is_detected_and_firth_is_used(separated):
 
 def test_maximum_likelihood_refuses_separated_data(separated):
     with pytest.raises(ModelError, match="separation"):
-        FittedLogistic.from_data(separated, outcome="y", predictors="morphology,age_years",
-                                 method="ml")
+        FittedLogistic.from_data(
+            separated, outcome="y", predictors="morphology,age_years", method="ml"
+        )
 
 
 def test_no_separation_reported_on_overlapping_data(numeric_cohort):
@@ -86,8 +87,12 @@ def test_firth_maximises_the_penalised_likelihood(separated):
     m = FittedLogistic.from_data(separated, outcome="y", predictors="morphology,age_years")
     X = m.X.copy()
     X[:, -1] = X[:, -1] / 10  # scale age for BFGS; rescale the coefficient back
-    res = optimize.minimize(lambda b: -penalised_loglik(b, X, m.y), np.zeros(X.shape[1]),
-                            method="BFGS", options={"gtol": 1e-9})
+    res = optimize.minimize(
+        lambda b: -penalised_loglik(b, X, m.y),
+        np.zeros(X.shape[1]),
+        method="BFGS",
+        options={"gtol": 1e-9},
+    )
     beta = res.x.copy()
     beta[-1] /= 10
     np.testing.assert_allclose(m.coef, beta, rtol=1e-4, atol=1e-4)
@@ -120,14 +125,17 @@ def test_bootstrap_matches_a_plain_statsmodels_refit_loop(numeric_cohort):
     opt, slope_test = [], []
     for idx in bootstrap_indices(m.n, 25, 9):
         fit = sm.Logit(m.y[idx], m.X[idx]).fit(disp=0)
-        opt.append(roc_auc_score(m.y[idx], m.X[idx] @ fit.params)
-                   - roc_auc_score(m.y, m.X @ fit.params))
+        opt.append(
+            roc_auc_score(m.y[idx], m.X[idx] @ fit.params) - roc_auc_score(m.y, m.X @ fit.params)
+        )
         lp = m.X @ fit.params
-        slope_test.append(sm.GLM(m.y, sm.add_constant(lp),
-                                 family=sm.families.Binomial()).fit().params[1])
+        slope_test.append(
+            sm.GLM(m.y, sm.add_constant(lp), family=sm.families.Binomial()).fit().params[1]
+        )
     assert ours.table.loc["c_statistic", "optimism"] == pytest.approx(np.mean(opt), abs=1e-9)
     assert ours.table.loc["calibration_slope", "bootstrap_test"] == pytest.approx(
-        np.mean(slope_test), abs=1e-6)
+        np.mean(slope_test), abs=1e-6
+    )
 
 
 def test_optimism_corrected_c_is_below_apparent_on_an_overfit_model():
@@ -153,11 +161,16 @@ def test_net_benefit_equals_dcurves(numeric_cohort):
     m = FittedLogistic.from_data(numeric_cohort, outcome="y", predictors="x1,x2,x3,grp")
     p = m.predict_proba(numeric_cohort)
     thresholds = np.round(np.arange(0.05, 0.96, 0.05), 2)
-    ref = dcurves.dca(data=pd.DataFrame({"y": m.y, "p": p}), outcome="y", modelnames=["p"],
-                      thresholds=list(thresholds))
+    ref = dcurves.dca(
+        data=pd.DataFrame({"y": m.y, "p": p}),
+        outcome="y",
+        modelnames=["p"],
+        thresholds=list(thresholds),
+    )
     ref_p = ref[ref["model"] == "p"].set_index("threshold")["net_benefit"]
-    np.testing.assert_allclose(net_benefit(m.y, p, thresholds), ref_p.loc[thresholds].to_numpy(),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        net_benefit(m.y, p, thresholds), ref_p.loc[thresholds].to_numpy(), atol=1e-12
+    )
     ref_all = ref[ref["model"] == "all"].set_index("threshold")["net_benefit"]
     treat_all = net_benefit(m.y, np.ones_like(p), thresholds)
     np.testing.assert_allclose(treat_all, ref_all.loc[thresholds].to_numpy(), atol=1e-12)
@@ -168,7 +181,7 @@ def test_ici_is_small_when_calibrated_and_large_when_not():
     p = rng.uniform(0.05, 0.95, 4000)
     y = (rng.random(4000) < p).astype(float)
     good = ici_metrics(y, p)
-    bad = ici_metrics(y, p ** 2)
+    bad = ici_metrics(y, p**2)
     assert good["ici"] < 0.02
     assert bad["ici"] > 0.1
     assert good["e50"] <= good["e90"] <= good["emax"]

@@ -69,7 +69,10 @@ def test_rcs_spans_the_same_space_as_a_natural_cubic_spline(numeric_cohort):
     np.testing.assert_allclose(knots, np.quantile(df["age"], [0.05, 0.35, 0.65, 0.95]))
     design = patsy.dmatrix(
         f"cr(age, knots={list(knots[1:-1])}, lower_bound={knots[0]}, "
-        f"upper_bound={knots[-1]}, constraints='center') + x2", df, return_type="dataframe")
+        f"upper_bound={knots[-1]}, constraints='center') + x2",
+        df,
+        return_type="dataframe",
+    )
     ref = sm.Logit(df["y"], design).fit(disp=0)
     np.testing.assert_allclose(m.predict_proba(df), ref.predict(design), rtol=1e-6)
     np.testing.assert_allclose(m.coef[-1], ref.params["x2"], rtol=1e-6)
@@ -117,7 +120,8 @@ def test_weighted_c_statistic_equals_c_on_expanded_rows():
 
     expanded = np.repeat(np.arange(200), w)
     assert c_statistic(y, s, weights=w.astype(float)) == pytest.approx(
-        roc_auc_score(y[expanded], s[expanded]), abs=1e-12)
+        roc_auc_score(y[expanded], s[expanded]), abs=1e-12
+    )
 
 
 def test_calibration_slope_and_intercept_equal_statsmodels_glm(numeric_cohort):
@@ -146,8 +150,9 @@ def test_brier_equals_sklearn(numeric_cohort):
 
 
 def test_enum_columns_are_coded_in_scale_order_with_explicit_reference(sim_cohort):
-    m = FittedLogistic.from_data(sim_cohort, outcome="resorbed_12mo",
-                                 predictors="morphology,rim_enhancement:ref=partial")
+    m = FittedLogistic.from_data(
+        sim_cohort, outcome="resorbed_12mo", predictors="morphology,rim_enhancement:ref=partial"
+    )
     morph, rim = m.codings
     assert morph.levels == ("bulge", "protrusion", "extrusion", "sequestration")
     assert morph.reference == "bulge" and morph.scale == "HerniationMorphology"

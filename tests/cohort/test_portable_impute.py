@@ -35,12 +35,18 @@ mri:
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory, sim_cohort):
     m = FittedLogistic.from_data(
-        sim_cohort, outcome="resorbed_12mo",
+        sim_cohort,
+        outcome="resorbed_12mo",
         predictors="age_years:rcs4,morphology,rim_enhancement,modic,volume_mm3,"
-                   "symptom_duration_days")
+        "symptom_duration_days",
+    )
     path = tmp_path_factory.mktemp("model") / "model.json"
-    portable_from_fit(m, definition="volume reduction >= 50% by 12 months",
-                      horizon_months=12, citation={"doi": "10.0000/example"}).save(path)
+    portable_from_fit(
+        m,
+        definition="volume reduction >= 50% by 12 months",
+        horizon_months=12,
+        citation={"doi": "10.0000/example"},
+    ).save(path)
     return m, path
 
 
@@ -53,8 +59,9 @@ def test_saved_model_reproduces_the_fit_and_statsmodels_intervals(model_file, si
     m, path = model_file
     pm = load_portable_model(path)
     pred = pm.predict_frame(sim_cohort.head(50))
-    np.testing.assert_allclose(pred["probability"], m.predict_proba(sim_cohort.head(50)),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        pred["probability"], m.predict_proba(sim_cohort.head(50)), rtol=1e-12
+    )
     glm = sm.GLM(m.y, m.X, family=sm.families.Binomial()).fit()
     ref = glm.get_prediction(m.X[:50]).summary_frame(alpha=0.05)
     np.testing.assert_allclose(pred["lower"], ref["mean_ci_lower"], rtol=1e-5)
@@ -80,17 +87,32 @@ def test_predict_case_maps_case_fields_to_predictor_columns(model_file):
     case = Case.from_yaml(CASE)
     out = pm.predict_case(case).to_dict()
     volume = math.pi / 6 * 8 * 12 * 15
-    row = pd.DataFrame([{"age_years": 44, "morphology": "extrusion",
-                         "rim_enhancement": "complete", "modic": 0, "volume_mm3": volume,
-                         "symptom_duration_days": 31}])
+    row = pd.DataFrame(
+        [
+            {
+                "age_years": 44,
+                "morphology": "extrusion",
+                "rim_enhancement": "complete",
+                "modic": 0,
+                "volume_mm3": volume,
+                "symptom_duration_days": 31,
+            }
+        ]
+    )
     assert out["probability"] == pytest.approx(m.predict_proba(row)[0], rel=1e-12)
     lo, hi = out["interval"]
     assert lo < out["probability"] < hi
     assert out["horizon_months"] == 12
     assert out["definition"] == "volume reduction >= 50% by 12 months"
     names = [f["name"] for f in out["factors"]]
-    assert names == ["age_years", "morphology", "rim_enhancement", "modic", "volume_mm3",
-                     "symptom_duration_days"]
+    assert names == [
+        "age_years",
+        "morphology",
+        "rim_enhancement",
+        "modic",
+        "volume_mm3",
+        "symptom_duration_days",
+    ]
     assert all(f["source"]["model_file"] == str(path) for f in out["factors"])
     assert out["factors"][0]["source"]["doi"] == "10.0000/example"
     assert out["warnings"] == []
@@ -109,8 +131,11 @@ def test_case_without_a_needed_finding_names_the_case_field(model_file):
     _, path = model_file
     pm = load_portable_model(path)
     case = Case.from_yaml(CASE.replace(", rim_enhancement: complete", ""))
-    with pytest.raises(InvalidInputError, match=r"^herniation\.rim_enhancement: .*allowed: "
-                                                 r"none, partial, complete"):
+    with pytest.raises(
+        InvalidInputError,
+        match=r"^herniation\.rim_enhancement: .*allowed: "
+        r"none, partial, complete",
+    ):
         pm.predict_case(case)
 
 
@@ -141,15 +166,20 @@ def test_failed_save_leaves_the_previous_file(model_file, tmp_path, monkeypatch)
 
 
 @settings(max_examples=40, deadline=None)
-@given(age=st.integers(0, 120), morph=st.sampled_from(["bulge", "protrusion", "extrusion",
-                                                        "sequestration"]))
+@given(
+    age=st.integers(0, 120),
+    morph=st.sampled_from(["bulge", "protrusion", "extrusion", "sequestration"]),
+)
 def test_case_probabilities_stay_in_unit_interval(model_file, age, morph):
     import warnings
 
     _, path = model_file
     pm = load_portable_model(path)
-    case = Case.from_yaml(CASE.replace("age_years: 44", f"age_years: {age}")
-                          .replace("morphology: extrusion", f"morphology: {morph}"))
+    case = Case.from_yaml(
+        CASE.replace("age_years: 44", f"age_years: {age}").replace(
+            "morphology: extrusion", f"morphology: {morph}"
+        )
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutsideEvidenceRangeWarning)
         out = pm.predict_case(case)
@@ -180,8 +210,10 @@ def test_imputation_is_reproducible_and_fills_every_value():
         pd.testing.assert_frame_equal(x, y)
         assert not x.isna().any(axis=None)
         observed = frame.notna()
-        pd.testing.assert_frame_equal(x[observed["rim_enhancement"]][["rim_enhancement"]],
-                                      frame[observed["rim_enhancement"]][["rim_enhancement"]])
+        pd.testing.assert_frame_equal(
+            x[observed["rim_enhancement"]][["rim_enhancement"]],
+            frame[observed["rim_enhancement"]][["rim_enhancement"]],
+        )
         assert set(x.rim_enhancement) <= {"none", "partial", "complete"}
     assert not a[0].equals(a[1])
 
@@ -196,8 +228,9 @@ def test_multiple_imputation_recovers_complete_data_coefficients():
     holed.loc[rng.random(len(full)) < 0.2, "rim_enhancement"] = None
     pred = "morphology,rim_enhancement,age_years"
     ref = FittedLogistic.from_data(full, outcome="resorbed_12mo", predictors=pred)
-    mi = FittedLogistic.from_data(holed, outcome="resorbed_12mo", predictors=pred, impute=10,
-                                  seed=3)
+    mi = FittedLogistic.from_data(
+        holed, outcome="resorbed_12mo", predictors=pred, impute=10, seed=3
+    )
     se = np.sqrt(np.diag(mi.cov))
     assert np.all(np.abs(mi.coef - ref.coef) < 2 * se)
     assert (np.diag(mi.pooled.between) > 0).all()
@@ -219,8 +252,9 @@ def test_nomogram_points_reproduce_the_linear_predictor(model_file, sim_cohort):
     for level in ("bulge", "protrusion", "extrusion", "sequestration"):
         row = base.assign(morphology=level)
         lps.append(m.linear_predictor(row)[0])
-    pts = np.array([axes["morphology"][lev] for lev in
-                    ("bulge", "protrusion", "extrusion", "sequestration")])
+    pts = np.array(
+        [axes["morphology"][lev] for lev in ("bulge", "protrusion", "extrusion", "sequestration")]
+    )
     np.testing.assert_allclose(np.diff(pts) / nomo["scale"], np.diff(lps), rtol=1e-10)
 
 
@@ -229,9 +263,14 @@ def test_parquet_and_csv_give_the_same_fit(tmp_path, sim_cohort):
 
     sim_cohort.to_parquet(tmp_path / "c.parquet")
     sim_cohort.to_csv(tmp_path / "c.csv", index=False)
-    fits = [FittedLogistic.from_data(read_cohort(tmp_path / f), outcome="resorbed_12mo",
-                                     predictors="morphology,modic,age_years")
-            for f in ("c.parquet", "c.csv")]
+    fits = [
+        FittedLogistic.from_data(
+            read_cohort(tmp_path / f),
+            outcome="resorbed_12mo",
+            predictors="morphology,modic,age_years",
+        )
+        for f in ("c.parquet", "c.csv")
+    ]
     np.testing.assert_allclose(fits[0].coef, fits[1].coef)
     (tmp_path / "c.xlsx").write_bytes(b"PK")
     with pytest.raises(InvalidInputError, match="unsupported file type"):
@@ -251,16 +290,26 @@ def test_mask_baseline_gives_the_model_its_measured_volume(model_file):
 
     m, path = model_file
     pm = load_portable_model(path)
-    case = Case.from_file(Path(__file__).parents[2] / "examples" / "cases"
-                          / "extrusion_mask_followup.yaml")
+    case = Case.from_file(
+        Path(__file__).parents[2] / "examples" / "cases" / "extrusion_mask_followup.yaml"
+    )
     assert case.mri[0].mask is not None and case.mri[0].volume_mm3 is None
     volume = measure_study(case.mri[0]).volume_mm3
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OutsideEvidenceRangeWarning)
         out = pm.predict_case(case)
-    row = pd.DataFrame([{"age_years": 39, "morphology": "extrusion",
-                         "rim_enhancement": "partial", "modic": 0, "volume_mm3": volume,
-                         "symptom_duration_days": 14}])
+    row = pd.DataFrame(
+        [
+            {
+                "age_years": 39,
+                "morphology": "extrusion",
+                "rim_enhancement": "partial",
+                "modic": 0,
+                "volume_mm3": volume,
+                "symptom_duration_days": 14,
+            }
+        ]
+    )
     assert out.probability == pytest.approx(m.predict_proba(row)[0], rel=1e-12)
     factor = next(f for f in out.factors if f["name"] == "volume_mm3")
     assert factor["value"] == pytest.approx(volume)

@@ -41,12 +41,14 @@ def test_wald_anova_table_equals_rms(pbc, kind):
     df, csv, folder = pbc
     if kind == "lrm":
         formula = "dead ~ rcs(bili, 4) + age * albumin + edema"
-        ours = FittedLogistic.from_data(df, outcome="dead", method="ml",
-                                        predictors="bili:rcs4,age*albumin,edema:cat").anova()
+        ours = FittedLogistic.from_data(
+            df, outcome="dead", method="ml", predictors="bili:rcs4,age*albumin,edema:cat"
+        ).anova()
     else:
         formula = "Surv(time, dead) ~ rcs(bili, 4) + rcs(age, 3) * albumin + edema"
-        ours = FittedCox.from_data(df, time="time", event="dead",
-                                   predictors="bili:rcs4,age:rcs3*albumin,edema:cat").anova()
+        ours = FittedCox.from_data(
+            df, time="time", event="dead", predictors="bili:rcs4,age:rcs3*albumin,edema:cat"
+        ).anova()
     out = folder / f"{kind}.csv"
     run_r("anova.R", csv, kind, formula, "edema", out)
     ref = pd.read_csv(out).rename(columns={"row": "term", "chisq": "chi2"}).set_index("term")

@@ -30,13 +30,32 @@ def test_calibration_at_the_horizon_equals_calibrate_cph(tmp_path):
     df["dead"] = (df["status"] == 2).astype(int)
     csv = tmp_path / "d.csv"
     df.to_csv(csv, index=False)
-    run_r("calibrate_cph.R", csv, "Surv(time, dead) ~ age + bili + albumin + edema", "edema",
-          1825, 100, 40, ",".join(map(str, SEEDS)), tmp_path / "c.csv")
+    run_r(
+        "calibrate_cph.R",
+        csv,
+        "Surv(time, dead) ~ age + bili + albumin + edema",
+        "edema",
+        1825,
+        100,
+        40,
+        ",".join(map(str, SEEDS)),
+        tmp_path / "c.csv",
+    )
     ref = pd.read_csv(tmp_path / "c.csv")
-    m = FittedCox.from_data(df, time="time", event="dead",
-                            predictors="age,bili,albumin,edema:cat")
-    ours = [cox_calibrate_km(m.X, m.time, m.event == 1, m.fitter.params_.to_numpy(), 1825,
-                             m=100, n_bootstrap=40, seed=s) for s in SEEDS]
+    m = FittedCox.from_data(df, time="time", event="dead", predictors="age,bili,albumin,edema:cat")
+    ours = [
+        cox_calibrate_km(
+            m.X,
+            m.time,
+            m.event == 1,
+            m.fitter.params_.to_numpy(),
+            1825,
+            m=100,
+            n_bootstrap=40,
+            seed=s,
+        )
+        for s in SEEDS
+    ]
     first = ref[ref["seed"] == SEEDS[0]].reset_index(drop=True)
     assert len(ours[0]) == len(first)
     for col in ("mean_predicted", "km", "apparent"):

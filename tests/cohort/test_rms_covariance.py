@@ -43,19 +43,36 @@ def test_robust_and_bootstrap_standard_errors_equal_rms(pbc, kind):
     out = folder / f"{kind}.csv"
     if kind == "lrm":
         m = FittedLogistic.from_data(df, outcome="dead", predictors=PREDICTORS, method="ml")
-        run_r("covariance.R", csv, kind, f"dead ~ {FORMULA}", "edema", 200,
-              ",".join(map(str, SEEDS)), out)
+        run_r(
+            "covariance.R",
+            csv,
+            kind,
+            f"dead ~ {FORMULA}",
+            "edema",
+            200,
+            ",".join(map(str, SEEDS)),
+            out,
+        )
     else:
         m = FittedCox.from_data(df, time="time", event="dead", predictors=PREDICTORS)
-        run_r("covariance.R", csv, kind, f"Surv(time, dead) ~ {FORMULA}", "edema", 200,
-              ",".join(map(str, SEEDS)), out)
+        run_r(
+            "covariance.R",
+            csv,
+            kind,
+            f"Surv(time, dead) ~ {FORMULA}",
+            "edema",
+            200,
+            ",".join(map(str, SEEDS)),
+            out,
+        )
     ref = pd.read_csv(out)
     if kind == "lrm":
         rob = ref[ref["kind"] == "robust"]["se"].to_numpy()
         np.testing.assert_allclose(np.sqrt(np.diag(m.robust_cov())), rob, atol=1e-6)
     boot = ref[ref["kind"] == "bootstrap"]
     theirs = boot.pivot(index="seed", columns="term", values="se")[
-        boot["term"].drop_duplicates().to_list()].to_numpy()
+        boot["term"].drop_duplicates().to_list()
+    ].to_numpy()
     ours, kept = [], []
     for s in SEEDS:
         cov, n_ok = m.bootstrap_cov(n_bootstrap=200, seed=s)
@@ -66,4 +83,8 @@ def test_robust_and_bootstrap_standard_errors_equal_rms(pbc, kind):
     for j in range(ours.shape[1]):
         tol = seed_spread_tolerance(ours[:, j], theirs[:, j])
         assert abs(ours[:, j].mean() - theirs[:, j].mean()) <= tol, (
-            j, ours[:, j].mean(), theirs[:, j].mean(), tol)
+            j,
+            ours[:, j].mean(),
+            theirs[:, j].mean(),
+            tol,
+        )

@@ -27,20 +27,49 @@ pytestmark = pytest.mark.slow
 
 SEEDS = (1, 2, 3, 4, 5)
 B = 200
-RMS_NAMES = {"dxy": "Dxy", "r2": "R2", "calibration_slope": "Slope", "d": "D", "u": "U",
-             "q": "Q", "g": "g"}
+RMS_NAMES = {
+    "dxy": "Dxy",
+    "r2": "R2",
+    "calibration_slope": "Slope",
+    "d": "D",
+    "u": "U",
+    "q": "Q",
+    "g": "g",
+}
 
 CASES = {
     # R package, data set, time, our predictors, R formula, R factors, horizon, bootstrap
-    "pbc": ("survival", "pbc", "time", "age,bili,albumin,edema:cat",
-            "Surv(time, dead) ~ age + bili + albumin + edema", "edema", 1825, B),
-    "lung": ("survival", "lung", "time", "age,sex:cat,ph.ecog",
-             "Surv(time, dead) ~ age + sex + ph.ecog", "sex", 365, B),
+    "pbc": (
+        "survival",
+        "pbc",
+        "time",
+        "age,bili,albumin,edema:cat",
+        "Surv(time, dead) ~ age + bili + albumin + edema",
+        "edema",
+        1825,
+        B,
+    ),
+    "lung": (
+        "survival",
+        "lung",
+        "time",
+        "age,sex:cat,ph.ecog",
+        "Surv(time, dead) ~ age + sex + ph.ecog",
+        "sex",
+        365,
+        B,
+    ),
     # the spline model lifelines could not converge (it stopped at -9448.7)
-    "rotterdam": ("survival", "rotterdam", "dtime",
-                  "age,meno,grade:cat,nodes,pgr:rcs4,er,hormon,chemo",
-                  "Surv(dtime, dead) ~ age + meno + grade + nodes + rcs(pgr, 4) + er + "
-                  "hormon + chemo", "grade", 1826, 0),
+    "rotterdam": (
+        "survival",
+        "rotterdam",
+        "dtime",
+        "age,meno,grade:cat,nodes,pgr:rcs4,er,hormon,chemo",
+        "Surv(dtime, dead) ~ age + meno + grade + nodes + rcs(pgr, 4) + er + hormon + chemo",
+        "grade",
+        1826,
+        0,
+    ),
 }
 
 
@@ -48,9 +77,11 @@ def _data(case: str, folder) -> pd.DataFrame:
     package, name, *_ = CASES[case]
     df = r_dataset(package, name, folder)
     # R's codings turned into ours: lung status 1/2 (censored/dead), pbc 0/1/2
-    df["dead"] = {"pbc": lambda d: (d["status"] == 2).astype(int),
-                  "lung": lambda d: (d["status"] == 2).astype(int),
-                  "rotterdam": lambda d: d["death"].astype(int)}[case](df)
+    df["dead"] = {
+        "pbc": lambda d: (d["status"] == 2).astype(int),
+        "lung": lambda d: (d["status"] == 2).astype(int),
+        "rotterdam": lambda d: d["death"].astype(int),
+    }[case](df)
     return df
 
 
@@ -70,8 +101,16 @@ def _run(case: str, tmp_path_factory):
     df = df.dropna(subset=cols).reset_index(drop=True)
     csv = folder / "data.csv"
     df.to_csv(csv, index=False)
-    run_r("validate_cph.R", csv, formula, n_boot, ",".join(map(str, SEEDS)), folder / "out",
-          factors, horizon)
+    run_r(
+        "validate_cph.R",
+        csv,
+        formula,
+        n_boot,
+        ",".join(map(str, SEEDS)),
+        folder / "out",
+        factors,
+        horizon,
+    )
     out = {k: pd.read_csv(folder / f"out_{k}.csv") for k in ("coef", "risk", "ici")}
     out["validate"] = pd.read_csv(folder / "out_validate.csv") if n_boot else None
     fit = FittedCox.from_data(df, time=time, event="dead", predictors=predictors)
@@ -102,8 +141,7 @@ def test_cox_fit_equals_coxph_on_real_data(peer):
 
 def test_risk_by_the_horizon_equals_survest(peer):
     _, _, fit, out, horizon, _ = peer
-    np.testing.assert_allclose(fit.predict_risk(horizon), out["risk"]["risk"], rtol=0,
-                               atol=1e-6)
+    np.testing.assert_allclose(fit.predict_risk(horizon), out["risk"]["risk"], rtol=0, atol=1e-6)
 
 
 def test_ici_e50_e90_at_the_horizon_equal_austin_2020_recipe_in_r(peer):
@@ -117,8 +155,17 @@ def test_cox_bootstrap_keeps_resamples_and_matches_validate_cph(boot_peer):
     """pbc and lung (rotterdam's bootstrap is timed in benchmarks/cohort_bootstrap.py)."""
     case, _, fit, out, _, n_boot = boot_peer
     val = out["validate"]
-    ours = [cox_validate(fit.X, fit.time, fit.event == 1, fit.fitter.params_.to_numpy(),
-                         n_bootstrap=n_boot, seed=s) for s in SEEDS]
+    ours = [
+        cox_validate(
+            fit.X,
+            fit.time,
+            fit.event == 1,
+            fit.fitter.params_.to_numpy(),
+            n_bootstrap=n_boot,
+            seed=s,
+        )
+        for s in SEEDS
+    ]
     # rms fails a refit only when it needs 10 iterations: at most a few per thousand
     assert min(v.n_successful for v in ours) >= n_boot - 2
     assert val.groupby("seed")["n"].min().min() >= n_boot - 2
@@ -126,12 +173,15 @@ def test_cox_bootstrap_keeps_resamples_and_matches_validate_cph(boot_peer):
     report = []
     for name, rname in RMS_NAMES.items():
         assert ours[0].table.loc[name, "apparent"] == pytest.approx(
-            first.loc[rname, "apparent"], abs=1e-6), name
+            first.loc[rname, "apparent"], abs=1e-6
+        ), name
         theirs = val[val["index"] == rname]["corrected"].to_numpy()
         mine = np.array([v.corrected(name) for v in ours])
         tol = seed_spread_tolerance(mine, theirs)
-        report.append(f"{case} {name}: resorb {mine.mean():.4f} (sd {mine.std(ddof=1):.4f}) "
-                      f"rms {theirs.mean():.4f} (sd {theirs.std(ddof=1):.4f}) tol {tol:.4f}")
+        report.append(
+            f"{case} {name}: resorb {mine.mean():.4f} (sd {mine.std(ddof=1):.4f}) "
+            f"rms {theirs.mean():.4f} (sd {theirs.std(ddof=1):.4f}) tol {tol:.4f}"
+        )
         assert abs(mine.mean() - theirs.mean()) <= tol, "\n".join(report)
 
 
@@ -147,6 +197,9 @@ def test_spline_knots_equal_rcspline_eval(tmp_path):
     ref = pd.read_csv(tmp_path / "knots.csv")
     for spec in specs:
         col, k = spec.split(":")
-        np.testing.assert_allclose(rcs_knots(df[col].to_numpy(float), n_knots=int(k)),
-                                   ref.loc[ref["spec"] == spec, "knot"].to_numpy(),
-                                   rtol=1e-12, err_msg=spec)
+        np.testing.assert_allclose(
+            rcs_knots(df[col].to_numpy(float), n_knots=int(k)),
+            ref.loc[ref["spec"] == spec, "knot"].to_numpy(),
+            rtol=1e-12,
+            err_msg=spec,
+        )

@@ -30,18 +30,20 @@ def test_logistic_interaction_equals_lrm(tmp_path):
     df["dead"] = (df["status"] == 2).astype(int)
     csv = tmp_path / "d.csv"
     df.to_csv(csv, index=False)
-    run_r("validate_lrm.R", csv, "dead ~ age * bili + albumin + edema", 0, 1, tmp_path / "o",
-          "edema")
+    run_r(
+        "validate_lrm.R", csv, "dead ~ age * bili + albumin + edema", 0, 1, tmp_path / "o", "edema"
+    )
     ref = pd.read_csv(tmp_path / "o_coef.csv").set_index("term")
-    m = FittedLogistic.from_data(df, outcome="dead", predictors="age*bili,albumin,edema:cat",
-                                 method="ml")
+    m = FittedLogistic.from_data(
+        df, outcome="dead", predictors="age*bili,albumin,edema:cat", method="ml"
+    )
     assert "age * bili" in m.names
     tab = m.summary
     for term in tab.index:
-        assert tab.loc[term, "coef"] == pytest.approx(ref.loc[_rms_name(term), "coef"],
-                                                      abs=1e-6), term
-        assert tab.loc[term, "se"] == pytest.approx(ref.loc[_rms_name(term), "se"],
-                                                    abs=1e-6), term
+        assert tab.loc[term, "coef"] == pytest.approx(ref.loc[_rms_name(term), "coef"], abs=1e-6), (
+            term
+        )
+        assert tab.loc[term, "se"] == pytest.approx(ref.loc[_rms_name(term), "se"], abs=1e-6), term
 
 
 def test_cox_interaction_with_a_coded_category_equals_cph(tmp_path):
@@ -51,8 +53,16 @@ def test_cox_interaction_with_a_coded_category_equals_cph(tmp_path):
     df = df.dropna(subset=["ph.ecog"]).reset_index(drop=True)
     csv = tmp_path / "d.csv"
     df.to_csv(csv, index=False)
-    run_r("validate_cph.R", csv, "Surv(time, dead) ~ age * sex + ph.ecog", 0, 1,
-          tmp_path / "o", "sex", 365)
+    run_r(
+        "validate_cph.R",
+        csv,
+        "Surv(time, dead) ~ age * sex + ph.ecog",
+        0,
+        1,
+        tmp_path / "o",
+        "sex",
+        365,
+    )
     ref = pd.read_csv(tmp_path / "o_coef.csv").set_index("term")
     m = FittedCox.from_data(df, time="time", event="dead", predictors="age*sex,sex:cat,ph.ecog")
     for term, row in m.summary.iterrows():

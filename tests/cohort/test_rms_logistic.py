@@ -25,16 +25,36 @@ pytestmark = pytest.mark.slow
 SEEDS = (1, 2, 3, 4, 5)
 B = 200
 #: our index names -> rms's row names in validate()
-RMS_NAMES = {"dxy": "Dxy", "r2": "R2", "calibration_intercept": "Intercept",
-             "calibration_slope": "Slope", "emax": "Emax", "d": "D", "u": "U", "q": "Q",
-             "brier": "B", "g": "g", "gp": "gp"}
+RMS_NAMES = {
+    "dxy": "Dxy",
+    "r2": "R2",
+    "calibration_intercept": "Intercept",
+    "calibration_slope": "Slope",
+    "emax": "Emax",
+    "d": "D",
+    "u": "U",
+    "q": "Q",
+    "brier": "B",
+    "g": "g",
+    "gp": "gp",
+}
 
 CASES = {
     # R package, data set, our predictors, R formula, columns R makes factors
-    "pbc": ("survival", "pbc", "age,bili,albumin,edema:cat",
-            "dead ~ age + bili + albumin + edema", "edema"),
-    "birthwt": ("MASS", "birthwt", "age,lwt,race:cat,smoke,ptl,ht,ui",
-                "low ~ age + lwt + race + smoke + ptl + ht + ui", "race"),
+    "pbc": (
+        "survival",
+        "pbc",
+        "age,bili,albumin,edema:cat",
+        "dead ~ age + bili + albumin + edema",
+        "edema",
+    ),
+    "birthwt": (
+        "MASS",
+        "birthwt",
+        "age,lwt,race:cat,smoke,ptl,ht,ui",
+        "low ~ age + lwt + race + smoke + ptl + ht + ui",
+        "race",
+    ),
 }
 
 
@@ -56,8 +76,7 @@ def peer(request, tmp_path_factory):
     csv = folder / "data.csv"
     df.to_csv(csv, index=False)
     _, _, predictors, formula, factors = CASES[case]
-    run_r("validate_lrm.R", csv, formula, B, ",".join(map(str, SEEDS)), folder / "out",
-          factors)
+    run_r("validate_lrm.R", csv, formula, B, ",".join(map(str, SEEDS)), folder / "out", factors)
     coef = pd.read_csv(folder / "out_coef.csv")
     val = pd.read_csv(folder / "out_validate.csv")
     fit = FittedLogistic.from_data(df, outcome=outcome, predictors=predictors, method="ml")
@@ -76,7 +95,8 @@ def test_apparent_indexes_equal_rms_validate(peer):
     first = val[val["seed"] == SEEDS[0]].set_index("index")
     for name, rname in RMS_NAMES.items():
         assert ours[0].table.loc[name, "apparent"] == pytest.approx(
-            first.loc[rname, "apparent"], abs=1e-6), name
+            first.loc[rname, "apparent"], abs=1e-6
+        ), name
 
 
 def test_bootstrap_keeps_every_resample_rms_keeps(peer):
@@ -93,6 +113,8 @@ def test_optimism_corrected_indexes_within_seed_spread_of_rms(peer):
         theirs = val[val["index"] == rname]["corrected"].to_numpy()
         mine = np.array([v.corrected(name) for v in ours])
         tol = seed_spread_tolerance(mine, theirs)
-        report.append(f"{case} {name}: resorb {mine.mean():.4f} (sd {mine.std(ddof=1):.4f}) "
-                      f"rms {theirs.mean():.4f} (sd {theirs.std(ddof=1):.4f}) tol {tol:.4f}")
+        report.append(
+            f"{case} {name}: resorb {mine.mean():.4f} (sd {mine.std(ddof=1):.4f}) "
+            f"rms {theirs.mean():.4f} (sd {theirs.std(ddof=1):.4f}) tol {tol:.4f}"
+        )
         assert abs(mine.mean() - theirs.mean()) <= tol, "\n".join(report)

@@ -29,10 +29,18 @@ def test_pentrace_and_penalised_fit_equal_rms(tmp_path):
     df = df.dropna(subset=["protime"]).reset_index(drop=True)
     csv = tmp_path / "d.csv"
     df.to_csv(csv, index=False)
-    run_r("pentrace.R", csv, "dead ~ rcs(bili, 4) + age + albumin + edema + protime", "edema",
-          ",".join(map(str, PENALTIES)), tmp_path / "p", 4)
-    m = FittedLogistic.from_data(df, outcome="dead", method="ml",
-                                 predictors="bili:rcs4,age,albumin,edema:cat,protime")
+    run_r(
+        "pentrace.R",
+        csv,
+        "dead ~ rcs(bili, 4) + age + albumin + edema + protime",
+        "edema",
+        ",".join(map(str, PENALTIES)),
+        tmp_path / "p",
+        4,
+    )
+    m = FittedLogistic.from_data(
+        df, outcome="dead", method="ml", predictors="bili:rcs4,age,albumin,edema:cat,protime"
+    )
     table, best = m.pentrace(PENALTIES)
     ref = pd.read_csv(tmp_path / "p_trace.csv")
     for col in ("penalty", "df", "aic", "bic", "aic_c"):
@@ -57,15 +65,39 @@ def test_fit_pentrace_option_reports_the_best_penalty(tmp_path, capsys, numeric_
     csv = tmp_path / "c.csv"
     df.to_csv(csv, index=False)
     preds = "x1," + ",".join(f"z{i}" for i in range(6))
-    code, out, err = run_cli(capsys, "cohort", "fit", str(csv), "--outcome", "y",
-                             "--predictors", preds, "--bootstrap", "0",
-                             "--pentrace", "0,1,2,4,8,16,32", "--json")
+    code, out, err = run_cli(
+        capsys,
+        "cohort",
+        "fit",
+        str(csv),
+        "--outcome",
+        "y",
+        "--predictors",
+        preds,
+        "--bootstrap",
+        "0",
+        "--pentrace",
+        "0,1,2,4,8,16,32",
+        "--json",
+    )
     assert code == 0, err
     pt = json.loads(out)["pentrace"]
     m = FittedLogistic.from_data(df, outcome="y", predictors=preds, method="ml")
     table, best = m.pentrace([0, 1, 2, 4, 8, 16, 32])
     assert pt["best_penalty"] == best > 0
     np.testing.assert_allclose([r["aic_c"] for r in pt["table"]], table["aic_c"], rtol=1e-12)
-    code, _, err = run_cli(capsys, "cohort", "fit", str(csv), "--outcome", "y",
-                           "--predictors", "x1", "--bootstrap", "0", "--pentrace", "a,b")
+    code, _, err = run_cli(
+        capsys,
+        "cohort",
+        "fit",
+        str(csv),
+        "--outcome",
+        "y",
+        "--predictors",
+        "x1",
+        "--bootstrap",
+        "0",
+        "--pentrace",
+        "a,b",
+    )
     assert code == 2 and err.startswith("resorb: error: pentrace:")

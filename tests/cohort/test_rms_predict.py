@@ -34,11 +34,20 @@ def test_partial_effects_equal_rms_predict(pbc):
     df, folder = pbc
     csv = folder / "d.csv"
     df.to_csv(csv, index=False)
-    run_r("predict.R", csv, "dead ~ rcs(bili, 4) + age * albumin + edema", "edema",
-          folder / "p.csv", "bili", "age", "edema")
+    run_r(
+        "predict.R",
+        csv,
+        "dead ~ rcs(bili, 4) + age * albumin + edema",
+        "edema",
+        folder / "p.csv",
+        "bili",
+        "age",
+        "edema",
+    )
     ref = pd.read_csv(folder / "p.csv", dtype={"value": str})
-    ours = FittedLogistic.from_data(df, outcome="dead", predictors=PREDICTORS,
-                                    method="ml").partial_effects()
+    ours = FittedLogistic.from_data(
+        df, outcome="dead", predictors=PREDICTORS, method="ml"
+    ).partial_effects()
     for name in ("bili", "age", "edema"):
         r = ref[ref["predictor"] == name]
         t = ours[name]
@@ -62,19 +71,43 @@ def test_partial_effect_plot_writes_png_and_svg(suffix, tmp_path, numeric_cohort
     assert len(fig.axes) >= 3
 
 
-def test_fit_writes_the_partial_effect_plot_and_refuses_other_types(tmp_path, capsys,
-                                                                     numeric_cohort):
+def test_fit_writes_the_partial_effect_plot_and_refuses_other_types(
+    tmp_path, capsys, numeric_cohort
+):
     from cli_helpers import run_cli
 
     csv = tmp_path / "c.csv"
     numeric_cohort.to_csv(csv, index=False)
     out = tmp_path / "e.svg"
-    code, _, err = run_cli(capsys, "cohort", "fit", str(csv), "--outcome", "y",
-                           "--predictors", "x1:rcs4,grp", "--bootstrap", "0",
-                           "--effects-plot", str(out), "--json")
+    code, _, err = run_cli(
+        capsys,
+        "cohort",
+        "fit",
+        str(csv),
+        "--outcome",
+        "y",
+        "--predictors",
+        "x1:rcs4,grp",
+        "--bootstrap",
+        "0",
+        "--effects-plot",
+        str(out),
+        "--json",
+    )
     assert code == 0, err
     assert b"<svg" in out.read_bytes()[:2000]
-    code, _, err = run_cli(capsys, "cohort", "fit", str(csv), "--outcome", "y",
-                           "--predictors", "x1", "--bootstrap", "0",
-                           "--effects-plot", str(tmp_path / "e.pdf"))
+    code, _, err = run_cli(
+        capsys,
+        "cohort",
+        "fit",
+        str(csv),
+        "--outcome",
+        "y",
+        "--predictors",
+        "x1",
+        "--bootstrap",
+        "0",
+        "--effects-plot",
+        str(tmp_path / "e.pdf"),
+    )
     assert code == 2 and err.startswith("resorb: error: effects-plot:")

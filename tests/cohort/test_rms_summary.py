@@ -30,12 +30,12 @@ def test_interquartile_effects_equal_rms_summary(kind, tmp_path):
     csv = tmp_path / "d.csv"
     df.to_csv(csv, index=False)
     if kind == "lrm":
-        ours = FittedLogistic.from_data(df, outcome="dead", predictors=PREDICTORS,
-                                        method="ml").effects()
+        ours = FittedLogistic.from_data(
+            df, outcome="dead", predictors=PREDICTORS, method="ml"
+        ).effects()
         formula = f"dead ~ {RHS}"
     else:
-        ours = FittedCox.from_data(df, time="time", event="dead",
-                                   predictors=PREDICTORS).effects()
+        ours = FittedCox.from_data(df, time="time", event="dead", predictors=PREDICTORS).effects()
         formula = f"Surv(time, dead) ~ {RHS}"
     run_r("summary.R", csv, kind, formula, "edema", tmp_path / "s.csv")
     ref = pd.read_csv(tmp_path / "s.csv").set_index("factor")
@@ -46,4 +46,5 @@ def test_interquartile_effects_equal_rms_summary(kind, tmp_path):
             assert ours.loc[f, col] == pytest.approx(ref.loc[f, col], rel=1e-5, abs=1e-8), (f, col)
         if not f.startswith("edema"):
             assert (ours.loc[f, "low"], ours.loc[f, "high"]) == pytest.approx(
-                (ref.loc[f, "low"], ref.loc[f, "high"]), rel=1e-12)
+                (ref.loc[f, "low"], ref.loc[f, "high"]), rel=1e-12
+            )

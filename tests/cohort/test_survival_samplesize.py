@@ -27,11 +27,14 @@ def test_cox_equals_lifelines_on_dummy_coded_data(sim_cohort):
     from lifelines import CoxPHFitter
 
     df = sim_cohort
-    m = FittedCox.from_data(df, time="time_months", event="event",
-                            predictors="age_years,morphology,rim_enhancement")
+    m = FittedCox.from_data(
+        df, time="time_months", event="event", predictors="age_years,morphology,rim_enhancement"
+    )
     d = pd.DataFrame({"age_years": df.age_years.astype(float)})
-    for col, levels in (("morphology", ["protrusion", "extrusion", "sequestration"]),
-                        ("rim_enhancement", ["partial", "complete"])):
+    for col, levels in (
+        ("morphology", ["protrusion", "extrusion", "sequestration"]),
+        ("rim_enhancement", ["partial", "complete"]),
+    ):
         for lev in levels:
             d[f"{col}[{lev}]"] = (df[col] == lev).astype(float)
     d["time_months"] = df.time_months
@@ -47,10 +50,14 @@ def test_weibull_aft_equals_lifelines(sim_cohort):
     from lifelines import WeibullAFTFitter
 
     df = sim_cohort
-    m = FittedWeibullAFT.from_data(df, time="time_months", event="event",
-                                   predictors="age_years,volume_mm3")
-    d = df[["age_years", "volume_mm3", "time_months"]].astype(float).assign(
-        E=(df.event == 1).astype(int))
+    m = FittedWeibullAFT.from_data(
+        df, time="time_months", event="event", predictors="age_years,volume_mm3"
+    )
+    d = (
+        df[["age_years", "volume_mm3", "time_months"]]
+        .astype(float)
+        .assign(E=(df.event == 1).astype(int))
+    )
     ref = WeibullAFTFitter().fit(d, "time_months", "E")
     np.testing.assert_allclose(m.fitter.params_.to_numpy(), ref.params_.to_numpy(), rtol=1e-5)
 
@@ -67,8 +74,11 @@ def test_aalen_johansen_equals_lifelines(sim_cohort):
     assert df.time_months.is_unique
     for cause in (1, 2):
         ours = aalen_johansen(df.time_months, df.event, cause=cause)
-        ref = AalenJohansenFitter(calculate_variance=False).fit(
-            df.time_months, df.event, event_of_interest=cause).cumulative_density_
+        ref = (
+            AalenJohansenFitter(calculate_variance=False)
+            .fit(df.time_months, df.event, event_of_interest=cause)
+            .cumulative_density_
+        )
         ref_at = ref.iloc[:, 0].reindex(ours.index, method="ffill")
         np.testing.assert_allclose(ours["cif"].to_numpy(), ref_at.to_numpy(), atol=1e-12)
 
@@ -91,15 +101,17 @@ def test_truncated_c_equals_lifelines_on_data_censored_at_the_horizon(sim_cohort
     from lifelines.utils import concordance_index
 
     df = sim_cohort
-    m = FittedCox.from_data(df, time="time_months", event="event",
-                            predictors="morphology,rim_enhancement")
+    m = FittedCox.from_data(
+        df, time="time_months", event="event", predictors="morphology,rim_enhancement"
+    )
     risk = m.risk_score()
     e = (m.event == 1).astype(float)
     h = 9.0
     t2 = np.where(m.time > h, h + 1e-6, m.time)
     e2 = np.where(m.time > h, 0, e)
     assert truncated_c_index(m.time, e, risk, h) == pytest.approx(
-        concordance_index(t2, -risk, e2), abs=1e-12)
+        concordance_index(t2, -risk, e2), abs=1e-12
+    )
 
 
 def test_riley_binary_worked_example():
@@ -141,8 +153,9 @@ def test_survival_columns_are_checked(sim_cohort):
 def test_cox_bootstrap_is_reproducible_and_leaves_the_model_unchanged(sim_cohort):
     from resorb.cohort import cox_bootstrap_c
 
-    m = FittedCox.from_data(sim_cohort, time="time_months", event="event",
-                            predictors="morphology,rim_enhancement")
+    m = FittedCox.from_data(
+        sim_cohort, time="time_months", event="event", predictors="morphology,rim_enhancement"
+    )
     before = m.fitter.params_.copy()
     a = cox_bootstrap_c(m, n_bootstrap=8, seed=5)
     b = cox_bootstrap_c(m, n_bootstrap=8, seed=5)

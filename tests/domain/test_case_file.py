@@ -106,22 +106,32 @@ def test_json_case_file_is_read(tmp_path):
     path = tmp_path / "case.json"
     path.write_text(json.dumps(minimal(morphology="sequestration")))
     assert Case.from_file(path, today=TODAY).herniation.morphology is (
-        HerniationMorphology.SEQUESTRATION)
+        HerniationMorphology.SEQUESTRATION
+    )
 
 
 @pytest.mark.parametrize(
     ("data", "field", "allowed"),
     [
-        ({"herniation": {"level": "L9-L10", "morphology": "extrusion"}}, "herniation.level",
-         "L1-L2, L2-L3, L3-L4, L4-L5, L5-S1"),
-        (minimal(morphology="hernia"), "herniation.morphology",
-         "bulge, protrusion, extrusion, sequestration"),
+        (
+            {"herniation": {"level": "L9-L10", "morphology": "extrusion"}},
+            "herniation.level",
+            "L1-L2, L2-L3, L3-L4, L4-L5, L5-S1",
+        ),
+        (
+            minimal(morphology="hernia"),
+            "herniation.morphology",
+            "bulge, protrusion, extrusion, sequestration",
+        ),
         ({**minimal(), "patient": {"age_years": -3}}, "patient.age_years", "0-120"),
         ({**minimal(), "symptoms": {"leg_pain_nrs": 11}}, "symptoms.leg_pain_nrs", "0-10"),
         ({**minimal(), "symptoms": {"vas_mm": 140}}, "symptoms.vas_mm", "0-100"),
         ({**minimal(), "symptoms": {"motor_mrc": 6}}, "symptoms.motor_mrc", "MRC grade 0-5"),
-        ({**minimal(), "symptoms": {"red_flags": ["headache"]}}, "symptoms.red_flags[0]",
-         "saddle_anesthesia"),
+        (
+            {**minimal(), "symptoms": {"red_flags": ["headache"]}},
+            "symptoms.red_flags[0]",
+            "saddle_anesthesia",
+        ),
         (minimal(komori=4), "herniation.komori", "1, 2, 3"),
         (minimal(msu="4-A"), "herniation.msu", "1, 2, 3"),
         (minimal(msu="2-D"), "herniation.msu", "A, B, C, AB, BC"),
@@ -151,16 +161,26 @@ def test_missing_required_key_is_named():
 
 
 def test_followup_mri_before_baseline_is_refused():
-    data = {**minimal(), "mri": [{"date": "2026-03-01", "volume_mm3": 900},
-                                 {"date": "2026-01-01", "volume_mm3": 800}]}
+    data = {
+        **minimal(),
+        "mri": [
+            {"date": "2026-03-01", "volume_mm3": 900},
+            {"date": "2026-01-01", "volume_mm3": 800},
+        ],
+    }
     with pytest.raises(CaseFileError, match=r"mri\[1\]\.date: 2026-01-01 is before the baseline"):
         Case.from_dict(data, today=TODAY)
 
 
 def test_mri_out_of_order_after_baseline_is_refused():
-    data = {**minimal(), "mri": [{"date": "2026-01-01", "volume_mm3": 900},
-                                 {"date": "2026-05-01", "volume_mm3": 800},
-                                 {"date": "2026-03-01", "volume_mm3": 700}]}
+    data = {
+        **minimal(),
+        "mri": [
+            {"date": "2026-01-01", "volume_mm3": 900},
+            {"date": "2026-05-01", "volume_mm3": 800},
+            {"date": "2026-03-01", "volume_mm3": 700},
+        ],
+    }
     with pytest.raises(CaseFileError, match=r"mri\[2\]\.date.*date order"):
         Case.from_dict(data, today=TODAY)
 
@@ -183,8 +203,10 @@ def test_future_dates_are_refused(where):
 
 
 def test_mri_needs_exactly_one_measurement():
-    data = {**minimal(), "mri": [{"date": "2026-03-01", "volume_mm3": 900,
-                                  "diameters_mm": [1, 2, 3]}]}
+    data = {
+        **minimal(),
+        "mri": [{"date": "2026-03-01", "volume_mm3": 900, "diameters_mm": [1, 2, 3]}],
+    }
     with pytest.raises(CaseFileError, match=r"mri\[0\].*exactly one of"):
         Case.from_dict(data, today=TODAY)
     data = {**minimal(), "mri": [{"date": "2026-03-01"}]}
@@ -194,16 +216,20 @@ def test_mri_needs_exactly_one_measurement():
 
 def test_negative_volume_and_wrong_diameters_are_refused():
     with pytest.raises(CaseFileError, match=r"mri\[0\]\.volume_mm3"):
-        Case.from_dict({**minimal(), "mri": [{"date": "2026-03-01", "volume_mm3": -1}]},
-                       today=TODAY)
+        Case.from_dict(
+            {**minimal(), "mri": [{"date": "2026-03-01", "volume_mm3": -1}]}, today=TODAY
+        )
     with pytest.raises(CaseFileError, match=r"mri\[0\]\.diameters_mm"):
-        Case.from_dict({**minimal(), "mri": [{"date": "2026-03-01", "diameters_mm": [1, 2]}]},
-                       today=TODAY)
+        Case.from_dict(
+            {**minimal(), "mri": [{"date": "2026-03-01", "diameters_mm": [1, 2]}]}, today=TODAY
+        )
 
 
 def test_therapy_ending_before_it_starts_is_refused():
-    data = {**minimal(), "therapies": [{"name": "nsaid", "start": "2026-03-01",
-                                        "end": "2026-02-01"}]}
+    data = {
+        **minimal(),
+        "therapies": [{"name": "nsaid", "start": "2026-03-01", "end": "2026-02-01"}],
+    }
     with pytest.raises(CaseFileError, match=r"therapies\[0\]\.end"):
         Case.from_dict(data, today=TODAY)
 
@@ -255,13 +281,16 @@ def test_red_flags_become_enum_members():
     assert case.symptoms.red_flags == {RedFlag.SADDLE_ANESTHESIA, RedFlag.URINARY_RETENTION}
 
 
-@pytest.mark.parametrize(("written", "member"), [
-    ("urinary retention", RedFlag.URINARY_RETENTION),
-    ("Saddle-anesthesia", RedFlag.SADDLE_ANESTHESIA),
-    ("saddle anaesthesia", RedFlag.SADDLE_ANESTHESIA),
-    ("unexplained weight loss", RedFlag.UNEXPLAINED_WEIGHT_LOSS),
-    ("progressive motor deficit", RedFlag.PROGRESSIVE_MOTOR_DEFICIT),
-])
+@pytest.mark.parametrize(
+    ("written", "member"),
+    [
+        ("urinary retention", RedFlag.URINARY_RETENTION),
+        ("Saddle-anesthesia", RedFlag.SADDLE_ANESTHESIA),
+        ("saddle anaesthesia", RedFlag.SADDLE_ANESTHESIA),
+        ("unexplained weight loss", RedFlag.UNEXPLAINED_WEIGHT_LOSS),
+        ("progressive motor deficit", RedFlag.PROGRESSIVE_MOTOR_DEFICIT),
+    ],
+)
 def test_red_flag_written_with_spaces_or_hyphens_is_read_as_the_red_flag(written, member):
     """The case-file guide: spaces and hyphens count as underscores (a clinician who types
     'urinary retention' must not be refused, let alone lose the flag)."""

@@ -17,8 +17,7 @@ from resorb.domain.enums import (
 )
 from resorb.errors import InvalidFindingError
 
-SCALES = [getattr(enums, name) for name in enums.__all__
-          if isinstance(getattr(enums, name), type)]
+SCALES = [getattr(enums, name) for name in enums.__all__ if isinstance(getattr(enums, name), type)]
 
 
 @pytest.mark.parametrize("scale", SCALES, ids=lambda s: s.__name__)
@@ -50,8 +49,11 @@ def test_levels_are_the_five_lumbar_discs():
 
 
 def test_unknown_value_lists_allowed_values():
-    with pytest.raises(InvalidFindingError, match=r"zone: 'D' is not a valid value \(allowed: "
-                                                  r"A, B, C, AB, BC\)"):
+    with pytest.raises(
+        InvalidFindingError,
+        match=r"zone: 'D' is not a valid value \(allowed: "
+        r"A, B, C, AB, BC\)",
+    ):
         parse_enum(MSUZone, "D", field="zone")
 
 
@@ -60,10 +62,17 @@ def test_booleans_are_not_scale_values():
         parse_enum(PfirrmannGrade, True, field="pfirrmann")
 
 
-@pytest.mark.parametrize(("percent", "grade"), [
-    (0, CanalCompromise.MILD), (33.3, CanalCompromise.MILD), (33.34, CanalCompromise.MODERATE),
-    (66.6, CanalCompromise.MODERATE), (66.7, CanalCompromise.SEVERE), (100, CanalCompromise.SEVERE),
-])
+@pytest.mark.parametrize(
+    ("percent", "grade"),
+    [
+        (0, CanalCompromise.MILD),
+        (33.3, CanalCompromise.MILD),
+        (33.34, CanalCompromise.MODERATE),
+        (66.6, CanalCompromise.MODERATE),
+        (66.7, CanalCompromise.SEVERE),
+        (100, CanalCompromise.SEVERE),
+    ],
+)
 def test_canal_compromise_thirds(percent, grade):
     assert CanalCompromise.from_percent(percent) is grade
 

@@ -59,8 +59,12 @@ def test_ids_are_unique_across_kinds():
 def test_measurement_records_for_imaging_exist_with_expected_numbers():
     """Zou 2023 (PMID 37559207) thresholds and Tunset 2013 inter-rater limits of agreement."""
     thresholds = evidence_value("resorption_grade_thresholds")
-    assert thresholds.value == {"partial_percent": 25.0, "significant_percent": 50.0,
-                                "complete_percent": 100.0, "enlarged_percent": -25.0}
+    assert thresholds.value == {
+        "partial_percent": 25.0,
+        "significant_percent": 50.0,
+        "complete_percent": 100.0,
+        "enlarged_percent": -25.0,
+    }
     assert {"doi": "10.1097/BSD.0000000000001490", "pmid": "37559207"} in thresholds.citations
     assert thresholds.confidence is Confidence.APPROX  # labels and -25 % are not from Zou
     mdc = evidence_value("volume_mdc_mm3")
@@ -132,64 +136,103 @@ def _load(tmp_path, body: str):
 
 
 def test_well_formed_files_load(tmp_path):
-    base = _load(tmp_path, """
+    base = _load(
+        tmp_path,
+        """
         values:
           - {id: v1, quantity: q, value: 0.5, lower: 0.4, upper: 0.6, interval_kind: 95% CI,
              unit: fraction, sources: [s1], confidence: exact}
-        """)
+        """,
+    )
     assert base.values["v1"].citations == ({"doi": "10.1000/xyz"},)
     assert base.values["v1"].interval == (0.4, 0.6)
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ("""
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            """
      values:
        - {id: v1, quantity: q, value: 1, unit: u, sources: [nope], confidence: exact}
-     """, "cites unknown source 'nope'"),
-    ("""
+     """,
+            "cites unknown source 'nope'",
+        ),
+        (
+            """
      values:
        - {id: v1, quantity: q, value: 1, unit: u, sources: [web_only], confidence: exact}
-     """, "no DOI or PMID"),
-    ("""
+     """,
+            "no DOI or PMID",
+        ),
+        (
+            """
      values:
        - {id: v1, quantity: q, value: 1, unit: u, sources: [s1], confidence: certain}
-     """, "confidence"),
-    ("""
+     """,
+            "confidence",
+        ),
+        (
+            """
      values:
        - {id: v1, quantity: q, value: 0.9, lower: 0.1, upper: 0.5, interval_kind: CI,
           unit: u, sources: [s1], confidence: exact}
-     """, "does not hold the value"),
-    ("""
+     """,
+            "does not hold the value",
+        ),
+        (
+            """
      values:
        - {id: v1, quantity: q, value: 1, events: 5, total: 3, unit: u, sources: [s1],
           confidence: exact}
-     """, "events 5"),
-    ("""
+     """,
+            "events 5",
+        ),
+        (
+            """
      values:
        - {id: v1, quantity: q, value: 1, unit: u, sources: [], confidence: approx,
           assumption: true}
-     """, "derivation"),
-    ("""
+     """,
+            "derivation",
+        ),
+        (
+            """
      values:
        - {id: s1, quantity: q, value: 1, unit: u, sources: [s1], confidence: exact}
-     """, "already used"),
-    ("""
+     """,
+            "already used",
+        ),
+        (
+            """
      sources:
        - {id: s2, authors: A, year: 2000, title: T, journal: J, design: rct}
-     """, "needs a doi"),
-    ("""
+     """,
+            "needs a doi",
+        ),
+        (
+            """
      sources:
        - {id: s2, authors: A, year: 2000, title: T, journal: J, design: rct, doi: "12345"}
-     """, "not a DOI"),
-    ("""
+     """,
+            "not a DOI",
+        ),
+        (
+            """
      statements:
        - {id: st1, text: t, sources: [missing], confidence: exact}
-     """, "unknown source 'missing'"),
-    ("""
+     """,
+            "unknown source 'missing'",
+        ),
+        (
+            """
      values:
        - {id: v1, quantity: q, value: 1, unit: u, sources: [s1], confidence: exact, extra: 1}
-     """, "extra"),
-])
+     """,
+            "extra",
+        ),
+    ],
+)
 def test_malformed_records_are_refused_naming_the_record(tmp_path, body, message):
     with pytest.raises(EvidenceError, match=message) as info:
         _load(tmp_path, body)
@@ -197,11 +240,14 @@ def test_malformed_records_are_refused_naming_the_record(tmp_path, body, message
 
 
 def test_labelled_assumption_needs_no_doi(tmp_path):
-    base = _load(tmp_path, """
+    base = _load(
+        tmp_path,
+        """
         values:
           - {id: v1, quantity: q, value: 1, unit: u, sources: [], confidence: approx,
              assumption: true, derivation: our choice}
-        """)
+        """,
+    )
     assert base.values["v1"].assumption
 
 
@@ -219,8 +265,12 @@ def test_splendiani_t2_counts_are_the_only_reading_of_the_published_percentages(
     (the regressors) that round to 85.18 %; only 23/27 does, and 25/72 = 34.72 %."""
     total = evidence_value("regression_6mo_splendiani2004")
     assert round(100 * total.events / total.total, 2) == 34.72
-    hits = {(k, n) for n in range(1, 73) for k in range(0, total.events + 1)
-            if abs(100 * k / n - 85.18) < 0.01}
+    hits = {
+        (k, n)
+        for n in range(1, 73)
+        for k in range(0, total.events + 1)
+        if abs(100 * k / n - 85.18) < 0.01
+    }
     assert hits == {(23, 27)}
     high = evidence_value("t2_high_regression_splendiani2004")
     rest = evidence_value("t2_not_high_regression_splendiani2004")
@@ -230,15 +280,25 @@ def test_splendiani_t2_counts_are_the_only_reading_of_the_published_percentages(
 
 def test_bullseye_counts_reproduce_the_published_percentages():
     """2025 bull's-eye study (ChiCTR2400094586): 81.48 % of 27, 50 % of 14, 0 of 16."""
-    for vid, pct in (("rim_complete_regression_bullseye2025", 81.48),
-                     ("rim_partial_regression_bullseye2025", 50.0),
-                     ("rim_none_regression_bullseye2025", 0.0)):
+    for vid, pct in (
+        ("rim_complete_regression_bullseye2025", 81.48),
+        ("rim_partial_regression_bullseye2025", 50.0),
+        ("rim_none_regression_bullseye2025", 0.0),
+    ):
         v = evidence_value(vid)
         assert round(100 * v.events / v.total, 2) == pct
         assert v.value == pytest.approx(v.events / v.total, abs=1e-4)
-    assert sum(evidence_value(v).total for v in (
-        "rim_complete_regression_bullseye2025", "rim_partial_regression_bullseye2025",
-        "rim_none_regression_bullseye2025")) == 57  # the non-surgical group
+    assert (
+        sum(
+            evidence_value(v).total
+            for v in (
+                "rim_complete_regression_bullseye2025",
+                "rim_partial_regression_bullseye2025",
+                "rim_none_regression_bullseye2025",
+            )
+        )
+        == 57
+    )  # the non-surgical group
 
 
 def test_ahn_counts_reproduce_the_published_percentages():
@@ -260,8 +320,7 @@ def test_assumed_prior_intervals_follow_the_documented_recipe():
     expit = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
     wang = evidence_value("regression_rate_overall_wang2020")
     sd_wang = (logit(wang.upper) - logit(wang.lower)) / (2 * 1.959964)
-    assert sd_wang == pytest.approx(evidence_value("regression_logit_sd_assumed").value,
-                                    abs=5e-4)
+    assert sd_wang == pytest.approx(evidence_value("regression_logit_sd_assumed").value, abs=5e-4)
     for morph in ("sequestration", "extrusion", "protrusion", "bulge"):
         zou = evidence_value(f"regression_rate_{morph}_zou2023")
         chiu = evidence_value(f"regression_rate_{morph}_chiu2015")
@@ -280,17 +339,23 @@ def test_mdc_is_half_the_width_of_the_limits_of_agreement():
 
 
 def test_value_parameters_are_loaded_as_numbers_and_shown(tmp_path):
-    base = _load(tmp_path, """
+    base = _load(
+        tmp_path,
+        """
         values:
           - {id: v1, quantity: q, value: 2.0, unit: odds ratio, sources: [], confidence: approx,
              assumption: true, derivation: our choice, parameters: {threshold_months: 12}}
-        """)
+        """,
+    )
     v = base.values["v1"]
     assert dict(v.parameters) == {"threshold_months": 12.0}
     assert v.to_dict()["parameters"] == {"threshold_months": 12.0}
     with pytest.raises(EvidenceError, match="parameters"):
-        _load(tmp_path, """
+        _load(
+            tmp_path,
+            """
         values:
           - {id: v2, quantity: q, value: 2.0, unit: u, sources: [], confidence: approx,
              assumption: true, derivation: d, parameters: {cut: high}}
-        """)
+        """,
+        )

@@ -22,13 +22,15 @@ _PROBE = (
     "from resorb.evidence import load_evidence\n"
     "b = load_evidence()\n"
     "print(json.dumps({'n': len(b), 'validated': 'resorb.evidence._schema' in sys.modules,\n"
-    "  'zou': b.values['regression_rate_extrusion_zou2023'].value}))\n")
+    "  'zou': b.values['regression_rate_extrusion_zou2023'].value}))\n"
+)
 
 
 def _probe(cache: Path) -> dict:
     env = os.environ | {"RESORB_CACHE_DIR": str(cache)}
-    out = subprocess.run([sys.executable, "-c", _PROBE], check=True, capture_output=True,
-                         text=True, env=env).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE], check=True, capture_output=True, text=True, env=env
+    ).stdout
     return json.loads(out)
 
 

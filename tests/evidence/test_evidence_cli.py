@@ -45,8 +45,9 @@ def test_show_value_json_has_provenance(capsys):
 def test_show_source_and_statement(capsys):
     code, out, _ = run(capsys, "evidence", "show", "kreiner2014", "--json")
     assert code == 0 and json.loads(out)["pmid"] == "24239490"
-    code, out, _ = run(capsys, "evidence", "show", "nice_do_not_offer_acupuncture_traction",
-                       "--json")
+    code, out, _ = run(
+        capsys, "evidence", "show", "nice_do_not_offer_acupuncture_traction", "--json"
+    )
     assert code == 0 and "acupuncture" in json.loads(out)["text"]
 
 
@@ -56,10 +57,13 @@ def test_show_renders_a_table_without_json(capsys):
     assert "[exact]" in out  # square brackets in the data are printed, not eaten as markup
 
 
-@pytest.mark.parametrize("argv", [
-    ("evidence", "show", "no_such_id"),
-    ("evidence", "list", "--kind", "paper"),
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("evidence", "show", "no_such_id"),
+        ("evidence", "list", "--kind", "paper"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(capsys, argv):
     code, out, err = run(capsys, *argv)
     assert code == 2
@@ -76,17 +80,34 @@ def test_data_files_ship_in_the_wheel(tmp_path):
     git = shutil.which("git")
     if git is None:
         pytest.skip("git is not available to export the tree")
-    archive = subprocess.run([git, "-C", str(root), "archive", "HEAD", "--format=tar"],
-                             capture_output=True, check=True).stdout
+    archive = subprocess.run(
+        [git, "-C", str(root), "archive", "HEAD", "--format=tar"], capture_output=True, check=True
+    ).stdout
     src = tmp_path / "src"
     src.mkdir()
     subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", ".", "--no-deps", "-q",
-                            "-w", str(tmp_path / "dist")], cwd=src, capture_output=True,
-                           text=True, timeout=240)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            ".",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+        ],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     if build.returncode != 0:
-        pytest.skip(f"cannot build a wheel here (no hatchling from the index?): "
-                    f"{build.stderr.strip()[-200:]}")
+        pytest.skip(
+            f"cannot build a wheel here (no hatchling from the index?): "
+            f"{build.stderr.strip()[-200:]}"
+        )
     wheel = next((tmp_path / "dist").glob("resorb-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     for name in ("sources", "measurement", "incidence", "predictors", "guidelines"):

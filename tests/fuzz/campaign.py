@@ -74,15 +74,20 @@ def main() -> None:
     total = collections.Counter()
     for c in counts.values():
         total.update(c)
-    print(f"fuzz campaign: {args.n} inputs, seed {args.seed}, timeout {args.timeout} s, "
-          f"{time.perf_counter() - t_start:.0f} s, {os.cpu_count()} CPUs")
-    print(f"{'kind':<6} {'inputs':>7} {'ok':>6} {'refused':>8} {'multi-line':>11} "
-          f"{'crash':>6} {'hang':>5}")
+    print(
+        f"fuzz campaign: {args.n} inputs, seed {args.seed}, timeout {args.timeout} s, "
+        f"{time.perf_counter() - t_start:.0f} s, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'kind':<6} {'inputs':>7} {'ok':>6} {'refused':>8} {'multi-line':>11} "
+        f"{'crash':>6} {'hang':>5}"
+    )
     for kind, c in [*counts.items(), ("all", total)]:
-        print(f"{kind:<6} {sum(c.values()):>7} {c['ok']:>6} {c['refused']:>8} "
-              f"{c['multi-line']:>11} {c['crash']:>6} {c['hang']:>5}")
-    print("slowest inputs (s, kind, seed):", ", ".join(f"{s:.2f} {k} {sd}"
-                                                       for s, k, sd in slowest))
+        print(
+            f"{kind:<6} {sum(c.values()):>7} {c['ok']:>6} {c['refused']:>8} "
+            f"{c['multi-line']:>11} {c['crash']:>6} {c['hang']:>5}"
+        )
+    print("slowest inputs (s, kind, seed):", ", ".join(f"{s:.2f} {k} {sd}" for s, k, sd in slowest))
     for kind, seed, outcome, code, err in findings[:30]:
         print(f"FINDING {kind} seed={seed} {outcome} exit={code}: {err!r}")
     sys.exit(1 if findings else 0)

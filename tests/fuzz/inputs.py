@@ -32,23 +32,71 @@ import yaml
 __all__ = ["HOSTILE_VALUES", "case_file", "csv_files", "mask_file", "run_cli"]
 
 HOSTILE_VALUES: list[Any] = [
-    None, "", " ", "x" * 5000, -1, 0, 1, 2**63, -(2**63) - 1, 10**40, 1e308, -1e308,
-    float("nan"), float("inf"), 0.5, True, [], {}, [1, 2, 3], {"a": 1}, "0001-01-05",
-    "9999-12-31", "1933-12-31", "2026-02-30", "L5-S1", "sequestration", "\u202e\u200b",
-    "\x1b[31mred", "\x00", "=1+1", "../../etc/passwd", "/dev/zero", "1e999", "-0",
-    "NaN", "null", "\ud7ff", "𝟙", [[[[[]]]]],
+    None,
+    "",
+    " ",
+    "x" * 5000,
+    -1,
+    0,
+    1,
+    2**63,
+    -(2**63) - 1,
+    10**40,
+    1e308,
+    -1e308,
+    float("nan"),
+    float("inf"),
+    0.5,
+    True,
+    [],
+    {},
+    [1, 2, 3],
+    {"a": 1},
+    "0001-01-05",
+    "9999-12-31",
+    "1933-12-31",
+    "2026-02-30",
+    "L5-S1",
+    "sequestration",
+    "\u202e\u200b",
+    "\x1b[31mred",
+    "\x00",
+    "=1+1",
+    "../../etc/passwd",
+    "/dev/zero",
+    "1e999",
+    "-0",
+    "NaN",
+    "null",
+    "\ud7ff",
+    "𝟙",
+    [[[[[]]]]],
 ]
 
 SEED_CASE: dict[str, Any] = {
     "patient": {"age_years": 44, "sex": "female"},
-    "symptoms": {"onset_date": "2026-02-02", "leg_pain_nrs": 7, "back_pain_nrs": 4,
-                 "odi_answers": [3, 2, None, 4, 1, 0, 2, 3, 1, 2], "slr_degrees": 40,
-                 "motor_mrc": 4, "red_flags": []},
-    "herniation": {"level": "L5-S1", "morphology": "extrusion", "containment": "uncontained",
-                   "komori": 2, "msu": "2-AB", "rim_enhancement": "complete",
-                   "canal_compromise_percent": 40},
-    "mri": [{"date": "2026-02-20", "volume_mm3": 1500},
-            {"date": "2026-06-20", "diameters_mm": [6.5, 9.0, 11.0]}],
+    "symptoms": {
+        "onset_date": "2026-02-02",
+        "leg_pain_nrs": 7,
+        "back_pain_nrs": 4,
+        "odi_answers": [3, 2, None, 4, 1, 0, 2, 3, 1, 2],
+        "slr_degrees": 40,
+        "motor_mrc": 4,
+        "red_flags": [],
+    },
+    "herniation": {
+        "level": "L5-S1",
+        "morphology": "extrusion",
+        "containment": "uncontained",
+        "komori": 2,
+        "msu": "2-AB",
+        "rim_enhancement": "complete",
+        "canal_compromise_percent": 40,
+    },
+    "mri": [
+        {"date": "2026-02-20", "volume_mm3": 1500},
+        {"date": "2026-06-20", "diameters_mm": [6.5, 9.0, 11.0]},
+    ],
     "therapies": [{"name": "nsaid", "start": "2026-02-05", "end": "2026-03-01"}],
 }
 
@@ -94,7 +142,7 @@ def _mutate_bytes(rng: random.Random, data: bytes) -> bytes:
             i = rng.randrange(len(b))
             b[i] = rng.randrange(256)
     elif kind == 1:  # truncate
-        b = b[:rng.randrange(len(b))]
+        b = b[: rng.randrange(len(b))]
     elif kind == 2:  # insert junk
         i = rng.randrange(len(b) + 1)
         b[i:i] = rng.randbytes(rng.randrange(1, 32))
@@ -109,8 +157,11 @@ def _mutate_bytes(rng: random.Random, data: bytes) -> bytes:
 
 
 def _deep(depth: int, as_json: bool) -> str:
-    return ("[" * depth + "]" * depth) if as_json else ("a:\n" + "".join(
-        "  " * i + "- \n" for i in range(1, min(depth, 400))))
+    return (
+        ("[" * depth + "]" * depth)
+        if as_json
+        else ("a:\n" + "".join("  " * i + "- \n" for i in range(1, min(depth, 400))))
+    )
 
 
 def case_file(rng: random.Random) -> tuple[str, bytes]:
@@ -118,16 +169,22 @@ def case_file(rng: random.Random) -> tuple[str, bytes]:
     as_json = rng.random() < 0.4
     special = rng.random()
     if special < 0.03:
-        return (".json" if as_json else ".yaml"), _deep(rng.choice([50, 5000, 200_000]),
-                                                         as_json).encode()
+        return (".json" if as_json else ".yaml"), _deep(
+            rng.choice([50, 5000, 200_000]), as_json
+        ).encode()
     if special < 0.05:  # an alias bomb (YAML) or a huge file
         if as_json:
-            return ".json", b'{"herniation": {"level": "L5-S1", "morphology": "extrusion"}, ' \
-                            b'"mri": [' + b'{"date": "2026-01-01", "volume_mm3": 1},' * 150_000 \
-                            + b'{"date": "2026-01-01", "volume_mm3": 1}]}'
+            return (
+                ".json",
+                b'{"herniation": {"level": "L5-S1", "morphology": "extrusion"}, '
+                b'"mri": ['
+                + b'{"date": "2026-01-01", "volume_mm3": 1},' * 150_000
+                + b'{"date": "2026-01-01", "volume_mm3": 1}]}',
+            )
         bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
             f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
-            for p, c in zip("abcdefgh", "bcdefghi", strict=True))
+            for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+        )
         return ".yaml", (bomb + "herniation: {level: L5-S1, morphology: extrusion}\n").encode()
     case = copy.deepcopy(SEED_CASE)
     for _ in range(rng.randrange(1, 4)):
@@ -139,8 +196,7 @@ def case_file(rng: random.Random) -> tuple[str, bytes]:
         elif op < 0.8 and path:
             case = _delete(case, path)
         elif isinstance(case, dict):
-            case[rng.choice(["unknown", "mri", "patient", "x" * 300])] = rng.choice(
-                HOSTILE_VALUES)
+            case[rng.choice(["unknown", "mri", "patient", "x" * 300])] = rng.choice(HOSTILE_VALUES)
     if as_json:
         text = json.dumps(case, allow_nan=True, default=str)
     else:
@@ -156,13 +212,13 @@ def case_file(rng: random.Random) -> tuple[str, bytes]:
 
 SEED_CSV = {
     "patients.csv": "pseudonym,birth_year,sex,site,onset_date\n"
-                    "P-1,1980,female,north,2026-01-02\nP-2,1975,male,,\n",
+    "P-1,1980,female,north,2026-01-02\nP-2,1975,male,,\n",
     "visits.csv": "pseudonym,date,leg_pain_nrs,back_pain_nrs,vas_mm,odi_answers,joa_total,"
-                  "rmdq,motor_mrc,slr_degrees,red_flags,notes\n"
-                  "P-1,2026-01-10,7,4,,3;2;x;4;1;0;2;3;1;2,20,10,4,40,,first visit\n"
-                  "P-2,2026-02-01,3,,,,,,,,cancer_history,\"two\r\nlines\"\n",
+    "rmdq,motor_mrc,slr_degrees,red_flags,notes\n"
+    "P-1,2026-01-10,7,4,,3;2;x;4;1;0;2;3;1;2,20,10,4,40,,first visit\n"
+    'P-2,2026-02-01,3,,,,,,,,cancer_history,"two\r\nlines"\n',
     "mri.csv": "pseudonym,date,level,source,method,volume_mm3,diameters_mm\n"
-               "P-1,2026-01-10,L5-S1,manual,,1500,\nP-1,2026-05-10,L5-S1,diameters,,,6.5;9;11\n",
+    "P-1,2026-01-10,L5-S1,manual,,1500,\nP-1,2026-05-10,L5-S1,diameters,,,6.5;9;11\n",
 }
 
 
@@ -202,14 +258,17 @@ def _nifti(rng: random.Random) -> bytes:
     raw = bytearray(img.to_bytes())
     field = rng.randrange(8)
     if field == 0:  # dim[1..3]: huge dimensions in a small file
-        struct.pack_into("<hhhh", raw, 40, 3, *(rng.choice([1, 300, 32767, -5, 0])
-                                                for _ in range(3)))
+        struct.pack_into(
+            "<hhhh", raw, 40, 3, *(rng.choice([1, 300, 32767, -5, 0]) for _ in range(3))
+        )
     elif field == 1:  # pixdim: zero, negative, NaN, huge spacing
-        struct.pack_into("<fff", raw, 80, *(rng.choice([0.0, -1.0, float("nan"), 1e30, 1.0])
-                                            for _ in range(3)))
+        struct.pack_into(
+            "<fff", raw, 80, *(rng.choice([0.0, -1.0, float("nan"), 1e30, 1.0]) for _ in range(3))
+        )
     elif field == 2:  # datatype / bitpix
-        struct.pack_into("<hh", raw, 70, rng.choice([2, 4, 16, 64, 128, 255, 0, 1024]),
-                         rng.choice([8, 16, 0, 7]))
+        struct.pack_into(
+            "<hh", raw, 70, rng.choice([2, 4, 16, 64, 128, 255, 0, 1024]), rng.choice([8, 16, 0, 7])
+        )
     elif field == 3:  # vox_offset beyond the file
         struct.pack_into("<f", raw, 108, rng.choice([0.0, 352.0, 1e9, -1.0, float("nan")]))
     elif field == 4:  # scaling
@@ -227,19 +286,27 @@ def _nifti(rng: random.Random) -> bytes:
 def _nrrd(rng: random.Random) -> tuple[bytes, bytes | None]:
     sizes = [rng.choice([2, 4, 8, 100000, 0, -3]) for _ in range(3)]
     header = {
-        "NRRD": "NRRD0004", "type": rng.choice(["uint8", "int16", "float", "double", "bogus"]),
+        "NRRD": "NRRD0004",
+        "type": rng.choice(["uint8", "int16", "float", "double", "bogus"]),
         "dimension": rng.choice(["3", "2", "4", "-1", "x"]),
         "sizes": " ".join(map(str, sizes)),
-        "space directions": rng.choice(["(1,0,0) (0,1,0) (0,0,1)", "(0,0,0) (0,1,0) (0,0,1)",
-                                        "(nan,0,0) (0,1,0) (0,0,1)", "(1e30,0,0) (0,1,0) (0,0,1)",
-                                        "none none none"]),
+        "space directions": rng.choice(
+            [
+                "(1,0,0) (0,1,0) (0,0,1)",
+                "(0,0,0) (0,1,0) (0,0,1)",
+                "(nan,0,0) (0,1,0) (0,0,1)",
+                "(1e30,0,0) (0,1,0) (0,0,1)",
+                "none none none",
+            ]
+        ),
         "space": "left-posterior-superior",
         "encoding": rng.choice(["raw", "gzip", "ascii", "bzip2", "hex"]),
     }
     detached = rng.random() < 0.15
     if detached:
-        header["data file"] = rng.choice(["/etc/hostname", "../outside.raw", "data.raw",
-                                          "/dev/zero", "LIST"])
+        header["data file"] = rng.choice(
+            ["/etc/hostname", "../outside.raw", "data.raw", "/dev/zero", "LIST"]
+        )
     lines = [header.pop("NRRD")] + [f"{k}: {v}" for k, v in header.items()]
     n = 1
     for s in sizes:
@@ -292,8 +359,11 @@ def run_cli(argv: list[str], *, timeout_s: float = 20.0) -> tuple[str, int, str,
     code: int | None = None
     outcome = ""
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stderr(err), \
-                contextlib.redirect_stdout(out):
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stderr(err),
+            contextlib.redirect_stdout(out),
+        ):
             warnings.simplefilter("default")
             try:
                 main(argv)
@@ -328,8 +398,9 @@ def run_cli(argv: list[str], *, timeout_s: float = 20.0) -> tuple[str, int, str,
     return outcome, code if code is not None else -1, text, seconds
 
 
-def write_inputs(folder: Path, kind: str, rng: random.Random, *,
-                 registry_template: Path | None = None) -> list[str]:
+def write_inputs(
+    folder: Path, kind: str, rng: random.Random, *, registry_template: Path | None = None
+) -> list[str]:
     """Write one mutated input of ``kind`` into ``folder``; returns the CLI arguments.
 
     ``registry_template``: a migrated, empty registry file copied in for a CSV import.

@@ -39,12 +39,15 @@ def api_app(tmp_path_factory):
     reg.upgrade()
     for name, role in USERS.items():
         reg.add_user(name, PASSWORD, role=role)
-    p = reg.create_patient({"pseudonym": "FUZZ-1", "birth_year": 1980, "sex": "female"},
-                           actor="doc")
-    mri = reg.add_mri(p.id, {"date": "2026-01-10", "volume_mm3": 1500, "level": "L5-S1"},
-                      actor="doc")
-    reg.add_findings(p.id, {"level": "L5-S1", "morphology": "extrusion"}, mri_id=mri.id,
-                     actor="doc")
+    p = reg.create_patient(
+        {"pseudonym": "FUZZ-1", "birth_year": 1980, "sex": "female"}, actor="doc"
+    )
+    mri = reg.add_mri(
+        p.id, {"date": "2026-01-10", "volume_mm3": 1500, "level": "L5-S1"}, actor="doc"
+    )
+    reg.add_findings(
+        p.id, {"level": "L5-S1", "morphology": "extrusion"}, mri_id=mri.id, actor="doc"
+    )
     app = create_app(f"sqlite:///{path}", secret_key=SECRET, registry=reg)
     yield app
     reg.close()
@@ -83,13 +86,18 @@ def test_api_conforms_to_its_schema_under_generated_input(api_app):
         headers = {} if op.path == "/api/token/revoke" else {"Authorization": f"Bearer {token}"}
 
         def make_check(op=op, headers=headers):
-            @settings(max_examples=EXAMPLES, deadline=None, database=None,
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=op.as_strategy())
             def check(case):
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     case.call_and_validate(headers=headers, excluded_checks=EXCLUDED)
+
             return check
 
         try:

@@ -19,8 +19,9 @@ from hypothesis import strategies as st
 from inputs import run_cli, write_inputs
 
 EXAMPLES = int(os.environ.get("RESORB_FUZZ_EXAMPLES", "20"))
-_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                     suppress_health_check=list(HealthCheck))
+_SETTINGS = settings(
+    max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+)
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +51,7 @@ def test_fuzzed_case_files_give_a_result_or_one_line(seed, tmp_path_factory):
 @pytest.mark.slow
 @_SETTINGS
 @given(seed=st.integers(0, 2**40))
-def test_fuzzed_registry_csvs_give_a_result_or_one_line(seed, tmp_path_factory,
-                                                         registry_template):
+def test_fuzzed_registry_csvs_give_a_result_or_one_line(seed, tmp_path_factory, registry_template):
     _check("csv", seed, tmp_path_factory.mktemp("csv"), registry_template)
 
 
@@ -62,17 +62,29 @@ def test_fuzzed_masks_give_a_result_or_one_line(seed, tmp_path_factory):
     _check("mask", seed, tmp_path_factory.mktemp("mask"), None)
 
 
-@pytest.mark.parametrize("name, text", [
-    ("deep.json", "[" * 100_000 + "]" * 100_000),
-    ("deep.yaml", "a:\n" + "".join("  " * i + "- \n" for i in range(1, 300))),
-    ("bomb.yaml", "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a]\n"
-                  "herniation: {level: L5-S1, morphology: extrusion}\n"),
-    ("big.json", '{"herniation": {"level": "L5-S1", "morphology": "extrusion"}, "mri": ['
-                 + '{"date": "2026-01-01", "volume_mm3": 1},' * 150_000
-                 + '{"date": "2026-01-01", "volume_mm3": 1}]}'),
-    ("bigint.json", '{"herniation": {"level": "L5-S1", "morphology": "extrusion"}, '
-                    '"patient": {"age_years": 1' + "0" * 5000 + "}}"),
-])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("deep.json", "[" * 100_000 + "]" * 100_000),
+        ("deep.yaml", "a:\n" + "".join("  " * i + "- \n" for i in range(1, 300))),
+        (
+            "bomb.yaml",
+            "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a]\n"
+            "herniation: {level: L5-S1, morphology: extrusion}\n",
+        ),
+        (
+            "big.json",
+            '{"herniation": {"level": "L5-S1", "morphology": "extrusion"}, "mri": ['
+            + '{"date": "2026-01-01", "volume_mm3": 1},' * 150_000
+            + '{"date": "2026-01-01", "volume_mm3": 1}]}',
+        ),
+        (
+            "bigint.json",
+            '{"herniation": {"level": "L5-S1", "morphology": "extrusion"}, '
+            '"patient": {"age_years": 1' + "0" * 5000 + "}}",
+        ),
+    ],
+)
 def test_hostile_case_files_are_refused_on_one_line_quickly(tmp_path, name, text):
     """Findings: deeply nested YAML gave a RecursionError; a 6 MB case file took
     23-55 s to parse. Both are now refused on one line before any deep work."""

@@ -50,8 +50,12 @@ def phantom_files(tmp_path_factory, make_masks, oblique_phantom) -> dict[str, Pa
     """The oblique phantom written in every supported format."""
     labels, affine = oblique_phantom
     d = tmp_path_factory.mktemp("phantom")
-    files = {"nii": d / "p.nii", "nii.gz": d / "p.nii.gz", "nrrd": d / "p.nrrd",
-             "seg": d / "p_seg.dcm"}
+    files = {
+        "nii": d / "p.nii",
+        "nii.gz": d / "p.nii.gz",
+        "nrrd": d / "p.nrrd",
+        "seg": d / "p_seg.dcm",
+    }
     make_masks.write_nifti(labels, affine, files["nii"])
     make_masks.write_nifti(labels, affine, files["nii.gz"])
     make_masks.write_nrrd(labels, affine, files["nrrd"])

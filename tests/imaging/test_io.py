@@ -26,8 +26,9 @@ def test_every_format_gives_the_phantoms_volume(phantom_files, oblique_phantom, 
 
 
 @pytest.mark.parametrize("fmt", ["nrrd", "seg"])
-def test_formats_place_the_voxels_at_the_same_points_in_space(phantom_files, fmt,
-                                                             labelled_world_points):
+def test_formats_place_the_voxels_at_the_same_points_in_space(
+    phantom_files, fmt, labelled_world_points
+):
     """Not only the count: the labelled voxel centres coincide in RAS mm across formats."""
     ref = HerniationMask.from_nifti(phantom_files["nii.gz"])
     other = HerniationMask.from_file(phantom_files[fmt])
@@ -66,11 +67,18 @@ def test_dicom_seg_volume_matches_highdicoms_own_reading(phantom_files):
         hd_volume = hd_count * abs(np.linalg.det(vol.affine[:3, :3]))
         assert ours.voxel_count == hd_count
         assert ours.volume_mm3 == pytest.approx(hd_volume, rel=1e-9)
-        in_segment = [i for i, f in enumerate(ds.PerFrameFunctionalGroupsSequence)
-                      if f.SegmentIdentificationSequence[0].ReferencedSegmentNumber == n]
+        in_segment = [
+            i
+            for i, f in enumerate(ds.PerFrameFunctionalGroupsSequence)
+            if f.SegmentIdentificationSequence[0].ReferencedSegmentNumber == n
+        ]
         raw = int(np.count_nonzero(frames[in_segment]))
-        raw_volume = raw * float(pm.PixelSpacing[0]) * float(pm.PixelSpacing[1]) * float(
-            pm.SpacingBetweenSlices)
+        raw_volume = (
+            raw
+            * float(pm.PixelSpacing[0])
+            * float(pm.PixelSpacing[1])
+            * float(pm.SpacingBetweenSlices)
+        )
         assert ours.volume_mm3 == pytest.approx(raw_volume, rel=1e-9)
     assert mask.label_names == {1: "disc (synthetic)", 2: "herniation (synthetic)"}
 
@@ -78,8 +86,7 @@ def test_dicom_seg_volume_matches_highdicoms_own_reading(phantom_files):
 def test_labelmap_dicom_seg_reads_like_binary(tmp_path, make_masks, oblique_phantom):
     labels, affine = oblique_phantom
     path = tmp_path / "labelmap.dcm"
-    make_masks.write_dicom_seg(labels, affine, path, tag="labelmap",
-                               segmentation_type="LABELMAP")
+    make_masks.write_dicom_seg(labels, affine, path, tag="labelmap", segmentation_type="LABELMAP")
     mask = HerniationMask.from_file(path)
     for n in (1, 2):
         assert mask_volume(mask, label=n).voxel_count == int(np.count_nonzero(labels == n))
@@ -96,12 +103,16 @@ def test_dicom_seg_segment_without_voxels_measures_zero(tmp_path, make_masks):
     path = tmp_path / "gone.dcm"
     make_masks.write_dicom_seg(labels, affine, path, tag="gone")
     ds = pydicom.dcmread(path)
-    keep = [i for i, f in enumerate(ds.PerFrameFunctionalGroupsSequence)
-            if f.SegmentIdentificationSequence[0].ReferencedSegmentNumber == 1]
+    keep = [
+        i
+        for i, f in enumerate(ds.PerFrameFunctionalGroupsSequence)
+        if f.SegmentIdentificationSequence[0].ReferencedSegmentNumber == 1
+    ]
     assert len(keep) < ds.NumberOfFrames
     frames = ds.pixel_array[keep]
     ds.PerFrameFunctionalGroupsSequence = pydicom.Sequence(
-        [ds.PerFrameFunctionalGroupsSequence[i] for i in keep])
+        [ds.PerFrameFunctionalGroupsSequence[i] for i in keep]
+    )
     ds.NumberOfFrames = len(keep)
     from pydicom.pixels import pack_bits
 
@@ -130,11 +141,20 @@ def _seg_with(tmp_path, make_masks, edit) -> Path:
 def test_unevenly_spaced_seg_frames_are_rejected(tmp_path, make_masks):
     def shift(ds):
         pos = ds.PerFrameFunctionalGroupsSequence[0].PlanePositionSequence[0]
-        normal = np.cross(*np.reshape([float(v) for v in ds.SharedFunctionalGroupsSequence[0]
-                                       .PlaneOrientationSequence[0].ImageOrientationPatient],
-                                      (2, 3)))
-        pos.ImagePositionPatient = [float(a) + 1.7 * b for a, b in
-                                    zip(pos.ImagePositionPatient, normal, strict=True)]
+        normal = np.cross(
+            *np.reshape(
+                [
+                    float(v)
+                    for v in ds.SharedFunctionalGroupsSequence[0]
+                    .PlaneOrientationSequence[0]
+                    .ImageOrientationPatient
+                ],
+                (2, 3),
+            )
+        )
+        pos.ImagePositionPatient = [
+            float(a) + 1.7 * b for a, b in zip(pos.ImagePositionPatient, normal, strict=True)
+        ]
 
     with pytest.raises(ImagingError, match="not evenly spaced"):
         HerniationMask.from_file(_seg_with(tmp_path, make_masks, shift))
@@ -142,8 +162,9 @@ def test_unevenly_spaced_seg_frames_are_rejected(tmp_path, make_masks):
 
 def test_seg_frame_referring_to_unknown_segment_is_rejected(tmp_path, make_masks):
     def renumber(ds):
-        ds.PerFrameFunctionalGroupsSequence[0].SegmentIdentificationSequence[0]\
-            .ReferencedSegmentNumber = 9
+        ds.PerFrameFunctionalGroupsSequence[0].SegmentIdentificationSequence[
+            0
+        ].ReferencedSegmentNumber = 9
 
     with pytest.raises(ImagingError, match=r"segments \[9\]"):
         HerniationMask.from_file(_seg_with(tmp_path, make_masks, renumber))
@@ -159,18 +180,31 @@ def test_overlapping_seg_segments_are_rejected(tmp_path, make_masks):
 
     frames = np.zeros((2, 8, 8, 2), dtype=bool)
     frames[:, 2:6, 2:6, 0] = True
-    frames[:, 4:7, 4:7, 1] = True   # overlaps segment 1
-    desc = [hd.seg.SegmentDescription(
-        segment_number=n, segment_label=f"s{n}",
-        segmented_property_category=codes.SCT.Tissue, segmented_property_type=codes.SCT.Tissue,
-        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL) for n in (1, 2)]
+    frames[:, 4:7, 4:7, 1] = True  # overlaps segment 1
+    desc = [
+        hd.seg.SegmentDescription(
+            segment_number=n,
+            segment_label=f"s{n}",
+            segmented_property_category=codes.SCT.Tissue,
+            segmented_property_type=codes.SCT.Tissue,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+        )
+        for n in (1, 2)
+    ]
     seg = hd.seg.Segmentation(
-        source_images=sources, pixel_array=frames,
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=desc,
-        series_instance_uid=pydicom.uid.generate_uid(), series_number=2,
-        sop_instance_uid=pydicom.uid.generate_uid(), instance_number=1,
-        manufacturer="resorb synthetic", manufacturer_model_name="test",
-        software_versions="0", device_serial_number="0")
+        source_images=sources,
+        pixel_array=frames,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=desc,
+        series_instance_uid=pydicom.uid.generate_uid(),
+        series_number=2,
+        sop_instance_uid=pydicom.uid.generate_uid(),
+        instance_number=1,
+        manufacturer="resorb synthetic",
+        manufacturer_model_name="test",
+        software_versions="0",
+        device_serial_number="0",
+    )
     path = tmp_path / "overlap.dcm"
     seg.save_as(path)
     with pytest.raises(ImagingError, match="segments 1 and 2 overlap"):
@@ -194,6 +228,7 @@ def test_fractional_segmentation_is_rejected(tmp_path, make_masks):
 
 
 # Bad files ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["m.nii", "m.nii.gz", "m.nrrd", "m.dcm", "m"])
 def test_missing_file_is_named(tmp_path, name):
@@ -253,7 +288,7 @@ def test_scaled_nifti_labels_are_read_as_whole_numbers(tmp_path):
     nib.save(nib.Nifti1Image(data, np.diag([2.0, 2.0, 2.0, 1.0])), path)
     with path.open("rb") as fh:
         hdr = nib.Nifti1Header.from_fileobj(fh)
-    hdr["scl_slope"], hdr["scl_inter"] = 2.0, 0.0   # stored 1 -> label 2
+    hdr["scl_slope"], hdr["scl_inter"] = 2.0, 0.0  # stored 1 -> label 2
     raw = bytearray(path.read_bytes())
     raw[: len(hdr.binaryblock)] = hdr.binaryblock
     path.write_bytes(bytes(raw))
@@ -281,8 +316,9 @@ def test_nrrd_without_geometry_is_rejected(tmp_path):
 def test_nrrd_with_spacings_only_gets_a_diagonal_affine(tmp_path):
     import nrrd
 
-    nrrd.write(str(tmp_path / "sp.nrrd"), np.ones((3, 4, 5), np.uint8),
-               {"spacings": [0.5, 1.0, 2.0]})
+    nrrd.write(
+        str(tmp_path / "sp.nrrd"), np.ones((3, 4, 5), np.uint8), {"spacings": [0.5, 1.0, 2.0]}
+    )
     m = mask_volume(HerniationMask.from_file(tmp_path / "sp.nrrd"))
     assert (m.voxel_count, m.volume_mm3) == (60, 60.0)
 
@@ -333,13 +369,17 @@ def test_slicer_seg_nrrd_declares_its_segments(tmp_path):
     """Slicer writes SegmentN_LabelValue / SegmentN_Name; a declared empty segment is 0 mm3."""
     import nrrd
 
-    data = np.zeros((1, 6, 6, 4), np.uint8)   # one layer, like a single-layer .seg.nrrd
+    data = np.zeros((1, 6, 6, 4), np.uint8)  # one layer, like a single-layer .seg.nrrd
     data[0, 1:3, 1:3, 1:3] = 1
-    header = {"space": "left-posterior-superior",
-              "space directions": np.array([[np.nan] * 3, [0.5, 0, 0], [0, 0.5, 0], [0, 0, 2.0]]),
-              "kinds": ["list", "domain", "domain", "domain"],
-              "Segment0_LabelValue": "1", "Segment0_Name": "disc",
-              "Segment1_LabelValue": "2", "Segment1_Name": "herniation"}
+    header = {
+        "space": "left-posterior-superior",
+        "space directions": np.array([[np.nan] * 3, [0.5, 0, 0], [0, 0.5, 0], [0, 0, 2.0]]),
+        "kinds": ["list", "domain", "domain", "domain"],
+        "Segment0_LabelValue": "1",
+        "Segment0_Name": "disc",
+        "Segment1_LabelValue": "2",
+        "Segment1_Name": "herniation",
+    }
     path = tmp_path / "case.seg.nrrd"
     nrrd.write(str(path), data, header)
     mask = HerniationMask.from_file(path)
@@ -354,9 +394,11 @@ def test_slicer_seg_nrrd_declares_its_segments(tmp_path):
 def test_multi_layer_nrrd_is_rejected(tmp_path):
     import nrrd
 
-    header = {"space": "left-posterior-superior",
-              "space directions": np.array([[np.nan] * 3, [1, 0, 0], [0, 1, 0], [0, 0, 1]]),
-              "kinds": ["list", "domain", "domain", "domain"]}
+    header = {
+        "space": "left-posterior-superior",
+        "space directions": np.array([[np.nan] * 3, [1, 0, 0], [0, 1, 0], [0, 0, 1]]),
+        "kinds": ["list", "domain", "domain", "domain"],
+    }
     nrrd.write(str(tmp_path / "layers.nrrd"), np.zeros((2, 3, 3, 3), np.uint8), header)
     with pytest.raises(ImagingError, match="one layer"):
         HerniationMask.from_file(tmp_path / "layers.nrrd")

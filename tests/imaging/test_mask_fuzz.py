@@ -34,9 +34,12 @@ BUDGET = 1 << 20
 
 def _sources() -> dict[str, bytes]:
     nii_gz = (EXAMPLES / "baseline.nii.gz").read_bytes()
-    return {"m.nii.gz": nii_gz, "m.nii": gzip.decompress(nii_gz),
-            "m.nrrd": (EXAMPLES / "baseline.nrrd").read_bytes(),
-            "m.dcm": (EXAMPLES / "baseline_seg.dcm").read_bytes()}
+    return {
+        "m.nii.gz": nii_gz,
+        "m.nii": gzip.decompress(nii_gz),
+        "m.nrrd": (EXAMPLES / "baseline.nrrd").read_bytes(),
+        "m.dcm": (EXAMPLES / "baseline_seg.dcm").read_bytes(),
+    }
 
 
 SOURCES = _sources()
@@ -48,9 +51,12 @@ def mutations(draw, name: str) -> tuple:
     size = len(SOURCES[name])
     # Headers are where parsers go wrong: bias the edits towards the first 1,500 bytes.
     edits = tuple(
-        (draw(st.integers(0, draw(st.sampled_from([min(size, 1500), size])) - 1)),
-         draw(st.integers(0, 255)))
-        for _ in range(draw(st.integers(0, 8))))
+        (
+            draw(st.integers(0, draw(st.sampled_from([min(size, 1500), size])) - 1)),
+            draw(st.integers(0, 255)),
+        )
+        for _ in range(draw(st.integers(0, 8)))
+    )
     cut = draw(st.none() | st.integers(1, size))
     tail = draw(st.binary(max_size=64)) if draw(st.integers(0, 9)) == 0 else b""
     return edits, cut, tail
@@ -80,12 +86,16 @@ def _check(tmp_path: Path, name: str, blob: bytes) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(SOURCES))
-def test_mutated_mask_files_are_measured_or_refused_on_one_line(tmp_path_factory, capfd,
-                                                               name):
+def test_mutated_mask_files_are_measured_or_refused_on_one_line(tmp_path_factory, capfd, name):
     folder = tmp_path_factory.mktemp("fuzz")
 
-    @settings(max_examples=N, deadline=None, derandomize=True, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @settings(
+        max_examples=N,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
     @given(mutation=mutations(name))
     def run(mutation):
         _check(folder, name, mutate(name, mutation))

@@ -58,8 +58,10 @@ def _true_volume(labels) -> float:
 
 # SEG slice spacing ----------------------------------------------------------------------------
 
+
 def test_seg_without_spacing_whose_segmented_slices_are_not_adjacent_is_refused_not_doubled(
-        tmp_path, make_masks):
+    tmp_path, make_masks
+):
     """Slices 1 and 3 segmented, slice 2 empty and left out: the frame gap (8 mm) is two
     slice spacings, which nothing in the SEG says; the smallest gap used to be taken as the
     spacing and doubled the volume. Now: refused, naming the way out."""
@@ -94,7 +96,8 @@ def test_seg_with_spacing_and_non_adjacent_slices_is_exact(tmp_path, make_masks)
 
 
 def test_one_slice_seg_without_spacing_is_refused_instead_of_using_slice_thickness(
-        tmp_path, make_masks):
+    tmp_path, make_masks
+):
     """SliceThickness is not the spacing (slices may overlap or have gaps): with the
     thickness set 9 % off the spacing, the old reader was 9 % off; now it refuses, and the
     source series gives the exact spacing."""
@@ -126,8 +129,9 @@ def test_seg_frames_off_the_source_slices_are_refused(tmp_path, make_masks):
     labels = _labels_on_slices([1, 2])
     path, sources = _seg(tmp_path, make_masks, labels, edit=_drop_spacing)
     for ds in sources:  # the "source" series is shifted by half a slice
-        ds.ImagePositionPatient = [float(v) + 2.0 * n for v, n in
-                                   zip(ds.ImagePositionPatient, _normal(ds), strict=True)]
+        ds.ImagePositionPatient = [
+            float(v) + 2.0 * n for v, n in zip(ds.ImagePositionPatient, _normal(ds), strict=True)
+        ]
     with pytest.raises(ImagingError, match="do not lie on the source series"):
         HerniationMask.from_dicom_seg(path, source_images=sources)
 
@@ -138,7 +142,8 @@ def _normal(ds) -> np.ndarray:
 
 
 def test_seg_with_frames_200_mm_apart_and_spacing_0_001_is_refused_without_allocating(
-        tmp_path, make_masks):
+    tmp_path, make_masks
+):
     """The hostile SEG of the review: two frames 200 mm apart and SpacingBetweenSlices
     0.001 mm implied 200,001 slices (1.3 GB) and reported 0.38 mm3. Now refused while the
     traced memory stays under 20 MB."""
@@ -146,15 +151,19 @@ def test_seg_with_frames_200_mm_apart_and_spacing_0_001_is_refused_without_alloc
 
     def edit(ds):
         _drop_spacing(ds)
-        ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].SpacingBetweenSlices = \
-            0.001
+        ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].SpacingBetweenSlices = 0.001
         pos = ds.PerFrameFunctionalGroupsSequence[1].PlanePositionSequence[0]
         first = ds.PerFrameFunctionalGroupsSequence[0].PlanePositionSequence[0]
-        iop = [float(v) for v in ds.SharedFunctionalGroupsSequence[0]
-               .PlaneOrientationSequence[0].ImageOrientationPatient]
+        iop = [
+            float(v)
+            for v in ds.SharedFunctionalGroupsSequence[0]
+            .PlaneOrientationSequence[0]
+            .ImageOrientationPatient
+        ]
         n = np.cross(iop[:3], iop[3:])
-        pos.ImagePositionPatient = [float(a) + 200.0 * b for a, b in
-                                    zip(first.ImagePositionPatient, n, strict=True)]
+        pos.ImagePositionPatient = [
+            float(a) + 200.0 * b for a, b in zip(first.ImagePositionPatient, n, strict=True)
+        ]
 
     path, _ = _seg(tmp_path, make_masks, labels, edit=edit)
     assert path.stat().st_size < 20_000
@@ -179,8 +188,7 @@ def test_seg_spacing_far_below_the_slice_thickness_is_refused(tmp_path, make_mas
         HerniationMask.from_dicom_seg(path)
 
 
-def test_seg_whose_grid_exceeds_the_voxel_budget_is_refused_before_allocation(
-        tmp_path, make_masks):
+def test_seg_whose_grid_exceeds_the_voxel_budget_is_refused_before_allocation(tmp_path, make_masks):
     labels = _labels_on_slices([0, 1], n_slices=2)
     path, _ = _seg(tmp_path, make_masks, labels)
     with pytest.raises(ImagingError, match="exceed the mask limit"):
@@ -212,6 +220,7 @@ def test_seg_without_functional_groups_is_refused_on_one_line(tmp_path, make_mas
 
 
 # NIfTI ----------------------------------------------------------------------------------------
+
 
 def test_one_megabyte_nifti_gz_declaring_a_billion_voxels_is_refused_before_allocation(tmp_path):
     """The review's 1 MB .nii.gz took 1.09 GB and reported 1.5e9 mm3 with exit 0."""
@@ -261,8 +270,7 @@ def _conflicting_nifti(path: Path) -> None:
     nib.save(img, path)
 
 
-def test_nifti_with_conflicting_qform_and_sform_uses_the_sform_and_warns_naming_both(
-        tmp_path):
+def test_nifti_with_conflicting_qform_and_sform_uses_the_sform_and_warns_naming_both(tmp_path):
     """Rule: nibabel's (sform first). The qform reading (ITK's) gives 3.5 mm slices,
     12.5 % less; the warning names both voxel volumes."""
     path = tmp_path / "conflict.nii.gz"
@@ -307,12 +315,15 @@ def test_five_d_nifti_with_a_second_volume_is_still_refused(tmp_path):
 
 # NRRD -----------------------------------------------------------------------------------------
 
+
 def _nhdr(folder: Path, data_file: str, *, encoding: str = "raw") -> Path:
     path = folder / "mask.nhdr"
-    path.write_text("NRRD0004\ntype: uint8\ndimension: 3\nsizes: 4 4 4\n"
-                    "space: left-posterior-superior\n"
-                    "space directions: (1,0,0) (0,1,0) (0,0,2)\n"
-                    f"encoding: {encoding}\ndata file: {data_file}\n\n")
+    path.write_text(
+        "NRRD0004\ntype: uint8\ndimension: 3\nsizes: 4 4 4\n"
+        "space: left-posterior-superior\n"
+        "space directions: (1,0,0) (0,1,0) (0,0,2)\n"
+        f"encoding: {encoding}\ndata file: {data_file}\n\n"
+    )
     return path
 
 
@@ -324,8 +335,9 @@ def test_nrrd_detached_data_beside_the_header_is_read(tmp_path):
     assert m.volume_mm3 == pytest.approx(8 * 2.0)
 
 
-@pytest.mark.parametrize("data_file", ["/etc/passwd", "../outside.raw", "sub/../../outside.raw",
-                                       "LIST", "link.raw"])
+@pytest.mark.parametrize(
+    "data_file", ["/etc/passwd", "../outside.raw", "sub/../../outside.raw", "LIST", "link.raw"]
+)
 def test_nrrd_data_file_outside_its_folder_is_refused(tmp_path, data_file):
     """The review read a system file named by 'data file:'; now only a plain file name in
     the header's folder is read (a link leading out counts as outside)."""
@@ -339,8 +351,9 @@ def test_nrrd_data_file_outside_its_folder_is_refused(tmp_path, data_file):
 
 def test_nrrd_gzip_that_inflates_beyond_its_declared_sizes_is_refused(tmp_path):
     path = tmp_path / "bomb.nrrd"
-    header = (b"NRRD0004\ntype: uint8\ndimension: 3\nsizes: 4 4 4\n"
-              b"spacings: 1 1 1\nencoding: gzip\n\n")
+    header = (
+        b"NRRD0004\ntype: uint8\ndimension: 3\nsizes: 4 4 4\nspacings: 1 1 1\nencoding: gzip\n\n"
+    )
     path.write_bytes(header + gzip.compress(b"\0" * (64 << 20)))
     tracemalloc.start()
     try:
@@ -354,16 +367,20 @@ def test_nrrd_gzip_that_inflates_beyond_its_declared_sizes_is_refused(tmp_path):
 
 def test_nrrd_declaring_too_many_voxels_is_refused(tmp_path):
     path = tmp_path / "huge.nrrd"
-    path.write_bytes(b"NRRD0004\ntype: uint8\ndimension: 3\nsizes: 5000 5000 5000\n"
-                     b"spacings: 1 1 1\nencoding: gzip\n\n" + gzip.compress(b"\0" * 100))
+    path.write_bytes(
+        b"NRRD0004\ntype: uint8\ndimension: 3\nsizes: 5000 5000 5000\n"
+        b"spacings: 1 1 1\nencoding: gzip\n\n" + gzip.compress(b"\0" * 100)
+    )
     with pytest.raises(ImagingError, match="exceed the mask limit"):
         HerniationMask.from_file(path)
 
 
 # Command line ---------------------------------------------------------------------------------
 
+
 def test_volume_command_refuses_a_seg_without_spacing_with_exit_2_and_one_line(
-        tmp_path, make_masks, capsys):
+    tmp_path, make_masks, capsys
+):
     labels = _labels_on_slices([1, 3])
     path, sources = _seg(tmp_path, make_masks, labels, edit=_drop_spacing)
     code, out, err = run_cli(capsys, "volume", str(path), "--json")
@@ -375,8 +392,9 @@ def test_volume_command_refuses_a_seg_without_spacing_with_exit_2_and_one_line(
         ds.save_as(folder / f"{i}.dcm", enforce_file_format=True)
     import json
 
-    code, out, err = run_cli(capsys, "volume", str(path), "--source-images", str(folder),
-                             "--label", "1", "--json")
+    code, out, err = run_cli(
+        capsys, "volume", str(path), "--source-images", str(folder), "--label", "1", "--json"
+    )
     assert code == 0, err
     assert json.loads(out)["volume_mm3"] == pytest.approx(_true_volume(labels))
 
@@ -404,7 +422,8 @@ def test_seg_with_its_spacing_ignores_source_images_of_another_series(tmp_path, 
 
 
 def test_seg_with_values_pydicom_warns_about_is_read_without_a_library_warning(
-        tmp_path, make_masks):
+    tmp_path, make_masks
+):
     """pydicom warns about over-long values, quoting them; the reader stays silent
     (pytest turns any warning into an error here)."""
     import warnings
@@ -425,8 +444,7 @@ def test_seg_with_values_pydicom_warns_about_is_read_without_a_library_warning(
     assert mask.label_names[1].startswith("Jane Doe herniation")
 
 
-def test_mask_whose_geometry_gives_an_implausible_volume_is_refused_with_exit_2(
-        tmp_path, capsys):
+def test_mask_whose_geometry_gives_an_implausible_volume_is_refused_with_exit_2(tmp_path, capsys):
     """The review's mask reported 1.5e9 mm3 with exit 0: voxels of 100 mm edges. The one
     set of plausible bounds (0-30,000 mm3, resorb.domain.bounds) applies to masks too."""
     import nibabel as nib
@@ -450,10 +468,12 @@ def test_assess_reports_the_qform_sform_conflict_in_its_warnings(tmp_path, capsy
     path = tmp_path / "conflict.nii.gz"
     _conflicting_nifti(path)
     case = tmp_path / "case.yaml"
-    case.write_text("herniation: {level: L5-S1, morphology: extrusion}\n"
-                    "mri:\n"
-                    f"  - {{date: 2026-02-20, mask: {path.name}, label: 1}}\n"
-                    "  - {date: 2026-06-20, volume_mm3: 60}\n")
+    case.write_text(
+        "herniation: {level: L5-S1, morphology: extrusion}\n"
+        "mri:\n"
+        f"  - {{date: 2026-02-20, mask: {path.name}, label: 1}}\n"
+        "  - {date: 2026-06-20, volume_mm3: 60}\n"
+    )
     code, out, err = run_cli(capsys, "assess", str(case), "--json")
     assert code == 0, err
     found = [w for w in json.loads(out)["warnings"] if w["field"] == "mri[0].mask"]

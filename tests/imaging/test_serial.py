@@ -31,20 +31,23 @@ def test_worked_example_of_orthop_surg_2014():
     assert r.delta_mm3 == pytest.approx(653.66 - 1918.35)
 
 
-@pytest.mark.parametrize(("v0", "v1", "grade"), [
-    (1000, 0, ResorptionGrade.COMPLETE),          # 100 %: fragment no longer visible
-    (1000, 1e-9, ResorptionGrade.SIGNIFICANT),    # 99.9999... % is not complete
-    (1000, 500, ResorptionGrade.SIGNIFICANT),     # exactly 50 %
-    (1000, 500.001, ResorptionGrade.PARTIAL),
-    (1000, 750, ResorptionGrade.PARTIAL),         # exactly 25 %
-    (1000, 750.001, ResorptionGrade.UNCHANGED),
-    (1000, 1000, ResorptionGrade.UNCHANGED),
-    (1000, 1249.999, ResorptionGrade.UNCHANGED),
-    (1000, 1250, ResorptionGrade.ENLARGED),       # exactly -25 %
-    (3, 2.25, ResorptionGrade.PARTIAL),           # 25 % despite binary rounding
-    (0.3, 0.15, ResorptionGrade.SIGNIFICANT),     # 50 % despite binary rounding
-    (0.3, 0.375, ResorptionGrade.ENLARGED),       # -25 % despite binary rounding
-])
+@pytest.mark.parametrize(
+    ("v0", "v1", "grade"),
+    [
+        (1000, 0, ResorptionGrade.COMPLETE),  # 100 %: fragment no longer visible
+        (1000, 1e-9, ResorptionGrade.SIGNIFICANT),  # 99.9999... % is not complete
+        (1000, 500, ResorptionGrade.SIGNIFICANT),  # exactly 50 %
+        (1000, 500.001, ResorptionGrade.PARTIAL),
+        (1000, 750, ResorptionGrade.PARTIAL),  # exactly 25 %
+        (1000, 750.001, ResorptionGrade.UNCHANGED),
+        (1000, 1000, ResorptionGrade.UNCHANGED),
+        (1000, 1249.999, ResorptionGrade.UNCHANGED),
+        (1000, 1250, ResorptionGrade.ENLARGED),  # exactly -25 %
+        (3, 2.25, ResorptionGrade.PARTIAL),  # 25 % despite binary rounding
+        (0.3, 0.15, ResorptionGrade.SIGNIFICANT),  # 50 % despite binary rounding
+        (0.3, 0.375, ResorptionGrade.ENLARGED),  # -25 % despite binary rounding
+    ],
+)
 def test_grade_boundaries(v0, v1, grade):
     assert compare_volumes(v0, v1, grading=ZOU, mdc_mm3=0).grade is grade
 
@@ -93,7 +96,7 @@ def test_error_model_refuses_bad_input_naming_the_field():
 
 def test_change_within_mdc_is_flagged_and_warned_when_graded_as_change():
     with pytest.warns(WithinMeasurementErrorWarning, match="within the minimal detectable"):
-        r = compare_volumes(1000, 600, grading=ZOU, mdc_mm3=400)   # |delta| == MDC
+        r = compare_volumes(1000, 600, grading=ZOU, mdc_mm3=400)  # |delta| == MDC
     assert r.grade is ResorptionGrade.PARTIAL
     assert r.within_mdc
 
@@ -133,23 +136,28 @@ def test_enlargement_gives_negative_resorption():
     assert r.delta_mm3 == pytest.approx(400.0)
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"v0_mm3": 0, "v1_mm3": 5}, "v0_mm3"),
-    ({"v0_mm3": -10, "v1_mm3": 5}, "v0_mm3"),
-    ({"v0_mm3": math.nan, "v1_mm3": 5}, "v0_mm3"),
-    ({"v0_mm3": 10, "v1_mm3": -5}, "v1_mm3"),
-    ({"v0_mm3": 10, "v1_mm3": math.inf}, "v1_mm3"),
-    ({"v0_mm3": 10, "v1_mm3": 5, "days": 0}, "days"),
-    ({"v0_mm3": 10, "v1_mm3": 5, "mdc_mm3": -1}, "mdc_mm3"),
-    ({"v0_mm3": 10, "v1_mm3": "x"}, "v1_mm3"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"v0_mm3": 0, "v1_mm3": 5}, "v0_mm3"),
+        ({"v0_mm3": -10, "v1_mm3": 5}, "v0_mm3"),
+        ({"v0_mm3": math.nan, "v1_mm3": 5}, "v0_mm3"),
+        ({"v0_mm3": 10, "v1_mm3": -5}, "v1_mm3"),
+        ({"v0_mm3": 10, "v1_mm3": math.inf}, "v1_mm3"),
+        ({"v0_mm3": 10, "v1_mm3": 5, "days": 0}, "days"),
+        ({"v0_mm3": 10, "v1_mm3": 5, "mdc_mm3": -1}, "mdc_mm3"),
+        ({"v0_mm3": 10, "v1_mm3": "x"}, "v1_mm3"),
+    ],
+)
 def test_bad_input_names_the_field(kwargs, field):
     with pytest.raises(InvalidInputError, match=field):
         compare_volumes(**kwargs)
 
 
-@pytest.mark.parametrize(("p", "s", "e"), [(50, 25, -25), (25, 50, 10), (0, 50, -25),
-                                           (25, 100, -25), (25, 50, float("nan"))])
+@pytest.mark.parametrize(
+    ("p", "s", "e"),
+    [(50, 25, -25), (25, 50, 10), (0, 50, -25), (25, 100, -25), (25, 50, float("nan"))],
+)
 def test_inconsistent_thresholds_are_rejected(p, s, e):
     with pytest.raises(InvalidInputError, match="grading"):
         ResorptionGrading(partial_percent=p, significant_percent=s, enlarged_percent=e)
@@ -160,7 +168,10 @@ def test_thresholds_left_out_come_from_the_evidence_base():
     assert default == ResorptionGrading.from_evidence()
     one = ResorptionGrading(significant_percent=30)
     assert (one.partial_percent, one.significant_percent, one.enlarged_percent) == (
-        default.partial_percent, 30.0, default.enlarged_percent)
+        default.partial_percent,
+        30.0,
+        default.enlarged_percent,
+    )
     assert one.sources == ("user:significant_percent", *default.sources)
     assert ZOU.sources == ("user",)
 
@@ -169,7 +180,8 @@ def test_custom_thresholds_change_the_grade():
     """The Suzhou definition of prominent reabsorption (>= 30 %) as a custom threshold."""
     suzhou = ResorptionGrading(partial_percent=10, significant_percent=30, enlarged_percent=-10)
     assert compare_volumes(1000, 690, grading=suzhou, mdc_mm3=0).grade is (
-        ResorptionGrade.SIGNIFICANT)
+        ResorptionGrade.SIGNIFICANT
+    )
     assert compare_volumes(1000, 690, grading=ZOU, mdc_mm3=0).grade is ResorptionGrade.PARTIAL
 
 

@@ -64,9 +64,9 @@ def test_volume_scales_with_voxel_spacing():
 
 def test_label_selection_counts_only_that_label_and_default_counts_all_nonzero():
     labels = np.zeros((6, 6, 6), dtype=np.uint8)
-    labels[0:2, 0:2, 0:2] = 1   # 8 voxels
-    labels[3:6, 3:6, 3:4] = 2   # 9 voxels
-    labels[5, 0, 0] = 255       # 1 voxel
+    labels[0:2, 0:2, 0:2] = 1  # 8 voxels
+    labels[3:6, 3:6, 3:4] = 2  # 9 voxels
+    labels[5, 0, 0] = 255  # 1 voxel
     assert mask_volume(labels, spacing_mm=(1, 1, 1), label=1).voxel_count == 8
     assert mask_volume(labels, spacing_mm=(1, 1, 1), label=2).voxel_count == 9
     assert mask_volume(labels, spacing_mm=(1, 1, 1), label=255).voxel_count == 1
@@ -93,8 +93,11 @@ def test_absent_label_is_rejected_with_the_labels_present():
 
 def test_declared_but_empty_label_measures_zero():
     """A segment the file declares (DICOM SEG) but that has no voxels: fragment not visible."""
-    mask = HerniationMask(labels=np.zeros((3, 3, 3), dtype=np.uint8), affine=np.eye(4),
-                          declared_labels=frozenset({1, 2}))
+    mask = HerniationMask(
+        labels=np.zeros((3, 3, 3), dtype=np.uint8),
+        affine=np.eye(4),
+        declared_labels=frozenset({1, 2}),
+    )
     assert mask_volume(mask, label=2).volume_mm3 == 0.0
     with pytest.raises(ImagingError, match="label: 3 is not present"):
         mask_volume(mask, label=3)
@@ -122,13 +125,16 @@ def test_whole_number_float_labels_are_accepted_and_fractions_rejected():
         mask_volume(labels, spacing_mm=(1, 1, 1))
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({}, "affine"),
-    ({"spacing_mm": (1, 1)}, "spacing_mm"),
-    ({"spacing_mm": (1, 0, 1)}, "spacing_mm"),
-    ({"affine": np.zeros((4, 4))}, "affine"),
-    ({"affine": np.eye(4), "spacing_mm": (1, 1, 1)}, "affine"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({}, "affine"),
+        ({"spacing_mm": (1, 1)}, "spacing_mm"),
+        ({"spacing_mm": (1, 0, 1)}, "spacing_mm"),
+        ({"affine": np.zeros((4, 4))}, "affine"),
+        ({"affine": np.eye(4), "spacing_mm": (1, 1, 1)}, "affine"),
+    ],
+)
 def test_bare_array_needs_valid_geometry(kwargs, field):
     with pytest.raises(InvalidInputError, match=field):
         mask_volume(np.ones((2, 2, 2), np.uint8), **kwargs)
@@ -180,8 +186,9 @@ def test_volume_invariant_to_axis_flips_when_affine_flips_too(make_masks, case):
         assert b.volume_mm3 == pytest.approx(a.volume_mm3, rel=1e-12)
     # the flipped mask describes the same voxels in space, not just the same count
     for label in (1, 2):
-        assert np.allclose(_world_points(labels, affine, label),
-                           _world_points(flipped, faff, label), atol=1e-6)
+        assert np.allclose(
+            _world_points(labels, affine, label), _world_points(flipped, faff, label), atol=1e-6
+        )
 
 
 def _world_points(labels, affine, label):
@@ -203,10 +210,15 @@ def test_ellipsoid_volume_scales_with_the_product_of_diameters(d, k):
     assert scaled == pytest.approx(base * k[0] * k[1] * k[2], rel=1e-9)
 
 
-@pytest.mark.parametrize(("args", "field"), [
-    ((-1, 5, 5), "ap_mm"), ((5, -0.1, 5), "tr_mm"), ((5, 5, float("nan")), "cc_mm"),
-    ((5, "x", 5), "tr_mm"),
-])
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ((-1, 5, 5), "ap_mm"),
+        ((5, -0.1, 5), "tr_mm"),
+        ((5, 5, float("nan")), "cc_mm"),
+        ((5, "x", 5), "tr_mm"),
+    ],
+)
 def test_ellipsoid_rejects_negative_or_non_numeric_diameters(args, field):
     with pytest.raises(InvalidInputError, match=field):
         ellipsoid_volume_mm3(*args)
@@ -220,13 +232,20 @@ def test_cavalieri_of_voxelised_phantom_equals_voxel_count_volume(make_masks):
     labels = make_masks.inside_ellipsoid(xyz, (12, 12, 30), (6, 8, 20))
     areas = labels.sum(axis=(0, 1)) * 0.25
     assert cavalieri_volume_mm3(areas, spacing_mm=3.0) == pytest.approx(
-        mask_volume(labels, affine=affine).volume_mm3, rel=1e-12)
+        mask_volume(labels, affine=affine).volume_mm3, rel=1e-12
+    )
 
 
-@pytest.mark.parametrize(("areas", "spacing", "field"), [
-    ([], 4.0, "areas_mm2"), ([1.0, -2.0], 4.0, r"areas_mm2\[1\]"), ([1.0], 0.0, "spacing_mm"),
-    ([1.0], -3, "spacing_mm"), ([float("inf")], 1.0, r"areas_mm2\[0\]"),
-])
+@pytest.mark.parametrize(
+    ("areas", "spacing", "field"),
+    [
+        ([], 4.0, "areas_mm2"),
+        ([1.0, -2.0], 4.0, r"areas_mm2\[1\]"),
+        ([1.0], 0.0, "spacing_mm"),
+        ([1.0], -3, "spacing_mm"),
+        ([float("inf")], 1.0, r"areas_mm2\[0\]"),
+    ],
+)
 def test_cavalieri_rejects_bad_input(areas, spacing, field):
     with pytest.raises(InvalidInputError, match=field):
         cavalieri_volume_mm3(areas, spacing_mm=spacing)
@@ -244,5 +263,4 @@ def test_measure_study_dispatches_on_what_the_study_gives(examples_dir):
     assert m.method == "voxel_count"
     assert m.voxel_count == 1063
     with pytest.raises(ImagingError, match=r"mri\[3\]\.label: 4 is not present"):
-        measure_study(MRIStudy(date=day, mask=examples_dir / "baseline.nii.gz", label=4,
-                               index=3))
+        measure_study(MRIStudy(date=day, mask=examples_dir / "baseline.nii.gz", label=4, index=3))

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-for _module, _extra in (("pydicom", "imaging"), ("highdicom", "imaging"),
-                        ("sqlalchemy", "web"), ("fhir.resources", "web")):
-    pytest.importorskip(_module, reason=f"interoperability tests need the {_extra} extra "
-                                        f"({_module})")
+for _module, _extra in (
+    ("pydicom", "imaging"),
+    ("highdicom", "imaging"),
+    ("sqlalchemy", "web"),
+    ("fhir.resources", "web"),
+):
+    pytest.importorskip(
+        _module, reason=f"interoperability tests need the {_extra} extra ({_module})"
+    )

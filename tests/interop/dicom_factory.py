@@ -34,11 +34,27 @@ VOXEL_MM3 = 0.5 * 0.5 * 1.0
 _SKIP_GROUPS = (0x0000, 0x0002, 0xFFFA, 0xFFFC)
 # Attributes the image itself needs with real values; they are still checked after
 # de-identification (each is in the table with a U or date/time action).
-_STRUCTURAL = {"AccessionNumber", "ReferringPhysicianName", "StudyID", "SOPInstanceUID",
-               "StudyInstanceUID", "SeriesInstanceUID",
-               "FrameOfReferenceUID", "StudyDate", "StudyTime", "ContentDate", "ContentTime",
-               "SeriesDate", "SeriesTime", "AcquisitionDate", "AcquisitionTime",
-               "PatientName", "PatientID", "PatientBirthDate", "PatientSex"}
+_STRUCTURAL = {
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "StudyID",
+    "SOPInstanceUID",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "FrameOfReferenceUID",
+    "StudyDate",
+    "StudyTime",
+    "ContentDate",
+    "ContentTime",
+    "SeriesDate",
+    "SeriesTime",
+    "AcquisitionDate",
+    "AcquisitionTime",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+}
 
 
 def _marker(tag: int, vr: str, n: int):
@@ -102,13 +118,21 @@ def fill_markers(ds: Dataset) -> dict[int, object]:
     block = ds.private_block(0x0041, "RESORB TEST", create=True)
     block.add_new(0x10, "LO", "PRIVATE-MARKER")
     ds.add_new(0x60004000, "LT", "OVERLAY-COMMENT-MARKER")
-    return {int(e.tag): e.value for e in ds
-            if int(e.tag) in basic_profile() and e.tag.group not in _SKIP_GROUPS}
+    return {
+        int(e.tag): e.value
+        for e in ds
+        if int(e.tag) in basic_profile() and e.tag.group not in _SKIP_GROUPS
+    }
 
 
-def make_mr_series(folder: Path, *, study_date: dt.date = dt.date(2025, 3, 14),
-                   study_uid: str | None = None, n_slices: int = 8,
-                   markers: bool = True) -> list[Path]:
+def make_mr_series(
+    folder: Path,
+    *,
+    study_date: dt.date = dt.date(2025, 3, 14),
+    study_uid: str | None = None,
+    n_slices: int = 8,
+    markers: bool = True,
+) -> list[Path]:
     """Write a synthetic MR series; returns the file paths."""
     folder.mkdir(parents=True, exist_ok=True)
     study_uid = study_uid or generate_uid(entropy_srcs=["resorb-test-study", str(study_date)])
@@ -232,23 +256,34 @@ def make_seg(series: list[Path], out: Path, *, markers: bool = True) -> Path:
     category = codes.SCT.MorphologicallyAbnormalStructure
     descs = [
         hd.seg.SegmentDescription(
-            segment_number=1, segment_label="herniation",
-            segmented_property_category=category, segmented_property_type=codes.SCT.Lesion,
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL),
+            segment_number=1,
+            segment_label="herniation",
+            segmented_property_category=category,
+            segmented_property_type=codes.SCT.Lesion,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+        ),
         hd.seg.SegmentDescription(
-            segment_number=2, segment_label="other",
-            segmented_property_category=category, segmented_property_type=codes.SCT.Mass,
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL),
+            segment_number=2,
+            segment_label="other",
+            segmented_property_category=category,
+            segmented_property_type=codes.SCT.Mass,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+        ),
     ]
     seg = hd.seg.Segmentation(
-        source_images=images, pixel_array=labels,
+        source_images=images,
+        pixel_array=labels,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descs,
         series_instance_uid=generate_uid(entropy_srcs=["resorb-test-seg-series", str(out)]),
         series_number=99,
         sop_instance_uid=generate_uid(entropy_srcs=["resorb-test-seg", str(out)]),
-        instance_number=1, manufacturer="resorb synthetic", manufacturer_model_name="test",
-        software_versions="0", device_serial_number="SERIAL-MARKER-1")
+        instance_number=1,
+        manufacturer="resorb synthetic",
+        manufacturer_model_name="test",
+        software_versions="0",
+        device_serial_number="SERIAL-MARKER-1",
+    )
     if markers:
         fill_markers(seg)
     seg.save_as(out)

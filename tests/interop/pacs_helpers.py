@@ -43,20 +43,36 @@ def orthanc_url() -> str:
     if "url" in _started:
         return _started["url"]
     if shutil.which("Orthanc") is None:
-        pytest.skip("Orthanc is not installed (Debian packages orthanc and orthanc-dicomweb); "
-                    "scripts/test.sh installs them and sets RESORB_TEST_ORTHANC_URL")
+        pytest.skip(
+            "Orthanc is not installed (Debian packages orthanc and orthanc-dicomweb); "
+            "scripts/test.sh installs them and sets RESORB_TEST_ORTHANC_URL"
+        )
     with socket.socket() as probe:  # a free loopback port: other test runs may hold one
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = dict(os.environ, RESORB_ORTHANC_PORT=str(port),
-               RESORB_ORTHANC_DIR=f"/tmp/resorb-orthanc-pytest-{os.getpid()}")
-    proc = subprocess.run(["bash", str(ROOT / ".ci" / "orthanc.sh")], capture_output=True,
-                          text=True, env=env, timeout=120, check=False)
+    env = dict(
+        os.environ,
+        RESORB_ORTHANC_PORT=str(port),
+        RESORB_ORTHANC_DIR=f"/tmp/resorb-orthanc-pytest-{os.getpid()}",
+    )
+    proc = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "orthanc.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
     if proc.returncode != 0:
         pytest.fail(f".ci/orthanc.sh failed: {proc.stderr.strip()[-500:]}")
     _started["url"] = proc.stdout.strip().splitlines()[-1]
-    atexit.register(subprocess.run, ["bash", str(ROOT / ".ci" / "orthanc.sh"), "stop"],
-                    env=env, capture_output=True, check=False)
+    atexit.register(
+        subprocess.run,
+        ["bash", str(ROOT / ".ci" / "orthanc.sh"), "stop"],
+        env=env,
+        capture_output=True,
+        check=False,
+    )
     return _started["url"]
 
 
@@ -67,8 +83,12 @@ def _remap(ds, mapping: dict[str, str]) -> None:
                 _remap(item, mapping)
         elif elem.VR == "UI" and elem.value:
             values = elem.value if elem.VM > 1 else [elem.value]
-            new = [mapping.setdefault(v, f"2.25.{uuid.uuid4().int}")
-                   if str(v).startswith(_TEST_UID_ROOTS) else v for v in values]
+            new = [
+                mapping.setdefault(v, f"2.25.{uuid.uuid4().int}")
+                if str(v).startswith(_TEST_UID_ROOTS)
+                else v
+                for v in values
+            ]
             elem.value = new if elem.VM > 1 else new[0]
 
 
@@ -99,14 +119,31 @@ def unique_study(folder: Path) -> dict:
     shutil.rmtree(src)
     series = [pydicom.dcmread(p) for p in out[:-1]]
     seg = pydicom.dcmread(out[-1])
-    identifiers = {patient_id, str(seg.PatientName), "ACC-556677", "STUDY-4455",
-                   "SERIAL-MARKER-1", "19700412", "20250314"}
+    identifiers = {
+        patient_id,
+        str(seg.PatientName),
+        "ACC-556677",
+        "STUDY-4455",
+        "SERIAL-MARKER-1",
+        "19700412",
+        "20250314",
+    }
     for ds in [*series, seg]:
-        for kw in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID",
-                   "FrameOfReferenceUID"):
+        for kw in (
+            "StudyInstanceUID",
+            "SeriesInstanceUID",
+            "SOPInstanceUID",
+            "FrameOfReferenceUID",
+        ):
             identifiers.add(str(ds.data_element(kw).value))
-    return {"series": series, "seg": seg, "files": out, "patient_id": patient_id,
-            "study_uid": str(seg.StudyInstanceUID), "identifiers": identifiers}
+    return {
+        "series": series,
+        "seg": seg,
+        "files": out,
+        "patient_id": patient_id,
+        "study_uid": str(seg.StudyInstanceUID),
+        "identifiers": identifiers,
+    }
 
 
 def dciodvfy_errors(path: Path) -> list[str]:
@@ -117,10 +154,10 @@ def dciodvfy_errors(path: Path) -> list[str]:
     exe = shutil.which("dciodvfy")
     if exe is None:
         pytest.skip("dciodvfy is not installed (Debian package dicom3tools)")
-    proc = subprocess.run([exe, str(path)], capture_output=True, text=True, timeout=120,
-                          check=False)
-    return [line for line in (proc.stdout + proc.stderr).splitlines()
-            if line.startswith("Error")]
+    proc = subprocess.run(
+        [exe, str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
+    return [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("Error")]
 
 
 def dsrdump_tree(path: Path) -> str:
@@ -131,7 +168,8 @@ def dsrdump_tree(path: Path) -> str:
     exe = shutil.which("dsrdump")
     if exe is None:
         pytest.skip("dsrdump is not installed (Debian package dcmtk)")
-    proc = subprocess.run([exe, str(path)], capture_output=True, text=True, timeout=120,
-                          check=False)
+    proc = subprocess.run(
+        [exe, str(path)], capture_output=True, text=True, timeout=120, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout

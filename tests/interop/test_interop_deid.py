@@ -34,8 +34,9 @@ def test_profile_table_agrees_with_the_pydicom_dictionary():
 
 
 def test_date_shifts_keep_the_interval():
-    assert shift_da("20250314", OFFSET) == (dt.date(2025, 3, 14)
-                                            + dt.timedelta(days=OFFSET)).strftime("%Y%m%d")
+    assert shift_da("20250314", OFFSET) == (
+        dt.date(2025, 3, 14) + dt.timedelta(days=OFFSET)
+    ).strftime("%Y%m%d")
     assert shift_dt("20250314101112.5+0100", -1) == "20250313101112.5+0100"
     assert shift_da("", 5) == "" and shift_da("garbage", 5) == ""
 
@@ -66,7 +67,10 @@ def test_no_basic_profile_attribute_survives_with_its_original_value(marked):
     assert survivors == []
     assert out.PatientIdentityRemoved == "YES"
     assert [c.CodeValue for c in out.DeidentificationMethodCodeSequence] == [
-        "113100", "113107", "113105"]  # Basic Profile, Modified Dates, Clean Descriptors
+        "113100",
+        "113107",
+        "113105",
+    ]  # Basic Profile, Modified Dates, Clean Descriptors
     assert out.LongitudinalTemporalInformationModified == "MODIFIED"
     assert "MARKER^INSEQ" not in repr(out)  # person names in every sequence item
     # The SR content tree and the verifying observer are cleaned, not dropped: their codes
@@ -76,8 +80,15 @@ def test_no_basic_profile_attribute_survives_with_its_original_value(marked):
         assert len(out.data_element(kw).value) == 1
         del shown[kw]
     text = repr(shown)
-    for needle in (PATIENT_NAME, PATIENT_ID, BIRTH_DATE, "PRIVATE-MARKER", "MARKER-SEQ",
-                   "OVERLAY-COMMENT-MARKER", "MARKER^PERSON"):
+    for needle in (
+        PATIENT_NAME,
+        PATIENT_ID,
+        BIRTH_DATE,
+        "PRIVATE-MARKER",
+        "MARKER-SEQ",
+        "OVERLAY-COMMENT-MARKER",
+        "MARKER^PERSON",
+    ):
         assert needle not in text
     # Attributes outside the table are kept (K).
     assert (out.Modality, out.Rows, list(out.PixelSpacing)) == ("MR", 16, [0.5, 0.5])
@@ -93,8 +104,7 @@ def test_dates_are_shifted_by_the_offset_and_uids_remapped_consistently(marked):
         assert out.data_element(kw).value == expected, kw
     assert out.InstanceCreationDate == shift_da("20240611", OFFSET)  # X/D: shifted, not kept
     assert "StudyTime" not in out or out.StudyTime in ("", None)
-    for kw in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID",
-               "FrameOfReferenceUID"):
+    for kw in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID"):
         new = str(out.data_element(kw).value)
         assert is_new_uid(new) and new == uids(str(marked.data_element(kw).value))
     assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID

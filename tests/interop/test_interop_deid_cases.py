@@ -22,15 +22,20 @@ OFFSET = -250
 
 @pytest.fixture
 def clinic(tmp_path):
-    series = make_mr_series(tmp_path / "clinic" / "mr", study_date=dt.date(2025, 3, 14),
-                            markers=False)
+    series = make_mr_series(
+        tmp_path / "clinic" / "mr", study_date=dt.date(2025, 3, 14), markers=False
+    )
     for path in series:
         add_clinical_identifiers(pydicom.dcmread(path)).save_as(path, enforce_file_format=True)
     seg_path = make_seg(series, tmp_path / "clinic" / "seg.dcm", markers=False)
-    add_clinical_identifiers(pydicom.dcmread(seg_path)).save_as(seg_path,
-                                                                 enforce_file_format=True)
-    return {"series": series, "seg": seg_path, "images": [pydicom.dcmread(p) for p in series],
-            "seg_ds": pydicom.dcmread(seg_path), "tmp": tmp_path}
+    add_clinical_identifiers(pydicom.dcmread(seg_path)).save_as(seg_path, enforce_file_format=True)
+    return {
+        "series": series,
+        "seg": seg_path,
+        "images": [pydicom.dcmread(p) for p in series],
+        "seg_ds": pydicom.dcmread(seg_path),
+        "tmp": tmp_path,
+    }
 
 
 def test_table_edition_is_stated():
@@ -94,8 +99,9 @@ def test_imported_sr_content_tree_is_cleaned_not_wiped(clinic):
         elif a.ValueType == "PNAME":
             assert str(b.PersonName) == "ANONYMOUS" and "Marker" in str(a.PersonName)
         elif a.ValueType == "NUM":
-            assert (b.MeasuredValueSequence[0].NumericValue
-                    == a.MeasuredValueSequence[0].NumericValue)
+            assert (
+                b.MeasuredValueSequence[0].NumericValue == a.MeasuredValueSequence[0].NumericValue
+            )
         elif a.ValueType == "CODE":
             assert b.ConceptCodeSequence[0].CodeValue == a.ConceptCodeSequence[0].CodeValue
         elif a.ValueType == "UIDREF":
@@ -120,8 +126,11 @@ def test_file_meta_application_entity_titles_and_private_information_are_removed
     meta = clinic["seg_ds"].file_meta
     assert meta.SourceApplicationEntityTitle == "MARKER_AE" and "PrivateInformation" in meta
     out = deidentify(clinic["seg_ds"], offset_days=OFFSET)
-    for kw in ("SourceApplicationEntityTitle", "PrivateInformationCreatorUID",
-               "PrivateInformation"):
+    for kw in (
+        "SourceApplicationEntityTitle",
+        "PrivateInformationCreatorUID",
+        "PrivateInformation",
+    ):
         assert kw not in out.file_meta, kw
     assert out.file_meta.MediaStorageSOPInstanceUID == out.SOPInstanceUID
 
@@ -176,26 +185,35 @@ def test_import_of_a_series_and_its_seg_in_two_calls_keeps_every_reference(clini
     reg = Registry(f"sqlite:///{tmp / 'reg.db'}")
     reg.upgrade()
     try:
-        p = reg.create_patient({"pseudonym": "LDH-0101", "birth_year": 1970, "sex": "female"},
-                               actor="test")
+        p = reg.create_patient(
+            {"pseudonym": "LDH-0101", "birth_year": 1970, "sex": "female"}, actor="test"
+        )
         store = tmp / "stored"
-        first = import_dicom(reg, tmp / "clinic" / "mr", patient_id=p.id, actor="test",
-                             store_dir=store)
-        second = import_dicom(reg, clinic["seg"], patient_id=p.id, label=1, actor="test",
-                              store_dir=store)
-        assert (first["mri"][0]["StudyInstanceUID"]
-                == second["mri"][0]["StudyInstanceUID"])
+        first = import_dicom(
+            reg, tmp / "clinic" / "mr", patient_id=p.id, actor="test", store_dir=store
+        )
+        second = import_dicom(
+            reg, clinic["seg"], patient_id=p.id, label=1, actor="test", store_dir=store
+        )
+        assert first["mri"][0]["StudyInstanceUID"] == second["mri"][0]["StudyInstanceUID"]
         stored = [pydicom.dcmread(f) for f in store.glob("*.dcm")]
         seg = next(d for d in stored if d.Modality == "SEG")
         image_uids = {str(d.SOPInstanceUID) for d in stored if d.Modality == "MR"}
-        refs = [str(r.ReferencedSOPInstanceUID)
-                for f in seg.PerFrameFunctionalGroupsSequence
-                for d in f.DerivationImageSequence for r in d.SourceImageSequence]
-        refs += [str(i.ReferencedSOPInstanceUID) for s in seg.ReferencedSeriesSequence
-                 for i in s.ReferencedInstanceSequence]
+        refs = [
+            str(r.ReferencedSOPInstanceUID)
+            for f in seg.PerFrameFunctionalGroupsSequence
+            for d in f.DerivationImageSequence
+            for r in d.SourceImageSequence
+        ]
+        refs += [
+            str(i.ReferencedSOPInstanceUID)
+            for s in seg.ReferencedSeriesSequence
+            for i in s.ReferencedInstanceSequence
+        ]
         assert refs and all(r in image_uids for r in refs)
         assert {str(s.SeriesInstanceUID) for s in seg.ReferencedSeriesSequence} == {
-            str(d.SeriesInstanceUID) for d in stored if d.Modality == "MR"}
+            str(d.SeriesInstanceUID) for d in stored if d.Modality == "MR"
+        }
     finally:
         reg.close()
 
@@ -208,8 +226,9 @@ def test_importing_the_same_seg_twice_makes_no_duplicate_row(clinic):
     reg = Registry(f"sqlite:///{tmp / 'reg.db'}")
     reg.upgrade()
     try:
-        p = reg.create_patient({"pseudonym": "LDH-0102", "birth_year": 1970, "sex": "female"},
-                               actor="test")
+        p = reg.create_patient(
+            {"pseudonym": "LDH-0102", "birth_year": 1970, "sex": "female"}, actor="test"
+        )
         a = import_dicom(reg, tmp / "clinic", patient_id=p.id, label=1, actor="test")
         b = import_dicom(reg, tmp / "clinic", patient_id=p.id, label=1, actor="test")
         assert [r["already_imported"] for r in a["mri"]] == [False]
@@ -220,8 +239,9 @@ def test_importing_the_same_seg_twice_makes_no_duplicate_row(clinic):
         again = import_dicom(reg, tmp / "clinic" / "mr", patient_id=p.id, actor="test")
         assert series_only["mri"][0]["id"] == again["mri"][0]["id"]
         assert len(reg.patient_timeline(p.id)["mri"]) == 2
-        q = reg.create_patient({"pseudonym": "LDH-0103", "birth_year": 1980, "sex": "male"},
-                               actor="test")
+        q = reg.create_patient(
+            {"pseudonym": "LDH-0103", "birth_year": 1980, "sex": "male"}, actor="test"
+        )
         with pytest.raises(InvalidInputError, match="another patient"):
             import_dicom(reg, tmp / "clinic", patient_id=q.id, label=1, actor="test")
     finally:
@@ -235,12 +255,16 @@ def _seg_without_spacing_and_middle_slice(seg_path) -> None:
 
     ds = pydicom.dcmread(seg_path)
     frames = ds.pixel_array
-    keep = [i for i, f in enumerate(ds.PerFrameFunctionalGroupsSequence)
-            if f.SegmentIdentificationSequence[0].ReferencedSegmentNumber == 1
-            and float(f.PlanePositionSequence[0].ImagePositionPatient[2]) in (2.0, 4.0)]
+    keep = [
+        i
+        for i, f in enumerate(ds.PerFrameFunctionalGroupsSequence)
+        if f.SegmentIdentificationSequence[0].ReferencedSegmentNumber == 1
+        and float(f.PlanePositionSequence[0].ImagePositionPatient[2]) in (2.0, 4.0)
+    ]
     assert len(keep) == 2
     ds.PerFrameFunctionalGroupsSequence = pydicom.Sequence(
-        [ds.PerFrameFunctionalGroupsSequence[i] for i in keep])
+        [ds.PerFrameFunctionalGroupsSequence[i] for i in keep]
+    )
     ds.NumberOfFrames = len(keep)
     ds.PixelData = pack_bits(frames[keep].ravel())
     del ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].SpacingBetweenSlices
@@ -259,8 +283,9 @@ def test_import_of_a_seg_without_spacing_uses_its_series_and_is_exact(clinic):
     reg = Registry(f"sqlite:///{tmp / 'reg.db'}")
     reg.upgrade()
     try:
-        p = reg.create_patient({"pseudonym": "LDH-0104", "birth_year": 1970, "sex": "female"},
-                               actor="test")
+        p = reg.create_patient(
+            {"pseudonym": "LDH-0104", "birth_year": 1970, "sex": "female"}, actor="test"
+        )
         with pytest.raises(ImagingError, match="source images"):
             import_dicom(reg, clinic["seg"], patient_id=p.id, label=1, actor="test")
         out = import_dicom(reg, tmp / "clinic", patient_id=p.id, label=1, actor="test")

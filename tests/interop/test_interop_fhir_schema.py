@@ -41,10 +41,13 @@ def schema_errors(resource: dict, definition: str | None = None) -> list[str]:
 
     full = _schema()
     name = definition or resource["resourceType"]
-    validator = jsonschema.Draft6Validator({"$ref": f"#/definitions/{name}",
-                                            "definitions": full["definitions"]})
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-            for e in validator.iter_errors(resource)]
+    validator = jsonschema.Draft6Validator(
+        {"$ref": f"#/definitions/{name}", "definitions": full["definitions"]}
+    )
+    return [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+        for e in validator.iter_errors(resource)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -54,20 +57,29 @@ def registry(tmp_path_factory):
     d = tmp_path_factory.mktemp("fhir")
     reg = Registry(f"sqlite:///{d / 'r.db'}")
     reg.upgrade()
-    p = reg.create_patient({"pseudonym": "FH-1", "birth_year": 1975, "sex": "female"},
-                           actor="t")
-    series = make_mr_series(d / "clinic" / "mr", study_date=dt.date(2026, 1, 12),
-                            markers=False)
+    p = reg.create_patient({"pseudonym": "FH-1", "birth_year": 1975, "sex": "female"}, actor="t")
+    series = make_mr_series(d / "clinic" / "mr", study_date=dt.date(2026, 1, 12), markers=False)
     make_seg(series, d / "clinic" / "seg.dcm", markers=False)
     import_dicom(reg, d / "clinic", patient_id=p.id, level="L5-S1", label=1, actor="t")
     reg.add_mri(p.id, {"date": "2026-07-12", "volume_mm3": 5.0, "level": "L5-S1"}, actor="t")
-    reg.add_visit(p.id, {"date": "2026-01-10", "odi_answers": [3, 2, None, 4, 1, 0, 2, 3, 1,
-                                                                2]}, actor="t")
-    reg.save_assessment(p.id, {"resorption": {
-        "probability": 0.62, "interval": [0.41, 0.79], "horizon_months": 12,
-        "definition": "volume reduction >= 50 %",
-        "factors": [{"name": "sequestration", "effect": 1.0,
-                     "source": {"pmid": "37559207"}}]}}, actor="t")
+    reg.add_visit(
+        p.id, {"date": "2026-01-10", "odi_answers": [3, 2, None, 4, 1, 0, 2, 3, 1, 2]}, actor="t"
+    )
+    reg.save_assessment(
+        p.id,
+        {
+            "resorption": {
+                "probability": 0.62,
+                "interval": [0.41, 0.79],
+                "horizon_months": 12,
+                "definition": "volume reduction >= 50 %",
+                "factors": [
+                    {"name": "sequestration", "effect": 1.0, "source": {"pmid": "37559207"}}
+                ],
+            }
+        },
+        actor="t",
+    )
     yield reg, p.id
     reg.close()
 
@@ -83,16 +95,22 @@ def _resources(data: dict) -> list[dict]:
 
 
 def _volumes(resources: list[dict]) -> list[dict]:
-    return [r for r in resources if r["resourceType"] == "Observation"
-            and any(c["code"] == "herniation-volume" for c in r["code"]["coding"])]
+    return [
+        r
+        for r in resources
+        if r["resourceType"] == "Observation"
+        and any(c["code"] == "herniation-volume" for c in r["code"]["coding"])
+    ]
 
 
 def test_the_schema_check_catches_an_invalid_resource():
     """Negative control: the schema check is not vacuous."""
     bad = {"resourceType": "Observation", "status": "done", "code": {"text": "x"}}
     assert any("status" in e for e in schema_errors(bad))
-    assert schema_errors({"resourceType": "Observation", "status": "final",
-                          "code": {"text": "x"}}) == []
+    assert (
+        schema_errors({"resourceType": "Observation", "status": "final", "code": {"text": "x"}})
+        == []
+    )
 
 
 @pytest.mark.parametrize("identity", ["clinical", "deidentified"])
@@ -137,8 +155,12 @@ def test_every_local_code_resolves_in_the_bundles_code_system(registry):
 
 def test_interpretation_uses_hl7_codes_not_a_local_one(registry):
     resources = _resources(_bundle(registry, "clinical"))
-    resorption = [r for r in resources if r["resourceType"] == "Observation"
-                  and r["code"]["coding"][0]["code"] == "resorption-percent"]
+    resorption = [
+        r
+        for r in resources
+        if r["resourceType"] == "Observation"
+        and r["code"]["coding"][0]["code"] == "resorption-percent"
+    ]
     assert len(resorption) == 1
     (interp,) = resorption[0]["interpretation"]
     assert interp["text"] == "complete" or interp["coding"][0]["system"] == V3_INTERPRETATION
@@ -157,7 +179,7 @@ def test_clinical_bundle_has_clinic_dates_and_no_deidentified_uids(registry):
     """The review found derivedFrom naming de-identified UIDs beside real dates."""
     data = _bundle(registry, "clinical")
     text = json.dumps(data)
-    assert "urn:oid:" not in text and "derivedFrom\": [{\"type\": \"ImagingStudy" not in text
+    assert "urn:oid:" not in text and 'derivedFrom": [{"type": "ImagingStudy' not in text
     volumes = _volumes(_resources(data))
     assert sorted(v["effectiveDateTime"] for v in volumes) == ["2026-01-12", "2026-07-12"]
     patient = next(r for r in _resources(data) if r["resourceType"] == "Patient")
@@ -173,8 +195,9 @@ def test_deidentified_bundle_shifts_every_date_and_names_the_deidentified_study(
     assert "birthDate" not in patient
     volumes = _volumes(resources)
     dates = sorted(v["effectiveDateTime"] for v in volumes)
-    assert dates == sorted(str(dt.date.fromisoformat(d) + offset)
-                           for d in ("2026-01-12", "2026-07-12"))
+    assert dates == sorted(
+        str(dt.date.fromisoformat(d) + offset) for d in ("2026-01-12", "2026-07-12")
+    )
     stored_uid = reg.patient_timeline(pid)["mri"][0]["series_info"]["StudyInstanceUID"]
     derived = [d["identifier"]["value"] for v in volumes for d in v.get("derivedFrom", [])]
     assert derived == [f"urn:oid:{stored_uid}"]

@@ -41,21 +41,33 @@ def test_volume_is_read_back_with_unit_and_segment_reference(seg_and_images, wit
     import highdicom as hd
 
     seg, images, folder = seg_and_images
-    sr = volume_report(seg, [{"segment_number": 1, "volume_mm3": 15.0, "level": "L5-S1"}],
-                       source_images=images if with_images else None)
+    sr = volume_report(
+        seg,
+        [{"segment_number": 1, "volume_mm3": 15.0, "level": "L5-S1"}],
+        source_images=images if with_images else None,
+    )
     path = folder / f"sr-{with_images}.dcm"
     sr.save_as(path)
 
     back = hd.sr.srread(path)
-    assert read_volumes(back) == [{"volume": 15.0, "unit": "mm3",
-                                   "seg_sop_instance_uid": str(seg.SOPInstanceUID),
-                                   "segment_number": 1, "tracking_id": "herniation 1"}]
+    assert read_volumes(back) == [
+        {
+            "volume": 15.0,
+            "unit": "mm3",
+            "seg_sop_instance_uid": str(seg.SOPInstanceUID),
+            "segment_number": 1,
+            "tracking_id": "herniation 1",
+        }
+    ]
 
     ds = pydicom.dcmread(path)
     assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.34"  # Comprehensive 3D SR
     assert ds.ContentTemplateSequence[0].TemplateIdentifier == "1500"
-    nums = [n for n in _num_items(ds.ContentSequence)
-            if n.ConceptNameCodeSequence[0].CodeValue == "118565006"]
+    nums = [
+        n
+        for n in _num_items(ds.ContentSequence)
+        if n.ConceptNameCodeSequence[0].CodeValue == "118565006"
+    ]
     assert len(nums) == 1
     mv = nums[0].MeasuredValueSequence[0]
     assert float(mv.NumericValue) == 15.0
@@ -64,10 +76,12 @@ def test_volume_is_read_back_with_unit_and_segment_reference(seg_and_images, wit
     refs = [r for r in _image_refs(ds.ContentSequence) if "ReferencedSegmentNumber" in r]
     assert [str(r.ReferencedSOPInstanceUID) for r in refs] == [str(seg.SOPInstanceUID)]
     assert [int(r.ReferencedSegmentNumber) for r in refs] == [1]
-    evidence = {str(i.ReferencedSOPInstanceUID)
-                for s in ds.CurrentRequestedProcedureEvidenceSequence
-                for series in s.ReferencedSeriesSequence
-                for i in series.ReferencedSOPSequence}
+    evidence = {
+        str(i.ReferencedSOPInstanceUID)
+        for s in ds.CurrentRequestedProcedureEvidenceSequence
+        for series in s.ReferencedSeriesSequence
+        for i in series.ReferencedSOPSequence
+    }
     assert str(seg.SOPInstanceUID) in evidence
     assert len(evidence) == (1 + len(images) if with_images else 1)
 
@@ -99,15 +113,23 @@ def test_sr_says_what_was_measured_with_the_segments_own_codes(seg_and_images):
     sr = volume_report(seg, [{"segment_number": 1, "volume_mm3": 15.0, "level": "L5-S1"}])
     path = folder / "sr-finding.dcm"
     sr.save_as(path)
-    codes = {(c.ConceptNameCodeSequence[0].CodeValue,
-              c.ConceptNameCodeSequence[0].CodingSchemeDesignator):
-             (c.ConceptCodeSequence[0].CodeValue, c.ConceptCodeSequence[0].CodingSchemeDesignator)
-             for c in _code_items(pydicom.dcmread(path).ContentSequence)}
+    codes = {
+        (
+            c.ConceptNameCodeSequence[0].CodeValue,
+            c.ConceptNameCodeSequence[0].CodingSchemeDesignator,
+        ): (c.ConceptCodeSequence[0].CodeValue, c.ConceptCodeSequence[0].CodingSchemeDesignator)
+        for c in _code_items(pydicom.dcmread(path).ContentSequence)
+    }
     segment = seg.SegmentSequence[0]
     kind = segment.SegmentedPropertyTypeCodeSequence[0]
     category = segment.SegmentedPropertyCategoryCodeSequence[0]
-    assert codes[("121071", "DCM")] == (kind.CodeValue, kind.CodingSchemeDesignator) \
+    assert (
+        codes[("121071", "DCM")]
+        == (kind.CodeValue, kind.CodingSchemeDesignator)
         == ("52988006", "SCT")
-    assert codes[("276214006", "SCT")] == (category.CodeValue,
-                                           category.CodingSchemeDesignator) \
+    )
+    assert (
+        codes[("276214006", "SCT")]
+        == (category.CodeValue, category.CodingSchemeDesignator)
         == ("49755003", "SCT")
+    )

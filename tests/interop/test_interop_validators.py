@@ -32,7 +32,8 @@ from resorb.interop.sr import volume_report
 pytestmark = pytest.mark.skipif(
     shutil.which("dciodvfy") is None or shutil.which("dsrdump") is None,
     reason="dciodvfy (Debian dicom3tools) and dsrdump (Debian dcmtk) are not installed; "
-           "scripts/test.sh installs both")
+    "scripts/test.sh installs both",
+)
 
 KEY = bytes(range(32))
 OFFSET = -321
@@ -55,8 +56,10 @@ PREDATES_LABELMAP = {
     "Error - Shall not be present for Referenced SOP Class that is not segmentation - "
     "attribute <ReferencedSegmentNumber>",
 }
-PREDATES_LABELMAP_DSRDUMP = ("W: Invalid or unknown image SOP class referenced from IMAGE "
-                             "content item", "W: Reading invalid/incomplete content item IMAGE")
+PREDATES_LABELMAP_DSRDUMP = (
+    "W: Invalid or unknown image SOP class referenced from IMAGE content item",
+    "W: Reading invalid/incomplete content item IMAGE",
+)
 
 
 def dsrdump(path: Path, *, labelmap: bool = False) -> str:
@@ -65,9 +68,12 @@ def dsrdump(path: Path, *, labelmap: bool = False) -> str:
     args = ["dsrdump", *(["-Ev"] if labelmap else []), str(path)]
     run = subprocess.run(args, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    problems = [line for line in (run.stdout + run.stderr).splitlines()
-                if line.startswith(("E:", "W:", "F:"))
-                and not (labelmap and line.startswith(PREDATES_LABELMAP_DSRDUMP))]
+    problems = [
+        line
+        for line in (run.stdout + run.stderr).splitlines()
+        if line.startswith(("E:", "W:", "F:"))
+        and not (labelmap and line.startswith(PREDATES_LABELMAP_DSRDUMP))
+    ]
     assert problems == [], problems
     return run.stdout
 
@@ -85,23 +91,36 @@ def clinical_sr(seg, images):
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Person,
         observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(
-            name="Reader^Jane^Marker"))
+            name="Reader^Jane^Marker"
+        ),
+    )
     group = hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
-        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(),
-                                                     identifier="Jane Doe L5-S1"),
+        tracking_identifier=hd.sr.TrackingIdentifier(uid=hd.UID(), identifier="Jane Doe L5-S1"),
         referenced_segment=hd.sr.ReferencedSegment.from_segmentation(seg, 1),
-        measurements=[hd.sr.Measurement(name=codes.SCT.Volume, value=15.0,
-                                        unit=codes.UCUM.CubicMillimeter)],
-        qualitative_evaluations=[hd.sr.QualitativeEvaluation(
-            name=codes.DCM.Finding, value=codes.SCT.Lesion)])
+        measurements=[
+            hd.sr.Measurement(name=codes.SCT.Volume, value=15.0, unit=codes.UCUM.CubicMillimeter)
+        ],
+        qualitative_evaluations=[
+            hd.sr.QualitativeEvaluation(name=codes.DCM.Finding, value=codes.SCT.Lesion)
+        ],
+    )
     report = hd.sr.MeasurementReport(
         observation_context=hd.sr.ObservationContext(observer_person_context=observer),
-        procedure_reported=codes.LN.MRIUnspecifiedBodyRegion, imaging_measurements=[group])
+        procedure_reported=codes.LN.MRIUnspecifiedBodyRegion,
+        imaging_measurements=[group],
+    )
     sr = hd.sr.Comprehensive3DSR(
-        evidence=[seg, *images], content=report[0], series_instance_uid=hd.UID(),
-        series_number=7, sop_instance_uid=hd.UID(), instance_number=1,
-        manufacturer="Other vendor", institution_name="St Marker Hospital",
-        is_complete=True, is_final=True)
+        evidence=[seg, *images],
+        content=report[0],
+        series_instance_uid=hd.UID(),
+        series_number=7,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="Other vendor",
+        institution_name="St Marker Hospital",
+        is_complete=True,
+        is_final=True,
+    )
     return sr
 
 
@@ -111,17 +130,29 @@ def labelmap_seg(images):
 
     labels = np.zeros((len(images), 16, 16), dtype=np.uint8)
     labels[2:5, 4:9, 6:10] = 1
-    desc = [hd.seg.SegmentDescription(
-        segment_number=1, segment_label="herniation",
-        segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
-        segmented_property_type=codes.SCT.Lesion,
-        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)]
+    desc = [
+        hd.seg.SegmentDescription(
+            segment_number=1,
+            segment_label="herniation",
+            segmented_property_category=codes.SCT.MorphologicallyAbnormalStructure,
+            segmented_property_type=codes.SCT.Lesion,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL,
+        )
+    ]
     return hd.seg.Segmentation(
-        source_images=images, pixel_array=labels,
-        segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP, segment_descriptions=desc,
-        series_instance_uid=hd.UID(), series_number=98, sop_instance_uid=hd.UID(),
-        instance_number=1, manufacturer="resorb synthetic", manufacturer_model_name="test",
-        software_versions="0", device_serial_number="SERIAL-MARKER-3")
+        source_images=images,
+        pixel_array=labels,
+        segmentation_type=hd.seg.SegmentationTypeValues.LABELMAP,
+        segment_descriptions=desc,
+        series_instance_uid=hd.UID(),
+        series_number=98,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="resorb synthetic",
+        manufacturer_model_name="test",
+        software_versions="0",
+        device_serial_number="SERIAL-MARKER-3",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -146,29 +177,35 @@ def objects(tmp_path_factory) -> dict[str, Path]:
     out["de-identified MR image"] = _save(deid_images[0], d / "deid_mr.dcm")
     out["de-identified SEG"] = _save(deid_seg, d / "deid_seg.dcm")
     measurement = [{"segment_number": 1, "volume_mm3": 15.0, "level": "L5-S1"}]
-    out["SR on a SEG (series reference)"] = _save(volume_report(deid_seg, measurement),
-                                                  d / "sr_series.dcm")
+    out["SR on a SEG (series reference)"] = _save(
+        volume_report(deid_seg, measurement), d / "sr_series.dcm"
+    )
     out["SR on a SEG with its source images"] = _save(
-        volume_report(deid_seg, measurement, source_images=deid_images), d / "sr_images.dcm")
+        volume_report(deid_seg, measurement, source_images=deid_images), d / "sr_images.dcm"
+    )
     lm = labelmap_seg(images)
     out["LABELMAP SEG"] = _save(lm, d / "labelmap.dcm")
     out["SR on a LABELMAP SEG with its source images"] = _save(
         volume_report(pydicom.dcmread(out["LABELMAP SEG"]), measurement, source_images=images),
-        d / "sr_labelmap.dcm")
+        d / "sr_labelmap.dcm",
+    )
     clinical = _save(clinical_sr(seg, images), d / "clinical_sr.dcm")
     out["clinical SR from another system"] = clinical
     out["de-identified clinical SR"] = _save(
         deidentify(pydicom.dcmread(clinical), offset_days=OFFSET, uid_map=uids),
-        d / "deid_clinical_sr.dcm")
+        d / "deid_clinical_sr.dcm",
+    )
     # What import-dicom stores, and what export-sr writes from it.
     reg = Registry(f"sqlite:///{d / 'reg.db'}")
     reg.upgrade()
     try:
-        p = reg.create_patient({"pseudonym": "LDH-0077", "birth_year": 1971, "sex": "female"},
-                               actor="test")
+        p = reg.create_patient(
+            {"pseudonym": "LDH-0077", "birth_year": 1971, "sex": "female"}, actor="test"
+        )
         store = d / "stored"
-        result = import_dicom(reg, clinic, patient_id=p.id, label=1, level="L5-S1", actor="test",
-                              store_dir=store)
+        result = import_dicom(
+            reg, clinic, patient_id=p.id, label=1, level="L5-S1", actor="test", store_dir=store
+        )
         for i, path in enumerate(sorted(store.glob("*.dcm"))):
             out[f"stored by import-dicom #{i}"] = path
         mri = next(r for r in result["mri"] if r["source"] == "dicom-seg")
@@ -182,9 +219,13 @@ def objects(tmp_path_factory) -> dict[str, Path]:
 
 
 WRITTEN_OR_STORED = [
-    "de-identified MR image", "de-identified SEG", "SR on a SEG (series reference)",
-    "SR on a SEG with its source images", "SR on a LABELMAP SEG with its source images",
-    "de-identified clinical SR", "SR written by export-sr",
+    "de-identified MR image",
+    "de-identified SEG",
+    "SR on a SEG (series reference)",
+    "SR on a SEG with its source images",
+    "SR on a LABELMAP SEG with its source images",
+    "de-identified clinical SR",
+    "SR written by export-sr",
 ]
 
 
@@ -209,12 +250,13 @@ def test_the_inputs_themselves_pass_dciodvfy(objects):
     assert set(dciodvfy_errors(objects["LABELMAP SEG"])) <= PREDATES_LABELMAP
 
 
-@pytest.mark.parametrize("name", [n for n in WRITTEN_OR_STORED if "SR" in n]
-                         + ["clinical SR from another system"])
+@pytest.mark.parametrize(
+    "name", [n for n in WRITTEN_OR_STORED if "SR" in n] + ["clinical SR from another system"]
+)
 def test_sr_content_trees_parse_with_dsrdump(objects, name):
     text = dsrdump(objects[name], labelmap="LABELMAP" in name)
     assert "Imaging Measurement Report" in text
-    assert 'mm3' in text and "Volume" in text
+    assert "mm3" in text and "Volume" in text
 
 
 def test_deidentifying_an_object_invalid_from_the_start_adds_no_dciodvfy_error(tmp_path):
@@ -229,8 +271,10 @@ def test_deidentifying_an_object_invalid_from_the_start_adds_no_dciodvfy_error(t
     uids = UIDMap(key=KEY)
     for original in (series[0], seg_path):
         before = set(dciodvfy_errors(original))
-        deid = _save(deidentify(pydicom.dcmread(original), offset_days=OFFSET, uid_map=uids),
-                     tmp_path / f"deid_{original.name}")
+        deid = _save(
+            deidentify(pydicom.dcmread(original), offset_days=OFFSET, uid_map=uids),
+            tmp_path / f"deid_{original.name}",
+        )
         after = set(dciodvfy_errors(deid))
         assert before, "the marker-filled original is invalid, as the factory says"
         assert after <= before, sorted(after - before)

@@ -19,9 +19,11 @@ import pytest
 
 pytestmark = [
     pytest.mark.pacs,
-    pytest.mark.skipif(shutil.which("Orthanc") is None,
-                       reason="Orthanc is not installed (Debian packages orthanc and "
-                              "orthanc-dicomweb); scripts/test.sh installs them"),
+    pytest.mark.skipif(
+        shutil.which("Orthanc") is None,
+        reason="Orthanc is not installed (Debian packages orthanc and "
+        "orthanc-dicomweb); scripts/test.sh installs them",
+    ),
 ]
 
 SCRIPT = Path(__file__).resolve().parents[2] / ".ci" / "orthanc.sh"
@@ -39,13 +41,20 @@ def orthanc_env(tmp_path):
     folder = Path(f"/tmp/resorb-orthanc-test-{os.getpid()}-{port}")
     env = dict(os.environ, RESORB_ORTHANC_PORT=str(port), RESORB_ORTHANC_DIR=str(folder))
     yield env, port, folder
-    subprocess.run(["bash", str(SCRIPT), "stop"], env=env, capture_output=True, timeout=60,
-                   check=False)
+    subprocess.run(
+        ["bash", str(SCRIPT), "stop"], env=env, capture_output=True, timeout=60, check=False
+    )
 
 
 def _script(env, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(SCRIPT), *args], env=env, capture_output=True,
-                          text=True, timeout=90, check=False)
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
 
 
 def _alive(pid: int) -> bool:

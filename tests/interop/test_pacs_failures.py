@@ -15,8 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-pytest.importorskip("dicomweb_client", reason="the pacs extra (dicomweb-client) is not "
-                                              "installed")
+pytest.importorskip("dicomweb_client", reason="the pacs extra (dicomweb-client) is not installed")
 
 from resorb.errors import PacsError
 from resorb.interop.dicomweb import PacsClient, PacsConfig
@@ -41,9 +40,15 @@ class _Pacs(BaseHTTPRequestHandler):
             self.end_headers()
             return
         if self.path.split("?")[0].endswith("/series"):  # QIDO-RS: one series, 1 instance
-            body = json.dumps([{"0020000E": {"vr": "UI", "Value": [SERIES]},
-                                "00201209": {"vr": "IS", "Value": [1]},
-                                "00080060": {"vr": "CS", "Value": ["MR"]}}]).encode()
+            body = json.dumps(
+                [
+                    {
+                        "0020000E": {"vr": "UI", "Value": [SERIES]},
+                        "00201209": {"vr": "IS", "Value": [1]},
+                        "00080060": {"vr": "CS", "Value": ["MR"]},
+                    }
+                ]
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/dicom+json")
             self.send_header("Content-Length", str(len(body)))
@@ -52,11 +57,15 @@ class _Pacs(BaseHTTPRequestHandler):
             return
         # WADO-RS: a multipart answer whose part is not a DICOM file.
         part = b"<html>this PACS answers with a web page</html>" * 4
-        body = (b"--resorbtest\r\nContent-Type: application/dicom\r\n\r\n" + part
-                + b"\r\n--resorbtest--\r\n")
+        body = (
+            b"--resorbtest\r\nContent-Type: application/dicom\r\n\r\n"
+            + part
+            + b"\r\n--resorbtest--\r\n"
+        )
         self.send_response(200)
-        self.send_header("Content-Type",
-                         'multipart/related; type="application/dicom"; boundary=resorbtest')
+        self.send_header(
+            "Content-Type", 'multipart/related; type="application/dicom"; boundary=resorbtest'
+        )
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -104,7 +113,8 @@ def test_a_pacs_that_refuses_the_credentials_says_so(fake_pacs):
 
 
 def test_a_pacs_that_sends_a_web_page_instead_of_dicom_is_refused_and_nothing_kept(
-        fake_pacs, tmp_path):
+    fake_pacs, tmp_path
+):
     client = PacsClient(PacsConfig(fake_pacs("not-dicom"), timeout_s=5))
     with pytest.raises(PacsError) as err:
         client.retrieve_study(STUDY, tmp_path / "study")

@@ -52,8 +52,9 @@ def registry(tmp_path):
     db = tmp_path / "reg.db"
     reg = Registry(f"sqlite:///{db}")
     reg.upgrade()
-    reg.create_patient({"pseudonym": "LDH-PACS-1", "birth_year": 1970, "sex": "female"},
-                       actor="test")
+    reg.create_patient(
+        {"pseudonym": "LDH-PACS-1", "birth_year": 1970, "sex": "female"}, actor="test"
+    )
     yield reg, db
     reg.close()
 
@@ -70,7 +71,8 @@ def _database_text(db) -> str:
 
 
 def test_pacs_round_trip_imports_deidentified_and_reads_back_the_sr_and_seg(
-        study, client, registry, tmp_path, capsys, monkeypatch):
+    study, client, registry, tmp_path, capsys, monkeypatch
+):
     """Store, query, retrieve, de-identify, measure, send SR + SEG back, read them back.
 
     Peers: highdicom reads the original SEG (``segread(...).get_volume``) for the
@@ -84,8 +86,9 @@ def test_pacs_round_trip_imports_deidentified_and_reads_back_the_sr_and_seg(
     url = f"sqlite:///{db}"
 
     # Query (QIDO-RS): the clinician finds the patient's MR study by the hospital ID.
-    code, out, err = run_cli(capsys, "pacs", "search", "--patient-id", study["patient_id"],
-                             "--json")
+    code, out, err = run_cli(
+        capsys, "pacs", "search", "--patient-id", study["patient_id"], "--json"
+    )
     assert code == 0, err
     found = json.loads(out)["studies"]
     assert [s["study_instance_uid"] for s in found] == [study["study_uid"]]
@@ -93,27 +96,44 @@ def test_pacs_round_trip_imports_deidentified_and_reads_back_the_sr_and_seg(
     assert found[0]["number_of_instances"] == 9
 
     # Retrieve (WADO-RS), de-identify and measure: the registry import.
-    code, out, err = run_cli(capsys, "pacs", "import", study["study_uid"], "--db", url,
-                             "--patient", "LDH-PACS-1", "--level", "L5-S1", "--label", "1",
-                             "--store-deidentified", str(tmp_path / "deid"), "--json")
+    code, out, err = run_cli(
+        capsys,
+        "pacs",
+        "import",
+        study["study_uid"],
+        "--db",
+        url,
+        "--patient",
+        "LDH-PACS-1",
+        "--level",
+        "L5-S1",
+        "--label",
+        "1",
+        "--store-deidentified",
+        str(tmp_path / "deid"),
+        "--json",
+    )
     assert code == 0, err
     imported = json.loads(out)
     assert imported["pacs"]["instances"] == 9
     (mri,) = imported["mri"]
-    vol = hd.seg.segread(study["files"][-1]).get_volume(segment_numbers=[1],
-                                                        combine_segments=True)
+    vol = hd.seg.segread(study["files"][-1]).get_volume(segment_numbers=[1], combine_segments=True)
     peer = int((vol.array == 1).sum()) * abs(np.linalg.det(vol.affine[:3, :3]))
     assert mri["volume_mm3"] == pytest.approx(peer) == pytest.approx(SEGMENT_1_MM3)
     leaks = [i for i in study["identifiers"] if i in _database_text(db) or i in out]
     assert leaks == []
 
     deid = [pydicom.dcmread(p) for p in sorted((tmp_path / "deid").glob("*.dcm"))]
-    seg_file = next(p for p, d in zip(sorted((tmp_path / "deid").glob("*.dcm")), deid,
-                                      strict=True) if d.Modality == "SEG")
+    seg_file = next(
+        p
+        for p, d in zip(sorted((tmp_path / "deid").glob("*.dcm")), deid, strict=True)
+        if d.Modality == "SEG"
+    )
 
     # Store back (STOW-RS): the de-identified SEG and an SR of the registry's volume.
-    code, out, err = run_cli(capsys, "pacs", "send", str(seg_file), "--db", url,
-                             "--mri", str(mri["id"]), "--json")
+    code, out, err = run_cli(
+        capsys, "pacs", "send", str(seg_file), "--db", url, "--mri", str(mri["id"]), "--json"
+    )
     assert code == 0, err
     sent = json.loads(out)
     assert sent["segment"] == 1 and sent["volume_mm3"] == pytest.approx(SEGMENT_1_MM3)
@@ -127,10 +147,12 @@ def test_pacs_round_trip_imports_deidentified_and_reads_back_the_sr_and_seg(
     assert set(by_uid) == {sent["sr_sop_instance_uid"], sent["seg_sop_instance_uid"]}
     sr_info = by_uid[sent["sr_sop_instance_uid"]]
     seg_info = by_uid[sent["seg_sop_instance_uid"]]
-    sr = client.retrieve_instance(new_study, sr_info["SeriesInstanceUID"],
-                                  sent["sr_sop_instance_uid"])
-    seg = client.retrieve_instance(new_study, seg_info["SeriesInstanceUID"],
-                                   sent["seg_sop_instance_uid"])
+    sr = client.retrieve_instance(
+        new_study, sr_info["SeriesInstanceUID"], sent["sr_sop_instance_uid"]
+    )
+    seg = client.retrieve_instance(
+        new_study, seg_info["SeriesInstanceUID"], sent["seg_sop_instance_uid"]
+    )
 
     from resorb.imaging import HerniationMask, mask_volume
     from resorb.interop.sr import read_volumes
@@ -167,15 +189,29 @@ def test_deidentified_seg_sent_to_the_pacs_passes_dciodvfy(study, client, regist
 
     reg, _db = registry
     assert dciodvfy_errors(study["files"][-1]) == []
-    out = import_from_pacs(reg, client, study["study_uid"], patient_id=1, actor="test",
-                           label=1, store_dir=tmp_path / "deid")
-    seg_file = next(p for p in (tmp_path / "deid").glob("*.dcm")
-                    if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG")
+    out = import_from_pacs(
+        reg,
+        client,
+        study["study_uid"],
+        patient_id=1,
+        actor="test",
+        label=1,
+        store_dir=tmp_path / "deid",
+    )
+    seg_file = next(
+        p
+        for p in (tmp_path / "deid").glob("*.dcm")
+        if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG"
+    )
     sent = send_to_pacs(reg, client, actor="test", mri_id=out["mri"][0]["id"], seg=seg_file)
-    (info,) = [i for i in client.search_instances(sent["study_instance_uid"])
-               if i["SOPInstanceUID"] == sent["seg_sop_instance_uid"]]
-    seg = client.retrieve_instance(sent["study_instance_uid"], info["SeriesInstanceUID"],
-                                   sent["seg_sop_instance_uid"])
+    (info,) = [
+        i
+        for i in client.search_instances(sent["study_instance_uid"])
+        if i["SOPInstanceUID"] == sent["seg_sop_instance_uid"]
+    ]
+    seg = client.retrieve_instance(
+        sent["study_instance_uid"], info["SeriesInstanceUID"], sent["seg_sop_instance_uid"]
+    )
     seg.save_as(tmp_path / "seg-back.dcm", enforce_file_format=True)
     assert dciodvfy_errors(tmp_path / "seg-back.dcm") == []
 
@@ -207,15 +243,23 @@ def test_wrong_pacs_password_is_one_line_exit_2(pacs_url, capsys, monkeypatch):
 
 def test_unreachable_pacs_is_one_line_exit_2_naming_it(capsys, monkeypatch):
     monkeypatch.delenv("RESORB_PACS_URL", raising=False)
-    code, out, err = run_cli(capsys, "pacs", "search", "--pacs",
-                             "http://user:secret@127.0.0.1:9/dicom-web", "--patient-id", "X")
+    code, out, err = run_cli(
+        capsys,
+        "pacs",
+        "search",
+        "--pacs",
+        "http://user:secret@127.0.0.1:9/dicom-web",
+        "--patient-id",
+        "X",
+    )
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and "http://127.0.0.1:9/dicom-web" in err
     assert "cannot connect" in err and "secret" not in err
 
 
 def test_study_over_the_instance_limit_is_refused_before_anything_is_imported(
-        study, pacs_url, registry, tmp_path):
+    study, pacs_url, registry, tmp_path
+):
     from resorb.registry._pacs import import_from_pacs
 
     reg, _db = registry
@@ -225,8 +269,9 @@ def test_study_over_the_instance_limit_is_refused_before_anything_is_imported(
     assert reg.list_mri(1) == []
 
 
-def test_import_of_chosen_series_only_measures_the_seg(study, client, registry, capsys,
-                                                      monkeypatch):
+def test_import_of_chosen_series_only_measures_the_seg(
+    study, client, registry, capsys, monkeypatch
+):
     from resorb.registry._pacs import import_from_pacs
 
     reg, _db = registry
@@ -239,19 +284,34 @@ def test_import_of_chosen_series_only_measures_the_seg(study, client, registry, 
     assert set(listed) == {"MR", "SEG"} and listed["MR"]["number_of_instances"] == 8
     seg_series = listed["SEG"]["series_instance_uid"]
     assert seg_series == str(study["seg"].SeriesInstanceUID)
-    out = import_from_pacs(reg, client, study["study_uid"], patient_id=1, actor="test",
-                           label=1, series_instance_uids=[seg_series])
+    out = import_from_pacs(
+        reg,
+        client,
+        study["study_uid"],
+        patient_id=1,
+        actor="test",
+        label=1,
+        series_instance_uids=[seg_series],
+    )
     assert out["pacs"]["instances"] == 1
     assert out["mri"][0]["volume_mm3"] == pytest.approx(SEGMENT_1_MM3)
 
 
 def test_send_refuses_a_seg_that_the_study_was_not_measured_on(
-        study, client, registry, tmp_path, capsys):
+    study, client, registry, tmp_path, capsys
+):
     from resorb.registry._pacs import import_from_pacs, send_to_pacs
 
     reg, _db = registry
-    out = import_from_pacs(reg, client, study["study_uid"], patient_id=1, actor="test",
-                           label=1, store_dir=tmp_path / "deid")
+    out = import_from_pacs(
+        reg,
+        client,
+        study["study_uid"],
+        patient_id=1,
+        actor="test",
+        label=1,
+        store_dir=tmp_path / "deid",
+    )
     mri_id = out["mri"][0]["id"]
     # The identified original is refused: results leave only de-identified.
     with pytest.raises(InvalidInputError, match="not de-identified"):
@@ -259,15 +319,28 @@ def test_send_refuses_a_seg_that_the_study_was_not_measured_on(
     # Another study's (de-identified) SEG is refused.
     other = unique_study(tmp_path / "other")
     client.store([*other["series"], other["seg"]])
-    import_from_pacs(reg, client, other["study_uid"], patient_id=1, actor="test", label=1,
-                     store_dir=tmp_path / "deid-other")
-    other_seg = next(p for p in (tmp_path / "deid-other").glob("*.dcm")
-                     if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG")
+    import_from_pacs(
+        reg,
+        client,
+        other["study_uid"],
+        patient_id=1,
+        actor="test",
+        label=1,
+        store_dir=tmp_path / "deid-other",
+    )
+    other_seg = next(
+        p
+        for p in (tmp_path / "deid-other").glob("*.dcm")
+        if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG"
+    )
     with pytest.raises(InvalidInputError, match=f"is not the SEG MRI study {mri_id}"):
         send_to_pacs(reg, client, actor="test", mri_id=mri_id, seg=other_seg)
     # A segment other than the one measured is refused.
-    own_seg = next(p for p in (tmp_path / "deid").glob("*.dcm")
-                   if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG")
+    own_seg = next(
+        p
+        for p in (tmp_path / "deid").glob("*.dcm")
+        if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG"
+    )
     with pytest.raises(InvalidInputError, match="is not the segment measured"):
         send_to_pacs(reg, client, actor="test", mri_id=mri_id, seg=own_seg, segment=2)
 
@@ -279,12 +352,19 @@ def test_pacs_credentials_stay_out_of_repr_and_messages(tmp_path):
     assert "s3cr" not in repr(config)
     pw = tmp_path / "pw"
     pw.write_text("from-file\n")
-    env = {"RESORB_PACS_URL": "http://pacs.local/dicom-web", "RESORB_PACS_USERNAME": "bob",
-           "RESORB_PACS_PASSWORD_FILE": str(pw), "RESORB_PACS_MAX_INSTANCES": "100"}
+    env = {
+        "RESORB_PACS_URL": "http://pacs.local/dicom-web",
+        "RESORB_PACS_USERNAME": "bob",
+        "RESORB_PACS_PASSWORD_FILE": str(pw),
+        "RESORB_PACS_MAX_INSTANCES": "100",
+    }
     from_env = PacsConfig.from_env(env)
     assert from_env is not None
-    assert (from_env.username, from_env.password, from_env.max_instances) == \
-        ("bob", "from-file", 100)
+    assert (from_env.username, from_env.password, from_env.max_instances) == (
+        "bob",
+        "from-file",
+        100,
+    )
     assert PacsConfig.from_env({}) is None
     with pytest.raises(InvalidInputError, match="pacs_url"):
         PacsConfig("ftp://pacs.local")
@@ -324,26 +404,42 @@ def test_objects_built_in_memory_are_stored_as_dicom_files_and_retrieved(client,
 
 
 def test_sr_only_send_stores_the_report_beside_the_seg_already_there(
-        study, client, registry, tmp_path):
+    study, client, registry, tmp_path
+):
     from resorb.registry._pacs import import_from_pacs, send_to_pacs
 
     reg, _db = registry
-    out = import_from_pacs(reg, client, study["study_uid"], patient_id=1, actor="test",
-                           label=1, store_dir=tmp_path / "deid")
-    seg_file = next(p for p in (tmp_path / "deid").glob("*.dcm")
-                    if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG")
+    out = import_from_pacs(
+        reg,
+        client,
+        study["study_uid"],
+        patient_id=1,
+        actor="test",
+        label=1,
+        store_dir=tmp_path / "deid",
+    )
+    seg_file = next(
+        p
+        for p in (tmp_path / "deid").glob("*.dcm")
+        if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG"
+    )
     first = send_to_pacs(reg, client, actor="test", mri_id=out["mri"][0]["id"], seg=seg_file)
-    again = send_to_pacs(reg, client, actor="test", mri_id=out["mri"][0]["id"], seg=seg_file,
-                         include_seg=False)
+    again = send_to_pacs(
+        reg, client, actor="test", mri_id=out["mri"][0]["id"], seg=seg_file, include_seg=False
+    )
     assert again["stored"] == [again["sr_sop_instance_uid"]]
     assert again["tracking_uid"] == first["tracking_uid"]  # one herniation, one Tracking UID
     uids = {i["SOPInstanceUID"] for i in client.search_instances(first["study_instance_uid"])}
-    assert uids == {first["seg_sop_instance_uid"], first["sr_sop_instance_uid"],
-                    again["sr_sop_instance_uid"]}
+    assert uids == {
+        first["seg_sop_instance_uid"],
+        first["sr_sop_instance_uid"],
+        again["sr_sop_instance_uid"],
+    }
 
 
 def test_sr_sent_into_the_original_study_carries_the_clinical_identity_only(
-        study, client, registry, tmp_path, capsys, monkeypatch):
+    study, client, registry, tmp_path, capsys, monkeypatch
+):
     """The SR goes beside the radiologist's own SEG in the patient's study: built on the
     original SEG (found by the registry's keyed UID map), no de-identified value in it;
     valid (dciodvfy 0 errors) and parsed by dsrdump."""
@@ -352,21 +448,48 @@ def test_sr_sent_into_the_original_study_carries_the_clinical_identity_only(
     monkeypatch.setenv("RESORB_PACS_USERNAME", client.config.username or "")
     monkeypatch.setenv("RESORB_PACS_PASSWORD", client.config.password or "")
     url = f"sqlite:///{db}"
-    code, out, err = run_cli(capsys, "pacs", "import", study["study_uid"], "--db", url,
-                             "--patient", "LDH-PACS-1", "--level", "L4-L5", "--label", "1",
-                             "--store-deidentified", str(tmp_path / "deid"), "--json")
+    code, out, err = run_cli(
+        capsys,
+        "pacs",
+        "import",
+        study["study_uid"],
+        "--db",
+        url,
+        "--patient",
+        "LDH-PACS-1",
+        "--level",
+        "L4-L5",
+        "--label",
+        "1",
+        "--store-deidentified",
+        str(tmp_path / "deid"),
+        "--json",
+    )
     assert code == 0, err
     (mri,) = json.loads(out)["mri"]
     deid_files = sorted((tmp_path / "deid").glob("*.dcm"))
-    seg_file = next(p for p in deid_files
-                    if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG")
-    deid_uids = {str(pydicom.dcmread(p, stop_before_pixels=True).data_element(kw).value)
-                 for p in deid_files
-                 for kw in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")}
+    seg_file = next(
+        p for p in deid_files if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG"
+    )
+    deid_uids = {
+        str(pydicom.dcmread(p, stop_before_pixels=True).data_element(kw).value)
+        for p in deid_files
+        for kw in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
+    }
 
-    code, out, err = run_cli(capsys, "pacs", "send", str(seg_file), "--db", url,
-                             "--mri", str(mri["id"]), "--into-study", study["study_uid"],
-                             "--json")
+    code, out, err = run_cli(
+        capsys,
+        "pacs",
+        "send",
+        str(seg_file),
+        "--db",
+        url,
+        "--mri",
+        str(mri["id"]),
+        "--into-study",
+        study["study_uid"],
+        "--json",
+    )
     assert code == 0, err
     sent = json.loads(out)
     assert sent["identity"] == "clinical" and sent["stored"] == [sent["sr_sop_instance_uid"]]
@@ -375,8 +498,9 @@ def test_sr_sent_into_the_original_study_carries_the_clinical_identity_only(
     instances = client.search_instances(study["study_uid"])
     assert len(instances) == 10  # 8 MR + the original SEG + the new SR
     (sr_info,) = [i for i in instances if i["SOPInstanceUID"] == sent["sr_sop_instance_uid"]]
-    sr = client.retrieve_instance(study["study_uid"], sr_info["SeriesInstanceUID"],
-                                  sent["sr_sop_instance_uid"])
+    sr = client.retrieve_instance(
+        study["study_uid"], sr_info["SeriesInstanceUID"], sent["sr_sop_instance_uid"]
+    )
     from resorb.interop.sr import read_volumes
 
     (reported,) = read_volumes(sr)
@@ -391,18 +515,33 @@ def test_sr_sent_into_the_original_study_carries_the_clinical_identity_only(
     assert "Volume" in dsrdump_tree(tmp_path / "sr-clinical.dcm")
 
 
-def test_sr_into_a_study_without_the_imported_seg_is_refused(
-        study, client, registry, tmp_path):
+def test_sr_into_a_study_without_the_imported_seg_is_refused(study, client, registry, tmp_path):
     from resorb.registry._pacs import import_from_pacs, send_sr_to_original_study
 
     reg, _db = registry
-    out = import_from_pacs(reg, client, study["study_uid"], patient_id=1, actor="test",
-                           label=1, store_dir=tmp_path / "deid")
-    seg_file = next(p for p in (tmp_path / "deid").glob("*.dcm")
-                    if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG")
+    out = import_from_pacs(
+        reg,
+        client,
+        study["study_uid"],
+        patient_id=1,
+        actor="test",
+        label=1,
+        store_dir=tmp_path / "deid",
+    )
+    seg_file = next(
+        p
+        for p in (tmp_path / "deid").glob("*.dcm")
+        if pydicom.dcmread(p, stop_before_pixels=True).Modality == "SEG"
+    )
     other = unique_study(tmp_path / "other")
     client.store([*other["series"], other["seg"]])
     with pytest.raises(InvalidInputError, match="holds no SEG from which MRI study"):
-        send_sr_to_original_study(reg, client, mri_id=out["mri"][0]["id"], seg=seg_file,
-                                  study_instance_uid=other["study_uid"], actor="test")
+        send_sr_to_original_study(
+            reg,
+            client,
+            mri_id=out["mri"][0]["id"],
+            seg=seg_file,
+            study_instance_uid=other["study_uid"],
+            actor="test",
+        )
     assert len(client.search_instances(other["study_uid"])) == 9  # nothing stored

@@ -24,8 +24,11 @@ def test_every_target_has_a_source_and_a_confidence_tag():
 
 
 def test_every_required_fitted_target_and_check_passes(results):
-    failed = [(r.id, r.value, r.expected) for r in results.values()
-              if r.required and not r.passed and r.role != "held_out"]
+    failed = [
+        (r.id, r.value, r.expected)
+        for r in results.values()
+        if r.required and not r.passed and r.role != "held_out"
+    ]
     assert failed == []
 
 
@@ -46,8 +49,12 @@ def test_the_declared_miss_is_reported_not_hidden(results):
 
 def test_regression_rates_by_morphology_follow_zou_2023(results):
     """Zou 2023 (PMID 37559207): 87.77 / 66.91 / 37.53 / 13.33 % regression."""
-    for morph, expected in (("sequestration", 0.8777), ("extrusion", 0.6691),
-                            ("protrusion", 0.3753), ("bulge", 0.1333)):
+    for morph, expected in (
+        ("sequestration", 0.8777),
+        ("extrusion", 0.6691),
+        ("protrusion", 0.3753),
+        ("bulge", 0.1333),
+    ):
         r = results[f"regression_{morph}"]
         assert r.expected == expected
         assert abs(r.value - expected) <= 0.10
@@ -62,14 +69,19 @@ def test_haro_knockouts_abolish_resorption_in_coculture(knockout):
     ko = simulate("extrusion", coculture=True, knockouts=[knockout], t_days=t)
     assert 1 - wt.observables["proteoglycan_remaining"][-1] > 0.05
     assert 1 - ko.observables["proteoglycan_remaining"][-1] < 1e-6
-    assert ko.observables["macrophage_density_per_cm2"][-1] < \
-        0.01 * max(wt.observables["macrophage_density_per_cm2"][-1], 1e-9) + 1e-9
+    assert (
+        ko.observables["macrophage_density_per_cm2"][-1]
+        < 0.01 * max(wt.observables["macrophage_density_per_cm2"][-1], 1e-9) + 1e-9
+    )
 
 
 def test_macrophage_depletion_enlarges_and_macrophage_therapy_shrinks_the_hernia():
     ctrl = simulate("extrusion", method="batch")
-    depleted = simulate("extrusion", method="batch", parameters={
-        "depletion_rate": 1.0, "depletion_start_day": 14, "depletion_end_day": 42})
+    depleted = simulate(
+        "extrusion",
+        method="batch",
+        parameters={"depletion_rate": 1.0, "depletion_start_day": 14, "depletion_end_day": 42},
+    )
     treated = simulate("extrusion", method="batch", therapies=["macrophage_therapy"])
     assert depleted.at(42) > ctrl.at(42)
     assert treated.at(42) < ctrl.at(42)
@@ -89,8 +101,12 @@ def test_sustained_glucocorticoid_slows_resorption_more_than_a_single_dose():
     labelled as such in the therapy data)."""
     ctrl = simulate("extrusion", method="batch")
     single = simulate("extrusion", method="batch", therapies=["epidural_steroid"])
-    sustained = simulate("extrusion", method="batch", therapies=["oral_steroid"],
-                         parameters={"oral_steroid_end_day": 7 + 180})
+    sustained = simulate(
+        "extrusion",
+        method="batch",
+        therapies=["oral_steroid"],
+        parameters={"oral_steroid_end_day": 7 + 180},
+    )
     assert sustained.at(180) > single.at(180) > ctrl.at(180) - 0.05
     assert sustained.at(180) - ctrl.at(180) > 0.05
 
@@ -114,8 +130,12 @@ def test_fit_reads_only_the_targets_declared_fitted(monkeypatch):
     assert seen[:-1] == [("fitted",)] * 8
     assert seen[-1] == cal.ROLES
     assert set(fit.fitted_targets) == {
-        "regression_sequestration", "regression_extrusion", "regression_protrusion",
-        "regression_bulge", "some_grow_3d_series"}
+        "regression_sequestration",
+        "regression_extrusion",
+        "regression_protrusion",
+        "regression_bulge",
+        "some_grow_3d_series",
+    }
 
 
 def test_preregistered_fit_parameters_are_the_ones_fitted():

@@ -20,8 +20,9 @@ def test_cohort_is_reproducible_with_a_seed_and_differs_with_another():
 
 def test_cohort_summary_keys_and_ranges():
     calls = []
-    res = simulate_cohort("sequestration", 300, seed=1, chunk_size=100,
-                          progress=lambda d, n: calls.append((d, n)))
+    res = simulate_cohort(
+        "sequestration", 300, seed=1, chunk_size=100, progress=lambda d, n: calls.append((d, n))
+    )
     s = res.summary()
     assert calls == [(1, 3), (2, 3), (3, 3)]
     assert 0.0 <= s["fraction_regressed_12mo"] <= 1.0
@@ -33,8 +34,9 @@ def test_cohort_summary_keys_and_ranges():
         assert col == sorted(col)
     assert q["q50"][0] == 1.0
     d = s["fraction_by_definition_12mo"]
-    assert d["reduction_ge_25_percent"] >= d["reduction_ge_50_percent"] >= \
-        d["reduction_ge_95_percent"]
+    assert (
+        d["reduction_ge_25_percent"] >= d["reduction_ge_50_percent"] >= d["reduction_ge_95_percent"]
+    )
 
 
 def test_cohort_on_a_dask_local_cluster_equals_the_local_run():
@@ -43,22 +45,29 @@ def test_cohort_on_a_dask_local_cluster_equals_the_local_run():
     from distributed import Client, LocalCluster
 
     local = simulate_cohort("extrusion", 400, seed=5, chunk_size=200)
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
-        remote = simulate_cohort("extrusion", 400, seed=5, chunk_size=200,
-                                 scheduler=cluster.scheduler_address)
-        remote_client = simulate_cohort("extrusion", 400, seed=5, chunk_size=200,
-                                        scheduler=client)
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        remote = simulate_cohort(
+            "extrusion", 400, seed=5, chunk_size=200, scheduler=cluster.scheduler_address
+        )
+        remote_client = simulate_cohort("extrusion", 400, seed=5, chunk_size=200, scheduler=client)
     assert np.array_equal(local.volume_fraction, remote.volume_fraction)
     assert np.array_equal(local.volume_fraction, remote_client.volume_fraction)
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"n": 0}, "cohort"),
-    ({"n": -5}, "cohort"),
-    ({"n": 10, "seed": -1}, "seed"),
-    ({"n": 10, "t_days": [0, 30, 20]}, "t_days"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"n": 0}, "cohort"),
+        ({"n": -5}, "cohort"),
+        ({"n": 10, "seed": -1}, "seed"),
+        ({"n": 10, "t_days": [0, 30, 20]}, "t_days"),
+    ],
+)
 def test_bad_cohort_input_names_the_field(kwargs, field):
     n = kwargs.pop("n")
     with pytest.raises(InvalidInputError) as info:
@@ -154,7 +163,8 @@ def test_cohort_parquet_keeps_patients_and_summary(tmp_path):
 
 
 def test_kernel_with_constants_and_dead_states_compiled_out_matches_the_generic_kernel(
-        model, kernel):
+    model, kernel
+):
     """Cohorts run a kernel with inactive modules frozen to 0 (their states leave the
     integration and the error norm) and the shared parameters compiled in as
     constants; at tight tolerances it must give the generic kernel's numbers for the
@@ -168,6 +178,16 @@ def test_kernel_with_constants_and_dead_states_compiled_out_matches_the_generic_
     pmat = _patients(model, base, "extrusion", 21, 0, 200)  # the cohort's seeded draw
     out = np.empty((200, res.t_days.size, 1))
     steps = np.zeros(200, dtype=np.int64)
-    kernel.solve_batch_reduced(pmat, res.t_days, np.zeros(0), 1e-9, 1e-11, 30.0, 200_000,
-                               np.array([0], dtype=np.int64), out, steps)
+    kernel.solve_batch_reduced(
+        pmat,
+        res.t_days,
+        np.zeros(0),
+        1e-9,
+        1e-11,
+        30.0,
+        200_000,
+        np.array([0], dtype=np.int64),
+        out,
+        steps,
+    )
     assert np.allclose(out[:, :, 0], res.volume_fraction, atol=2e-7)

@@ -9,8 +9,13 @@ from resorb.mechanism import CONFIDENCE_TAGS, load_model, simulate
 from resorb.mechanism._expr import parse_expression
 
 EIGHT_FAMILIES = {
-    "inflammatory_response", "macrophage_activation", "ecm_enzyme_balance",
-    "neovascularization", "ferroptosis", "mitochondrial_function", "oxidative_stress",
+    "inflammatory_response",
+    "macrophage_activation",
+    "ecm_enzyme_balance",
+    "neovascularization",
+    "ferroptosis",
+    "mitochondrial_function",
+    "oxidative_stress",
     "autophagy",
 }
 
@@ -115,8 +120,10 @@ def test_therapy_ids_exist_in_the_therapy_catalogue_with_the_same_targets(model)
 def test_expression_prints_the_same_formula_for_python_and_sbml():
     import libsbml
 
-    e = parse_expression("hill(x, K) * inh(y, 2) + (a if t >= 3 else 0.0) - z ** 2",
-                         known={"x", "K", "y", "a", "t", "z"})
+    e = parse_expression(
+        "hill(x, K) * inh(y, 2) + (a if t >= 3 else 0.0) - z ** 2",
+        known={"x", "K", "y", "a", "t", "z"},
+    )
     ns = {"x": 0.7, "K": 0.3, "y": 1.5, "a": 2.0, "t": 4.0, "z": 0.5}
     py = eval(e.to_python(), {}, dict(ns))
     expected = 0.7 / 1.0 * (2 / 3.5) + 2.0 - 0.25

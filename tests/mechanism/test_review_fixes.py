@@ -29,6 +29,7 @@ run = run_cli
 
 # -- finding 4: repeated doses were silently overwritten ----------------------------------
 
+
 def test_a_therapy_given_twice_is_refused_not_overwritten():
     with pytest.raises(InvalidInputError, match="given twice; repeated dosing is not modelled"):
         simulate("extrusion", days=100, therapies=["anti_tnf@30", "anti_tnf@90"])
@@ -42,6 +43,7 @@ def test_two_different_therapies_are_still_accepted():
 
 
 # -- finding 6: non-finite and unbounded inputs ----------------------------------------------
+
 
 @pytest.mark.parametrize("text", ["nsaid@inf", "nsaid@nan", "nsaid@-1", "nsaid@1e9"])
 def test_therapy_start_day_must_be_finite_and_bounded(text):
@@ -74,20 +76,23 @@ def test_cohort_and_sensitivity_horizons_are_bounded():
         assert info.value.field == "day"
 
 
-@pytest.mark.parametrize(("argv", "field"), [
-    (["simulate", "-m", "extrusion", "--days", "1e9"], "days"),
-    (["simulate", "-m", "extrusion", "--days", "inf"], "days"),
-    (["simulate", "-m", "extrusion", "--cohort", "10", "--days", "1e7"], "days"),
-    (["simulate", "-m", "extrusion", "-t", "nsaid@inf"], "therapy"),
-    (["simulate", "-m", "extrusion", "-t", "nsaid@nan"], "therapy"),
-    (["simulate", "-m", "extrusion", "-t", "anti_tnf@30", "-t", "anti_tnf@90"], "therapy"),
-    (["model", "sensitivity", "--day", "inf"], "day"),
-    (["model", "sensitivity", "--day", "1e7"], "day"),
-    # finding 5: cohort mode used to start the progress bar before validating
-    (["simulate", "-m", "disc", "--cohort", "10"], "morphology"),
-    (["simulate", "-m", "extrusion", "-t", "nsaid@x", "--cohort", "10"], "therapy"),
-    (["simulate", "-m", "extrusion", "-t", "unicorn", "--cohort", "10"], "therapy"),
-])
+@pytest.mark.parametrize(
+    ("argv", "field"),
+    [
+        (["simulate", "-m", "extrusion", "--days", "1e9"], "days"),
+        (["simulate", "-m", "extrusion", "--days", "inf"], "days"),
+        (["simulate", "-m", "extrusion", "--cohort", "10", "--days", "1e7"], "days"),
+        (["simulate", "-m", "extrusion", "-t", "nsaid@inf"], "therapy"),
+        (["simulate", "-m", "extrusion", "-t", "nsaid@nan"], "therapy"),
+        (["simulate", "-m", "extrusion", "-t", "anti_tnf@30", "-t", "anti_tnf@90"], "therapy"),
+        (["model", "sensitivity", "--day", "inf"], "day"),
+        (["model", "sensitivity", "--day", "1e7"], "day"),
+        # finding 5: cohort mode used to start the progress bar before validating
+        (["simulate", "-m", "disc", "--cohort", "10"], "morphology"),
+        (["simulate", "-m", "extrusion", "-t", "nsaid@x", "--cohort", "10"], "therapy"),
+        (["simulate", "-m", "extrusion", "-t", "unicorn", "--cohort", "10"], "therapy"),
+    ],
+)
 def test_bad_input_gives_exit_2_and_exactly_one_line_naming_the_field(capsys, argv, field):
     code, out, err = run(capsys, *argv)
     assert code == 2
@@ -98,6 +103,7 @@ def test_bad_input_gives_exit_2_and_exactly_one_line_naming_the_field(capsys, ar
 
 
 # -- finding 16: CLI paths and scheduler ------------------------------------------------------
+
 
 def test_sbml_out_that_is_a_folder_gives_one_line_naming_out(capsys, tmp_path):
     code, _, err = run(capsys, "model", "sbml", "-m", "extrusion", str(tmp_path))
@@ -112,8 +118,17 @@ def test_unreachable_scheduler_is_named_in_one_line(capsys, monkeypatch):
     import resorb.mechanism._cohort as cohort_module
 
     monkeypatch.setattr(cohort_module, "SCHEDULER_TIMEOUT_S", 2)
-    code, _, err = run(capsys, "simulate", "-m", "extrusion", "--cohort", "10", "--json",
-                         "--scheduler", "tcp://127.0.0.1:9")
+    code, _, err = run(
+        capsys,
+        "simulate",
+        "-m",
+        "extrusion",
+        "--cohort",
+        "10",
+        "--json",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+    )
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "scheduler:" in lines[0]
@@ -123,8 +138,9 @@ def test_sbml_module_option_switches_the_module_on(capsys, tmp_path):
     import libsbml
 
     path = tmp_path / "m.xml"
-    code, out, err = run(capsys, "model", "sbml", "-m", "extrusion", "--module", "ferroptosis",
-                         str(path), "--json")
+    code, out, err = run(
+        capsys, "model", "sbml", "-m", "extrusion", "--module", "ferroptosis", str(path), "--json"
+    )
     assert code == 0, err
     assert "ferroptosis" in err  # the hypothesis warning, once
     doc = libsbml.readSBMLFromFile(str(path))
@@ -134,6 +150,7 @@ def test_sbml_module_option_switches_the_module_on(capsys, tmp_path):
 
 # -- finding 7: the enum crashed simulate_cohort ----------------------------------------------
 
+
 def test_cohort_accepts_the_morphology_enum():
     a = simulate_cohort(HerniationMorphology.SEQUESTRATION, 30, seed=4)
     b = simulate_cohort("sequestration", 30, seed=4)
@@ -142,6 +159,7 @@ def test_cohort_accepts_the_morphology_enum():
 
 
 # -- finding 8: the cohort depended on chunk_size ---------------------------------------------
+
 
 def test_the_same_seed_gives_the_same_cohort_whatever_the_chunk_size():
     n = SEED_BLOCK + 250  # spans two seeded blocks
@@ -156,14 +174,21 @@ def test_the_same_seed_gives_the_same_cohort_whatever_the_chunk_size():
 
 # -- finding 3: cohort provenance ---------------------------------------------------------------
 
+
 def test_cohort_records_version_parameters_variability_therapies_chunking_and_seed(tmp_path):
     import pyarrow.parquet as pq
 
     from resorb import __version__
 
     model = load_model()
-    res = simulate_cohort("protrusion", 20, seed=5, therapies=["anti_tnf@45"], chunk_size=8,
-                          parameters={"k_deg": 0.12})
+    res = simulate_cohort(
+        "protrusion",
+        20,
+        seed=5,
+        therapies=["anti_tnf@45"],
+        chunk_size=8,
+        parameters={"k_deg": 0.12},
+    )
     prov = res.summary()["provenance"]
     assert prov["version"] == __version__
     assert set(prov["base_parameters"]) == set(model.parameter_names)
@@ -171,14 +196,16 @@ def test_cohort_records_version_parameters_variability_therapies_chunking_and_se
     assert prov["overrides"]["k_deg"] == 0.12
     assert prov["overrides"]["anti_tnf_start_day"] == 45.0
     assert [(x["id"], x["start_day"]) for x in prov["therapies"]] == [("anti_tnf", 45.0)]
-    assert {k: v["cv"] for k, v in prov["variability"].items()} == \
-        {k: float(v["cv"]) for k, v in model.variability.items()}
+    assert {k: v["cv"] for k, v in prov["variability"].items()} == {
+        k: float(v["cv"]) for k, v in model.variability.items()
+    }
     assert prov["exposure_distribution"]["mean"] == model.morphologies["protrusion"]["exposure"]
     assert (prov["seed"], prov["chunk_size"], prov["seed_block"]) == (5, 8, SEED_BLOCK)
     # default regimen start days are resolved too
     default = simulate_cohort("extrusion", 5, seed=1, therapies=["epidural_steroid"])
     assert [(x["id"], x["start_day"]) for x in default.provenance["therapies"]] == [
-        ("epidural_steroid", model.therapies["epidural_steroid"].start_day)]
+        ("epidural_steroid", model.therapies["epidural_steroid"].start_day)
+    ]
     path = tmp_path / "c.parquet"
     res.to_parquet(path)
     meta = json.loads(pq.read_table(path).schema.metadata[b"resorb.cohort"])
@@ -186,6 +213,7 @@ def test_cohort_records_version_parameters_variability_therapies_chunking_and_se
 
 
 # -- finding 16: one-shot module iterators, failed integrator steps ---------------------------
+
 
 def test_a_generator_of_modules_is_recorded_in_the_provenance():
     from resorb.errors import HypothesisModuleWarning
@@ -206,6 +234,7 @@ def test_batch_integrator_reports_a_step_it_cannot_take_instead_of_accepting_it(
 
 # -- finding 9: extrapolated therapy effects are labelled -------------------------------------
 
+
 def test_every_therapy_states_its_evidence_and_extrapolation_with_resolvable_sources():
     from resorb.evidence import evidence_source
 
@@ -223,15 +252,25 @@ def test_every_therapy_states_its_evidence_and_extrapolation_with_resolvable_sou
 
 
 def test_simulate_output_carries_the_therapy_evidence(capsys, monkeypatch):
-    code, out, err = run(capsys, "simulate", "-m", "extrusion", "-t", "oral_steroid",
-                         "--days", "60", "--json")
+    code, out, err = run(
+        capsys, "simulate", "-m", "extrusion", "-t", "oral_steroid", "--days", "60", "--json"
+    )
     assert code == 0, err
     data = json.loads(out)
     (row,) = data["therapy_evidence"]
     assert row["id"] == "oral_steroid" and "extrapolation" in row["extrapolation"]
     assert data["therapies"][0]["extrapolation"] == row["extrapolation"]
-    code, out, err = run(capsys, "simulate", "-m", "extrusion", "-t", "macrophage_therapy",
-                         "--cohort", "20", "--json")
+    code, out, err = run(
+        capsys,
+        "simulate",
+        "-m",
+        "extrusion",
+        "-t",
+        "macrophage_therapy",
+        "--cohort",
+        "20",
+        "--json",
+    )
     assert code == 0, err
     assert "rat data only" in json.loads(out)["therapy_evidence"][0]["evidence"]
     monkeypatch.setenv("COLUMNS", "200")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-libsbml = pytest.importorskip("libsbml", reason="SBML export needs the mechanism extra "
-                              "(python-libsbml)")
+libsbml = pytest.importorskip(
+    "libsbml", reason="SBML export needs the mechanism extra (python-libsbml)"
+)
 
 from resorb.mechanism import load_model, simulate, to_sbml, write_sbml  # noqa: E402
 
@@ -60,9 +61,16 @@ def test_copasi_reproduces_resorb_simulate_within_1e_6(morphology, therapies):
     basico = pytest.importorskip("basico", reason="copasi-basico is in the dev extra")
     xml = to_sbml(morphology, therapies=therapies)
     basico.load_model_from_string(xml)
-    basico.set_task_settings(basico.T.TIME_COURSE, {"method": {
-        "Relative Tolerance": 1e-10, "Absolute Tolerance": 1e-12,
-        "Max Internal Steps": 1_000_000}})
+    basico.set_task_settings(
+        basico.T.TIME_COURSE,
+        {
+            "method": {
+                "Relative Tolerance": 1e-10,
+                "Absolute Tolerance": 1e-12,
+                "Max Internal Steps": 1_000_000,
+            }
+        },
+    )
     tc = basico.run_time_course(start_time=0, duration=730, intervals=730)
     basico.remove_datamodel(basico.get_current_model())
     name = load_model().observables[0][3]
@@ -75,8 +83,15 @@ def test_copasi_reproduces_resorb_simulate_within_1e_6(morphology, therapies):
 def test_full_variant_sbml_matches_the_full_model():
     xml = to_sbml("extrusion", variant="full")
     rr = _roadrunner_trajectory(xml, 365, ["volume_fraction"])
-    ours = simulate("extrusion", variant="full", days=365, method="reference",
-                    solver_method="Radau", rtol=1e-10, atol=1e-12)
+    ours = simulate(
+        "extrusion",
+        variant="full",
+        days=365,
+        method="reference",
+        solver_method="Radau",
+        rtol=1e-10,
+        atol=1e-12,
+    )
     assert np.max(np.abs(rr[:, 1] - ours.volume_fraction)) < 1e-6
 
 
@@ -85,15 +100,24 @@ def _consistency(xml: str) -> list[tuple[str, int, str]]:
     doc.setConsistencyChecks(libsbml.LIBSBML_CAT_UNITS_CONSISTENCY, True)
     doc.setConsistencyChecks(libsbml.LIBSBML_CAT_MODELING_PRACTICE, True)
     doc.checkConsistency()
-    return [(doc.getError(i).getSeverityAsString(), doc.getError(i).getErrorId(),
-             doc.getError(i).getMessage()) for i in range(doc.getNumErrors())]
+    return [
+        (
+            doc.getError(i).getSeverityAsString(),
+            doc.getError(i).getErrorId(),
+            doc.getError(i).getMessage(),
+        )
+        for i in range(doc.getNumErrors())
+    ]
 
 
-@pytest.mark.parametrize(("variant", "therapies", "modules"), [
-    ("reduced", (), ()),
-    ("reduced", ("macrophage_therapy", "oral_steroid", "anti_tnf@45"), ()),
-    ("full", ("epidural_steroid",), ()),
-])
+@pytest.mark.parametrize(
+    ("variant", "therapies", "modules"),
+    [
+        ("reduced", (), ()),
+        ("reduced", ("macrophage_therapy", "oral_steroid", "anti_tnf@45"), ()),
+        ("full", ("epidural_steroid",), ()),
+    ],
+)
 def test_libsbml_consistency_check_with_units_reports_nothing(variant, therapies, modules):
     """Recipe: libsbml ``checkConsistency()`` with the units and modelling-practice
     categories switched on: 0 errors and 0 warnings."""
@@ -109,8 +133,9 @@ def test_processes_are_reactions_with_sbo_terms_and_miriam_annotations(model):
     doc = libsbml.readSBMLFromString(to_sbml("extrusion"))
     m = doc.getModel()
     assert m.getNumReactions() == len(model.reactions) >= 20
-    assert m.getNumRules() == sum(1 for i in range(m.getNumRules())
-                                  if m.getRule(i).isAssignment())  # no rate rules
+    assert m.getNumRules() == sum(
+        1 for i in range(m.getNumRules()) if m.getRule(i).isAssignment()
+    )  # no rate rules
     for i in range(m.getNumReactions()):
         r = m.getReaction(i)
         assert r.isSetMetaId() and r.isSetSBOTerm() and r.getName(), r.getId()
@@ -125,20 +150,32 @@ def test_processes_are_reactions_with_sbo_terms_and_miriam_annotations(model):
                 uri = sp.getCVTerm(j).getResourceURI(k)
                 assert uri.startswith("https://identifiers.org/"), uri
                 assert uri.split("/")[-1].split(":")[0] in {
-                    "uniprot", "CHEBI", "CL", "GO", "UBERON"}, uri
+                    "uniprot",
+                    "CHEBI",
+                    "CL",
+                    "GO",
+                    "UBERON",
+                }, uri
     for i in range(m.getNumParameters()):
         p = m.getParameter(i)
         assert p.isSetUnits() and p.isSetSBOTerm() and p.isSetMetaId(), p.getId()
     annotated = {m.getSpecies(i).getId() for i in range(m.getNumSpecies())}
     assert {"M1", "M2", "N", "S"} <= annotated
-    assert m.getReaction("peroxide_reduction").getCVTerm(0).getResourceURI(0).endswith(
-        "uniprot:P36969")  # GPX4
+    assert (
+        m.getReaction("peroxide_reduction")
+        .getCVTerm(0)
+        .getResourceURI(0)
+        .endswith("uniprot:P36969")
+    )  # GPX4
     # model history and references
     assert m.isSetModelHistory()
     history = m.getModelHistory()
     assert history.getNumCreators() >= 1 and history.isSetCreatedDate()
-    refs = [m.getCVTerm(i).getResourceURI(k) for i in range(m.getNumCVTerms())
-            for k in range(m.getCVTerm(i).getNumResources())]
+    refs = [
+        m.getCVTerm(i).getResourceURI(k)
+        for i in range(m.getNumCVTerms())
+        for k in range(m.getCVTerm(i).getNumResources())
+    ]
     assert "https://identifiers.org/pubmed:25253299" in refs  # Seo 2016 (growth)
 
 
@@ -147,8 +184,11 @@ def test_export_is_valid_level3_version2_with_named_volume_fraction(tmp_path):
     doc = libsbml.readSBMLFromFile(str(path))
     assert (doc.getLevel(), doc.getVersion()) == (3, 2)
     doc.checkConsistency()
-    errors = [doc.getError(i).getMessage() for i in range(doc.getNumErrors())
-              if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR]
+    errors = [
+        doc.getError(i).getMessage()
+        for i in range(doc.getNumErrors())
+        if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR
+    ]
     assert errors == []
     m = doc.getModel()
     assert m.getAssignmentRuleByVariable("volume_fraction") is not None

@@ -60,25 +60,41 @@ def test_regression_order_cites_chiu_2015_with_its_own_pmid():
 
 def test_roles_are_declared_zou_and_seo_fitted_chiu_and_kjaer_held_out(results):
     fitted = {k for k, r in results.items() if r.fitted}
-    assert fitted == {*(f"regression_{m}" for m in ("sequestration", "extrusion",
-                                                     "protrusion", "bulge")),
-                      "some_grow_3d_series"}
+    assert fitted == {
+        *(f"regression_{m}" for m in ("sequestration", "extrusion", "protrusion", "bulge")),
+        "some_grow_3d_series",
+    }
     assert all(results[k].sd > 0 for k in fitted)
-    for morph, rate in (("sequestration", 0.96), ("extrusion", 0.70), ("protrusion", 0.41),
-                        ("bulge", 0.13)):
+    for morph, rate in (
+        ("sequestration", 0.96),
+        ("extrusion", 0.70),
+        ("protrusion", 0.41),
+        ("bulge", 0.13),
+    ):
         r = results[f"regression_{morph}_chiu2015"]
         assert r.role == "held_out" and not r.fitted
         assert r.expected == rate
         assert r.required  # declared before the fit, whatever the outcome
-    for tid in ("some_grow_population", "unchanged_population", "decreased_population",
-                "long_term_magnitude"):
+    for tid in (
+        "some_grow_population",
+        "unchanged_population",
+        "decreased_population",
+        "long_term_magnitude",
+    ):
         assert results[tid].role == "held_out" and results[tid].required
 
 
-@pytest.mark.parametrize("target_id", [
-    "chemokine_gone_4wk", "m2_peak_2wk", "m2_absent_8wk", "macrophage_peak_day7",
-    "rim_partial_regression", "infliximab_rim_increase_2wk",
-])
+@pytest.mark.parametrize(
+    "target_id",
+    [
+        "chemokine_gone_4wk",
+        "m2_peak_2wk",
+        "m2_absent_8wk",
+        "macrophage_peak_day7",
+        "rim_partial_regression",
+        "infliximab_rim_increase_2wk",
+    ],
+)
 def test_declared_misses_are_present_not_required_and_fail(results, target_id):
     r = results[target_id]
     assert not r.required
@@ -86,8 +102,7 @@ def test_declared_misses_are_present_not_required_and_fail(results, target_id):
     assert r.note
 
 
-def test_the_model_grows_as_often_as_the_3d_series_but_overestimates_population_growth(
-        results):
+def test_the_model_grows_as_often_as_the_3d_series_but_overestimates_population_growth(results):
     """Seo 2016 (PMID 25253299): 21 of 56 levels grew (fitted, met). Kjaer 2016
     (held out): 12.5 % increased and 65 % unchanged over 8 years; the model, with
     its growth rates fitted to the clinical series, lets too many population
@@ -113,10 +128,14 @@ def test_steroid_target_is_a_two_sided_band_read_a_year_after_the_injection(resu
     spec = load_targets()
     day = start + 365
     days = [0.0, day]
-    treated = simulate_cohort("extrusion", spec["cohort_n"], seed=spec["cohort_seed"],
-                              therapies=["epidural_steroid"], t_days=days)
-    control = simulate_cohort("extrusion", spec["cohort_n"], seed=spec["cohort_seed"],
-                              t_days=days)
+    treated = simulate_cohort(
+        "extrusion",
+        spec["cohort_n"],
+        seed=spec["cohort_seed"],
+        therapies=["epidural_steroid"],
+        t_days=days,
+    )
+    control = simulate_cohort("extrusion", spec["cohort_n"], seed=spec["cohort_seed"], t_days=days)
     expected = control._at(day).mean() - treated._at(day).mean()
     assert results["steroid_no_slowing_12mo"].value == pytest.approx(expected, abs=1e-6)
 

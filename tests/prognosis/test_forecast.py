@@ -39,9 +39,10 @@ def _dates(months):
 def _case(morphology, series=(), **findings):
     data = {"herniation": {"level": "L4-L5", "morphology": morphology, **findings}}
     if series:
-        data["mri"] = [{"date": d.isoformat(), "volume_mm3": v}
-                       for d, v in zip(_dates([m for m, _ in series]), [v for _, v in series],
-                                       strict=True)]
+        data["mri"] = [
+            {"date": d.isoformat(), "volume_mm3": v}
+            for d, v in zip(_dates([m for m, _ in series]), [v for _, v in series], strict=True)
+        ]
     return Case.from_dict(data)
 
 
@@ -124,7 +125,7 @@ def test_class_weights_reproduce_the_probability_of_regression_by_12_months():
     for p in (0.1, 0.3, 0.5, 0.67, 0.8):
         pi = class_probabilities(p, lat)
         assert pi.sum() == pytest.approx(1.0)
-        assert (pi >= 0).all() and (pi > 0).all()          # every course possible
+        assert (pi >= 0).all() and (pi > 0).all()  # every course possible
         assert float(pi @ lat.q_regressed_12) == pytest.approx(p, abs=1e-9)
 
 
@@ -161,11 +162,13 @@ def test_analytic_baseline_integral_agrees_with_numerical_quadrature():
             sd = em.sd_mm3(mu)
             r = (y - mu) / sd
             return math.exp(-0.5 * float(r @ r) - float(np.log(sd).sum()) + 20.0) / v0
+
         return quad(f, 1.0, 20000, points=[1100.0], limit=400)[0]
 
-    for i, j in ((3, 250), (3, 450), (250, 650)):   # complete, partial, stable, growth
+    for i, j in ((3, 250), (3, 450), (250, 650)):  # complete, partial, stable, growth
         assert post.likelihood[i] / post.likelihood[j] == pytest.approx(
-            integral(i) / integral(j), rel=1e-3)
+            integral(i) / integral(j), rel=1e-3
+        )
 
 
 def test_forecast_recovers_a_known_course_within_its_intervals():
@@ -187,13 +190,16 @@ def test_same_seed_same_forecast():
     assert a == b
 
 
-@pytest.mark.parametrize(("dates", "volumes", "field"), [
-    ([BASE, BASE], [1000.0], "volumes_mm3"),
-    ([BASE], [0.0], "volumes_mm3[0]"),
-    ([BASE + dt.timedelta(days=9), BASE], [900.0, 800.0], "dates[1]"),
-    ([BASE, BASE + dt.timedelta(days=9)], [900.0, -1.0], "volumes_mm3[1]"),
-    ([], [], "dates"),
-])
+@pytest.mark.parametrize(
+    ("dates", "volumes", "field"),
+    [
+        ([BASE, BASE], [1000.0], "volumes_mm3"),
+        ([BASE], [0.0], "volumes_mm3[0]"),
+        ([BASE + dt.timedelta(days=9), BASE], [900.0, 800.0], "dates[1]"),
+        ([BASE, BASE + dt.timedelta(days=9)], [900.0, -1.0], "volumes_mm3[1]"),
+        ([], [], "dates"),
+    ],
+)
 def test_bad_series_is_rejected_naming_the_field(dates, volumes, field):
     with pytest.raises(InvalidInputError) as err:
         forecast_volumes(dates, volumes)
@@ -204,8 +210,11 @@ def test_bad_series_is_rejected_naming_the_field(dates, volumes, field):
 @given(v0=st.floats(100, 5000), ratio=st.floats(0.0, 2.0), months=st.floats(1.0, 18.0))
 def test_forecast_outputs_are_probabilities_and_ordered_intervals(v0, ratio, months):
     fc = forecast_volumes(_dates((0.0, months)), [v0, v0 * ratio], seed=0)
-    for p in (fc.probability_50pct_by_12_months, fc.probability_growth_by_12_months,
-              fc.probability_complete_by_24_months):
+    for p in (
+        fc.probability_50pct_by_12_months,
+        fc.probability_growth_by_12_months,
+        fc.probability_complete_by_24_months,
+    ):
         assert 0.0 <= p <= 1.0
     assert sum(fc.course_probabilities.values()) == pytest.approx(1.0)
     for (lo, hi), med in zip(fc.volume_interval_mm3, fc.volume_median_mm3, strict=True):
@@ -216,12 +225,21 @@ def test_default_prior_is_built_from_the_evidence_base_and_labelled_assumption()
     prior = default_kinetic_prior("sequestration")
     assert prior.label == "assumption"
     roles = {s["role"] for s in prior.sources}
-    assert {"regression_sequestration", "complete_sequestration", "growth_share_uncontained",
-            "complete_by_8"} <= roles
+    assert {
+        "regression_sequestration",
+        "complete_sequestration",
+        "growth_share_uncontained",
+        "complete_by_8",
+    } <= roles
     assert all(s["citations"] or s["assumption"] for s in prior.sources)
     d = forecast_volumes([BASE], [900.0], morphology="bulge").to_dict()
-    for key in ("probability_growth_by_12_months", "probability_complete_by_24_months",
-                "probability_50pct_by_12_months", "courses", "measurement_error"):
+    for key in (
+        "probability_growth_by_12_months",
+        "probability_complete_by_24_months",
+        "probability_50pct_by_12_months",
+        "courses",
+        "measurement_error",
+    ):
         assert key in d
 
 
@@ -257,9 +275,11 @@ def test_the_stored_centres_of_the_course_prior_are_what_the_fit_gives():
 
     fit = _fit_kinetics()
     assert fit["log_k_mean"] == pytest.approx(
-        evidence_value("kinetic_rate_log_mean_fitted").value, abs=5e-3)
+        evidence_value("kinetic_rate_log_mean_fitted").value, abs=5e-3
+    )
     assert fit["partial_logit_mean"] == pytest.approx(
-        evidence_value("partial_course_logit_mean_fitted").value, abs=5e-3)
+        evidence_value("partial_course_logit_mean_fitted").value, abs=5e-3
+    )
     prior = default_kinetic_prior("extrusion")
     assert prior.log_k_mean == evidence_value("kinetic_rate_log_mean_fitted").value
 
@@ -267,8 +287,10 @@ def test_the_stored_centres_of_the_course_prior_are_what_the_fit_gives():
 def test_more_shrinkage_on_the_follow_up_mri_never_lowers_the_estimate():
     """The probability given the MRIs falls monotonically as the follow-up volume rises
     (1,000 mm3 at baseline, 0 to 2,600 mm3 six months later)."""
-    ps = [resorption_probability(_case("extrusion", [(0, 1000), (6, v1)])).probability
-          for v1 in range(0, 2601, 200)]
+    ps = [
+        resorption_probability(_case("extrusion", [(0, 1000), (6, v1)])).probability
+        for v1 in range(0, 2601, 200)
+    ]
     assert all(a >= b for a, b in itertools.pairwise(ps))
     assert ps[0] > 0.99 and ps[-1] < 0.2
 
@@ -301,8 +323,10 @@ def test_a_forecast_that_says_grown_uses_the_report_grade_for_enlarged():
     spread = evidence_value("partial_course_logit_sd_assumption")
     assert spread.assumption and prior.partial_logit_sd == spread.value
     used = {s["id"] for s in prior.sources}
-    assert {"resorption_enlargement_threshold_percent",
-            "partial_course_logit_sd_assumption"} <= used
+    assert {
+        "resorption_enlargement_threshold_percent",
+        "partial_course_logit_sd_assumption",
+    } <= used
 
 
 def test_a_herniation_that_shrank_and_grew_again_is_said_to_have_regrown():
@@ -314,15 +338,17 @@ def test_a_herniation_that_shrank_and_grew_again_is_said_to_have_regrown():
     assert obs.regrowth_from_date == _dates([6])[0]
     assert "grew again after shrinking" in obs.statement
     assert "forecast does not apply" in obs.statement
-    assert obs.to_dict()["regrowth"] == {"from_mm3": 150.0,
-                                         "from_date": _dates([6])[0].isoformat()}
+    assert obs.to_dict()["regrowth"] == {"from_mm3": 150.0, "from_date": _dates([6])[0].isoformat()}
 
 
-@pytest.mark.parametrize("series", [
-    [(0, 1000), (6, 500), (12, 450)],     # still shrinking
-    [(0, 1000), (6, 900), (12, 1000)],    # back to baseline within error
-    [(0, 1000), (6, 400)],                # two MRIs: nothing to grow back from
-])
+@pytest.mark.parametrize(
+    "series",
+    [
+        [(0, 1000), (6, 500), (12, 450)],  # still shrinking
+        [(0, 1000), (6, 900), (12, 1000)],  # back to baseline within error
+        [(0, 1000), (6, 400)],  # two MRIs: nothing to grow back from
+    ],
+)
 def test_shrinkage_without_regrowth_beyond_error_is_not_called_a_recurrence(series):
     obs = resorption_probability(_case("extrusion", series)).observed
     assert not obs.regrown and obs.to_dict()["regrowth"] is None

@@ -33,7 +33,7 @@ def test_protrusion_grown_600_to_1350_is_forecast_near_its_measured_volume():
     fc = _forecast(1350.0, dt.date(2026, 8, 17))
     sd = volume_error_model("two").sd_mm3(1350.0)
     median, (lo, hi) = _at(fc, 6)
-    assert abs(median - 1350.0) < sd            # within one measurement SD of the reading
+    assert abs(median - 1350.0) < sd  # within one measurement SD of the reading
     assert lo < 1350.0 < hi
     assert median > 1000.0
     assert fc.growth_flagged
@@ -63,7 +63,8 @@ def test_unchanged_and_shrinking_series_are_forecast_near_their_readings_too():
     1,500 -> 600 mm3 at 4 months stays near 600."""
     flat = _forecast(600.0, dt.date(2026, 8, 17))
     assert abs(_at(flat, 6)[0] - 600.0) < 60.0
-    shrunk = forecast_volumes([FIRST, dt.date(2026, 6, 23)], [1500.0, 600.0],
-                              morphology="extrusion")
+    shrunk = forecast_volumes(
+        [FIRST, dt.date(2026, 6, 23)], [1500.0, 600.0], morphology="extrusion"
+    )
     assert abs(_at(shrunk, 6)[0] - 600.0) < volume_error_model("two").sd_mm3(600.0)
     assert np.isclose(sum(shrunk.course_probabilities.values()), 1.0)

@@ -27,8 +27,9 @@ def _codes(plan):
 
 
 def test_growth_with_leg_pain_7_of_10_makes_surgery_discussion_due_now():
-    plan = management_pathway(_case("leg_pain_nrs: 7, red_flags: []"), as_of=AS_OF,
-                              observed_growth=True)
+    plan = management_pathway(
+        _case("leg_pain_nrs: 7, red_flags: []"), as_of=AS_OF, observed_growth=True
+    )
     step = next(s for s in plan.steps if s.code == "discuss_surgery_after_growth")
     assert step.status == "due" and step.due_date == AS_OF
     assert "leg pain 7/10" in step.text and "2026-08-17" in step.text
@@ -39,8 +40,9 @@ def test_growth_with_leg_pain_7_of_10_makes_surgery_discussion_due_now():
 
 def test_growth_with_leg_pain_gone_adds_no_surgery_discussion():
     """Growth alone is not an indication: leg pain 0/10 and no deficit keeps the pathway."""
-    plan = management_pathway(_case("leg_pain_nrs: 0, red_flags: []"), as_of=AS_OF,
-                              observed_growth=True)
+    plan = management_pathway(
+        _case("leg_pain_nrs: 0, red_flags: []"), as_of=AS_OF, observed_growth=True
+    )
     assert "discuss_surgery_after_growth" not in _codes(plan)
 
 
@@ -51,6 +53,7 @@ def test_growth_without_symptom_scores_still_raises_the_discussion_conditionally
 
 
 def test_no_growth_no_surgery_discussion_step():
-    plan = management_pathway(_case("leg_pain_nrs: 7, red_flags: []"), as_of=AS_OF,
-                              observed_growth=False)
+    plan = management_pathway(
+        _case("leg_pain_nrs: 7, red_flags: []"), as_of=AS_OF, observed_growth=False
+    )
     assert "discuss_surgery_after_growth" not in _codes(plan)

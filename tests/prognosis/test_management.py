@@ -52,25 +52,27 @@ def test_step_dates_follow_from_the_onset_date_and_the_evidence_timings():
     # Steps are in time order; the undated ones (indications, events, safety net) come last.
     offsets = [s["offset_days"] for s in plan.to_dict()["steps"]]
     dated = [o for o in offsets if o is not None]
-    assert offsets[:len(dated)] == sorted(dated)
-    assert offsets[len(dated):] and all(o is None for o in offsets[len(dated):])
+    assert offsets[: len(dated)] == sorted(dated)
+    assert offsets[len(dated) :] and all(o is None for o in offsets[len(dated) :])
     assert offsets[-1] is None and plan.steps[-1].code == "safety_net"
 
 
 def test_step_status_relative_to_the_assessment_date():
-    steps = _steps(management_pathway(_case(f"onset_date: {ONSET}"),
-                                      as_of=dt.date(2026, 2, 25)))
+    steps = _steps(management_pathway(_case(f"onset_date: {ONSET}"), as_of=dt.date(2026, 2, 25)))
     assert steps["conservative_care"]["status"] == "passed"
-    assert steps["reevaluate"]["status"] == "due"       # 2026-02-21, 4 days before
+    assert steps["reevaluate"]["status"] == "due"  # 2026-02-21, 4 days before
     assert steps["discuss_surgery"]["status"] == "upcoming"
 
 
-@pytest.mark.parametrize(("start", "months", "expected"), [
-    (dt.date(2026, 1, 31), 1, dt.date(2026, 2, 28)),
-    (dt.date(2024, 1, 31), 1, dt.date(2024, 2, 29)),
-    (dt.date(2026, 11, 15), 4, dt.date(2027, 3, 15)),
-    (dt.date(2026, 1, 10), 10.5, dt.date(2026, 11, 25)),
-])
+@pytest.mark.parametrize(
+    ("start", "months", "expected"),
+    [
+        (dt.date(2026, 1, 31), 1, dt.date(2026, 2, 28)),
+        (dt.date(2024, 1, 31), 1, dt.date(2024, 2, 29)),
+        (dt.date(2026, 11, 15), 4, dt.date(2027, 3, 15)),
+        (dt.date(2026, 1, 10), 10.5, dt.date(2026, 11, 25)),
+    ],
+)
 def test_calendar_month_arithmetic(start, months, expected):
     assert add_months(start, months) == expected
 
@@ -90,8 +92,9 @@ def _steps_from(plan_dict):
 def test_wording_stays_at_the_strength_of_the_guidelines():
     plan = management_pathway(_case(f"onset_date: {ONSET}"), as_of=dt.date(2026, 2, 1))
     steps = _steps(plan)
-    assert steps["discuss_surgery"]["text"].startswith("If disabling radicular pain persists "
-                                                       "after about 12 weeks")
+    assert steps["discuss_surgery"]["text"].startswith(
+        "If disabling radicular pain persists after about 12 weeks"
+    )
     assert "consider" in steps["discuss_surgery"]["text"]
     assert steps["reimage_1"]["title"].startswith("Consider")
     text = " ".join(s["text"] for s in plan.to_dict()["steps"]).lower()
@@ -103,14 +106,18 @@ def test_wording_stays_at_the_strength_of_the_guidelines():
     assert "6 months" not in steps["discuss_surgery"]["text"]
 
 
-@pytest.mark.parametrize(("symptoms", "codes"), [
-    ("red_flags: [urinary_retention]", ["emergency_mri", "emergency_decompression"]),
-    ("motor_mrc: 3", ["urgent_referral"]),
-    ("red_flags: [fever, iv_drug_use]", ["investigate_serious_pathology"]),
-])
+@pytest.mark.parametrize(
+    ("symptoms", "codes"),
+    [
+        ("red_flags: [urinary_retention]", ["emergency_mri", "emergency_decompression"]),
+        ("motor_mrc: 3", ["urgent_referral"]),
+        ("red_flags: [fever, iv_drug_use]", ["investigate_serious_pathology"]),
+    ],
+)
 def test_red_flag_replaces_the_conservative_pathway_by_urgent_referral(symptoms, codes):
-    plan = management_pathway(_case(f"onset_date: {ONSET}, {symptoms}"),
-                              as_of=dt.date(2026, 2, 1)).to_dict()
+    plan = management_pathway(
+        _case(f"onset_date: {ONSET}, {symptoms}"), as_of=dt.date(2026, 2, 1)
+    ).to_dict()
     assert plan["pathway"] == "urgent_referral"
     assert [s["code"] for s in plan["steps"]] == codes
     assert plan["steps"][0]["due_date"] == "2026-02-01"
@@ -120,12 +127,17 @@ def test_red_flag_replaces_the_conservative_pathway_by_urgent_referral(symptoms,
 
 
 @settings(max_examples=40, deadline=None)
-@given(onset=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2026, 11, 1)),
-       days_later=st.integers(0, 800))
+@given(
+    onset=st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2026, 11, 1)),
+    days_later=st.integers(0, 800),
+)
 def test_dates_are_onset_plus_offset_and_in_time_order(onset, days_later):
-    case = Case(herniation=HerniationFindings(level=SpinalLevel.L4_L5,
-                                              morphology=HerniationMorphology.EXTRUSION),
-                symptoms=Symptoms(onset_date=onset))
+    case = Case(
+        herniation=HerniationFindings(
+            level=SpinalLevel.L4_L5, morphology=HerniationMorphology.EXTRUSION
+        ),
+        symptoms=Symptoms(onset_date=onset),
+    )
     as_of = onset + dt.timedelta(days=days_later)
     plan = management_pathway(case, as_of=as_of)
     dated = [s for s in plan.steps if s.due_date is not None]
@@ -136,30 +148,43 @@ def test_dates_are_onset_plus_offset_and_in_time_order(onset, days_later):
         assert s.status == ("passed" if delta < -14 else "due" if delta <= 14 else "upcoming")
 
 
-@pytest.mark.parametrize(("symptoms", "record"), [
-    ("red_flags: [urinary_retention]", "ces_decompression_window_hours"),
-    ("motor_mrc: 2", "motor_deficit_surgery_within_hours_acta2020"),
-])
+@pytest.mark.parametrize(
+    ("symptoms", "record"),
+    [
+        ("red_flags: [urinary_retention]", "ces_decompression_window_hours"),
+        ("motor_mrc: 2", "motor_deficit_surgery_within_hours_acta2020"),
+    ],
+)
 def test_urgent_step_hours_are_read_from_and_cite_their_records(symptoms, record, monkeypatch):
     """The hours in the text come from the evidence records the step cites."""
     from resorb.evidence import evidence_value
     from resorb.prognosis import _management
 
-    plan = management_pathway(_case(f"onset_date: {ONSET}, {symptoms}"),
-                              as_of=dt.date(2026, 2, 1))
+    plan = management_pathway(_case(f"onset_date: {ONSET}, {symptoms}"), as_of=dt.date(2026, 2, 1))
     step = next(s for s in plan.steps if record in s.evidence_ids)
     value = evidence_value(record)
-    hours = ("-".join(f"{h:g}" for h in value.value) if isinstance(value.value, tuple)
-             else f"{value.value:g}")
+    hours = (
+        "-".join(f"{h:g}" for h in value.value)
+        if isinstance(value.value, tuple)
+        else f"{value.value:g}"
+    )
     assert f"within {hours} hours" in step.text
     # Changing the record changes the text: no copy of the number in code.
     real = _management._value
-    fake = type(value)(**{**{f: getattr(value, f) for f in value.__dataclass_fields__},
-                          "value": (6.0, 12.0) if isinstance(value.value, tuple) else 6.0})
+    fake = type(value)(
+        **{
+            **{f: getattr(value, f) for f in value.__dataclass_fields__},
+            "value": (6.0, 12.0) if isinstance(value.value, tuple) else 6.0,
+        }
+    )
     monkeypatch.setattr(_management, "_value", lambda rid: fake if rid == record else real(rid))
-    text = next(s.text for s in management_pathway(
-        _case(f"onset_date: {ONSET}, {symptoms}"), as_of=dt.date(2026, 2, 1)).steps
-        if record in s.evidence_ids)
+    text = next(
+        s.text
+        for s in management_pathway(
+            _case(f"onset_date: {ONSET}, {symptoms}"), as_of=dt.date(2026, 2, 1)
+        ).steps
+        if record in s.evidence_ids
+    )
     assert ("within 6-12 hours" if isinstance(value.value, tuple) else "within 6 hours") in text
 
 

@@ -44,28 +44,32 @@ herniation: {level: L5-S1, morphology: extrusion}
     assert step.timing.startswith("at every visit")
     assert "Intractable pain" in step.text and "at any stage" in step.text
     assert "leg pain 10/10" in step.text and "intractable" in step.text.split("patient:")[1]
-    assert {"surgery_intractable_pain_any_stage", "surgery_patient_preference",
-            "surgery_persisting_or_progressive_deficit",
-            "growth_with_symptoms_review"} <= set(step.evidence_ids)
+    assert {
+        "surgery_intractable_pain_any_stage",
+        "surgery_patient_preference",
+        "surgery_persisting_or_progressive_deficit",
+        "growth_with_symptoms_review",
+    } <= set(step.evidence_ids)
 
 
 def test_persisting_mrc_4_weakness_and_growth_beyond_error_are_named_for_this_patient():
-    plan = management_pathway(_case("leg_pain_nrs: 6, motor_mrc: 4"), as_of=AS_OF,
-                              observed_growth=True)
+    plan = management_pathway(
+        _case("leg_pain_nrs: 6, motor_mrc: 4"), as_of=AS_OF, observed_growth=True
+    )
     text = _steps(plan)["surgical_indications"].text
     assert "motor deficit MRC 4/5" in text
     assert "grown beyond measurement error" in text
 
 
 def test_crippling_odi_is_named_among_the_indications():
-    plan = management_pathway(_case("odi_answers: [5, 4, 4, 4, 4, 4, 4, 3, 4, 4]"),
-                              as_of=AS_OF)
+    plan = management_pathway(_case("odi_answers: [5, 4, 4, 4, 4, 4, 4, 3, 4, 4]"), as_of=AS_OF)
     assert "ODI 80 % (crippled)" in _steps(plan)["surgical_indications"].text
 
 
 def test_mild_case_lists_the_indications_without_inventing_findings():
     text = _steps(management_pathway(_case("leg_pain_nrs: 4"), as_of=AS_OF))[
-        "surgical_indications"].text
+        "surgical_indications"
+    ].text
     assert "Recorded for this patient" not in text
 
 
@@ -96,10 +100,18 @@ def test_safety_net_names_the_early_cauda_equina_signs():
 
 
 def test_patient_page_figures_are_those_of_the_evidence_base():
-    info = {p.code: p for p in management_pathway(_case("leg_pain_nrs: 5"),
-                                                  as_of=AS_OF).patient_information}
-    assert list(info) == ["natural_course", "symptoms_before_size", "some_grow", "recurrence",
-                          "surgery_is_a_choice", "come_back_at_once"]
+    info = {
+        p.code: p
+        for p in management_pathway(_case("leg_pain_nrs: 5"), as_of=AS_OF).patient_information
+    }
+    assert list(info) == [
+        "natural_course",
+        "symptoms_before_size",
+        "some_grow",
+        "recurrence",
+        "surgery_is_a_choice",
+        "come_back_at_once",
+    ]
     lo, hi = evidence_value("sciatica_improves_3mo_fraction").value
     recovered = evidence_value("perceived_recovery_1y_peul2007").value
     assert f"Between {100 * lo:.0f} and {100 * hi:.0f} %" in info["natural_course"].text
@@ -107,8 +119,7 @@ def test_patient_page_figures_are_those_of_the_evidence_base():
     grew = evidence_value("enlarged_fraction_3d_series")
     assert f"{grew.events} of {grew.total}" in info["some_grow"].text
     for p in info.values():
-        assert p.sources and all(s.get("doi") or s.get("pmid") or s.get("url")
-                                 for s in p.sources)
+        assert p.sources and all(s.get("doi") or s.get("pmid") or s.get("url") for s in p.sources)
 
 
 def test_patient_page_numbers_change_when_the_evidence_changes(monkeypatch):
@@ -124,23 +135,29 @@ def test_patient_page_numbers_change_when_the_evidence_changes(monkeypatch):
         return v
 
     monkeypatch.setattr(_patient_information, "_v", doubled)
-    text = " ".join(p.text for p in _patient_information.patient_information(
-        triage=triage_case(_case("leg_pain_nrs: 5"))))
+    text = " ".join(
+        p.text
+        for p in _patient_information.patient_information(
+            triage=triage_case(_case("leg_pain_nrs: 5"))
+        )
+    )
     assert "50 % of people felt recovered" in text and "about 7.7 months" in text
 
 
 def test_plain_language_page_uses_everyday_words():
-    text = " ".join(p.text for p in management_pathway(_case("leg_pain_nrs: 5"),
-                                                       as_of=AS_OF).patient_information)
+    text = " ".join(
+        p.text
+        for p in management_pathway(_case("leg_pain_nrs: 5"), as_of=AS_OF).patient_information
+    )
     for jargon in ("radicular", "sequestration", "MRC", "decompression", "odds", "cauda"):
         assert jargon not in text, jargon
     assert not re.search(r"\b[a-z]+_[a-z_]+\b", text)  # no field or record names
 
 
-@pytest.mark.parametrize("symptoms", ["red_flags: [urinary_retention]", "motor_mrc: 2",
-                                      "red_flags: [cancer_history]"])
-def test_patient_page_beside_a_referral_explains_it_and_gives_no_natural_course_figures(
-        symptoms):
+@pytest.mark.parametrize(
+    "symptoms", ["red_flags: [urinary_retention]", "motor_mrc: 2", "red_flags: [cancer_history]"]
+)
+def test_patient_page_beside_a_referral_explains_it_and_gives_no_natural_course_figures(symptoms):
     plan = management_pathway(_case(symptoms), as_of=AS_OF)
     codes = [p.code for p in plan.patient_information]
     assert codes == ["why_urgent", "not_now", "come_back_at_once"]
@@ -148,12 +165,15 @@ def test_patient_page_beside_a_referral_explains_it_and_gives_no_natural_course_
     assert "%" not in text
 
 
-@pytest.mark.parametrize(("symptoms", "label"), [
-    ("red_flags: [urinary_retention]", "emergency referral"),
-    ("red_flags: [progressive_motor_deficit]", "urgent referral"),
-    ("red_flags: [fever]", "investigate serious pathology first"),
-    ("leg_pain_nrs: 6", "conservative trial"),
-])
+@pytest.mark.parametrize(
+    ("symptoms", "label"),
+    [
+        ("red_flags: [urinary_retention]", "emergency referral"),
+        ("red_flags: [progressive_motor_deficit]", "urgent referral"),
+        ("red_flags: [fever]", "investigate serious pathology first"),
+        ("leg_pain_nrs: 6", "conservative trial"),
+    ],
+)
 def test_pathway_heading_names_the_triage_level(symptoms, label):
     plan = management_pathway(_case(symptoms), as_of=AS_OF)
     assert plan.label == label and plan.to_dict()["label"] == label

@@ -18,8 +18,14 @@ from resorb.evidence import evidence_value
 from resorb.prognosis import ResorptionEstimate, resorption_probability
 
 
-def make_case(morphology: str = "extrusion", *, age: int | None = None,
-              onset: str | None = None, mri: str | None = None, **herniation) -> Case:
+def make_case(
+    morphology: str = "extrusion",
+    *,
+    age: int | None = None,
+    onset: str | None = None,
+    mri: str | None = None,
+    **herniation,
+) -> Case:
     data: dict = {"herniation": {"level": "L5-S1", "morphology": morphology, **herniation}}
     if age is not None:
         data["patient"] = {"age_years": age}
@@ -144,11 +150,13 @@ DIRECTION_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("label", "finding", "sign"), DIRECTION_CASES,
-                         ids=[c[0] for c in DIRECTION_CASES])
+@pytest.mark.parametrize(
+    ("label", "finding", "sign"), DIRECTION_CASES, ids=[c[0] for c in DIRECTION_CASES]
+)
 @pytest.mark.parametrize("morphology", ["extrusion"])
 def test_each_factor_moves_the_probability_in_the_direction_of_its_evidence(
-        label, finding, sign, morphology):
+    label, finding, sign, morphology
+):
     base = resorption_probability(make_case(morphology)).probability
     est = resorption_probability(make_case(morphology, **finding))
     assert len(est.factors) == 1
@@ -171,15 +179,16 @@ UNVERIFIED_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("label", "finding", "extra", "sign"), UNVERIFIED_CASES,
-                         ids=[c[0] for c in UNVERIFIED_CASES])
-def test_unverified_factors_move_in_their_direction_only_when_allowed(label, finding, extra,
-                                                                      sign):
+@pytest.mark.parametrize(
+    ("label", "finding", "extra", "sign"), UNVERIFIED_CASES, ids=[c[0] for c in UNVERIFIED_CASES]
+)
+def test_unverified_factors_move_in_their_direction_only_when_allowed(label, finding, extra, sign):
     case = make_case(**finding, **extra)
     default = resorption_probability(case)
     assert default.factors == ()
-    assert default.probability == pytest.approx(evidence_value(
-        "regression_rate_extrusion_zou2023").value)
+    assert default.probability == pytest.approx(
+        evidence_value("regression_rate_extrusion_zou2023").value
+    )
     assert any("no effect size" in o.reason for o in default.omitted)
     assert not any("allow_unverified" in o.reason for o in default.omitted)
     with pytest.warns(LowEvidenceWarning):
@@ -189,20 +198,34 @@ def test_unverified_factors_move_in_their_direction_only_when_allowed(label, fin
 
 
 def test_short_symptom_duration_contributes_nothing():
-    est = resorption_probability(make_case(onset="2026-01-01", mri="2026-03-01"),
-                                 allow_unverified=True)
+    est = resorption_probability(
+        make_case(onset="2026-01-01", mri="2026-03-01"), allow_unverified=True
+    )
     assert est.factors == ()
 
 
 def test_every_factor_is_traceable_to_a_doi_or_pmid():
-    case = make_case(pll="ruptured", rim_enhancement="complete", t2_signal="high", modic=1,
-                     komori=3, canal_compromise_percent=70, onset="2024-01-01",
-                     mri="2026-01-01")
+    case = make_case(
+        pll="ruptured",
+        rim_enhancement="complete",
+        t2_signal="high",
+        modic=1,
+        komori=3,
+        canal_compromise_percent=70,
+        onset="2024-01-01",
+        mri="2026-01-01",
+    )
     with pytest.warns(LowEvidenceWarning):
         est = resorption_probability(case, allow_unverified=True)
-    assert {f.name for f in est.factors} == {"pll", "rim_enhancement", "t2_signal", "modic",
-                                            "komori", "canal_compromise_percent",
-                                            "symptom_duration_months"}
+    assert {f.name for f in est.factors} == {
+        "pll",
+        "rim_enhancement",
+        "t2_signal",
+        "modic",
+        "komori",
+        "canal_compromise_percent",
+        "symptom_duration_months",
+    }
     # A factor's source is the study that gave its counts. Where that study has no DOI/PMID
     # (Ahn 2000, the bull's-eye cohort) the source is where it was read, and the DOI/PMID of
     # the studies cited for the direction are under "supporting" (previously this test
@@ -214,8 +237,11 @@ def test_every_factor_is_traceable_to_a_doi_or_pmid():
         assert "url" in f.source
         assert f.supporting and all(set(c) <= {"doi", "pmid"} and c for c in f.supporting)
     for f in est.to_dict()["factors"]:
-        assert ("doi" in f["source"] or "pmid" in f["source"]
-                or any("doi" in c or "pmid" in c for c in f["supporting"]))
+        assert (
+            "doi" in f["source"]
+            or "pmid" in f["source"]
+            or any("doi" in c or "pmid" in c for c in f["supporting"])
+        )
 
 
 def test_factors_without_a_doi_for_their_counts_say_so():
@@ -227,10 +253,13 @@ def test_therapies_are_recorded_but_do_not_change_the_estimate():
     """Autio 2004 (PMID 15284501) and 2006 RCTs: steroid and infliximab did not change
     resorption, so a therapy is no reason to move the probability."""
     plain = make_case()
-    treated = Case.from_dict({"herniation": {"level": "L5-S1", "morphology": "extrusion"},
-                              "therapies": [{"name": "epidural_steroid"},
-                                            {"name": "infliximab"}]},
-                             today=dt.date(2026, 11, 1))
+    treated = Case.from_dict(
+        {
+            "herniation": {"level": "L5-S1", "morphology": "extrusion"},
+            "therapies": [{"name": "epidural_steroid"}, {"name": "infliximab"}],
+        },
+        today=dt.date(2026, 11, 1),
+    )
     a, b = resorption_probability(plain), resorption_probability(treated)
     assert (a.probability, a.interval) == (b.probability, b.interval)
     notes = {o.value: o.reason for o in b.omitted if o.name == "therapy"}
@@ -265,7 +294,8 @@ def test_correlated_fragment_findings_are_shrunk():
     assert weights[weak.name] == pytest.approx(weak.weight * lam)
     # Logit contributions add up to the estimate.
     total = math.log(est.baseline.probability / (1 - est.baseline.probability)) + sum(
-        f.log_odds_contribution for f in est.factors)
+        f.log_odds_contribution for f in est.factors
+    )
     assert est.probability == pytest.approx(1 / (1 + math.exp(-total)))
 
 
@@ -289,15 +319,27 @@ def test_pll_intact_never_raises_an_extrusions_estimate():
         assert with_intact < without, rim
 
 
-@pytest.mark.parametrize(("finding", "level"), [
-    ("pll", "intact"), ("containment", "contained"), ("rim_enhancement", "none"),
-    ("t2_signal", "low"), ("modic", 1), ("modic", 2),
-])
+@pytest.mark.parametrize(
+    ("finding", "level"),
+    [
+        ("pll", "intact"),
+        ("containment", "contained"),
+        ("rim_enhancement", "none"),
+        ("t2_signal", "low"),
+        ("modic", 1),
+        ("modic", 2),
+    ],
+)
 def test_an_unfavourable_finding_never_raises_the_estimate(finding, level):
     """Added to any combination of other findings, an unfavourable level only lowers."""
-    others = [{}, {"rim_enhancement": "complete"}, {"t2_signal": "high"}, {"modic": 0},
-              {"pll": "ruptured"} if finding not in ("pll", "containment") else {},
-              {"rim_enhancement": "none", "t2_signal": "high", "modic": 0}]
+    others = [
+        {},
+        {"rim_enhancement": "complete"},
+        {"t2_signal": "high"},
+        {"modic": 0},
+        {"pll": "ruptured"} if finding not in ("pll", "containment") else {},
+        {"rim_enhancement": "none", "t2_signal": "high", "modic": 0},
+    ]
     for base in others:
         base = {k: v for k, v in base.items() if k != finding}
         before = resorption_probability(make_case(**base)).probability
@@ -316,15 +358,26 @@ def test_modic_change_lowers_the_estimate():
     assert factor.source.get("pmid") == "24503683"
 
 
-@pytest.mark.parametrize(("morphology", "finding", "skipped", "match"), [
-    ("bulge", dict(rim_enhancement="complete"), "rim_enhancement", "rim enhancement on a bulge"),
-    ("protrusion", dict(rim_enhancement="partial"), "rim_enhancement",
-     "rim enhancement on a protrusion"),
-    ("protrusion", dict(pll="ruptured"), "pll", "extrusions"),
-    ("bulge", dict(t2_signal="high"), "t2_signal", "bulge is not a herniation"),
-])
-def test_findings_outside_the_evidence_warn_and_are_recorded(morphology, finding, skipped,
-                                                             match):
+@pytest.mark.parametrize(
+    ("morphology", "finding", "skipped", "match"),
+    [
+        (
+            "bulge",
+            dict(rim_enhancement="complete"),
+            "rim_enhancement",
+            "rim enhancement on a bulge",
+        ),
+        (
+            "protrusion",
+            dict(rim_enhancement="partial"),
+            "rim_enhancement",
+            "rim enhancement on a protrusion",
+        ),
+        ("protrusion", dict(pll="ruptured"), "pll", "extrusions"),
+        ("bulge", dict(t2_signal="high"), "t2_signal", "bulge is not a herniation"),
+    ],
+)
+def test_findings_outside_the_evidence_warn_and_are_recorded(morphology, finding, skipped, match):
     with pytest.warns(OutsideEvidenceRangeWarning, match=match):
         est = resorption_probability(make_case(morphology, **finding))
     assert any(match in w for w in est.warnings)
@@ -362,11 +415,14 @@ def test_horizon_beyond_a_year_continues_the_course_and_warns():
     assert p12 <= late.probability < p12 + 0.05
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    (dict(horizon_months=0), "horizon_months"),
-    (dict(horizon_months=36), "horizon_months"),
-    (dict(n_draws=10), "n_draws"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        (dict(horizon_months=0), "horizon_months"),
+        (dict(horizon_months=36), "horizon_months"),
+        (dict(n_draws=10), "n_draws"),
+    ],
+)
 def test_bad_options_name_the_field(kwargs, field):
     with pytest.raises(InvalidInputError) as info:
         resorption_probability(make_case(), **kwargs)
@@ -398,27 +454,40 @@ def test_to_dict_has_the_contract_keys_and_is_json():
         assert {"name", "effect", "source"} <= set(f)
 
 
-findings = st.fixed_dictionaries({}, optional={
-    "pll": st.sampled_from(["intact", "ruptured"]),
-    "containment": st.sampled_from(["contained", "uncontained"]),
-    "rim_enhancement": st.sampled_from(["none", "partial", "complete"]),
-    "t2_signal": st.sampled_from(["low", "iso", "high"]),
-    "modic": st.integers(0, 3),
-    "komori": st.integers(1, 3),
-    "canal_compromise_percent": st.floats(0, 100),
-})
+findings = st.fixed_dictionaries(
+    {},
+    optional={
+        "pll": st.sampled_from(["intact", "ruptured"]),
+        "containment": st.sampled_from(["contained", "uncontained"]),
+        "rim_enhancement": st.sampled_from(["none", "partial", "complete"]),
+        "t2_signal": st.sampled_from(["low", "iso", "high"]),
+        "modic": st.integers(0, 3),
+        "komori": st.integers(1, 3),
+        "canal_compromise_percent": st.floats(0, 100),
+    },
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(morphology=st.sampled_from(MORPHOLOGIES), finding=findings,
-       allow=st.booleans(), horizon=st.sampled_from([2, 6, 12, 20]),
-       seed=st.integers(0, 2**16))
+@given(
+    morphology=st.sampled_from(MORPHOLOGIES),
+    finding=findings,
+    allow=st.booleans(),
+    horizon=st.sampled_from([2, 6, 12, 20]),
+    seed=st.integers(0, 2**16),
+)
 def test_probability_and_interval_stay_in_unit_range_and_hold_the_estimate(
-        morphology, finding, allow, horizon, seed):
+    morphology, finding, allow, horizon, seed
+):
     if morphology == "sequestration" and finding.get("containment") == "contained":
         finding = {k: v for k, v in finding.items() if k != "containment"}
-    est = quiet(make_case(morphology, **finding), allow_unverified=allow,
-                horizon_months=horizon, n_draws=1000, seed=seed)
+    est = quiet(
+        make_case(morphology, **finding),
+        allow_unverified=allow,
+        horizon_months=horizon,
+        n_draws=1000,
+        seed=seed,
+    )
     lo, hi = est.interval
     assert 0.0 <= lo <= est.probability <= hi <= 1.0
     assert all(f.effect > 0 for f in est.factors)

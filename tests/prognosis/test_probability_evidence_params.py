@@ -20,8 +20,9 @@ from resorb.evidence import load_evidence
 from resorb.prognosis import _factors, _forecast, _management, _probability, resorption_probability
 
 
-def make_case(morphology: str = "extrusion", *, onset: str | None = None,
-              mri: str | None = None, **herniation) -> Case:
+def make_case(
+    morphology: str = "extrusion", *, onset: str | None = None, mri: str | None = None, **herniation
+) -> Case:
     data: dict = {"herniation": {"level": "L5-S1", "morphology": morphology, **herniation}}
     if onset is not None:
         data["symptoms"] = {"onset_date": onset}
@@ -42,11 +43,10 @@ def _names(est):
 
 def test_symptom_duration_threshold_is_strictly_more_than_the_records_months():
     """Record: threshold_months 12; '> 12 months' applies, exactly 12 does not."""
-    assert load_evidence().values[_factors._DURATION_ID].parameters == {
-        "threshold_months": 12.0}
+    assert load_evidence().values[_factors._DURATION_ID].parameters == {"threshold_months": 12.0}
     # 12 months = 365.25 days (DAYS_PER_MONTH = 365.25 / 12).
     under = make_case(onset="2024-01-01", mri="2024-12-31")  # 365 days: just under 12
-    over = make_case(onset="2024-01-01", mri="2025-01-02")   # 367 days
+    over = make_case(onset="2024-01-01", mri="2025-01-02")  # 367 days
     assert "symptom_duration_months" not in _names(_est(under))
     assert "symptom_duration_months" in _names(_est(over))
 
@@ -54,10 +54,10 @@ def test_symptom_duration_threshold_is_strictly_more_than_the_records_months():
 def test_massive_threshold_is_inclusive_at_the_records_percent():
     """Cribb 2007: 'massive' = >= 50 % of the AP canal (record threshold_canal_percent)."""
     assert load_evidence().values[_factors._MASSIVE_ID].parameters == {
-        "threshold_canal_percent": 50.0}
+        "threshold_canal_percent": 50.0
+    }
     assert "canal_compromise_percent" in _names(_est(make_case(canal_compromise_percent=50)))
-    assert "canal_compromise_percent" not in _names(
-        _est(make_case(canal_compromise_percent=49.9)))
+    assert "canal_compromise_percent" not in _names(_est(make_case(canal_compromise_percent=49.9)))
 
 
 def test_komori_type2_takes_the_labelled_assumption_weight():
@@ -73,14 +73,18 @@ def test_komori_type2_takes_the_labelled_assumption_weight():
 
 def test_the_model_reads_its_thresholds_from_the_records(monkeypatch):
     """Changing a record's parameter changes which findings enter (no copy in code)."""
-    patched = {("symptom_duration_over_1y_or_placeholder", "threshold_months"): 1.0,
-               ("massive_herniation_or_placeholder", "threshold_canal_percent"): 90.0,
-               ("komori_type3_or_placeholder", "type2_log_or_weight"): 1.0}
+    patched = {
+        ("symptom_duration_over_1y_or_placeholder", "threshold_months"): 1.0,
+        ("massive_herniation_or_placeholder", "threshold_canal_percent"): 90.0,
+        ("komori_type3_or_placeholder", "type2_log_or_weight"): 1.0,
+    }
     real = _factors._parameter
-    monkeypatch.setattr(_factors, "_parameter",
-                        lambda vid, name: patched.get((vid, name), real(vid, name)))
-    est = _est(make_case(onset="2024-01-01", mri="2024-03-01", canal_compromise_percent=60,
-                         komori=2))
+    monkeypatch.setattr(
+        _factors, "_parameter", lambda vid, name: patched.get((vid, name), real(vid, name))
+    )
+    est = _est(
+        make_case(onset="2024-01-01", mri="2024-03-01", canal_compromise_percent=60, komori=2)
+    )
     names = _names(est)
     assert "symptom_duration_months" in names  # 2 months > 1
     assert "canal_compromise_percent" not in names  # 60 < 90
@@ -101,8 +105,13 @@ def test_one_definition_of_days_per_month():
 
 def test_probability_module_imports_the_input_error_once():
     tree = ast.parse(inspect.getsource(_probability))
-    aliased = [a for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
-               for a in n.names if a.name == "InvalidInputError"]
+    aliased = [
+        a
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom)
+        for a in n.names
+        if a.name == "InvalidInputError"
+    ]
     assert len(aliased) == 1 and aliased[0].asname is None
 
 
@@ -115,8 +124,11 @@ def test_rim_factor_names_the_registered_cohort_as_source_and_the_doi_studies_as
     (f,) = est.factors
     d = f.to_dict()
     bull = evidence_source("bullseye2025")
-    assert f.source == {"url": bull.url, "registration": "ChiCTR2400094586",
-                        "registration_url": bull.registration_url}
+    assert f.source == {
+        "url": bull.url,
+        "registration": "ChiCTR2400094586",
+        "registration_url": bull.registration_url,
+    }
     assert "doi" not in f.source and "pmid" not in f.source
     # The JSON keeps the command-line contract of docs/cli.md (a DOI and/or PMID in every factor's
     # source) and names the study that gave the counts beside it.
@@ -135,8 +147,9 @@ def test_a_factor_whose_counts_have_a_doi_keeps_it_as_source():
     assert f.supporting == ()
 
 
-@pytest.mark.parametrize(("level", "events", "total"), [("complete", 22, 27),
-                                                        ("partial", 7, 14), ("none", 0, 16)])
+@pytest.mark.parametrize(
+    ("level", "events", "total"), [("complete", 22, 27), ("partial", 7, 14), ("none", 0, 16)]
+)
 def test_rim_levels_enter_with_the_recorded_evidence_weight(level, events, total):
     """Decision (rim_enhancement_evidence_weight, an assumption): every rim level's log odds
     ratio against the cohort (29/57, +0.5 in each cell) is halved, so 'no rim' (0/16)
@@ -145,8 +158,7 @@ def test_rim_levels_enter_with_the_recorded_evidence_weight(level, events, total
 
     weight = evidence_value("rim_enhancement_evidence_weight")
     assert weight.assumption and "Ramos Amador" in weight.derivation
-    log_or = (math.log((events + 0.5) / (total - events + 0.5))
-              - math.log(29.5 / 28.5))
+    log_or = math.log((events + 0.5) / (total - events + 0.5)) - math.log(29.5 / 28.5)
     est = resorption_probability(make_case(rim_enhancement=level))
     (f,) = est.factors
     assert f.log_odds_contribution == pytest.approx(weight.value * log_or)
@@ -164,8 +176,12 @@ def test_reconstructed_t2_counts_are_the_only_fraction_giving_the_published_85_1
     from resorb.evidence import evidence_value
 
     rec = evidence_value("t2_high_regression_splendiani2004")
-    fits = [(k, n) for n in range(1, 73) for k in range(0, min(n, 25) + 1)
-            if 85.175 <= 100 * k / n < 85.195]
+    fits = [
+        (k, n)
+        for n in range(1, 73)
+        for k in range(0, min(n, 25) + 1)
+        if 85.175 <= 100 * k / n < 85.195
+    ]
     assert fits == [(rec.events, rec.total)] == [(23, 27)]
     other = evidence_value("t2_not_high_regression_splendiani2004")
     assert (other.events, other.total) == (25 - 23, 72 - 27)

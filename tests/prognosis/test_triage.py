@@ -11,7 +11,7 @@ from resorb.prognosis._triage import triage_case
 
 def _case(symptoms: str = "") -> Case:
     return Case.from_yaml(f"""
-symptoms: {{onset_date: 2026-01-10{', ' + symptoms if symptoms else ''}}}
+symptoms: {{onset_date: 2026-01-10{", " + symptoms if symptoms else ""}}}
 herniation: {{level: L4-L5, morphology: extrusion}}
 """)
 
@@ -40,8 +40,9 @@ def test_cauda_equina_flags_cite_the_ces_review_and_motor_flags_the_motor_record
     assert "progressive_motor_deficit_urgent" in motor["evidence_ids"]
 
 
-@pytest.mark.parametrize(("mrc", "urgent"), [(0, True), (2, True), (3, True), (4, False),
-                                             (5, False)])
+@pytest.mark.parametrize(
+    ("mrc", "urgent"), [(0, True), (2, True), (3, True), (4, False), (5, False)]
+)
 def test_motor_grade_3_or_less_is_urgent(mrc, urgent):
     result = triage_case(_case(f"motor_mrc: {mrc}"))
     assert result.urgent_referral is urgent
@@ -55,10 +56,12 @@ def test_motor_cut_off_comes_from_the_evidence_base():
 
 
 def test_several_flags_give_one_reason_each_in_a_stable_order():
-    result = triage_case(_case("motor_mrc: 2, red_flags: [fecal_incontinence, "
-                               "saddle_anesthesia]"))
-    assert [r.code for r in result.reasons] == ["saddle_anesthesia", "fecal_incontinence",
-                                                "motor_mrc"]
+    result = triage_case(_case("motor_mrc: 2, red_flags: [fecal_incontinence, saddle_anesthesia]"))
+    assert [r.code for r in result.reasons] == [
+        "saddle_anesthesia",
+        "fecal_incontinence",
+        "motor_mrc",
+    ]
 
 
 def test_no_red_flag_no_urgent_referral_and_says_what_was_checked():

@@ -17,15 +17,17 @@ from resorb.prognosis import management_pathway, triage_case
 
 AS_OF = dt.date(2026, 12, 2)
 
-JOA_ITEMS = ("low_back_pain: 0, leg_pain: 0, gait: 0, slr: 0, sensory: 1, motor: {motor}, "
-             "adl_turning_over: 1, adl_standing: 0, adl_washing: 0, adl_leaning_forward: 0, "
-             "adl_sitting: 0, adl_lifting: 0, adl_walking: 0, bladder: {bladder}")
+JOA_ITEMS = (
+    "low_back_pain: 0, leg_pain: 0, gait: 0, slr: 0, sensory: 1, motor: {motor}, "
+    "adl_turning_over: 1, adl_standing: 0, adl_washing: 0, adl_leaning_forward: 0, "
+    "adl_sitting: 0, adl_lifting: 0, adl_walking: 0, bladder: {bladder}"
+)
 
 
 def _case(symptoms: str = "", herniation: str = "level: L4-L5, morphology: extrusion") -> Case:
     return Case.from_yaml(f"""
 patient: {{age_years: 41, sex: male}}
-symptoms: {{onset_date: 2026-11-10{', ' + symptoms if symptoms else ''}}}
+symptoms: {{onset_date: 2026-11-10{", " + symptoms if symptoms else ""}}}
 herniation: {{{herniation}}}
 """)
 
@@ -36,9 +38,10 @@ def _joa(bladder: int = 0, motor: int = 2) -> str:
 
 def test_joa_bladder_minus_6_leg_pain_10_central_sequestration_70_percent_is_an_emergency():
     """The case of issue 9: no red flag ticked, but severe dysuria on the JOA form."""
-    case = _case(f"leg_pain_nrs: 10, {_joa(bladder=-6)}",
-                 "level: L4-L5, morphology: sequestration, zone: central, "
-                 "canal_compromise_percent: 70")
+    case = _case(
+        f"leg_pain_nrs: 10, {_joa(bladder=-6)}",
+        "level: L4-L5, morphology: sequestration, zone: central, canal_compromise_percent: 70",
+    )
     t = triage_case(case)
     assert t.level == "emergency" and t.urgent_referral and t.cauda_equina
     assert [r.code for r in t.reasons] == ["joa_bladder"]
@@ -65,8 +68,7 @@ def test_normal_joa_bladder_item_raises_nothing():
     assert t.level == "routine" and not t.reasons and not t.warnings
 
 
-@pytest.mark.parametrize("flag", [f for f in RedFlag
-                                  if f.group is RedFlagGroup.CAUDA_EQUINA_EARLY])
+@pytest.mark.parametrize("flag", [f for f in RedFlag if f.group is RedFlagGroup.CAUDA_EQUINA_EARLY])
 def test_an_early_cauda_equina_sign_alone_calls_for_emergency_mri(flag):
     case = _case(f"red_flags: [{flag.value}]")
     t = triage_case(case)
@@ -76,14 +78,20 @@ def test_an_early_cauda_equina_sign_alone_calls_for_emergency_mri(flag):
     assert mri.code == "emergency_mri"
     # The timing is the national pathway's, read from the evidence base and cited by URL.
     from resorb.evidence import evidence_statement
+
     assert " ".join(evidence_statement("ces_emergency_mri_girft").text.split()) in mri.text
     assert any("girft" in s.get("url", "") for s in mri.sources)
 
 
-@pytest.mark.parametrize("flags", [["cancer_history", "unexplained_weight_loss"],
-                                   ["fever", "iv_drug_use"],
-                                   ["significant_trauma", "osteoporosis_or_long_term_steroids"],
-                                   ["immunosuppression"]])
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["cancer_history", "unexplained_weight_loss"],
+        ["fever", "iv_drug_use"],
+        ["significant_trauma", "osteoporosis_or_long_term_steroids"],
+        ["immunosuppression"],
+    ],
+)
 def test_serious_pathology_flags_lead_to_investigation_before_any_conservative_label(flags):
     case = _case(f"red_flags: [{', '.join(flags)}]")
     t = triage_case(case)
@@ -108,13 +116,22 @@ herniation: {level: L4/5, morphology: extrusion}
     assert triage_case(case).level == "emergency"
 
 
-@pytest.mark.parametrize(("written", "level"), [("L4-5", "L4-L5"), ("L4/5", "L4-L5"),
-                                                ("L5/S1", "L5-S1"), ("l5-s1", "L5-S1"),
-                                                ("L4\u20135", "L4-L5"),
-                                                ("L3-4", "L3-L4")])
+@pytest.mark.parametrize(
+    ("written", "level"),
+    [
+        ("L4-5", "L4-L5"),
+        ("L4/5", "L4-L5"),
+        ("L5/S1", "L5-S1"),
+        ("l5-s1", "L5-S1"),
+        ("L4\u20135", "L4-L5"),
+        ("L3-4", "L3-L4"),
+    ],
+)
 def test_common_spellings_of_the_level_are_accepted(written, level):
-    assert _case(herniation=f"level: {written}, morphology: protrusion").herniation.level.value \
+    assert (
+        _case(herniation=f"level: {written}, morphology: protrusion").herniation.level.value
         == level
+    )
 
 
 def test_misspelt_red_flag_is_still_refused_with_the_allowed_values():
@@ -127,8 +144,12 @@ def test_misspelt_red_flag_is_still_refused_with_the_allowed_values():
 
 
 def test_canal_filled_70_percent_without_recorded_ces_sign_warns_before_a_conservative_trial():
-    t = triage_case(_case("leg_pain_nrs: 8", "level: L5-S1, morphology: sequestration, "
-                                             "zone: central, canal_compromise_percent: 70"))
+    t = triage_case(
+        _case(
+            "leg_pain_nrs: 8",
+            "level: L5-S1, morphology: sequestration, zone: central, canal_compromise_percent: 70",
+        )
+    )
     assert t.level == "routine"
     assert [w.field for w in t.warnings] == ["herniation.canal_compromise_percent"]
     assert "saddle sensation" in t.warnings[0].message
@@ -136,8 +157,7 @@ def test_canal_filled_70_percent_without_recorded_ces_sign_warns_before_a_conser
 
 
 def test_msu_3a_and_schizas_d_without_ces_sign_give_one_warning_naming_both():
-    t = triage_case(_case(herniation="level: L4-L5, morphology: extrusion, msu: 3-A, "
-                                     "schizas: D"))
+    t = triage_case(_case(herniation="level: L4-L5, morphology: extrusion, msu: 3-A, schizas: D"))
     assert [w.field for w in t.warnings] == ["herniation.schizas"]
     assert "Schizas grade D" in t.warnings[0].message and "MSU 3-A" in t.warnings[0].message
 
@@ -160,8 +180,12 @@ def test_cauda_equina_outranks_motor_deficit_and_serious_pathology():
     assert t.level == "emergency"
     assert [r.level for r in t.reasons] == ["emergency", "urgent", "investigate"]
     codes = [s.code for s in management_pathway(case, triage=t, as_of=AS_OF).steps]
-    assert codes == ["emergency_mri", "emergency_decompression", "urgent_referral",
-                     "investigate_serious_pathology"]
+    assert codes == [
+        "emergency_mri",
+        "emergency_decompression",
+        "urgent_referral",
+        "investigate_serious_pathology",
+    ]
 
 
 @pytest.mark.parametrize("flag", list(RedFlag))

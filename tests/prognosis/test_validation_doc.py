@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("resorb_validation_doc",
-                                                  ROOT / "benchmarks" / "validation.py")
+    spec = importlib.util.spec_from_file_location(
+        "resorb_validation_doc", ROOT / "benchmarks" / "validation.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

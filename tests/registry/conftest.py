@@ -26,8 +26,11 @@ PG_SKIP = "RESORB_TEST_POSTGRES_URL not set (CI sets it)"
 
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgres", id="postgres",
-                 marks=[pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason=PG_SKIP)]),
+    pytest.param(
+        "postgres",
+        id="postgres",
+        marks=[pytest.mark.postgres, pytest.mark.skipif(not PG_URL, reason=PG_SKIP)],
+    ),
 ]
 
 
@@ -113,13 +116,19 @@ def clinician(registry, _clinician_hash) -> str:
     from resorb.registry._models import User
 
     with registry.transaction(actor="test-setup") as s:
-        s.add(User(username="dr_ada", password_hash=_clinician_hash, role="clinician",
-                   active=True))
+        s.add(User(username="dr_ada", password_hash=_clinician_hash, role="clinician", active=True))
     return "dr_ada"
 
 
 @pytest.fixture
 def patient(registry, clinician):
     return registry.create_patient(
-        {"pseudonym": "LDH-0001", "birth_year": 1981, "sex": "female", "site": "north",
-         "onset_date": "2026-01-20"}, actor=clinician)
+        {
+            "pseudonym": "LDH-0001",
+            "birth_year": 1981,
+            "sex": "female",
+            "site": "north",
+            "onset_date": "2026-01-20",
+        },
+        actor=clinician,
+    )

@@ -40,62 +40,121 @@ def test_init_refuses_an_existing_registry_and_upgrade_is_idempotent(db, capsys,
     _one_line_error(err, "db:", "not empty", "resorb registry upgrade")
     code, out, _ = run(capsys, monkeypatch, "registry", "upgrade", "--db", db, "--json")
     assert code == 0
-    assert json.loads(out) == {"db": db, "revision_before": head_revision(),
-                               "revision": head_revision()}
+    assert json.loads(out) == {
+        "db": db,
+        "revision_before": head_revision(),
+        "revision": head_revision(),
+    }
 
 
 def test_commands_refuse_a_database_without_the_schema(tmp_path, capsys, monkeypatch):
     missing = tmp_path / "missing.db"
-    code, _, err = run(capsys, monkeypatch, "registry", "export", "--db", f"sqlite:///{missing}",
-                       "--out", str(tmp_path / "o"))
+    code, _, err = run(
+        capsys,
+        monkeypatch,
+        "registry",
+        "export",
+        "--db",
+        f"sqlite:///{missing}",
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert code == 2
     _one_line_error(err, "db:", "does not exist")
     assert not missing.exists()
-    code, _, err = run(capsys, monkeypatch, "registry", "export", "--db", "mysql://x/y",
-                       "--out", str(tmp_path / "o"))
+    code, _, err = run(
+        capsys,
+        monkeypatch,
+        "registry",
+        "export",
+        "--db",
+        "mysql://x/y",
+        "--out",
+        str(tmp_path / "o"),
+    )
     assert code == 2
     _one_line_error(err, "db:")
     # Nothing listens on port 1: an unreachable server is bad input too, and the
     # password in the URL is not echoed.
-    code, _, err = run(capsys, monkeypatch, "registry", "init", "--db",
-                       "postgresql+psycopg://u:secret-pw@127.0.0.1:1/none")
+    code, _, err = run(
+        capsys,
+        monkeypatch,
+        "registry",
+        "init",
+        "--db",
+        "postgresql+psycopg://u:secret-pw@127.0.0.1:1/none",
+    )
     assert code == 2
     _one_line_error(err, "db:", "cannot open")
     assert "secret-pw" not in err
 
 
 def test_user_add_reads_the_password_from_stdin_only(db, capsys, monkeypatch):
-    code, out, err = run(capsys, monkeypatch, "user", "add", "ada", "--db", db,
-                         "--password-stdin", "--role", "admin", "--json",
-                         stdin="a long passphrase\n")
+    code, out, err = run(
+        capsys,
+        monkeypatch,
+        "user",
+        "add",
+        "ada",
+        "--db",
+        db,
+        "--password-stdin",
+        "--role",
+        "admin",
+        "--json",
+        stdin="a long passphrase\n",
+    )
     assert code == 0, err
     assert json.loads(out) == {"id": 1, "username": "ada", "role": "admin", "active": True}
     reg = Registry(db)
     assert reg.authenticate("ada", "a long passphrase") is not None
     assert reg.authenticate("ada", "a long passphrase\n") is None
     reg.close()
-    code, _, err = run(capsys, monkeypatch, "user", "add", "ada", "--db", db,
-                       "--password-stdin", stdin="another passphrase\n")
+    code, _, err = run(
+        capsys,
+        monkeypatch,
+        "user",
+        "add",
+        "ada",
+        "--db",
+        db,
+        "--password-stdin",
+        stdin="another passphrase\n",
+    )
     assert code == 2
     _one_line_error(err, "username", "already exists")
-    code, _, err = run(capsys, monkeypatch, "user", "add", "bob", "--db", db,
-                       "--password-stdin", stdin="short\n")
+    code, _, err = run(
+        capsys, monkeypatch, "user", "add", "bob", "--db", db, "--password-stdin", stdin="short\n"
+    )
     assert code == 2
     _one_line_error(err, "password", "at least 8")
-    code, _, err = run(capsys, monkeypatch, "user", "add", "bob", "--db", db,
-                       "--password-stdin", stdin="")
+    code, _, err = run(
+        capsys, monkeypatch, "user", "add", "bob", "--db", db, "--password-stdin", stdin=""
+    )
     assert code == 2
     _one_line_error(err, "password", "empty")
-    code, _, err = run(capsys, monkeypatch, "user", "add", "bob", "--db", db,
-                       stdin="a long passphrase\n")
+    code, _, err = run(
+        capsys, monkeypatch, "user", "add", "bob", "--db", db, stdin="a long passphrase\n"
+    )
     assert code == 2
     _one_line_error(err, "--password-stdin")
-    code, _, err = run(capsys, monkeypatch, "user", "add", "bob", "--db", db,
-                       "--password-stdin", "--role", "root", stdin="a long passphrase\n")
+    code, _, err = run(
+        capsys,
+        monkeypatch,
+        "user",
+        "add",
+        "bob",
+        "--db",
+        db,
+        "--password-stdin",
+        "--role",
+        "root",
+        stdin="a long passphrase\n",
+    )
     assert code == 2
     _one_line_error(err, "role", "clinician, researcher, admin")
     # The password never appears in argv-derived output or in the registry.
-    raw = Path(db[len("sqlite:///"):]).read_bytes().decode("latin-1")
+    raw = Path(db[len("sqlite:///") :]).read_bytes().decode("latin-1")
     assert "passphrase" not in raw
     assert "$argon2id$" in raw
 
@@ -109,24 +168,38 @@ def test_seed_demo_export_import_round_trip(db, tmp_path, capsys, monkeypatch):
     code, _, err = run(capsys, monkeypatch, "registry", "seed-demo", "--db", db)
     assert code == 2
     _one_line_error(err, "demo patients")
-    code, out, _ = run(capsys, monkeypatch, "registry", "export", "--db", db, "--out",
-                       str(tmp_path / "exp"), "--json")
+    code, out, _ = run(
+        capsys,
+        monkeypatch,
+        "registry",
+        "export",
+        "--db",
+        db,
+        "--out",
+        str(tmp_path / "exp"),
+        "--json",
+    )
     assert code == 0
     assert set(json.loads(out)["files"]) == {"patients", "visits", "mri"}
     assert json.loads(out)["pseudonymised"] is False
     other = f"sqlite:///{tmp_path / 'other.db'}"
     run(capsys, monkeypatch, "registry", "init", "--db", other)
-    code, out, _ = run(capsys, monkeypatch, "registry", "import", str(tmp_path / "exp"),
-                       "--db", other, "--json")
+    code, out, _ = run(
+        capsys, monkeypatch, "registry", "import", str(tmp_path / "exp"), "--db", other, "--json"
+    )
     assert code == 0
-    assert json.loads(out)["imported"] == {"patients": 20, "visits": 100,
-                                           "mri": seeded["seeded"]["mri"]}
+    assert json.loads(out)["imported"] == {
+        "patients": 20,
+        "visits": 100,
+        "mri": seeded["seeded"]["mri"],
+    }
     run(capsys, monkeypatch, "registry", "export", "--db", other, "--out", str(tmp_path / "b"))
     for name in ("patients.csv", "visits.csv", "mri.csv"):
         assert (tmp_path / "exp" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     # Importing the same patients again is refused as a whole.
-    code, _, err = run(capsys, monkeypatch, "registry", "import", str(tmp_path / "exp"),
-                       "--db", other)
+    code, _, err = run(
+        capsys, monkeypatch, "registry", "import", str(tmp_path / "exp"), "--db", other
+    )
     assert code == 2
     _one_line_error(err, "patients.csv:2.pseudonym", "already exists")
 
@@ -146,16 +219,28 @@ def test_demo_is_reproducible_from_its_seed(tmp_path):
     assert texts[0] == texts[1]
 
 
-def test_pseudonymised_export_drops_notes_and_shifts_dates_per_patient(db, tmp_path, capsys,
-                                                                       monkeypatch):
+def test_pseudonymised_export_drops_notes_and_shifts_dates_per_patient(
+    db, tmp_path, capsys, monkeypatch
+):
     import csv
     import datetime as dt
 
     run(capsys, monkeypatch, "registry", "seed-demo", "--db", db, "--patients", "6")
     run(capsys, monkeypatch, "registry", "export", "--db", db, "--out", str(tmp_path / "c"))
-    code, out, _ = run(capsys, monkeypatch, "registry", "export", "--db", db, "--out",
-                       str(tmp_path / "r"), "--pseudonymised", "--min-site-count", "5",
-                       "--json")
+    code, out, _ = run(
+        capsys,
+        monkeypatch,
+        "registry",
+        "export",
+        "--db",
+        db,
+        "--out",
+        str(tmp_path / "r"),
+        "--pseudonymised",
+        "--min-site-count",
+        "5",
+        "--json",
+    )
     assert code == 0 and json.loads(out)["pseudonymised"] is True
 
     def rows(folder, name):
@@ -163,8 +248,10 @@ def test_pseudonymised_export_drops_notes_and_shifts_dates_per_patient(db, tmp_p
             return list(csv.DictReader(fh))
 
     clin, res = rows(tmp_path / "c", "visits.csv"), rows(tmp_path / "r", "visits.csv")
-    assert "notes" not in res[0] and "synthetic demo visit" not in (
-        tmp_path / "r" / "visits.csv").read_text()
+    assert (
+        "notes" not in res[0]
+        and "synthetic demo visit" not in (tmp_path / "r" / "visits.csv").read_text()
+    )
     shifts: dict[str, set[int]] = {}
     for a, b in zip(clin, res, strict=True):
         assert a["pseudonym"] == b["pseudonym"] and a["leg_pain_nrs"] == b["leg_pain_nrs"]
@@ -178,23 +265,25 @@ def test_pseudonymised_export_drops_notes_and_shifts_dates_per_patient(db, tmp_p
     # A research registry can be built from the pseudonymised files.
     research = f"sqlite:///{tmp_path / 'research.db'}"
     run(capsys, monkeypatch, "registry", "init", "--db", research)
-    code, out, err = run(capsys, monkeypatch, "registry", "import", str(tmp_path / "r"),
-                         "--db", research, "--json")
+    code, out, err = run(
+        capsys, monkeypatch, "registry", "import", str(tmp_path / "r"), "--db", research, "--json"
+    )
     assert code == 0, err
     assert json.loads(out)["imported"]["patients"] == 6
 
 
-def test_import_refuses_future_dates_naming_file_row_and_column(db, tmp_path, capsys,
-                                                                   monkeypatch):
+def test_import_refuses_future_dates_naming_file_row_and_column(db, tmp_path, capsys, monkeypatch):
     import datetime as dt
 
     tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "patients.csv").write_text(
-        "pseudonym,birth_year,sex,site,onset_date\nIMP-1,1975,female,,2026-01-02\n")
+        "pseudonym,birth_year,sex,site,onset_date\nIMP-1,1975,female,,2026-01-02\n"
+    )
     (folder / "visits.csv").write_text(
-        "pseudonym,date,leg_pain_nrs\nIMP-1,2026-02-01,6\nIMP-1," + tomorrow + ",4\n")
+        "pseudonym,date,leg_pain_nrs\nIMP-1,2026-02-01,6\nIMP-1," + tomorrow + ",4\n"
+    )
     code, _, err = run(capsys, monkeypatch, "registry", "import", str(folder), "--db", db)
     assert code == 2
     _one_line_error(err, "visits.csv:3.date", "is in the future")
@@ -206,7 +295,8 @@ def test_import_refuses_future_dates_naming_file_row_and_column(db, tmp_path, ca
         reg.close()
     (folder / "visits.csv").write_text("pseudonym,date,leg_pain_nrs\nIMP-1,2026-02-01,6\n")
     (folder / "patients.csv").write_text(
-        f"pseudonym,birth_year,sex,site,onset_date\nIMP-1,{dt.date.today().year + 1},female,,\n")
+        f"pseudonym,birth_year,sex,site,onset_date\nIMP-1,{dt.date.today().year + 1},female,,\n"
+    )
     code, _, err = run(capsys, monkeypatch, "registry", "import", str(folder), "--db", db)
     assert code == 2
     _one_line_error(err, "patients.csv:2.birth_year", "is in the future")

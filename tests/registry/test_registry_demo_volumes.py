@@ -17,8 +17,7 @@ def test_demo_patients_have_herniation_volumes_mri_can_measure(tmp_path):
         reg = Registry(f"sqlite:///{tmp_path / f'demo{seed}.db'}")
         reg.upgrade()
         seed_demo(reg, seed=seed)
-        volumes = [mri.volume_mm3 for p in reg.list_patients()
-                   for mri in reg.list_mri(p.id)]
+        volumes = [mri.volume_mm3 for p in reg.list_patients() for mri in reg.list_mri(p.id)]
         reg.close()
         assert len(volumes) >= 40
         assert min(volumes) >= max(floor, 90.0), (seed, min(volumes))

@@ -10,11 +10,13 @@ from resorb.errors import InvalidInputError
 from resorb.registry._migrate import current_revision, head_revision
 
 
-def test_visit_with_symptoms_back_after_resorption_records_a_recurrence(registry, clinician,
-                                                                       patient):
+def test_visit_with_symptoms_back_after_resorption_records_a_recurrence(
+    registry, clinician, patient
+):
     registry.add_visit(patient.id, {"date": "2026-03-01", "leg_pain_nrs": 1}, actor=clinician)
-    registry.add_visit(patient.id, {"date": "2026-09-14", "leg_pain_nrs": 7,
-                                 "recurrence": True}, actor=clinician)
+    registry.add_visit(
+        patient.id, {"date": "2026-09-14", "leg_pain_nrs": 7, "recurrence": True}, actor=clinician
+    )
     visits = registry.list_visits(patient.id)
     assert [v.recurrence for v in visits] == [None, True]
     assert visits[1].as_dict()["recurrence"] is True
@@ -22,8 +24,9 @@ def test_visit_with_symptoms_back_after_resorption_records_a_recurrence(registry
 
 def test_recurrence_must_be_yes_or_no(registry, clinician, patient):
     with pytest.raises(InvalidInputError) as err:
-        registry.add_visit(patient.id, {"date": "2026-09-14", "recurrence": "maybe"},
-                           actor=clinician)
+        registry.add_visit(
+            patient.id, {"date": "2026-09-14", "recurrence": "maybe"}, actor=clinician
+        )
     assert "recurrence" in str(err.value)
 
 
@@ -39,8 +42,7 @@ def test_recurrence_survives_csv_export_and_import(registry, clinician, patient,
 
     registry.add_visit(patient.id, {"date": "2026-03-01", "leg_pain_nrs": 1}, actor=clinician)
     registry.add_visit(patient.id, {"date": "2026-09-14", "recurrence": True}, actor=clinician)
-    registry.add_visit(patient.id, {"date": "2026-10-14", "recurrence": False},
-                       actor=clinician)
+    registry.add_visit(patient.id, {"date": "2026-10-14", "recurrence": False}, actor=clinician)
     export_csv(registry, tmp_path / "a")
     header = (tmp_path / "a" / "visits.csv").read_text().splitlines()[0]
     assert header.split(",")[-2:] == ["recurrence", "notes"]

@@ -29,24 +29,54 @@ _TODAY = dt.date.today()
 
 def _populate(reg: Registry, actor: str) -> int:
     """One patient with a record in every table, a date offset and a second user."""
-    p = reg.create_patient({"pseudonym": "LDH-BK-1", "birth_year": 1975, "sex": "male",
-                            "site": "north", "onset_date": str(_TODAY - dt.timedelta(days=90))},
-                           actor=actor)
-    v = reg.add_visit(p.id, {"date": str(_TODAY - dt.timedelta(days=60)), "leg_pain_nrs": 7,
-                             "odi_answers": [3, 2, None, 4, 1, 0, 2, 3, 1, 2],
-                             "red_flags": ["cancer_history"],
-                             "notes": "confidential visit note, line one\r\nline two"},
-                      actor=actor)
-    mri = reg.add_mri(p.id, {"date": str(_TODAY - dt.timedelta(days=59)), "volume_mm3": 1500,
-                             "level": "L4-L5"}, actor=actor)
-    reg.add_mri(p.id, {"date": str(_TODAY - dt.timedelta(days=5)), "source": "diameters",
-                       "diameters_mm": [6.5, 9.0, 11.0], "level": "L4-L5"}, actor=actor)
-    reg.add_findings(p.id, {"level": "L4-L5", "morphology": "extrusion", "msu": "2-AB"},
-                     mri_id=mri.id, actor=actor)
-    reg.add_findings(p.id, {"level": "L4-L5", "morphology": "protrusion"}, visit_id=v.id,
-                     actor=actor)
-    reg.add_therapy(p.id, {"name": "nsaid", "start": str(_TODAY - dt.timedelta(days=58))},
-                    actor=actor)
+    p = reg.create_patient(
+        {
+            "pseudonym": "LDH-BK-1",
+            "birth_year": 1975,
+            "sex": "male",
+            "site": "north",
+            "onset_date": str(_TODAY - dt.timedelta(days=90)),
+        },
+        actor=actor,
+    )
+    v = reg.add_visit(
+        p.id,
+        {
+            "date": str(_TODAY - dt.timedelta(days=60)),
+            "leg_pain_nrs": 7,
+            "odi_answers": [3, 2, None, 4, 1, 0, 2, 3, 1, 2],
+            "red_flags": ["cancer_history"],
+            "notes": "confidential visit note, line one\r\nline two",
+        },
+        actor=actor,
+    )
+    mri = reg.add_mri(
+        p.id,
+        {"date": str(_TODAY - dt.timedelta(days=59)), "volume_mm3": 1500, "level": "L4-L5"},
+        actor=actor,
+    )
+    reg.add_mri(
+        p.id,
+        {
+            "date": str(_TODAY - dt.timedelta(days=5)),
+            "source": "diameters",
+            "diameters_mm": [6.5, 9.0, 11.0],
+            "level": "L4-L5",
+        },
+        actor=actor,
+    )
+    reg.add_findings(
+        p.id,
+        {"level": "L4-L5", "morphology": "extrusion", "msu": "2-AB"},
+        mri_id=mri.id,
+        actor=actor,
+    )
+    reg.add_findings(
+        p.id, {"level": "L4-L5", "morphology": "protrusion"}, visit_id=v.id, actor=actor
+    )
+    reg.add_therapy(
+        p.id, {"name": "nsaid", "start": str(_TODAY - dt.timedelta(days=58))}, actor=actor
+    )
     reg.save_assessment(p.id, {"resorption": {"probability": 0.5}}, actor=actor)
     reg.date_offset_days(p.id, actor=actor)
     return p.id
@@ -60,8 +90,9 @@ def _dump(reg: Registry) -> dict[str, list[tuple]]:
             cols = list(table.columns)
             rows = conn.execute(select(*cols).order_by(*table.primary_key.columns)).all()
             out[table.name] = [tuple(r) for r in rows]
-        out["alembic_version"] = [tuple(r) for r in conn.execute(
-            text("SELECT version_num FROM alembic_version"))]
+        out["alembic_version"] = [
+            tuple(r) for r in conn.execute(text("SELECT version_num FROM alembic_version"))
+        ]
     return out
 
 
@@ -94,8 +125,9 @@ def test_api_writes_during_a_cli_import_all_succeed_instead_of_database_is_locke
     url = f"sqlite:///{tmp_path / 'r.db'}"
     setup = Registry(url)
     setup.upgrade()
-    pid = setup.create_patient({"pseudonym": "P1", "birth_year": 1980, "sex": "female"},
-                               actor="t").id
+    pid = setup.create_patient(
+        {"pseudonym": "P1", "birth_year": 1980, "sex": "female"}, actor="t"
+    ).id
     setup.close()
     errors: list[BaseException] = []
     started = threading.Event()
@@ -117,8 +149,15 @@ def test_api_writes_during_a_cli_import_all_succeed_instead_of_database_is_locke
         reg = Registry(url)
         try:
             for i in range(10):
-                reg.add_visit(pid, {"date": str(_TODAY), "leg_pain_nrs": (k + i) % 11,
-                                    "notes": f"writer {k} visit {i}"}, actor="web")
+                reg.add_visit(
+                    pid,
+                    {
+                        "date": str(_TODAY),
+                        "leg_pain_nrs": (k + i) % 11,
+                        "notes": f"writer {k} visit {i}",
+                    },
+                    actor="web",
+                )
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -142,8 +181,11 @@ def test_api_writes_during_a_cli_import_all_succeed_instead_of_database_is_locke
 def test_database_errors_carry_no_row_values(registry):
     """Finding: the server log printed the row values (visit notes) of a failed write."""
     with pytest.raises(IntegrityError) as info, registry.engine.begin() as conn:
-        conn.execute(insert(m.Visit).values(patient_id=987654, date=_TODAY,
-                                            red_flags=[], notes="SECRET-NOTE-TEXT"))
+        conn.execute(
+            insert(m.Visit).values(
+                patient_id=987654, date=_TODAY, red_flags=[], notes="SECRET-NOTE-TEXT"
+            )
+        )
     assert "SECRET-NOTE-TEXT" not in str(info.value)
     assert "parameters hidden" in str(info.value)
 
@@ -156,8 +198,10 @@ def test_backup_and_restore_round_trip_every_table(registry, clinician, backend,
         pytest.skip("pg_dump not installed (Debian package postgresql-client)")
     _populate(registry, clinician)
     before = _dump(registry)
-    assert all(before[t] for t in ("findings", "therapy_courses", "assessments", "users",
-                                   "date_shifts", "audit_log"))
+    assert all(
+        before[t]
+        for t in ("findings", "therapy_courses", "assessments", "users", "date_shifts", "audit_log")
+    )
     out = tmp_path / "registry.backup"
     info = backup_registry(registry, out)
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
@@ -235,8 +279,16 @@ def test_backup_of_a_world_readable_umask_is_still_private(tmp_path, monkeypatch
         os.umask(old)
 
 
-_FORMULAS = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "'kept quote",
-             "tab\tinside", "line one\r\nline two", "plain note"]
+_FORMULAS = [
+    '=HYPERLINK("http://x","y")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1)",
+    "'kept quote",
+    "tab\tinside",
+    "line one\r\nline two",
+    "plain note",
+]
 
 
 def test_csv_export_escapes_formula_cells_and_keeps_line_endings(tmp_path):
@@ -249,11 +301,15 @@ def test_csv_export_escapes_formula_cells_and_keeps_line_endings(tmp_path):
 
     reg = Registry(f"sqlite:///{tmp_path / 'a.db'}")
     reg.upgrade()
-    p = reg.create_patient({"pseudonym": "CSV-1", "birth_year": 1980, "sex": "female",
-                            "site": "=1+2"}, actor="t")
+    p = reg.create_patient(
+        {"pseudonym": "CSV-1", "birth_year": 1980, "sex": "female", "site": "=1+2"}, actor="t"
+    )
     for i, note in enumerate(_FORMULAS):
-        reg.add_visit(p.id, {"date": str(_TODAY - dt.timedelta(days=i)), "notes": note,
-                             "joa_total": -3}, actor="t")
+        reg.add_visit(
+            p.id,
+            {"date": str(_TODAY - dt.timedelta(days=i)), "notes": note, "joa_total": -3},
+            actor="t",
+        )
     files = export_csv(reg, tmp_path / "out")
     reg.close()
     with open(files["visits"], newline="", encoding="utf-8") as fh:
@@ -269,8 +325,7 @@ def test_csv_export_escapes_formula_cells_and_keeps_line_endings(tmp_path):
     import_csv(back, tmp_path / "out", actor="t")
     q = back.find_patient("CSV-1")
     assert q.site == "=1+2"
-    assert sorted(v.notes for v in back.list_visits(q.id)) == sorted(
-        n.strip() for n in _FORMULAS)
+    assert sorted(v.notes for v in back.list_visits(q.id)) == sorted(n.strip() for n in _FORMULAS)
     back.close()
 
 
@@ -282,8 +337,14 @@ def test_login_state_is_kept_in_the_database_on_both_backends(registry, clinicia
     auth = AuthState(registry.engine)
     policy = ThrottlePolicy(free_failures=1, base_delay_s=2, max_delay_s=10, window_s=100)
     keys = {"pair": "pair:dr_ada|10.0.0.1", "src": "src:10.0.0.1", "acct": "acct:dr_ada"}
-    args = dict(username="dr_ada", source="10.0.0.1", pair_key=keys["pair"],
-                source_key=keys["src"], account_key=keys["acct"], known_max_age_s=1000)
+    args = dict(
+        username="dr_ada",
+        source="10.0.0.1",
+        pair_key=keys["pair"],
+        source_key=keys["src"],
+        account_key=keys["acct"],
+        known_max_age_s=1000,
+    )
     assert auth.precheck(now_s=0, **args)[1].username == "dr_ada"
     for _ in range(2):
         auth.failed(dict.fromkeys(keys.values(), policy), now_s=10)
@@ -312,9 +373,9 @@ def test_csv_with_a_bare_carriage_return_in_a_cell_is_refused_on_one_line(tmp_pa
     db = f"sqlite:///{tmp_path / 'r.db'}"
     Registry(db).upgrade()
     (tmp_path / "patients.csv").write_bytes(
-        b"pseudonym,birth_year,sex,site,onset_date\nP-1,1980,fe\rmale,,\n")
-    code, _, err = run_cli(capsys, "registry", "import", str(tmp_path / "patients.csv"),
-                           "--db", db)
+        b"pseudonym,birth_year,sex,site,onset_date\nP-1,1980,fe\rmale,,\n"
+    )
+    code, _, err = run_cli(capsys, "registry", "import", str(tmp_path / "patients.csv"), "--db", db)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "patients.csv:2" in err
 
 
@@ -325,8 +386,8 @@ def test_control_characters_quoted_in_a_refusal_are_escaped(tmp_path, capsys):
     db = f"sqlite:///{tmp_path / 'r.db'}"
     Registry(db).upgrade()
     (tmp_path / "patients.csv").write_text(
-        "pseudonym,birth_year,sex,site,bad\x1dname\x1b[31m\nP-1,1980,female,,\n")
-    code, _, err = run_cli(capsys, "registry", "import", str(tmp_path / "patients.csv"),
-                           "--db", db)
+        "pseudonym,birth_year,sex,site,bad\x1dname\x1b[31m\nP-1,1980,female,,\n"
+    )
+    code, _, err = run_cli(capsys, "registry", "import", str(tmp_path / "patients.csv"), "--db", db)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "\x1b" not in err and "\x1d" not in err and "\\x1d" in err

@@ -46,9 +46,11 @@ def test_add_user_authenticate_and_deactivate(registry):
     assert [x.username for x in registry.list_users()] == ["rita"]
     # The hash never reaches the audit log.
     stored = [a for a in registry.audit_log(table="users")]
-    assert stored and all(a["diff"]["after"] is None or
-                          a["diff"]["after"].get("password_hash") in (None, "<redacted>")
-                          for a in stored)
+    assert stored and all(
+        a["diff"]["after"] is None
+        or a["diff"]["after"].get("password_hash") in (None, "<redacted>")
+        for a in stored
+    )
     assert "$argon2" not in repr(registry.audit_log())
 
 

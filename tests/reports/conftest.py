@@ -23,5 +23,7 @@ def assessments(example_paths):
     from resorb.domain import Case
     from resorb.reports import assess_case
 
-    return {p.stem: assess_case(Case.from_file(p, today=AS_OF), seed=0, as_of=AS_OF)
-            for p in example_paths}
+    return {
+        p.stem: assess_case(Case.from_file(p, today=AS_OF), seed=0, as_of=AS_OF)
+        for p in example_paths
+    }

@@ -30,8 +30,11 @@ def test_every_example_has_exactly_the_contract_keys(assessments):
             assert {"name", "effect", "source"} <= set(f)
             # The source is the study that gave the counts; without a DOI/PMID it gives its
             # url (and registration) and the DOI/PMID are under "supporting".
-            assert (f["source"].get("doi") or f["source"].get("pmid")
-                    or (f["source"].get("url") and f["supporting"]))
+            assert (
+                f["source"].get("doi")
+                or f["source"].get("pmid")
+                or (f["source"].get("url") and f["supporting"])
+            )
         assert isinstance(d["triage"]["urgent_referral"], bool)
         assert d["disclaimer"] == DISCLAIMER
         assert {"resorb_version", "as_of", "seed", "generated_at"} <= set(d["provenance"])
@@ -86,8 +89,12 @@ def test_cauda_equina_case_is_urgent_and_the_pathway_says_so(assessments):
     d = assessments["cauda_equina_red_flags"].to_dict()
     assert d["triage"]["urgent_referral"] is True
     codes = {r["code"] for r in d["triage"]["reasons"]}
-    assert {"saddle_anesthesia", "urinary_retention", "bilateral_radicular_symptoms",
-            "motor_mrc"} <= codes
+    assert {
+        "saddle_anesthesia",
+        "urinary_retention",
+        "bilateral_radicular_symptoms",
+        "motor_mrc",
+    } <= codes
     assert d["management"]["pathway"] == "urgent_referral"
     for name in ("sequestration_rim_three_mri", "protrusion_modic_stable"):
         assert assessments[name].to_dict()["triage"]["urgent_referral"] is False
@@ -119,8 +126,11 @@ def test_sources_are_numbered_once_and_hold_every_factor(assessments):
     pmids = {s["pmid"] for s in d["sources"] if s["pmid"]}
     urls = {s["url"] for s in d["sources"] if s["url"]}
     for f in d["resorption"]["factors"]:
-        assert (f["source"].get("doi") in dois or f["source"].get("pmid") in pmids
-                or f["source"].get("url") in urls)
+        assert (
+            f["source"].get("doi") in dois
+            or f["source"].get("pmid") in pmids
+            or f["source"].get("url") in urls
+        )
         for c in f["supporting"]:
             assert c.get("doi") in dois or c.get("pmid") in pmids
     for step in d["management"]["steps"]:
@@ -149,11 +159,14 @@ therapies: [{name: nsaid}, {name: moonlight}]
 
 
 def test_case_without_mri_has_no_forecast_and_no_measurements():
-    d = assess_case(Case.from_yaml("herniation: {level: L3-L4, morphology: bulge}"),
-                    as_of=AS_OF).to_dict()
+    d = assess_case(
+        Case.from_yaml("herniation: {level: L3-L4, morphology: bulge}"), as_of=AS_OF
+    ).to_dict()
     assert d["measurements"] == []
-    assert d["forecast"] == {"available": False,
-                             "reason": "no MRI in the case: nothing to forecast"}
+    assert d["forecast"] == {
+        "available": False,
+        "reason": "no MRI in the case: nothing to forecast",
+    }
     assert d["management"]["onset_date"] is None
 
 
@@ -192,7 +205,9 @@ def test_report_module_uses_only_public_prognosis_names():
     from resorb.reports import _assessment
 
     tree = ast.parse(inspect.getsource(_assessment))
-    private = [n.module for n in ast.walk(tree)
-               if isinstance(n, ast.ImportFrom) and n.module
-               and n.module.startswith("resorb.prognosis._")]
+    private = [
+        n.module
+        for n in ast.walk(tree)
+        if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("resorb.prognosis._")
+    ]
     assert private == []

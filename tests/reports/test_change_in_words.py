@@ -14,17 +14,23 @@ from resorb.reports import change_in_words, render_html
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "cases"
 
 
-@pytest.mark.parametrize(("percent", "words"), [
-    (50.6, "shrank by 51 %"), (-125.0, "grew by 125 %"), (0.3, "no change"),
-    (-0.4, "no change"), (None, "\u2014")])
+@pytest.mark.parametrize(
+    ("percent", "words"),
+    [
+        (50.6, "shrank by 51 %"),
+        (-125.0, "grew by 125 %"),
+        (0.3, "no change"),
+        (-0.4, "no change"),
+        (None, "\u2014"),
+    ],
+)
 def test_change_against_first_mri_in_words(percent, words):
     assert change_in_words(percent) == words
 
 
 def _mri_row(assessment, date):
     soup = BeautifulSoup(render_html(assessment), "html.parser")
-    rows = {tr.find("td").get_text(strip=True): tr
-            for tr in soup.select("#measurements tbody tr")}
+    rows = {tr.find("td").get_text(strip=True): tr for tr in soup.select("#measurements tbody tr")}
     return rows[date].find_all("td")[3].get_text(" ", strip=True)
 
 

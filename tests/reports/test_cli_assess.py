@@ -18,8 +18,9 @@ MASKS = EXAMPLES.parent / "masks"
 run = run_cli
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in EXAMPLES.iterdir()
-                                        if p.suffix in (".yaml", ".json")))
+@pytest.mark.parametrize(
+    "name", sorted(p.name for p in EXAMPLES.iterdir() if p.suffix in (".yaml", ".json"))
+)
 def test_every_example_gives_the_design_keys(capsys, name):
     code, out, err = run(capsys, "assess", str(EXAMPLES / name), "--json")
     assert code == 0, err
@@ -49,8 +50,16 @@ def test_seed_changes_only_the_monte_carlo(capsys):
 
 def test_html_and_pdf_files_are_written(capsys, tmp_path):
     html, pdf = tmp_path / "r.html", tmp_path / "r.pdf"
-    code, _, err = run(capsys, "assess", str(EXAMPLES / "protrusion_modic_stable.yaml"),
-                       "--html", str(html), "--pdf", str(pdf), "--json")
+    code, _, err = run(
+        capsys,
+        "assess",
+        str(EXAMPLES / "protrusion_modic_stable.yaml"),
+        "--html",
+        str(html),
+        "--pdf",
+        str(pdf),
+        "--json",
+    )
     assert code == 0, err
     assert html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert pdf.read_bytes().startswith(b"%PDF")
@@ -66,17 +75,20 @@ def _write_case(tmp_path: Path, text: str, name: str = "case.yaml") -> str:
 BASE = "herniation: {level: L4-L5, morphology: extrusion}\n"
 
 
-@pytest.mark.parametrize(("text", "field"), [
-    (BASE + "colour: blue\n", "colour"),
-    ("herniation: {level: L4-L5, morphology: extrusion, shape: round}\n", "herniation.shape"),
-    ("herniation: {level: L6-S1, morphology: extrusion}\n", "herniation.level"),
-    (BASE + "symptoms: {leg_pain_nrs: 11}\n", "symptoms.leg_pain_nrs"),
-    (BASE + "symptoms: {motor_mrc: 7}\n", "symptoms.motor_mrc"),
-    (BASE + "symptoms: {onset_date: 2999-01-01}\n", "symptoms.onset_date"),
-    (BASE + "mri: [{date: 2999-01-01, volume_mm3: 900}]\n", "mri[0].date"),
-    (BASE + "mri: [{date: 2026-01-05, mask: missing.nii.gz, label: 2}]\n", "mri[0].mask"),
-    (BASE + "therapies: [{name: moonlight}]\n", "therapies[0].name"),
-])
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (BASE + "colour: blue\n", "colour"),
+        ("herniation: {level: L4-L5, morphology: extrusion, shape: round}\n", "herniation.shape"),
+        ("herniation: {level: L6-S1, morphology: extrusion}\n", "herniation.level"),
+        (BASE + "symptoms: {leg_pain_nrs: 11}\n", "symptoms.leg_pain_nrs"),
+        (BASE + "symptoms: {motor_mrc: 7}\n", "symptoms.motor_mrc"),
+        (BASE + "symptoms: {onset_date: 2999-01-01}\n", "symptoms.onset_date"),
+        (BASE + "mri: [{date: 2999-01-01, volume_mm3: 900}]\n", "mri[0].date"),
+        (BASE + "mri: [{date: 2026-01-05, mask: missing.nii.gz, label: 2}]\n", "mri[0].mask"),
+        (BASE + "therapies: [{name: moonlight}]\n", "therapies[0].name"),
+    ],
+)
 def test_bad_case_file_exits_2_with_one_line_naming_the_field(capsys, tmp_path, text, field):
     code, out, err = run(capsys, "assess", _write_case(tmp_path, text), "--json")
     assert code == 2
@@ -91,8 +103,13 @@ def test_missing_case_file_exits_2(capsys, tmp_path):
 
 
 def test_unwritable_report_path_exits_2_and_writes_nothing(capsys, tmp_path):
-    code, _, err = run(capsys, "assess", str(EXAMPLES / "protrusion_modic_stable.yaml"),
-                       "--html", str(tmp_path / "no" / "such" / "dir" / "r.html"))
+    code, _, err = run(
+        capsys,
+        "assess",
+        str(EXAMPLES / "protrusion_modic_stable.yaml"),
+        "--html",
+        str(tmp_path / "no" / "such" / "dir" / "r.html"),
+    )
     assert code == 2 and "--html" in err
     assert list(tmp_path.iterdir()) == []
 
@@ -107,8 +124,9 @@ def test_failed_pdf_keeps_the_existing_file(capsys, tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(render.os, "replace", broken)
-    code, _, err = run(capsys, "assess", str(EXAMPLES / "protrusion_modic_stable.yaml"),
-                       "--pdf", str(pdf))
+    code, _, err = run(
+        capsys, "assess", str(EXAMPLES / "protrusion_modic_stable.yaml"), "--pdf", str(pdf)
+    )
     assert code == 2 and "No space left" in err
     assert pdf.read_bytes() == b"previous report"
     assert [p.name for p in tmp_path.iterdir()] == ["r.pdf"]
@@ -119,8 +137,9 @@ def test_mask_case_is_relocatable(capsys, tmp_path):
     (tmp_path / "cases").mkdir()
     shutil.copytree(MASKS, tmp_path / "masks")
     shutil.copy(EXAMPLES / "extrusion_mask_followup.yaml", tmp_path / "cases")
-    code, out, err = run(capsys, "assess", str(tmp_path / "cases" / "extrusion_mask_followup.yaml"),
-                         "--json")
+    code, out, err = run(
+        capsys, "assess", str(tmp_path / "cases" / "extrusion_mask_followup.yaml"), "--json"
+    )
     assert code == 0, err
     rows = json.loads(out)["measurements"]
     assert rows[1]["grade"] == "significant"
@@ -142,14 +161,17 @@ def model_file(tmp_path_factory):
     n = 300
     age = rng.uniform(25, 70, n)
     morph = rng.choice(["protrusion", "extrusion", "sequestration"], n)
-    lp = (-0.5 + 0.02 * (age - 45) + np.where(morph == "extrusion", 1.0, 0.0)
-          + np.where(morph == "sequestration", 2.0, 0.0))
+    lp = (
+        -0.5
+        + 0.02 * (age - 45)
+        + np.where(morph == "extrusion", 1.0, 0.0)
+        + np.where(morph == "sequestration", 2.0, 0.0)
+    )
     y = (rng.uniform(size=n) < 1 / (1 + np.exp(-lp))).astype(int)
     df = pd.DataFrame({"age_years": age, "morphology": morph, "resorbed_12mo": y})
     fit = FittedLogistic.from_data(df, outcome="resorbed_12mo", predictors="age_years,morphology")
     path = tmp_path_factory.mktemp("model") / "clinic_model.json"
-    portable_from_fit(fit, definition="resorbed >= 50 % at 12 months",
-                      horizon_months=12).save(path)
+    portable_from_fit(fit, definition="resorbed >= 50 % at 12 months", horizon_months=12).save(path)
     return path
 
 
@@ -161,8 +183,9 @@ def test_model_option_replaces_the_evidence_probability(capsys, model_file, tmp_
 
     case_path = EXAMPLES / "sequestration_rim_three_mri.yaml"
     html = tmp_path / "r.html"
-    code, out, err = run(capsys, "assess", str(case_path), "--model", str(model_file),
-                         "--json", "--html", str(html))
+    code, out, err = run(
+        capsys, "assess", str(case_path), "--model", str(model_file), "--json", "--html", str(html)
+    )
     assert code == 0, err
     r = json.loads(out)["resorption"]
     expected = load_portable_model(model_file).predict_case(Case.from_file(case_path))
@@ -186,8 +209,13 @@ def test_model_needing_a_missing_predictor_names_the_field(capsys, model_file, t
 
 
 def test_unreadable_model_file_exits_2(capsys, tmp_path):
-    code, _, err = run(capsys, "assess", str(EXAMPLES / "protrusion_modic_stable.yaml"),
-                       "--model", str(tmp_path / "none.json"))
+    code, _, err = run(
+        capsys,
+        "assess",
+        str(EXAMPLES / "protrusion_modic_stable.yaml"),
+        "--model",
+        str(tmp_path / "none.json"),
+    )
     assert code == 2 and "model" in err
 
 

@@ -14,10 +14,13 @@ AS_OF = dt.date(2026, 11, 26)
 
 
 def _case(volumes):
-    return Case.from_dict({
-        "herniation": {"level": "L4-L5", "morphology": "extrusion"},
-        "mri": [{"date": d, "volume_mm3": v} for d, v in volumes],
-    }, today=AS_OF)
+    return Case.from_dict(
+        {
+            "herniation": {"level": "L4-L5", "morphology": "extrusion"},
+            "mri": [{"date": d, "volume_mm3": v} for d, v in volumes],
+        },
+        today=AS_OF,
+    )
 
 
 def _percent(text: str) -> float:
@@ -56,14 +59,17 @@ def test_the_typed_and_the_stored_assessment_render_the_same_page(assessments):
         assert render_html(a) == render_html(a.to_dict()), name
     a = assess_case(_case([("2026-01-10", 754), ("2026-05-10", 188)]), as_of=AS_OF)
     assert render_html(a) == render_html(a.to_dict())
-    assert a.resorption.observed.beyond_measurement_error      # typed all the way
-    assert a.forecast.forecast.probability_complete_by_24_months == \
-        a.to_dict()["forecast"]["probability_complete_by_24_months"]
+    assert a.resorption.observed.beyond_measurement_error  # typed all the way
+    assert (
+        a.forecast.forecast.probability_complete_by_24_months
+        == a.to_dict()["forecast"]["probability_complete_by_24_months"]
+    )
 
 
 def test_regrowth_after_shrinking_reaches_the_page_and_the_surgical_indications():
-    a = assess_case(_case([("2025-01-10", 1000), ("2025-07-10", 150), ("2026-09-10", 1400)]),
-                    as_of=AS_OF)
+    a = assess_case(
+        _case([("2025-01-10", 1000), ("2025-07-10", 150), ("2026-09-10", 1400)]), as_of=AS_OF
+    )
     assert a.resorption.observed.regrown
     step = next(s for s in a.management.steps if s.code == "surgical_indications")
     assert "grown beyond measurement error" in step.text

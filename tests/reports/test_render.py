@@ -18,8 +18,17 @@ from bs4 import BeautifulSoup
 from resorb import DISCLAIMER
 from resorb.reports import render_html, render_pdf, write_atomic
 
-SECTIONS = ("summary", "findings", "measurements", "forecast", "resorption", "management",
-            "therapies", "scores", "sources")
+SECTIONS = (
+    "summary",
+    "findings",
+    "measurements",
+    "forecast",
+    "resorption",
+    "management",
+    "therapies",
+    "scores",
+    "sources",
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,9 +74,13 @@ def test_every_factor_links_its_source(pages, assessments):
         for row, f in zip(rows, factors, strict=True):
             hrefs = {a["href"] for a in row.select("a.factor-source")}
             src = f["source"]
-            expected = (f"https://doi.org/{src['doi']}" if src.get("doi")
-                        else f"https://pubmed.ncbi.nlm.nih.gov/{src['pmid']}/" if src.get("pmid")
-                        else src.get("registration_url") or src["url"])
+            expected = (
+                f"https://doi.org/{src['doi']}"
+                if src.get("doi")
+                else f"https://pubmed.ncbi.nlm.nih.gov/{src['pmid']}/"
+                if src.get("pmid")
+                else src.get("registration_url") or src["url"]
+            )
             assert expected in hrefs, (name, f["name"])
 
 
@@ -135,13 +148,17 @@ def test_pdf_has_a_few_pages(pdf_bytes):
     assert "resorption assessment" in text and "not a medical device" in text
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None,
-                    reason="pdftoppm (poppler-utils) is not installed")
+@pytest.mark.skipif(
+    shutil.which("pdftoppm") is None, reason="pdftoppm (poppler-utils) is not installed"
+)
 def test_pdf_first_page_rasterises_to_a_non_blank_png(pdf_bytes, tmp_path):
     pdf = tmp_path / "report.pdf"
     pdf.write_bytes(pdf_bytes)
-    subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(pdf),
-                    str(tmp_path / "page")], check=True, timeout=60)
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(pdf), str(tmp_path / "page")],
+        check=True,
+        timeout=60,
+    )
     png = next(tmp_path.glob("page*.png"))
     from matplotlib.image import imread
 

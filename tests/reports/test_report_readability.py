@@ -12,13 +12,11 @@ from resorb.reports import render_html
 
 @pytest.fixture(scope="module")
 def pages(assessments):
-    return {name: BeautifulSoup(render_html(a), "html.parser")
-            for name, a in assessments.items()}
+    return {name: BeautifulSoup(render_html(a), "html.parser") for name, a in assessments.items()}
 
 
 def _mri_rows(soup):
-    return {tr.find("td").get_text(strip=True): tr
-            for tr in soup.select("#measurements tbody tr")}
+    return {tr.find("td").get_text(strip=True): tr for tr in soup.select("#measurements tbody tr")}
 
 
 def test_significant_grade_within_measurement_error_is_marked_not_confirmed(pages):
@@ -50,8 +48,10 @@ def test_factor_rows_name_the_finding_as_the_findings_table_does(pages):
     """'pll: intact' and 't2 signal: iso' were case-file keys; the rows now use the labels
     of section 1 (Posterior longitudinal ligament, T2 signal of the fragment)."""
     soup = pages["extrusion_diameters"]
-    labels = {tr.find_all("td")[0].get_text(strip=True).split("\n")[0]
-              for tr in soup.select("#findings tbody tr")}
+    labels = {
+        tr.find_all("td")[0].get_text(strip=True).split("\n")[0]
+        for tr in soup.select("#findings tbody tr")
+    }
     cells = [tr.find("td").get_text(" ", strip=True) for tr in soup.select("#factors tr.factor")]
     assert cells == ["Posterior longitudinal ligament: intact", "T2 signal of the fragment: iso"]
     assert all(c.split(":")[0] in labels for c in cells)
@@ -76,8 +76,7 @@ def test_factor_plot_labels_use_the_findings_words(assessments, monkeypatch):
     factor_plot_png(assessments["sequestration_rim_three_mri"].to_dict()["resorption"])
     assert "Rim enhancement: complete" in seen
     assert "T2 signal of the fragment: high" in seen
-    assert not any(label.startswith(("rim enhancement", "t2 signal", "modic:"))
-                   for label in seen)
+    assert not any(label.startswith(("rim enhancement", "t2 signal", "modic:")) for label in seen)
 
 
 def test_forecast_halving_chance_names_the_volume_it_halves(pages, assessments):
@@ -96,8 +95,7 @@ def test_one_mri_forecast_has_no_starting_volume_line(pages):
     assert pages["cauda_equina_red_flags"].find(id="forecast-baseline") is None
 
 
-def test_protrusion_that_grew_is_flagged_as_growth_beyond_measurement_error(pages,
-                                                                            assessments):
+def test_protrusion_that_grew_is_flagged_as_growth_beyond_measurement_error(pages, assessments):
     """600 -> 1,350 mm3 in six months: graded enlarged, beyond the detectable change,
     the forecast card turns amber and the estimate says growth lowers it."""
     a = assessments["protrusion_grew_followup"]
@@ -135,8 +133,12 @@ def test_terminal_summary_gives_therapy_evidence_in_words(capsys):
 
     from cli_helpers import run_cli
 
-    case = Path(__file__).resolve().parents[2] / "examples" / "cases" / \
-        "sequestration_rim_three_mri.yaml"
+    case = (
+        Path(__file__).resolve().parents[2]
+        / "examples"
+        / "cases"
+        / "sequestration_rim_three_mri.yaml"
+    )
     code, out, err = run_cli(capsys, "assess", str(case))
     assert code == 0, err
     assert "resorption evidence: not measured" in " ".join(out.split())
@@ -148,8 +150,10 @@ def test_surgery_discussion_after_growth_reads_date_passed_not_passed(pages):
     """Six months into a growing protrusion, 'Consider discussing surgery ... passed' read as
     if the option had lapsed; the status says only that its date has passed."""
     soup = pages["protrusion_grew_followup"]
-    rows = {tr.find_all("td")[1].find("b").get_text(strip=True): tr
-            for tr in soup.select("#management tr.step")}
+    rows = {
+        tr.find_all("td")[1].find("b").get_text(strip=True): tr
+        for tr in soup.select("#management tr.step")
+    }
     status = rows["Consider discussing surgery."].find_all("td")[2].get_text(strip=True)
     assert status == "date passed"
     assert "apply at any time" in rows["Consider discussing surgery."].get_text(" ")

@@ -43,15 +43,16 @@ FAVOURABLE = """
 
 
 def _case(symptoms: str, herniation: str = FAVOURABLE, mri: str = "") -> Case:
-    text = (f"patient: {{age_years: 44, sex: female}}\nsymptoms: {{{symptoms}}}\n"
-            f"herniation:\n{herniation}\n")
+    text = (
+        f"patient: {{age_years: 44, sex: female}}\nsymptoms: {{{symptoms}}}\n"
+        f"herniation:\n{herniation}\n"
+    )
     if mri:
         text += f"mri:\n{mri}\n"
     return Case.from_yaml(text, today=AS_OF)
 
 
-TWO_MRI = ("  - {date: 2026-09-01, volume_mm3: 1600}\n"
-           "  - {date: 2026-11-20, volume_mm3: 1100}")
+TWO_MRI = "  - {date: 2026-09-01, volume_mm3: 1600}\n  - {date: 2026-11-20, volume_mm3: 1100}"
 
 
 def _soup(html: str) -> BeautifulSoup:
@@ -61,11 +62,15 @@ def _soup(html: str) -> BeautifulSoup:
 @pytest.fixture(scope="module")
 def ces_pair():
     """The same favourable herniation without and with cauda equina signs."""
-    calm = assess_case(_case("onset_date: 2026-08-20, leg_pain_nrs: 8", mri=TWO_MRI),
-                       as_of=AS_OF)
-    ces = assess_case(_case("onset_date: 2026-08-20, leg_pain_nrs: 8, red_flags: "
-                            "[saddle_anesthesia, urinary_retention]", mri=TWO_MRI),
-                      as_of=AS_OF)
+    calm = assess_case(_case("onset_date: 2026-08-20, leg_pain_nrs: 8", mri=TWO_MRI), as_of=AS_OF)
+    ces = assess_case(
+        _case(
+            "onset_date: 2026-08-20, leg_pain_nrs: 8, red_flags: "
+            "[saddle_anesthesia, urinary_retention]",
+            mri=TWO_MRI,
+        ),
+        as_of=AS_OF,
+    )
     return calm, ces
 
 
@@ -89,8 +94,11 @@ def test_cauda_equina_case_withholds_resorption_percentage_and_forecast_in_html(
         assert headline not in text, section
         assert "chance of" not in text and "Expected volume" not in text, section
     # Nor are the sources of the withheld estimate listed.
-    assert not any(u.startswith(("resorption:", "forecast prior"))
-                   for src in d["sources"] for u in src["used_for"])
+    assert not any(
+        u.startswith(("resorption:", "forecast prior"))
+        for src in d["sources"]
+        for u in src["used_for"]
+    )
     # The measured volumes are observations and stay.
     assert "1,600" in soup.find(id="measurements").get_text()
     triage = soup.find(id="triage-card").get_text(" ", strip=True)
@@ -112,19 +120,28 @@ def test_cauda_equina_pdf_page_one_has_the_emergency_and_no_percentage(ces_pair,
         pytest.skip("pdftoppm (poppler-utils) is not installed: page 1 not rasterised")
     path = tmp_path / "ces.pdf"
     path.write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(path),
-                    str(tmp_path / "page")], check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(path), str(tmp_path / "page")],
+        check=True,
+    )
     png = next(tmp_path.glob("page*.png"))
     assert png.stat().st_size > 5_000
 
 
 def test_joa_bladder_minus_6_case_report_is_an_emergency_with_the_contradiction_listed():
-    joa = ("joa_items: {low_back_pain: 0, leg_pain: 0, gait: 0, slr: 0, sensory: 1, "
-           "motor: 1, adl_turning_over: 1, adl_standing: 0, adl_washing: 0, "
-           "adl_leaning_forward: 0, adl_sitting: 0, adl_lifting: 0, adl_walking: 0, "
-           "bladder: -6}")
-    a = assess_case(_case(f"onset_date: 2026-11-10, leg_pain_nrs: 10, {joa}",
-                          mri="  - {date: 2026-11-20, volume_mm3: 1800}"), as_of=AS_OF)
+    joa = (
+        "joa_items: {low_back_pain: 0, leg_pain: 0, gait: 0, slr: 0, sensory: 1, "
+        "motor: 1, adl_turning_over: 1, adl_standing: 0, adl_washing: 0, "
+        "adl_leaning_forward: 0, adl_sitting: 0, adl_lifting: 0, adl_walking: 0, "
+        "bladder: -6}"
+    )
+    a = assess_case(
+        _case(
+            f"onset_date: 2026-11-10, leg_pain_nrs: 10, {joa}",
+            mri="  - {date: 2026-11-20, volume_mm3: 1800}",
+        ),
+        as_of=AS_OF,
+    )
     d = a.to_dict()
     assert d["resorption"]["withheld"] is True
     assert d["management"]["urgency"] == "emergency"
@@ -136,8 +153,13 @@ def test_joa_bladder_minus_6_case_report_is_an_emergency_with_the_contradiction_
 
 
 def test_serious_pathology_report_asks_for_investigation_and_withholds_the_estimate():
-    a = assess_case(_case("onset_date: 2026-10-01, red_flags: [cancer_history, "
-                          "unexplained_weight_loss]", mri=TWO_MRI), as_of=AS_OF)
+    a = assess_case(
+        _case(
+            "onset_date: 2026-10-01, red_flags: [cancer_history, unexplained_weight_loss]",
+            mri=TWO_MRI,
+        ),
+        as_of=AS_OF,
+    )
     soup = _soup(render_html(a))
     assert "Investigate serious pathology first" in soup.find(id="triage-card").get_text()
     assert soup.find(id="probability-card") is None
@@ -145,20 +167,27 @@ def test_serious_pathology_report_asks_for_investigation_and_withholds_the_estim
 
 
 def test_conservative_report_carries_the_plain_language_page_with_cited_figures():
-    a = assess_case(_case("onset_date: 2026-10-01, leg_pain_nrs: 6",
-                          herniation="  level: L4-L5\n  morphology: protrusion"), as_of=AS_OF)
+    a = assess_case(
+        _case(
+            "onset_date: 2026-10-01, leg_pain_nrs: 6",
+            herniation="  level: L4-L5\n  morphology: protrusion",
+        ),
+        as_of=AS_OF,
+    )
     page = _soup(render_html(a)).find(id="patient-page")
     text = page.get_text(" ", strip=True)
     assert "Most sciatica gets better without an operation" in text
     assert "When to come back at once" in text
     for block in page.select("div.keep"):
         assert block.select("sup.ref a"), block.get("id")
-    pdf_text = " ".join(p.extract_text() for p in __import__("pypdf").PdfReader(
-        io.BytesIO(render_pdf(a))).pages)
+    pdf_text = " ".join(
+        p.extract_text() for p in __import__("pypdf").PdfReader(io.BytesIO(render_pdf(a))).pages
+    )
     assert "For the patient: what to expect" in pdf_text
 
 
 # --------------------------------------------------------------------- plausibility
+
 
 def _assess_json(capsys, tmp_path: Path, text: str) -> tuple[int, dict, str]:
     path = tmp_path / "case.yaml"
@@ -168,21 +197,29 @@ def _assess_json(capsys, tmp_path: Path, text: str) -> tuple[int, dict, str]:
 
 
 def test_diameters_that_look_like_centimetres_give_a_warning_and_exit_0(capsys, tmp_path):
-    code, d, err = _assess_json(capsys, tmp_path, """
+    code, d, err = _assess_json(
+        capsys,
+        tmp_path,
+        """
 herniation: {level: L5/S1, morphology: extrusion}
 mri: [{date: 2026-09-01, diameters_mm: [0.6, 0.9, 1.1]}]
-""")
+""",
+    )
     assert code == 0 and err == ""
     assert [w["field"] for w in d["warnings"]] == ["mri[0].diameters_mm"]
     assert "6 × 9 × 11 mm" in d["warnings"][0]["message"]
 
 
 def test_volume_in_cm3_and_onset_after_the_mri_are_both_warned(capsys, tmp_path):
-    code, d, _ = _assess_json(capsys, tmp_path, """
+    code, d, _ = _assess_json(
+        capsys,
+        tmp_path,
+        """
 symptoms: {onset_date: 2026-10-01}
 herniation: {level: L4-5, morphology: protrusion}
 mri: [{date: 2026-09-01, volume_mm3: 0.44}, {date: 2026-11-01, volume_mm3: 0.21}]
-""")
+""",
+    )
     assert code == 0
     fields = [w["field"] for w in d["warnings"]]
     assert fields == ["symptoms.onset_date", "mri[0].volume_mm3", "mri[1].volume_mm3"]
@@ -190,40 +227,58 @@ mri: [{date: 2026-09-01, volume_mm3: 0.44}, {date: 2026-11-01, volume_mm3: 0.21}
 
 
 def test_complete_resolution_to_zero_is_not_a_unit_warning(capsys, tmp_path):
-    code, d, _ = _assess_json(capsys, tmp_path, """
+    code, d, _ = _assess_json(
+        capsys,
+        tmp_path,
+        """
 symptoms: {onset_date: 2026-01-10}
 herniation: {level: L4-L5, morphology: sequestration}
 mri: [{date: 2026-01-20, volume_mm3: 1200}, {date: 2026-10-20, diameters_mm: [0, 0, 0]}]
-""")
+""",
+    )
     assert code == 0 and d["warnings"] == []
 
 
 def test_multi_label_mask_read_without_a_label_is_warned(capsys, tmp_path):
     mask = MASKS / "baseline.nii.gz"
-    code, d, _ = _assess_json(capsys, tmp_path, f"""
+    code, d, _ = _assess_json(
+        capsys,
+        tmp_path,
+        f"""
 herniation: {{level: L4-L5, morphology: extrusion}}
 mri: [{{date: 2026-01-26, mask: {mask}}}]
-""")
+""",
+    )
     assert code == 0
     assert [w["field"] for w in d["warnings"]] == ["mri[0].label"]
     assert "2 labels (1, 2)" in d["warnings"][0]["message"]
-    code, d, _ = _assess_json(capsys, tmp_path, f"""
+    code, d, _ = _assess_json(
+        capsys,
+        tmp_path,
+        f"""
 herniation: {{level: L4-L5, morphology: extrusion}}
 mri: [{{date: 2026-01-26, mask: {mask}, label: 2}}]
-""")
+""",
+    )
     assert code == 0 and d["warnings"] == []
 
 
 def test_clinical_spellings_are_accepted_by_resorb_assess(capsys, tmp_path):
-    code, d, err = _assess_json(capsys, tmp_path, """
+    code, d, err = _assess_json(
+        capsys,
+        tmp_path,
+        """
 patient: {sex: M}
 symptoms: {red_flags: [saddle_anaesthesia, faecal_incontinence]}
 herniation: {level: L4/5, morphology: extrusion}
-""")
+""",
+    )
     assert code == 0, err
     assert d["triage"]["level"] == "emergency"
-    assert {r["code"] for r in d["triage"]["reasons"]} == {"saddle_anesthesia",
-                                                           "fecal_incontinence"}
+    assert {r["code"] for r in d["triage"]["reasons"]} == {
+        "saddle_anesthesia",
+        "fecal_incontinence",
+    }
 
 
 # ----------------------------------------------------- clinician-facing words
@@ -241,20 +296,33 @@ def test_reports_name_no_python_objects_options_or_record_ids(assessments, ces_p
     pages = [render_html(a) for a in (*assessments.values(), *ces_pair)]
     for html in pages:
         text = _visible_text(html)
-        for word in ("allow_unverified", "resorb.", "=True", "True", "None", "evidence_ids",
-                     "--label", "database id"):
+        for word in (
+            "allow_unverified",
+            "resorb.",
+            "=True",
+            "True",
+            "None",
+            "evidence_ids",
+            "--label",
+            "database id",
+        ):
             assert word not in text, word
         # Record ids such as ces_emergency_mri_girft never reach the page.
         assert not re.search(r"\b[a-z0-9]+_[a-z0-9_]+\b", text), re.findall(
-            r"\b[a-z0-9]+_[a-z0-9_]+\b", text)[:5]
+            r"\b[a-z0-9]+_[a-z0-9_]+\b", text
+        )[:5]
 
 
 def test_a_volume_too_small_even_in_cubic_centimetres_is_not_read_as_cm3(capsys, tmp_path):
     """0.0001 was answered 'if the value was in cm³ it is 0.1 mm³', itself impossible."""
-    code, d, _ = _assess_json(capsys, tmp_path, """
+    code, d, _ = _assess_json(
+        capsys,
+        tmp_path,
+        """
 herniation: {level: L4-L5, morphology: extrusion}
 mri: [{date: 2026-01-20, volume_mm3: 1200}, {date: 2026-06-20, volume_mm3: 0.0001}]
-""")
+""",
+    )
     assert code == 0
     [w] = d["warnings"]
     assert w["field"] == "mri[1].volume_mm3"
@@ -267,8 +335,7 @@ def test_report_of_a_case_file_without_red_flags_asks_for_them_in_a_warning_card
 symptoms: {onset_date: 2026-06-01, leg_pain_nrs: 6}
 herniation: {level: L4-L5, morphology: protrusion}
 """)
-    soup = BeautifulSoup(render_html(assess_case(case, as_of=dt.date(2026, 11, 26))),
-                         "html.parser")
+    soup = BeautifulSoup(render_html(assess_case(case, as_of=dt.date(2026, 11, 26))), "html.parser")
     card = soup.find(id="triage-card")
     assert "warn" in card["class"]
     text = card.get_text(" ", strip=True)
@@ -277,6 +344,7 @@ herniation: {level: L4-L5, morphology: protrusion}
 symptoms: {onset_date: 2026-06-01, leg_pain_nrs: 6, red_flags: []}
 herniation: {level: L4-L5, morphology: protrusion}
 """)
-    soup = BeautifulSoup(render_html(assess_case(recorded, as_of=dt.date(2026, 11, 26))),
-                         "html.parser")
+    soup = BeautifulSoup(
+        render_html(assess_case(recorded, as_of=dt.date(2026, 11, 26))), "html.parser"
+    )
     assert "ok" in soup.find(id="triage-card")["class"]

@@ -35,32 +35,56 @@ def test_odi_skipped_section_removed_from_denominator():
     assert r.answered == 9
 
 
-@pytest.mark.parametrize(("percent", "band"), [
-    (0, "minimal disability"), (20, "minimal disability"), (20.1, "moderate disability"),
-    (40, "moderate disability"), (60, "severe disability"), (80, "crippled"),
-    (100, "bed-bound or exaggerating"),
-])
+@pytest.mark.parametrize(
+    ("percent", "band"),
+    [
+        (0, "minimal disability"),
+        (20, "minimal disability"),
+        (20.1, "moderate disability"),
+        (40, "moderate disability"),
+        (60, "severe disability"),
+        (80, "crippled"),
+        (100, "bed-bound or exaggerating"),
+    ],
+)
 def test_odi_bands(percent, band):
     assert odi_band(percent) == band
 
 
-@pytest.mark.parametrize("answers", [[1] * 9, [1] * 11, [None] * 10, [6] + [1] * 9,
-                                     [-1] + [1] * 9, [True] + [1] * 9])
+@pytest.mark.parametrize(
+    "answers", [[1] * 9, [1] * 11, [None] * 10, [6] + [1] * 9, [-1] + [1] * 9, [True] + [1] * 9]
+)
 def test_odi_bad_answers_are_refused(answers):
     with pytest.raises(InvalidScoreError):
         odi_percent(answers)
 
 
-@given(st.lists(st.one_of(st.none(), st.integers(0, 5)), min_size=10, max_size=10).filter(
-    lambda a: any(x is not None for x in a)))
+@given(
+    st.lists(st.one_of(st.none(), st.integers(0, 5)), min_size=10, max_size=10).filter(
+        lambda a: any(x is not None for x in a)
+    )
+)
 def test_odi_stays_in_range(answers):
     assert 0 <= odi_percent(answers).odi_percent <= 100
 
 
 def _joa(**kw):
-    items = dict(low_back_pain=3, leg_pain=3, gait=3, slr=2, sensory=2, motor=2,
-                 adl_turning_over=2, adl_standing=2, adl_washing=2, adl_leaning_forward=2,
-                 adl_sitting=2, adl_lifting=2, adl_walking=2, bladder=0)
+    items = dict(
+        low_back_pain=3,
+        leg_pain=3,
+        gait=3,
+        slr=2,
+        sensory=2,
+        motor=2,
+        adl_turning_over=2,
+        adl_standing=2,
+        adl_washing=2,
+        adl_leaning_forward=2,
+        adl_sitting=2,
+        adl_lifting=2,
+        adl_walking=2,
+        bladder=0,
+    )
     items.update(kw)
     return JoaItems(**items)
 
@@ -69,16 +93,36 @@ def test_joa_maximum_is_29_and_bladder_subtracts():
     """JOA 1986 score sheet as reproduced in the reference notes: 9 + 6 + 14 = 29; bladder to -6."""
     assert _joa().total == 29
     assert _joa(bladder=-6).total == 23
-    zero = {k: 0 for k in ("low_back_pain", "leg_pain", "gait", "slr", "sensory", "motor",
-                           "adl_turning_over", "adl_standing", "adl_washing",
-                           "adl_leaning_forward", "adl_sitting", "adl_lifting", "adl_walking")}
+    zero = {
+        k: 0
+        for k in (
+            "low_back_pain",
+            "leg_pain",
+            "gait",
+            "slr",
+            "sensory",
+            "motor",
+            "adl_turning_over",
+            "adl_standing",
+            "adl_washing",
+            "adl_leaning_forward",
+            "adl_sitting",
+            "adl_lifting",
+            "adl_walking",
+        )
+    }
     assert JoaItems(**zero, bladder=-6).total == -6
 
 
-@pytest.mark.parametrize(("kw", "field"), [({"gait": 4}, "joa_items.gait"),
-                                           ({"slr": 3}, "joa_items.slr"),
-                                           ({"bladder": -9}, "joa_items.bladder"),
-                                           ({"bladder": -1}, "joa_items.bladder")])
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        ({"gait": 4}, "joa_items.gait"),
+        ({"slr": 3}, "joa_items.slr"),
+        ({"bladder": -9}, "joa_items.bladder"),
+        ({"bladder": -1}, "joa_items.bladder"),
+    ],
+)
 def test_joa_items_out_of_range(kw, field):
     with pytest.raises(InvalidScoreError) as info:
         _joa(**kw)
@@ -99,9 +143,17 @@ def test_joa_recovery_rate_undefined_at_ceiling():
         joa_recovery_rate_percent(10, 30)
 
 
-@pytest.mark.parametrize(("rate", "grade"), [(100, "cured"), (61, "markedly effective"),
-                                             (60, "effective"), (59.9, "effective"),
-                                             (25, "effective"), (24.9, "ineffective")])
+@pytest.mark.parametrize(
+    ("rate", "grade"),
+    [
+        (100, "cured"),
+        (61, "markedly effective"),
+        (60, "effective"),
+        (59.9, "effective"),
+        (25, "effective"),
+        (24.9, "ineffective"),
+    ],
+)
 def test_joa_recovery_grades_follow_the_configured_table(rate, grade):
     assert joa_recovery_grade(rate) == grade
 

@@ -18,9 +18,19 @@ from resorb.therapy import (
     therapy_catalogue,
 )
 
-REQUIRED = ("nsaid", "oral_steroid", "epidural_steroid", "anti_tnf", "exercise",
-            "physiotherapy", "traction", "manipulation", "acupuncture", "tcm_formula",
-            "macrophage_therapy")
+REQUIRED = (
+    "nsaid",
+    "oral_steroid",
+    "epidural_steroid",
+    "anti_tnf",
+    "exercise",
+    "physiotherapy",
+    "traction",
+    "manipulation",
+    "acupuncture",
+    "tcm_formula",
+    "macrophage_therapy",
+)
 CATALOGUE = therapy_catalogue()
 
 
@@ -41,8 +51,9 @@ def test_symptom_and_resorption_evidence_are_separate_and_sourced(therapy_id):
             assert finding.citations, f"{therapy_id}: an unsourced finding"
         for sid in finding.sources:
             assert sid in sources
-    assert any("doi" in c or "pmid" in c for f in (*t.symptoms, *t.resorption)
-               for c in f.citations) or all(f.direction == "not_measured" for f in t.resorption)
+    assert any(
+        "doi" in c or "pmid" in c for f in (*t.symptoms, *t.resorption) for c in f.citations
+    ) or all(f.direction == "not_measured" for f in t.resorption)
 
 
 @pytest.mark.parametrize("therapy_id", sorted(CATALOGUE))
@@ -56,17 +67,21 @@ def test_no_therapy_claims_to_speed_resorption(therapy_id):
 
 def test_the_two_resorption_rcts_are_recorded_as_null():
     assert CATALOGUE["anti_tnf"].resorption[0].direction == "no_difference"
-    assert {"pmid": "15284501", "doi": "10.1097/01.brs.0000132511.46818.67"} in \
-        CATALOGUE["epidural_steroid"].resorption[0].citations
+    assert {"pmid": "15284501", "doi": "10.1097/01.brs.0000132511.46818.67"} in CATALOGUE[
+        "epidural_steroid"
+    ].resorption[0].citations
 
 
-@pytest.mark.parametrize(("therapy_id", "stance"), [
-    ("acupuncture", "do not offer"),
-    ("traction", "do not offer"),
-    ("gabapentinoid", "do not offer for sciatica"),
-    ("oral_steroid", "do not offer for sciatica"),
-    ("epidural_steroid", "consider for acute and severe sciatica"),
-])
+@pytest.mark.parametrize(
+    ("therapy_id", "stance"),
+    [
+        ("acupuncture", "do not offer"),
+        ("traction", "do not offer"),
+        ("gabapentinoid", "do not offer for sciatica"),
+        ("oral_steroid", "do not offer for sciatica"),
+        ("epidural_steroid", "consider for acute and severe sciatica"),
+    ],
+)
 def test_nice_stances(therapy_id, stance):
     stances = [g for g in CATALOGUE[therapy_id].guideline if g.body.startswith("NICE")]
     assert [g.stance for g in stances] == [stance]
@@ -90,13 +105,21 @@ def test_mechanism_targets_are_known_terms(therapy_id):
 
 def test_anti_tnf_targets_tnf():
     assert [(m.target, m.action) for m in CATALOGUE["anti_tnf"].mechanism_targets] == [
-        ("tnf", "neutralise")]
+        ("tnf", "neutralise")
+    ]
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("nsaids", "nsaid"), ("NSAIDs", "nsaid"), ("epidural-steroid", "epidural_steroid"),
-    ("Infliximab", "anti_tnf"), ("gabapentin", "gabapentinoid"), ("TCM", "tcm_formula"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("nsaids", "nsaid"),
+        ("NSAIDs", "nsaid"),
+        ("epidural-steroid", "epidural_steroid"),
+        ("Infliximab", "anti_tnf"),
+        ("gabapentin", "gabapentinoid"),
+        ("TCM", "tcm_formula"),
+    ],
+)
 def test_aliases_are_accepted(name, expected):
     assert get_therapy(name).id == expected
 
@@ -138,18 +161,30 @@ def test_a_valid_catalogue_loads():
     assert list(load_catalogue_text(GOOD)) == ["x"]
 
 
-@pytest.mark.parametrize(("replace", "by", "message"), [
-    ("sources: [zou2023]", "sources: [nobody2020]", "unknown source"),
-    ("direction: benefit", "direction: miracle", "direction"),
-    ("sources: [zou2023]", "sources: []", "at least one source"),
-    ("    resorption:", "    guideline: [{body: B, stance: s, statement: nope}]\n    resorption:",
-     "unknown guideline statement"),
-    ("    resorption:", "    mechanism_targets: [{target: qi, action: promote}]\n    resorption:",
-     "unknown mechanism target"),
-    ("    resorption:", "    mechanism_targets: [{target: tnf, action: promote}]\n"
-                      "    resorption:", "not allowed"),
-    ("    resorption:", "    aliases: [x]\n    resorption:", "already used"),
-])
+@pytest.mark.parametrize(
+    ("replace", "by", "message"),
+    [
+        ("sources: [zou2023]", "sources: [nobody2020]", "unknown source"),
+        ("direction: benefit", "direction: miracle", "direction"),
+        ("sources: [zou2023]", "sources: []", "at least one source"),
+        (
+            "    resorption:",
+            "    guideline: [{body: B, stance: s, statement: nope}]\n    resorption:",
+            "unknown guideline statement",
+        ),
+        (
+            "    resorption:",
+            "    mechanism_targets: [{target: qi, action: promote}]\n    resorption:",
+            "unknown mechanism target",
+        ),
+        (
+            "    resorption:",
+            "    mechanism_targets: [{target: tnf, action: promote}]\n    resorption:",
+            "not allowed",
+        ),
+        ("    resorption:", "    aliases: [x]\n    resorption:", "already used"),
+    ],
+)
 def test_malformed_catalogues_are_refused(replace, by, message):
     text = textwrap.dedent(GOOD).replace(replace, by, 1)
     with pytest.raises(EvidenceError, match=message):

@@ -16,14 +16,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_in_thread(app, *, port: int | None = None, timeout_s: float = 20.0
-                    ) -> Iterator[str]:
+def serve_in_thread(app, *, port: int | None = None, timeout_s: float = 20.0) -> Iterator[str]:
     """Run ``app`` on loopback; yields the base URL and stops the server on exit."""
     import uvicorn
 
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="resorb-test-server", daemon=True)
     thread.start()

@@ -47,11 +47,14 @@ def csrf_of(html: str) -> str:
 def login(client, username: str, password: str = PASSWORD) -> str:
     """Sign in through the login form; returns the new session's CSRF token."""
     token = csrf_of(client.get("/login").text)
-    r = client.post("/login", data={"csrf_token": token, "username": username,
-                                    "password": password, "next": "/patients"})
+    r = client.post(
+        "/login",
+        data={"csrf_token": token, "username": username, "password": password, "next": "/patients"},
+    )
     assert r.status_code == 303, r.text
-    page = client.get("/cohort" if USERS.get(username) == "researcher" else "/patients",
-                      follow_redirects=True)
+    page = client.get(
+        "/cohort" if USERS.get(username) == "researcher" else "/patients", follow_redirects=True
+    )
     return csrf_of(page.text)
 
 

@@ -65,19 +65,50 @@ def client(app):
 def patient_with_series(client, app):
     """A clinician-created patient with two MRIs (1500 -> 600 mm3), findings and a visit."""
     h = auth(app, "doc")
-    pid = client.post("/api/patients", headers=h, json={
-        "pseudonym": "WEB-001", "birth_year": 1980, "sex": "female",
-        "onset_date": "2026-01-02"}).json()["id"]
-    m1 = client.post(f"/api/patients/{pid}/mri", headers=h, json={
-        "date": "2026-01-10", "volume_mm3": 1500, "level": "L5-S1"}).json()["id"]
-    client.post(f"/api/patients/{pid}/mri", headers=h, json={
-        "date": "2026-05-10", "volume_mm3": 600, "level": "L5-S1"})
-    client.post(f"/api/patients/{pid}/findings", headers=h, json={
-        "mri_id": m1, "level": "L5-S1", "morphology": "extrusion",
-        "containment": "uncontained"})
-    client.post(f"/api/patients/{pid}/visits", headers=h, json={
-        "date": "2026-01-10", "leg_pain_nrs": 7, "back_pain_nrs": 4,
-        "odi_answers": [3, 2, None, 4, 1, 0, 2, 3, 1, 2], "notes": "private clinical note"})
-    client.post(f"/api/patients/{pid}/visits", headers=h, json={
-        "date": "2026-05-10", "leg_pain_nrs": 2, "back_pain_nrs": 2})
+    pid = client.post(
+        "/api/patients",
+        headers=h,
+        json={
+            "pseudonym": "WEB-001",
+            "birth_year": 1980,
+            "sex": "female",
+            "onset_date": "2026-01-02",
+        },
+    ).json()["id"]
+    m1 = client.post(
+        f"/api/patients/{pid}/mri",
+        headers=h,
+        json={"date": "2026-01-10", "volume_mm3": 1500, "level": "L5-S1"},
+    ).json()["id"]
+    client.post(
+        f"/api/patients/{pid}/mri",
+        headers=h,
+        json={"date": "2026-05-10", "volume_mm3": 600, "level": "L5-S1"},
+    )
+    client.post(
+        f"/api/patients/{pid}/findings",
+        headers=h,
+        json={
+            "mri_id": m1,
+            "level": "L5-S1",
+            "morphology": "extrusion",
+            "containment": "uncontained",
+        },
+    )
+    client.post(
+        f"/api/patients/{pid}/visits",
+        headers=h,
+        json={
+            "date": "2026-01-10",
+            "leg_pain_nrs": 7,
+            "back_pain_nrs": 4,
+            "odi_answers": [3, 2, None, 4, 1, 0, 2, 3, 1, 2],
+            "notes": "private clinical note",
+        },
+    )
+    client.post(
+        f"/api/patients/{pid}/visits",
+        headers=h,
+        json={"date": "2026-05-10", "leg_pain_nrs": 2, "back_pain_nrs": 2},
+    )
     return pid

@@ -28,10 +28,13 @@ def test_token_is_a_short_lived_hs256_jwt_with_the_contract_claims(client, app):
     assert {"sub", "role", "exp", "iat", "jti"} <= set(claims)
     assert claims["sub"] == "doc" and claims["role"] == "clinician"
     assert claims["exp"] - claims["iat"] == int(app.state.resorb.settings.token_ttl_s)
-    other = client.post("/api/token", data={"username": "doc",
-                                            "password": "correct-horse-battery"}).json()
-    assert jwt.decode(other["access_token"], options={"verify_signature": False})["jti"] \
+    other = client.post(
+        "/api/token", data={"username": "doc", "password": "correct-horse-battery"}
+    ).json()
+    assert (
+        jwt.decode(other["access_token"], options={"verify_signature": False})["jti"]
         != claims["jti"]
+    )
 
 
 def test_token_with_wrong_password_is_401(client, app):
@@ -48,8 +51,9 @@ def test_token_without_form_fields_names_the_field(client, app):
 
 def test_create_patient_returns_the_record_with_its_id(client, app):
     h = bearer(client, "doc")  # the real password flow
-    r = client.post("/api/patients", headers=h,
-                    json={"pseudonym": "P-100", "birth_year": 1975, "sex": "male"})
+    r = client.post(
+        "/api/patients", headers=h, json={"pseudonym": "P-100", "birth_year": 1975, "sex": "male"}
+    )
     assert r.status_code == 201
     rec = r.json()
     assert isinstance(rec["id"], int)
@@ -77,8 +81,11 @@ def test_follow_up_series_gives_resorption_percent_and_grade(client, app, patien
     assert tl["visits"][1]["mcid"]["leg_pain_nrs"]["reached"] is True
     findings = client.get(f"/api/patients/{pid}/findings", headers=h).json()
     assert findings[0]["morphology"] == "extrusion"
-    t = client.post(f"/api/patients/{pid}/therapies", headers=h,
-                    json={"name": "nsaid", "start": "2026-01-10", "end": "2026-02-01"})
+    t = client.post(
+        f"/api/patients/{pid}/therapies",
+        headers=h,
+        json={"name": "nsaid", "start": "2026-01-10", "end": "2026-02-01"},
+    )
     assert t.status_code == 201
     assert client.get(f"/api/patients/{pid}/therapies", headers=h).json()[0]["name"] == "nsaid"
 
@@ -89,8 +96,7 @@ def test_assessment_has_the_contract_keys_and_can_be_stored(client, app, patient
     r = client.get(f"/api/patients/{pid}/assessment", headers=h)
     assert r.status_code == 200
     a = r.json()
-    assert {"resorption", "triage", "measurements", "forecast", "management",
-            "therapies"} <= set(a)
+    assert {"resorption", "triage", "measurements", "forecast", "management", "therapies"} <= set(a)
     assert 0.0 <= a["resorption"]["probability"] <= 1.0
     lo, hi = a["resorption"]["interval"]
     assert 0.0 <= lo <= a["resorption"]["probability"] <= hi <= 1.0
@@ -103,7 +109,8 @@ def test_assessment_has_the_contract_keys_and_can_be_stored(client, app, patient
     assert isinstance(rec["id"], int) and rec["patient_id"] == pid
     got = client.get(f"/api/patients/{pid}/assessments/{rec['id']}", headers=h).json()
     assert got["result"]["resorption"]["probability"] == pytest.approx(
-        a["resorption"]["probability"])
+        a["resorption"]["probability"]
+    )
     listed = client.get(f"/api/patients/{pid}/assessments", headers=h).json()
     assert [x["id"] for x in listed] == [rec["id"]]
     assert client.get(f"/api/patients/{pid}/assessments/999", headers=h).status_code == 404
@@ -122,8 +129,9 @@ def test_web_assessment_is_the_assess_command_result(client, app, registry, pati
     web = client.get(f"/api/patients/{patient_with_series}/assessment", headers=h).json()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        direct = to_jsonable(assess_case(registry.case_from_registry(
-            patient_with_series)).to_dict())
+        direct = to_jsonable(
+            assess_case(registry.case_from_registry(patient_with_series)).to_dict()
+        )
     assert web["resorption"]["probability"] == pytest.approx(direct["resorption"]["probability"])
     assert web["resorption"]["interval"] == pytest.approx(direct["resorption"]["interval"])
     assert web["measurements"] == direct["measurements"]
@@ -131,33 +139,52 @@ def test_web_assessment_is_the_assess_command_result(client, app, registry, pati
 
 def test_assessment_without_findings_names_what_is_missing(client, app):
     h = auth(app, "doc")
-    pid = client.post("/api/patients", headers=h, json={
-        "pseudonym": "NOFIND", "birth_year": 1970, "sex": "other"}).json()["id"]
+    pid = client.post(
+        "/api/patients", headers=h, json={"pseudonym": "NOFIND", "birth_year": 1970, "sex": "other"}
+    ).json()["id"]
     r = client.get(f"/api/patients/{pid}/assessment", headers=h)
     assert r.status_code == 422
     assert r.json()["detail"][0]["field"] == "herniation"
 
 
-@pytest.mark.parametrize(("path", "body", "field"), [
-    ("/api/patients", {"pseudonym": "A1", "birth_year": "abc", "sex": "female"}, "birth_year"),
-    ("/api/patients", {"pseudonym": "A1", "birth_year": 1980, "sex": "alien"}, "sex"),
-    ("/api/patients", {"birth_year": 1980, "sex": "female"}, "pseudonym"),
-    ("/api/patients", {"pseudonym": "A1", "birth_year": 1980, "sex": "female",
-                       "name": "Jane Doe"}, "name"),
-    ("/api/patients", {"pseudonym": "has space", "birth_year": 1980, "sex": "male"},
-     "pseudonym"),
-    ("/api/patients/{pid}/visits", {"date": "2026-02-01", "leg_pain_nrs": 14}, "leg_pain_nrs"),
-    ("/api/patients/{pid}/visits", {"leg_pain_nrs": 4}, "date"),
-    ("/api/patients/{pid}/visits", {"date": "2026-02-01", "red_flags": ["headache"]},
-     "red_flags[0]"),
-    ("/api/patients/{pid}/mri", {"date": "2026-02-01", "volume_mm3": -5}, "volume_mm3"),
-    ("/api/patients/{pid}/mri", {"date": "2026-02-30", "volume_mm3": 5}, "date"),
-    ("/api/patients/{pid}/findings", {"visit_id": 1, "level": "L5-S1", "morphology": "huge"},
-     "morphology"),
-    ("/api/patients/{pid}/findings", {"visit_id": 1, "level": "L9-L10",
-                                      "morphology": "extrusion"}, "level"),
-    ("/api/patients/{pid}/therapies", {"name": "NSAID tablets"}, "name"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/api/patients", {"pseudonym": "A1", "birth_year": "abc", "sex": "female"}, "birth_year"),
+        ("/api/patients", {"pseudonym": "A1", "birth_year": 1980, "sex": "alien"}, "sex"),
+        ("/api/patients", {"birth_year": 1980, "sex": "female"}, "pseudonym"),
+        (
+            "/api/patients",
+            {"pseudonym": "A1", "birth_year": 1980, "sex": "female", "name": "Jane Doe"},
+            "name",
+        ),
+        (
+            "/api/patients",
+            {"pseudonym": "has space", "birth_year": 1980, "sex": "male"},
+            "pseudonym",
+        ),
+        ("/api/patients/{pid}/visits", {"date": "2026-02-01", "leg_pain_nrs": 14}, "leg_pain_nrs"),
+        ("/api/patients/{pid}/visits", {"leg_pain_nrs": 4}, "date"),
+        (
+            "/api/patients/{pid}/visits",
+            {"date": "2026-02-01", "red_flags": ["headache"]},
+            "red_flags[0]",
+        ),
+        ("/api/patients/{pid}/mri", {"date": "2026-02-01", "volume_mm3": -5}, "volume_mm3"),
+        ("/api/patients/{pid}/mri", {"date": "2026-02-30", "volume_mm3": 5}, "date"),
+        (
+            "/api/patients/{pid}/findings",
+            {"visit_id": 1, "level": "L5-S1", "morphology": "huge"},
+            "morphology",
+        ),
+        (
+            "/api/patients/{pid}/findings",
+            {"visit_id": 1, "level": "L9-L10", "morphology": "extrusion"},
+            "level",
+        ),
+        ("/api/patients/{pid}/therapies", {"name": "NSAID tablets"}, "name"),
+    ],
+)
 def test_validation_errors_name_the_field(client, app, patient_with_series, path, body, field):
     h = auth(app, "doc")
     r = client.post(path.format(pid=patient_with_series), headers=h, json=body)
@@ -170,12 +197,22 @@ def test_validation_errors_name_the_field(client, app, patient_with_series, path
 def test_cross_field_rules_of_the_registry_name_the_field(client, app, patient_with_series):
     h = auth(app, "doc")
     pid = patient_with_series
-    r = client.post(f"/api/patients/{pid}/findings", headers=h, json={
-        "visit_id": 1, "level": "L5-S1", "morphology": "sequestration",
-        "containment": "contained"})
+    r = client.post(
+        f"/api/patients/{pid}/findings",
+        headers=h,
+        json={
+            "visit_id": 1,
+            "level": "L5-S1",
+            "morphology": "sequestration",
+            "containment": "contained",
+        },
+    )
     assert r.status_code == 422 and "containment" in r.json()["error"]
-    r = client.post("/api/patients", headers=h, json={
-        "pseudonym": "WEB-001", "birth_year": 1980, "sex": "female"})
+    r = client.post(
+        "/api/patients",
+        headers=h,
+        json={"pseudonym": "WEB-001", "birth_year": 1980, "sex": "female"},
+    )
     assert r.status_code == 422
     assert r.json()["detail"][0]["field"] == "pseudonym"
     assert "already exists" in r.json()["error"]
@@ -194,8 +231,12 @@ def test_token_codec_round_trip_is_checked_by_pyjwt():
 
     codec = TokenCodec("s" * 40, ttl_s=60)
     token = codec.issue("doc", "clinician", now_s=1000.0)
-    claims = jwt.decode(token, _derive("s" * 40, "jwt"), algorithms=["HS256"],
-                        options={"verify_exp": False, "verify_iat": False})
+    claims = jwt.decode(
+        token,
+        _derive("s" * 40, "jwt"),
+        algorithms=["HS256"],
+        options={"verify_exp": False, "verify_iat": False},
+    )
     assert claims["exp"] == 1060 and claims["sub"] == "doc"
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(token, "s" * 40, algorithms=["HS256"], options={"verify_exp": False})
@@ -207,8 +248,11 @@ def test_assessment_cache_follows_changes_to_the_record(client, app, patient_wit
     first = client.get(f"/api/patients/{pid}/assessment", headers=h).json()
     again = client.get(f"/api/patients/{pid}/assessment", headers=h).json()
     assert again == first
-    client.post(f"/api/patients/{pid}/mri", headers=h, json={
-        "date": "2026-09-10", "volume_mm3": 150, "level": "L5-S1"})
+    client.post(
+        f"/api/patients/{pid}/mri",
+        headers=h,
+        json={"date": "2026-09-10", "volume_mm3": 150, "level": "L5-S1"},
+    )
     changed = client.get(f"/api/patients/{pid}/assessment", headers=h).json()
     assert len(changed["measurements"]) == len(first["measurements"]) + 1
 
@@ -231,10 +275,12 @@ def test_validator_messages_have_one_colon_and_name_what_is_allowed(client, app)
     """A value refused by a resorb validator reads "field: message (allowed: ...)",
     not "field: : message"."""
     h = bearer(client, "doc")
-    pid = client.post("/api/patients", headers=h, json={
-        "pseudonym": "COLON-1", "birth_year": 1970, "sex": "male"}).json()["id"]
-    r = client.post(f"/api/patients/{pid}/visits", headers=h,
-                    json={"date": "2026-02-01", "leg_pain_nrs": 11})
+    pid = client.post(
+        "/api/patients", headers=h, json={"pseudonym": "COLON-1", "birth_year": 1970, "sex": "male"}
+    ).json()["id"]
+    r = client.post(
+        f"/api/patients/{pid}/visits", headers=h, json={"date": "2026-02-01", "leg_pain_nrs": 11}
+    )
     assert r.status_code == 422
     body = r.json()
     assert body["detail"][0]["field"] == "leg_pain_nrs"
@@ -243,24 +289,40 @@ def test_validator_messages_have_one_colon_and_name_what_is_allowed(client, app)
     assert ": :" not in r.text
 
 
-@pytest.mark.parametrize(("path", "body", "field"), [
-    ("/api/patients", {"pseudonym": "FUT-1", "birth_year": "{year}", "sex": "male"},
-     "birth_year"),
-    ("/api/patients", {"pseudonym": "FUT-1", "birth_year": 1970, "sex": "male",
-                       "onset_date": "{date}"}, "onset_date"),
-    ("/api/patients/{pid}/visits", {"date": "{date}", "leg_pain_nrs": 3}, "date"),
-    ("/api/patients/{pid}/mri", {"date": "{date}", "volume_mm3": 900}, "date"),
-    ("/api/patients/{pid}/therapies", {"name": "nsaid", "start": "{date}"}, "start"),
-])
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/api/patients",
+            {"pseudonym": "FUT-1", "birth_year": "{year}", "sex": "male"},
+            "birth_year",
+        ),
+        (
+            "/api/patients",
+            {"pseudonym": "FUT-1", "birth_year": 1970, "sex": "male", "onset_date": "{date}"},
+            "onset_date",
+        ),
+        ("/api/patients/{pid}/visits", {"date": "{date}", "leg_pain_nrs": 3}, "date"),
+        ("/api/patients/{pid}/mri", {"date": "{date}", "volume_mm3": 900}, "date"),
+        ("/api/patients/{pid}/therapies", {"name": "nsaid", "start": "{date}"}, "start"),
+    ],
+)
 def test_future_dates_are_refused_naming_the_field(client, app, path, body, field):
     import datetime as dt
 
     h = bearer(client, "doc")
-    pid = client.post("/api/patients", headers=h, json={
-        "pseudonym": "NOW-1", "birth_year": 1970, "sex": "male"}).json()["id"]
+    pid = client.post(
+        "/api/patients", headers=h, json={"pseudonym": "NOW-1", "birth_year": 1970, "sex": "male"}
+    ).json()["id"]
     tomorrow = dt.date.today() + dt.timedelta(days=1)
-    data = {k: (v.format(date=tomorrow.isoformat(), year=tomorrow.year + 1)
-                if isinstance(v, str) and v.startswith("{") else v) for k, v in body.items()}
+    data = {
+        k: (
+            v.format(date=tomorrow.isoformat(), year=tomorrow.year + 1)
+            if isinstance(v, str) and v.startswith("{")
+            else v
+        )
+        for k, v in body.items()
+    }
     if field == "birth_year":
         data["birth_year"] = int(data["birth_year"])
     r = client.post(path.format(pid=pid), headers=h, json=data)
@@ -274,8 +336,9 @@ def test_future_dates_are_refused_naming_the_field(client, app, path, body, fiel
     assert client.get("/api/patients", headers=h).json()["total"] == 1
 
 
-def test_assessment_with_a_caveat_is_served_from_the_cache(registry, patient_with_series,
-                                                            monkeypatch):
+def test_assessment_with_a_caveat_is_served_from_the_cache(
+    registry, patient_with_series, monkeypatch
+):
     """The cache key is (case, date) even when computing the assessment raised a
     statistical caveat (the caveat loop once overwrote the key, so such cases never hit)."""
     import warnings
@@ -298,5 +361,6 @@ def test_assessment_with_a_caveat_is_served_from_the_cache(registry, patient_wit
     second, data2 = assess_patient(registry, patient_with_series, cache=cache)
     assert len(calls) == 1
     assert second is first and data2 == data1
-    assert {"kind": "LowEvidenceWarning",
-            "message": "pooled from two small cohorts"} in data2["caveats"]
+    assert {"kind": "LowEvidenceWarning", "message": "pooled from two small cohorts"} in data2[
+        "caveats"
+    ]

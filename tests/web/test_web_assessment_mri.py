@@ -15,7 +15,8 @@ def doc(app):
 
 
 def test_assessment_page_says_the_estimate_is_conditional_on_the_follow_up_mri(
-        doc, patient_with_series):
+    doc, patient_with_series
+):
     """1,500 -> 600 mm3: the page says the probability is given the follow-up MRI and
     that the shrinkage is beyond measurement error, and shows the forecast's chances."""
     html = doc.get(f"/patients/{patient_with_series}/assessment").text
@@ -28,7 +29,8 @@ def test_assessment_page_says_the_estimate_is_conditional_on_the_follow_up_mri(
 
 
 def test_assessment_page_reads_the_typed_assessment_without_losing_content(
-        doc, registry, patient_with_series):
+    doc, registry, patient_with_series
+):
     """The page reads the typed sections by attribute: every management step, every factor
     and every forecast point of the assessment appears on it."""
     from resorb.web._assess import assess_records
@@ -50,15 +52,15 @@ def test_assessment_page_reads_the_typed_assessment_without_losing_content(
 
 def test_assessment_page_says_a_shrinking_herniation_shrank_in_words(doc, patient_with_series):
     """1,500 -> 600 mm3: the measurements table reads 'shrank by 60 %', not '60.0 %'."""
-    soup = BeautifulSoup(doc.get(f"/patients/{patient_with_series}/assessment").text,
-                         "html.parser")
+    soup = BeautifulSoup(doc.get(f"/patients/{patient_with_series}/assessment").text, "html.parser")
     cells = [td.get_text(" ", strip=True) for td in soup.find_all("td")]
     assert "shrank by 60 %" in cells
     assert "60.0 %" not in cells
 
 
 def test_timeline_and_research_page_say_a_shrinking_herniation_shrank_in_words(
-        app, doc, patient_with_series):
+    app, doc, patient_with_series
+):
     """The patient timeline and the research view read 'shrank by 60 %' like the report."""
     timeline = BeautifulSoup(doc.get(f"/patients/{patient_with_series}").text, "html.parser")
     assert "shrank by 60 %" in [td.get_text(" ", strip=True) for td in timeline.find_all("td")]

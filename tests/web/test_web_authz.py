@@ -26,13 +26,19 @@ WRITE = [
     ("POST", "/api/patients", {"pseudonym": "NEW-1", "birth_year": 1990, "sex": "male"}),
     ("POST", "/api/patients/{pid}/visits", {"date": "2026-06-01", "leg_pain_nrs": 3}),
     ("POST", "/api/patients/{pid}/mri", {"date": "2026-06-01", "volume_mm3": 500}),
-    ("POST", "/api/patients/{pid}/findings", {"visit_id": 1, "level": "L4-L5",
-                                              "morphology": "protrusion"}),
+    (
+        "POST",
+        "/api/patients/{pid}/findings",
+        {"visit_id": 1, "level": "L4-L5", "morphology": "protrusion"},
+    ),
     ("POST", "/api/patients/{pid}/therapies", {"name": "exercise"}),
     ("POST", "/api/patients/{pid}/assessments", None),
 ]
-ALL = [(m, p, None) for m, p in READ_IDENTIFIED] + WRITE + [
-    ("GET", "/api/research/patients", None), ("GET", "/api/me", None)]
+ALL = (
+    [(m, p, None) for m, p in READ_IDENTIFIED]
+    + WRITE
+    + [("GET", "/api/research/patients", None), ("GET", "/api/me", None)]
+)
 
 
 def _call(client, method, path, body, pid, headers=None):
@@ -45,8 +51,14 @@ def _b64(obj) -> str:
 
 def _forged(kind: str, app) -> str:
     now = int(app.state.resorb.settings.clock())
-    claims = {"sub": "doc", "role": "clinician", "iat": now, "exp": now + 600,
-              "jti": "x", "iss": "resorb"}
+    claims = {
+        "sub": "doc",
+        "role": "clinician",
+        "iat": now,
+        "exp": now + 600,
+        "jti": "x",
+        "iss": "resorb",
+    }
     key = _derive(SECRET, "jwt")
     if kind == "wrong_signature":
         return jwt.encode(claims, _derive("another-secret-" + "z" * 30, "jwt"), algorithm="HS256")
@@ -62,8 +74,7 @@ def _forged(kind: str, app) -> str:
     if kind == "expired":
         return jwt.encode({**claims, "iat": now - 3600, "exp": now - 1}, key, algorithm="HS256")
     if kind == "missing_jti":
-        return jwt.encode({k: v for k, v in claims.items() if k != "jti"}, key,
-                          algorithm="HS256")
+        return jwt.encode({k: v for k, v in claims.items() if k != "jti"}, key, algorithm="HS256")
     if kind == "role_not_the_users":
         return jwt.encode({**claims, "sub": "res", "role": "admin"}, key, algorithm="HS256")
     if kind == "unknown_user":
@@ -75,8 +86,18 @@ def _forged(kind: str, app) -> str:
     raise AssertionError(kind)
 
 
-FORGERIES = ["wrong_signature", "raw_secret_not_derived_key", "alg_none", "tampered_role",
-             "expired", "missing_jti", "role_not_the_users", "unknown_user", "hs512", "garbage"]
+FORGERIES = [
+    "wrong_signature",
+    "raw_secret_not_derived_key",
+    "alg_none",
+    "tampered_role",
+    "expired",
+    "missing_jti",
+    "role_not_the_users",
+    "unknown_user",
+    "hs512",
+    "garbage",
+]
 
 
 @pytest.mark.parametrize(("method", "path", "body"), ALL)
@@ -88,8 +109,9 @@ def test_anonymous_api_calls_are_401(client, patient_with_series, method, path, 
 
 @pytest.mark.parametrize("kind", FORGERIES)
 @pytest.mark.parametrize(("method", "path", "body"), [ALL[1], WRITE[1]])
-def test_forged_and_expired_tokens_are_401(client, app, patient_with_series, kind, method,
-                                           path, body):
+def test_forged_and_expired_tokens_are_401(
+    client, app, patient_with_series, kind, method, path, body
+):
     h = {"Authorization": f"Bearer {_forged(kind, app)}"}
     r = _call(client, method, path, body, patient_with_series, h)
     assert r.status_code == 401, (kind, r.text)
@@ -113,8 +135,7 @@ def test_token_of_a_deactivated_user_stops_working(client, app, registry):
 
 
 @pytest.mark.parametrize(("method", "path", "body"), WRITE)
-def test_researcher_cannot_write(client, app, registry, patient_with_series, method, path,
-                                 body):
+def test_researcher_cannot_write(client, app, registry, patient_with_series, method, path, body):
     before = registry.patient_timeline(patient_with_series)
     n_patients = registry.count_patients()
     r = _call(client, method, path, body, patient_with_series, auth(app, "res"))
@@ -125,16 +146,16 @@ def test_researcher_cannot_write(client, app, registry, patient_with_series, met
 
 
 @pytest.mark.parametrize(("method", "path"), READ_IDENTIFIED)
-def test_researcher_cannot_read_identified_records(client, app, patient_with_series, method,
-                                                   path):
+def test_researcher_cannot_read_identified_records(client, app, patient_with_series, method, path):
     r = _call(client, method, path, None, patient_with_series, auth(app, "res"))
     assert r.status_code == 403
 
 
 @pytest.mark.parametrize("role_user", ["doc", "adm"])
 @pytest.mark.parametrize(("method", "path"), READ_IDENTIFIED)
-def test_clinicians_and_admins_read_identified_records(client, app, patient_with_series,
-                                                       role_user, method, path):
+def test_clinicians_and_admins_read_identified_records(
+    client, app, patient_with_series, role_user, method, path
+):
     r = _call(client, method, path, None, patient_with_series, auth(app, role_user))
     assert r.status_code == 200
 
@@ -152,22 +173,38 @@ def test_researcher_sees_pseudonymised_data_only(client, app, patient_with_serie
     assert r.status_code == 200
     rows = r.json()
     assert "private clinical note" not in r.text
-    assert not {"notes", "id", "patient_id", "mri_id", "visit_id", "series_info",
-                "created_by"} & _keys(rows)
+    assert not {
+        "notes",
+        "id",
+        "patient_id",
+        "mri_id",
+        "visit_id",
+        "series_info",
+        "created_by",
+    } & _keys(rows)
     row = next(x for x in rows if x["pseudonym"] == "WEB-001")
     real = ["2026-01-10", "2026-05-10"]
     shifted = [m["date"] for m in row["mri"]]
     assert not set(shifted) & set(real)  # no real date ...
     import datetime as dt
+
     d = [dt.date.fromisoformat(x) for x in shifted]
     assert (d[1] - d[0]).days == 120  # ... but the interval is kept
     one = client.get("/api/research/patients/WEB-001", headers=auth(app, "res"))
     assert one.status_code == 200 and one.json() == row
 
 
-PAGES = ["/patients", "/patients/{pid}", "/patients/{pid}/assessment",
-         "/patients/{pid}/visit/new", "/cohort", "/research/patients", "/admin/users",
-         "/patients/{pid}/assessment.pdf", "/patients/{pid}/report"]
+PAGES = [
+    "/patients",
+    "/patients/{pid}",
+    "/patients/{pid}/assessment",
+    "/patients/{pid}/visit/new",
+    "/cohort",
+    "/research/patients",
+    "/admin/users",
+    "/patients/{pid}/assessment.pdf",
+    "/patients/{pid}/report",
+]
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -177,20 +214,23 @@ def test_anonymous_pages_redirect_to_login(client, patient_with_series, path):
     assert r.headers["location"].startswith("/login?next=")
 
 
-@pytest.mark.parametrize(("user", "path", "status"), [
-    ("res", "/patients/{pid}", 403),
-    ("res", "/patients/{pid}/assessment", 403),
-    ("res", "/patients/{pid}/assessment.pdf", 403),
-    ("res", "/patients/{pid}/report", 403),
-    ("res", "/patients/{pid}/mri/new", 403),
-    ("res", "/admin/users", 403),
-    ("res", "/research/patients", 200),
-    ("res", "/cohort", 200),
-    ("doc", "/admin/users", 403),
-    ("doc", "/patients/{pid}/mri/new", 200),
-    ("adm", "/admin/users", 200),
-    ("adm", "/patients/{pid}", 200),
-])
+@pytest.mark.parametrize(
+    ("user", "path", "status"),
+    [
+        ("res", "/patients/{pid}", 403),
+        ("res", "/patients/{pid}/assessment", 403),
+        ("res", "/patients/{pid}/assessment.pdf", 403),
+        ("res", "/patients/{pid}/report", 403),
+        ("res", "/patients/{pid}/mri/new", 403),
+        ("res", "/admin/users", 403),
+        ("res", "/research/patients", 200),
+        ("res", "/cohort", 200),
+        ("doc", "/admin/users", 403),
+        ("doc", "/patients/{pid}/mri/new", 200),
+        ("adm", "/admin/users", 200),
+        ("adm", "/patients/{pid}", 200),
+    ],
+)
 def test_page_access_by_role(app, patient_with_series, user, path, status):
     with make_client(app) as c:
         login(c, user)
@@ -198,17 +238,35 @@ def test_page_access_by_role(app, patient_with_series, user, path, status):
         assert r.status_code == status, r.text[-300:]
 
 
-@pytest.mark.parametrize("path", ["/patients/new", "/patients/{pid}/visit/new",
-                                  "/patients/{pid}/mri/new", "/patients/{pid}/assessment",
-                                  "/admin/users"])
-def test_researcher_cannot_post_forms_even_with_a_valid_csrf_token(app, registry,
-                                                                   patient_with_series, path):
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/patients/new",
+        "/patients/{pid}/visit/new",
+        "/patients/{pid}/mri/new",
+        "/patients/{pid}/assessment",
+        "/admin/users",
+    ],
+)
+def test_researcher_cannot_post_forms_even_with_a_valid_csrf_token(
+    app, registry, patient_with_series, path
+):
     with make_client(app) as c:
         token = login(c, "res")
-        r = c.post(path.format(pid=patient_with_series),
-                   data={"csrf_token": token, "pseudonym": "R-1", "birth_year": "1990",
-                         "sex": "male", "date": "2026-06-01", "volume_mm3": "10",
-                         "username": "eve", "password": "x" * 12, "role": "admin"})
+        r = c.post(
+            path.format(pid=patient_with_series),
+            data={
+                "csrf_token": token,
+                "pseudonym": "R-1",
+                "birth_year": "1990",
+                "sex": "male",
+                "date": "2026-06-01",
+                "volume_mm3": "10",
+                "username": "eve",
+                "password": "x" * 12,
+                "role": "admin",
+            },
+        )
         assert r.status_code == 403
     assert registry.find_patient("R-1") is None
     assert registry.get_user("eve") is None

@@ -13,8 +13,14 @@ from resorb.web import create_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +64,9 @@ def test_clinician_flow_without_javascript(browser, server, tmp_path):
     """The whole flow with JavaScript switched off: the pages need none."""
     from pypdf import PdfReader
 
-    context = browser.new_context(java_script_enabled=False, accept_downloads=True,
-                                  viewport={"width": 1280, "height": 900})
+    context = browser.new_context(
+        java_script_enabled=False, accept_downloads=True, viewport={"width": 1280, "height": 900}
+    )
     page = context.new_page()
     _sign_in(page, server)
     page.screenshot(path=tmp_path / "01-patients.png", full_page=True)
@@ -103,10 +110,12 @@ def test_live_search_and_no_csp_violations_with_javascript(browser, server, regi
     from playwright.sync_api import expect
 
     for i in range(3):
-        registry.create_patient({"pseudonym": f"LIVE-{i}", "birth_year": 1970, "sex": "male"},
-                                actor="doc")
-    registry.create_patient({"pseudonym": "OTHER-1", "birth_year": 1970, "sex": "male"},
-                            actor="doc")
+        registry.create_patient(
+            {"pseudonym": f"LIVE-{i}", "birth_year": 1970, "sex": "male"}, actor="doc"
+        )
+    registry.create_patient(
+        {"pseudonym": "OTHER-1", "birth_year": 1970, "sex": "male"}, actor="doc"
+    )
     context = browser.new_context()
     page = context.new_page()
     messages = []

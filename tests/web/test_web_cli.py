@@ -24,9 +24,14 @@ def _start_demo_and_log_in(tmp_path) -> str:
     """``resorb serve --demo`` in ``tmp_path``: read the printed login, use it, stop."""
     port = free_port()
     env = {**os.environ, "RESORB_SECRET_KEY": ""}
-    proc = subprocess.Popen([*_resorb(), "serve", "--demo", "--port", str(port)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=env)
+    proc = subprocess.Popen(
+        [*_resorb(), "serve", "--demo", "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         lines = []
@@ -48,8 +53,9 @@ def _start_demo_and_log_in(tmp_path) -> str:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        tok = httpx.post(f"{base}/api/token", data={"username": DEMO_USER,
-                                                   "password": password}).json()
+        tok = httpx.post(
+            f"{base}/api/token", data={"username": DEMO_USER, "password": password}
+        ).json()
         h = {"Authorization": f"Bearer {tok['access_token']}"}
         listing = httpx.get(f"{base}/api/patients", headers=h).json()
         assert listing["total"] == 20
@@ -96,8 +102,13 @@ def test_prepare_demo_seeds_once_and_resets_the_password_each_time(tmp_path):
 
 
 def test_serve_rejects_a_bad_database_url_with_one_line(tmp_path):
-    r = subprocess.run([*_resorb(), "serve", "--db", "not-a-url"], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [*_resorb(), "serve", "--db", "not-a-url"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "db" in r.stderr and "Traceback" not in r.stderr
 
@@ -109,15 +120,27 @@ def test_serve_on_a_busy_port_fails_before_seeding(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        r = subprocess.run([*_resorb(), "serve", "--demo", "--port", str(port)], cwd=tmp_path,
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [*_resorb(), "serve", "--demo", "--port", str(port)],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert r.returncode == 2
     assert "port" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "resorb.db").exists()  # nothing seeded, no password lost
 
 
-@pytest.mark.parametrize(("host", "loopback"), [("127.0.0.1", True), ("::1", True),
-                                                ("localhost", True), ("0.0.0.0", False),
-                                                ("192.168.1.5", False)])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+    ],
+)
 def test_loopback_detection(host, loopback):
     assert _is_loopback(host) is loopback

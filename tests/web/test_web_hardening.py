@@ -32,8 +32,7 @@ def _one_line(r) -> None:
 def test_large_json_body_without_token_is_refused_413_before_parsing_or_login(client):
     """Finding: a 64 MB JSON array posted without a token was parsed before the 401."""
     body = b"[" + b"1," * 600_000 + b"1]"  # 1.2 MB, over the 1 MiB default
-    r = client.post("/api/patients", content=body,
-                    headers={"content-type": "application/json"})
+    r = client.post("/api/patients", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 413  # not 401: the body limit comes first
     _no_store_and_csp(r)
     _one_line(r)
@@ -45,23 +44,22 @@ def test_chunked_body_without_length_is_cut_off_at_the_limit(client):
         for _ in range(40):
             yield b"x" * 65536  # 2.5 MB in all, no Content-Length
 
-    r = client.post("/api/patients", content=chunks(),
-                    headers={"content-type": "application/json"})
+    r = client.post("/api/patients", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
     _no_store_and_csp(r)
 
 
 def test_large_multipart_body_to_login_is_refused_413_before_the_csrf_check(client):
     """Finding: a 512 MB multipart body to /login was spooled to disk before the 403."""
-    r = client.post("/login", files={"f": ("a.bin", b"\0" * (2 * 1024 * 1024))},
-                    data={"username": "doc"})
+    r = client.post(
+        "/login", files={"f": ("a.bin", b"\0" * (2 * 1024 * 1024))}, data={"username": "doc"}
+    )
     assert r.status_code == 413
     _no_store_and_csp(r)
 
 
 def test_body_limit_is_configurable(db_url, registry, clock):
-    app = create_app(db_url, secret_key=SECRET, registry=registry, clock=clock,
-                     max_body_bytes=2000)
+    app = create_app(db_url, secret_key=SECRET, registry=registry, clock=clock, max_body_bytes=2000)
     with make_client(app) as c:
         r = c.post("/api/token", data={"username": "doc", "password": "p" * 3000})
         assert r.status_code == 413
@@ -69,12 +67,15 @@ def test_body_limit_is_configurable(db_url, registry, clock):
         assert r.status_code == 401
 
 
-@pytest.mark.parametrize("path", [
-    "/api/patients/99999999999999999999999",
-    "/api/patients/-99999999999999999999999/visits",
-    "/api/patients/1/assessments/" + "9" * 5000,
-    "/patients/18446744073709551616",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/patients/99999999999999999999999",
+        "/api/patients/-99999999999999999999999/visits",
+        "/api/patients/1/assessments/" + "9" * 5000,
+        "/patients/18446744073709551616",
+    ],
+)
 def test_integers_beyond_64_bits_in_paths_give_404_with_csp_and_no_store(client, path):
     """Finding: integers beyond 64 bits in paths gave 500s without CSP and no-store."""
     r = client.get(path)
@@ -92,18 +93,25 @@ def test_integers_beyond_64_bits_in_queries_give_422(client):
 def test_out_of_range_query_integer_answers_the_documented_422_shape(client):
     """Schemathesis found the early 422 answering ``detail`` as a string while the
     OpenAPI schema documents the validation shape: a list of field errors."""
-    r = client.get("/api/patients?offset=99999999999999999999999",
-                   headers={"Accept": "application/json"})
+    r = client.get(
+        "/api/patients?offset=99999999999999999999999", headers={"Accept": "application/json"}
+    )
     assert r.status_code == 422
     body = r.json()
-    assert body["detail"] == [{"field": "offset", "message": "integer out of range",
-                               "allowed": "at most 9223372036854775807",
-                               "type": "int_too_big"}]
+    assert body["detail"] == [
+        {
+            "field": "offset",
+            "message": "integer out of range",
+            "allowed": "at most 9223372036854775807",
+            "type": "int_too_big",
+        }
+    ]
     assert body["error"].startswith("offset: integer out of range")
 
 
 def test_internal_error_keeps_csp_and_no_store_and_logs_no_values(app, client, caplog):
     """Finding: 500 responses lacked the CSP and no-store headers (and logs showed values)."""
+
     def boom():
         raise RuntimeError("row value SECRET-NOTE")
 
@@ -122,8 +130,7 @@ def test_internal_error_keeps_csp_and_no_store_and_logs_no_values(app, client, c
 
 def _form_login(c, username, password):
     token = csrf_of(c.get("/login").text)
-    return c.post("/login", data={"csrf_token": token, "username": username,
-                                  "password": password})
+    return c.post("/login", data={"csrf_token": token, "username": username, "password": password})
 
 
 def test_rotating_x_forwarded_for_does_not_bypass_the_login_limit(app):
@@ -134,8 +141,11 @@ def test_rotating_x_forwarded_for_does_not_bypass_the_login_limit(app):
     evaluated = 0
     with make_client(app, client=("127.0.0.1", 5000)) as c:
         for i in range(30):
-            r = c.post("/api/token", data={"username": "doc", "password": f"guess-{i}"},
-                       headers={"X-Forwarded-For": f"203.0.113.{i}"})
+            r = c.post(
+                "/api/token",
+                data={"username": "doc", "password": f"guess-{i}"},
+                headers={"X-Forwarded-For": f"203.0.113.{i}"},
+            )
             evaluated += r.status_code == 401
             assert r.status_code in (401, 429)
     assert evaluated == s.login_max_failures + 1  # the free ones, then one per wait
@@ -146,7 +156,9 @@ def test_serve_trusts_forwarded_headers_only_from_configured_proxies():
 
     assert uvicorn_proxy_options([]) == {"proxy_headers": False}
     assert uvicorn_proxy_options(["10.1.2.3", "10.1.2.4"]) == {
-        "proxy_headers": True, "forwarded_allow_ips": "10.1.2.3,10.1.2.4"}
+        "proxy_headers": True,
+        "forwarded_allow_ips": "10.1.2.3,10.1.2.4",
+    }
     with pytest.raises(InvalidInputError, match="trusted-proxy"):
         uvicorn_proxy_options(["*"])
 
@@ -176,19 +188,24 @@ def test_failed_sign_ins_slow_down_progressively(app, clock):
     s = app.state.resorb.settings
     with make_client(app, client=("10.0.0.5", 1000)) as c:
         for _ in range(s.login_max_failures):
-            assert c.post("/api/token", data={"username": "adm",
-                                              "password": "nope-nope"}).status_code == 401
+            assert (
+                c.post("/api/token", data={"username": "adm", "password": "nope-nope"}).status_code
+                == 401
+            )
         waits = []
         for _ in range(4):
-            assert c.post("/api/token", data={"username": "adm",
-                                              "password": "nope-nope"}).status_code == 401
+            assert (
+                c.post("/api/token", data={"username": "adm", "password": "nope-nope"}).status_code
+                == 401
+            )
             r = c.post("/api/token", data={"username": "adm", "password": PASSWORD})
             assert r.status_code == 429  # even the right password waits: nothing leaks
             waits.append(int(r.headers["retry-after"]))
             clock.advance(waits[-1])
         assert waits == [2, 3, 5, 9]  # 1, 2, 4, 8 s (+1 s rounding up)
-        assert c.post("/api/token", data={"username": "adm",
-                                          "password": PASSWORD}).status_code == 200
+        assert (
+            c.post("/api/token", data={"username": "adm", "password": PASSWORD}).status_code == 200
+        )
 
 
 def test_throttle_policy_doubles_up_to_its_cap():
@@ -233,8 +250,9 @@ def test_unknown_users_cost_no_password_hash_but_take_as_long(app, monkeypatch):
     monkeypatch.setattr(security, "verify_password", counting_verify)
     monkeypatch.setattr(login_mod.asyncio, "sleep", fake_sleep)
     with make_client(app, client=("10.0.0.30", 1)) as c:
-        assert c.post("/api/token", data={"username": "doc",
-                                          "password": PASSWORD}).status_code == 200
+        assert (
+            c.post("/api/token", data={"username": "doc", "password": PASSWORD}).status_code == 200
+        )
         assert len(hashes) == 1
         for i in range(3):
             r = c.post("/api/token", data={"username": f"nobody{i}", "password": "x" * 9})
@@ -280,11 +298,24 @@ def test_revoked_bearer_token_is_refused(app, client):
 # -- user names -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", [
-    "x/../doc", "..", "a..b", "clin\u200b2", "\x1b[31mred", "\uff24oc", "Doc", "doc admin",
-    "dоc",  # Cyrillic o
-    "", "a" * 65, "-lead", "x\ny",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "x/../doc",
+        "..",
+        "a..b",
+        "clin\u200b2",
+        "\x1b[31mred",
+        "\uff24oc",
+        "Doc",
+        "doc admin",
+        "dоc",  # Cyrillic o
+        "",
+        "a" * 65,
+        "-lead",
+        "x\ny",
+    ],
+)
 def test_usernames_outside_the_safe_set_are_refused(registry, name):
     """Finding: user names accepted '/', '..', zero-width characters, ANSI escapes
     and look-alikes ("Deactivate" on x/../clin2 deactivated clin2)."""
@@ -297,9 +328,15 @@ def test_usernames_outside_the_safe_set_are_refused(registry, name):
 def test_admin_form_refuses_a_path_like_user_name_and_the_target_stays_active(app, registry):
     with make_client(app) as c:
         token = login(c, "adm")
-        r = c.post("/admin/users", data={"csrf_token": token, "username": "x/../doc",
-                                         "password": "long-enough-password",
-                                         "role": "clinician"})
+        r = c.post(
+            "/admin/users",
+            data={
+                "csrf_token": token,
+                "username": "x/../doc",
+                "password": "long-enough-password",
+                "role": "clinician",
+            },
+        )
         assert r.status_code == 422
     assert registry.get_user("doc").active
     assert registry.get_user("x/../doc") is None
@@ -313,9 +350,12 @@ def test_research_view_is_paginated_and_reads_one_page(app, client, registry):
     from sqlalchemy import event
 
     for i in range(7):
-        registry.create_patient({"pseudonym": f"PAGE-{i}", "birth_year": 1970 + i,
-                                 "sex": "female"}, actor="doc")
-    h = {"Authorization": f"Bearer {client.post('/api/token', data={'username': 'res', 'password': PASSWORD}).json()['access_token']}"}  # noqa: E501
+        registry.create_patient(
+            {"pseudonym": f"PAGE-{i}", "birth_year": 1970 + i, "sex": "female"}, actor="doc"
+        )
+    login = {"username": "res", "password": PASSWORD}
+    token = client.post("/api/token", data=login).json()["access_token"]
+    h = {"Authorization": f"Bearer {token}"}
     client.get("/api/research/patients", headers=h)  # offsets drawn once
     loaded: list[int] = []
 
@@ -337,8 +377,7 @@ def test_research_view_is_paginated_and_reads_one_page(app, client, registry):
     assert client.get("/api/research/patients?limit=5000", headers=h).status_code == 422
 
 
-def test_cohort_dashboard_is_computed_once_per_state_of_the_registry(app, registry,
-                                                                    monkeypatch):
+def test_cohort_dashboard_is_computed_once_per_state_of_the_registry(app, registry, monkeypatch):
     """The dashboard summarises every patient; an unchanged registry is not re-read."""
     import resorb.web._cohort as cohort_mod
 
@@ -350,15 +389,15 @@ def test_cohort_dashboard_is_computed_once_per_state_of_the_registry(app, regist
         return real(rows)
 
     monkeypatch.setattr(cohort_mod, "summarise_cohort", counting)
-    registry.create_patient({"pseudonym": "COH-1", "birth_year": 1970, "sex": "male"},
-                            actor="doc")
+    registry.create_patient({"pseudonym": "COH-1", "birth_year": 1970, "sex": "male"}, actor="doc")
     with make_client(app) as c:
         login(c, "res")
         assert c.get("/cohort").status_code == 200
         assert c.get("/cohort").status_code == 200
         assert calls == [1]
-        registry.create_patient({"pseudonym": "COH-2", "birth_year": 1971, "sex": "male"},
-                                actor="doc")
+        registry.create_patient(
+            {"pseudonym": "COH-2", "birth_year": 1971, "sex": "male"}, actor="doc"
+        )
         assert c.get("/cohort").status_code == 200
         assert calls == [1, 2]
 
@@ -366,40 +405,60 @@ def test_cohort_dashboard_is_computed_once_per_state_of_the_registry(app, regist
 # -- plausible values at every door ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("path, body, field", [
-    ("visits", {"date": "0001-01-05"}, "date"),
-    ("mri", {"date": "2026-01-05", "volume_mm3": 1e308}, "volume_mm3"),
-    ("mri", {"date": "2026-01-05", "source": "diameters", "diameters_mm": [1e120, 1, 1]},
-     "diameters_mm"),
-    ("therapies", {"name": "nsaid", "start": "0001-01-05"}, "start"),
-])
+@pytest.mark.parametrize(
+    "path, body, field",
+    [
+        ("visits", {"date": "0001-01-05"}, "date"),
+        ("mri", {"date": "2026-01-05", "volume_mm3": 1e308}, "volume_mm3"),
+        (
+            "mri",
+            {"date": "2026-01-05", "source": "diameters", "diameters_mm": [1e120, 1, 1]},
+            "diameters_mm",
+        ),
+        ("therapies", {"name": "nsaid", "start": "0001-01-05"}, "start"),
+    ],
+)
 def test_early_dates_and_huge_sizes_are_refused_by_the_api(app, client, path, body, field):
     """Finding: a visit, onset, therapy or MRI dated 0001-01-05 and volumes of 1e308
     or diameters of 1e120 were accepted by the API, forms and CSV."""
-    h = {"Authorization": f"Bearer {app.state.resorb.tokens.issue('doc', 'clinician', now_s=app.state.resorb.settings.clock())}"}  # noqa: E501
-    pid = client.post("/api/patients", headers=h, json={
-        "pseudonym": "DOOR-1", "birth_year": 1980, "sex": "female"}).json()["id"]
+    state = app.state.resorb
+    token = state.tokens.issue("doc", "clinician", now_s=state.settings.clock())
+    h = {"Authorization": f"Bearer {token}"}
+    pid = client.post(
+        "/api/patients",
+        headers=h,
+        json={"pseudonym": "DOOR-1", "birth_year": 1980, "sex": "female"},
+    ).json()["id"]
     r = client.post(f"/api/patients/{pid}/{path}", headers=h, json=body)
     assert r.status_code == 422, r.text
     assert field in r.json()["error"] and "\n" not in r.json()["error"]
-    r = client.post("/api/patients", headers=h, json={
-        "pseudonym": "DOOR-2", "birth_year": 1800, "sex": "female", "onset_date": "0001-01-05"})
+    r = client.post(
+        "/api/patients",
+        headers=h,
+        json={
+            "pseudonym": "DOOR-2",
+            "birth_year": 1800,
+            "sex": "female",
+            "onset_date": "0001-01-05",
+        },
+    )
     assert r.status_code == 422
 
 
 def test_early_date_is_refused_by_the_form_and_the_csv_import(app, registry, tmp_path):
     from resorb.registry import import_csv
 
-    p = registry.create_patient({"pseudonym": "DOOR-3", "birth_year": 1980, "sex": "male"},
-                                actor="doc")
+    p = registry.create_patient(
+        {"pseudonym": "DOOR-3", "birth_year": 1980, "sex": "male"}, actor="doc"
+    )
     with make_client(app) as c:
         token = login(c, "doc")
-        r = c.post(f"/patients/{p.id}/visit/new", data={"csrf_token": token,
-                                                        "date": "0001-01-05"})
+        r = c.post(f"/patients/{p.id}/visit/new", data={"csrf_token": token, "date": "0001-01-05"})
         assert r.status_code == 422 and "1934" in r.text
     (tmp_path / "visits.csv").write_text(
         "pseudonym,date,leg_pain_nrs,back_pain_nrs,vas_mm,odi_answers,joa_total,rmdq,"
-        "motor_mrc,slr_degrees,red_flags,notes\nDOOR-3,0001-01-05,,,,,,,,,,\n")
+        "motor_mrc,slr_degrees,red_flags,notes\nDOOR-3,0001-01-05,,,,,,,,,,\n"
+    )
     with pytest.raises(InvalidInputError, match="date"):
         import_csv(registry, tmp_path / "visits.csv", actor="doc")
     assert registry.list_visits(p.id) == []
@@ -418,8 +477,9 @@ def test_openapi_documents_every_error_status_with_the_real_422_shape(client):
         for method, op in ops.items():
             codes = set(op["responses"])
             assert {"401", "403", "404", "413", "422", "429"} <= codes, (method, path)
-            assert op["responses"]["422"]["content"]["application/json"]["schema"][
-                "$ref"].endswith("/ValidationErrorBody")
+            assert op["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith(
+                "/ValidationErrorBody"
+            )
 
 
 def test_a_flood_of_made_up_names_leaves_bounded_login_state(app, registry, clock):
@@ -438,8 +498,7 @@ def test_a_flood_of_made_up_names_leaves_bounded_login_state(app, registry, cloc
     with registry.engine.connect() as conn:
         keys = [r[0] for r in conn.execute(select(login_throttle.c.key))]
         sessions = conn.execute(select(func.count()).select_from(web_sessions)).scalar()
-    assert sorted(keys) == sorted(["pair:one-more|10.0.0.77", "src:10.0.0.77",
-                                   "acct:one-more"])
+    assert sorted(keys) == sorted(["pair:one-more|10.0.0.77", "src:10.0.0.77", "acct:one-more"])
     assert sessions == 0
 
 

@@ -42,15 +42,19 @@ def doc(app):
 
 @pytest.fixture
 def pid(doc, registry):
-    return registry.create_patient({"pseudonym": "MASK-1", "birth_year": 1970,
-                                    "sex": "female"}, actor="doc").id
+    return registry.create_patient(
+        {"pseudonym": "MASK-1", "birth_year": 1970, "sex": "female"}, actor="doc"
+    ).id
 
 
 def _post(client, pid, path, *, name=None, **fields):
     data = {"csrf_token": client.csrf, "date": "2026-02-20", "level": "L5-S1", **fields}
     with open(path, "rb") as fh:
-        return client.post(f"/patients/{pid}/mri/mask", data=data,
-                           files={"mask": (name or path.name, fh, "application/octet-stream")})
+        return client.post(
+            f"/patients/{pid}/mri/mask",
+            data=data,
+            files={"mask": (name or path.name, fh, "application/octet-stream")},
+        )
 
 
 def _db_text(db_url: str) -> str:
@@ -66,7 +70,8 @@ def _db_text(db_url: str) -> str:
 
 
 def test_nifti_mask_upload_stores_its_volume_and_a_deidentified_copy(
-        doc, pid, registry, db_url, tmp_path):
+    doc, pid, registry, db_url, tmp_path
+):
     """Peer: nibabel's own affine; volume = voxel count x |det(affine[:3, :3])|."""
     labels = _ellipsoid()
     affine = np.diag([0.4, 0.5, 3.0, 1.0])
@@ -100,17 +105,22 @@ def test_nifti_mask_upload_stores_its_volume_and_a_deidentified_copy(
 
 
 def test_multilabel_slicer_nrrd_lists_each_label_and_stores_the_chosen_one(
-        doc, pid, registry, tmp_path):
+    doc, pid, registry, tmp_path
+):
     """A Slicer .seg.nrrd with disc (1) and herniation (2): no guess, each volume listed."""
     labels = np.zeros((20, 20, 8), dtype=np.uint8)
-    labels[2:12, 2:12, 1:6] = 1     # 500 voxels
-    labels[14:18, 5:9, 2:5] = 2     # 48 voxels
-    header = {"space": "left-posterior-superior",
-              "space directions": np.diag([0.5, 0.5, 4.0]),
-              "space origin": np.zeros(3),
-              "Segment0_LabelValue": "1", "Segment0_Name": "disc",
-              "Segment1_LabelValue": "2", "Segment1_Name": "herniation",
-              "content": f"{NAME_IN_FILE} study"}
+    labels[2:12, 2:12, 1:6] = 1  # 500 voxels
+    labels[14:18, 5:9, 2:5] = 2  # 48 voxels
+    header = {
+        "space": "left-posterior-superior",
+        "space directions": np.diag([0.5, 0.5, 4.0]),
+        "space origin": np.zeros(3),
+        "Segment0_LabelValue": "1",
+        "Segment0_Name": "disc",
+        "Segment1_LabelValue": "2",
+        "Segment1_Name": "herniation",
+        "content": f"{NAME_IN_FILE} study",
+    }
     path = tmp_path / "case.seg.nrrd"
     nrrd.write(str(path), labels, header, index_order="F")
 
@@ -164,12 +174,12 @@ def test_dicom_seg_upload_is_deidentified_and_dated_by_its_study(doc, pid, regis
 
 
 def test_mask_upload_over_the_size_limit_is_refused(db_url, registry, clock, tmp_path):
-    app = create_app(db_url, secret_key=SECRET, registry=registry, clock=clock,
-                     mask_max_bytes=4096)
+    app = create_app(db_url, secret_key=SECRET, registry=registry, clock=clock, mask_max_bytes=4096)
     with make_client(app) as c:
         c.csrf = login(c, "doc")
-        pid = registry.create_patient({"pseudonym": "MASK-2", "birth_year": 1970,
-                                       "sex": "male"}, actor="doc").id
+        pid = registry.create_patient(
+            {"pseudonym": "MASK-2", "birth_year": 1970, "sex": "male"}, actor="doc"
+        ).id
         path = tmp_path / "big.nii"
         nib.save(nib.Nifti1Image(np.ones((32, 32, 32), np.uint8), np.eye(4)), path)
         r = _post(c, pid, path)
@@ -213,14 +223,18 @@ def test_mask_upload_without_the_csrf_token_is_refused(doc, pid, registry, tmp_p
     path = tmp_path / "m.nii.gz"
     nib.save(nib.Nifti1Image(_ellipsoid(), np.eye(4)), path)
     with open(path, "rb") as fh:
-        r = doc.post(f"/patients/{pid}/mri/mask", data={"date": "2026-02-20"},
-                     files={"mask": ("m.nii.gz", fh, "application/gzip")})
+        r = doc.post(
+            f"/patients/{pid}/mri/mask",
+            data={"date": "2026-02-20"},
+            files={"mask": ("m.nii.gz", fh, "application/gzip")},
+        )
     assert r.status_code == 403
     assert registry.list_mri(pid) == []
 
 
 def test_mask_with_a_future_mri_date_is_refused_at_the_date_and_nothing_is_kept(
-        doc, pid, registry, tmp_path):
+    doc, pid, registry, tmp_path
+):
     path = tmp_path / "m.nii.gz"
     nib.save(nib.Nifti1Image(_ellipsoid(), np.eye(4)), path)
     future = (dt.date.today() + dt.timedelta(days=30)).isoformat()

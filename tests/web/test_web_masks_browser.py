@@ -15,8 +15,14 @@ from resorb.web import create_app
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,21 +39,34 @@ def browser():
 
 
 def test_two_label_mask_is_measured_on_the_label_the_clinician_picks(
-        browser, db_url, registry, tmp_path):
+    browser, db_url, registry, tmp_path
+):
     labels = np.zeros((20, 20, 8), dtype=np.uint8)
     labels[2:12, 2:12, 1:6] = 1  # disc: 500 voxels of 1 mm3
     labels[14:18, 5:9, 2:5] = 2  # herniation: 48 voxels
     mask = tmp_path / "case.seg.nrrd"
-    nrrd.write(str(mask), labels, {
-        "space": "left-posterior-superior", "space directions": np.diag([0.5, 0.5, 4.0]),
-        "space origin": np.zeros(3), "Segment0_LabelValue": "1", "Segment0_Name": "disc",
-        "Segment1_LabelValue": "2", "Segment1_Name": "herniation"}, index_order="F")
-    pid = registry.create_patient({"pseudonym": "BROWSER-MASK", "birth_year": 1975,
-                                   "sex": "male"}, actor="doc").id
+    nrrd.write(
+        str(mask),
+        labels,
+        {
+            "space": "left-posterior-superior",
+            "space directions": np.diag([0.5, 0.5, 4.0]),
+            "space origin": np.zeros(3),
+            "Segment0_LabelValue": "1",
+            "Segment0_Name": "disc",
+            "Segment1_LabelValue": "2",
+            "Segment1_Name": "herniation",
+        },
+        index_order="F",
+    )
+    pid = registry.create_patient(
+        {"pseudonym": "BROWSER-MASK", "birth_year": 1975, "sex": "male"}, actor="doc"
+    ).id
     app = create_app(db_url, secret_key=SECRET, registry=registry)
     with serve_in_thread(app) as base:
-        page = browser.new_context(java_script_enabled=False,
-                                   viewport={"width": 1200, "height": 900}).new_page()
+        page = browser.new_context(
+            java_script_enabled=False, viewport={"width": 1200, "height": 900}
+        ).new_page()
         page.goto(f"{base}/patients/{pid}")
         page.fill("#username", "doc")
         page.fill("#password", PASSWORD)

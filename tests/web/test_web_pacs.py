@@ -36,21 +36,24 @@ def _app(db_url, registry, clock, pacs):
 
 @pytest.fixture
 def pid(registry):
-    return registry.create_patient({"pseudonym": "PACS-WEB-1", "birth_year": 1970,
-                                    "sex": "female"}, actor="doc").id
+    return registry.create_patient(
+        {"pseudonym": "PACS-WEB-1", "birth_year": 1970, "sex": "female"}, actor="doc"
+    ).id
 
 
 @pytest.mark.pacs
 def test_clinician_finds_the_patients_study_on_the_pacs_and_imports_it_deidentified(
-        db_url, registry, clock, pacs_config, study, pid, tmp_path, caplog):
+    db_url, registry, clock, pacs_config, study, pid, tmp_path, caplog
+):
     import logging
 
     caplog.set_level(logging.DEBUG)
     app = _app(db_url, registry, clock, pacs_config)
     with make_client(app) as c:
         c.csrf = login(c, "doc")
-        page = c.post(f"/patients/{pid}/pacs",
-                      data={"csrf_token": c.csrf, "patient_id": study["patient_id"]})
+        page = c.post(
+            f"/patients/{pid}/pacs", data={"csrf_token": c.csrf, "patient_id": study["patient_id"]}
+        )
         assert page.status_code == 200, page.text
         soup = BeautifulSoup(page.text, "html.parser")
         forms = soup.select("form.inline-import")
@@ -60,13 +63,17 @@ def test_clinician_finds_the_patients_study_on_the_pacs_and_imports_it_deidentif
         uid = forms[0].find("input", attrs={"name": "study_uid"})["value"]
         assert uid == study["study_uid"]
 
-        r = c.post(f"/patients/{pid}/pacs/import", data={
-            "csrf_token": c.csrf, "study_uid": uid, "level": "L4-L5", "label": "1"})
+        r = c.post(
+            f"/patients/{pid}/pacs/import",
+            data={"csrf_token": c.csrf, "study_uid": uid, "level": "L4-L5", "label": "1"},
+        )
         assert r.status_code == 303, r.text
         after = c.get(r.headers["location"]).text
         # Imported twice (a double click): recognised, not added again.
-        r2 = c.post(f"/patients/{pid}/pacs/import", data={
-            "csrf_token": c.csrf, "study_uid": uid, "level": "L4-L5", "label": "1"})
+        r2 = c.post(
+            f"/patients/{pid}/pacs/import",
+            data={"csrf_token": c.csrf, "study_uid": uid, "level": "L4-L5", "label": "1"},
+        )
         assert r2.status_code == 303, r2.text
         again = c.get(r2.headers["location"]).text
     assert "Imported from the PACS: 9 objects de-identified; MRI 15 mm³." in after
@@ -76,30 +83,37 @@ def test_clinician_finds_the_patients_study_on_the_pacs_and_imports_it_deidentif
     assert mri.volume_mm3 == pytest.approx(15.0)
     stored = list((tmp_path / "resorb.db.objects" / "dicom").glob("*.dcm"))
     assert len(stored) == 9
-    assert {pydicom.dcmread(p, stop_before_pixels=True).PatientIdentityRemoved
-            for p in stored} == {"YES"}
+    assert {pydicom.dcmread(p, stop_before_pixels=True).PatientIdentityRemoved for p in stored} == {
+        "YES"
+    }
     con = sqlite3.connect(db_url.removeprefix("sqlite:///"))
-    text = "\n".join(repr(r) for (t,) in con.execute(
-        "SELECT name FROM sqlite_master WHERE type='table'")
-        for r in con.execute(f'SELECT * FROM "{t}"'))
+    text = "\n".join(
+        repr(r)
+        for (t,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        for r in con.execute(f'SELECT * FROM "{t}"')
+    )
     con.close()
     assert [i for i in study["identifiers"] if i in text] == []
     # What the app and the PACS client log (the test client's own request log aside).
-    logged = "\n".join(r.getMessage() for r in caplog.records
-                       if r.name.startswith(("resorb", "dicomweb_client"))
-                       and r.levelno >= logging.INFO)
+    logged = "\n".join(
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith(("resorb", "dicomweb_client")) and r.levelno >= logging.INFO
+    )
     assert "PACS search by doc" in logged
     assert [i for i in study["identifiers"] if i in logged] == []
 
 
 @pytest.mark.pacs
 def test_pacs_import_without_the_csrf_token_is_refused(
-        db_url, registry, clock, pacs_config, study, pid):
+    db_url, registry, clock, pacs_config, study, pid
+):
     app = _app(db_url, registry, clock, pacs_config)
     with make_client(app) as c:
         login(c, "doc")
-        r = c.post(f"/patients/{pid}/pacs/import",
-                   data={"study_uid": study["study_uid"], "label": "1"})
+        r = c.post(
+            f"/patients/{pid}/pacs/import", data={"study_uid": study["study_uid"], "label": "1"}
+        )
     assert r.status_code == 403
     assert registry.list_mri(pid) == []
 
@@ -109,10 +123,16 @@ def test_researcher_cannot_search_the_pacs(db_url, registry, clock, pid):
     with make_client(app) as c:
         c.csrf = login(c, "res")
         assert c.get(f"/patients/{pid}/pacs").status_code == 403
-        assert c.post(f"/patients/{pid}/pacs", data={"csrf_token": c.csrf,
-                                                     "patient_id": "X"}).status_code == 403
-        r = c.post(f"/patients/{pid}/pacs/import",
-                   data={"csrf_token": c.csrf, "study_uid": "1.2.3", "label": "1"})
+        assert (
+            c.post(
+                f"/patients/{pid}/pacs", data={"csrf_token": c.csrf, "patient_id": "X"}
+            ).status_code
+            == 403
+        )
+        r = c.post(
+            f"/patients/{pid}/pacs/import",
+            data={"csrf_token": c.csrf, "study_uid": "1.2.3", "label": "1"},
+        )
         assert r.status_code == 403
 
 
@@ -125,8 +145,12 @@ def test_pacs_page_without_a_configured_pacs_says_so(db_url, registry, clock, pi
 
 
 def test_unreachable_pacs_is_one_message_on_the_page(db_url, registry, clock, pid):
-    app = _app(db_url, registry, clock,
-               PacsConfig("http://user:pw-x7q2@127.0.0.1:9/dicom-web", timeout_s=2))
+    app = _app(
+        db_url,
+        registry,
+        clock,
+        PacsConfig("http://user:pw-x7q2@127.0.0.1:9/dicom-web", timeout_s=2),
+    )
     with make_client(app) as c:
         csrf = login(c, "doc")
         r = c.post(f"/patients/{pid}/pacs", data={"csrf_token": csrf, "patient_id": "X"})
@@ -154,21 +178,31 @@ def test_pacs_search_values_stay_out_of_urls(db_url, registry, clock, pid):
     app = _app(db_url, registry, clock, PacsConfig("http://127.0.0.1:9/dicom-web"))
     with make_client(app) as c:
         login(c, "doc")
-        form = BeautifulSoup(c.get(f"/patients/{pid}/pacs").text, "html.parser").find(
-            "input", attrs={"name": "patient_id"}).find_parent("form")
+        form = (
+            BeautifulSoup(c.get(f"/patients/{pid}/pacs").text, "html.parser")
+            .find("input", attrs={"name": "patient_id"})
+            .find_parent("form")
+        )
     assert form["method"] == "post"
 
 
 @pytest.mark.pacs
 def test_failed_import_says_why_beside_the_search_results(
-        db_url, registry, clock, pacs_config, study, pid):
+    db_url, registry, clock, pacs_config, study, pid
+):
     """Segment 7 does not exist in the SEG: nothing stored, the reason and the results shown."""
     app = _app(db_url, registry, clock, pacs_config)
     with make_client(app) as c:
         c.csrf = login(c, "doc")
-        r = c.post(f"/patients/{pid}/pacs/import", data={
-            "csrf_token": c.csrf, "study_uid": study["study_uid"], "label": "7",
-            "patient_id": study["patient_id"]})
+        r = c.post(
+            f"/patients/{pid}/pacs/import",
+            data={
+                "csrf_token": c.csrf,
+                "study_uid": study["study_uid"],
+                "label": "7",
+                "patient_id": study["patient_id"],
+            },
+        )
     assert r.status_code == 422
     soup = BeautifulSoup(r.text, "html.parser")
     message = soup.find(id="e-import").get_text(" ", strip=True)

@@ -39,32 +39,54 @@ def doc(app):
 
 
 def test_new_patient_form_shows_errors_beside_fields_and_keeps_input(doc, registry):
-    r = doc.post("/patients/new", data={"csrf_token": doc.csrf, "pseudonym": "FORM-1",
-                                        "birth_year": "nineteen", "sex": "alien"})
+    r = doc.post(
+        "/patients/new",
+        data={
+            "csrf_token": doc.csrf,
+            "pseudonym": "FORM-1",
+            "birth_year": "nineteen",
+            "sex": "alien",
+        },
+    )
     assert r.status_code == 422
     assert "integer" in _error_at(r.text, "birth_year")
     assert "female" in _error_at(r.text, "sex")  # the allowed values are named
     assert _value_of(r.text, "pseudonym") == "FORM-1"
     assert _value_of(r.text, "birth_year") == "nineteen"
     assert registry.find_patient("FORM-1") is None
-    ok = doc.post("/patients/new", data={"csrf_token": doc.csrf, "pseudonym": "FORM-1",
-                                         "birth_year": "1961", "sex": "male"})
+    ok = doc.post(
+        "/patients/new",
+        data={"csrf_token": doc.csrf, "pseudonym": "FORM-1", "birth_year": "1961", "sex": "male"},
+    )
     assert ok.status_code == 303
     rec = registry.find_patient("FORM-1")
     assert ok.headers["location"] == f"/patients/{rec.id}"
 
 
 def test_duplicate_pseudonym_is_reported_at_the_field(doc, patient_with_series):
-    r = doc.post("/patients/new", data={"csrf_token": doc.csrf, "pseudonym": "WEB-001",
-                                        "birth_year": "1980", "sex": "female"})
+    r = doc.post(
+        "/patients/new",
+        data={
+            "csrf_token": doc.csrf,
+            "pseudonym": "WEB-001",
+            "birth_year": "1980",
+            "sex": "female",
+        },
+    )
     assert r.status_code == 422 and "already exists" in _error_at(r.text, "pseudonym")
 
 
 def test_visit_form_validates_scores_and_keeps_odi_answers(doc, registry, patient_with_series):
     pid = patient_with_series
-    data = {"csrf_token": doc.csrf, "date": "2026-07-01", "leg_pain_nrs": "14",
-            "odi_1": "3", "odi_2": "2", "red_flags": ["saddle_anesthesia"],
-            "notes": "keep me"}
+    data = {
+        "csrf_token": doc.csrf,
+        "date": "2026-07-01",
+        "leg_pain_nrs": "14",
+        "odi_1": "3",
+        "odi_2": "2",
+        "red_flags": ["saddle_anesthesia"],
+        "notes": "keep me",
+    }
     r = doc.post(f"/patients/{pid}/visit/new", data=data)
     assert r.status_code == 422
     assert "0-10" in _error_at(r.text, "leg_pain_nrs")
@@ -82,21 +104,41 @@ def test_visit_form_validates_scores_and_keeps_odi_answers(doc, registry, patien
 
 def test_mri_form_accepts_diameters_as_an_ellipsoid(doc, registry, patient_with_series):
     pid = patient_with_series
-    r = doc.post(f"/patients/{pid}/mri/new", data={
-        "csrf_token": doc.csrf, "date": "2026-09-01", "level": "L5-S1", "measure": "diameters",
-        "ap_mm": "6", "tr_mm": "10", "cc_mm": "12"})
+    r = doc.post(
+        f"/patients/{pid}/mri/new",
+        data={
+            "csrf_token": doc.csrf,
+            "date": "2026-09-01",
+            "level": "L5-S1",
+            "measure": "diameters",
+            "ap_mm": "6",
+            "tr_mm": "10",
+            "cc_mm": "12",
+        },
+    )
     assert r.status_code == 303
     last = registry.list_mri(pid)[-1]
     assert last.volume_mm3 == pytest.approx(math.pi / 6 * 6 * 10 * 12)
-    bad = doc.post(f"/patients/{pid}/mri/new", data={
-        "csrf_token": doc.csrf, "date": "2026-09-02", "measure": "volume", "volume_mm3": "-3"})
+    bad = doc.post(
+        f"/patients/{pid}/mri/new",
+        data={
+            "csrf_token": doc.csrf,
+            "date": "2026-09-02",
+            "measure": "volume",
+            "volume_mm3": "-3",
+        },
+    )
     assert bad.status_code == 422 and _error_at(bad.text, "volume_mm3")
     assert _value_of(bad.text, "volume_mm3") == "-3"
-    none = doc.post(f"/patients/{pid}/mri/new", data={
-        "csrf_token": doc.csrf, "date": "2026-09-02", "measure": "volume"})
+    none = doc.post(
+        f"/patients/{pid}/mri/new",
+        data={"csrf_token": doc.csrf, "date": "2026-09-02", "measure": "volume"},
+    )
     assert none.status_code == 422 and "volume_mm3" in _error_at(none.text, "measurement")
-    half = doc.post(f"/patients/{pid}/mri/new", data={
-        "csrf_token": doc.csrf, "date": "2026-09-02", "measure": "diameters", "ap_mm": "5"})
+    half = doc.post(
+        f"/patients/{pid}/mri/new",
+        data={"csrf_token": doc.csrf, "date": "2026-09-02", "measure": "diameters", "ap_mm": "5"},
+    )
     assert half.status_code == 422 and _error_at(half.text, "measurement")
     assert _value_of(half.text, "ap_mm") == "5"
 
@@ -104,20 +146,31 @@ def test_mri_form_accepts_diameters_as_an_ellipsoid(doc, registry, patient_with_
 def test_findings_form_reports_cross_field_rule_at_the_field(doc, registry, patient_with_series):
     pid = patient_with_series
     mri_id = registry.list_mri(pid)[0].id
-    r = doc.post(f"/patients/{pid}/findings/new", data={
-        "csrf_token": doc.csrf, "parent": f"mri:{mri_id}", "level": "L5-S1",
-        "morphology": "sequestration", "containment": "contained"})
+    r = doc.post(
+        f"/patients/{pid}/findings/new",
+        data={
+            "csrf_token": doc.csrf,
+            "parent": f"mri:{mri_id}",
+            "level": "L5-S1",
+            "morphology": "sequestration",
+            "containment": "contained",
+        },
+    )
     assert r.status_code == 422
     assert "sequestration" in _error_at(r.text, "containment")
     assert _value_of(r.text, "morphology") == "sequestration"
-    missing = doc.post(f"/patients/{pid}/findings/new", data={
-        "csrf_token": doc.csrf, "level": "L5-S1", "morphology": "extrusion"})
+    missing = doc.post(
+        f"/patients/{pid}/findings/new",
+        data={"csrf_token": doc.csrf, "level": "L5-S1", "morphology": "extrusion"},
+    )
     assert missing.status_code == 422 and "MRI or visit" in missing.text
 
 
 def test_therapy_form_rejects_end_before_start(doc, patient_with_series):
-    r = doc.post(f"/patients/{patient_with_series}/therapy/new", data={
-        "csrf_token": doc.csrf, "name": "nsaid", "start": "2026-03-01", "end": "2026-02-01"})
+    r = doc.post(
+        f"/patients/{patient_with_series}/therapy/new",
+        data={"csrf_token": doc.csrf, "name": "nsaid", "start": "2026-03-01", "end": "2026-02-01"},
+    )
     assert r.status_code == 422 and "end" in r.text and "2026-02-01" in r.text
 
 
@@ -144,8 +197,13 @@ def test_assessment_page_shows_the_report_content(doc, patient_with_series):
     html = doc.get(f"/patients/{patient_with_series}/assessment").text
     text = BeautifulSoup(html, "html.parser").get_text(" ", strip=True)
     assert re.search(r"Probability of resorption \d+ %", text)
-    for heading in ("What the estimate rests on", "Measurements", "Management pathway",
-                    "Therapies and their evidence", "Sources"):
+    for heading in (
+        "What the estimate rests on",
+        "Measurements",
+        "Management pathway",
+        "Therapies and their evidence",
+        "Sources",
+    ):
         assert heading in text
     assert "doi.org/10." in html
     assert f'href="/patients/{patient_with_series}/assessment.pdf"' in html
@@ -173,8 +231,15 @@ def _svg_text(html: str) -> str:
 
 
 def test_assessment_page_without_findings_says_what_to_record(doc):
-    r = doc.post("/patients/new", data={"csrf_token": doc.csrf, "pseudonym": "EMPTY-1",
-                                        "birth_year": "1970", "sex": "female"})
+    r = doc.post(
+        "/patients/new",
+        data={
+            "csrf_token": doc.csrf,
+            "pseudonym": "EMPTY-1",
+            "birth_year": "1970",
+            "sex": "female",
+        },
+    )
     html = doc.get(r.headers["location"] + "/assessment").text
     assert "cannot be computed yet" in html and "level and morphology" in html
 
@@ -189,8 +254,10 @@ def test_pdf_download_is_a_pdf_with_pages(doc, patient_with_series):
 
     pdf = PdfReader(io.BytesIO(r.content))
     assert len(pdf.pages) >= 1
-    assert "WEB-001" in pdf.pages[0].extract_text() or "resorption" in \
-        pdf.pages[0].extract_text().lower()
+    assert (
+        "WEB-001" in pdf.pages[0].extract_text()
+        or "resorption" in pdf.pages[0].extract_text().lower()
+    )
 
 
 def test_full_report_has_its_own_csp_without_script(doc, patient_with_series):
@@ -210,8 +277,11 @@ def test_cohort_dashboard_renders_both_plots(doc, patient_with_series):
 
 
 def _row(pseudonym, morphology, series):
-    return {"pseudonym": pseudonym, "findings": [{"level": "L5-S1", "morphology": morphology}],
-            "mri": [{"date": d, "level": "L5-S1", "volume_mm3": v} for d, v in series]}
+    return {
+        "pseudonym": pseudonym,
+        "findings": [{"level": "L5-S1", "morphology": morphology}],
+        "mri": [{"date": d, "level": "L5-S1", "volume_mm3": v} for d, v in series],
+    }
 
 
 def test_cohort_summary_kaplan_meier_matches_the_product_limit_by_hand():
@@ -261,12 +331,26 @@ def test_cohort_summary_kaplan_meier_matches_the_product_limit_by_hand():
 def test_admin_creates_users_and_sees_errors_at_the_field(app, registry):
     with make_client(app) as c:
         token = login(c, "adm")
-        r = c.post("/admin/users", data={"csrf_token": token, "username": "newdoc",
-                                         "password": "short", "role": "clinician"})
+        r = c.post(
+            "/admin/users",
+            data={
+                "csrf_token": token,
+                "username": "newdoc",
+                "password": "short",
+                "role": "clinician",
+            },
+        )
         assert r.status_code == 422 and "at least" in _error_at(r.text, "password")
         assert _value_of(r.text, "username") == "newdoc"
-        ok = c.post("/admin/users", data={"csrf_token": token, "username": "newdoc",
-                                          "password": "long-enough-pw", "role": "researcher"})
+        ok = c.post(
+            "/admin/users",
+            data={
+                "csrf_token": token,
+                "username": "newdoc",
+                "password": "long-enough-pw",
+                "role": "researcher",
+            },
+        )
         assert ok.status_code == 303
         assert registry.get_user("newdoc").role == "researcher"
         off = c.post("/admin/users/newdoc/active", data={"csrf_token": token, "active": "0"})
@@ -281,22 +365,31 @@ def test_forms_refuse_future_dates_beside_the_field(doc, registry, patient_with_
     pid = patient_with_series
     tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
     n_visits, n_mri = len(registry.list_visits(pid)), len(registry.list_mri(pid))
-    r = doc.post(f"/patients/{pid}/visit/new", data={"csrf_token": doc.csrf, "date": tomorrow,
-                                                     "leg_pain_nrs": "3"})
+    r = doc.post(
+        f"/patients/{pid}/visit/new",
+        data={"csrf_token": doc.csrf, "date": tomorrow, "leg_pain_nrs": "3"},
+    )
     assert r.status_code == 422 and "is in the future" in _error_at(r.text, "date")
-    r = doc.post(f"/patients/{pid}/mri/new", data={
-        "csrf_token": doc.csrf, "date": tomorrow, "measure": "volume", "volume_mm3": "800"})
+    r = doc.post(
+        f"/patients/{pid}/mri/new",
+        data={"csrf_token": doc.csrf, "date": tomorrow, "measure": "volume", "volume_mm3": "800"},
+    )
     assert r.status_code == 422 and "is in the future" in _error_at(r.text, "date")
-    r = doc.post("/patients/new", data={"csrf_token": doc.csrf, "pseudonym": "FUT-2",
-                                        "birth_year": str(dt.date.today().year + 1),
-                                        "sex": "male"})
+    r = doc.post(
+        "/patients/new",
+        data={
+            "csrf_token": doc.csrf,
+            "pseudonym": "FUT-2",
+            "birth_year": str(dt.date.today().year + 1),
+            "sex": "male",
+        },
+    )
     assert r.status_code == 422 and "is in the future" in _error_at(r.text, "birth_year")
     assert len(registry.list_visits(pid)) == n_visits and len(registry.list_mri(pid)) == n_mri
     assert registry.find_patient("FUT-2") is None
 
 
-def test_cohort_events_need_a_change_beyond_the_minimal_detectable_change(doc,
-                                                                          patient_with_series):
+def test_cohort_events_need_a_change_beyond_the_minimal_detectable_change(doc, patient_with_series):
     """A 52 % reduction of a 600 mm3 herniation (310 mm3, below the 323 mm3 minimal
     detectable change of that pair under the size-relative error model) is graded
     'significant' but could be measurement error: it is not a resorption event.
@@ -312,8 +405,12 @@ def test_cohort_events_need_a_change_beyond_the_minimal_detectable_change(doc,
     assert not compare_volumes(1500, 600, warn=False).within_mdc
     d0 = dt.date(2026, 1, 1)
     later = d0 + dt.timedelta(days=120)
-    s = summarise_cohort([_row("S", "extrusion", [(d0, 600), (later, 290)]),
-                          _row("L", "extrusion", [(d0, 1500), (later, 600)])])
+    s = summarise_cohort(
+        [
+            _row("S", "extrusion", [(d0, 600), (later, 290)]),
+            _row("L", "extrusion", [(d0, 1500), (later, 600)]),
+        ]
+    )
     _months, events = s.survival["extrusion"]
     assert events == [0, 1]
     assert "more than the minimal detectable change of that pair of volumes" in s.definition

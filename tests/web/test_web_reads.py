@@ -50,28 +50,34 @@ def _baseline_reads(client, counted) -> int:
     return reads
 
 
-def test_patient_page_reads_the_patient_records_in_one_session(app, patient_with_series,
-                                                               counted):
+def test_patient_page_reads_the_patient_records_in_one_session(app, patient_with_series, counted):
     with make_client(app) as c:
         login(c, "doc")
         base = _baseline_reads(c, counted)
         for _ in range(2):  # the second view is an assessment cache hit: still one read
             assert counted.during(lambda: c.get(f"/patients/{patient_with_series}")) == (
-                base + 1, 0)
+                base + 1,
+                0,
+            )
 
 
 def test_assessment_page_and_pdf_read_the_patient_once(app, patient_with_series, counted):
     with make_client(app) as c:
         login(c, "doc")
         base = _baseline_reads(c, counted)
-        assert counted.during(
-            lambda: c.get(f"/patients/{patient_with_series}/assessment")) == (base + 1, 0)
-        assert counted.during(
-            lambda: c.get(f"/patients/{patient_with_series}/assessment.pdf")) == (base + 1, 0)
+        assert counted.during(lambda: c.get(f"/patients/{patient_with_series}/assessment")) == (
+            base + 1,
+            0,
+        )
+        assert counted.during(lambda: c.get(f"/patients/{patient_with_series}/assessment.pdf")) == (
+            base + 1,
+            0,
+        )
 
 
 def test_research_page_of_one_patient_reads_without_a_write_transaction(
-        app, registry, patient_with_series, counted):
+    app, registry, patient_with_series, counted
+):
     registry.date_offset_days(patient_with_series, actor="doc")  # drawn before, e.g. by export
     with make_client(app) as c:
         login(c, "doc")
@@ -86,9 +92,12 @@ def test_research_page_of_one_patient_reads_without_a_write_transaction(
 def test_research_page_draws_a_missing_offset_for_that_patient_only(app, registry, counted):
     with make_client(app) as c:
         login(c, "res")  # lands on the research list, which draws every offset so far
-        new, other = (registry.create_patient({"pseudonym": name, "birth_year": 1970,
-                                               "sex": "male"}, actor="doc")
-                      for name in ("WEB-002", "WEB-003"))
+        new, other = (
+            registry.create_patient(
+                {"pseudonym": name, "birth_year": 1970, "sex": "male"}, actor="doc"
+            )
+            for name in ("WEB-002", "WEB-003")
+        )
         _, writes = counted.during(lambda: c.get("/research/patients/WEB-002"))
         assert writes == 1
         _, writes = counted.during(lambda: c.get("/research/patients/WEB-002"))

@@ -76,8 +76,11 @@ def test_logout_ends_the_session(app):
 
 
 def _set_cookie(response) -> str:
-    return next(v for k, v in response.headers.multi_items()
-                if k == "set-cookie" and v.startswith(SESSION_COOKIE))
+    return next(
+        v
+        for k, v in response.headers.multi_items()
+        if k == "set-cookie" and v.startswith(SESSION_COOKIE)
+    )
 
 
 def test_session_cookie_is_httponly_samesite_lax_and_not_secure_over_http(client):
@@ -104,14 +107,16 @@ def test_tampered_session_cookie_is_not_trusted(app):
     with make_client(app) as c:
         login(c, "res")
         forged = SessionCodec("another-secret-" + "q" * 30).dumps(
-            Session.new(app.state.resorb.settings.clock(), username="adm"))
+            Session.new(app.state.resorb.settings.clock(), username="adm")
+        )
         c.cookies.set(SESSION_COOKIE, forged)
         assert c.get("/admin/users").status_code == 303
         # a genuine cookie with the payload edited keeps its old signature
         genuine = codec.dumps(Session.new(app.state.resorb.settings.clock(), username="res"))
         payload, sig = genuine.split(".")
-        edited = codec.dumps(Session.new(app.state.resorb.settings.clock(),
-                                         username="adm")).split(".")[0]
+        edited = codec.dumps(Session.new(app.state.resorb.settings.clock(), username="adm")).split(
+            "."
+        )[0]
         c.cookies.set(SESSION_COOKIE, f"{edited}.{sig}")
         assert c.get("/admin/users").status_code == 303
     assert codec.loads(f"{payload}.{sig}").username == "res"
@@ -158,8 +163,7 @@ def test_session_expiry_unit():
 
 def _login_attempt(c, username, password):
     token = csrf_of(c.get("/login").text)
-    return c.post("/login", data={"csrf_token": token, "username": username,
-                                  "password": password})
+    return c.post("/login", data={"csrf_token": token, "username": username, "password": password})
 
 
 def test_login_form_slows_the_guessing_address_not_the_user(app, clock):
@@ -198,8 +202,9 @@ def test_api_token_is_rate_limited_like_the_form(app, clock):
         r = c.post("/api/token", data={"username": "adm", "password": PASSWORD})
         assert r.status_code == 429 and "retry-after" in r.headers
         clock.advance(int(r.headers["retry-after"]))
-        assert c.post("/api/token", data={"username": "adm",
-                                          "password": PASSWORD}).status_code == 200
+        assert (
+            c.post("/api/token", data={"username": "adm", "password": PASSWORD}).status_code == 200
+        )
 
 
 # -- headers, redirects -----------------------------------------------------------------------
@@ -229,21 +234,29 @@ def test_pages_carry_no_inline_script(app, patient_with_series):
 
     with make_client(app) as c:
         login(c, "doc")
-        for path in ("/patients", f"/patients/{patient_with_series}",
-                     f"/patients/{patient_with_series}/visit/new", "/cohort"):
+        for path in (
+            "/patients",
+            f"/patients/{patient_with_series}",
+            f"/patients/{patient_with_series}/visit/new",
+            "/cohort",
+        ):
             html = c.get(path).text
             assert not re.search(r"<script(?![^>]*\bsrc=)", html), path
             assert " style=" not in html and "<style" not in html, path
             assert " on" + "click=" not in html
 
 
-@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/",
-                                    "/\\evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"],
+)
 def test_login_never_redirects_off_site(app, target):
     with make_client(app) as c:
         token = csrf_of(c.get("/login").text)
-        r = c.post("/login", data={"csrf_token": token, "username": "doc",
-                                   "password": PASSWORD, "next": target})
+        r = c.post(
+            "/login",
+            data={"csrf_token": token, "username": "doc", "password": PASSWORD, "next": target},
+        )
         assert r.status_code == 303 and r.headers["location"] == "/patients"
 
 

@@ -65,8 +65,13 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit.",
-                                 is_eager=True, callback=_print_version),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        is_eager=True,
+        callback=_print_version,
+    ),
 ) -> None:
     """Decision support and research software for spontaneous resorption of lumbar disc
     herniation. Not a medical device."""
@@ -102,7 +107,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # an internal error: one line, exit 1
         if debug:
             raise
-        fail(f"internal error ({exc.__class__.__name__}: {exc}); "
-             "rerun with RESORB_DEBUG=1 and report it", code=1)
+        fail(
+            f"internal error ({exc.__class__.__name__}: {exc}); "
+            "rerun with RESORB_DEBUG=1 and report it",
+            code=1,
+        )
     if isinstance(rv, int) and rv != 0:
         sys.exit(rv)

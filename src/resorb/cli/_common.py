@@ -13,8 +13,12 @@ from resorb._json import to_jsonable
 __all__ = ["check_output_path", "emit", "fail", "print_table", "to_jsonable"]
 
 
-def emit(data: Mapping[str, Any], *, as_json: bool,
-         render: Callable[[Mapping[str, Any]], None] | None = None) -> None:
+def emit(
+    data: Mapping[str, Any],
+    *,
+    as_json: bool,
+    render: Callable[[Mapping[str, Any]], None] | None = None,
+) -> None:
     """Print a result: one JSON object with ``--json``, else a readable table."""
     if as_json:
         sys.stdout.write(json.dumps(to_jsonable(data), ensure_ascii=False) + "\n")
@@ -56,8 +60,9 @@ def check_output_path(path: Path | None, option: str) -> None:
         return
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise InvalidInputError(option, f"folder {folder} does not exist",
-                                allowed="a file path in an existing folder")
+        raise InvalidInputError(
+            option, f"folder {folder} does not exist", allowed="a file path in an existing folder"
+        )
     if path.is_dir():
         raise InvalidInputError(option, f"{path} is a folder", allowed="a file path")
 
@@ -65,7 +70,9 @@ def check_output_path(path: Path | None, option: str) -> None:
 #: Characters that end a line for str.splitlines() or a terminal, plus the other
 #: C0/C1 controls (escape sequences): never printed raw in an error line.
 _UNPRINTABLE = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))} | {
-    0x2028: "\\u2028", 0x2029: "\\u2029"}
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
 
 
 def fail(message: str, code: int = 2) -> None:

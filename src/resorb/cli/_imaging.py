@@ -28,14 +28,17 @@ def _parse_areas(text: str) -> list[float]:
     for i, part in enumerate(text.replace(";", ",").split(",")):
         part = part.strip()
         if not part:
-            raise InvalidInputError(f"areas[{i}]", "is empty",
-                                    allowed="comma-separated areas in mm2, e.g. 20,35.5,12")
+            raise InvalidInputError(
+                f"areas[{i}]", "is empty", allowed="comma-separated areas in mm2, e.g. 20,35.5,12"
+            )
         try:
             out.append(float(part))
         except ValueError:
-            raise InvalidInputError(f"areas[{i}]", f"{part!r} is not a number",
-                                    allowed="comma-separated areas in mm2, e.g. 20,35.5,12"
-                                    ) from None
+            raise InvalidInputError(
+                f"areas[{i}]",
+                f"{part!r} is not a number",
+                allowed="comma-separated areas in mm2, e.g. 20,35.5,12",
+            ) from None
     return out
 
 
@@ -54,9 +57,11 @@ def _volume_arg(text: str, field: str, label: int | None) -> tuple[float, dict[s
         return value, {"value": value, "method": "reported"}
     path = Path(text)
     if not path.suffix and not path.exists():
-        raise InvalidInputError(field, f"{text!r} is neither a number nor a mask file",
-                                allowed="a volume in mm3 or a mask file (.nii, .nii.gz, "
-                                        ".nrrd, DICOM SEG)")
+        raise InvalidInputError(
+            field,
+            f"{text!r} is neither a number nor a mask file",
+            allowed="a volume in mm3 or a mask file (.nii, .nii.gz, .nrrd, DICOM SEG)",
+        )
     from resorb.errors import ImagingError
     from resorb.imaging import HerniationMask, mask_volume
 
@@ -66,17 +71,22 @@ def _volume_arg(text: str, field: str, label: int | None) -> tuple[float, dict[s
             # A serial comparison of disc + herniation would be meaningless: insist on a label.
             present = mask.present_labels()
             if len(present) > 1:
-                raise InvalidInputError("--label", f"{path} holds labels "
-                                        f"{', '.join(map(str, present))}",
-                                        allowed="--label N naming the herniation's label")
+                raise InvalidInputError(
+                    "--label",
+                    f"{path} holds labels {', '.join(map(str, present))}",
+                    allowed="--label N naming the herniation's label",
+                )
         m = mask_volume(mask, label=label)
     except ImagingError as exc:
         raise ImagingError(f"{field}: {exc}") from None
     check_volume_mm3(m.volume_mm3, field=field)
-    return m.volume_mm3, {"file": str(path), "label": label, "voxel_count": m.voxel_count,
-                          "method": m.method,
-                          "warnings": [{"field": f"{field}.{f}", "message": msg}
-                                       for f, msg in m.warnings]}
+    return m.volume_mm3, {
+        "file": str(path),
+        "label": label,
+        "voxel_count": m.voxel_count,
+        "method": m.method,
+        "warnings": [{"field": f"{field}.{f}", "message": msg} for f, msg in m.warnings],
+    }
 
 
 def _render_volume(data: Mapping[str, Any]) -> None:
@@ -92,42 +102,79 @@ def _render_volume(data: Mapping[str, Any]) -> None:
 
 
 def _render_resorption(data: Mapping[str, Any]) -> None:
-    keys = ("v0_mm3", "v1_mm3", "delta_mm3", "resorption_percent", "grade", "within_mdc",
-            "mdc_mm3", "days", "resorption_percent_per_month", "delta_mm3_per_month")
-    fmt = {"v0_mm3": ".1f", "v1_mm3": ".1f", "delta_mm3": "+.1f", "resorption_percent": ".1f",
-           "mdc_mm3": "g", "days": "g", "resorption_percent_per_month": ".2f",
-           "delta_mm3_per_month": "+.1f"}
-    shown = {k: (format(data[k], fmt[k]) if k in fmt and data[k] is not None else data[k])
-             for k in keys if k in data}
+    keys = (
+        "v0_mm3",
+        "v1_mm3",
+        "delta_mm3",
+        "resorption_percent",
+        "grade",
+        "within_mdc",
+        "mdc_mm3",
+        "days",
+        "resorption_percent_per_month",
+        "delta_mm3_per_month",
+    )
+    fmt = {
+        "v0_mm3": ".1f",
+        "v1_mm3": ".1f",
+        "delta_mm3": "+.1f",
+        "resorption_percent": ".1f",
+        "mdc_mm3": "g",
+        "days": "g",
+        "resorption_percent_per_month": ".2f",
+        "delta_mm3_per_month": "+.1f",
+    }
+    shown = {
+        k: (format(data[k], fmt[k]) if k in fmt and data[k] is not None else data[k])
+        for k in keys
+        if k in data
+    }
     print_table(shown, title="Herniation volume change")
     if data["within_mdc"]:
-        typer.echo(f"note: the change ({data['delta_mm3']:+.0f} mm3) is within the minimal "
-                   f"detectable change ({data['mdc_mm3']:g} mm3) and may be measurement error.")
+        typer.echo(
+            f"note: the change ({data['delta_mm3']:+.0f} mm3) is within the minimal "
+            f"detectable change ({data['mdc_mm3']:g} mm3) and may be measurement error."
+        )
     t = data["thresholds"]
-    typer.echo(f"grades: complete = not visible (0 mm3), significant >= "
-               f"{t['significant_percent']:g} %, partial >= {t['partial_percent']:g} %, "
-               f"enlarged <= {t['enlarged_percent']:g} % ({', '.join(t['sources'])}); "
-               f"MDC: {', '.join(data['mdc_sources'])}")
+    typer.echo(
+        f"grades: complete = not visible (0 mm3), significant >= "
+        f"{t['significant_percent']:g} %, partial >= {t['partial_percent']:g} %, "
+        f"enlarged <= {t['enlarged_percent']:g} % ({', '.join(t['sources'])}); "
+        f"MDC: {', '.join(data['mdc_sources'])}"
+    )
 
 
 def register(app: typer.Typer) -> None:
     @app.command("volume", context_settings=_NUMERIC_ARGS)
     def volume(
-        mask: Path | None = typer.Argument(None, help="Label mask: .nii, .nii.gz, .nrrd, or "
-                                           "a DICOM SEG file.", show_default=False),
-        label: int | None = typer.Option(None, "--label", help="Label (segment number) to "
-                                         "measure; default: every nonzero voxel."),
+        mask: Path | None = typer.Argument(
+            None, help="Label mask: .nii, .nii.gz, .nrrd, or a DICOM SEG file.", show_default=False
+        ),
+        label: int | None = typer.Option(
+            None, "--label", help="Label (segment number) to measure; default: every nonzero voxel."
+        ),
         ellipsoid: tuple[float, float, float] | None = typer.Option(
-            None, "--ellipsoid", metavar="AP TR CC",
-            help="Three diameters in mm: volume = pi/6 x AP x TR x CC."),
-        areas: str | None = typer.Option(None, "--areas", metavar="A1,A2,...",
-                                         help="Herniation area on each section (mm2) for the "
-                                         "Cavalieri volume; needs --spacing-mm."),
-        spacing_mm: float | None = typer.Option(None, "--spacing-mm", help="Distance between "
-                                                "section centres (mm) for --areas."),
+            None,
+            "--ellipsoid",
+            metavar="AP TR CC",
+            help="Three diameters in mm: volume = pi/6 x AP x TR x CC.",
+        ),
+        areas: str | None = typer.Option(
+            None,
+            "--areas",
+            metavar="A1,A2,...",
+            help="Herniation area on each section (mm2) for the "
+            "Cavalieri volume; needs --spacing-mm.",
+        ),
+        spacing_mm: float | None = typer.Option(
+            None, "--spacing-mm", help="Distance between section centres (mm) for --areas."
+        ),
         source_images: Path | None = typer.Option(
-            None, "--source-images", help="Folder (or file) of the MRI images a DICOM SEG was "
-            "drawn on; gives the slice spacing when the SEG does not."),
+            None,
+            "--source-images",
+            help="Folder (or file) of the MRI images a DICOM SEG was "
+            "drawn on; gives the slice spacing when the SEG does not.",
+        ),
         as_json: bool = JSON_OPT,
     ) -> None:
         """Herniation volume from a label mask, three diameters, or section areas."""
@@ -138,23 +185,34 @@ def register(app: typer.Typer) -> None:
             mask_volume,
         )
 
-        given = [n for n, v in (("MASK", mask), ("--ellipsoid", ellipsoid), ("--areas", areas))
-                 if v is not None]
+        given = [
+            n
+            for n, v in (("MASK", mask), ("--ellipsoid", ellipsoid), ("--areas", areas))
+            if v is not None
+        ]
         if len(given) != 1:
-            raise InvalidInputError("volume", f"gives {', '.join(given) or 'nothing to measure'}",
-                                    allowed="exactly one of MASK, --ellipsoid AP TR CC, "
-                                            "--areas A1,A2,... --spacing-mm S")
+            raise InvalidInputError(
+                "volume",
+                f"gives {', '.join(given) or 'nothing to measure'}",
+                allowed="exactly one of MASK, --ellipsoid AP TR CC, "
+                "--areas A1,A2,... --spacing-mm S",
+            )
         if label is not None and mask is None:
             raise InvalidInputError("--label", "given without a mask", allowed="--label with MASK")
         if spacing_mm is not None and areas is None:
-            raise InvalidInputError("--spacing-mm", "given without --areas",
-                                    allowed="--spacing-mm with --areas")
+            raise InvalidInputError(
+                "--spacing-mm", "given without --areas", allowed="--spacing-mm with --areas"
+            )
         if source_images is not None and mask is None:
-            raise InvalidInputError("--source-images", "given without a mask",
-                                    allowed="--source-images with a DICOM SEG MASK")
+            raise InvalidInputError(
+                "--source-images",
+                "given without a mask",
+                allowed="--source-images with a DICOM SEG MASK",
+            )
         if source_images is not None and not source_images.exists():
-            raise InvalidInputError("--source-images", "does not exist",
-                                    allowed="a folder or file of DICOM images")
+            raise InvalidInputError(
+                "--source-images", "does not exist", allowed="a folder or file of DICOM images"
+            )
         if mask is not None:
             read = HerniationMask.from_file(mask, source_images=source_images)
             m = mask_volume(read, label=label)
@@ -163,25 +221,49 @@ def register(app: typer.Typer) -> None:
             if len(present) > 1:
                 # Counted together as documented, but never silently: the other labels are
                 # other structures (the parent disc, a second level).
-                notes.append({"field": "label", "message": (
-                    "the mask holds labels " + ", ".join(map(str, present)) + ", all counted "
-                    "together; give --label N to measure the herniation alone")})
-            data = {"volume_mm3": _round(m.volume_mm3), "voxel_count": m.voxel_count,
-                    "voxel_volume_mm3": _round(m.voxel_volume_mm3, 6), "method": m.method,
-                    "label": label, "file": str(mask), "warnings": notes}
+                notes.append(
+                    {
+                        "field": "label",
+                        "message": (
+                            "the mask holds labels "
+                            + ", ".join(map(str, present))
+                            + ", all counted "
+                            "together; give --label N to measure the herniation alone"
+                        ),
+                    }
+                )
+            data = {
+                "volume_mm3": _round(m.volume_mm3),
+                "voxel_count": m.voxel_count,
+                "voxel_volume_mm3": _round(m.voxel_volume_mm3, 6),
+                "method": m.method,
+                "label": label,
+                "file": str(mask),
+                "warnings": notes,
+            }
         elif ellipsoid is not None:
             ap, tr, cc = ellipsoid
-            data = {"volume_mm3": _round(ellipsoid_volume_mm3(ap, tr, cc)), "method": "ellipsoid",
-                    "diameters_mm": [ap, tr, cc],
-                    "note": "ellipsoid approximation of an irregular shape; not interchangeable "
-                            "with a segmented (voxel_count) volume"}
+            data = {
+                "volume_mm3": _round(ellipsoid_volume_mm3(ap, tr, cc)),
+                "method": "ellipsoid",
+                "diameters_mm": [ap, tr, cc],
+                "note": "ellipsoid approximation of an irregular shape; not interchangeable "
+                "with a segmented (voxel_count) volume",
+            }
         else:
             if spacing_mm is None:
-                raise InvalidInputError("--spacing-mm", "missing for --areas",
-                                        allowed="the distance between section centres in mm")
+                raise InvalidInputError(
+                    "--spacing-mm",
+                    "missing for --areas",
+                    allowed="the distance between section centres in mm",
+                )
             parsed = _parse_areas(areas or "")
-            data = {"volume_mm3": _round(cavalieri_volume_mm3(parsed, spacing_mm=spacing_mm)),
-                    "method": "cavalieri", "sections": len(parsed), "spacing_mm": spacing_mm}
+            data = {
+                "volume_mm3": _round(cavalieri_volume_mm3(parsed, spacing_mm=spacing_mm)),
+                "method": "cavalieri",
+                "sections": len(parsed),
+                "spacing_mm": spacing_mm,
+            }
         from resorb.domain.bounds import check_volume_mm3
 
         # One set of plausible bounds for every door: a mask whose geometry makes the
@@ -191,40 +273,68 @@ def register(app: typer.Typer) -> None:
 
     @app.command("resorption", context_settings=_NUMERIC_ARGS)
     def resorption(
-        v0: str = typer.Argument(..., metavar="V0", help="Baseline volume in mm3 (or a mask "
-                                 "file to measure)."),
-        v1: str = typer.Argument(..., metavar="V1", help="Follow-up volume in mm3 (or a mask "
-                                 "file); 0 = fragment no longer visible."),
-        days: float | None = typer.Option(None, "--days", help="Days between the two MRI "
-                                          "studies; adds rates per month."),
-        label: int | None = typer.Option(None, "--label", help="Label to measure when V0/V1 "
-                                         "are mask files (required when a mask holds several "
-                                         "labels)."),
-        mdc_mm3: float | None = typer.Option(None, "--mdc-mm3", help="Minimal detectable "
-                                             "change in mm3 (default: from the error model "
-                                             "of herniation volumes, two readers)."),
-        same_reader: bool = typer.Option(False, "--same-reader", help="The same reader "
-                                         "measured both studies (smaller relative error)."),
-        partial: float | None = typer.Option(None, "--partial-percent",
-                                             help="Threshold of partial resorption (%)."),
-        significant: float | None = typer.Option(None, "--significant-percent",
-                                                 help="Threshold of significant resorption (%)."),
-        enlarged: float | None = typer.Option(None, "--enlarged-percent",
-                                              help="Threshold of enlargement (%, negative)."),
+        v0: str = typer.Argument(
+            ..., metavar="V0", help="Baseline volume in mm3 (or a mask file to measure)."
+        ),
+        v1: str = typer.Argument(
+            ...,
+            metavar="V1",
+            help="Follow-up volume in mm3 (or a mask file); 0 = fragment no longer visible.",
+        ),
+        days: float | None = typer.Option(
+            None, "--days", help="Days between the two MRI studies; adds rates per month."
+        ),
+        label: int | None = typer.Option(
+            None,
+            "--label",
+            help="Label to measure when V0/V1 "
+            "are mask files (required when a mask holds several "
+            "labels).",
+        ),
+        mdc_mm3: float | None = typer.Option(
+            None,
+            "--mdc-mm3",
+            help="Minimal detectable "
+            "change in mm3 (default: from the error model "
+            "of herniation volumes, two readers).",
+        ),
+        same_reader: bool = typer.Option(
+            False,
+            "--same-reader",
+            help="The same reader measured both studies (smaller relative error).",
+        ),
+        partial: float | None = typer.Option(
+            None, "--partial-percent", help="Threshold of partial resorption (%)."
+        ),
+        significant: float | None = typer.Option(
+            None, "--significant-percent", help="Threshold of significant resorption (%)."
+        ),
+        enlarged: float | None = typer.Option(
+            None, "--enlarged-percent", help="Threshold of enlargement (%, negative)."
+        ),
         as_json: bool = JSON_OPT,
     ) -> None:
         """Signed resorption percent (V0 - V1) / V0 x 100, its grade and the MDC flag."""
         from resorb.imaging import ResorptionGrading, compare_volumes
 
         if same_reader and mdc_mm3 is not None:
-            raise InvalidInputError("--same-reader", "given with --mdc-mm3",
-                                    allowed="one of --same-reader or --mdc-mm3")
+            raise InvalidInputError(
+                "--same-reader", "given with --mdc-mm3", allowed="one of --same-reader or --mdc-mm3"
+            )
         vol0, src0 = _volume_arg(v0, "v0_mm3", label)
         vol1, src1 = _volume_arg(v1, "v1_mm3", label)
-        grading = ResorptionGrading(partial_percent=partial, significant_percent=significant,
-                                    enlarged_percent=enlarged)
-        r = compare_volumes(vol0, vol1, days=days, grading=grading, mdc_mm3=mdc_mm3,
-                            readers="same" if same_reader else "two", warn=False)
+        grading = ResorptionGrading(
+            partial_percent=partial, significant_percent=significant, enlarged_percent=enlarged
+        )
+        r = compare_volumes(
+            vol0,
+            vol1,
+            days=days,
+            grading=grading,
+            mdc_mm3=mdc_mm3,
+            readers="same" if same_reader else "two",
+            warn=False,
+        )
         data: dict[str, Any] = {
             "resorption_percent": _round(r.resorption_percent),
             "grade": r.grade.value,

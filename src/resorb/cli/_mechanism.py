@@ -19,11 +19,15 @@ def _check_out_path(path: Path | None, field: str) -> None:
     if path is None:
         return
     if not path.parent.exists():
-        raise InvalidInputError(field, f"directory {str(path.parent)!r} does not exist",
-                                allowed="a path in an existing directory")
+        raise InvalidInputError(
+            field,
+            f"directory {str(path.parent)!r} does not exist",
+            allowed="a path in an existing directory",
+        )
     if path.is_dir():
-        raise InvalidInputError(field, f"{str(path)!r} is a directory",
-                                allowed="a file path in an existing directory")
+        raise InvalidInputError(
+            field, f"{str(path)!r} is a directory", allowed="a file path in an existing directory"
+        )
 
 
 def _therapy_evidence(therapies: list[str]) -> list[dict]:
@@ -34,9 +38,14 @@ def _therapy_evidence(therapies: list[str]) -> list[dict]:
     out = []
     for raw in therapies:
         spec = model.therapies[parse_therapy(raw).id]
-        out.append({"id": spec.id, "evidence": spec.evidence,
-                    "evidence_sources": list(spec.evidence_sources),
-                    "extrapolation": spec.extrapolation})
+        out.append(
+            {
+                "id": spec.id,
+                "evidence": spec.evidence,
+                "evidence_sources": list(spec.evidence_sources),
+                "extrapolation": spec.extrapolation,
+            }
+        )
     return out
 
 
@@ -58,9 +67,11 @@ def _check_days(days: float, field: str) -> None:
     from resorb.mechanism import MAX_DAYS
 
     if not (math.isfinite(days) and 0 < days <= MAX_DAYS):
-        raise InvalidInputError(field, f"{days:g} is not a finite number of days in "
-                                f"(0, {MAX_DAYS:g}]",
-                                allowed=f"0 < days <= {MAX_DAYS:g} (software limit: ten years)")
+        raise InvalidInputError(
+            field,
+            f"{days:g} is not a finite number of days in (0, {MAX_DAYS:g}]",
+            allowed=f"0 < days <= {MAX_DAYS:g} (software limit: ten years)",
+        )
 
 
 def _plot_png(result, path: Path) -> None:
@@ -73,16 +84,18 @@ def _plot_png(result, path: Path) -> None:
 
     obs = result.observables
     t = result.t_days
-    fig, axes = plt.subplots(3, 1, figsize=(8, 8.5), sharex=True,
-                             gridspec_kw={"height_ratios": [2, 1, 1]})
+    fig, axes = plt.subplots(
+        3, 1, figsize=(8, 8.5), sharex=True, gridspec_kw={"height_ratios": [2, 1, 1]}
+    )
     cond = result.condition
     ther = ", ".join(f"{x['id']} (day {x['start_day']:g})" for x in cond["therapies"]) or "none"
     axes[0].plot(t, obs["volume_fraction"], color="C0", lw=2)
     axes[0].set_ylabel("herniated volume V/V0")
     axes[0].set_ylim(0, 1.05)
     axes[0].axhline(0.75, color="grey", ls=":", lw=1)
-    axes[0].text(t[-1], 0.76, ">= 25 % reduction", ha="right", va="bottom", fontsize=8,
-                 color="grey")
+    axes[0].text(
+        t[-1], 0.76, ">= 25 % reduction", ha="right", va="bottom", fontsize=8, color="grey"
+    )
     axes[0].set_title(f"Simulated course: {cond['morphology']}; therapies: {ther}", fontsize=11)
     axes[1].plot(t, obs["rim_enhancement"], color="C3", label="rim-enhancement proxy (0-1)")
     axes[1].plot(t, obs["np_cell_viability"], color="C2", ls="--", label="viable NP cells")
@@ -93,8 +106,14 @@ def _plot_png(result, path: Path) -> None:
     axes[2].set_xlabel("days since onset")
     for ax in axes:
         ax.grid(alpha=0.3)
-    fig.text(0.01, 0.005, "Mechanistic model, population-calibrated; not a prediction for an "
-             "individual. " + DISCLAIMER, fontsize=6.5, wrap=True)
+    fig.text(
+        0.01,
+        0.005,
+        "Mechanistic model, population-calibrated; not a prediction for an "
+        "individual. " + DISCLAIMER,
+        fontsize=6.5,
+        wrap=True,
+    )
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     import io
 
@@ -117,9 +136,14 @@ def _progress_runner(enabled: bool, description: str = "simulating chunks"):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    progress = Progress("[progress.description]{task.description}", BarColumn(),
-                        MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=Console(stderr=True), transient=False)
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=False,
+    )
     task = {}
 
     def callback(done: int, total: int) -> None:
@@ -133,31 +157,45 @@ def _progress_runner(enabled: bool, description: str = "simulating chunks"):
 def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate_cmd(
-        morphology: str = typer.Option(..., "--morphology", "-m",
-                                       help="bulge, protrusion, extrusion or sequestration."),
-        therapy: list[str] = typer.Option([], "--therapy", "-t",
-                                          help="Therapy id, optionally ID@DAY (start day); "
-                                               "repeat for several."),
+        morphology: str = typer.Option(
+            ..., "--morphology", "-m", help="bulge, protrusion, extrusion or sequestration."
+        ),
+        therapy: list[str] = typer.Option(
+            [],
+            "--therapy",
+            "-t",
+            help="Therapy id, optionally ID@DAY (start day); repeat for several.",
+        ),
         days: float = typer.Option(730.0, "--days", help="Horizon in days (> 0)."),
-        module: list[str] = typer.Option([], "--module",
-                                         help="Switch on a hypothesis module (ferroptosis, "
-                                              "oxidative_stress, autophagy)."),
-        variant: str = typer.Option("reduced", "--variant",
-                                    help="reduced (quasi-steady mediators) or full."),
-        method: str = typer.Option("batch", "--method",
-                                   help="batch (compiled Dormand-Prince, the default) or "
-                                        "reference (SciPy LSODA; slower, same numbers "
-                                        "within 1e-6)."),
-        cohort: int | None = typer.Option(None, "--cohort",
-                                          help="Simulate a virtual cohort of N patients."),
+        module: list[str] = typer.Option(
+            [],
+            "--module",
+            help="Switch on a hypothesis module (ferroptosis, oxidative_stress, autophagy).",
+        ),
+        variant: str = typer.Option(
+            "reduced", "--variant", help="reduced (quasi-steady mediators) or full."
+        ),
+        method: str = typer.Option(
+            "batch",
+            "--method",
+            help="batch (compiled Dormand-Prince, the default) or "
+            "reference (SciPy LSODA; slower, same numbers "
+            "within 1e-6).",
+        ),
+        cohort: int | None = typer.Option(
+            None, "--cohort", help="Simulate a virtual cohort of N patients."
+        ),
         seed: int = typer.Option(0, "--seed", help="Seed of the virtual cohort."),
-        scheduler: str | None = typer.Option(None, "--scheduler",
-                                             help="Dask scheduler address for the cohort."),
+        scheduler: str | None = typer.Option(
+            None, "--scheduler", help="Dask scheduler address for the cohort."
+        ),
         csv: Path | None = typer.Option(None, "--csv", help="Write the daily trajectory."),
         png: Path | None = typer.Option(None, "--png", help="Plot the trajectory to PNG."),
-        parquet: Path | None = typer.Option(None, "--parquet",
-                                            help="Write the trajectory (or the cohort's "
-                                                 "per-patient volumes) with provenance."),
+        parquet: Path | None = typer.Option(
+            None,
+            "--parquet",
+            help="Write the trajectory (or the cohort's per-patient volumes) with provenance.",
+        ),
         as_json: bool = JSON_OPT,
     ) -> None:
         """Simulate the mechanistic model: one typical patient, or a virtual cohort."""
@@ -172,25 +210,38 @@ def register(app: typer.Typer) -> None:
             _check_out_path(p, field)
         if cohort is not None:
             if cohort < 1:
-                raise InvalidInputError("cohort", f"{cohort} is not a cohort size",
-                                        allowed="an integer >= 1")
+                raise InvalidInputError(
+                    "cohort", f"{cohort} is not a cohort size", allowed="an integer >= 1"
+                )
             if seed < 0:
                 raise InvalidInputError("seed", f"{seed} is not a seed", allowed="an integer >= 0")
             if module or csv or png or variant != "reduced" or method != "batch":
-                raise InvalidInputError("cohort", "--module, --variant, --method, --csv and "
-                                        "--png apply to single simulations only")
+                raise InvalidInputError(
+                    "cohort",
+                    "--module, --variant, --method, --csv and "
+                    "--png apply to single simulations only",
+                )
             from resorb.mechanism import condition_overrides, load_model, parse_therapy
             from resorb.mechanism._cohort import DEFAULT_T_DAYS
 
             # validate everything before the progress bar starts (one stderr line on error)
-            condition_overrides(load_model(), morphology=morphology,
-                                therapies=[parse_therapy(x) for x in therapy])
-            t_days = sorted({float(d) for d in DEFAULT_T_DAYS if d <= days}
-                            | {float(math.floor(days))})
+            condition_overrides(
+                load_model(), morphology=morphology, therapies=[parse_therapy(x) for x in therapy]
+            )
+            t_days = sorted(
+                {float(d) for d in DEFAULT_T_DAYS if d <= days} | {float(math.floor(days))}
+            )
             callback, ctx = _progress_runner(not as_json)
             with ctx:
-                res = simulate_cohort(morphology, cohort, seed=seed, therapies=therapy,
-                                      t_days=t_days, scheduler=scheduler, progress=callback)
+                res = simulate_cohort(
+                    morphology,
+                    cohort,
+                    seed=seed,
+                    therapies=therapy,
+                    t_days=t_days,
+                    scheduler=scheduler,
+                    progress=callback,
+                )
             if parquet is not None:
                 res.to_parquet(parquet)
             out = res.summary()
@@ -199,10 +250,21 @@ def register(app: typer.Typer) -> None:
             if as_json:
                 emit(out, as_json=True)
                 return
-            print_table({k: out[k] for k in ("morphology", "n", "seed", "therapies",
-                                              "fraction_regressed_12mo",
-                                              "fraction_grown_12mo", "definition")},
-                        title="Virtual cohort")
+            print_table(
+                {
+                    k: out[k]
+                    for k in (
+                        "morphology",
+                        "n",
+                        "seed",
+                        "therapies",
+                        "fraction_regressed_12mo",
+                        "fraction_grown_12mo",
+                        "definition",
+                    )
+                },
+                title="Virtual cohort",
+            )
             from rich.console import Console
             from rich.table import Table
 
@@ -211,17 +273,23 @@ def register(app: typer.Typer) -> None:
             for q in out["volume_fraction_quantiles"]:
                 table.add_column(q)
             for j, d in enumerate(out["t_days"]):
-                table.add_row(f"{d:g}", *(f"{v[j]:.3f}" for v in
-                                          out["volume_fraction_quantiles"].values()))
+                table.add_row(
+                    f"{d:g}", *(f"{v[j]:.3f}" for v in out["volume_fraction_quantiles"].values())
+                )
             Console().print(table)
             _print_therapy_evidence(out["therapy_evidence"])
             return
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", HypothesisModuleWarning)
-            result = simulate(morphology, therapies=therapy, days=days, modules=module,
-                              variant=variant, method=method)
-        notes = [str(w.message) for w in caught if issubclass(w.category,
-                                                               HypothesisModuleWarning)]
+            result = simulate(
+                morphology,
+                therapies=therapy,
+                days=days,
+                modules=module,
+                variant=variant,
+                method=method,
+            )
+        notes = [str(w.message) for w in caught if issubclass(w.category, HypothesisModuleWarning)]
         for note in notes:
             sys.stderr.write(f"resorb: warning: {note}\n")
         frame = result.to_frame()
@@ -250,14 +318,17 @@ def register(app: typer.Typer) -> None:
         if as_json:
             emit(data, as_json=True)
             return
-        rows = {"morphology": data["morphology"],
-                "therapies": ", ".join(t["id"] for t in data["therapies"]) or "none"}
+        rows = {
+            "morphology": data["morphology"],
+            "therapies": ", ".join(t["id"] for t in data["therapies"]) or "none",
+        }
         rows.update({f"V/V0 day {k[4:]}": round(v, 4) for k, v in key.items()})
         print_table(rows, title="Simulated herniated volume (typical patient)")
         _print_therapy_evidence(data["therapy_evidence"])
 
-    model_app = typer.Typer(help="The mechanistic model: SBML export, calibration, "
-                                 "sensitivity.", no_args_is_help=True)
+    model_app = typer.Typer(
+        help="The mechanistic model: SBML export, calibration, sensitivity.", no_args_is_help=True
+    )
     app.add_typer(model_app, name="model")
 
     @model_app.command("sbml")
@@ -266,8 +337,9 @@ def register(app: typer.Typer) -> None:
         morphology: str = typer.Option(..., "--morphology", "-m"),
         therapy: list[str] = typer.Option([], "--therapy", "-t", help="ID or ID@DAY."),
         variant: str = typer.Option("reduced", "--variant", help="reduced or full."),
-        module: list[str] = typer.Option([], "--module",
-                                         help="Switch on a hypothesis module in the export."),
+        module: list[str] = typer.Option(
+            [], "--module", help="Switch on a hypothesis module in the export."
+        ),
         as_json: bool = JSON_OPT,
     ) -> None:
         """Write SBML Level 3 Version 2 of the model (observable volume_fraction = V/V0)."""
@@ -279,25 +351,36 @@ def register(app: typer.Typer) -> None:
         _check_out_path(out, "OUT")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", HypothesisModuleWarning)
-            path = write_sbml(out, morphology, therapies=therapy, variant=variant,
-                              modules=module)
+            path = write_sbml(out, morphology, therapies=therapy, variant=variant, modules=module)
         for w in caught:
             if issubclass(w.category, HypothesisModuleWarning):
                 sys.stderr.write(f"resorb: warning: {w.message}\n")
-        emit({"path": str(path), "level": 3, "version": 2, "variant": variant,
-              "modules": sorted(module), "observable": "volume_fraction"}, as_json=as_json)
+        emit(
+            {
+                "path": str(path),
+                "level": 3,
+                "version": 2,
+                "variant": variant,
+                "modules": sorted(module),
+                "observable": "volume_fraction",
+            },
+            as_json=as_json,
+        )
 
     @model_app.command("calibrate")
     def calibrate_cmd(
-        fit: bool = typer.Option(False, "--fit", help="Fit the preregistered parameters "
-                                 "to the fitted targets first (posterior by importance "
-                                 "sampling)."),
+        fit: bool = typer.Option(
+            False,
+            "--fit",
+            help="Fit the preregistered parameters "
+            "to the fitted targets first (posterior by importance "
+            "sampling).",
+        ),
         seed: int = typer.Option(0, "--seed", help="Seed of the fit's prior sample."),
-        draws: int = typer.Option(256, "--draws", help="Prior draws of the fit "
-                                  "(power of 2 >= 8)."),
-        out: Path | None = typer.Option(None, "--out",
-                                        help="With --fit: write the posterior and the "
-                                             "posterior medians (YAML)."),
+        draws: int = typer.Option(256, "--draws", help="Prior draws of the fit (power of 2 >= 8)."),
+        out: Path | None = typer.Option(
+            None, "--out", help="With --fit: write the posterior and the posterior medians (YAML)."
+        ),
         as_json: bool = JSON_OPT,
     ) -> None:
         """Print every calibration target with its preregistered role, the model's
@@ -307,8 +390,9 @@ def register(app: typer.Typer) -> None:
         if seed < 0:
             raise InvalidInputError("seed", f"{seed} is not a seed", allowed="an integer >= 0")
         if draws < 8 or draws & (draws - 1):
-            raise InvalidInputError("draws", f"{draws} is not a number of prior draws",
-                                    allowed="a power of 2 >= 8")
+            raise InvalidInputError(
+                "draws", f"{draws} is not a number of prior draws", allowed="a power of 2 >= 8"
+            )
         _check_out_path(out, "out")
         if out is not None and not fit:
             raise InvalidInputError("out", "only meaningful with --fit")
@@ -323,23 +407,39 @@ def register(app: typer.Typer) -> None:
                 fitted.to_yaml(out)
         else:
             results = evaluate_targets()
-        rows = [{"id": r.id, "description": r.description, "role": r.role,
-                 "value": r.value, "expected": r.expected, "relation": r.relation,
-                 "tolerance": r.tolerance, "sd": r.sd, "passed": r.passed,
-                 "required": r.required, "fitted": r.fitted, "confidence": r.confidence,
-                 "source": r.source, "evidence": r.evidence, "note": r.note}
-                for r in results]
-        data = {"preregistration": prereg,
-                "targets": rows,
-                "passed": sum(r.passed for r in results),
-                "by_role": {role: [r.id for r in results if r.role == role]
-                            for role in ("fitted", "held_out", "check")},
-                "failed_required": [r.id for r in results if r.required and not r.passed],
-                "failed_not_required": [r.id for r in results
-                                        if not r.required and not r.passed],
-                "failed_held_out": [r.id for r in results
-                                    if r.role == "held_out" and not r.passed],
-                "fitted": [r.id for r in results if r.fitted]}
+        rows = [
+            {
+                "id": r.id,
+                "description": r.description,
+                "role": r.role,
+                "value": r.value,
+                "expected": r.expected,
+                "relation": r.relation,
+                "tolerance": r.tolerance,
+                "sd": r.sd,
+                "passed": r.passed,
+                "required": r.required,
+                "fitted": r.fitted,
+                "confidence": r.confidence,
+                "source": r.source,
+                "evidence": r.evidence,
+                "note": r.note,
+            }
+            for r in results
+        ]
+        data = {
+            "preregistration": prereg,
+            "targets": rows,
+            "passed": sum(r.passed for r in results),
+            "by_role": {
+                role: [r.id for r in results if r.role == role]
+                for role in ("fitted", "held_out", "check")
+            },
+            "failed_required": [r.id for r in results if r.required and not r.passed],
+            "failed_not_required": [r.id for r in results if not r.required and not r.passed],
+            "failed_held_out": [r.id for r in results if r.role == "held_out" and not r.passed],
+            "fitted": [r.id for r in results if r.fitted],
+        }
         if fitted is not None:
             data["fit"] = fitted.summary()
             data["fit"]["written_to"] = None if out is None else str(out)
@@ -350,14 +450,16 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         console = Console()
-        console.print(f"Roles declared before any fit ({prereg['declared']}, model version "
-                      f"{prereg['model_version']}): fitted targets enter the fit; held-out "
-                      "targets and checks never do.")
-        for role, title in (("fitted", "Fitted targets (in the likelihood; not "
-                                       "independent checks)"),
-                            ("held_out", "Held-out targets (never used to choose "
-                                         "parameters)"),
-                            ("check", "Structural and directional checks")):
+        console.print(
+            f"Roles declared before any fit ({prereg['declared']}, model version "
+            f"{prereg['model_version']}): fitted targets enter the fit; held-out "
+            "targets and checks never do."
+        )
+        for role, title in (
+            ("fitted", "Fitted targets (in the likelihood; not independent checks)"),
+            ("held_out", "Held-out targets (never used to choose parameters)"),
+            ("check", "Structural and directional checks"),
+        ):
             table = Table(title=title)
             table.add_column("target", no_wrap=True)
             for col in ("model", "expected", "result", "required", "confidence", "source"):
@@ -365,30 +467,50 @@ def register(app: typer.Typer) -> None:
             for r in results:
                 if r.role != role:
                     continue
-                exp = (f"{r.relation} {r.expected}" if r.relation != "abs"
-                       else f"{r.expected} ± {r.tolerance}")
+                exp = (
+                    f"{r.relation} {r.expected}"
+                    if r.relation != "abs"
+                    else f"{r.expected} ± {r.tolerance}"
+                )
                 verdict = "pass" if r.passed else ("FAIL" if r.required else "fail (declared)")
                 if r.source.get("pmid"):
                     src = f"PMID {r.source['pmid']}"
                 else:
                     src = r.source.get("doi") or r.source.get("citation", "")
-                table.add_row(r.id, f"{r.value:.4g}", exp, verdict,
-                              "yes" if r.required else "no", r.confidence, str(src)[:40])
+                table.add_row(
+                    r.id,
+                    f"{r.value:.4g}",
+                    exp,
+                    verdict,
+                    "yes" if r.required else "no",
+                    r.confidence,
+                    str(src)[:40],
+                )
             console.print(table)
         if fitted is not None:
-            table = Table(title=f"Posterior ({fitted.draws.shape[0]} prior draws, effective "
-                                f"sample size {fitted.ess:.1f})")
+            table = Table(
+                title=f"Posterior ({fitted.draws.shape[0]} prior draws, effective "
+                f"sample size {fitted.ess:.1f})"
+            )
             for col in ("parameter", "2.5 %", "median", "97.5 %", "prior range"):
                 table.add_column(col)
             for name, q in fitted.posterior.items():
-                table.add_row(name, f"{q['q025']:.4g}", f"{q['median']:.4g}",
-                              f"{q['q975']:.4g}", f"{q['prior_low']:g} - {q['prior_high']:g}")
+                table.add_row(
+                    name,
+                    f"{q['q025']:.4g}",
+                    f"{q['median']:.4g}",
+                    f"{q['q975']:.4g}",
+                    f"{q['prior_low']:g} - {q['prior_high']:g}",
+                )
             console.print(table)
 
     @model_app.command("sensitivity")
     def sensitivity_cmd(
-        n: int = typer.Option(1024, "--n", help="Base sample size (power of 2 >= 8); "
-                              "(parameters + 2) x n simulations."),
+        n: int = typer.Option(
+            1024,
+            "--n",
+            help="Base sample size (power of 2 >= 8); (parameters + 2) x n simulations.",
+        ),
         seed: int = typer.Option(0, "--seed"),
         morphology: str = typer.Option("extrusion", "--morphology", "-m"),
         day: float = typer.Option(365.0, "--day", help="Output day of V/V0."),
@@ -425,16 +547,24 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=f"Sobol indices: {data['output']} "
-                            f"({data['n_evaluations']} simulations)")
+        table = Table(
+            title=f"Sobol indices: {data['output']} ({data['n_evaluations']} simulations)"
+        )
         for col in ("parameter", "S1", "±", "ST", "±"):
             table.add_column(col)
         for row in data["parameters"][:top]:
-            table.add_row(row["name"], f"{row['S1']:.3f}", f"{row['S1_conf']:.3f}",
-                          f"{row['ST']:.3f}", f"{row['ST_conf']:.3f}")
+            table.add_row(
+                row["name"],
+                f"{row['S1']:.3f}",
+                f"{row['S1_conf']:.3f}",
+                f"{row['ST']:.3f}",
+                f"{row['ST_conf']:.3f}",
+            )
         Console().print(table)
         conv = data["convergence"]
         change = conv["max_abs_change_ST_half_to_full"]
-        Console().print(f"Convergence: widest 95 % interval {conv['max_ST_conf']:.3f} (ST) "
-                        f"against a largest index of {conv['max_index']:.3f}; largest change "
-                        f"of ST from half to the full sample {change:.3f}.")
+        Console().print(
+            f"Convergence: widest 95 % interval {conv['max_ST_conf']:.3f} (ST) "
+            f"against a largest index of {conv['max_index']:.3f}; largest change "
+            f"of ST from half to the full sample {change:.3f}."
+        )

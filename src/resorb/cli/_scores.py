@@ -16,19 +16,24 @@ def _parse_odi_answer(text: str, index: int) -> int | None:
     try:
         return int(text)
     except ValueError:
-        raise InvalidScoreError(f"answer {index}", f"{text!r} is not a section score",
-                                allowed="0-5, or x for a skipped section") from None
+        raise InvalidScoreError(
+            f"answer {index}",
+            f"{text!r} is not a section score",
+            allowed="0-5, or x for a skipped section",
+        ) from None
 
 
 def register(app: typer.Typer) -> None:
-    score = typer.Typer(help="Outcome scores: ODI, JOA, NRS/VAS, RMDQ and MCID.",
-                        no_args_is_help=True)
+    score = typer.Typer(
+        help="Outcome scores: ODI, JOA, NRS/VAS, RMDQ and MCID.", no_args_is_help=True
+    )
     app.add_typer(score, name="score")
 
     @score.command("odi")
     def odi(
-        answers: list[str] = typer.Argument(..., help="Ten section scores 0-5 in order; "
-                                            "x for a skipped section."),
+        answers: list[str] = typer.Argument(
+            ..., help="Ten section scores 0-5 in order; x for a skipped section."
+        ),
         as_json: bool = JSON_OPT,
     ) -> None:
         """Oswestry Disability Index (Fairbank & Pynsent 2000)."""
@@ -36,8 +41,14 @@ def register(app: typer.Typer) -> None:
 
         parsed = [_parse_odi_answer(a, i) for i, a in enumerate(answers, start=1)]
         result = odi_percent(parsed)
-        emit({"odi_percent": round(result.odi_percent, 2), "answered": result.answered,
-              "band": result.band}, as_json=as_json)
+        emit(
+            {
+                "odi_percent": round(result.odi_percent, 2),
+                "answered": result.answered,
+                "band": result.band,
+            },
+            as_json=as_json,
+        )
 
     @score.command("joa-recovery")
     def joa_recovery(
@@ -53,17 +64,26 @@ def register(app: typer.Typer) -> None:
         )
 
         rate = joa_recovery_rate_percent(pre, post)
-        table = ", ".join(f"{'>=' if inclusive else '>'}{threshold:g} {name}"
-                          for threshold, inclusive, name in JOA_RECOVERY_GRADES_CHINESE)
-        emit({"recovery_rate_percent": round(rate, 2), "grade": joa_recovery_grade(rate),
-              "grading": f"Chinese JOA forms (evidence record "
-                         f"joa_recovery_grades_chinese_percent): {table}, "
-                         "otherwise ineffective"}, as_json=as_json)
+        table = ", ".join(
+            f"{'>=' if inclusive else '>'}{threshold:g} {name}"
+            for threshold, inclusive, name in JOA_RECOVERY_GRADES_CHINESE
+        )
+        emit(
+            {
+                "recovery_rate_percent": round(rate, 2),
+                "grade": joa_recovery_grade(rate),
+                "grading": f"Chinese JOA forms (evidence record "
+                f"joa_recovery_grades_chinese_percent): {table}, "
+                "otherwise ineffective",
+            },
+            as_json=as_json,
+        )
 
     @score.command("joa")
     def joa(
-        items: list[str] = typer.Argument(..., help="Items as name=value, e.g. low_back_pain=2 "
-                                          "leg_pain=1 ... bladder=0"),
+        items: list[str] = typer.Argument(
+            ..., help="Items as name=value, e.g. low_back_pain=2 leg_pain=1 ... bladder=0"
+        ),
         as_json: bool = JSON_OPT,
     ) -> None:
         """JOA low-back score (29 points) from its items."""
@@ -77,11 +97,22 @@ def register(app: typer.Typer) -> None:
             try:
                 mapping[name.strip()] = int(value)
             except ValueError:
-                raise InvalidScoreError(f"joa_items.{name}", f"{value!r} is not an integer",
-                                        allowed="an integer item score") from None
+                raise InvalidScoreError(
+                    f"joa_items.{name}",
+                    f"{value!r} is not an integer",
+                    allowed="an integer item score",
+                ) from None
         j = JoaItems.from_mapping(mapping)
-        emit({"joa_total": j.total, "subjective": j.subjective, "clinical_signs": j.clinical_signs,
-              "adl": j.adl, "bladder": j.bladder}, as_json=as_json)
+        emit(
+            {
+                "joa_total": j.total,
+                "subjective": j.subjective,
+                "clinical_signs": j.clinical_signs,
+                "adl": j.adl,
+                "bladder": j.bladder,
+            },
+            as_json=as_json,
+        )
 
     @score.command("rmdq")
     def rmdq(
@@ -112,9 +143,16 @@ def register(app: typer.Typer) -> None:
 
         r = mcid_improvement(scale, baseline, followup)
         citations = evidence_value(MCID[scale].evidence_id).citations
-        emit({"scale": r.scale, "improvement": r.improvement,
-              "improvement_percent": r.improvement_percent,
-              "mcid_absolute": r.mcid_absolute, "mcid_relative_percent": r.mcid_relative_percent,
-              "reached": r.reached, "source": dict(citations[0]) if citations else {},
-              "evidence_id": MCID[scale].evidence_id},
-             as_json=as_json)
+        emit(
+            {
+                "scale": r.scale,
+                "improvement": r.improvement,
+                "improvement_percent": r.improvement_percent,
+                "mcid_absolute": r.mcid_absolute,
+                "mcid_relative_percent": r.mcid_relative_percent,
+                "reached": r.reached,
+                "source": dict(citations[0]) if citations else {},
+                "evidence_id": MCID[scale].evidence_id,
+            },
+            as_json=as_json,
+        )

@@ -21,8 +21,12 @@ def _render_list(data: Any) -> None:
     for col in ("name", "status", "symptoms", "resorption", "guideline"):
         table.add_column(col, overflow="fold")
     for t in data["therapies"]:
-        table.add_row(*(escape(str(t[k])) for k in ("id", "name", "status", "symptoms",
-                                                     "resorption", "guideline")))
+        table.add_row(
+            *(
+                escape(str(t[k]))
+                for k in ("id", "name", "status", "symptoms", "resorption", "guideline")
+            )
+        )
     Console().print(table)
 
 
@@ -37,8 +41,12 @@ def _render_therapy(data: Any) -> None:
         con.print(f"\n[bold]Evidence on {part}[/bold]")
         for f in data[part]:
             cites = ", ".join("/".join(f"{k} {v}" for k, v in c.items()) for c in f["citations"])
-            con.print(escape(f"- [{f['direction']}; {f['certainty']}] {f['finding']}"
-                             + (f" ({cites})" if cites else "")))
+            con.print(
+                escape(
+                    f"- [{f['direction']}; {f['certainty']}] {f['finding']}"
+                    + (f" ({cites})" if cites else "")
+                )
+            )
     if data["guideline"]:
         con.print("\n[bold]Guidelines[/bold]")
         for g in data["guideline"]:
@@ -48,8 +56,11 @@ def _render_therapy(data: Any) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    therapy = typer.Typer(help="Therapy catalogue: evidence on symptoms and on resorption, "
-                               "guideline stance, mechanism targets.", no_args_is_help=True)
+    therapy = typer.Typer(
+        help="Therapy catalogue: evidence on symptoms and on resorption, "
+        "guideline stance, mechanism targets.",
+        no_args_is_help=True,
+    )
     app.add_typer(therapy, name="therapy")
 
     @therapy.command("list")
@@ -59,12 +70,17 @@ def register(app: typer.Typer) -> None:
 
         rows = []
         for t in therapy_catalogue().values():
-            rows.append({
-                "id": t.id, "name": t.name, "category": t.category, "status": t.status,
-                "symptoms": ", ".join(sorted({f.direction for f in t.symptoms})),
-                "resorption": t.resorption_evidence_summary,
-                "guideline": "; ".join(f"{g.body}: {g.stance}" for g in t.guideline),
-            })
+            rows.append(
+                {
+                    "id": t.id,
+                    "name": t.name,
+                    "category": t.category,
+                    "status": t.status,
+                    "symptoms": ", ".join(sorted({f.direction for f in t.symptoms})),
+                    "resorption": t.resorption_evidence_summary,
+                    "guideline": "; ".join(f"{g.body}: {g.stance}" for g in t.guideline),
+                }
+            )
         emit({"count": len(rows), "therapies": rows}, as_json=as_json, render=_render_list)
 
     @therapy.command("show")

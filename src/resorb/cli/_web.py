@@ -34,9 +34,11 @@ def uvicorn_proxy_options(trusted_proxies: list[str]) -> dict[str, object]:
         try:
             ipaddress.ip_network(item, strict=False)
         except ValueError:
-            raise InvalidInputError("trusted-proxy", f"{item!r} is not an IP address or "
-                                    "network", allowed="e.g. 10.0.0.5 or 10.0.0.0/24; "
-                                    "never '*'") from None
+            raise InvalidInputError(
+                "trusted-proxy",
+                f"{item!r} is not an IP address or network",
+                allowed="e.g. 10.0.0.5 or 10.0.0.0/24; never '*'",
+            ) from None
     return {"proxy_headers": True, "forwarded_allow_ips": ",".join(trusted_proxies)}
 
 
@@ -52,9 +54,11 @@ def check_port_free(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError as exc:
-            raise InvalidInputError("port", f"cannot listen on {host}:{port} ({exc.strerror})",
-                                    allowed="a free port (--port) on a local address "
-                                            "(--host)") from None
+            raise InvalidInputError(
+                "port",
+                f"cannot listen on {host}:{port} ({exc.strerror})",
+                allowed="a free port (--port) on a local address (--host)",
+            ) from None
 
 
 def prepare_demo(registry, *, echo=typer.echo) -> str:
@@ -78,8 +82,10 @@ def prepare_demo(registry, *, echo=typer.echo) -> str:
         from resorb.registry._demo import seed_demo
 
         counts = seed_demo(registry)
-        echo(f"Seeded the synthetic demo registry: {counts['patients']} fictional patients "
-             f"(no patient data).")
+        echo(
+            f"Seeded the synthetic demo registry: {counts['patients']} fictional patients "
+            f"(no patient data)."
+        )
     password = secrets.token_urlsafe(12)
     if registry.get_user(DEMO_USER) is None:
         registry.add_user(DEMO_USER, password, role="admin", actor=DEMO_USER)
@@ -95,17 +101,25 @@ def register(app: typer.Typer) -> None:
     def serve(
         db: str = typer.Option("sqlite:///./resorb.db", "--db", help=_DB_HELP),
         port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
-        host: str = typer.Option("127.0.0.1", "--host",
-                                 help="Address to listen on (default loopback only; put a "
-                                      "TLS-terminating reverse proxy in front of any other)."),
+        host: str = typer.Option(
+            "127.0.0.1",
+            "--host",
+            help="Address to listen on (default loopback only; put a "
+            "TLS-terminating reverse proxy in front of any other).",
+        ),
         trusted_proxy: list[str] = typer.Option(
-            [], "--trusted-proxy",
+            [],
+            "--trusted-proxy",
             help="Address of a reverse proxy whose X-Forwarded-For/-Proto headers are "
-                 "believed (repeatable; default none: the peer address is used)."),
-        demo: bool = typer.Option(False, "--demo",
-                                  help="Seed a synthetic demo registry if the database "
-                                       "is empty and print a fresh login of the demo "
-                                       "admin user (synthetic data only)."),
+            "believed (repeatable; default none: the peer address is used).",
+        ),
+        demo: bool = typer.Option(
+            False,
+            "--demo",
+            help="Seed a synthetic demo registry if the database "
+            "is empty and print a fresh login of the demo "
+            "admin user (synthetic data only).",
+        ),
     ) -> None:
         """Run the web app (migrates the registry schema first)."""
         from resorb.errors import require_extra
@@ -123,13 +137,19 @@ def register(app: typer.Typer) -> None:
         url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown}:{port}/"
         typer.echo(f"resorb web app: {url}  (registry {registry.url}; Ctrl+C to stop)")
         if password:
-            typer.echo(f"Demo login: user {DEMO_USER!r}, password {password!r} "
-                       "(role admin; new on every --demo start; stored only as a hash)")
+            typer.echo(
+                f"Demo login: user {DEMO_USER!r}, password {password!r} "
+                "(role admin; new on every --demo start; stored only as a hash)"
+            )
         if not _is_loopback(host):
-            typer.echo("warning: listening beyond loopback without TLS; serve it behind a "
-                       "reverse proxy that terminates HTTPS.", err=True)
+            typer.echo(
+                "warning: listening beyond loopback without TLS; serve it behind a "
+                "reverse proxy that terminates HTTPS.",
+                err=True,
+            )
         try:
-            uvicorn.run(application, host=host, port=port, log_level="info",
-                        server_header=False, **proxy)
+            uvicorn.run(
+                application, host=host, port=port, log_level="info", server_header=False, **proxy
+            )
         finally:
             registry.close()

@@ -43,13 +43,18 @@ def _nonlinear(c: PredictorCoding, cols: tuple[int, ...], by: dict) -> tuple[int
     if c.kind == "interaction":
         a, b = (by[n] for n in c.components)
         wb = len(b.columns)
-        return tuple(cols[i * wb + j] for i in range(len(a.columns)) for j in range(wb)
-                     if (a.kind == "rcs" and i > 0) or (b.kind == "rcs" and j > 0))
+        return tuple(
+            cols[i * wb + j]
+            for i in range(len(a.columns))
+            for j in range(wb)
+            if (a.kind == "rcs" and i > 0) or (b.kind == "rcs" and j > 0)
+        )
     return ()
 
 
-def wald_anova(coef: np.ndarray, cov: np.ndarray,
-               codings: Sequence[PredictorCoding]) -> pd.DataFrame:
+def wald_anova(
+    coef: np.ndarray, cov: np.ndarray, codings: Sequence[PredictorCoding]
+) -> pd.DataFrame:
     """rms's ``anova`` table for coefficients without the intercept.
 
     Parameters
@@ -84,11 +89,13 @@ def wald_anova(coef: np.ndarray, cov: np.ndarray,
         if nl:
             n_nonlin += 1
             nonlin_all.update(nl + nl_high)
-            rows.append((" Nonlinear" + (" (Factor+Higher Order Factors)" if mine else ""),
-                         nl + nl_high))
+            rows.append(
+                (" Nonlinear" + (" (Factor+Higher Order Factors)" if mine else ""), nl + nl_high)
+            )
     for i in inter:
-        rows.append((f"{i.components[0]} * {i.components[1]}  (Factor+Higher Order Factors)",
-                     pos[i.name]))
+        rows.append(
+            (f"{i.components[0]} * {i.components[1]}  (Factor+Higher Order Factors)", pos[i.name])
+        )
         nl = _nonlinear(i, pos[i.name], by)
         if nl:
             rows.append((" Nonlinear", nl))

@@ -47,8 +47,10 @@ COLUMN_ENUMS: dict[str, type[Enum]] = {"sex": Sex, **FINDING_ENUMS}
 
 _SPEC_RE = re.compile(r"^(?P<name>[A-Za-z_][A-Za-z0-9_.]*)(?::(?P<opt>.+))?$")
 _NAME = r"[A-Za-z_][A-Za-z0-9_.]*"
-_INTERACTION_RE = re.compile(rf"^(?P<aopt>(?P<a>{_NAME})(?::[^*]+)?)\s*\*\s*"
-                             rf"(?P<bopt>(?P<b>{_NAME})(?::[^*]+)?)$")
+_INTERACTION_RE = re.compile(
+    rf"^(?P<aopt>(?P<a>{_NAME})(?::[^*]+)?)\s*\*\s*"
+    rf"(?P<bopt>(?P<b>{_NAME})(?::[^*]+)?)$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +64,9 @@ class PredictorSpec:
     components: tuple[str, ...] = ()  # an interaction "a*b": the two predictors
 
 
-def parse_predictor_specs(predictors: Sequence[str] | str, *,
-                          splines: Sequence[str] = ()) -> tuple[PredictorSpec, ...]:
+def parse_predictor_specs(
+    predictors: Sequence[str] | str, *, splines: Sequence[str] = ()
+) -> tuple[PredictorSpec, ...]:
     """Parse ``"age_years:rcs4,morphology:ref=protrusion"`` into specs.
 
     ``splines`` lists extra ``NAME`` or ``NAME:K`` items that request a
@@ -75,50 +78,61 @@ def parse_predictor_specs(predictors: Sequence[str] | str, *,
     if isinstance(predictors, str):
         predictors = [p for p in (s.strip() for s in predictors.split(",")) if p]
     if not predictors:
-        raise InvalidInputError("predictors", "no predictor given",
-                                allowed="a comma-separated list of column names")
+        raise InvalidInputError(
+            "predictors", "no predictor given", allowed="a comma-separated list of column names"
+        )
     specs: dict[str, PredictorSpec] = {}
     pairs: list[tuple[str, str]] = []
     items: list[str] = []
     for item in predictors:
-        if (im := _INTERACTION_RE.match(item.strip())):
+        if im := _INTERACTION_RE.match(item.strip()):
             a, b = im["a"], im["b"]
             for side in (im["aopt"], im["bopt"]):
                 if ":" in side:  # "age:rcs3*albumin": the option belongs to the main effect
                     items.append(side)
             if a == b or (a, b) in pairs or (b, a) in pairs:
-                raise InvalidInputError("predictors", f"interaction {item!r} repeated or of "
-                                        "a predictor with itself", allowed="a*b, a != b")
+                raise InvalidInputError(
+                    "predictors",
+                    f"interaction {item!r} repeated or of a predictor with itself",
+                    allowed="a*b, a != b",
+                )
             pairs.append((a, b))
         else:
             items.append(item)
     for item in items:
         m = _SPEC_RE.match(item.strip())
         if not m:
-            raise InvalidInputError("predictors", f"cannot read {item!r}",
-                                    allowed="NAME, NAME:rcs[3-7], NAME:cat, NAME:ref=LEVEL, "
-                                            "NAME*NAME")
+            raise InvalidInputError(
+                "predictors",
+                f"cannot read {item!r}",
+                allowed="NAME, NAME:rcs[3-7], NAME:cat, NAME:ref=LEVEL, NAME*NAME",
+            )
         name, opt = m["name"], m["opt"]
         spec = PredictorSpec(name)
         if opt:
-            if (sm := re.fullmatch(r"rcs([3-7])?", opt)):
+            if sm := re.fullmatch(r"rcs([3-7])?", opt):
                 spec = PredictorSpec(name, spline_knots=int(sm[1] or 4))
             elif opt == "cat":
                 spec = PredictorSpec(name, categorical=True)
             elif opt.startswith("ref="):
                 spec = PredictorSpec(name, categorical=True, reference=opt[4:])
             else:
-                raise InvalidInputError(f"predictors.{name}", f"unknown option {opt!r}",
-                                        allowed="rcs, rcs3-rcs7, cat, ref=LEVEL")
+                raise InvalidInputError(
+                    f"predictors.{name}",
+                    f"unknown option {opt!r}",
+                    allowed="rcs, rcs3-rcs7, cat, ref=LEVEL",
+                )
         if name in specs:
-            raise InvalidInputError(f"predictors.{name}", "listed twice",
-                                    allowed="each predictor once")
+            raise InvalidInputError(
+                f"predictors.{name}", "listed twice", allowed="each predictor once"
+            )
         specs[name] = spec
     for item in splines:
         name, _, k = item.strip().partition(":")
         if name not in specs:
-            raise InvalidInputError("spline", f"{name!r} is not among the predictors",
-                                    allowed=", ".join(specs))
+            raise InvalidInputError(
+                "spline", f"{name!r} is not among the predictors", allowed=", ".join(specs)
+            )
         if k and k not in {"3", "4", "5", "6", "7"}:
             raise InvalidInputError("spline", f"{k!r} knots for {name}", allowed="3-7 knots")
         specs[name] = PredictorSpec(name, spline_knots=int(k or 4))
@@ -148,16 +162,17 @@ def read_cohort(path: str | Path) -> pd.DataFrame:
         if suffix in {".parquet", ".pq"}:
             return pd.read_parquet(path)
     except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise InvalidInputError("cohort", f"cannot read {path.name}: {exc}",
-                                allowed="a CSV or Parquet table") from exc
-    raise InvalidInputError("cohort", f"unsupported file type {suffix!r}",
-                            allowed=".csv, .parquet")
+        raise InvalidInputError(
+            "cohort", f"cannot read {path.name}: {exc}", allowed="a CSV or Parquet table"
+        ) from exc
+    raise InvalidInputError("cohort", f"unsupported file type {suffix!r}", allowed=".csv, .parquet")
 
 
 def _require_column(df: pd.DataFrame, name: str, role: str) -> None:
     if name not in df.columns:
-        raise InvalidInputError(name, f"no such column ({role})",
-                                allowed=", ".join(map(str, df.columns)))
+        raise InvalidInputError(
+            name, f"no such column ({role})", allowed=", ".join(map(str, df.columns))
+        )
 
 
 def _canonical(series: pd.Series, enum: type[Enum], column: str) -> pd.Series:
@@ -172,8 +187,9 @@ def _canonical(series: pd.Series, enum: type[Enum], column: str) -> pd.Series:
         try:
             out.append(str(parse_enum(enum, value, field=column).value))
         except InvalidInputError as exc:
-            raise InvalidInputError(column, f"row {i + 1}: {value!r} is not a valid value",
-                                    allowed=exc.allowed) from None
+            raise InvalidInputError(
+                column, f"row {i + 1}: {value!r} is not a valid value", allowed=exc.allowed
+            ) from None
     return pd.Series(out, index=series.index, dtype=object)
 
 
@@ -192,39 +208,48 @@ def prepare_columns(df: pd.DataFrame, specs: Sequence[PredictorSpec]) -> pd.Data
         col = df[spec.name]
         if spec.name in COLUMN_ENUMS:
             if spec.spline_knots:
-                raise InvalidInputError(spec.name, "a spline needs a continuous column",
-                                        allowed="a numeric predictor")
+                raise InvalidInputError(
+                    spec.name, "a spline needs a continuous column", allowed="a numeric predictor"
+                )
             try:
                 out[spec.name] = _canonical(col, COLUMN_ENUMS[spec.name], spec.name)
                 continue
             except InvalidInputError as exc:
                 if not spec.categorical:  # NAME:cat reads a clinic's own codes (1/2, F/M)
                     raise InvalidInputError(
-                        exc.field, exc.message,
+                        exc.field,
+                        exc.message,
                         allowed=f"{exc.allowed}; or {spec.name}:cat for the clinic's own "
-                                "codes (e.g. 1/2)") from None
+                        "codes (e.g. 1/2)",
+                    ) from None
         if spec.name in COLUMN_ENUMS:
             out[spec.name] = _codes(col)
         elif pd.api.types.is_bool_dtype(col) or (
-                pd.api.types.is_numeric_dtype(col) and not spec.categorical):
+            pd.api.types.is_numeric_dtype(col) and not spec.categorical
+        ):
             out[spec.name] = col.astype(float)
         elif not spec.categorical and _all_numeric(col):
-            out[spec.name] = pd.to_numeric(col.map(
-                lambda v: np.nan if v is None or str(v).strip() == "" else v)).astype(float)
+            out[spec.name] = pd.to_numeric(
+                col.map(lambda v: np.nan if v is None or str(v).strip() == "" else v)
+            ).astype(float)
         else:
             if spec.spline_knots:
-                raise InvalidInputError(spec.name, "a spline needs a continuous column",
-                                        allowed="a numeric predictor")
+                raise InvalidInputError(
+                    spec.name, "a spline needs a continuous column", allowed="a numeric predictor"
+                )
             out[spec.name] = _codes(col)
     return pd.DataFrame(out, index=df.index)
 
 
 def _codes(col: pd.Series) -> pd.Series:
     """Category codes as text (1.0 -> "1"); empty cells missing."""
-    text = col.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                   or str(v).strip() == "" else
-                   (str(int(v)) if isinstance(v, float) and v.is_integer()
-                    else str(v).strip()))
+    text = col.map(
+        lambda v: (
+            None
+            if v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == ""
+            else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip())
+        )
+    )
     return text.astype(object)
 
 
@@ -238,8 +263,12 @@ class MissingReport:
     handling: str = "complete cases"
 
     def to_dict(self) -> dict:
-        return {"n_rows": self.n_rows, "n_complete": self.n_complete,
-                "by_column": dict(self.by_column), "handling": self.handling}
+        return {
+            "n_rows": self.n_rows,
+            "n_complete": self.n_complete,
+            "by_column": dict(self.by_column),
+            "handling": self.handling,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,35 +316,50 @@ class PredictorCoding:
             unknown = {v for v in vals if v is not None and v not in self.levels}
             if unknown:
                 first = sorted(map(str, unknown))[0]
-                raise InvalidInputError(self.name, f"unknown category {first!r}",
-                                        allowed=", ".join(self.levels))
-            return np.column_stack([(vals == lev).astype(float) for lev in self.levels[1:]]) \
-                if len(self.levels) > 1 else np.zeros((len(vals), 0))
+                raise InvalidInputError(
+                    self.name, f"unknown category {first!r}", allowed=", ".join(self.levels)
+                )
+            return (
+                np.column_stack([(vals == lev).astype(float) for lev in self.levels[1:]])
+                if len(self.levels) > 1
+                else np.zeros((len(vals), 0))
+            )
         x = np.asarray(values, dtype=float)
         if self.kind == "rcs":
             return rcs_basis(x, np.asarray(self.knots))
         return x[:, None]
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "columns": list(self.columns),
-                "levels": list(self.levels), "reference": self.reference,
-                "knots": list(self.knots),
-                "range": list(self.range) if self.range is not None else None,
-                "scale": self.scale, "components": list(self.components),
-                "values": list(self.values)}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "columns": list(self.columns),
+            "levels": list(self.levels),
+            "reference": self.reference,
+            "knots": list(self.knots),
+            "range": list(self.range) if self.range is not None else None,
+            "scale": self.scale,
+            "components": list(self.components),
+            "values": list(self.values),
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> PredictorCoding:
-        return cls(name=d["name"], kind=d["kind"], columns=tuple(d["columns"]),
-                   levels=tuple(d.get("levels") or ()), reference=d.get("reference"),
-                   knots=tuple(d.get("knots") or ()),
-                   range=tuple(d["range"]) if d.get("range") is not None else None,
-                   scale=d.get("scale"), components=tuple(d.get("components") or ()),
-                   values=tuple(d.get("values") or ()))
+        return cls(
+            name=d["name"],
+            kind=d["kind"],
+            columns=tuple(d["columns"]),
+            levels=tuple(d.get("levels") or ()),
+            reference=d.get("reference"),
+            knots=tuple(d.get("knots") or ()),
+            range=tuple(d["range"]) if d.get("range") is not None else None,
+            scale=d.get("scale"),
+            components=tuple(d.get("components") or ()),
+            values=tuple(d.get("values") or ()),
+        )
 
 
-def _level_order(spec: PredictorSpec, observed: list[str], *,
-                 on_scale: bool = True) -> list[str]:
+def _level_order(spec: PredictorSpec, observed: list[str], *, on_scale: bool = True) -> list[str]:
     enum = COLUMN_ENUMS.get(spec.name) if on_scale else None
     if enum is not None:
         order = [str(m.value) for m in enum if str(m.value) in observed]
@@ -326,8 +370,11 @@ def _level_order(spec: PredictorSpec, observed: list[str], *,
         if enum is not None:
             ref = str(parse_enum(enum, ref, field=f"{spec.name}.reference").value)
         if ref not in order:
-            raise InvalidInputError(f"{spec.name}.reference", f"{spec.reference!r} is not observed",
-                                    allowed=", ".join(order))
+            raise InvalidInputError(
+                f"{spec.name}.reference",
+                f"{spec.reference!r} is not observed",
+                allowed=", ".join(order),
+            )
         order.remove(ref)
         order.insert(0, ref)
     return order
@@ -335,8 +382,11 @@ def _level_order(spec: PredictorSpec, observed: list[str], *,
 
 def _all_numeric(col: pd.Series) -> bool:
     """True when every non-missing cell of an object column reads as a number."""
-    vals = [v for v in col if v is not None and not (isinstance(v, float) and np.isnan(v))
-            and str(v).strip() != ""]
+    vals = [
+        v
+        for v in col
+        if v is not None and not (isinstance(v, float) and np.isnan(v)) and str(v).strip() != ""
+    ]
     return bool(vals) and all(_is_number(str(v)) for v in vals)
 
 
@@ -352,8 +402,9 @@ def _num(s: str) -> float:
     return float(s) if _is_number(s) else 0.0
 
 
-def code_predictors(frame: pd.DataFrame,
-                    specs: Sequence[PredictorSpec]) -> tuple[PredictorCoding, ...]:
+def code_predictors(
+    frame: pd.DataFrame, specs: Sequence[PredictorSpec]
+) -> tuple[PredictorCoding, ...]:
     """Fix the coding of each predictor from the (complete-case) development data."""
     codings = []
     for spec in specs:
@@ -367,12 +418,21 @@ def code_predictors(frame: pd.DataFrame,
                 scale = None  # NAME:cat with the clinic's own codes, not the domain scale
             levels = _level_order(spec, observed, on_scale=scale is not None)
             if len(levels) < 2:
-                raise InvalidInputError(spec.name, f"has a single category {levels!r}",
-                                        allowed="at least two observed categories")
-            codings.append(PredictorCoding(
-                spec.name, "categorical",
-                tuple(f"{spec.name}[{lev}]" for lev in levels[1:]),
-                levels=tuple(levels), reference=levels[0], scale=scale))
+                raise InvalidInputError(
+                    spec.name,
+                    f"has a single category {levels!r}",
+                    allowed="at least two observed categories",
+                )
+            codings.append(
+                PredictorCoding(
+                    spec.name,
+                    "categorical",
+                    tuple(f"{spec.name}[{lev}]" for lev in levels[1:]),
+                    levels=tuple(levels),
+                    reference=levels[0],
+                    scale=scale,
+                )
+            )
             continue
         x = col.to_numpy(dtype=float)
         x = x[~np.isnan(x)]
@@ -382,30 +442,42 @@ def code_predictors(frame: pd.DataFrame,
                 knots = rcs_knots(x, n_knots=spec.spline_knots)
             except ValueError as exc:
                 raise InvalidInputError(
-                    spec.name, str(exc),
-                    allowed="fewer knots or a more continuous predictor") from None
+                    spec.name, str(exc), allowed="fewer knots or a more continuous predictor"
+                ) from None
             # rms may place fewer knots than asked (ties); the design follows
-            names = (spec.name, *(spec.name + "'" * (j + 1)
-                                  for j in range(len(knots) - 2)))
-            codings.append(PredictorCoding(spec.name, "rcs", names,
-                                           knots=tuple(float(k) for k in knots), range=rng))
+            names = (spec.name, *(spec.name + "'" * (j + 1) for j in range(len(knots) - 2)))
+            codings.append(
+                PredictorCoding(
+                    spec.name, "rcs", names, knots=tuple(float(k) for k in knots), range=rng
+                )
+            )
         else:
             if np.unique(x).size < 2:
                 raise InvalidInputError(spec.name, "is constant", allowed="a varying predictor")
             distinct = np.unique(x)
             # rms datadist keeps the values of a numeric predictor with <= 10 of
             # them (the nomogram draws those, not a scale)
-            codings.append(PredictorCoding(
-                spec.name, "numeric", (spec.name,), range=rng,
-                values=tuple(float(v) for v in distinct) if distinct.size <= 10 else ()))
+            codings.append(
+                PredictorCoding(
+                    spec.name,
+                    "numeric",
+                    (spec.name,),
+                    range=rng,
+                    values=tuple(float(v) for v in distinct) if distinct.size <= 10 else (),
+                )
+            )
     by_name = {c.name: c for c in codings}
     for spec in specs:
         if spec.components:
             a, b = (by_name[n] for n in spec.components)
-            codings.append(PredictorCoding(
-                spec.name, "interaction",
-                tuple(f"{x} * {y}" for x in a.columns for y in b.columns),
-                components=spec.components))
+            codings.append(
+                PredictorCoding(
+                    spec.name,
+                    "interaction",
+                    tuple(f"{x} * {y}" for x in a.columns for y in b.columns),
+                    components=spec.components,
+                )
+            )
     return tuple(codings)
 
 
@@ -427,8 +499,11 @@ def design_matrix(frame: pd.DataFrame, codings: Sequence[PredictorCoding]) -> np
 
 def data_specs(codings: Sequence[PredictorCoding]) -> list[PredictorSpec]:
     """The columns a fitted coding reads (for :func:`prepare_columns` on new data)."""
-    return [PredictorSpec(c.name, categorical=c.kind == "categorical")
-            for c in codings if c.kind != "interaction"]
+    return [
+        PredictorSpec(c.name, categorical=c.kind == "categorical")
+        for c in codings
+        if c.kind != "interaction"
+    ]
 
 
 def column_names(codings: Sequence[PredictorCoding]) -> list[str]:
@@ -445,13 +520,18 @@ def read_binary_outcome(df: pd.DataFrame, outcome: str) -> pd.Series:
     try:
         y = pd.to_numeric(mapped, errors="raise").astype(float)
     except (ValueError, TypeError):
-        bad = next(v for v in col if not _is_number(str(v)) and str(v).lower() not in
-                   {"true", "false", "nan", ""})
-        raise InvalidInputError(outcome, f"value {bad!r} is not binary",
-                                allowed="0/1 (or true/false)") from None
+        bad = next(
+            v
+            for v in col
+            if not _is_number(str(v)) and str(v).lower() not in {"true", "false", "nan", ""}
+        )
+        raise InvalidInputError(
+            outcome, f"value {bad!r} is not binary", allowed="0/1 (or true/false)"
+        ) from None
     values = set(np.unique(y[~y.isna()]))
     if not values <= {0.0, 1.0}:
         shown = ", ".join(f"{float(v):g}" for v in sorted(values)[:5])
-        raise InvalidInputError(outcome, f"has values [{shown}], not binary",
-                                allowed="0/1 (or true/false)")
+        raise InvalidInputError(
+            outcome, f"has values [{shown}], not binary", allowed="0/1 (or true/false)"
+        )
     return y

@@ -33,7 +33,7 @@ def _values(codings: Sequence[PredictorCoding], X: np.ndarray) -> dict[str, np.n
     out, pos = {}, 0
     for c in codings:
         w = len(c.columns)
-        block = X[:, pos:pos + w]
+        block = X[:, pos : pos + w]
         pos += w
         if c.kind == "categorical":
             idx = np.where(block.any(axis=1), block.argmax(axis=1) + 1, 0)
@@ -63,9 +63,14 @@ def _frame(rows: list[dict], adjust: dict) -> pd.DataFrame:
     return frame
 
 
-def interquartile_effects(coef: np.ndarray, cov: np.ndarray,
-                          codings: Sequence[PredictorCoding], X: np.ndarray, *,
-                          ratio: str = "odds ratio") -> pd.DataFrame:
+def interquartile_effects(
+    coef: np.ndarray,
+    cov: np.ndarray,
+    codings: Sequence[PredictorCoding],
+    X: np.ndarray,
+    *,
+    ratio: str = "odds ratio",
+) -> pd.DataFrame:
     """rms ``summary``: one row per numeric predictor or non-reference level.
 
     Parameters
@@ -90,27 +95,42 @@ def interquartile_effects(coef: np.ndarray, cov: np.ndarray,
             continue
         pairs: list[tuple[str, str | float | None, str | float]]
         if c.kind == "categorical":
-            pairs = [(f"{c.name} - {lev}:{c.reference}", c.reference, lev)
-                     for lev in c.levels[1:]]
+            pairs = [(f"{c.name} - {lev}:{c.reference}", c.reference, lev) for lev in c.levels[1:]]
         else:
             lo, hi = np.quantile(vals[c.name], [0.25, 0.75])
             pairs = [(c.name, float(lo), float(hi))]
         for label, low, high in pairs:
-            D = design_matrix(_frame([{**adjust, c.name: v} for v in (low, high)], adjust),
-                              codings)
+            D = design_matrix(_frame([{**adjust, c.name: v} for v in (low, high)], adjust), codings)
             contrast = D[1] - D[0]
             effect = float(contrast @ coef)
             se = float(np.sqrt(contrast @ cov @ contrast))
-            rows.append({"factor": label, "low": low, "high": high, "effect": effect, "se": se,
-                         "lower": effect - z * se, "upper": effect + z * se,
-                         "ratio": np.exp(effect), "ratio_lower": np.exp(effect - z * se),
-                         "ratio_upper": np.exp(effect + z * se), "ratio_name": ratio})
+            rows.append(
+                {
+                    "factor": label,
+                    "low": low,
+                    "high": high,
+                    "effect": effect,
+                    "se": se,
+                    "lower": effect - z * se,
+                    "upper": effect + z * se,
+                    "ratio": np.exp(effect),
+                    "ratio_lower": np.exp(effect - z * se),
+                    "ratio_upper": np.exp(effect + z * se),
+                    "ratio_name": ratio,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def partial_effects(coef: np.ndarray, cov: np.ndarray, codings: Sequence[PredictorCoding],
-                    X: np.ndarray, *, intercept: bool, n_points: int = 200
-                    ) -> dict[str, pd.DataFrame]:
+def partial_effects(
+    coef: np.ndarray,
+    cov: np.ndarray,
+    codings: Sequence[PredictorCoding],
+    X: np.ndarray,
+    *,
+    intercept: bool,
+    n_points: int = 200,
+) -> dict[str, pd.DataFrame]:
     """Partial effect of each predictor with a 95 % interval (rms ``Predict``).
 
     Each predictor varies over ``datadist``'s display range (type-7
@@ -146,8 +166,9 @@ def partial_effects(coef: np.ndarray, cov: np.ndarray, codings: Sequence[Predict
         D = np.column_stack([np.ones(len(D)), D]) if intercept else D - base
         est = D @ coef
         se = np.sqrt(np.einsum("ni,ij,nj->n", D, cov, D))
-        out[c.name] = pd.DataFrame({"value": grid, "estimate": est,
-                                    "lower": est - z * se, "upper": est + z * se})
+        out[c.name] = pd.DataFrame(
+            {"value": grid, "estimate": est, "lower": est - z * se, "upper": est + z * se}
+        )
     return out
 
 
@@ -165,19 +186,32 @@ def plot_partial_effects(effects: dict[str, pd.DataFrame], *, ylabel: str):
     for ax, (name, t) in zip(axes.flat, effects.items(), strict=False):
         if t["value"].dtype == object:
             x = np.arange(len(t))
-            ax.errorbar(x, t["estimate"], yerr=[t["estimate"] - t["lower"],
-                                                t["upper"] - t["estimate"]],
-                        fmt="o", color="C0", capsize=3)
+            ax.errorbar(
+                x,
+                t["estimate"],
+                yerr=[t["estimate"] - t["lower"], t["upper"] - t["estimate"]],
+                fmt="o",
+                color="C0",
+                capsize=3,
+            )
             ax.set_xticks(x, [str(v) for v in t["value"]], rotation=30, fontsize=8)
         else:
-            ax.fill_between(t["value"], t["lower"], t["upper"], color="C0", alpha=0.2,
-                            lw=0, label="95 % interval")
+            ax.fill_between(
+                t["value"],
+                t["lower"],
+                t["upper"],
+                color="C0",
+                alpha=0.2,
+                lw=0,
+                label="95 % interval",
+            )
             ax.plot(t["value"], t["estimate"], color="C0")
         ax.set_title(name, fontsize=9)
         ax.set_ylabel(ylabel, fontsize=8)
     for ax in list(axes.flat)[k:]:
         ax.set_visible(False)
-    fig.suptitle("Partial effects (other predictors at their median or most frequent "
-                 "category)", fontsize=9)
+    fig.suptitle(
+        "Partial effects (other predictors at their median or most frequent category)", fontsize=9
+    )
     fig.tight_layout()
     return fig

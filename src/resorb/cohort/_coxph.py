@@ -149,8 +149,9 @@ def _efron_kernel():
 _KERNEL = None
 
 
-def _efron_terms(setup: CoxSetup, X: np.ndarray, W: np.ndarray, beta: np.ndarray,
-                 *, hessian: bool = True):
+def _efron_terms(
+    setup: CoxSetup, X: np.ndarray, W: np.ndarray, beta: np.ndarray, *, hessian: bool = True
+):
     """Log-likelihood, score and information of B weighted fits (sorted data).
 
     X : (n, p) sorted, or (B, n, p) one design per fit; W : (B, n) sorted
@@ -167,9 +168,18 @@ def _efron_terms(setup: CoxSetup, X: np.ndarray, W: np.ndarray, beta: np.ndarray
     ll = np.empty(B)
     score = np.empty((B, p))
     info = np.empty((B, p, p))
-    _KERNEL(X3, shared, np.ascontiguousarray(W, dtype=float),
-            np.ascontiguousarray(beta, dtype=float), setup.event.astype(np.int64),
-            np.ascontiguousarray(setup.time), hessian, ll, score, info)
+    _KERNEL(
+        X3,
+        shared,
+        np.ascontiguousarray(W, dtype=float),
+        np.ascontiguousarray(beta, dtype=float),
+        setup.event.astype(np.int64),
+        np.ascontiguousarray(setup.time),
+        hessian,
+        ll,
+        score,
+        info,
+    )
     return ll, score, (info if hessian else None)
 
 
@@ -177,10 +187,17 @@ def _rows(X: np.ndarray, sel: np.ndarray) -> np.ndarray:
     return X[sel] if X.ndim == 3 else X
 
 
-def fit_cox_batch(X: np.ndarray, time: np.ndarray, event: np.ndarray,
-                  W: np.ndarray | None = None, *, beta0: np.ndarray | None = None,
-                  setup: CoxSetup | None = None, max_iter: int = 30,
-                  eps: float = 1e-12) -> dict[str, np.ndarray]:
+def fit_cox_batch(
+    X: np.ndarray,
+    time: np.ndarray,
+    event: np.ndarray,
+    W: np.ndarray | None = None,
+    *,
+    beta0: np.ndarray | None = None,
+    setup: CoxSetup | None = None,
+    max_iter: int = 30,
+    eps: float = 1e-12,
+) -> dict[str, np.ndarray]:
     """Fit ``B`` weighted Cox models (Efron ties) on one design at once.
 
     Parameters
@@ -242,8 +259,7 @@ def fit_cox_batch(X: np.ndarray, time: np.ndarray, event: np.ndarray,
                 break
             step[worse] /= 2
             cand[worse] = beta[idx[worse]] + step[worse]
-            wl, wg, wi = _efron_terms(setup, _rows(Xs, idx[worse]), Ws[idx[worse]],
-                                      cand[worse])
+            wl, wg, wi = _efron_terms(setup, _rows(Xs, idx[worse]), Ws[idx[worse]], cand[worse])
             nll[worse], ng[worse], ninfo[worse] = wl, wg, wi
         change = np.abs(1 - ll[idx] / nll) if np.all(nll != 0) else np.abs(nll - ll[idx])
         beta[idx], g[idx], info[idx] = cand, ng, ninfo
@@ -251,12 +267,19 @@ def fit_cox_batch(X: np.ndarray, time: np.ndarray, event: np.ndarray,
         ll[idx] = nll
         converged[idx[small]] = True
         active[idx[small]] = False
-    return {"beta": beta, "loglik": ll, "loglik0": ll0, "information": info,
-            "iterations": iters, "converged": converged & ~singular}
+    return {
+        "beta": beta,
+        "loglik": ll,
+        "loglik0": ll0,
+        "information": info,
+        "iterations": iters,
+        "converged": converged & ~singular,
+    }
 
 
-def breslow_efron_hazard(X: np.ndarray, time: np.ndarray, event: np.ndarray,
-                         beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def breslow_efron_hazard(
+    X: np.ndarray, time: np.ndarray, event: np.ndarray, beta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Cumulative baseline hazard at the distinct event times (x = 0).
 
     Efron's version, as ``survival::survfit.coxph`` uses after an Efron fit:

@@ -37,13 +37,29 @@ def _apparent(ll0, ll, N, LP, W, c):
     r2 = (1 - np.exp(-lr / N)) / (1 - np.exp(-L0 / N))
     d = (lr - 1) / L0
     u = -2 / L0
-    return {"dxy": 2 * c - 1, "c_index": c, "r2": r2, "calibration_slope": np.ones_like(c),
-            "d": d, "u": u, "q": d - u, "g": gini_md(LP, W)}
+    return {
+        "dxy": 2 * c - 1,
+        "c_index": c,
+        "r2": r2,
+        "calibration_slope": np.ones_like(c),
+        "d": d,
+        "u": u,
+        "q": d - u,
+        "g": gini_md(LP, W),
+    }
 
 
-def cox_validate(X: np.ndarray, time: np.ndarray, event: np.ndarray, beta: np.ndarray, *,
-                 n_bootstrap: int = 200, seed: int | None = 0, chunk: int = 50,
-                 progress: Callable[[int, int], None] | None = None) -> BootstrapValidation:
+def cox_validate(
+    X: np.ndarray,
+    time: np.ndarray,
+    event: np.ndarray,
+    beta: np.ndarray,
+    *,
+    n_bootstrap: int = 200,
+    seed: int | None = 0,
+    chunk: int = 50,
+    progress: Callable[[int, int], None] | None = None,
+) -> BootstrapValidation:
     """Harrell's bootstrap optimism correction of a Cox model's indexes.
 
     Parameters
@@ -61,17 +77,26 @@ def cox_validate(X: np.ndarray, time: np.ndarray, event: np.ndarray, beta: np.nd
     full = fit_cox_batch(X, time, event, beta0=np.asarray(beta, float), setup=setup)
     lp0 = (X @ beta)[None, :]
     ones = np.ones((1, n))
-    app = {k: float(v[0]) for k, v in
-           _apparent(full["loglik0"], full["loglik"], np.array([n]), lp0, ones,
-                     surv_concordance(time, event, lp0)).items()}
+    app = {
+        k: float(v[0])
+        for k, v in _apparent(
+            full["loglik0"],
+            full["loglik"],
+            np.array([n]),
+            lp0,
+            ones,
+            surv_concordance(time, event, lp0),
+        ).items()
+    }
     idx = bootstrap_indices(n, n_bootstrap, seed)
     train = {k: [] for k in app}
     test = {k: [] for k in app}
     for start in range(0, n_bootstrap, chunk):
-        block = idx[start:start + chunk]
+        block = idx[start : start + chunk]
         W = np.stack([np.bincount(r, minlength=n) for r in block]).astype(float)
-        fit = fit_cox_batch(X, time, event, W, setup=setup, eps=RMS_COX_EPS,
-                            max_iter=RMS_COX_MAX_ITER)
+        fit = fit_cox_batch(
+            X, time, event, W, setup=setup, eps=RMS_COX_EPS, max_iter=RMS_COX_MAX_ITER
+        )
         ok = fit["converged"] & (fit["iterations"] < RMS_COX_MAX_ITER)
         if progress is not None:
             progress(min(start + chunk, n_bootstrap), n_bootstrap)
@@ -79,24 +104,44 @@ def cox_validate(X: np.ndarray, time: np.ndarray, event: np.ndarray, beta: np.nd
             continue
         W = W[ok]
         LP = fit["beta"][ok] @ X.T
-        tr = _apparent(fit["loglik0"][ok], fit["loglik"][ok], W.sum(1), LP, W,
-                       surv_concordance(time, event, LP, W))
+        tr = _apparent(
+            fit["loglik0"][ok],
+            fit["loglik"][ok],
+            W.sum(1),
+            LP,
+            W,
+            surv_concordance(time, event, LP, W),
+        )
         # test: the outcome refitted on each frozen linear predictor (original rows)
         ones = np.ones_like(W)
-        re = fit_cox_batch(LP[:, :, None], time, event, ones, setup=setup, eps=RMS_COX_EPS,
-                           max_iter=RMS_COX_MAX_ITER)
+        re = fit_cox_batch(
+            LP[:, :, None],
+            time,
+            event,
+            ones,
+            setup=setup,
+            eps=RMS_COX_EPS,
+            max_iter=RMS_COX_MAX_ITER,
+        )
         slope = re["beta"][:, 0]
         lr = -2 * (re["loglik0"] - re["loglik"])
         L0 = -2 * re["loglik0"]
-        frozen = fit_cox_batch(LP[:, :, None], time, event, ones, setup=setup,
-                               beta0=np.ones((len(LP), 1)), max_iter=0)
+        frozen = fit_cox_batch(
+            LP[:, :, None], time, event, ones, setup=setup, beta0=np.ones((len(LP), 1)), max_iter=0
+        )
         d = (lr - 1) / L0
         u = -2 * (frozen["loglik"] - re["loglik"]) / L0
         c = surv_concordance(time, event, LP)
-        te = {"dxy": 2 * c - 1, "c_index": c,
-              "r2": (1 - np.exp(-lr / n)) / (1 - np.exp(-L0 / n)),
-              "calibration_slope": slope, "d": d, "u": u, "q": d - u,
-              "g": gini_md(slope[:, None] * LP, ones)}
+        te = {
+            "dxy": 2 * c - 1,
+            "c_index": c,
+            "r2": (1 - np.exp(-lr / n)) / (1 - np.exp(-L0 / n)),
+            "calibration_slope": slope,
+            "d": d,
+            "u": u,
+            "q": d - u,
+            "g": gini_md(slope[:, None] * LP, ones),
+        }
         for k in app:
             train[k].append(tr[k])
             test[k].append(te[k])
@@ -106,9 +151,13 @@ def cox_validate(X: np.ndarray, time: np.ndarray, event: np.ndarray, beta: np.nd
         tr = np.concatenate(train[k]) if n_ok else np.array([np.nan])
         te = np.concatenate(test[k]) if n_ok else np.array([np.nan])
         opt = float(np.mean(tr - te))
-        rows[k] = {"apparent": app[k], "bootstrap_train": float(np.mean(tr)),
-                   "bootstrap_test": float(np.mean(te)), "optimism": opt,
-                   "corrected": app[k] - opt}
+        rows[k] = {
+            "apparent": app[k],
+            "bootstrap_train": float(np.mean(tr)),
+            "bootstrap_test": float(np.mean(te)),
+            "optimism": opt,
+            "corrected": app[k] - opt,
+        }
     table = pd.DataFrame.from_dict(rows, orient="index")
     return BootstrapValidation(table, n_bootstrap, n_ok, seed)
 
@@ -147,10 +196,18 @@ def _grouped(surv, time, event, horizon, cuts):
     return pred, km
 
 
-def cox_calibrate_km(X: np.ndarray, time: np.ndarray, event: np.ndarray, beta: np.ndarray,
-                     horizon: float, *, m: int = 150, n_bootstrap: int = 40,
-                     seed: int | None = 0,
-                     progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+def cox_calibrate_km(
+    X: np.ndarray,
+    time: np.ndarray,
+    event: np.ndarray,
+    beta: np.ndarray,
+    horizon: float,
+    *,
+    m: int = 150,
+    n_bootstrap: int = 40,
+    seed: int | None = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
     """Optimism-corrected calibration at ``horizon`` (rms ``calibrate.cph``, ``cmethod = "KM"``).
 
     Patients are grouped by predicted survival at the horizon (about ``m``
@@ -178,8 +235,7 @@ def cox_calibrate_km(X: np.ndarray, time: np.ndarray, event: np.ndarray, beta: n
     idx = bootstrap_indices(n, n_bootstrap, seed)
     setup = CoxSetup.build(time, event)
     W = np.stack([np.bincount(r, minlength=n) for r in idx]).astype(float)
-    fit = fit_cox_batch(X, time, event, W, setup=setup, eps=RMS_COX_EPS,
-                        max_iter=RMS_COX_MAX_ITER)
+    fit = fit_cox_batch(X, time, event, W, setup=setup, eps=RMS_COX_EPS, max_iter=RMS_COX_MAX_ITER)
     ok = fit["converged"] & (fit["iterations"] < RMS_COX_MAX_ITER)
     diffs = []
     for b in range(n_bootstrap):
@@ -195,6 +251,13 @@ def cox_calibrate_km(X: np.ndarray, time: np.ndarray, event: np.ndarray, beta: n
     d = np.array(diffs) if diffs else np.full((1, len(pred)), np.nan)
     with np.errstate(invalid="ignore"):
         optimism = np.nanmean(d, axis=0)
-    return pd.DataFrame({"mean_predicted": pred, "km": km, "apparent": km - pred,
-                         "optimism": optimism, "km_corrected": km - optimism,
-                         "n_resamples": (~np.isnan(d)).sum(axis=0)})
+    return pd.DataFrame(
+        {
+            "mean_predicted": pred,
+            "km": km,
+            "apparent": km - pred,
+            "optimism": optimism,
+            "km_corrected": km - optimism,
+            "n_resamples": (~np.isnan(d)).sum(axis=0),
+        }
+    )

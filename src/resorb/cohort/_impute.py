@@ -41,8 +41,15 @@ def _encode_others(frame: pd.DataFrame, target: str, extra: np.ndarray) -> np.nd
     return np.column_stack(cols)
 
 
-def mice_impute(frame: pd.DataFrame, outcome: np.ndarray, *, m: int = 5, iterations: int = 10,
-                seed: int = 0, donors: int = 5) -> list[pd.DataFrame]:
+def mice_impute(
+    frame: pd.DataFrame,
+    outcome: np.ndarray,
+    *,
+    m: int = 5,
+    iterations: int = 10,
+    seed: int = 0,
+    donors: int = 5,
+) -> list[pd.DataFrame]:
     """Return ``m`` completed copies of ``frame`` (normalised predictor columns).
 
     Parameters
@@ -63,8 +70,11 @@ def mice_impute(frame: pd.DataFrame, outcome: np.ndarray, *, m: int = 5, iterati
     todo = [c for c in frame.columns if miss[c].any()]
     for c in todo:
         if (~miss[c]).sum() < 10:
-            raise InvalidInputError(c, f"only {(~miss[c]).sum()} observed values to impute from",
-                                    allowed="at least 10 observed values")
+            raise InvalidInputError(
+                c,
+                f"only {(~miss[c]).sum()} observed values to impute from",
+                allowed="at least 10 observed values",
+            )
     y_extra = np.asarray(outcome, float)
     out = []
     for _ in range(m):
@@ -111,8 +121,9 @@ def _multinomial_prob(X: np.ndarray, coef: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _multinomial_fit(X: np.ndarray, y: np.ndarray, k: int, *, ridge: float = 1e-3,
-                     max_iter: int = 50) -> np.ndarray:
+def _multinomial_fit(
+    X: np.ndarray, y: np.ndarray, k: int, *, ridge: float = 1e-3, max_iter: int = 50
+) -> np.ndarray:
     """Multinomial logistic regression (first class as reference) by Newton-Raphson.
 
     A small ridge penalty keeps the estimates finite when a category is
@@ -129,7 +140,7 @@ def _multinomial_fit(X: np.ndarray, y: np.ndarray, k: int, *, ridge: float = 1e-
         for a in range(k - 1):
             for b in range(k - 1):
                 w = P[:, a] * ((a == b) - P[:, b])
-                H[a * p:(a + 1) * p, b * p:(b + 1) * p] = X.T @ (X * w[:, None])
+                H[a * p : (a + 1) * p, b * p : (b + 1) * p] = X.T @ (X * w[:, None])
         H += ridge * np.eye(H.shape[0])
         step = np.linalg.solve(H, grad)
         coef += step.reshape(k - 1, p).T
@@ -143,10 +154,10 @@ class PooledEstimates:
     """Rubin's rules: pooled coefficients, total variance and its parts."""
 
     coef: np.ndarray
-    within: np.ndarray   # mean of the within-imputation covariances
+    within: np.ndarray  # mean of the within-imputation covariances
     between: np.ndarray  # covariance of the estimates across imputations
-    total: np.ndarray    # within + (1 + 1/m) between
-    df: np.ndarray       # Rubin's (1987) degrees of freedom per coefficient
+    total: np.ndarray  # within + (1 + 1/m) between
+    df: np.ndarray  # Rubin's (1987) degrees of freedom per coefficient
     m: int
 
     @property

@@ -24,8 +24,19 @@ from scipy.special import expit, log_expit
 
 __all__ = ["gini_md", "logistic_indexes", "surv_concordance"]
 
-LOGISTIC_INDEXES = ("dxy", "c_statistic", "r2", "calibration_intercept", "calibration_slope",
-                    "d", "u", "q", "brier", "g", "gp")
+LOGISTIC_INDEXES = (
+    "dxy",
+    "c_statistic",
+    "r2",
+    "calibration_intercept",
+    "calibration_slope",
+    "d",
+    "u",
+    "q",
+    "brier",
+    "g",
+    "gp",
+)
 COX_INDEXES = ("dxy", "c_index", "r2", "calibration_slope", "d", "u", "q", "g")
 
 
@@ -54,14 +65,20 @@ def _null_deviance(y, W):
     k = W @ y
     rate = k / N
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = -2 * (np.where(k > 0, k * np.log(rate), 0)
-                    + np.where(N - k > 0, (N - k) * np.log1p(-rate), 0))
+        out = -2 * (
+            np.where(k > 0, k * np.log(rate), 0) + np.where(N - k > 0, (N - k) * np.log1p(-rate), 0)
+        )
     return out
 
 
-def logistic_indexes(y: np.ndarray, LP: np.ndarray, W: np.ndarray, c: np.ndarray, *,
-                     refit: tuple[np.ndarray, np.ndarray] | None = None
-                     ) -> dict[str, np.ndarray]:
+def logistic_indexes(
+    y: np.ndarray,
+    LP: np.ndarray,
+    W: np.ndarray,
+    c: np.ndarray,
+    *,
+    refit: tuple[np.ndarray, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
     """``validate.lrm``'s indexes for each row of ``LP`` under weights ``W``.
 
     Parameters
@@ -92,9 +109,19 @@ def logistic_indexes(y: np.ndarray, LP: np.ndarray, W: np.ndarray, c: np.ndarray
         gp = gini_md(expit(a[:, None] + b[:, None] * LP), W)
     r2 = (1 - np.exp(-lr / N)) / (1 - np.exp(-L0 / N))
     d = (lr - 1) / N
-    return {"dxy": 2 * c - 1, "c_statistic": c, "r2": r2, "calibration_intercept": a,
-            "calibration_slope": b, "d": d, "u": u, "q": d - u, "brier": brier,
-            "g": g, "gp": gp}
+    return {
+        "dxy": 2 * c - 1,
+        "c_statistic": c,
+        "r2": r2,
+        "calibration_intercept": a,
+        "calibration_slope": b,
+        "d": d,
+        "u": u,
+        "q": d - u,
+        "brier": brier,
+        "g": g,
+        "gp": gp,
+    }
 
 
 def emax_from_calibration(intercept: float, slope: float) -> float:
@@ -172,14 +199,16 @@ def _concordance_kernel():
             out[b, 0] = conc
             out[b, 1] = disc
             out[b, 2] = tied
+
     return kernel
 
 
 _KERNEL = None
 
 
-def surv_concordance(time: np.ndarray, event: np.ndarray, LP: np.ndarray,
-                     W: np.ndarray | None = None) -> np.ndarray:
+def surv_concordance(
+    time: np.ndarray, event: np.ndarray, LP: np.ndarray, W: np.ndarray | None = None
+) -> np.ndarray:
     """Harrell's C of each row of ``LP`` (higher = earlier event), with multiplicities.
 
     The convention of ``survival::concordance`` (and so of ``rms``'s
@@ -194,7 +223,12 @@ def surv_concordance(time: np.ndarray, event: np.ndarray, LP: np.ndarray,
     LP = np.ascontiguousarray(np.atleast_2d(LP), dtype=float)
     W = np.ones_like(LP) if W is None else np.ascontiguousarray(np.atleast_2d(W), dtype=float)
     out = np.zeros((len(LP), 3))
-    _KERNEL(np.ascontiguousarray(time, dtype=float),
-            np.ascontiguousarray((np.asarray(event) == 1).astype(np.int64)), LP, W, out)
+    _KERNEL(
+        np.ascontiguousarray(time, dtype=float),
+        np.ascontiguousarray((np.asarray(event) == 1).astype(np.int64)),
+        LP,
+        W,
+        out,
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         return (out[:, 0] + 0.5 * out[:, 2]) / out.sum(1)

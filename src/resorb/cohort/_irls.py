@@ -23,8 +23,9 @@ def _loglik(eta, y, w):
     return (w * (y * log_expit(eta) + (1 - y) * log_expit(-eta))).sum(axis=-1)
 
 
-def penalised_loglik(beta: np.ndarray, X: np.ndarray, y: np.ndarray,
-                     w: np.ndarray | None = None) -> float:
+def penalised_loglik(
+    beta: np.ndarray, X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None
+) -> float:
     """Firth's penalised log-likelihood ``l(beta) + 0.5 log|X' W V X|``."""
     w = np.ones(len(y)) if w is None else w
     eta = X @ beta
@@ -48,11 +49,17 @@ def _objective(beta, X, y, W, firth):
     return np.where(sign > 0, ll + 0.5 * logdet, -np.inf)
 
 
-def fit_logistic_batch(X: np.ndarray, y: np.ndarray, W: np.ndarray, *,
-                       beta0: np.ndarray | None = None, firth: bool = False,
-                       max_iter: int = 50, tol: float = 1e-8,
-                       deviance_tol: float | None = None,
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def fit_logistic_batch(
+    X: np.ndarray,
+    y: np.ndarray,
+    W: np.ndarray,
+    *,
+    beta0: np.ndarray | None = None,
+    firth: bool = False,
+    max_iter: int = 50,
+    tol: float = 1e-8,
+    deviance_tol: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Fit ``B`` weighted logistic regressions on one design at once.
 
     Newton-Raphson with step halving: a step that lowers the (penalised)
@@ -156,8 +163,9 @@ def fit_logistic_batch(X: np.ndarray, y: np.ndarray, W: np.ndarray, *,
             done = final[idx]
             final[idx] = 2 * change < deviance_tol
         else:
-            done = ((np.abs(step).max(axis=1) < tol)
-                    | (change <= tol ** 1.5 * np.maximum(np.abs(new_obj), 1.0)))
+            done = (np.abs(step).max(axis=1) < tol) | (
+                change <= tol**1.5 * np.maximum(np.abs(new_obj), 1.0)
+            )
         converged[idx[done]] = True
         active[idx[done]] = False
     return beta, converged & ok

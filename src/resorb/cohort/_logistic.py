@@ -53,8 +53,9 @@ class SeparationCheck:
         return {"detected": self.detected, "kind": self.kind, "columns": list(self.columns)}
 
 
-def check_separation(X: np.ndarray, y: np.ndarray, names: Sequence[str], *,
-                     tol: float = 1e-7) -> SeparationCheck:
+def check_separation(
+    X: np.ndarray, y: np.ndarray, names: Sequence[str], *, tol: float = 1e-7
+) -> SeparationCheck:
     """Detect separation by linear programming (see :class:`SeparationCheck`).
 
     Parameters
@@ -67,20 +68,36 @@ def check_separation(X: np.ndarray, y: np.ndarray, names: Sequence[str], *,
     A = s[:, None] * X  # rows that must stay >= 0
     scale = np.maximum(np.abs(X).max(axis=0), 1e-12)
     As = A / scale
-    res = optimize.linprog(-As.sum(axis=0), A_ub=-As, b_ub=np.zeros(len(y)),
-                           bounds=[(-1, 1)] * X.shape[1], method="highs")
+    res = optimize.linprog(
+        -As.sum(axis=0),
+        A_ub=-As,
+        b_ub=np.zeros(len(y)),
+        bounds=[(-1, 1)] * X.shape[1],
+        method="highs",
+    )
     if res.status != 0 or -res.fun <= tol * len(y):
         return SeparationCheck(False)
     # complete separation: some direction puts every row strictly on its side
-    strict = optimize.linprog(np.zeros(X.shape[1]), A_ub=-As, b_ub=-np.ones(len(y)),
-                              bounds=[(None, None)] * X.shape[1], method="highs")
+    strict = optimize.linprog(
+        np.zeros(X.shape[1]),
+        A_ub=-As,
+        b_ub=-np.ones(len(y)),
+        bounds=[(None, None)] * X.shape[1],
+        method="highs",
+    )
     kind = "complete" if strict.status == 0 else "quasi-complete"
     cols = tuple(n for n, b in zip(names, res.x, strict=True) if abs(b) > 1e-6)
     return SeparationCheck(True, kind, cols)
 
 
-def firth_logistic(X: np.ndarray, y: np.ndarray, *, weights: np.ndarray | None = None,
-                   max_iter: int = 100, tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+def firth_logistic(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    weights: np.ndarray | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-9,
+) -> tuple[np.ndarray, np.ndarray]:
     """Firth-penalised logistic regression.
 
     Maximises ``l(beta) + 0.5 log|I(beta)|`` (Firth D. Biometrika
@@ -129,10 +146,17 @@ class FittedLogistic:
     pooled: PooledEstimates | None = field(default=None, repr=False)
 
     @classmethod
-    def from_data(cls, df: pd.DataFrame, *, outcome: str,
-                  predictors: Sequence[str] | str | Sequence[PredictorSpec],
-                  splines: Sequence[str] = (), method: str = "auto", impute: int = 0,
-                  seed: int = 0) -> FittedLogistic:
+    def from_data(
+        cls,
+        df: pd.DataFrame,
+        *,
+        outcome: str,
+        predictors: Sequence[str] | str | Sequence[PredictorSpec],
+        splines: Sequence[str] = (),
+        method: str = "auto",
+        impute: int = 0,
+        seed: int = 0,
+    ) -> FittedLogistic:
         """Fit a logistic model on the complete cases of ``df``.
 
         Parameters
@@ -171,62 +195,130 @@ class FittedLogistic:
         complete = ~y_all.isna() & ~frame.isna().any(axis=1)
         counts = {k: v for k, v in missing_counts.items() if v}
         if impute:
-            return cls._fit_imputed(frame, y_all, outcome=outcome, specs=specs,
-                                    counts=counts, n_complete=int(complete.sum()),
-                                    method=method, m=impute, seed=seed)
+            return cls._fit_imputed(
+                frame,
+                y_all,
+                outcome=outcome,
+                specs=specs,
+                counts=counts,
+                n_complete=int(complete.sum()),
+                method=method,
+                m=impute,
+                seed=seed,
+            )
         report = MissingReport(len(df), int(complete.sum()), counts)
-        return cls._fit(frame[complete], y_all[complete].to_numpy(), outcome=outcome,
-                        specs=specs, missing=report, method=method)
+        return cls._fit(
+            frame[complete],
+            y_all[complete].to_numpy(),
+            outcome=outcome,
+            specs=specs,
+            missing=report,
+            method=method,
+        )
 
     @classmethod
-    def _fit_imputed(cls, frame, y_all, *, outcome, specs, counts, n_complete, method, m,
-                     seed) -> FittedLogistic:
+    def _fit_imputed(
+        cls, frame, y_all, *, outcome, specs, counts, n_complete, method, m, seed
+    ) -> FittedLogistic:
         keep = ~y_all.isna()
         frame, y = frame[keep], y_all[keep].to_numpy()
         codings = code_predictors(frame, specs)  # levels and knots from observed values
-        report = MissingReport(len(y_all), n_complete, counts,
-                               handling=f"multiple imputation (chained equations, m={m}, "
-                                        f"seed={seed}); rows with a missing outcome dropped")
+        report = MissingReport(
+            len(y_all),
+            n_complete,
+            counts,
+            handling=f"multiple imputation (chained equations, m={m}, "
+            f"seed={seed}); rows with a missing outcome dropped",
+        )
         if not frame.isna().any(axis=None):
-            report = MissingReport(len(y_all), n_complete, counts,
-                                   handling="nothing to impute; complete cases")
-            return cls._fit(frame, y, outcome=outcome, specs=specs, missing=report,
-                            method=method, codings=codings)
+            report = MissingReport(
+                len(y_all), n_complete, counts, handling="nothing to impute; complete cases"
+            )
+            return cls._fit(
+                frame,
+                y,
+                outcome=outcome,
+                specs=specs,
+                missing=report,
+                method=method,
+                codings=codings,
+            )
         completed = mice_impute(frame, y, m=m, seed=seed)
-        fits = [cls._fit(f, y, outcome=outcome, specs=specs, missing=report, method=method,
-                         codings=codings) for f in completed]
+        fits = [
+            cls._fit(
+                f, y, outcome=outcome, specs=specs, missing=report, method=method, codings=codings
+            )
+            for f in completed
+        ]
         if len({f.method for f in fits}) > 1:
             # separation in some imputations only: one method for all, Firth
-            fits = [cls._fit(f, y, outcome=outcome, specs=specs, missing=report,
-                             method="firth", codings=codings) for f in completed]
+            fits = [
+                cls._fit(
+                    f,
+                    y,
+                    outcome=outcome,
+                    specs=specs,
+                    missing=report,
+                    method="firth",
+                    codings=codings,
+                )
+                for f in completed
+            ]
         pooled = rubin_pool([f.coef for f in fits], [f.cov for f in fits])
         first = fits[0]
-        return cls(outcome, codings, first.names, pooled.coef, pooled.total, first.method,
-                   first.n, first.events, first.separation, report, first.X, y,
-                   tuple(f.X for f in fits), pooled)
+        return cls(
+            outcome,
+            codings,
+            first.names,
+            pooled.coef,
+            pooled.total,
+            first.method,
+            first.n,
+            first.events,
+            first.separation,
+            report,
+            first.X,
+            y,
+            tuple(f.X for f in fits),
+            pooled,
+        )
 
     @classmethod
-    def _fit(cls, frame: pd.DataFrame, y: np.ndarray, *, outcome: str,
-             specs: Sequence[PredictorSpec], missing: MissingReport, method: str,
-             codings: Sequence[PredictorCoding] | None = None) -> FittedLogistic:
+    def _fit(
+        cls,
+        frame: pd.DataFrame,
+        y: np.ndarray,
+        *,
+        outcome: str,
+        specs: Sequence[PredictorSpec],
+        missing: MissingReport,
+        method: str,
+        codings: Sequence[PredictorCoding] | None = None,
+    ) -> FittedLogistic:
         events = int(y.sum())
         if min(events, len(y) - events) < MIN_EVENTS:
-            raise InvalidInputError(outcome, f"too few events: {events} events and "
-                                    f"{len(y) - events} non-events in {len(y)} complete rows",
-                                    allowed=f"at least {MIN_EVENTS} of each")
+            raise InvalidInputError(
+                outcome,
+                f"too few events: {events} events and "
+                f"{len(y) - events} non-events in {len(y)} complete rows",
+                allowed=f"at least {MIN_EVENTS} of each",
+            )
         codings = tuple(codings) if codings is not None else code_predictors(frame, specs)
         X = np.column_stack([np.ones(len(y)), design_matrix(frame, codings)])
         names = ("Intercept", *column_names(codings))
         if np.linalg.matrix_rank(X) < X.shape[1]:
-            raise InvalidInputError("predictors", "the design matrix is rank deficient "
-                                    "(collinear predictors or an empty category)",
-                                    allowed="predictors that are not linear combinations "
-                                            "of each other")
+            raise InvalidInputError(
+                "predictors",
+                "the design matrix is rank deficient (collinear predictors or an empty category)",
+                allowed="predictors that are not linear combinations of each other",
+            )
         sep = check_separation(X, y, names)
         use_firth = method == "firth" or (method == "auto" and sep.detected)
         if method == "ml" and sep.detected:
-            raise ModelError(f"{sep.kind} separation on {', '.join(sep.columns)}: maximum "
-                             "likelihood estimates do not exist; use method='firth'")
+            raise ModelError(
+                f"{sep.kind} separation on {', '.join(sep.columns)}: maximum "
+                "likelihood estimates do not exist; use method='firth'"
+            )
         if use_firth:
             coef, cov = firth_logistic(X, y)
             label = "Firth"
@@ -266,11 +358,20 @@ class FittedLogistic:
         se = np.sqrt(np.diag(self.cov))
         z = self.coef / se
         lo, hi = self.coef - 1.959963984540054 * se, self.coef + 1.959963984540054 * se
-        return pd.DataFrame({
-            "coef": self.coef, "se": se, "z": z, "p": 2 * stats.norm.sf(np.abs(z)),
-            "ci_lower": lo, "ci_upper": hi,
-            "odds_ratio": np.exp(self.coef), "or_ci_lower": np.exp(lo), "or_ci_upper": np.exp(hi),
-        }, index=pd.Index(self.names, name="term"))
+        return pd.DataFrame(
+            {
+                "coef": self.coef,
+                "se": se,
+                "z": z,
+                "p": 2 * stats.norm.sf(np.abs(z)),
+                "ci_lower": lo,
+                "ci_upper": hi,
+                "odds_ratio": np.exp(self.coef),
+                "or_ci_lower": np.exp(lo),
+                "or_ci_upper": np.exp(hi),
+            },
+            index=pd.Index(self.names, name="term"),
+        )
 
     @property
     def n_parameters(self) -> int:
@@ -293,8 +394,9 @@ class FittedLogistic:
         """Penalised maximum likelihood fit (rms ``lrm(penalty=)``): coef, cov, df, lr."""
         from resorb.cohort._penalised import fit_penalised, penalty_matrix
 
-        return fit_penalised(self.X, self.y, penalty_matrix(self.codings, self.X[:, 1:]),
-                             penalty, beta0=self.coef)
+        return fit_penalised(
+            self.X, self.y, penalty_matrix(self.codings, self.X[:, 1:]), penalty, beta0=self.coef
+        )
 
     def robust_cov(self) -> np.ndarray:
         """Huber-White sandwich covariance (rms ``robcov`` without clusters).
@@ -305,8 +407,9 @@ class FittedLogistic:
         u = self.X * (self.y - expit(self.X @ self.coef))[:, None]
         return self.cov @ (u.T @ u) @ self.cov
 
-    def bootstrap_cov(self, *, n_bootstrap: int = 200, seed: int | None = 0
-                      ) -> tuple[np.ndarray, int]:
+    def bootstrap_cov(
+        self, *, n_bootstrap: int = 200, seed: int | None = 0
+    ) -> tuple[np.ndarray, int]:
         """Covariance of the coefficients over bootstrap refits (rms ``bootcov``).
 
         Refits as ``bootcov`` runs ``lrm.fit`` (deviance change < 1e-4 plus
@@ -329,20 +432,23 @@ class FittedLogistic:
         """Inter-quartile odds ratios and level contrasts (rms ``summary``)."""
         from resorb.cohort._contrasts import interquartile_effects
 
-        return interquartile_effects(self.coef[1:], self.cov[1:, 1:], self.codings,
-                                     self.X[:, 1:], ratio="odds ratio")
+        return interquartile_effects(
+            self.coef[1:], self.cov[1:, 1:], self.codings, self.X[:, 1:], ratio="odds ratio"
+        )
 
     def partial_effects(self, n_points: int = 200) -> dict[str, pd.DataFrame]:
         """Log odds over each predictor's range, others adjusted (rms ``Predict``)."""
         from resorb.cohort._contrasts import partial_effects
 
-        return partial_effects(self.coef, self.cov, self.codings, self.X[:, 1:],
-                               intercept=True, n_points=n_points)
+        return partial_effects(
+            self.coef, self.cov, self.codings, self.X[:, 1:], intercept=True, n_points=n_points
+        )
 
     def refit(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Coefficients on another design with the same coding (used by bootstrap)."""
-        beta, ok = fit_logistic_batch(X, y, np.ones((1, len(y))), beta0=self.coef,
-                                      firth=self.method == "Firth")
+        beta, ok = fit_logistic_batch(
+            X, y, np.ones((1, len(y))), beta0=self.coef, firth=self.method == "Firth"
+        )
         return beta[0] if ok[0] else np.full_like(self.coef, np.nan)
 
 

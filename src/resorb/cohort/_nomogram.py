@@ -84,13 +84,13 @@ def nomogram_points(names, coef, codings, *, max_points: float = 100.0) -> dict:
     axes = []
     offset = coef[0]
     for c in codings:
-        beta = coef[pos:pos + len(c.columns)]
+        beta = coef[pos : pos + len(c.columns)]
         pos += len(c.columns)
         if c.kind == "categorical":
             labels = list(c.levels)
             contrib = np.r_[0.0, beta]
         else:
-            values = (np.asarray(c.values) if c.values else r_pretty(*c.range, 10))
+            values = np.asarray(c.values) if c.values else r_pretty(*c.range, 10)
             contrib = c.encode(pd.Series(values)) @ beta
             labels = [f"{v:g}" for v in values]
         mn = contrib.min()
@@ -98,8 +98,12 @@ def nomogram_points(names, coef, codings, *, max_points: float = 100.0) -> dict:
         axes.append((c.name, labels, contrib - mn, (contrib - mn).max()))
     widest = max(a[3] for a in axes) or 1.0
     scale = max_points / widest
-    return {"axes": [(n, lab, pts * scale) for n, lab, pts, _ in axes],
-            "scale": scale, "offset": offset, "max_points": max_points}
+    return {
+        "axes": [(n, lab, pts * scale) for n, lab, pts, _ in axes],
+        "scale": scale,
+        "offset": offset,
+        "max_points": max_points,
+    }
 
 
 def plot_nomogram(model, *, ax=None, title: str | None = None, max_points: float = 100.0):
@@ -153,8 +157,7 @@ def plot_nomogram(model, *, ax=None, title: str | None = None, max_points: float
     probs = probs[(probs > expit(lp_lo)) & (probs < expit(lp_hi))]
     if probs.size:
         pos = (logit(probs) - lp_lo) * nomo["scale"]
-        axis_line(y, pos, [f"{p:g}" for p in probs], "Probability",
-                  scale_to=width / total_max)
+        axis_line(y, pos, [f"{p:g}" for p in probs], "Probability", scale_to=width / total_max)
     ax.set_xlim(-width * 0.02, width * 1.04)
     ax.set_ylim(y - 0.8, rows + 0.9)
     ax.axis("off")

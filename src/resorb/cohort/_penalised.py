@@ -40,7 +40,7 @@ def penalty_matrix(codings: Sequence[PredictorCoding], X: np.ndarray) -> np.ndar
     for c in codings:
         w = len(c.columns)
         if c.kind == "categorical":
-            P[pos:pos + w, pos:pos + w] = np.eye(w) - 1.0 / (w + 1)
+            P[pos : pos + w, pos : pos + w] = np.eye(w) - 1.0 / (w + 1)
         pos += w
     return P
 
@@ -49,9 +49,16 @@ class PenalisedFit(dict):
     """``coef``, ``cov`` (penalised), ``df`` (effective), ``lr`` (chi-square), ``penalty``."""
 
 
-def fit_penalised(X: np.ndarray, y: np.ndarray, P0: np.ndarray, penalty: float, *,
-                  beta0: np.ndarray | None = None, max_iter: int = 100,
-                  tol: float = 1e-12) -> PenalisedFit:
+def fit_penalised(
+    X: np.ndarray,
+    y: np.ndarray,
+    P0: np.ndarray,
+    penalty: float,
+    *,
+    beta0: np.ndarray | None = None,
+    max_iter: int = 100,
+    tol: float = 1e-12,
+) -> PenalisedFit:
     """Newton-Raphson on the penalised log-likelihood (X with intercept column)."""
     n, p = X.shape
     P = np.zeros((p, p))
@@ -63,8 +70,7 @@ def fit_penalised(X: np.ndarray, y: np.ndarray, P0: np.ndarray, penalty: float, 
 
     def objective(b):
         eta = X @ b
-        return float((y * log_expit(eta) + (1 - y) * log_expit(-eta)).sum()
-                     - 0.5 * b @ P @ b)
+        return float((y * log_expit(eta) + (1 - y) * log_expit(-eta)).sum() - 0.5 * b @ P @ b)
 
     obj = objective(beta)
     for _ in range(max_iter):
@@ -92,8 +98,14 @@ def fit_penalised(X: np.ndarray, y: np.ndarray, P0: np.ndarray, penalty: float, 
     return PenalisedFit(coef=beta, cov=V, df=df, lr=2 * (ll - ll0), penalty=penalty)
 
 
-def pentrace(X: np.ndarray, y: np.ndarray, codings: Sequence[PredictorCoding],
-             penalties: Sequence[float], *, which: str = "aic_c") -> tuple[pd.DataFrame, float]:
+def pentrace(
+    X: np.ndarray,
+    y: np.ndarray,
+    codings: Sequence[PredictorCoding],
+    penalties: Sequence[float],
+    *,
+    which: str = "aic_c",
+) -> tuple[pd.DataFrame, float]:
     """Refit over ``penalties`` and pick the best by ``which`` (aic_c, aic or bic).
 
     Returns the table (penalty, df, lr, aic, bic, aic_c) and the best penalty.
@@ -107,9 +119,16 @@ def pentrace(X: np.ndarray, y: np.ndarray, codings: Sequence[PredictorCoding],
         f = fit_penalised(X, y, P0, float(pen), beta0=beta)
         beta = f["coef"]
         df, lr = f["df"], f["lr"]
-        rows.append({"penalty": float(pen), "df": df, "lr": lr, "aic": lr - 2 * df,
-                     "bic": lr - df * np.log(n),
-                     "aic_c": lr - 2 * df * (1 + (df + 1) / (n - df - 1))})
+        rows.append(
+            {
+                "penalty": float(pen),
+                "df": df,
+                "lr": lr,
+                "aic": lr - 2 * df,
+                "bic": lr - df * np.log(n),
+                "aic_c": lr - 2 * df * (1 + (df + 1) / (n - df - 1)),
+            }
+        )
     table = pd.DataFrame(rows)
     best = float(table.loc[table[which].idxmax(), "penalty"])
     return table, best

@@ -67,12 +67,31 @@ _Z95 = 1.959963984540054
 CASE_FIELD_MAP: dict[str, str] = {
     "age_years": "patient.age_years",
     "sex": "patient.sex",
-    **{k: f"herniation.{k}" for k in (
-        "level", "morphology", "containment", "pll", "zone", "migration", "komori",
-        "msu_size", "msu_zone", "rim_enhancement", "iwabuchi", "t2_signal", "modic",
-        "pfirrmann", "schizas", "canal_compromise_percent")},
-    **{k: f"symptoms.{k}" for k in (
-        "leg_pain_nrs", "back_pain_nrs", "vas_mm", "slr_degrees", "motor_mrc")},
+    **{
+        k: f"herniation.{k}"
+        for k in (
+            "level",
+            "morphology",
+            "containment",
+            "pll",
+            "zone",
+            "migration",
+            "komori",
+            "msu_size",
+            "msu_zone",
+            "rim_enhancement",
+            "iwabuchi",
+            "t2_signal",
+            "modic",
+            "pfirrmann",
+            "schizas",
+            "canal_compromise_percent",
+        )
+    },
+    **{
+        k: f"symptoms.{k}"
+        for k in ("leg_pain_nrs", "back_pain_nrs", "vas_mm", "slr_degrees", "motor_mrc")
+    },
     "odi_percent": "symptoms.odi_answers",
     "symptom_duration_days": "symptoms.onset_date",
     "volume_mm3": "mri[0].volume_mm3",
@@ -95,14 +114,28 @@ def case_predictor_values(case) -> dict[str, Any]:
     p, h, s = case.patient, case.herniation, case.symptoms
     out["age_years"] = p.age_years
     out["sex"] = _plain(p.sex)
-    for key in ("level", "morphology", "containment", "pll", "zone", "migration", "komori",
-                "msu_size", "msu_zone", "rim_enhancement", "iwabuchi", "t2_signal", "modic",
-                "pfirrmann", "schizas", "canal_compromise_percent"):
+    for key in (
+        "level",
+        "morphology",
+        "containment",
+        "pll",
+        "zone",
+        "migration",
+        "komori",
+        "msu_size",
+        "msu_zone",
+        "rim_enhancement",
+        "iwabuchi",
+        "t2_signal",
+        "modic",
+        "pfirrmann",
+        "schizas",
+        "canal_compromise_percent",
+    ):
         out[key] = _plain(getattr(h, key))
     for key in ("leg_pain_nrs", "back_pain_nrs", "vas_mm", "slr_degrees", "motor_mrc"):
         out[key] = getattr(s, key)
-    out["odi_percent"] = (None if s.odi_answers is None
-                          else odi_percent(s.odi_answers).odi_percent)
+    out["odi_percent"] = None if s.odi_answers is None else odi_percent(s.odi_answers).odi_percent
     if s.onset_date is not None and case.mri:
         out["symptom_duration_days"] = (case.mri[0].date - s.onset_date).days
     else:
@@ -129,10 +162,15 @@ class CasePrediction:
     model: str = ""
 
     def to_dict(self) -> dict:
-        return {"probability": self.probability, "interval": list(self.interval),
-                "horizon_months": self.horizon_months, "definition": self.definition,
-                "factors": self.factors, "warnings": list(self.warnings),
-                "model": self.model}
+        return {
+            "probability": self.probability,
+            "interval": list(self.interval),
+            "horizon_months": self.horizon_months,
+            "definition": self.definition,
+            "factors": self.factors,
+            "warnings": list(self.warnings),
+            "model": self.model,
+        }
 
 
 @dataclass(frozen=True)
@@ -157,13 +195,20 @@ class PortableModel:
     # -- serialisation -------------------------------------------------------
     def to_dict(self) -> dict:
         return {
-            "format": FORMAT, "format_version": FORMAT_VERSION,
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
             "resorb_version": self.resorb_version,
-            "model": {"type": "logistic", "method": self.method, "outcome": self.outcome,
-                      "definition": self.definition, "horizon_months": self.horizon_months,
-                      "link": "logit"},
-            "coefficients": [{"term": n, "coef": float(c)}
-                             for n, c in zip(self.names, self.coef, strict=True)],
+            "model": {
+                "type": "logistic",
+                "method": self.method,
+                "outcome": self.outcome,
+                "definition": self.definition,
+                "horizon_months": self.horizon_months,
+                "link": "logit",
+            },
+            "coefficients": [
+                {"term": n, "coef": float(c)} for n, c in zip(self.names, self.coef, strict=True)
+            ],
             "covariance": np.asarray(self.cov, float).tolist(),
             "predictors": [c.to_dict() for c in self.codings],
             "development": self.development,
@@ -182,11 +227,17 @@ class PortableModel:
     def from_dict(cls, d: dict, *, path: Path | None = None) -> PortableModel:
         where = str(path) if path else "model"
         if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise InvalidInputError(where, "is not a resorb cohort model file",
-                                    allowed=f'JSON with "format": "{FORMAT}"')
+            raise InvalidInputError(
+                where,
+                "is not a resorb cohort model file",
+                allowed=f'JSON with "format": "{FORMAT}"',
+            )
         if d.get("format_version") != FORMAT_VERSION:
-            raise InvalidInputError(f"{where}.format_version", repr(d.get("format_version")),
-                                    allowed=str(FORMAT_VERSION))
+            raise InvalidInputError(
+                f"{where}.format_version",
+                repr(d.get("format_version")),
+                allowed=str(FORMAT_VERSION),
+            )
         try:
             m = d["model"]
             names = tuple(c["term"] for c in d["coefficients"])
@@ -194,18 +245,34 @@ class PortableModel:
             cov = np.array(d["covariance"], float)
             codings = tuple(PredictorCoding.from_dict(c) for c in d["predictors"])
         except (KeyError, TypeError, ValueError) as exc:
-            raise InvalidInputError(where, f"malformed model file ({exc})",
-                                    allowed="a file written by 'resorb cohort fit "
-                                            "--save-model'") from None
+            raise InvalidInputError(
+                where,
+                f"malformed model file ({exc})",
+                allowed="a file written by 'resorb cohort fit --save-model'",
+            ) from None
         expected = ("Intercept", *(n for c in codings for n in c.columns))
         if names != expected or cov.shape != (len(names), len(names)):
-            raise InvalidInputError(f"{where}.coefficients",
-                                    "do not match the predictor coding",
-                                    allowed=", ".join(expected))
-        return cls(names, coef, cov, codings, m["outcome"], m["definition"],
-                   m.get("horizon_months"), m.get("method", ""), d.get("development", {}),
-                   d.get("performance", {}), d.get("citation", {}), d.get("provenance", {}),
-                   d.get("resorb_version", ""), path)
+            raise InvalidInputError(
+                f"{where}.coefficients",
+                "do not match the predictor coding",
+                allowed=", ".join(expected),
+            )
+        return cls(
+            names,
+            coef,
+            cov,
+            codings,
+            m["outcome"],
+            m["definition"],
+            m.get("horizon_months"),
+            m.get("method", ""),
+            d.get("development", {}),
+            d.get("performance", {}),
+            d.get("citation", {}),
+            d.get("provenance", {}),
+            d.get("resorb_version", ""),
+            path,
+        )
 
     # -- prediction ----------------------------------------------------------
     def _design(self, df: pd.DataFrame) -> np.ndarray:
@@ -220,9 +287,15 @@ class PortableModel:
         X = self._design(df)  # noqa: N806
         lp = X @ self.coef
         se = np.sqrt(np.einsum("ni,ij,nj->n", X, self.cov, X))
-        return pd.DataFrame({"probability": expit(lp), "lower": expit(lp - _Z95 * se),
-                             "upper": expit(lp + _Z95 * se), "linear_predictor": lp},
-                            index=df.index)
+        return pd.DataFrame(
+            {
+                "probability": expit(lp),
+                "lower": expit(lp - _Z95 * se),
+                "upper": expit(lp + _Z95 * se),
+                "linear_predictor": lp,
+            },
+            index=df.index,
+        )
 
     def predict_case(self, case) -> CasePrediction:
         """Apply the model to a :class:`resorb.domain.Case`.
@@ -237,9 +310,11 @@ class PortableModel:
         for c in self.codings:
             if c.name not in values:
                 field_name = CASE_FIELD_MAP.get(c.name, c.name)
-                raise InvalidInputError(field_name, f"is needed by the model "
-                                        f"{self.path.name if self.path else ''}".rstrip(),
-                                        allowed=_allowed(c))
+                raise InvalidInputError(
+                    field_name,
+                    f"is needed by the model {self.path.name if self.path else ''}".rstrip(),
+                    allowed=_allowed(c),
+                )
             row[c.name] = values[c.name]
         df = pd.DataFrame([row])
         notes = []
@@ -249,8 +324,10 @@ class PortableModel:
             v = float(row[c.name])
             lo, hi = c.range if c.range else (-math.inf, math.inf)
             if not lo <= v <= hi:
-                notes.append(f"{CASE_FIELD_MAP.get(c.name, c.name)} = {v:g} is outside the "
-                             f"development range {lo:g}-{hi:g} of the model")
+                notes.append(
+                    f"{CASE_FIELD_MAP.get(c.name, c.name)} = {v:g} is outside the "
+                    f"development range {lo:g}-{hi:g} of the model"
+                )
         for msg in notes:
             warnings.warn(msg, OutsideEvidenceRangeWarning, stacklevel=2)
         try:
@@ -258,15 +335,18 @@ class PortableModel:
         except InvalidInputError as exc:
             field_name = CASE_FIELD_MAP.get(exc.field, exc.field)
             raise InvalidInputError(field_name, exc.message, allowed=exc.allowed) from None
-        source = {"model_file": str(self.path) if self.path else None,
-                  "citation": self.citation.get("text"),
-                  "doi": self.citation.get("doi"), "pmid": self.citation.get("pmid")}
+        source = {
+            "model_file": str(self.path) if self.path else None,
+            "citation": self.citation.get("text"),
+            "doi": self.citation.get("doi"),
+            "pmid": self.citation.get("pmid"),
+        }
         frame = prepare_columns(df, data_specs(self.codings))
         factors = []
         pos = 1
         for c in self.codings:
             width = len(c.columns)
-            beta = self.coef[pos:pos + width]
+            beta = self.coef[pos : pos + width]
             x = c.encode(frame[c.name])[0]
             if c.kind == "categorical":
                 log_odds = float(x @ beta)
@@ -276,15 +356,27 @@ class PortableModel:
                 x0 = c.encode(pd.Series([lo]))[0]
                 log_odds = float((x - x0) @ beta)
                 ref = lo
-            factors.append({"name": c.name, "value": row[c.name], "reference": ref,
-                            "log_odds": log_odds, "effect": math.exp(log_odds),
-                            "effect_measure": "odds ratio versus the reference",
-                            "source": source})
+            factors.append(
+                {
+                    "name": c.name,
+                    "value": row[c.name],
+                    "reference": ref,
+                    "log_odds": log_odds,
+                    "effect": math.exp(log_odds),
+                    "effect_measure": "odds ratio versus the reference",
+                    "source": source,
+                }
+            )
             pos += width
-        return CasePrediction(float(pred["probability"]),
-                              (float(pred["lower"]), float(pred["upper"])),
-                              self.horizon_months, self.definition, factors, notes,
-                              model=str(self.path) if self.path else "")
+        return CasePrediction(
+            float(pred["probability"]),
+            (float(pred["lower"]), float(pred["upper"])),
+            self.horizon_months,
+            self.definition,
+            factors,
+            notes,
+            model=str(self.path) if self.path else "",
+        )
 
 
 def _allowed(c: PredictorCoding) -> str:
@@ -307,14 +399,17 @@ def load_portable_model(path: str | Path) -> PortableModel:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise InvalidInputError("model", f"cannot read {path}: {exc.strerror}",
-                                allowed="a model file written by 'resorb cohort fit "
-                                        "--save-model'") from None
+        raise InvalidInputError(
+            "model",
+            f"cannot read {path}: {exc.strerror}",
+            allowed="a model file written by 'resorb cohort fit --save-model'",
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidInputError("model", f"{path.name} is not JSON ({exc.msg})",
-                                allowed="a resorb model file (JSON)") from None
+        raise InvalidInputError(
+            "model", f"{path.name} is not JSON ({exc.msg})", allowed="a resorb model file (JSON)"
+        ) from None
     return PortableModel.from_dict(data, path=path)
 
 
@@ -327,10 +422,15 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def portable_from_fit(fit, *, definition: str | None = None,
-                      horizon_months: float | None = None,
-                      performance: dict | None = None, citation: dict | None = None,
-                      data_path: str | Path | None = None) -> PortableModel:
+def portable_from_fit(
+    fit,
+    *,
+    definition: str | None = None,
+    horizon_months: float | None = None,
+    performance: dict | None = None,
+    citation: dict | None = None,
+    data_path: str | Path | None = None,
+) -> PortableModel:
     """Build a :class:`PortableModel` from a :class:`FittedLogistic`.
 
     A model with interactions is refused: the model file's per-factor
@@ -339,24 +439,44 @@ def portable_from_fit(fit, *, definition: str | None = None,
     from resorb import __version__
 
     if any(c.kind == "interaction" for c in fit.codings):
-        raise InvalidInputError("save-model", "a model with interactions cannot be saved as "
-                                "a portable model file yet",
-                                allowed="a model without a*b terms")
-    dev = {"n": fit.n, "events": fit.events, "missing": fit.missing.to_dict(),
-           "separation": fit.separation.to_dict(),
-           "ranges": {c.name: (list(c.range) if c.range else list(c.levels))
-                      for c in fit.codings}}
-    prov = {"created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "software": f"resorb {__version__}"}
+        raise InvalidInputError(
+            "save-model",
+            "a model with interactions cannot be saved as a portable model file yet",
+            allowed="a model without a*b terms",
+        )
+    dev = {
+        "n": fit.n,
+        "events": fit.events,
+        "missing": fit.missing.to_dict(),
+        "separation": fit.separation.to_dict(),
+        "ranges": {c.name: (list(c.range) if c.range else list(c.levels)) for c in fit.codings},
+    }
+    prov = {
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "software": f"resorb {__version__}",
+    }
     if data_path is not None:
         prov["data_file"] = Path(data_path).name
         prov["data_sha256"] = file_sha256(data_path)
-    cite = {"text": "Model developed with resorb cohort fit on the data named in provenance; "
-                    "not externally validated."}
+    cite = {
+        "text": "Model developed with resorb cohort fit on the data named in provenance; "
+        "not externally validated."
+    }
     cite.update(citation or {})
-    return PortableModel(tuple(fit.names), np.asarray(fit.coef), np.asarray(fit.cov),
-                         tuple(fit.codings), fit.outcome,
-                         definition or f"{fit.outcome} = 1 as recorded in the development data "
-                                       "(no definition was given when the model was saved)",
-                         horizon_months, fit.method, dev, performance or {}, cite, prov,
-                         __version__)
+    return PortableModel(
+        tuple(fit.names),
+        np.asarray(fit.coef),
+        np.asarray(fit.cov),
+        tuple(fit.codings),
+        fit.outcome,
+        definition
+        or f"{fit.outcome} = 1 as recorded in the development data "
+        "(no definition was given when the model was saved)",
+        horizon_months,
+        fit.method,
+        dev,
+        performance or {},
+        cite,
+        prov,
+        __version__,
+    )

@@ -58,21 +58,34 @@ class SampleSizeCheck:
         return None if self.n_available is None else self.n_available >= self.n_required
 
     def to_dict(self) -> dict:
-        return {"parameters": self.parameters, "prevalence": self.prevalence,
-                "r2_cs": self.r2_cs, "r2_source": self.r2_source,
-                "target_shrinkage": self.shrinkage,
-                "n_criterion_1_shrinkage": self.n_shrinkage,
-                "n_criterion_2_optimism": self.n_optimism,
-                "n_criterion_3_intercept": self.n_intercept,
-                "n_required": self.n_required, "events_required": self.events_required,
-                "events_per_parameter": self.events_per_parameter,
-                "n_available": self.n_available, "met": self.met}
+        return {
+            "parameters": self.parameters,
+            "prevalence": self.prevalence,
+            "r2_cs": self.r2_cs,
+            "r2_source": self.r2_source,
+            "target_shrinkage": self.shrinkage,
+            "n_criterion_1_shrinkage": self.n_shrinkage,
+            "n_criterion_2_optimism": self.n_optimism,
+            "n_criterion_3_intercept": self.n_intercept,
+            "n_required": self.n_required,
+            "events_required": self.events_required,
+            "events_per_parameter": self.events_per_parameter,
+            "n_available": self.n_available,
+            "met": self.met,
+        }
 
 
-def riley_sample_size(*, parameters: int, prevalence: float, r2_cs: float | None = None,
-                      r2_nagelkerke: float | None = None, shrinkage: float = 0.9,
-                      delta: float = 0.05, margin: float = 0.05,
-                      n_available: int | None = None) -> SampleSizeCheck:
+def riley_sample_size(
+    *,
+    parameters: int,
+    prevalence: float,
+    r2_cs: float | None = None,
+    r2_nagelkerke: float | None = None,
+    shrinkage: float = 0.9,
+    delta: float = 0.05,
+    margin: float = 0.05,
+    n_available: int | None = None,
+) -> SampleSizeCheck:
     """Minimum n for a logistic prediction model (Riley et al. 2019/2020).
 
     Parameters
@@ -100,17 +113,24 @@ def riley_sample_size(*, parameters: int, prevalence: float, r2_cs: float | None
     r2_max = max_r2_cs(prevalence)
     if r2_cs is None:
         nag = 0.15 if r2_nagelkerke is None else r2_nagelkerke
-        source = ("assumption: Nagelkerke R2 0.15 (Riley et al. BMJ 2020 default)"
-                  if r2_nagelkerke is None else "anticipated Nagelkerke R2")
+        source = (
+            "assumption: Nagelkerke R2 0.15 (Riley et al. BMJ 2020 default)"
+            if r2_nagelkerke is None
+            else "anticipated Nagelkerke R2"
+        )
         r2_cs = nag * r2_max
     else:
         source = "anticipated Cox-Snell R2"
     if not 0 < r2_cs < r2_max:
-        raise InvalidInputError("r2_cs", f"{r2_cs:.4g}",
-                                allowed=f"between 0 and {r2_max:.4g} for this prevalence")
+        raise InvalidInputError(
+            "r2_cs", f"{r2_cs:.4g}", allowed=f"between 0 and {r2_max:.4g} for this prevalence"
+        )
     if r2_cs >= shrinkage:
-        raise InvalidInputError("shrinkage", f"{shrinkage} is below R2 {r2_cs:.3g}",
-                                allowed="a shrinkage target above the anticipated R2")
+        raise InvalidInputError(
+            "shrinkage",
+            f"{shrinkage} is below R2 {r2_cs:.3g}",
+            allowed="a shrinkage target above the anticipated R2",
+        )
 
     def n_for(s: float) -> int:
         return math.ceil(parameters / ((s - 1) * math.log(1 - r2_cs / s)))
@@ -121,5 +141,17 @@ def riley_sample_size(*, parameters: int, prevalence: float, r2_cs: float | None
     n3 = math.ceil((1.959963984540054 / margin) ** 2 * prevalence * (1 - prevalence))
     n = max(n1, n2, n3)
     events = n * prevalence
-    return SampleSizeCheck(parameters, prevalence, r2_cs, source, shrinkage, n1, n2, n3, n,
-                           events, events / parameters, n_available)
+    return SampleSizeCheck(
+        parameters,
+        prevalence,
+        r2_cs,
+        source,
+        shrinkage,
+        n1,
+        n2,
+        n3,
+        n,
+        events,
+        events / parameters,
+        n_available,
+    )

@@ -31,8 +31,9 @@ def simulation_assumptions() -> dict:
     text = resources.files("resorb.cohort").joinpath("data/simulation.yaml").read_text("utf-8")
     a = yaml.safe_load(text)
     inc = a["morphology_incidence"]
-    inc["values"] = {m: float(evidence_value(vid).value)
-                     for m, vid in inc["evidence_values"].items()}
+    inc["values"] = {
+        m: float(evidence_value(vid).value) for m, vid in inc["evidence_values"].items()
+    }
     a["surgery"]["probability_12mo"] = float(evidence_value(a["surgery"]["evidence_value"]).value)
     return a
 
@@ -68,8 +69,9 @@ def simulate_cohort(n: int, *, seed: int = 0, missing_fraction: float = 0.0) -> 
     morph_mix = a["morphology_mix"]["values"]
     morph = rng.choice(list(morph_mix), size=n, p=list(morph_mix.values()))
     age_lo, age_hi = a["age_years"]["clip"]
-    age = np.clip(np.round(rng.normal(a["age_years"]["mean"], a["age_years"]["sd"], n)),
-                  age_lo, age_hi)
+    age = np.clip(
+        np.round(rng.normal(a["age_years"]["mean"], a["age_years"]["sd"], n)), age_lo, age_hi
+    )
     sex_mix = a["sex_mix"]["values"]
     sex = rng.choice(list(sex_mix), size=n, p=list(sex_mix.values()))
     level_mix = a["level_mix"]["values"]
@@ -106,20 +108,22 @@ def simulate_cohort(n: int, *, seed: int = 0, missing_fraction: float = 0.0) -> 
     time = np.minimum.reduce([t_res, t_surg, t_cens])
     event = np.where(time == t_res, 1, np.where(time == t_surg, 2, 0))
 
-    df = pd.DataFrame({
-        "patient_id": [f"SIM{seed:04d}-{i + 1:05d}" for i in range(n)],
-        "age_years": age.astype(int),
-        "sex": sex,
-        "level": level,
-        "morphology": morph,
-        "rim_enhancement": rim,
-        "modic": modic,
-        "symptom_duration_days": duration.astype(int),
-        "volume_mm3": volume,
-        "resorbed_12mo": (t_res <= 12).astype(int),
-        "time_months": np.round(time, 3),
-        "event": event,
-    })
+    df = pd.DataFrame(
+        {
+            "patient_id": [f"SIM{seed:04d}-{i + 1:05d}" for i in range(n)],
+            "age_years": age.astype(int),
+            "sex": sex,
+            "level": level,
+            "morphology": morph,
+            "rim_enhancement": rim,
+            "modic": modic,
+            "symptom_duration_days": duration.astype(int),
+            "volume_mm3": volume,
+            "resorbed_12mo": (t_res <= 12).astype(int),
+            "time_months": np.round(time, 3),
+            "event": event,
+        }
+    )
     if missing_fraction > 0:
         mask = rng.random(n) < missing_fraction
         df["rim_enhancement"] = df["rim_enhancement"].where(~mask, None)

@@ -87,18 +87,23 @@ def rcs_knots(x: np.ndarray, *, n_knots: int = 4, fractied: float = 0.05) -> np.
             if nxu <= nke:
                 knots = xu
             else:
-                q = (np.linspace(0.5, 1 - outer, nke) if nke == 2
-                     else np.linspace(outer, 1 - outer, nke))
+                q = (
+                    np.linspace(0.5, 1 - outer, nke)
+                    if nke == 2
+                    else np.linspace(outer, 1 - outer, nke)
+                )
                 knots = np.quantile(xx, q)
                 if np.unique(knots).size < min(nke, 3):
                     knots = np.quantile(xx, np.linspace(outer, 1 - outer, 2 * nke))
                     if first and np.unique(knots).size < 3:
                         mid = (first[0] + last[0]) / 2 if last else float(np.median(xx))
-                        knots = np.sort([first[0], mid,
-                                         last[0] if last else np.quantile(xx, 1 - outer)])
+                        knots = np.sort(
+                            [first[0], mid, last[0] if last else np.quantile(xx, 1 - outer)]
+                        )
                     if np.unique(knots).size < 3:
-                        raise ValueError(f"fewer than 3 distinct knots can be placed "
-                                         f"({nxu} distinct values)")
+                        raise ValueError(
+                            f"fewer than 3 distinct knots can be placed ({nxu} distinct values)"
+                        )
             if xx.size < 100:
                 xs = np.sort(xx)
                 knots = np.array(knots, dtype=float)
@@ -142,7 +147,9 @@ def rcs_basis(x: np.ndarray, knots: np.ndarray) -> np.ndarray:
 
     for j in range(k - 2):
         tj = t[j]
-        out[:, j + 1] = (cube(x - tj)
-                         - cube(x - tk1) * (tk - tj) / (tk - tk1)
-                         + cube(x - tk) * (tk1 - tj) / (tk - tk1)) / scale
+        out[:, j + 1] = (
+            cube(x - tj)
+            - cube(x - tk1) * (tk - tj) / (tk - tk1)
+            + cube(x - tk) * (tk1 - tj) / (tk - tk1)
+        ) / scale
     return out

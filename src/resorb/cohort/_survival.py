@@ -53,27 +53,36 @@ def read_survival_outcome(df: pd.DataFrame, time: str, event: str) -> tuple[pd.S
     """Check the time (> 0) and event (0/1, or 0/1/2 with 2 competing) columns."""
     for col, role in ((time, "time"), (event, "event")):
         if col not in df.columns:
-            raise InvalidInputError(col, f"no such column ({role})",
-                                    allowed=", ".join(map(str, df.columns)))
+            raise InvalidInputError(
+                col, f"no such column ({role})", allowed=", ".join(map(str, df.columns))
+            )
     t = pd.to_numeric(df[time], errors="coerce")
     bad = df[time].notna() & t.isna()
     if bad.any():
-        raise InvalidInputError(time, f"row {int(np.flatnonzero(bad)[0]) + 1}: "
-                                f"{df[time][bad].iloc[0]!r} is not a number",
-                                allowed="a follow-up time > 0")
+        raise InvalidInputError(
+            time,
+            f"row {int(np.flatnonzero(bad)[0]) + 1}: {df[time][bad].iloc[0]!r} is not a number",
+            allowed="a follow-up time > 0",
+        )
     if (t.dropna() <= 0).any():
         raise InvalidInputError(time, "has times <= 0", allowed="a follow-up time > 0")
     e = pd.to_numeric(df[event], errors="coerce")
     values = set(e.dropna().unique())
     if (df[event].notna() & e.isna()).any() or not values <= {0, 1, 2}:
-        raise InvalidInputError(event, f"has values {sorted(map(str, values))[:5]}",
-                                allowed="0 = censored, 1 = event, 2 = competing event")
+        raise InvalidInputError(
+            event,
+            f"has values {sorted(map(str, values))[:5]}",
+            allowed="0 = censored, 1 = event, 2 = competing event",
+        )
     if values == {1, 2} and len(e.dropna()) >= 2:
         # R's Surv(time, status) accepts 1 = censored, 2 = event (survival::lung);
         # read as ours it would turn every censoring into an event
-        raise InvalidInputError(event, "has only the values 1 and 2 and no 0: this looks "
-                                "like R's coding (1 = censored, 2 = event); recode it",
-                                allowed="0 = censored, 1 = event, 2 = competing event")
+        raise InvalidInputError(
+            event,
+            "has only the values 1 and 2 and no 0: this looks "
+            "like R's coding (1 = censored, 2 = event); recode it",
+            allowed="0 = censored, 1 = event, 2 = competing event",
+        )
     return t.astype(float), e.astype(float)
 
 
@@ -110,8 +119,9 @@ def kaplan_meier_at(time: np.ndarray, event: np.ndarray, horizon: float) -> floa
     return s
 
 
-def truncated_c_index(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
-                      horizon: float) -> float:
+def truncated_c_index(
+    time: np.ndarray, event: np.ndarray, risk: np.ndarray, horizon: float
+) -> float:
     """Harrell's C restricted to pairs whose earlier time is an event by ``horizon``.
 
     A pair (i, j) is usable when ``event_i == 1``, ``t_i <= horizon`` and
@@ -128,15 +138,22 @@ def truncated_c_index(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
     return float(surv_concordance(t2, e2 == 1, risk[None, :])[0])
 
 
-def calibration_at_horizon(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
-                           horizon: float, *, groups: int = 10) -> pd.DataFrame:
+def calibration_at_horizon(
+    time: np.ndarray, event: np.ndarray, risk: np.ndarray, horizon: float, *, groups: int = 10
+) -> pd.DataFrame:
     """Predicted vs observed (1 - Kaplan-Meier) risk by ``horizon`` in risk groups."""
     q = pd.qcut(risk, q=min(groups, len(np.unique(risk))), labels=False, duplicates="drop")
     rows = []
     for g in np.unique(q):
         m = q == g
-        rows.append({"group": int(g), "n": int(m.sum()), "predicted": float(risk[m].mean()),
-                     "observed": 1 - kaplan_meier_at(time[m], event[m], horizon)})
+        rows.append(
+            {
+                "group": int(g),
+                "n": int(m.sum()),
+                "predicted": float(risk[m].mean()),
+                "observed": 1 - kaplan_meier_at(time[m], event[m], horizon),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -157,9 +174,11 @@ class _SurvivalBase:
 
     @classmethod
     def _prepare(cls, df, time, event, predictors, splines):
-        specs = (parse_predictor_specs(predictors, splines=splines)
-                 if isinstance(predictors, str) else
-                 parse_predictor_specs([str(p) for p in predictors], splines=splines))
+        specs = (
+            parse_predictor_specs(predictors, splines=splines)
+            if isinstance(predictors, str)
+            else parse_predictor_specs([str(p) for p in predictors], splines=splines)
+        )
         t, e = read_survival_outcome(df, time, event)
         frame = prepare_columns(df, specs)
         counts = {time: int(t.isna().sum()), event: int(e.isna().sum())}
@@ -169,8 +188,11 @@ class _SurvivalBase:
         frame, t, e = frame[complete], t[complete].to_numpy(), e[complete].to_numpy()
         n_events = int((e == 1).sum())
         if n_events < MIN_EVENTS:
-            raise InvalidInputError(event, f"too few events: {n_events} in {len(e)} complete rows",
-                                    allowed=f"at least {MIN_EVENTS} events (value 1)")
+            raise InvalidInputError(
+                event,
+                f"too few events: {n_events} in {len(e)} complete rows",
+                allowed=f"at least {MIN_EVENTS} events (value 1)",
+            )
         codings = code_predictors(frame, specs)
         X = design_matrix(frame, codings)
         names = tuple(column_names(codings))
@@ -203,8 +225,9 @@ def _fit_quietly(fitter, data, **kwargs):
         try:
             fitter.fit(data, duration_col="_T", event_col="_E", **kwargs)
         except (ConvergenceError, ConvergenceWarning) as exc:
-            raise ModelError(f"{type(fitter).__name__} did not converge: "
-                             f"{str(exc).splitlines()[0]}") from None
+            raise ModelError(
+                f"{type(fitter).__name__} did not converge: {str(exc).splitlines()[0]}"
+            ) from None
     return fitter
 
 
@@ -223,8 +246,9 @@ class EfronCoxFit:
     baseline_cumulative_hazard: np.ndarray = field(repr=False)
 
     @classmethod
-    def fit(cls, X: np.ndarray, time: np.ndarray, event: np.ndarray,
-            names: Sequence[str]) -> EfronCoxFit:
+    def fit(
+        cls, X: np.ndarray, time: np.ndarray, event: np.ndarray, names: Sequence[str]
+    ) -> EfronCoxFit:
         from scipy import stats
 
         from resorb.cohort._coxph import breslow_efron_hazard, fit_cox_batch
@@ -232,28 +256,47 @@ class EfronCoxFit:
         res = fit_cox_batch(X, time, event, max_iter=50, eps=1e-12)
         beta = res["beta"][0]
         if not res["converged"][0]:
-            raise ModelError("Cox model did not converge: the information matrix is "
-                             "singular or the likelihood still changed after 50 iterations "
-                             "(a predictor constant among those at risk, or collinear "
-                             "predictors)")
+            raise ModelError(
+                "Cox model did not converge: the information matrix is "
+                "singular or the likelihood still changed after 50 iterations "
+                "(a predictor constant among those at risk, or collinear "
+                "predictors)"
+            )
         try:
             cov = np.linalg.inv(res["information"][0])
         except np.linalg.LinAlgError:
-            raise ModelError("Cox model: singular information matrix (collinear "
-                             "predictors)") from None
+            raise ModelError(
+                "Cox model: singular information matrix (collinear predictors)"
+            ) from None
         se = np.sqrt(np.diag(cov))
         z = beta / se
         zq = stats.norm.ppf(0.975)
-        summary = pd.DataFrame({
-            "coef": beta, "exp(coef)": np.exp(beta), "se(coef)": se,
-            "coef lower 95%": beta - zq * se, "coef upper 95%": beta + zq * se,
-            "exp(coef) lower 95%": np.exp(beta - zq * se),
-            "exp(coef) upper 95%": np.exp(beta + zq * se),
-            "z": z, "p": 2 * stats.norm.sf(np.abs(z))}, index=pd.Index(names, name="covariate"))
+        summary = pd.DataFrame(
+            {
+                "coef": beta,
+                "exp(coef)": np.exp(beta),
+                "se(coef)": se,
+                "coef lower 95%": beta - zq * se,
+                "coef upper 95%": beta + zq * se,
+                "exp(coef) lower 95%": np.exp(beta - zq * se),
+                "exp(coef) upper 95%": np.exp(beta + zq * se),
+                "z": z,
+                "p": 2 * stats.norm.sf(np.abs(z)),
+            },
+            index=pd.Index(names, name="covariate"),
+        )
         times, hazard, centre = breslow_efron_hazard(X, time, event, beta)
-        return cls(pd.Series(beta, index=list(names), name="coef"), summary,
-                   float(res["loglik"][0]), float(res["loglik0"][0]),
-                   int(res["iterations"][0]), centre, cov, times, hazard)
+        return cls(
+            pd.Series(beta, index=list(names), name="coef"),
+            summary,
+            float(res["loglik"][0]),
+            float(res["loglik0"][0]),
+            int(res["iterations"][0]),
+            centre,
+            cov,
+            times,
+            hazard,
+        )
 
     def cumulative_hazard_at(self, horizon: float, lp: np.ndarray) -> np.ndarray:
         """Cumulative hazard at ``horizon`` for linear predictors ``lp`` (Efron's
@@ -268,14 +311,32 @@ class FittedCox(_SurvivalBase):
     """Cox proportional-hazards model of time to resorption (Efron ties, as ``coxph``)."""
 
     @classmethod
-    def from_data(cls, df: pd.DataFrame, *, time: str, event: str,
-                  predictors: Sequence[str] | str, splines: Sequence[str] = ()) -> FittedCox:
+    def from_data(
+        cls,
+        df: pd.DataFrame,
+        *,
+        time: str,
+        event: str,
+        predictors: Sequence[str] | str,
+        splines: Sequence[str] = (),
+    ) -> FittedCox:
         """Fit on complete cases; ``event`` 2 (competing) is treated as censoring."""
-        _, codings, names, X, t, e, _, report = cls._prepare(df, time, event, predictors,
-                                                             splines)
+        _, codings, names, X, t, e, _, report = cls._prepare(df, time, event, predictors, splines)
         fitter = EfronCoxFit.fit(X, t, (e == 1).astype(float), names)
-        return cls(time, event, codings, names, len(t), int((e == 1).sum()),
-                   int((e == 2).sum()), report, fitter, X, t, e)
+        return cls(
+            time,
+            event,
+            codings,
+            names,
+            len(t),
+            int((e == 1).sum()),
+            int((e == 2).sum()),
+            report,
+            fitter,
+            X,
+            t,
+            e,
+        )
 
     @property
     def summary(self) -> pd.DataFrame:
@@ -299,8 +360,9 @@ class FittedCox(_SurvivalBase):
 
         return wald_anova(self.fitter.params_.to_numpy(), self.fitter.cov, self.codings)
 
-    def bootstrap_cov(self, *, n_bootstrap: int = 200, seed: int | None = 0
-                      ) -> tuple[np.ndarray, int]:
+    def bootstrap_cov(
+        self, *, n_bootstrap: int = 200, seed: int | None = 0
+    ) -> tuple[np.ndarray, int]:
         """Covariance of the coefficients over bootstrap refits (rms ``bootcov``).
 
         Refits as ``bootcov`` runs ``coxphFit`` (eps 1e-4, failed at 15
@@ -312,8 +374,9 @@ class FittedCox(_SurvivalBase):
 
         idx = bootstrap_indices(self.n, n_bootstrap, seed)
         W = np.stack([np.bincount(r, minlength=self.n) for r in idx]).astype(float)
-        fit = fit_cox_batch(self.X, self.time, (self.event == 1).astype(float), W,
-                            eps=1e-4, max_iter=15)
+        fit = fit_cox_batch(
+            self.X, self.time, (self.event == 1).astype(float), W, eps=1e-4, max_iter=15
+        )
         ok = fit["converged"] & (fit["iterations"] < 15)
         return np.cov(fit["beta"][ok], rowvar=False), int(ok.sum())
 
@@ -321,15 +384,26 @@ class FittedCox(_SurvivalBase):
         """Inter-quartile hazard ratios and level contrasts (rms ``summary``)."""
         from resorb.cohort._contrasts import interquartile_effects
 
-        return interquartile_effects(self.fitter.params_.to_numpy(), self.fitter.cov,
-                                     self.codings, self.X, ratio="hazard ratio")
+        return interquartile_effects(
+            self.fitter.params_.to_numpy(),
+            self.fitter.cov,
+            self.codings,
+            self.X,
+            ratio="hazard ratio",
+        )
 
     def partial_effects(self, n_points: int = 200) -> dict[str, pd.DataFrame]:
         """Log relative hazard over each predictor's range against the adjust-to patient."""
         from resorb.cohort._contrasts import partial_effects
 
-        return partial_effects(self.fitter.params_.to_numpy(), self.fitter.cov, self.codings,
-                               self.X, intercept=False, n_points=n_points)
+        return partial_effects(
+            self.fitter.params_.to_numpy(),
+            self.fitter.cov,
+            self.codings,
+            self.X,
+            intercept=False,
+            n_points=n_points,
+        )
 
     def predict_risk(self, horizon: float, df: pd.DataFrame | None = None) -> np.ndarray:
         """Probability of resorption by ``horizon`` (cause-specific, 1 - S(t|x))."""
@@ -341,17 +415,36 @@ class FittedWeibullAFT(_SurvivalBase):
     """Weibull accelerated-failure-time model (lifelines ``WeibullAFTFitter``)."""
 
     @classmethod
-    def from_data(cls, df: pd.DataFrame, *, time: str, event: str,
-                  predictors: Sequence[str] | str, splines: Sequence[str] = ()
-                  ) -> FittedWeibullAFT:
+    def from_data(
+        cls,
+        df: pd.DataFrame,
+        *,
+        time: str,
+        event: str,
+        predictors: Sequence[str] | str,
+        splines: Sequence[str] = (),
+    ) -> FittedWeibullAFT:
         """Fit on complete cases; ``event`` 2 (competing) is treated as censoring."""
         from lifelines import WeibullAFTFitter
 
-        _, codings, names, X, t, e, data, report = cls._prepare(df, time, event, predictors,
-                                                                splines)
+        _, codings, names, X, t, e, data, report = cls._prepare(
+            df, time, event, predictors, splines
+        )
         fitter = _fit_quietly(WeibullAFTFitter(), data)
-        return cls(time, event, codings, names, len(t), int((e == 1).sum()),
-                   int((e == 2).sum()), report, fitter, X, t, e)
+        return cls(
+            time,
+            event,
+            codings,
+            names,
+            len(t),
+            int((e == 1).sum()),
+            int((e == 2).sum()),
+            report,
+            fitter,
+            X,
+            t,
+            e,
+        )
 
     def risk_score(self, df: pd.DataFrame | None = None) -> np.ndarray:
         """Minus the log of the predicted median time (higher = earlier resorption)."""
@@ -364,8 +457,9 @@ class FittedWeibullAFT(_SurvivalBase):
         return 1 - s.to_numpy()[0]
 
 
-def cox_bootstrap_c(model: FittedCox, *, n_bootstrap: int = 200, seed: int | None = 0,
-                    progress=None) -> dict[str, float]:
+def cox_bootstrap_c(
+    model: FittedCox, *, n_bootstrap: int = 200, seed: int | None = 0, progress=None
+) -> dict[str, float]:
     """Harrell's bootstrap optimism correction of the Cox model (rms ``validate.cph``).
 
     Returns the C index's apparent, optimism and corrected values, the number
@@ -374,12 +468,25 @@ def cox_bootstrap_c(model: FittedCox, *, n_bootstrap: int = 200, seed: int | Non
     """
     from resorb.cohort._coxvalidate import cox_validate
 
-    v = cox_validate(model.X, model.time, model.event == 1, model.fitter.params_.to_numpy(),
-                     n_bootstrap=n_bootstrap, seed=seed, progress=progress)
+    v = cox_validate(
+        model.X,
+        model.time,
+        model.event == 1,
+        model.fitter.params_.to_numpy(),
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        progress=progress,
+    )
     row = v.table.loc["c_index"]
-    return {"apparent": float(row["apparent"]), "optimism": float(row["optimism"]),
-            "corrected": float(row["corrected"]), "n_bootstrap": n_bootstrap,
-            "n_successful": v.n_successful, "seed": seed, "indexes": v.to_dict()["metrics"]}
+    return {
+        "apparent": float(row["apparent"]),
+        "optimism": float(row["optimism"]),
+        "corrected": float(row["corrected"]),
+        "n_bootstrap": n_bootstrap,
+        "n_successful": v.n_successful,
+        "seed": seed,
+        "indexes": v.to_dict()["metrics"],
+    }
 
 
 def ici_at_horizon(model: FittedCox, horizon: float) -> dict[str, float]:
@@ -400,10 +507,13 @@ def ici_at_horizon(model: FittedCox, horizon: float) -> dict[str, float]:
     p = np.clip(model.predict_risk(horizon), 1e-12, 1 - 1e-12)
     cll = np.log(-np.log1p(-p))
     basis = rcs_basis(cll, rcs_knots(cll, n_knots=3))
-    fit = EfronCoxFit.fit(basis, model.time, (model.event == 1).astype(float),
-                          ["cll", "cll'"])
+    fit = EfronCoxFit.fit(basis, model.time, (model.event == 1).astype(float), ["cll", "cll'"])
     observed = -np.expm1(-fit.cumulative_hazard_at(horizon, basis @ fit.params_.to_numpy()))
     err = np.abs(p - observed)
-    return {"ici": float(err.mean()), "e50": float(np.median(err)),
-            "e90": float(np.quantile(err, 0.9)), "emax": float(err.max()),
-            "method": "Austin 2020: Cox model on a 3-knot spline of log(-log(1 - risk))"}
+    return {
+        "ici": float(err.mean()),
+        "e50": float(np.median(err)),
+        "e90": float(np.quantile(err, 0.9)),
+        "emax": float(err.max()),
+        "method": "Austin 2020: Cox model on a 3-knot spline of log(-log(1 - risk))",
+    }

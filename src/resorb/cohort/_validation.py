@@ -99,8 +99,9 @@ def brier_score(y: np.ndarray, p: np.ndarray, *, weights: np.ndarray | None = No
     return float((w * (np.asarray(y) - p) ** 2).sum() / w.sum())
 
 
-def _calib_batch(y: np.ndarray, LP: np.ndarray, W: np.ndarray,
-                 max_iter: int = 50) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _calib_batch(
+    y: np.ndarray, LP: np.ndarray, W: np.ndarray, max_iter: int = 50
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Calibration slope, its intercept, and calibration-in-the-large for B predictors.
 
     LP, W : (B, n). Slope and intercept: logistic regression of y on the
@@ -125,10 +126,12 @@ def _calib_batch(y: np.ndarray, LP: np.ndarray, W: np.ndarray,
         r = W * (y - mu)
         g = np.stack([r.sum(1), (r * LP).sum(1)], axis=1)
         h00, h01, h11 = v.sum(1), (v * LP).sum(1), (v * LP * LP).sum(1)
-        det = h00 * h11 - h01 ** 2
+        det = h00 * h11 - h01**2
         with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.stack([(h11 * g[:, 0] - h01 * g[:, 1]) / det,
-                             (h00 * g[:, 1] - h01 * g[:, 0]) / det], axis=1)
+            step = np.stack(
+                [(h11 * g[:, 0] - h01 * g[:, 1]) / det, (h00 * g[:, 1] - h01 * g[:, 0]) / det],
+                axis=1,
+            )
         step = np.nan_to_num(step)
         big = np.flatnonzero(np.abs(step).max(axis=1) > 0.5)
         if big.size:
@@ -157,22 +160,25 @@ def _calib_batch(y: np.ndarray, LP: np.ndarray, W: np.ndarray,
 
 def calibration_slope(y: np.ndarray, lp: np.ndarray) -> float:
     """Calibration slope: coefficient of the linear predictor in ``logit P(y) = a + b lp``."""
-    s, _, _ = _calib_batch(np.asarray(y, float), np.asarray(lp, float)[None, :],
-                           np.ones((1, len(y))))
+    s, _, _ = _calib_batch(
+        np.asarray(y, float), np.asarray(lp, float)[None, :], np.ones((1, len(y)))
+    )
     return float(s[0])
 
 
 def calibration_intercept(y: np.ndarray, lp: np.ndarray) -> float:
     """rms's calibration ``Intercept``: ``a`` in ``logit P(y) = a + b lp`` (slope fitted too)."""
-    _, a, _ = _calib_batch(np.asarray(y, float), np.asarray(lp, float)[None, :],
-                           np.ones((1, len(y))))
+    _, a, _ = _calib_batch(
+        np.asarray(y, float), np.asarray(lp, float)[None, :], np.ones((1, len(y)))
+    )
     return float(a[0])
 
 
 def calibration_in_the_large(y: np.ndarray, lp: np.ndarray) -> float:
     """Calibration-in-the-large: ``a`` in ``logit P(y) = a + offset(lp)`` (Van Calster 2016)."""
-    _, _, a = _calib_batch(np.asarray(y, float), np.asarray(lp, float)[None, :],
-                           np.ones((1, len(y))))
+    _, _, a = _calib_batch(
+        np.asarray(y, float), np.asarray(lp, float)[None, :], np.ones((1, len(y)))
+    )
     return float(a[0])
 
 
@@ -189,20 +195,26 @@ def calibration_smooth(y: np.ndarray, p: np.ndarray, *, frac: float = 0.75) -> n
     p = np.asarray(p, float)
     # delta = 1% of the range, R's lowess default: local fits are computed at
     # points at least that far apart and interpolated in between (linear time)
-    sm = lowess(np.asarray(y, float), p, frac=frac, it=0, delta=0.01 * np.ptp(p),
-                return_sorted=False)
+    sm = lowess(
+        np.asarray(y, float), p, frac=frac, it=0, delta=0.01 * np.ptp(p), return_sorted=False
+    )
     return np.clip(sm, 0.0, 1.0)
 
 
 def ici_metrics(y: np.ndarray, p: np.ndarray, *, frac: float = 0.75) -> dict[str, float]:
     """ICI, E50, E90 and Emax of the absolute calibration error (Austin & Steyerberg 2019)."""
     err = np.abs(calibration_smooth(y, p, frac=frac) - p)
-    return {"ici": float(err.mean()), "e50": float(np.median(err)),
-            "e90": float(np.quantile(err, 0.9)), "emax": float(err.max())}
+    return {
+        "ici": float(err.mean()),
+        "e50": float(np.median(err)),
+        "e90": float(np.quantile(err, 0.9)),
+        "emax": float(err.max()),
+    }
 
 
-def net_benefit(y: np.ndarray, p: np.ndarray, thresholds: np.ndarray, *,
-                weights: np.ndarray | None = None) -> np.ndarray:
+def net_benefit(
+    y: np.ndarray, p: np.ndarray, thresholds: np.ndarray, *, weights: np.ndarray | None = None
+) -> np.ndarray:
     """Net benefit of treating when ``p >= threshold`` (Vickers & Elkin 2006).
 
     ``NB = TP/n - FP/n * pt / (1 - pt)``.
@@ -242,11 +254,15 @@ class BootstrapValidation:
         return float(self.table.loc[metric, "corrected"])
 
     def to_dict(self) -> dict:
-        return {"n_bootstrap": self.n_bootstrap, "n_successful": self.n_successful,
-                "n_failed": self.n_bootstrap - self.n_successful,
-                "seed": self.seed,
-                "metrics": {m: {k: float(v) for k, v in row.items()}
-                            for m, row in self.table.iterrows()}}
+        return {
+            "n_bootstrap": self.n_bootstrap,
+            "n_successful": self.n_successful,
+            "n_failed": self.n_bootstrap - self.n_successful,
+            "seed": self.seed,
+            "metrics": {
+                m: {k: float(v) for k, v in row.items()} for m, row in self.table.iterrows()
+            },
+        }
 
 
 def bootstrap_indices(n: int, n_bootstrap: int, seed: int | None) -> np.ndarray:
@@ -264,8 +280,9 @@ def _metrics_batch(y, LP, W, c=None, *, refit=False):
     if c is None:
         c = c_statistic_batch(y, LP, W)
     slope, intercept, citl = _calib_batch(y, LP, W)
-    out = logistic_indexes(y, LP, W, np.asarray(c, float),
-                           refit=(intercept, slope) if refit else None)
+    out = logistic_indexes(
+        y, LP, W, np.asarray(c, float), refit=(intercept, slope) if refit else None
+    )
     out["calibration_in_the_large"] = citl
     return out
 
@@ -275,11 +292,18 @@ RMS_DEVIANCE_TOL = 0.025
 RMS_MAX_ITER = 12
 
 
-def bootstrap_validate(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *,
-                       n_bootstrap: int = 200, seed: int | None = 0, firth: bool = False,
-                       thresholds: np.ndarray | None = None, chunk: int = 100,
-                       progress: Callable[[int, int], None] | None = None,
-                       ) -> BootstrapValidation:
+def bootstrap_validate(
+    X: np.ndarray,
+    y: np.ndarray,
+    coef: np.ndarray,
+    *,
+    n_bootstrap: int = 200,
+    seed: int | None = 0,
+    firth: bool = False,
+    thresholds: np.ndarray | None = None,
+    chunk: int = 100,
+    progress: Callable[[int, int], None] | None = None,
+) -> BootstrapValidation:
     """Bootstrap optimism-corrected performance of a logistic model.
 
     Each bootstrap sample refits the model (same design: the coding, knots and
@@ -318,13 +342,14 @@ def bootstrap_validate(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *,
     test = {k: [] for k in app}
     nb_opt = []
     for start in range(0, n_bootstrap, chunk):
-        block = idx[start:start + chunk]
+        block = idx[start : start + chunk]
         W = np.stack([np.bincount(r, minlength=n) for r in block]).astype(float)
         if firth:
             beta, ok = fit_logistic_batch(X, y, W, beta0=coef, firth=True)
         else:
-            beta, ok = fit_logistic_batch(X, y, W, deviance_tol=RMS_DEVIANCE_TOL,
-                                          max_iter=RMS_MAX_ITER)
+            beta, ok = fit_logistic_batch(
+                X, y, W, deviance_tol=RMS_DEVIANCE_TOL, max_iter=RMS_MAX_ITER
+            )
         beta, W = beta[ok], W[ok]
         if progress is not None:
             progress(min(start + chunk, n_bootstrap), n_bootstrap)
@@ -341,21 +366,32 @@ def bootstrap_validate(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *,
         if thresholds is not None:
             for b in range(len(beta)):
                 p = expit(LP[b])
-                nb_opt.append(net_benefit(y, p, thresholds, weights=W[b])
-                              - net_benefit(y, p, thresholds))
+                nb_opt.append(
+                    net_benefit(y, p, thresholds, weights=W[b]) - net_benefit(y, p, thresholds)
+                )
     n_ok = sum(len(v) for v in train["c_statistic"])
     rows = {}
     for k in app:
         tr = np.concatenate(train[k]) if n_ok else np.array([np.nan])
         te = np.concatenate(test[k]) if n_ok else np.array([np.nan])
         opt = float(np.mean(tr - te))
-        rows[k] = {"apparent": app[k], "bootstrap_train": float(np.mean(tr)),
-                   "bootstrap_test": float(np.mean(te)), "optimism": opt,
-                   "corrected": app[k] - opt}
-    emax = emax_from_calibration(rows["calibration_intercept"]["corrected"],
-                                 rows["calibration_slope"]["corrected"])
-    rows["emax"] = {"apparent": 0.0, "bootstrap_train": 0.0, "bootstrap_test": emax,
-                    "optimism": emax, "corrected": emax}
+        rows[k] = {
+            "apparent": app[k],
+            "bootstrap_train": float(np.mean(tr)),
+            "bootstrap_test": float(np.mean(te)),
+            "optimism": opt,
+            "corrected": app[k] - opt,
+        }
+    emax = emax_from_calibration(
+        rows["calibration_intercept"]["corrected"], rows["calibration_slope"]["corrected"]
+    )
+    rows["emax"] = {
+        "apparent": 0.0,
+        "bootstrap_train": 0.0,
+        "bootstrap_test": emax,
+        "optimism": emax,
+        "corrected": emax,
+    }
     order = [*LOGISTIC_INDEXES[:5], "emax", *LOGISTIC_INDEXES[5:], "calibration_in_the_large"]
     table = pd.DataFrame.from_dict(rows, orient="index").loc[order]
     nb_app = nb_corr = None
@@ -365,10 +401,17 @@ def bootstrap_validate(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *,
     return BootstrapValidation(table, n_bootstrap, n_ok, seed, thresholds, nb_app, nb_corr)
 
 
-def calibration_curve_corrected(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *,
-                                n_bootstrap: int = 40, seed: int | None = 0,
-                                firth: bool = False, n_grid: int = 50,
-                                frac: float = 0.75) -> pd.DataFrame:
+def calibration_curve_corrected(
+    X: np.ndarray,
+    y: np.ndarray,
+    coef: np.ndarray,
+    *,
+    n_bootstrap: int = 40,
+    seed: int | None = 0,
+    firth: bool = False,
+    n_grid: int = 50,
+    frac: float = 0.75,
+) -> pd.DataFrame:
     """Bias-corrected calibration curve (rms ``calibrate``, default 40 resamples).
 
     The apparent curve is the lowess smooth of the outcome on the predicted
@@ -395,11 +438,16 @@ def calibration_curve_corrected(X: np.ndarray, y: np.ndarray, coef: np.ndarray, 
     if firth:
         beta, ok = fit_logistic_batch(X, y, W, beta0=coef, firth=True)
     else:
-        beta, ok = fit_logistic_batch(X, y, W, deviance_tol=RMS_DEVIANCE_TOL,
-                                      max_iter=RMS_MAX_ITER)
+        beta, ok = fit_logistic_batch(X, y, W, deviance_tol=RMS_DEVIANCE_TOL, max_iter=RMS_MAX_ITER)
     diffs = []
     for r, b in zip(idx[ok], beta[ok], strict=True):
         diffs.append(smooth_at(y[r], expit(X[r] @ b)) - smooth_at(y, expit(X @ b)))
     optimism = np.mean(diffs, axis=0) if diffs else np.full_like(grid, np.nan)
-    return pd.DataFrame({"predicted": grid, "apparent": apparent, "optimism": optimism,
-                         "corrected": np.clip(apparent - optimism, 0, 1)})
+    return pd.DataFrame(
+        {
+            "predicted": grid,
+            "apparent": apparent,
+            "optimism": optimism,
+            "corrected": np.clip(apparent - optimism, 0, 1),
+        }
+    )

@@ -125,8 +125,12 @@ def _pydantic_error(exc: ValidationError) -> CaseFileError:
 
 def _allowed_keys(parent: str) -> str:
     models: dict[str, type[BaseModel]] = {
-        "case": CaseIn, "patient": PatientIn, "symptoms": SymptomsIn,
-        "herniation": HerniationIn, "therapies": TherapyIn, "mri": MRIIn,
+        "case": CaseIn,
+        "patient": PatientIn,
+        "symptoms": SymptomsIn,
+        "herniation": HerniationIn,
+        "therapies": TherapyIn,
+        "mri": MRIIn,
     }
     key = parent.split("[")[0]
     model = models.get(key, CaseIn)
@@ -154,8 +158,9 @@ def _check_not_future(value: dt.date | None, field: str, today: dt.date) -> None
             raise CaseFileError(exc.field, exc.message, allowed=exc.allowed) from None
 
 
-def case_from_dict(data: object, *, base_dir: Path | None = None,
-                   today: dt.date | None = None) -> Case:
+def case_from_dict(
+    data: object, *, base_dir: Path | None = None, today: dt.date | None = None
+) -> Case:
     """Validate a parsed case file and build a frozen :class:`Case`.
 
     Raises
@@ -166,8 +171,11 @@ def case_from_dict(data: object, *, base_dir: Path | None = None,
     """
     today = today or dt.date.today()
     if not isinstance(data, dict):
-        raise CaseFileError("case", "is not a mapping of keys to values",
-                            allowed="a YAML/JSON object with at least 'herniation'")
+        raise CaseFileError(
+            "case",
+            "is not a mapping of keys to values",
+            allowed="a YAML/JSON object with at least 'herniation'",
+        )
     try:
         raw = CaseIn.model_validate(data)
     except ValidationError as exc:
@@ -206,8 +214,9 @@ def _build(raw: CaseIn, *, base_dir: Path | None, today: dt.date) -> Case:
     found = {f.key: getattr(h, f.key) for f in FINDING_SCALES if f.key in type(h).model_fields}
     found["komori"] = _komori_code(found["komori"])
     found["pfirrmann"] = _roman(found["pfirrmann"])
-    scaled: dict[str, Any] = {key: _opt(FINDING_ENUMS[key], value, f"herniation.{key}")
-                              for key, value in found.items()}
+    scaled: dict[str, Any] = {
+        key: _opt(FINDING_ENUMS[key], value, f"herniation.{key}") for key, value in found.items()
+    }
     herniation = HerniationFindings(
         **scaled,
         msu_size=msu_size,
@@ -222,19 +231,34 @@ def _build(raw: CaseIn, *, base_dir: Path | None, today: dt.date) -> Case:
             mask = Path(m.mask)
             if base_dir is not None and not mask.is_absolute():
                 mask = base_dir / mask
-        studies.append(MRIStudy(
-            date=m.date, volume_mm3=m.volume_mm3, mask=mask, label=m.label,
-            diameters_mm=(None if m.diameters_mm is None
-                          else check_diameters_mm(m.diameters_mm, field=f"mri[{i}].diameters_mm")),
-            index=i,
-        ))
+        studies.append(
+            MRIStudy(
+                date=m.date,
+                volume_mm3=m.volume_mm3,
+                mask=mask,
+                label=m.label,
+                diameters_mm=(
+                    None
+                    if m.diameters_mm is None
+                    else check_diameters_mm(m.diameters_mm, field=f"mri[{i}].diameters_mm")
+                ),
+                index=i,
+            )
+        )
     therapies = []
     for i, t in enumerate(raw.therapies):
         _check_not_future(t.start, f"therapies[{i}].start", today)
-        therapies.append(TherapyCourse(name=t.name.strip().lower(), start=t.start, end=t.end,
-                                       index=i))
-    return Case(herniation=herniation, patient=patient, symptoms=symptoms,
-                mri=tuple(studies), therapies=tuple(therapies), base_dir=base_dir)
+        therapies.append(
+            TherapyCourse(name=t.name.strip().lower(), start=t.start, end=t.end, index=i)
+        )
+    return Case(
+        herniation=herniation,
+        patient=patient,
+        symptoms=symptoms,
+        mri=tuple(studies),
+        therapies=tuple(therapies),
+        base_dir=base_dir,
+    )
 
 
 _KOMORI_LETTERS = {"A": 1, "B": 2, "C": 3}
@@ -274,15 +298,20 @@ class _BoundedLoader(yaml.SafeLoader):
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-            raise CaseFileError(f"line {mark.line + 1}", "uses a YAML alias",
-                                allowed="plain values (anchors and aliases are not "
-                                        "supported in case files)")
+            raise CaseFileError(
+                f"line {mark.line + 1}",
+                "uses a YAML alias",
+                allowed="plain values (anchors and aliases are not supported in case files)",
+            )
         self._depth += 1
         try:
             if self._depth > MAX_CASE_FILE_DEPTH:
                 mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-                raise CaseFileError(f"line {mark.line + 1}", "is nested too deeply",
-                                    allowed=f"at most {MAX_CASE_FILE_DEPTH} levels")
+                raise CaseFileError(
+                    f"line {mark.line + 1}",
+                    "is nested too deeply",
+                    allowed=f"at most {MAX_CASE_FILE_DEPTH} levels",
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -290,8 +319,11 @@ class _BoundedLoader(yaml.SafeLoader):
 
 def _check_size(n_bytes: int, where: str) -> None:
     if n_bytes > MAX_CASE_FILE_BYTES:
-        raise CaseFileError(where, f"is too large ({n_bytes:,} bytes)",
-                            allowed=f"a case file of at most {MAX_CASE_FILE_BYTES // 1024} KiB")
+        raise CaseFileError(
+            where,
+            f"is too large ({n_bytes:,} bytes)",
+            allowed=f"a case file of at most {MAX_CASE_FILE_BYTES // 1024} KiB",
+        )
 
 
 def _depth_of(data: object) -> int:
@@ -302,8 +334,9 @@ def _depth_of(data: object) -> int:
         if isinstance(item, dict | list):
             deepest = max(deepest, depth)
             if depth <= MAX_CASE_FILE_DEPTH:
-                stack.extend((v, depth + 1) for v in
-                             (item.values() if isinstance(item, dict) else item))
+                stack.extend(
+                    (v, depth + 1) for v in (item.values() if isinstance(item, dict) else item)
+                )
     return deepest
 
 
@@ -348,11 +381,13 @@ def read_case_file(path: Path, *, today: dt.date | None = None) -> Case:
         except ValueError:  # e.g. an integer of more than 4300 digits
             raise CaseFileError(str(path), "is not valid JSON") from None
         except RecursionError:
-            raise CaseFileError(str(path), "is nested too deeply",
-                                allowed=f"at most {MAX_CASE_FILE_DEPTH} levels") from None
+            raise CaseFileError(
+                str(path), "is nested too deeply", allowed=f"at most {MAX_CASE_FILE_DEPTH} levels"
+            ) from None
         if _depth_of(data) > MAX_CASE_FILE_DEPTH:
-            raise CaseFileError(str(path), "is nested too deeply",
-                                allowed=f"at most {MAX_CASE_FILE_DEPTH} levels")
+            raise CaseFileError(
+                str(path), "is nested too deeply", allowed=f"at most {MAX_CASE_FILE_DEPTH} levels"
+            )
     else:
         data = load_yaml_text(text)
     return case_from_dict(data, base_dir=path.parent, today=today)

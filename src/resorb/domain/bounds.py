@@ -77,27 +77,33 @@ def is_plausible_date(value: object, *, today: dt.date | None = None) -> bool:
     return plausible_bounds().earliest_date <= value <= today
 
 
-def check_clinical_date(value: dt.date, *, field: str, today: dt.date | None = None,
-                        allow_future: bool = False) -> dt.date:
+def check_clinical_date(
+    value: dt.date, *, field: str, today: dt.date | None = None, allow_future: bool = False
+) -> dt.date:
     """Refuse a date before 1934 (no lumbar disc herniation was diagnosed earlier) or,
     unless ``allow_future`` (the planned end of a therapy), after ``today``."""
     today = today or dt.date.today()
     earliest = plausible_bounds().earliest_date
     latest = dt.date.max if allow_future else today
-    shown = f"a date from {earliest} to {today}" if not allow_future else \
-        f"a date from {earliest}"
+    shown = f"a date from {earliest} to {today}" if not allow_future else f"a date from {earliest}"
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
         raise InvalidInputError(field, f"{value!r} is not a date", allowed=shown)
     if value < earliest:
-        raise InvalidInputError(field, f"{value} is before {earliest.year}, the year lumbar "
-                                       "disc herniation was first described", allowed=shown)
+        raise InvalidInputError(
+            field,
+            f"{value} is before {earliest.year}, the year lumbar "
+            "disc herniation was first described",
+            allowed=shown,
+        )
     if value > latest:
-        raise InvalidInputError(field, f"{value} is in the future",
-                                allowed=f"a date up to {today}")
+        raise InvalidInputError(field, f"{value} is in the future", allowed=f"a date up to {today}")
     # A far-future end date still has to leave room for the research date shift.
     if allow_future and value.year > 9000:
-        raise InvalidInputError(field, f"{value} is not a plausible date",
-                                allowed=f"a date from {earliest} to 9000-12-31")
+        raise InvalidInputError(
+            field,
+            f"{value} is not a plausible date",
+            allowed=f"a date from {earliest} to 9000-12-31",
+        )
     return value
 
 
@@ -110,9 +116,11 @@ def check_birth_year(value: int, *, field: str, today: dt.date | None = None) ->
     if value > today.year:
         raise InvalidInputError(field, f"{value} is in the future", allowed=f"{lo}-{today.year}")
     if value < lo:
-        raise InvalidInputError(field, f"{value} is more than "
-                                       f"{plausible_bounds().max_age_years} years ago",
-                                allowed=f"{lo}-{today.year}")
+        raise InvalidInputError(
+            field,
+            f"{value} is more than {plausible_bounds().max_age_years} years ago",
+            allowed=f"{lo}-{today.year}",
+        )
     return value
 
 
@@ -126,8 +134,12 @@ def check_age_years(value: int, *, field: str) -> int:
 
 def is_plausible_volume_mm3(value: object) -> bool:
     """True for a finite volume between 0 and the largest plausible herniation."""
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value) and 0 <= value <= plausible_bounds().max_volume_mm3)
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= plausible_bounds().max_volume_mm3
+    )
 
 
 def check_volume_mm3(value: float, *, field: str) -> float:
@@ -141,8 +153,11 @@ def check_volume_mm3(value: float, *, field: str) -> float:
     if value < 0:
         raise InvalidInputError(field, f"{value} is negative", allowed=allowed)
     if value > hi:
-        raise InvalidInputError(field, f"{value:.6g} mm3 is larger than any lumbar herniation "
-                                       "(wrong unit?)", allowed=allowed)
+        raise InvalidInputError(
+            field,
+            f"{value:.6g} mm3 is larger than any lumbar herniation (wrong unit?)",
+            allowed=allowed,
+        )
     return float(value)
 
 
@@ -157,8 +172,12 @@ def check_diameters_mm(values: object, *, field: str) -> tuple[float, float, flo
         raise InvalidInputError(field, f"gives {len(items)} values", allowed=allowed)
     checked: list[float] = []
     for d in items:
-        if isinstance(d, bool) or not isinstance(d, int | float) or not math.isfinite(d) \
-                or not 0 <= d <= hi:
+        if (
+            isinstance(d, bool)
+            or not isinstance(d, int | float)
+            or not math.isfinite(d)
+            or not 0 <= d <= hi
+        ):
             shown = f"{d:.6g}" if isinstance(d, float) else repr(d)
             raise InvalidInputError(field, f"{shown} is out of range", allowed=allowed)
         checked.append(float(d))

@@ -88,8 +88,7 @@ class Symptoms:
 
     def __post_init__(self) -> None:
         if self.onset_date is not None:
-            check_clinical_date(self.onset_date, field="symptoms.onset_date",
-                                allow_future=True)
+            check_clinical_date(self.onset_date, field="symptoms.onset_date", allow_future=True)
         for name in ("leg_pain_nrs", "back_pain_nrs"):
             value = getattr(self, name)
             if value is not None:
@@ -99,11 +98,15 @@ class Symptoms:
         if self.odi_answers is not None:
             check_odi_answers(self.odi_answers)
         if self.slr_degrees is not None and not 0 <= self.slr_degrees <= 90:
-            raise InvalidInputError("symptoms.slr_degrees", f"{self.slr_degrees} is out of range",
-                                    allowed="0-90 degrees of hip flexion")
+            raise InvalidInputError(
+                "symptoms.slr_degrees",
+                f"{self.slr_degrees} is out of range",
+                allowed="0-90 degrees of hip flexion",
+            )
         if self.motor_mrc is not None and self.motor_mrc not in range(6):
-            raise InvalidInputError("symptoms.motor_mrc", f"{self.motor_mrc} is out of range",
-                                    allowed="MRC grade 0-5")
+            raise InvalidInputError(
+                "symptoms.motor_mrc", f"{self.motor_mrc} is out of range", allowed="MRC grade 0-5"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +134,15 @@ class HerniationFindings:
         if self.canal_compromise_percent is not None:
             CanalCompromise.from_percent(self.canal_compromise_percent)
         # Fardon 2014: a sequestered fragment has lost continuity, so it cannot be contained.
-        if (self.morphology is HerniationMorphology.SEQUESTRATION
-                and self.containment is Containment.CONTAINED):
+        if (
+            self.morphology is HerniationMorphology.SEQUESTRATION
+            and self.containment is Containment.CONTAINED
+        ):
             raise InvalidFindingError(
-                "herniation.containment", "a sequestration cannot be contained",
-                allowed="uncontained (or leave it out)")
+                "herniation.containment",
+                "a sequestration cannot be contained",
+                allowed="uncontained (or leave it out)",
+            )
 
     @property
     def msu(self) -> str | None:
@@ -172,16 +179,20 @@ class MRIStudy:
         where = f"mri[{self.index}]"
         given = [n for n in ("volume_mm3", "mask", "diameters_mm") if getattr(self, n) is not None]
         if len(given) != 1:
-            raise InvalidInputError(where, f"gives {', '.join(given) or 'no measurement'}",
-                                    allowed="exactly one of volume_mm3, mask, diameters_mm")
+            raise InvalidInputError(
+                where,
+                f"gives {', '.join(given) or 'no measurement'}",
+                allowed="exactly one of volume_mm3, mask, diameters_mm",
+            )
         check_clinical_date(self.date, field=f"{where}.date", allow_future=True)
         if self.volume_mm3 is not None:
             check_volume_mm3(self.volume_mm3, field=f"{where}.volume_mm3")
         if self.diameters_mm is not None:
             check_diameters_mm(self.diameters_mm, field=f"{where}.diameters_mm")
         if self.label is not None and self.mask is None:
-            raise InvalidInputError(f"{where}.label", "given without a mask",
-                                    allowed="label only with mask")
+            raise InvalidInputError(
+                f"{where}.label", "given without a mask", allowed="label only with mask"
+            )
         if self.label is not None and self.label < 1:
             raise InvalidInputError(f"{where}.label", f"{self.label}", allowed="an integer >= 1")
 
@@ -199,12 +210,15 @@ class TherapyCourse:
         for name in ("start", "end"):
             value = getattr(self, name)
             if value is not None:
-                check_clinical_date(value, field=f"therapies[{self.index}].{name}",
-                                    allow_future=True)
+                check_clinical_date(
+                    value, field=f"therapies[{self.index}].{name}", allow_future=True
+                )
         if self.start and self.end and self.end < self.start:
-            raise InvalidInputError(f"therapies[{self.index}].end",
-                                    f"{self.end} is before the start {self.start}",
-                                    allowed="an end date on or after the start")
+            raise InvalidInputError(
+                f"therapies[{self.index}].end",
+                f"{self.end} is before the start {self.start}",
+                allowed="an end date on or after the start",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,24 +238,30 @@ class Case:
             for i, study in enumerate(self.mri[1:], start=1):
                 if study.date < baseline:
                     raise InvalidInputError(
-                        f"mri[{i}].date", f"{study.date} is before the baseline MRI {baseline}",
-                        allowed="follow-up MRI dated on or after the first (baseline) MRI")
+                        f"mri[{i}].date",
+                        f"{study.date} is before the baseline MRI {baseline}",
+                        allowed="follow-up MRI dated on or after the first (baseline) MRI",
+                    )
                 if study.date < self.mri[i - 1].date:
                     raise InvalidInputError(
-                        f"mri[{i}].date", f"{study.date} is before mri[{i - 1}] "
-                        f"({self.mri[i - 1].date})", allowed="MRI listed in date order")
+                        f"mri[{i}].date",
+                        f"{study.date} is before mri[{i - 1}] ({self.mri[i - 1].date})",
+                        allowed="MRI listed in date order",
+                    )
 
     @classmethod
-    def from_dict(cls, data: object, *, base_dir: Path | None = None,
-                  today: dt.date | None = None) -> Case:
+    def from_dict(
+        cls, data: object, *, base_dir: Path | None = None, today: dt.date | None = None
+    ) -> Case:
         """Validate a parsed case file (dict) and build the case."""
         from resorb.domain._schema import case_from_dict
 
         return case_from_dict(data, base_dir=base_dir, today=today)
 
     @classmethod
-    def from_yaml(cls, text: str, *, base_dir: Path | None = None,
-                  today: dt.date | None = None) -> Case:
+    def from_yaml(
+        cls, text: str, *, base_dir: Path | None = None, today: dt.date | None = None
+    ) -> Case:
         """Parse YAML (or JSON, which is YAML) text into a case."""
         from resorb.domain._schema import load_yaml_text
 

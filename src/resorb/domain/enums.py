@@ -103,8 +103,7 @@ class HerniationMorphology(_Documented):
     )
     SEQUESTRATION = (
         "sequestration",
-        "extrusion whose fragment has lost all continuity with the parent disc "
-        "(free fragment)",
+        "extrusion whose fragment has lost all continuity with the parent disc (free fragment)",
     )
 
 
@@ -317,13 +316,16 @@ class Sex(_Documented):
 class RedFlagGroup(_Documented):
     """What a red flag points to, which decides the triage pathway."""
 
-    CAUDA_EQUINA_LATE = ("cauda_equina_late",
-                         "late sign of cauda equina syndrome (worse prognosis): emergency")
-    CAUDA_EQUINA_EARLY = ("cauda_equina_early",
-                          "early sign of cauda equina syndrome: emergency")
+    CAUDA_EQUINA_LATE = (
+        "cauda_equina_late",
+        "late sign of cauda equina syndrome (worse prognosis): emergency",
+    )
+    CAUDA_EQUINA_EARLY = ("cauda_equina_early", "early sign of cauda equina syndrome: emergency")
     NEUROLOGICAL = ("neurological", "deteriorating neurology: urgent surgical assessment")
-    SERIOUS_PATHOLOGY = ("serious_pathology",
-                         "possible cancer, infection or fracture: investigate first")
+    SERIOUS_PATHOLOGY = (
+        "serious_pathology",
+        "possible cancer, infection or fracture: investigate first",
+    )
 
 
 class RedFlag(Enum):
@@ -351,43 +353,78 @@ class RedFlag(Enum):
         obj.group = group
         return obj
 
-    SADDLE_ANESTHESIA = ("saddle_anesthesia",
-                         "perineal, perianal or genital (saddle) numbness",
-                         RedFlagGroup.CAUDA_EQUINA_LATE)
-    URINARY_RETENTION = ("urinary_retention", "painless retention or inability to void",
-                         RedFlagGroup.CAUDA_EQUINA_LATE)
-    FECAL_INCONTINENCE = ("fecal_incontinence", "loss of bowel control",
-                          RedFlagGroup.CAUDA_EQUINA_LATE)
-    BILATERAL_RADICULAR_SYMPTOMS = ("bilateral_radicular_symptoms",
-                                    "sciatica or neurological symptoms in both legs",
-                                    RedFlagGroup.CAUDA_EQUINA_EARLY)
-    URINARY_HESITANCY = ("urinary_hesitancy",
-                         "new difficulty starting to pass urine, or a poor stream",
-                         RedFlagGroup.CAUDA_EQUINA_EARLY)
-    REDUCED_BLADDER_SENSATION = ("reduced_bladder_sensation",
-                                 "reduced sensation of bladder filling or of urinary flow",
-                                 RedFlagGroup.CAUDA_EQUINA_EARLY)
-    SEXUAL_DYSFUNCTION = ("sexual_dysfunction",
-                          "new loss of genital sensation, erection or ejaculation",
-                          RedFlagGroup.CAUDA_EQUINA_EARLY)
-    REDUCED_ANAL_TONE = ("reduced_anal_tone", "reduced anal tone on examination",
-                         RedFlagGroup.CAUDA_EQUINA_EARLY)
-    PROGRESSIVE_MOTOR_DEFICIT = ("progressive_motor_deficit", "weakness that is getting worse",
-                                 RedFlagGroup.NEUROLOGICAL)
-    CANCER_HISTORY = ("cancer_history", "current or previous cancer",
-                      RedFlagGroup.SERIOUS_PATHOLOGY)
-    UNEXPLAINED_WEIGHT_LOSS = ("unexplained_weight_loss", "weight loss without a known cause",
-                               RedFlagGroup.SERIOUS_PATHOLOGY)
+    SADDLE_ANESTHESIA = (
+        "saddle_anesthesia",
+        "perineal, perianal or genital (saddle) numbness",
+        RedFlagGroup.CAUDA_EQUINA_LATE,
+    )
+    URINARY_RETENTION = (
+        "urinary_retention",
+        "painless retention or inability to void",
+        RedFlagGroup.CAUDA_EQUINA_LATE,
+    )
+    FECAL_INCONTINENCE = (
+        "fecal_incontinence",
+        "loss of bowel control",
+        RedFlagGroup.CAUDA_EQUINA_LATE,
+    )
+    BILATERAL_RADICULAR_SYMPTOMS = (
+        "bilateral_radicular_symptoms",
+        "sciatica or neurological symptoms in both legs",
+        RedFlagGroup.CAUDA_EQUINA_EARLY,
+    )
+    URINARY_HESITANCY = (
+        "urinary_hesitancy",
+        "new difficulty starting to pass urine, or a poor stream",
+        RedFlagGroup.CAUDA_EQUINA_EARLY,
+    )
+    REDUCED_BLADDER_SENSATION = (
+        "reduced_bladder_sensation",
+        "reduced sensation of bladder filling or of urinary flow",
+        RedFlagGroup.CAUDA_EQUINA_EARLY,
+    )
+    SEXUAL_DYSFUNCTION = (
+        "sexual_dysfunction",
+        "new loss of genital sensation, erection or ejaculation",
+        RedFlagGroup.CAUDA_EQUINA_EARLY,
+    )
+    REDUCED_ANAL_TONE = (
+        "reduced_anal_tone",
+        "reduced anal tone on examination",
+        RedFlagGroup.CAUDA_EQUINA_EARLY,
+    )
+    PROGRESSIVE_MOTOR_DEFICIT = (
+        "progressive_motor_deficit",
+        "weakness that is getting worse",
+        RedFlagGroup.NEUROLOGICAL,
+    )
+    CANCER_HISTORY = (
+        "cancer_history",
+        "current or previous cancer",
+        RedFlagGroup.SERIOUS_PATHOLOGY,
+    )
+    UNEXPLAINED_WEIGHT_LOSS = (
+        "unexplained_weight_loss",
+        "weight loss without a known cause",
+        RedFlagGroup.SERIOUS_PATHOLOGY,
+    )
     FEVER = ("fever", "fever or feeling systemically unwell", RedFlagGroup.SERIOUS_PATHOLOGY)
-    IMMUNOSUPPRESSION = ("immunosuppression", "immunosuppressed by disease or treatment",
-                         RedFlagGroup.SERIOUS_PATHOLOGY)
+    IMMUNOSUPPRESSION = (
+        "immunosuppression",
+        "immunosuppressed by disease or treatment",
+        RedFlagGroup.SERIOUS_PATHOLOGY,
+    )
     IV_DRUG_USE = ("iv_drug_use", "intravenous drug use", RedFlagGroup.SERIOUS_PATHOLOGY)
-    SIGNIFICANT_TRAUMA = ("significant_trauma", "recent significant trauma (fall, accident)",
-                          RedFlagGroup.SERIOUS_PATHOLOGY)
+    SIGNIFICANT_TRAUMA = (
+        "significant_trauma",
+        "recent significant trauma (fall, accident)",
+        RedFlagGroup.SERIOUS_PATHOLOGY,
+    )
     OSTEOPOROSIS_OR_LONG_TERM_STEROIDS = (
         "osteoporosis_or_long_term_steroids",
         "osteoporosis or long-term corticosteroid use (fracture risk)",
-        RedFlagGroup.SERIOUS_PATHOLOGY)
+        RedFlagGroup.SERIOUS_PATHOLOGY,
+    )
 
     @property
     def cauda_equina(self) -> bool:
@@ -475,5 +512,6 @@ def parse_enum(enum: type[E], value: object, *, field: str) -> E:
 
 
 def _not_on_scale(enum: type[Enum], value: object, field: str) -> InvalidFindingError:
-    return InvalidFindingError(field, f"{value!r} is not a valid value",
-                               allowed=allowed_values(enum))
+    return InvalidFindingError(
+        field, f"{value!r} is not a valid value", allowed=allowed_values(enum)
+    )

@@ -146,11 +146,13 @@ class JoaItems:
         for name, (lo, hi) in JOA_ITEM_RANGES.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise InvalidScoreError(f"joa_items.{name}", f"{value!r} is out of range",
-                                        allowed=f"{lo}-{hi}")
+                raise InvalidScoreError(
+                    f"joa_items.{name}", f"{value!r} is out of range", allowed=f"{lo}-{hi}"
+                )
         if self.bladder not in (0, -3, -6):
-            raise InvalidScoreError("joa_items.bladder", f"{self.bladder!r} is not allowed",
-                                    allowed="0, -3, -6")
+            raise InvalidScoreError(
+                "joa_items.bladder", f"{self.bladder!r} is not allowed", allowed="0, -3, -6"
+            )
 
     @classmethod
     def from_mapping(cls, items: Mapping[str, int]) -> JoaItems:
@@ -158,18 +160,23 @@ class JoaItems:
         names = [f.name for f in fields(cls)]
         unknown = sorted(set(items) - set(names))
         if unknown:
-            raise InvalidScoreError(f"joa_items.{unknown[0]}", "unknown item",
-                                    allowed=", ".join(names))
+            raise InvalidScoreError(
+                f"joa_items.{unknown[0]}", "unknown item", allowed=", ".join(names)
+            )
         for name, value in items.items():  # report a bad value before a missing item
             lo, hi = JOA_ITEM_RANGES.get(name, (-6, 0))
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 allowed = f"{lo}-{hi}" if name in JOA_ITEM_RANGES else "0, -3, -6"
-                raise InvalidScoreError(f"joa_items.{name}", f"{value!r} is out of range",
-                                        allowed=allowed)
+                raise InvalidScoreError(
+                    f"joa_items.{name}", f"{value!r} is out of range", allowed=allowed
+                )
         missing = [n for n in names if n != "bladder" and n not in items]
         if missing:
-            raise InvalidScoreError(f"joa_items.{missing[0]}", "item missing",
-                                    allowed="every item except bladder is required")
+            raise InvalidScoreError(
+                f"joa_items.{missing[0]}",
+                "item missing",
+                allowed="every item except bladder is required",
+            )
         return cls(**dict(items))
 
     @property
@@ -182,9 +189,15 @@ class JoaItems:
 
     @property
     def adl(self) -> int:
-        return (self.adl_turning_over + self.adl_standing + self.adl_washing
-                + self.adl_leaning_forward + self.adl_sitting + self.adl_lifting
-                + self.adl_walking)
+        return (
+            self.adl_turning_over
+            + self.adl_standing
+            + self.adl_washing
+            + self.adl_leaning_forward
+            + self.adl_sitting
+            + self.adl_lifting
+            + self.adl_walking
+        )
 
     @property
     def total(self) -> int:

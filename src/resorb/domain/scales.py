@@ -65,8 +65,7 @@ FINDING_SCALES: tuple[FindingScale, ...] = (
 )
 
 #: Finding key -> scale (enum class).
-FINDING_ENUMS: Mapping[str, type[Enum]] = MappingProxyType(
-    {f.key: f.scale for f in FINDING_SCALES})
+FINDING_ENUMS: Mapping[str, type[Enum]] = MappingProxyType({f.key: f.scale for f in FINDING_SCALES})
 
 #: Finding key -> label shown to clinicians.
 FINDING_LABELS: Mapping[str, str] = MappingProxyType({f.key: f.label for f in FINDING_SCALES})

@@ -46,14 +46,21 @@ def evidence_value(value_id: str, *, allow_unverified: bool = False) -> Evidence
     try:
         value = base.values[value_id]
     except KeyError:
-        raise EvidenceError(f"evidence value {value_id!r} is not in the evidence base "
-                            "(see 'resorb evidence list --kind value')") from None
+        raise EvidenceError(
+            f"evidence value {value_id!r} is not in the evidence base "
+            "(see 'resorb evidence list --kind value')"
+        ) from None
     if value.confidence is Confidence.UNVERIFIED:
         if not allow_unverified:
-            raise EvidenceError(f"evidence value {value_id!r} is unverified and is not used "
-                                "by default (pass allow_unverified=True to use it anyway)")
-        warnings.warn(f"evidence value {value_id!r} is unverified: {value.quantity}",
-                      LowEvidenceWarning, stacklevel=2)
+            raise EvidenceError(
+                f"evidence value {value_id!r} is unverified and is not used "
+                "by default (pass allow_unverified=True to use it anyway)"
+            )
+        warnings.warn(
+            f"evidence value {value_id!r} is unverified: {value.quantity}",
+            LowEvidenceWarning,
+            stacklevel=2,
+        )
     return value
 
 
@@ -62,8 +69,10 @@ def evidence_source(source_id: str) -> EvidenceSource:
     try:
         return load_evidence().sources[source_id]
     except KeyError:
-        raise EvidenceError(f"evidence source {source_id!r} is not in the evidence base "
-                            "(see 'resorb evidence list --kind source')") from None
+        raise EvidenceError(
+            f"evidence source {source_id!r} is not in the evidence base "
+            "(see 'resorb evidence list --kind source')"
+        ) from None
 
 
 def evidence_statement(statement_id: str) -> EvidenceStatement:
@@ -71,8 +80,10 @@ def evidence_statement(statement_id: str) -> EvidenceStatement:
     try:
         return load_evidence().statements[statement_id]
     except KeyError:
-        raise EvidenceError(f"evidence statement {statement_id!r} is not in the evidence base "
-                            "(see 'resorb evidence list --kind statement')") from None
+        raise EvidenceError(
+            f"evidence statement {statement_id!r} is not in the evidence base "
+            "(see 'resorb evidence list --kind statement')"
+        ) from None
 
 
 def evidence_record(record_id: str) -> EvidenceSource | EvidenceValue | EvidenceStatement:

@@ -49,8 +49,9 @@ class _Strict(BaseModel):
 
 def _check_id(value: str) -> str:
     if not _ID.match(value):
-        raise ValueError("ids are lower-case letters, digits and underscores, "
-                         "starting with a letter")
+        raise ValueError(
+            "ids are lower-case letters, digits and underscores, starting with a letter"
+        )
     return value
 
 
@@ -91,8 +92,10 @@ class SourceIn(_Strict):
     @model_validator(mode="after")
     def _identified(self) -> SourceIn:
         if not (self.doi or self.pmid or self.url):
-            raise ValueError("a source needs a doi, a pmid, or (when it has neither, e.g. a "
-                             "guideline) the url where it was read")
+            raise ValueError(
+                "a source needs a doi, a pmid, or (when it has neither, e.g. a "
+                "guideline) the url where it was read"
+            )
         return self
 
 
@@ -128,14 +131,17 @@ class ValueIn(_Strict):
         if self.lower is not None and self.upper is not None:
             if self.interval_kind is None:
                 raise ValueError("an interval needs its interval_kind (e.g. '95% CI')")
-            if isinstance(self.value, int | float) and not (
-                    self.lower <= self.value <= self.upper):
-                raise ValueError(f"interval [{self.lower}, {self.upper}] does not hold "
-                                 f"the value {self.value}")
+            if isinstance(self.value, int | float) and not (self.lower <= self.value <= self.upper):
+                raise ValueError(
+                    f"interval [{self.lower}, {self.upper}] does not hold the value {self.value}"
+                )
         if (self.events is None) != (self.total is None):
             raise ValueError("give both events and total, or neither")
-        if self.events is not None and self.total is not None \
-                and not 0 <= self.events <= self.total:
+        if (
+            self.events is not None
+            and self.total is not None
+            and not 0 <= self.events <= self.total
+        ):
             raise ValueError(f"events {self.events} must lie between 0 and total {self.total}")
         if self.assumption and not self.derivation:
             raise ValueError("an assumption needs a derivation saying what it rests on")
@@ -214,10 +220,20 @@ def _build(files: Iterable[tuple[str, FileIn]]) -> EvidenceBase:
         for s in parsed.sources:
             claim(s.id, where)
             sources[s.id] = EvidenceSource(
-                id=s.id, authors=s.authors, year=s.year, title=s.title, journal=s.journal,
-                design=s.design, doi=s.doi, pmid=None if s.pmid is None else str(s.pmid), url=s.url,
-                registration=s.registration, registration_url=s.registration_url, n=s.n,
-                notes=s.notes)
+                id=s.id,
+                authors=s.authors,
+                year=s.year,
+                title=s.title,
+                journal=s.journal,
+                design=s.design,
+                doi=s.doi,
+                pmid=None if s.pmid is None else str(s.pmid),
+                url=s.url,
+                registration=s.registration,
+                registration_url=s.registration_url,
+                n=s.n,
+                notes=s.notes,
+            )
         for v in parsed.values:
             claim(v.id, where)
             values_in.append((where, v))
@@ -229,8 +245,7 @@ def _build(files: Iterable[tuple[str, FileIn]]) -> EvidenceBase:
         out = []
         for sid in ids:
             if sid not in sources:
-                raise EvidenceError(f"{where}: {kind} {record_id!r} cites unknown source "
-                                    f"{sid!r}")
+                raise EvidenceError(f"{where}: {kind} {record_id!r} cites unknown source {sid!r}")
             out.append(sources[sid])
         return out
 
@@ -239,8 +254,10 @@ def _build(files: Iterable[tuple[str, FileIn]]) -> EvidenceBase:
         cited = resolve(where, "value", v.id, v.sources)
         citations = tuple(MappingProxyType(s.citation) for s in cited if s.doi or s.pmid)
         if not citations and not v.assumption:
-            raise EvidenceError(f"{where}: value {v.id!r} has no DOI or PMID among its "
-                                "sources (label it assumption: true if it is ours)")
+            raise EvidenceError(
+                f"{where}: value {v.id!r} has no DOI or PMID among its "
+                "sources (label it assumption: true if it is ours)"
+            )
         value: Any = v.value
         if isinstance(value, list):
             value = tuple(float(x) for x in value)
@@ -249,25 +266,43 @@ def _build(files: Iterable[tuple[str, FileIn]]) -> EvidenceBase:
         else:
             value = float(value)
         values[v.id] = EvidenceValue(
-            id=v.id, quantity=v.quantity, value=value, unit=v.unit, sources=tuple(v.sources),
-            confidence=Confidence(v.confidence), derivation=v.derivation,
+            id=v.id,
+            quantity=v.quantity,
+            value=value,
+            unit=v.unit,
+            sources=tuple(v.sources),
+            confidence=Confidence(v.confidence),
+            derivation=v.derivation,
             lower=None if v.lower is None else float(v.lower),
             upper=None if v.upper is None else float(v.upper),
-            interval_kind=v.interval_kind, interval_assumption=v.interval_assumption,
-            events=v.events, total=v.total, assumption=v.assumption, notes=v.notes,
+            interval_kind=v.interval_kind,
+            interval_assumption=v.interval_assumption,
+            events=v.events,
+            total=v.total,
+            assumption=v.assumption,
+            notes=v.notes,
             parameters=MappingProxyType({k: float(x) for k, x in v.parameters.items()}),
-            citations=citations)
+            citations=citations,
+        )
 
     statements: dict[str, EvidenceStatement] = {}
     for where, st in statements_in:
         cited = resolve(where, "statement", st.id, st.sources)
         citations = tuple(MappingProxyType(s.citation) for s in cited if s.citation)
         statements[st.id] = EvidenceStatement(
-            id=st.id, text=st.text, sources=tuple(st.sources),
-            confidence=Confidence(st.confidence), topic=st.topic, notes=st.notes,
-            citations=citations)
-    return EvidenceBase(sources=MappingProxyType(sources), values=MappingProxyType(values),
-                        statements=MappingProxyType(statements))
+            id=st.id,
+            text=st.text,
+            sources=tuple(st.sources),
+            confidence=Confidence(st.confidence),
+            topic=st.topic,
+            notes=st.notes,
+            citations=citations,
+        )
+    return EvidenceBase(
+        sources=MappingProxyType(sources),
+        values=MappingProxyType(values),
+        statements=MappingProxyType(statements),
+    )
 
 
 def build_evidence(files: Iterable[tuple[str, str]]) -> EvidenceBase:

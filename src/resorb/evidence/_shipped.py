@@ -50,10 +50,20 @@ def _proxy(items: dict[str, Any]) -> MappingProxyType[str, Any]:
 
 
 _ALLOWED: dict[str, set[str]] = {
-    "resorb.evidence": {"Confidence", "EvidenceBase", "EvidenceSource", "EvidenceStatement",
-                        "EvidenceValue"},
-    "resorb.evidence._types": {"Confidence", "EvidenceBase", "EvidenceSource",
-                               "EvidenceStatement", "EvidenceValue"},
+    "resorb.evidence": {
+        "Confidence",
+        "EvidenceBase",
+        "EvidenceSource",
+        "EvidenceStatement",
+        "EvidenceValue",
+    },
+    "resorb.evidence._types": {
+        "Confidence",
+        "EvidenceBase",
+        "EvidenceSource",
+        "EvidenceStatement",
+        "EvidenceValue",
+    },
     __name__: {"_proxy"},
 }
 
@@ -77,9 +87,11 @@ def _dumps(base: EvidenceBase) -> bytes:
 
 def _shipped_files() -> list[tuple[str, str]]:
     data = resources.files("resorb.evidence") / "data"
-    files = [(entry.name, entry.read_text(encoding="utf-8"))
-             for entry in sorted(data.iterdir(), key=lambda e: e.name)
-             if entry.name.endswith((".yaml", ".yml"))]
+    files = [
+        (entry.name, entry.read_text(encoding="utf-8"))
+        for entry in sorted(data.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith((".yaml", ".yml"))
+    ]
     if not files:  # pragma: no cover - a broken installation
         raise EvidenceError("the evidence data files are missing from the installation")
     return files
@@ -101,8 +113,16 @@ def _read_cache(path: Path) -> EvidenceBase | None:
             if fh.read(len(_FORMAT)) != _FORMAT:
                 return None
             base = _Unpickler(fh).load()
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, TypeError, ValueError,
-            IndexError, KeyError):
+    except (
+        OSError,
+        EOFError,
+        pickle.UnpicklingError,
+        AttributeError,
+        TypeError,
+        ValueError,
+        IndexError,
+        KeyError,
+    ):
         return None
     return base if isinstance(base, _types.EvidenceBase) else None
 

@@ -34,9 +34,13 @@ class Confidence(StrEnum):
     UNVERIFIED = "unverified"
 
 
-def _citation(doi: str | None, pmid: str | None, url: str | None = None,
-              registration: str | None = None,
-              registration_url: str | None = None) -> dict[str, str]:
+def _citation(
+    doi: str | None,
+    pmid: str | None,
+    url: str | None = None,
+    registration: str | None = None,
+    registration_url: str | None = None,
+) -> dict[str, str]:
     out: dict[str, str] = {}
     if doi:
         out["doi"] = doi
@@ -93,8 +97,7 @@ class EvidenceSource:
         A source with neither gives its ``url`` and, when it has one, its trial
         ``registration`` and ``registration_url``.
         """
-        return _citation(self.doi, self.pmid, self.url, self.registration,
-                         self.registration_url)
+        return _citation(self.doi, self.pmid, self.url, self.registration, self.registration_url)
 
     @property
     def short(self) -> str:
@@ -103,11 +106,22 @@ class EvidenceSource:
         return f"{first} {self.year}, {self.journal}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "source", "id": self.id, "authors": self.authors, "year": self.year,
-                "title": self.title, "journal": self.journal, "design": self.design,
-                "doi": self.doi, "pmid": self.pmid, "url": self.url,
-                "registration": self.registration, "registration_url": self.registration_url,
-                "n": self.n, "notes": self.notes}
+        return {
+            "kind": "source",
+            "id": self.id,
+            "authors": self.authors,
+            "year": self.year,
+            "title": self.title,
+            "journal": self.journal,
+            "design": self.design,
+            "doi": self.doi,
+            "pmid": self.pmid,
+            "url": self.url,
+            "registration": self.registration,
+            "registration_url": self.registration_url,
+            "n": self.n,
+            "notes": self.notes,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,15 +185,26 @@ class EvidenceValue:
 
     def to_dict(self) -> dict[str, Any]:
         value = dict(self.value) if isinstance(self.value, Mapping) else self.value
-        return {"kind": "value", "id": self.id, "quantity": self.quantity, "value": value,
-                "unit": self.unit, "lower": self.lower, "upper": self.upper,
-                "interval_kind": self.interval_kind,
-                "interval_assumption": self.interval_assumption, "events": self.events,
-                "total": self.total, "sources": list(self.sources),
-                "citations": [dict(c) for c in self.citations],
-                "confidence": self.confidence.value, "derivation": self.derivation,
-                "assumption": self.assumption, "parameters": dict(self.parameters),
-                "notes": self.notes}
+        return {
+            "kind": "value",
+            "id": self.id,
+            "quantity": self.quantity,
+            "value": value,
+            "unit": self.unit,
+            "lower": self.lower,
+            "upper": self.upper,
+            "interval_kind": self.interval_kind,
+            "interval_assumption": self.interval_assumption,
+            "events": self.events,
+            "total": self.total,
+            "sources": list(self.sources),
+            "citations": [dict(c) for c in self.citations],
+            "confidence": self.confidence.value,
+            "derivation": self.derivation,
+            "assumption": self.assumption,
+            "parameters": dict(self.parameters),
+            "notes": self.notes,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +223,16 @@ class EvidenceStatement:
     citations: tuple[Mapping[str, str], ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "statement", "id": self.id, "text": self.text, "topic": self.topic,
-                "sources": list(self.sources), "citations": [dict(c) for c in self.citations],
-                "confidence": self.confidence.value, "notes": self.notes}
+        return {
+            "kind": "statement",
+            "id": self.id,
+            "text": self.text,
+            "topic": self.topic,
+            "sources": list(self.sources),
+            "citations": [dict(c) for c in self.citations],
+            "confidence": self.confidence.value,
+            "notes": self.notes,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,5 +253,6 @@ class EvidenceBase:
                 return table[record_id]
         from resorb.errors import EvidenceError
 
-        raise EvidenceError(f"evidence id {record_id!r} is not in the evidence base "
-                            "(see 'resorb evidence list')")
+        raise EvidenceError(
+            f"evidence id {record_id!r} is not in the evidence base (see 'resorb evidence list')"
+        )

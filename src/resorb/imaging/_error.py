@@ -65,12 +65,16 @@ class VolumeErrorModel:
     def __post_init__(self) -> None:
         for name in ("relative_sd", "floor_sd_mm3"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not (
-                    math.isfinite(v) and v >= 0):
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, int | float)
+                or not (math.isfinite(v) and v >= 0)
+            ):
                 raise InvalidInputError(f"error_model.{name}", f"{v!r}", allowed="a number >= 0")
         if self.relative_sd == 0 and self.floor_sd_mm3 == 0:
-            raise InvalidInputError("error_model", "both terms are 0",
-                                    allowed="a relative or an absolute SD > 0")
+            raise InvalidInputError(
+                "error_model", "both terms are 0", allowed="a relative or an absolute SD > 0"
+            )
 
     @overload
     def sd_mm3(self, volume_mm3: float) -> float: ...
@@ -78,11 +82,12 @@ class VolumeErrorModel:
     @overload
     def sd_mm3(self, volume_mm3: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
 
-    def sd_mm3(self, volume_mm3: float | npt.NDArray[np.float64]
-               ) -> float | npt.NDArray[np.float64]:
+    def sd_mm3(
+        self, volume_mm3: float | npt.NDArray[np.float64]
+    ) -> float | npt.NDArray[np.float64]:
         """SD of one measurement of ``volume_mm3`` (float or array), mm3."""
         v = np.asarray(volume_mm3, dtype=float)
-        out = np.sqrt(self.floor_sd_mm3 ** 2 + (self.relative_sd * v) ** 2)
+        out = np.sqrt(self.floor_sd_mm3**2 + (self.relative_sd * v) ** 2)
         return float(out) if out.ndim == 0 else out
 
     def mdc_mm3(self, v0_mm3: float, v1_mm3: float) -> float:
@@ -90,11 +95,15 @@ class VolumeErrorModel:
         return _Z95 * math.hypot(self.sd_mm3(v0_mm3), self.sd_mm3(v1_mm3))
 
     def to_dict(self) -> dict[str, object]:
-        return {"relative_sd": self.relative_sd, "floor_sd_mm3": self.floor_sd_mm3,
-                "readers": self.readers,
-                "formula": "SD(V) = sqrt(floor^2 + (relative_sd V)^2); "
-                           "MDC = 1.96 sqrt(SD(V0)^2 + SD(V1)^2)",
-                "sources": list(self.sources), "evidence_ids": list(self.evidence_ids)}
+        return {
+            "relative_sd": self.relative_sd,
+            "floor_sd_mm3": self.floor_sd_mm3,
+            "readers": self.readers,
+            "formula": "SD(V) = sqrt(floor^2 + (relative_sd V)^2); "
+            "MDC = 1.96 sqrt(SD(V0)^2 + SD(V1)^2)",
+            "sources": list(self.sources),
+            "evidence_ids": list(self.evidence_ids),
+        }
 
 
 def _citations(rec: EvidenceValue) -> list[str]:
@@ -140,6 +149,10 @@ def volume_error_model(readers: str = "two") -> VolumeErrorModel:
             if c not in sources:
                 sources.append(c)
     sources.append("assumption")
-    return VolumeErrorModel(relative_sd=rel.scalar, floor_sd_mm3=floor.scalar,
-                            readers=readers, sources=tuple(sources),
-                            evidence_ids=(rel.id, floor.id))
+    return VolumeErrorModel(
+        relative_sd=rel.scalar,
+        floor_sd_mm3=floor.scalar,
+        readers=readers,
+        sources=tuple(sources),
+        evidence_ids=(rel.id, floor.id),
+    )

@@ -32,6 +32,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 def quiet(fn: _F) -> _F:
     """Run a reader with library warnings and log output silenced: a refusal is one line
     naming the file, not a library message (which may quote header values) before it."""
+
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with silenced_libraries():
@@ -64,8 +65,9 @@ def one_line(exc: BaseException) -> str:
     return text[:300] or "no detail given by the reader"
 
 
-def check_voxel_budget(where: object, shape: Sequence[int], itemsize: int, *,
-                       max_voxels: int | None = None) -> None:
+def check_voxel_budget(
+    where: object, shape: Sequence[int], itemsize: int, *, max_voxels: int | None = None
+) -> None:
     """Refuse a declared image size before anything of that size is allocated.
 
     Parameters
@@ -87,7 +89,9 @@ def check_voxel_budget(where: object, shape: Sequence[int], itemsize: int, *,
     n = math.prod(dims)
     byte_limit = MAX_MASK_BYTES * limit // MAX_MASK_VOXELS
     if n > limit or n * max(int(itemsize), 1) > byte_limit:
-        raise ImagingError(f"{where}: image dimensions {' x '.join(map(str, dims))} "
-                           f"({n:,} voxels of {itemsize} bytes) exceed the mask limit of "
-                           f"{limit:,} voxels ({byte_limit >> 20} MiB); allowed: a label "
-                           "image of one MRI")
+        raise ImagingError(
+            f"{where}: image dimensions {' x '.join(map(str, dims))} "
+            f"({n:,} voxels of {itemsize} bytes) exceed the mask limit of "
+            f"{limit:,} voxels ({byte_limit >> 20} MiB); allowed: a label "
+            "image of one MRI"
+        )

@@ -56,10 +56,13 @@ def _load(nib: Any, p: Path, max_voxels: int | None) -> Any:
         size = int.from_bytes(head[:4], "big")
     cls = nib.Nifti2Image if size == 540 else nib.Nifti1Image
     hdr = cls.header_class.from_fileobj(io.BytesIO(head))
-    check_voxel_budget(p, hdr.get_data_shape(), hdr.get_data_dtype().itemsize,
-                       max_voxels=max_voxels)
-    limit = int(hdr.get_data_offset()) + int(np.prod(hdr.get_data_shape())) * \
-        hdr.get_data_dtype().itemsize
+    check_voxel_budget(
+        p, hdr.get_data_shape(), hdr.get_data_dtype().itemsize, max_voxels=max_voxels
+    )
+    limit = (
+        int(hdr.get_data_offset())
+        + int(np.prod(hdr.get_data_shape())) * hdr.get_data_dtype().itemsize
+    )
     with opener(p, "rb") as fh:
         raw = fh.read(limit)
     return cls.from_bytes(raw)
@@ -97,8 +100,10 @@ def read_nifti(path: str | Path, *, max_voxels: int | None = None) -> Herniation
     out_itemsize = 8 if scaled else max(dtype.itemsize, 4 if dtype.kind == "f" else 1)
     check_voxel_budget(p, shape, out_itemsize, max_voxels=max_voxels)
     if len(shape) < 3 or any(n != 1 for n in shape[3:]):
-        raise ImagingError(f"{p}: label image has shape {shape}; a 3-D label image is needed "
-                           "(axes beyond the third must have size 1)")
+        raise ImagingError(
+            f"{p}: label image has shape {shape}; a 3-D label image is needed "
+            "(axes beyond the third must have size 1)"
+        )
     try:
         data = None
         if not scaled and p.name.lower().endswith(".gz"):
@@ -110,8 +115,9 @@ def read_nifti(path: str | Path, *, max_voxels: int | None = None) -> Herniation
     except ImagingError:
         raise
     except Exception as exc:  # truncated gzip, short file, ...
-        raise ImagingError(f"{p}: image data cannot be read, file truncated or corrupt "
-                           f"({one_line(exc)})") from None
+        raise ImagingError(
+            f"{p}: image data cannot be read, file truncated or corrupt ({one_line(exc)})"
+        ) from None
     if data.ndim > 3:
         data = data.reshape(shape[:3], order="F")
     affine, warnings = _affine_and_warnings(img, p)
@@ -124,16 +130,21 @@ def _affine_and_warnings(img: Any, p: Path) -> tuple[np.ndarray, tuple[tuple[str
         affine = np.asarray(img.affine, dtype=float)
         sform, scode = hdr.get_sform(coded=True)
     except (ValueError, ArithmeticError) as exc:
-        raise ImagingError(f"{p}: geometry cannot be read "
-                           f"({one_line(exc)})") from None
+        raise ImagingError(f"{p}: geometry cannot be read ({one_line(exc)})") from None
     try:
         qform, qcode = hdr.get_qform(coded=True)
     except (ValueError, ArithmeticError):  # quaternion not a rotation (|b,c,d| > 1)
         if scode:
-            return affine, (("mask", "the file's qform (quaternion) is not a valid rotation; "
-                                     "the sform is used (nibabel's rule)"),)
-        raise ImagingError(f"{p}: the qform quaternion is not a "
-                           "valid rotation and there is no sform") from None
+            return affine, (
+                (
+                    "mask",
+                    "the file's qform (quaternion) is not a valid rotation; "
+                    "the sform is used (nibabel's rule)",
+                ),
+            )
+        raise ImagingError(
+            f"{p}: the qform quaternion is not a valid rotation and there is no sform"
+        ) from None
     if qform is None or sform is None or not (qcode and scode):
         return affine, ()
     if np.allclose(qform, sform, rtol=1e-4, atol=1e-3):
@@ -141,13 +152,15 @@ def _affine_and_warnings(img: Any, p: Path) -> tuple[np.ndarray, tuple[tuple[str
     vs = abs(float(np.linalg.det(sform[:3, :3])))
     vq = abs(float(np.linalg.det(qform[:3, :3])))
     diff = (vq - vs) / vs * 100 if vs else float("inf")
-    message = (f"the file's two geometries disagree: sform {vs:.4g} mm3 per voxel (used, "
-               f"nibabel's rule), qform {vq:.4g} mm3 per voxel (ITK, 3D Slicer and "
-               f"ITK-SNAP read this one; a volume {diff:+.1f} % different)"
-               if abs(diff) > 1e-4 else
-               "the file's two geometries disagree in position or orientation (sform used, "
-               "nibabel's rule; qform as read by ITK, 3D Slicer and ITK-SNAP); the voxel "
-               f"volume is the same under both ({vs:.4g} mm3)")
+    message = (
+        f"the file's two geometries disagree: sform {vs:.4g} mm3 per voxel (used, "
+        f"nibabel's rule), qform {vq:.4g} mm3 per voxel (ITK, 3D Slicer and "
+        f"ITK-SNAP read this one; a volume {diff:+.1f} % different)"
+        if abs(diff) > 1e-4
+        else "the file's two geometries disagree in position or orientation (sform used, "
+        "nibabel's rule; qform as read by ITK, 3D Slicer and ITK-SNAP); the voxel "
+        f"volume is the same under both ({vs:.4g} mm3)"
+    )
     return affine, (("mask", message),)
 
 
@@ -179,8 +192,9 @@ def _read_gzipped_nifti_data(path: Path, img: object) -> np.ndarray | None:
         else:  # inflate no further than the header promises
             raw = zlib.decompressobj(wbits=31).decompress(data, offset + nbytes)
     except zlib.error as exc:
-        raise ImagingError(f"{path}: image data cannot be read, file truncated or corrupt "
-                           f"({one_line(exc)})") from None
+        raise ImagingError(
+            f"{path}: image data cannot be read, file truncated or corrupt ({one_line(exc)})"
+        ) from None
     if len(raw) < offset + nbytes:
         return None
     flat = np.frombuffer(raw, dtype=dtype, count=count, offset=offset)

@@ -32,14 +32,21 @@ def _data_file(p: Path, header: dict[str, Any]) -> Path | None:
     if name is None:
         return None
     plain = name.strip()
-    if (not plain or " " in plain or "/" in plain or "\\" in plain or plain in (".", "..")
-            or plain.upper().startswith("LIST")):
-        raise ImagingError(f"{p}: 'data file' must name one file in the header's own folder "
-                           "(no path, list or numbered series)")
+    if (
+        not plain
+        or " " in plain
+        or "/" in plain
+        or "\\" in plain
+        or plain in (".", "..")
+        or plain.upper().startswith("LIST")
+    ):
+        raise ImagingError(
+            f"{p}: 'data file' must name one file in the header's own folder "
+            "(no path, list or numbered series)"
+        )
     target = (p.parent / plain).resolve()
     if target.parent != p.parent.resolve() or not target.is_file():
-        raise ImagingError(f"{p}: the detached data file is not a file in the header's own "
-                           "folder")
+        raise ImagingError(f"{p}: the detached data file is not a file in the header's own folder")
     return target
 
 
@@ -51,13 +58,13 @@ def _inflate(raw: bytes, encoding: str, nbytes: int, p: Path) -> bytes:
     else:
         out = bz2.BZ2Decompressor().decompress(raw, max_length=nbytes + 1)
     if len(out) > nbytes:
-        raise ImagingError(f"{p}: the compressed data hold more voxels than the header's "
-                           "sizes declare")
+        raise ImagingError(
+            f"{p}: the compressed data hold more voxels than the header's sizes declare"
+        )
     return out
 
 
-def _read_data(nrrd: Any, p: Path, header: dict[str, Any], data_path: Path | None
-               ) -> np.ndarray:
+def _read_data(nrrd: Any, p: Path, header: dict[str, Any], data_path: Path | None) -> np.ndarray:
     encoding = str(header.get("encoding", "raw")).lower()
     if encoding not in ("gzip", "gz", "bzip2", "bz2"):
         # raw, ascii, hex: bounded by the size of the file on disk (a regular file).
@@ -82,11 +89,14 @@ def _read_data(nrrd: Any, p: Path, header: dict[str, Any], data_path: Path | Non
     try:
         out = _inflate(raw, encoding, byte_skip + count * dtype.itemsize, p)
     except (zlib.error, OSError, EOFError) as exc:
-        raise ImagingError(f"{p}: image data cannot be read, file truncated or corrupt "
-                           f"({one_line(exc)})") from None
+        raise ImagingError(
+            f"{p}: image data cannot be read, file truncated or corrupt ({one_line(exc)})"
+        ) from None
     if len(out) < byte_skip + count * dtype.itemsize:
-        raise ImagingError(f"{p}: image data cannot be read, file truncated or corrupt "
-                           f"(the header declares {count} voxels)")
+        raise ImagingError(
+            f"{p}: image data cannot be read, file truncated or corrupt "
+            f"(the header declares {count} voxels)"
+        )
     data = np.frombuffer(out, dtype=dtype, count=count, offset=byte_skip)
     return data.reshape(tuple(sizes), order="F")
 
@@ -122,17 +132,21 @@ def read_nrrd(path: str | Path, *, max_voxels: int | None = None) -> HerniationM
         spatial = [i for i, r in enumerate(rows) if r is not None and np.all(np.isfinite(r))]
         other = [i for i in range(data.ndim) if i not in spatial]
         if len(spatial) != 3 or any(data.shape[i] != 1 for i in other):
-            raise ImagingError(f"{p}: NRRD has {len(spatial)} spatial axes and "
-                               f"{len(other)} other axes of sizes "
-                               f"{[data.shape[i] for i in other]}; allowed: a 3-D label image "
-                               "(one layer)")
+            raise ImagingError(
+                f"{p}: NRRD has {len(spatial)} spatial axes and "
+                f"{len(other)} other axes of sizes "
+                f"{[data.shape[i] for i in other]}; allowed: a 3-D label image "
+                "(one layer)"
+            )
         data = data.reshape([data.shape[i] for i in spatial], order="A")
         linear = np.column_stack([np.asarray(rows[i]) for i in spatial])
     else:
         spacings = header.get("spacings")
         if spacings is None or data.ndim < 3 or any(n != 1 for n in data.shape[3:]):
-            raise ImagingError(f"{p}: NRRD gives no voxel geometry (space directions or "
-                               "spacings) for a 3-D image; the volume cannot be computed")
+            raise ImagingError(
+                f"{p}: NRRD gives no voxel geometry (space directions or "
+                "spacings) for a 3-D image; the volume cannot be computed"
+            )
         data = data.reshape(data.shape[:3], order="F")
         linear = np.diag(np.asarray(spacings, dtype=float)[:3])
     if linear.shape != (3, 3):
@@ -157,6 +171,10 @@ def read_nrrd(path: str | Path, *, max_voxels: int | None = None) -> HerniationM
             declared.add(lv)
             if f"{stem}_Name" in header:
                 names[lv] = str(header[f"{stem}_Name"])
-    return HerniationMask(labels=data, affine=affine, source=p,
-                          declared_labels=frozenset(declared) if declared else None,
-                          label_names=names)
+    return HerniationMask(
+        labels=data,
+        affine=affine,
+        source=p,
+        declared_labels=frozenset(declared) if declared else None,
+        label_names=names,
+    )

@@ -70,8 +70,9 @@ def _frame_attr(shared: Any, frame: Any, seq: str, attr: str) -> Any:
     return None
 
 
-def read_dicom_seg(path: str | Path, *, source_images: Any = None,
-                   max_voxels: int | None = None) -> HerniationMask:
+def read_dicom_seg(
+    path: str | Path, *, source_images: Any = None, max_voxels: int | None = None
+) -> HerniationMask:
     """Read a DICOM Segmentation (BINARY or LABELMAP) into a label image.
 
     Label = segment number. Geometry comes from the functional groups: each
@@ -113,35 +114,45 @@ def read_dicom_seg(path: str | Path, *, source_images: Any = None,
             raise
         except Exception:  # a truncated or incomplete object; the library's words would
             # name its own objects ("'FileDataset' object has no attribute 'Rows'")
-            raise ImagingError(f"{p}: incomplete or corrupt DICOM SEG (a required attribute "
-                               "is missing or unreadable)") from None
+            raise ImagingError(
+                f"{p}: incomplete or corrupt DICOM SEG (a required attribute "
+                "is missing or unreadable)"
+            ) from None
 
 
-def _read(pydicom: Any, p: Path, ds: Any, source_images: Any,
-          max_voxels: int | None) -> HerniationMask:
+def _read(
+    pydicom: Any, p: Path, ds: Any, source_images: Any, max_voxels: int | None
+) -> HerniationMask:
     sop = str(getattr(ds, "SOPClassUID", ""))
     if sop not in (SEGMENTATION_STORAGE, LABEL_MAP_SEGMENTATION_STORAGE):
-        raise ImagingError(f"{p}: DICOM object is not a Segmentation (SOP class {sop or 'none'});"
-                           " allowed: a DICOM SEG")
+        raise ImagingError(
+            f"{p}: DICOM object is not a Segmentation (SOP class {sop or 'none'});"
+            " allowed: a DICOM SEG"
+        )
     # Pixel data come last: a SEG cut short lacks them, and pydicom reads the rest without
     # a word, so this comes before any check that a missing attribute would fail.
     if "PixelData" not in ds:
         raise ImagingError(f"{p}: incomplete DICOM SEG: no pixel data (file truncated?)")
     seg_type = str(getattr(ds, "SegmentationType", "")).upper()
     if not seg_type:  # Type 1: a SEG cut short loses it (pydicom reads what is there)
-        raise ImagingError(f"{p}: incomplete DICOM SEG: SegmentationType is missing (file "
-                           "truncated?)")
+        raise ImagingError(
+            f"{p}: incomplete DICOM SEG: SegmentationType is missing (file truncated?)"
+        )
     if seg_type not in ("BINARY", "LABELMAP"):
-        raise ImagingError(f"{p}: SegmentationType {seg_type} is not supported "
-                           "(allowed: BINARY, LABELMAP)")
-    segments = {int(s.SegmentNumber): str(getattr(s, "SegmentLabel", ""))
-                for s in getattr(ds, "SegmentSequence", [])}
+        raise ImagingError(
+            f"{p}: SegmentationType {seg_type} is not supported (allowed: BINARY, LABELMAP)"
+        )
+    segments = {
+        int(s.SegmentNumber): str(getattr(s, "SegmentLabel", ""))
+        for s in getattr(ds, "SegmentSequence", [])
+    }
     n_frames = int(getattr(ds, "NumberOfFrames", 1))
     per_frame = getattr(ds, "PerFrameFunctionalGroupsSequence", None)
     shared = _item(ds, "SharedFunctionalGroupsSequence")
     if per_frame is None or len(per_frame) != n_frames or n_frames < 1:
-        raise ImagingError(f"{p}: DICOM SEG lacks per-frame functional groups for its "
-                           f"{n_frames} frames")
+        raise ImagingError(
+            f"{p}: DICOM SEG lacks per-frame functional groups for its {n_frames} frames"
+        )
     rows, cols = int(ds.Rows), int(ds.Columns)
     check_voxel_budget(p, (n_frames, rows, cols), 1, max_voxels=max_voxels)
 
@@ -155,19 +166,26 @@ def _read(pydicom: Any, p: Path, ds: Any, source_images: Any,
         ps = _frame_attr(shared, frame, "PixelMeasuresSequence", "PixelSpacing")
         ipp = _frame_attr(None, frame, "PlanePositionSequence", "ImagePositionPatient")
         if iop is None or ps is None or ipp is None:
-            raise ImagingError(f"{p}: frame {i + 1} lacks its position, orientation or pixel "
-                               "spacing; the volume cannot be computed")
+            raise ImagingError(
+                f"{p}: frame {i + 1} lacks its position, orientation or pixel "
+                "spacing; the volume cannot be computed"
+            )
         iop_a = np.asarray([float(v) for v in iop])
         ps_a = np.asarray([float(v) for v in ps])
         if iop_a.shape != (6,) or ps_a.shape != (2,) or len(ipp) != 3:
-            raise ImagingError(f"{p}: frame {i + 1} has a malformed position, orientation or "
-                               "pixel spacing")
+            raise ImagingError(
+                f"{p}: frame {i + 1} has a malformed position, orientation or pixel spacing"
+            )
         if orientation is None:
             orientation, spacing = iop_a, ps_a
-        elif not (np.allclose(iop_a, orientation, atol=1e-4) and spacing is not None
-                  and np.allclose(ps_a, spacing, rtol=1e-4)):
-            raise ImagingError(f"{p}: frames differ in orientation or pixel spacing; "
-                               "allowed: one regular grid")
+        elif not (
+            np.allclose(iop_a, orientation, atol=1e-4)
+            and spacing is not None
+            and np.allclose(ps_a, spacing, rtol=1e-4)
+        ):
+            raise ImagingError(
+                f"{p}: frames differ in orientation or pixel spacing; allowed: one regular grid"
+            )
         positions[i] = [float(v) for v in ipp]
         sbs = _frame_attr(shared, frame, "PixelMeasuresSequence", "SpacingBetweenSlices")
         if sbs is not None:
@@ -184,10 +202,15 @@ def _read(pydicom: Any, p: Path, ds: Any, source_images: Any,
                 raise ImagingError(f"{p}: frame {i + 1} does not name its segment")
             frame_segment[i] = int(seg_id.ReferencedSegmentNumber)
     assert orientation is not None and spacing is not None
-    if not (np.all(np.isfinite(positions)) and np.all(np.isfinite(orientation))
-            and np.all(spacing > 0) and np.all(np.isfinite(spacing))):
-        raise ImagingError(f"{p}: frame positions, orientation or pixel spacing are not "
-                           "finite positive numbers")
+    if not (
+        np.all(np.isfinite(positions))
+        and np.all(np.isfinite(orientation))
+        and np.all(spacing > 0)
+        and np.all(np.isfinite(spacing))
+    ):
+        raise ImagingError(
+            f"{p}: frame positions, orientation or pixel spacing are not finite positive numbers"
+        )
     row_dir, col_dir = orientation[:3], orientation[3:]
     normal = np.cross(row_dir, col_dir)
     if not np.isclose(np.linalg.norm(normal), 1.0, atol=1e-3):
@@ -200,17 +223,19 @@ def _read(pydicom: Any, p: Path, ds: Any, source_images: Any,
     # In-plane: row, column offsets of every frame must be zero (one common grid).
     inplane = positions - first - np.outer(dist - dist.min(), normal)
     if not np.allclose(inplane, 0.0, atol=1e-2 * float(min(spacing))):
-        raise ImagingError(f"{p}: frames are shifted in-plane against each other; "
-                           "allowed: one regular grid")
+        raise ImagingError(
+            f"{p}: frames are shifted in-plane against each other; allowed: one regular grid"
+        )
     n_slices = int(slice_index.max()) + 1
     dtype = np.uint16 if max(segments, default=0) > 255 else np.uint8
-    check_voxel_budget(p, (cols, rows, n_slices), np.dtype(dtype).itemsize,
-                       max_voxels=max_voxels)
+    check_voxel_budget(p, (cols, rows, n_slices), np.dtype(dtype).itemsize, max_voxels=max_voxels)
     try:
         pixels = ds.pixel_array
     except Exception as exc:
-        raise ImagingError(f"{p}: segmentation pixel data cannot be decoded, file truncated or "
-                           f"compressed with an unavailable codec ({one_line(exc)})") from None
+        raise ImagingError(
+            f"{p}: segmentation pixel data cannot be decoded, file truncated or "
+            f"compressed with an unavailable codec ({one_line(exc)})"
+        ) from None
     if pixels.ndim == 2:
         pixels = pixels[np.newaxis]
     if pixels.shape != (n_frames, rows, cols):
@@ -218,16 +243,28 @@ def _read(pydicom: Any, p: Path, ds: Any, source_images: Any,
     labels = np.zeros((cols, rows, n_slices), dtype=dtype)
     _fill(p, labels, pixels, slice_index, seg_type, frame_segment, segments)
     affine = np.eye(4)
-    affine[:3, 0] = row_dir * spacing[1]   # along a row: column index, column spacing
-    affine[:3, 1] = col_dir * spacing[0]   # down a column: row index, row spacing
+    affine[:3, 0] = row_dir * spacing[1]  # along a row: column index, column spacing
+    affine[:3, 1] = col_dir * spacing[0]  # down a column: row index, row spacing
     affine[:3, 2] = normal * step
     affine[:3, 3] = first
-    return HerniationMask(labels=labels, affine=LPS_TO_RAS @ affine, source=p,
-                          declared_labels=frozenset(segments), label_names=segments)
+    return HerniationMask(
+        labels=labels,
+        affine=LPS_TO_RAS @ affine,
+        source=p,
+        declared_labels=frozenset(segments),
+        label_names=segments,
+    )
 
 
-def _fill(p: Path, labels: np.ndarray, pixels: np.ndarray, slice_index: np.ndarray,
-          seg_type: str, frame_segment: np.ndarray, segments: dict[int, str]) -> None:
+def _fill(
+    p: Path,
+    labels: np.ndarray,
+    pixels: np.ndarray,
+    slice_index: np.ndarray,
+    seg_type: str,
+    frame_segment: np.ndarray,
+    segments: dict[int, str],
+) -> None:
     if seg_type == "LABELMAP":
         for i in range(pixels.shape[0]):
             frame_pixels = pixels[i]
@@ -239,8 +276,10 @@ def _fill(p: Path, labels: np.ndarray, pixels: np.ndarray, slice_index: np.ndarr
         return
     unknown = set(frame_segment.tolist()) - set(segments)
     if unknown:
-        raise ImagingError(f"{p}: frames refer to segments {sorted(unknown)} that are not "
-                           "described in SegmentSequence")
+        raise ImagingError(
+            f"{p}: frames refer to segments {sorted(unknown)} that are not "
+            "described in SegmentSequence"
+        )
     for i in range(pixels.shape[0]):
         on = pixels[i] != 0
         if not on.any():
@@ -249,8 +288,10 @@ def _fill(p: Path, labels: np.ndarray, pixels: np.ndarray, slice_index: np.ndarr
         clash = on & (target != 0) & (target != frame_segment[i])
         if clash.any():
             other = int(target[clash][0])
-            raise ImagingError(f"{p}: segments {other} and {frame_segment[i]} overlap; one "
-                               "label image cannot hold both (export them separately)")
+            raise ImagingError(
+                f"{p}: segments {other} and {frame_segment[i]} overlap; one "
+                "label image cannot hold both (export them separately)"
+            )
         target[on] = frame_segment[i]
 
 
@@ -259,47 +300,70 @@ def _on_grid(dist: np.ndarray, origin: float, step: float) -> bool:
     return bool(np.all(np.abs(k - np.round(k)) <= _POSITION_TOL))
 
 
-def _slice_step(p: Path, ds: Any, dist: np.ndarray, normal: np.ndarray, declared: set[float],
-                thickness: set[float], source_images: Any) -> float:
+def _slice_step(
+    p: Path,
+    ds: Any,
+    dist: np.ndarray,
+    normal: np.ndarray,
+    declared: set[float],
+    thickness: set[float],
+    source_images: Any,
+) -> float:
     """The slice spacing (mm), from the SEG or its source series, else ImagingError."""
     gaps = np.diff(np.unique(np.round(dist, 4)))
     if len(declared) > 1:
-        raise ImagingError(f"{p}: frames declare different SpacingBetweenSlices "
-                           f"{sorted(declared)} mm")
+        raise ImagingError(
+            f"{p}: frames declare different SpacingBetweenSlices {sorted(declared)} mm"
+        )
     step = next(iter(declared)) if declared else None
     if step is not None:
         if not step >= MIN_SPACING_MM:
-            raise ImagingError(f"{p}: SpacingBetweenSlices {step:g} mm is below "
-                               f"{MIN_SPACING_MM} mm; the header is not plausible")
+            raise ImagingError(
+                f"{p}: SpacingBetweenSlices {step:g} mm is below "
+                f"{MIN_SPACING_MM} mm; the header is not plausible"
+            )
         if thickness and step < max(thickness) / MAX_OVERLAP:
-            raise ImagingError(f"{p}: SpacingBetweenSlices {step:g} mm disagrees with the "
-                               f"slice thickness {max(thickness):g} mm (slices would overlap "
-                               f"more than {MAX_OVERLAP:g}-fold)")
+            raise ImagingError(
+                f"{p}: SpacingBetweenSlices {step:g} mm disagrees with the "
+                f"slice thickness {max(thickness):g} mm (slices would overlap "
+                f"more than {MAX_OVERLAP:g}-fold)"
+            )
         if not _on_grid(dist, float(dist.min()), step):
-            raise ImagingError(f"{p}: frame positions are not evenly spaced: gaps "
-                               f"{np.round(gaps, 3).tolist()} mm are not whole multiples of "
-                               f"SpacingBetweenSlices {step:g} mm")
-    geometry = None if source_images is None else _source_geometry(p, ds, normal,
-                                                                    source_images)
+            raise ImagingError(
+                f"{p}: frame positions are not evenly spaced: gaps "
+                f"{np.round(gaps, 3).tolist()} mm are not whole multiples of "
+                f"SpacingBetweenSlices {step:g} mm"
+            )
+    geometry = None if source_images is None else _source_geometry(p, ds, normal, source_images)
     if geometry is None and source_images is not None and step is None:
-        raise ImagingError(f"{p}: none of the source images given belongs to the SEG's "
-                           "source series")
+        raise ImagingError(
+            f"{p}: none of the source images given belongs to the SEG's source series"
+        )
     if geometry is not None:
         src_step, src_dist = geometry
         if step is not None and not np.isclose(step, src_step, rtol=1e-3):
-            raise ImagingError(f"{p}: SpacingBetweenSlices {step:g} mm disagrees with the "
-                               f"source series' slice spacing {src_step:g} mm")
+            raise ImagingError(
+                f"{p}: SpacingBetweenSlices {step:g} mm disagrees with the "
+                f"source series' slice spacing {src_step:g} mm"
+            )
         near = np.abs(dist[:, None] - src_dist[None, :]).min(axis=1)
         if np.any(near > _POSITION_TOL * src_step):
-            raise ImagingError(f"{p}: SEG frames do not lie on the source series' slices "
-                               f"(off by up to {near.max():.3g} mm)")
+            raise ImagingError(
+                f"{p}: SEG frames do not lie on the source series' slices "
+                f"(off by up to {near.max():.3g} mm)"
+            )
         return src_step
     if step is None:
-        what = ("frame gaps " + ", ".join(f"{g:g}" for g in np.round(gaps, 3)) + " mm"
-                if gaps.size else "a single slice position")
-        raise ImagingError(f"{p}: the SEG gives no SpacingBetweenSlices and {what}: the slice "
-                           "spacing (which empty slices were left out) cannot be known; "
-                           "give the source images the SEG was drawn on")
+        what = (
+            "frame gaps " + ", ".join(f"{g:g}" for g in np.round(gaps, 3)) + " mm"
+            if gaps.size
+            else "a single slice position"
+        )
+        raise ImagingError(
+            f"{p}: the SEG gives no SpacingBetweenSlices and {what}: the slice "
+            "spacing (which empty slices were left out) cannot be known; "
+            "give the source images the SEG was drawn on"
+        )
     return step
 
 
@@ -323,21 +387,25 @@ def _source_datasets(pydicom: Any, source_images: Any) -> Iterable[Any]:
 def _positions_of(ds: Any) -> list[tuple[np.ndarray, np.ndarray]]:
     """(orientation, position) of each frame of an image (single- or multi-frame)."""
     if "ImagePositionPatient" in ds and "ImageOrientationPatient" in ds:
-        return [(np.asarray([float(v) for v in ds.ImageOrientationPatient]),
-                 np.asarray([float(v) for v in ds.ImagePositionPatient]))]
+        return [
+            (
+                np.asarray([float(v) for v in ds.ImageOrientationPatient]),
+                np.asarray([float(v) for v in ds.ImagePositionPatient]),
+            )
+        ]
     out = []
     shared = _item(ds, "SharedFunctionalGroupsSequence")
     for frame in getattr(ds, "PerFrameFunctionalGroupsSequence", []):
         iop = _frame_attr(shared, frame, "PlaneOrientationSequence", "ImageOrientationPatient")
         ipp = _frame_attr(shared, frame, "PlanePositionSequence", "ImagePositionPatient")
         if iop is not None and ipp is not None:
-            out.append((np.asarray([float(v) for v in iop]),
-                        np.asarray([float(v) for v in ipp])))
+            out.append((np.asarray([float(v) for v in iop]), np.asarray([float(v) for v in ipp])))
     return out
 
 
-def _source_geometry(p: Path, seg: Any, normal: np.ndarray, source_images: Any
-                     ) -> tuple[float, np.ndarray] | None:
+def _source_geometry(
+    p: Path, seg: Any, normal: np.ndarray, source_images: Any
+) -> tuple[float, np.ndarray] | None:
     """Slice spacing and slice positions (along ``normal``) of the SEG's source series;
     None when no image given belongs to it."""
     pydicom = require_extra("pydicom", "imaging")
@@ -352,8 +420,7 @@ def _source_geometry(p: Path, seg: Any, normal: np.ndarray, source_images: Any
             continue
         for iop, ipp in _positions_of(ds):
             if not np.allclose(np.cross(iop[:3], iop[3:]), normal, atol=1e-3):
-                raise ImagingError(f"{p}: the source images are not parallel to the SEG's "
-                                   "frames")
+                raise ImagingError(f"{p}: the source images are not parallel to the SEG's frames")
             dists.append(float(ipp @ normal))
         if "SpacingBetweenSlices" in ds:
             spacings.add(round(abs(float(ds.SpacingBetweenSlices)), 6))
@@ -362,16 +429,21 @@ def _source_geometry(p: Path, seg: Any, normal: np.ndarray, source_images: Any
     uniq = np.unique(np.round(dists, 4))
     if uniq.size == 1:
         if len(spacings) != 1:
-            raise ImagingError(f"{p}: the source series has one slice and no single "
-                               "SpacingBetweenSlices; the slice spacing cannot be known")
+            raise ImagingError(
+                f"{p}: the source series has one slice and no single "
+                "SpacingBetweenSlices; the slice spacing cannot be known"
+            )
         step = next(iter(spacings))
     else:
         gaps = np.diff(uniq)
         step = float(gaps.mean())
         if not np.allclose(gaps, step, rtol=1e-3, atol=1e-3):
-            raise ImagingError(f"{p}: the source series' slices are not evenly spaced (gaps "
-                               f"{np.round(gaps, 3).tolist()} mm)")
+            raise ImagingError(
+                f"{p}: the source series' slices are not evenly spaced (gaps "
+                f"{np.round(gaps, 3).tolist()} mm)"
+            )
     if not step >= MIN_SPACING_MM:
-        raise ImagingError(f"{p}: the source series' slice spacing {step:g} mm is below "
-                           f"{MIN_SPACING_MM} mm")
+        raise ImagingError(
+            f"{p}: the source series' slice spacing {step:g} mm is below {MIN_SPACING_MM} mm"
+        )
     return step, uniq

@@ -127,9 +127,10 @@ class ResorptionGrading:
         enlarged, partial, significant = self._thresholds()
         if not enlarged < 0 < partial < significant < 100:
             raise InvalidInputError(
-                "grading", f"enlarged {enlarged:g} %, partial {partial:g} %, "
-                f"significant {significant:g} %",
-                allowed="enlarged < 0 < partial < significant < 100 (percent)")
+                "grading",
+                f"enlarged {enlarged:g} %, partial {partial:g} %, significant {significant:g} %",
+                allowed="enlarged < 0 < partial < significant < 100 (percent)",
+            )
 
     def _thresholds(self) -> tuple[float, float, float]:
         """(enlarged, partial, significant) percent; all set once the object is built."""
@@ -158,11 +159,14 @@ class ResorptionGrading:
         return ResorptionGrade.UNCHANGED
 
     def to_dict(self) -> dict[str, object]:
-        return {"complete": "follow-up volume 0 (100 %)",
-                "significant_percent": self.significant_percent,
-                "partial_percent": self.partial_percent,
-                "enlarged_percent": self.enlarged_percent,
-                "sources": list(self.sources or ()), "evidence_id": self.evidence_id}
+        return {
+            "complete": "follow-up volume 0 (100 %)",
+            "significant_percent": self.significant_percent,
+            "partial_percent": self.partial_percent,
+            "enlarged_percent": self.enlarged_percent,
+            "sources": list(self.sources or ()),
+            "evidence_id": self.evidence_id,
+        }
 
 
 def _citations(rec: object) -> tuple[str, ...]:
@@ -195,8 +199,15 @@ def _grading_from_evidence(record_id: str) -> ResorptionGrading:
     partial = _pick(values, "partial_percent", "partial")
     significant = _pick(values, "significant_percent", "significant")
     enlarged = _pick(values, "enlarged_percent", "enlarged")
-    missing = [n for n, v in (("partial_percent", partial), ("significant_percent", significant),
-                              ("enlarged_percent", enlarged)) if v is None]
+    missing = [
+        n
+        for n, v in (
+            ("partial_percent", partial),
+            ("significant_percent", significant),
+            ("enlarged_percent", enlarged),
+        )
+        if v is None
+    ]
     if missing:
         raise EvidenceError(f"evidence value {record_id!r} lacks {', '.join(missing)}")
     sources = list(_citations(rec))
@@ -206,9 +217,13 @@ def _grading_from_evidence(record_id: str) -> ResorptionGrading:
         mirror = None
     if mirror is not None and mirror.assumption and mirror.scalar == enlarged:
         sources.append("assumption:enlarged_percent")
-    return ResorptionGrading(partial_percent=partial, significant_percent=significant,
-                             enlarged_percent=enlarged, sources=tuple(sources),
-                             evidence_id=record_id)
+    return ResorptionGrading(
+        partial_percent=partial,
+        significant_percent=significant,
+        enlarged_percent=enlarged,
+        sources=tuple(sources),
+        evidence_id=record_id,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,8 +275,9 @@ def _positive(value: object, field: str, *, allow_zero: bool) -> float:
     try:
         x = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise InvalidInputError(field, f"{value!r} is not a number",
-                                allowed="a volume in mm3") from None
+        raise InvalidInputError(
+            field, f"{value!r} is not a number", allowed="a volume in mm3"
+        ) from None
     ok = math.isfinite(x) and (x >= 0 if allow_zero else x > 0)
     if not ok:
         allowed = "a finite number >= 0" if allow_zero else "a finite number > 0"
@@ -269,9 +285,16 @@ def _positive(value: object, field: str, *, allow_zero: bool) -> float:
     return x
 
 
-def compare_volumes(v0_mm3: float, v1_mm3: float, *, days: float | None = None,
-                    grading: ResorptionGrading | None = None, mdc_mm3: float | None = None,
-                    readers: str = "two", warn: bool = True) -> ResorptionResult:
+def compare_volumes(
+    v0_mm3: float,
+    v1_mm3: float,
+    *,
+    days: float | None = None,
+    grading: ResorptionGrading | None = None,
+    mdc_mm3: float | None = None,
+    readers: str = "two",
+    warn: bool = True,
+) -> ResorptionResult:
     """Compare a baseline and a follow-up herniation volume.
 
     Parameters
@@ -324,8 +347,9 @@ def compare_volumes(v0_mm3: float, v1_mm3: float, *, days: float | None = None,
     if grading is None:
         grading = ResorptionGrading.from_evidence()
     elif not isinstance(grading, ResorptionGrading):
-        raise InvalidInputError("grading", f"{type(grading).__name__}",
-                                allowed="a ResorptionGrading")
+        raise InvalidInputError(
+            "grading", f"{type(grading).__name__}", allowed="a ResorptionGrading"
+        )
     if readers not in ("two", "same"):
         raise InvalidInputError("readers", f"{readers!r}", allowed="two, same")
     if mdc_mm3 is None:
@@ -346,11 +370,23 @@ def compare_volumes(v0_mm3: float, v1_mm3: float, *, days: float | None = None,
         per_month = pct / d * DAYS_PER_MONTH
         delta_month = delta / d * DAYS_PER_MONTH
     if warn and within and grade is not ResorptionGrade.UNCHANGED:
-        warnings.warn(f"volume change of {delta:+.0f} mm3 (graded {grade.value}) is within the "
-                      f"minimal detectable change of {mdc:.0f} mm3", WithinMeasurementErrorWarning,
-                      stacklevel=2)
-    return ResorptionResult(v0_mm3=v0, v1_mm3=v1, resorption_percent=pct, grade=grade,
-                            delta_mm3=delta, within_mdc=within, mdc_mm3=mdc,
-                            mdc_sources=mdc_sources, grading=grading, days=d,
-                            resorption_percent_per_month=per_month,
-                            delta_mm3_per_month=delta_month)
+        warnings.warn(
+            f"volume change of {delta:+.0f} mm3 (graded {grade.value}) is within the "
+            f"minimal detectable change of {mdc:.0f} mm3",
+            WithinMeasurementErrorWarning,
+            stacklevel=2,
+        )
+    return ResorptionResult(
+        v0_mm3=v0,
+        v1_mm3=v1,
+        resorption_percent=pct,
+        grade=grade,
+        delta_mm3=delta,
+        within_mdc=within,
+        mdc_mm3=mdc,
+        mdc_sources=mdc_sources,
+        grading=grading,
+        days=d,
+        resorption_percent_per_month=per_month,
+        delta_mm3_per_month=delta_month,
+    )

@@ -57,8 +57,9 @@ class VolumeMeasurement:
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.volume_mm3) and self.volume_mm3 >= 0):
-            raise InvalidInputError("volume_mm3", f"{self.volume_mm3!r}",
-                                    allowed="a finite volume >= 0 mm3")
+            raise InvalidInputError(
+                "volume_mm3", f"{self.volume_mm3!r}", allowed="a finite volume >= 0 mm3"
+            )
         if self.method not in METHODS:
             raise InvalidInputError("method", f"{self.method!r}", allowed=", ".join(METHODS))
 
@@ -107,19 +108,24 @@ class HerniationMask:
         if labels.ndim > 3 and all(n == 1 for n in labels.shape[3:]):
             labels = labels.reshape(labels.shape[:3])
         if labels.ndim != 3:
-            raise ImagingError(f"{self._where()}: label image has shape {labels.shape}; "
-                               "a 3-D label image is needed")
+            raise ImagingError(
+                f"{self._where()}: label image has shape {labels.shape}; "
+                "a 3-D label image is needed"
+            )
         if labels.dtype.kind == "f":
             labels = _integral_labels(labels, self._where())
         elif labels.dtype.kind not in "biu":
-            raise ImagingError(f"{self._where()}: label image of type {labels.dtype} "
-                               "cannot hold labels (allowed: integer or boolean voxels)")
+            raise ImagingError(
+                f"{self._where()}: label image of type {labels.dtype} "
+                "cannot hold labels (allowed: integer or boolean voxels)"
+            )
         labels = labels.view(type=np.ndarray) if isinstance(labels, np.memmap) else labels.view()
         labels.flags.writeable = False
         affine = np.array(self.affine, dtype=float)
         if affine.shape != (4, 4) or not np.all(np.isfinite(affine)):
-            raise ImagingError(f"{self._where()}: affine must be a finite 4 x 4 matrix, "
-                               f"got shape {affine.shape}")
+            raise ImagingError(
+                f"{self._where()}: affine must be a finite 4 x 4 matrix, got shape {affine.shape}"
+            )
         if abs(np.linalg.det(affine[:3, :3])) == 0:
             raise ImagingError(f"{self._where()}: affine has a zero voxel volume")
         affine.flags.writeable = False
@@ -127,12 +133,16 @@ class HerniationMask:
         object.__setattr__(self, "affine", affine)
         if self.source is not None:
             object.__setattr__(self, "source", Path(self.source))
-        object.__setattr__(self, "label_names",
-                           MappingProxyType({int(k): str(v) for k, v in self.label_names.items()}))
+        object.__setattr__(
+            self,
+            "label_names",
+            MappingProxyType({int(k): str(v) for k, v in self.label_names.items()}),
+        )
         object.__setattr__(self, "warnings", tuple((str(f), str(m)) for f, m in self.warnings))
         if self.declared_labels is not None:
-            object.__setattr__(self, "declared_labels", frozenset(int(v) for v in
-                                                                  self.declared_labels))
+            object.__setattr__(
+                self, "declared_labels", frozenset(int(v) for v in self.declared_labels)
+            )
 
     def _where(self) -> str:
         return str(self.source) if self.source is not None else "mask"
@@ -179,8 +189,7 @@ class HerniationMask:
         return io.read_nrrd(path)
 
     @classmethod
-    def from_dicom_seg(cls, path: str | Path, *,
-                       source_images: object = None) -> HerniationMask:
+    def from_dicom_seg(cls, path: str | Path, *, source_images: object = None) -> HerniationMask:
         """Read a DICOM Segmentation (BINARY or LABELMAP) with pydicom.
 
         ``source_images`` (folder, paths or Datasets of the images the SEG was
@@ -201,12 +210,16 @@ class HerniationMask:
 def _integral_labels(labels: np.ndarray, where: str) -> np.ndarray:
     """Convert a floating-point label image whose values are all whole numbers."""
     if not np.all(np.isfinite(labels)):
-        raise ImagingError(f"{where}: label image contains NaN or infinite values "
-                           "(allowed: integer labels)")
+        raise ImagingError(
+            f"{where}: label image contains NaN or infinite values (allowed: integer labels)"
+        )
     if not np.array_equal(labels, np.trunc(labels)):
-        raise ImagingError(f"{where}: label image is not integer-valued (a probability or "
-                           "intensity image?); allowed: integer labels, 0 = background")
-    if labels.size and (labels.min() < np.iinfo(np.int32).min
-                        or labels.max() > np.iinfo(np.int32).max):
+        raise ImagingError(
+            f"{where}: label image is not integer-valued (a probability or "
+            "intensity image?); allowed: integer labels, 0 = background"
+        )
+    if labels.size and (
+        labels.min() < np.iinfo(np.int32).min or labels.max() > np.iinfo(np.int32).max
+    ):
         raise ImagingError(f"{where}: label values out of the 32-bit integer range")
     return labels.astype(np.int32)

@@ -112,41 +112,51 @@ def cavalieri_volume_mm3(areas_mm2: Sequence[float] | np.ndarray, *, spacing_mm:
     try:
         areas = np.asarray(areas_mm2, dtype=float)
     except (TypeError, ValueError):
-        raise InvalidInputError("areas_mm2", "not a list of numbers",
-                                allowed="areas >= 0 mm2") from None
+        raise InvalidInputError(
+            "areas_mm2", "not a list of numbers", allowed="areas >= 0 mm2"
+        ) from None
     if areas.ndim != 1 or areas.size == 0:
-        raise InvalidInputError("areas_mm2", f"{areas.size} areas given",
-                                allowed="one or more section areas >= 0 mm2")
+        raise InvalidInputError(
+            "areas_mm2", f"{areas.size} areas given", allowed="one or more section areas >= 0 mm2"
+        )
     bad = np.flatnonzero(~np.isfinite(areas) | (areas < 0))
     if bad.size:
         i = int(bad[0])
-        raise InvalidInputError(f"areas_mm2[{i}]", f"{areas[i]:g} mm2",
-                                allowed="a finite area >= 0 mm2")
+        raise InvalidInputError(
+            f"areas_mm2[{i}]", f"{areas[i]:g} mm2", allowed="a finite area >= 0 mm2"
+        )
     return float(math.fsum(areas.tolist()) * spacing)
 
 
 def _voxel_volume_mm3(*, affine: object, spacing_mm: object) -> float:
     if affine is not None and spacing_mm is not None:
-        raise InvalidInputError("affine", "given together with spacing_mm",
-                                allowed="either affine or spacing_mm")
+        raise InvalidInputError(
+            "affine", "given together with spacing_mm", allowed="either affine or spacing_mm"
+        )
     if affine is not None:
         a = np.asarray(affine, dtype=float)
         if a.shape not in ((4, 4), (3, 3)) or not np.all(np.isfinite(a)):
-            raise InvalidInputError("affine", f"shape {a.shape}",
-                                    allowed="a finite 4 x 4 (or 3 x 3) matrix in mm")
+            raise InvalidInputError(
+                "affine", f"shape {a.shape}", allowed="a finite 4 x 4 (or 3 x 3) matrix in mm"
+            )
         v = abs(float(np.linalg.det(a[:3, :3])))
     elif spacing_mm is not None:
         s = np.asarray(spacing_mm, dtype=float)
         if s.shape != (3,) or not np.all(np.isfinite(s)) or np.any(s <= 0):
-            raise InvalidInputError("spacing_mm", f"{spacing_mm!r}",
-                                    allowed="three voxel sizes > 0 mm")
+            raise InvalidInputError(
+                "spacing_mm", f"{spacing_mm!r}", allowed="three voxel sizes > 0 mm"
+            )
         v = float(np.prod(s))
     else:
-        raise InvalidInputError("affine", "missing for a bare array",
-                                allowed="affine (4 x 4, mm) or spacing_mm (3 sizes)")
+        raise InvalidInputError(
+            "affine",
+            "missing for a bare array",
+            allowed="affine (4 x 4, mm) or spacing_mm (3 sizes)",
+        )
     if v == 0:
-        raise InvalidInputError("affine", "has a zero voxel volume",
-                                allowed="an invertible voxel-to-mm matrix")
+        raise InvalidInputError(
+            "affine", "has a zero voxel volume", allowed="an invertible voxel-to-mm matrix"
+        )
     return v
 
 
@@ -177,8 +187,8 @@ def count_label_voxels(labels: np.ndarray, label: int | None = None) -> int:
     buf = np.empty(_BLOCK_VOXELS, dtype=bool)
     total = 0
     for start in range(0, flat.size, _BLOCK_VOXELS):
-        chunk = flat[start:start + _BLOCK_VOXELS]
-        out = buf[:chunk.size]
+        chunk = flat[start : start + _BLOCK_VOXELS]
+        out = buf[: chunk.size]
         np.equal(chunk, target, out=out)
         total += int(np.count_nonzero(out))
     return total
@@ -192,16 +202,23 @@ def _check_label(label: object) -> int | None:
     try:
         value = operator.index(label)  # type: ignore[arg-type]
     except TypeError:
-        raise InvalidInputError("label", f"{label!r} is not an integer",
-                                allowed="an integer label >= 1") from None
+        raise InvalidInputError(
+            "label", f"{label!r} is not an integer", allowed="an integer label >= 1"
+        ) from None
     if value < 1:
-        raise InvalidInputError("label", f"{value}", allowed="an integer label >= 1 "
-                                "(0 is background)")
+        raise InvalidInputError(
+            "label", f"{value}", allowed="an integer label >= 1 (0 is background)"
+        )
     return value
 
 
-def mask_volume(mask_or_array: HerniationMask | np.ndarray, *, affine: object = None,
-                spacing_mm: object = None, label: int | None = None) -> VolumeMeasurement:
+def mask_volume(
+    mask_or_array: HerniationMask | np.ndarray,
+    *,
+    affine: object = None,
+    spacing_mm: object = None,
+    label: int | None = None,
+) -> VolumeMeasurement:
     """Volume of a label mask: voxel count x ``|det(affine[:3, :3])|``.
 
     Parameters
@@ -239,8 +256,11 @@ def mask_volume(mask_or_array: HerniationMask | np.ndarray, *, affine: object = 
     label = _check_label(label)
     if isinstance(mask_or_array, HerniationMask):
         if affine is not None or spacing_mm is not None:
-            raise InvalidInputError("affine", "given for a HerniationMask, which has its own",
-                                    allowed="affine/spacing_mm only with a bare array")
+            raise InvalidInputError(
+                "affine",
+                "given for a HerniationMask, which has its own",
+                allowed="affine/spacing_mm only with a bare array",
+            )
         mask = mask_or_array
     else:
         _voxel_volume_mm3(affine=affine, spacing_mm=spacing_mm)  # validates the geometry
@@ -251,16 +271,23 @@ def mask_volume(mask_or_array: HerniationMask | np.ndarray, *, affine: object = 
             a = np.diag([*np.asarray(spacing_mm, dtype=float), 1.0])
         mask = HerniationMask(labels=np.asanyarray(mask_or_array), affine=a)
     count = count_label_voxels(mask.labels, label)
-    if label is not None and count == 0 and (mask.declared_labels is None
-                                             or label not in mask.declared_labels):
+    if (
+        label is not None
+        and count == 0
+        and (mask.declared_labels is None or label not in mask.declared_labels)
+    ):
         present = mask.present_labels()
         listed = ", ".join(str(v) for v in present) if present else "none (the mask is empty)"
-        raise ImagingError(f"label: {label} is not present in {mask._where()} "
-                           f"(labels present: {listed})")
+        raise ImagingError(
+            f"label: {label} is not present in {mask._where()} (labels present: {listed})"
+        )
     vox = mask.voxel_volume_mm3
     return VolumeMeasurement(
-        volume_mm3=count * vox, method="voxel_count", voxel_count=count,
-        voxel_volume_mm3=vox, label=label,
+        volume_mm3=count * vox,
+        method="voxel_count",
+        voxel_count=count,
+        voxel_volume_mm3=vox,
+        label=label,
         source=str(mask.source) if mask.source is not None else None,
         warnings=mask.warnings,
     )
@@ -301,11 +328,13 @@ def measure_study(study: MRIStudy) -> VolumeMeasurement:
         if m.warnings:
             import dataclasses
 
-            m = dataclasses.replace(m, warnings=tuple((f"{where}.{f}", msg)
-                                                      for f, msg in m.warnings))
+            m = dataclasses.replace(
+                m, warnings=tuple((f"{where}.{f}", msg) for f, msg in m.warnings)
+            )
         return m
     if diameters is not None:
         ap, tr, cc = diameters
         return VolumeMeasurement(volume_mm3=ellipsoid_volume_mm3(ap, tr, cc), method="ellipsoid")
-    raise InvalidInputError(where, "has no measurement",
-                            allowed="one of volume_mm3, mask, diameters_mm")
+    raise InvalidInputError(
+        where, "has no measurement", allowed="one of volume_mm3, mask, diameters_mm"
+    )

@@ -45,8 +45,9 @@ __all__ = [
 ]
 
 
-def read_mask(path: str | Path, *, source_images: Any = None,
-              max_voxels: int | None = None) -> HerniationMask:
+def read_mask(
+    path: str | Path, *, source_images: Any = None, max_voxels: int | None = None
+) -> HerniationMask:
     """Read a label mask, choosing the reader by suffix, else by the file's first bytes.
 
     ``source_images`` (a folder, file paths or pydicom Datasets of the images a
@@ -57,9 +58,9 @@ def read_mask(path: str | Path, *, source_images: Any = None,
     name = p.name.lower()
     with p.open("rb") as fh:
         head = fh.read(132)
-    if name.endswith((".dcm", ".dicom")) or (not name.endswith((".nii", ".nii.gz", ".nrrd",
-                                                                ".nhdr"))
-                                            and head[128:132] == b"DICM"):
+    if name.endswith((".dcm", ".dicom")) or (
+        not name.endswith((".nii", ".nii.gz", ".nrrd", ".nhdr")) and head[128:132] == b"DICM"
+    ):
         return read_dicom_seg(p, source_images=source_images, max_voxels=max_voxels)
     if source_images is not None:
         raise ImagingError(f"{p}: source images are only used with a DICOM SEG")
@@ -67,9 +68,10 @@ def read_mask(path: str | Path, *, source_images: Any = None,
         return read_nifti(p, max_voxels=max_voxels)
     if name.endswith((".nrrd", ".nhdr")) or head.startswith(b"NRRD"):
         return read_nrrd(p, max_voxels=max_voxels)
-    if head[:2] == b"\x1f\x8b" or (len(head) >= 4 and int.from_bytes(head[:4], "little")
-                                   in (348, 540)) or (len(head) >= 4 and
-                                                       int.from_bytes(head[:4], "big")
-                                                       in (348, 540)):
+    if (
+        head[:2] == b"\x1f\x8b"
+        or (len(head) >= 4 and int.from_bytes(head[:4], "little") in (348, 540))
+        or (len(head) >= 4 and int.from_bytes(head[:4], "big") in (348, 540))
+    ):
         return read_nifti(p, max_voxels=max_voxels)
     raise ImagingError(f"{p}: unknown mask format (allowed: {FORMATS})")

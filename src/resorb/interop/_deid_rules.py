@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-__all__ = ["CLEAN_DESCRIPTORS", "FILE_META_REMOVED", "ProfileEntry", "profile_table",
-           "repeating_action", "resolve_action", "table_edition"]
+__all__ = [
+    "CLEAN_DESCRIPTORS",
+    "FILE_META_REMOVED",
+    "ProfileEntry",
+    "profile_table",
+    "repeating_action",
+    "resolve_action",
+    "table_edition",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +41,14 @@ FILE_META_REMOVED = (0x00020016, 0x00020017, 0x00020018, 0x00020100, 0x00020102)
 #: objects resorb stores, with what replaces each: "X" remove, "Z" empty, or a
 #: keyword-specific coded value (see resorb.interop.deid).
 CLEAN_DESCRIPTORS = {
-    0x00620005: "SegmentLabel",        # Type 1: the segmented property type's meaning
-    0x00620006: "X",                   # Segment Description (Type 3)
-    0x00700080: "ContentLabel",        # Type 1 (CS): a fixed label
-    0x00700081: "Z",                   # Content Description (Type 2)
-    0x0008103E: "X",                   # Series Description
-    0x00081030: "X",                   # Study Description
-    0x00204000: "X",                   # Image Comments
-    0x00189424: "X",                   # Acquisition Protocol Description
+    0x00620005: "SegmentLabel",  # Type 1: the segmented property type's meaning
+    0x00620006: "X",  # Segment Description (Type 3)
+    0x00700080: "ContentLabel",  # Type 1 (CS): a fixed label
+    0x00700081: "Z",  # Content Description (Type 2)
+    0x0008103E: "X",  # Series Description
+    0x00081030: "X",  # Study Description
+    0x00204000: "X",  # Image Comments
+    0x00189424: "X",  # Acquisition Protocol Description
 }
 
 

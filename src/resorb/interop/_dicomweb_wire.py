@@ -15,8 +15,17 @@ from typing import Any
 
 from resorb.errors import InvalidInputError, require_extra
 
-__all__ = ["check_uid", "dataset_from_json", "date_filter", "ensure_file_meta", "int_of",
-           "invalid_dicom_error", "parse_da", "text_of", "wildcard_session_class"]
+__all__ = [
+    "check_uid",
+    "dataset_from_json",
+    "date_filter",
+    "ensure_file_meta",
+    "int_of",
+    "invalid_dicom_error",
+    "parse_da",
+    "text_of",
+    "wildcard_session_class",
+]
 
 _UID_RE = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
@@ -25,8 +34,9 @@ def check_uid(value: str, field: str) -> str:
     """``value`` stripped if it is a DICOM UID, else InvalidInputError naming ``field``."""
     text = str(value).strip()
     if not (_UID_RE.match(text) and len(text) <= 64):
-        raise InvalidInputError(field, "is not a DICOM UID",
-                                allowed="digits and dots, at most 64 characters")
+        raise InvalidInputError(
+            field, "is not a DICOM UID", allowed="digits and dots, at most 64 characters"
+        )
     return text
 
 
@@ -115,13 +125,16 @@ def date_filter(value: str | dt.date) -> str:
     """A study-date query value (a date, ``YYYYMMDD``, ``YYYY-MM-DD`` or a DICOM range)."""
     if isinstance(value, dt.date):
         return value.strftime("%Y%m%d")
-    text = str(value).strip().replace("-", "") if len(str(value).strip()) == 10 \
-        else str(value).strip()
+    text = (
+        str(value).strip().replace("-", "") if len(str(value).strip()) == 10 else str(value).strip()
+    )
     if re.fullmatch(r"\d{8}(-\d{8})?|\d{8}-|-\d{8}", text) is None:
-        raise InvalidInputError("study_date", f"{value!r}",
-                                allowed="YYYYMMDD, YYYY-MM-DD or a range YYYYMMDD-YYYYMMDD")
+        raise InvalidInputError(
+            "study_date", f"{value!r}", allowed="YYYYMMDD, YYYY-MM-DD or a range YYYYMMDD-YYYYMMDD"
+        )
     for part in text.split("-"):
         if part and parse_da(part) is None:
-            raise InvalidInputError("study_date", f"{value!r} is not a date",
-                                    allowed="a real calendar date")
+            raise InvalidInputError(
+                "study_date", f"{value!r} is not a date", allowed="a real calendar date"
+            )
     return text

@@ -182,8 +182,15 @@ def _empty(elem) -> None:
         elem.value = None if elem.VR not in ("PN",) else ""
 
 
-_DUMMIES = {"PN": "ANONYMOUS", "TM": "000000", "AS": "000Y", "AE": "REMOVED",
-            "IS": "0", "DS": "0", "CS": "REMOVED"}
+_DUMMIES = {
+    "PN": "ANONYMOUS",
+    "TM": "000000",
+    "AS": "000Y",
+    "AE": "REMOVED",
+    "IS": "0",
+    "DS": "0",
+    "CS": "REMOVED",
+}
 
 
 def _dummy(elem, uid_map: UIDMap, offset_days: int) -> None:
@@ -295,17 +302,27 @@ def _check_burned_in(ds) -> None:
     flag = str(getattr(ds, "BurnedInAnnotation", "") or "").strip().upper()
     sop = str(getattr(ds, "SOPClassUID", ""))
     if flag and flag != "NO":
-        raise ImagingError("BurnedInAnnotation is not NO: identifiers may be burned into the "
-                           "pixels, which header de-identification cannot remove; allowed: "
-                           "images whose BurnedInAnnotation is NO")
+        raise ImagingError(
+            "BurnedInAnnotation is not NO: identifiers may be burned into the "
+            "pixels, which header de-identification cannot remove; allowed: "
+            "images whose BurnedInAnnotation is NO"
+        )
     if not flag and sop.startswith(_SECONDARY_CAPTURE_PREFIX):
-        raise ImagingError("a secondary capture without BurnedInAnnotation may carry "
-                           "burned-in identifiers; allowed: images whose BurnedInAnnotation "
-                           "is NO")
+        raise ImagingError(
+            "a secondary capture without BurnedInAnnotation may carry "
+            "burned-in identifiers; allowed: images whose BurnedInAnnotation "
+            "is NO"
+        )
 
 
-def deidentify(ds: Any, *, offset_days: int, uid_map: UIDMap | None = None,
-               method_text: str | None = None, clean_descriptors: bool = True) -> Any:
+def deidentify(
+    ds: Any,
+    *,
+    offset_days: int,
+    uid_map: UIDMap | None = None,
+    method_text: str | None = None,
+    clean_descriptors: bool = True,
+) -> Any:
     """A de-identified copy of a pydicom ``Dataset`` (the input is not changed).
 
     Parameters
@@ -336,11 +353,15 @@ def deidentify(ds: Any, *, offset_days: int, uid_map: UIDMap | None = None,
     """
     pydicom = require_extra("pydicom", "imaging")
     if isinstance(offset_days, bool) or not isinstance(offset_days, int) or offset_days == 0:
-        raise InvalidInputError("offset_days", f"{offset_days!r}",
-                                allowed="a non-zero whole number of days")
+        raise InvalidInputError(
+            "offset_days", f"{offset_days!r}", allowed="a non-zero whole number of days"
+        )
     _check_burned_in(ds)
-    ctx = _Context(uid_map=uid_map if uid_map is not None else UIDMap(),
-                   offset_days=offset_days, clean_descriptors=clean_descriptors)
+    ctx = _Context(
+        uid_map=uid_map if uid_map is not None else UIDMap(),
+        offset_days=offset_days,
+        clean_descriptors=clean_descriptors,
+    )
     with silenced_libraries():  # pydicom's value warnings and log messages quote values
         out = copy.deepcopy(ds)
         _clean(out, ctx, sop_class=str(getattr(out, "SOPClassUID", "") or "") or None)
@@ -352,12 +373,12 @@ def deidentify(ds: Any, *, offset_days: int, uid_map: UIDMap | None = None,
             if "MediaStorageSOPInstanceUID" in meta:
                 meta.MediaStorageSOPInstanceUID = ctx.uid_map(meta.MediaStorageSOPInstanceUID)
         out.PatientIdentityRemoved = "YES"
-        codes = [*DEIDENTIFICATION_CODES, *([_CLEAN_DESCRIPTORS_CODE] if clean_descriptors
-                                            else [])]
+        codes = [*DEIDENTIFICATION_CODES, *([_CLEAN_DESCRIPTORS_CODE] if clean_descriptors else [])]
         # LO: at most 64 characters; the codes below carry the full names.
         out.DeidentificationMethod = method_text or (
             "resorb: PS3.15 Basic Profile, Modified Dates"
-            + (", Clean Descriptors" if clean_descriptors else ""))
+            + (", Clean Descriptors" if clean_descriptors else "")
+        )
         items = []
         for value, meaning in codes:
             item = pydicom.Dataset()

@@ -118,9 +118,11 @@ class PacsConfig:
     def __post_init__(self) -> None:
         parts = urlsplit(str(self.url).strip())
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise InvalidInputError("pacs_url", "is not an http(s) URL",
-                                    allowed="the DICOMweb root, e.g. "
-                                            "https://pacs.example.org/dicom-web")
+            raise InvalidInputError(
+                "pacs_url",
+                "is not an http(s) URL",
+                allowed="the DICOMweb root, e.g. https://pacs.example.org/dicom-web",
+            )
         if parts.username is not None or parts.password is not None:
             user, password = unquote(parts.username or ""), unquote(parts.password or "")
             netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
@@ -130,14 +132,21 @@ class PacsConfig:
                 object.__setattr__(self, "password", password)
         object.__setattr__(self, "url", str(self.url).strip().rstrip("/"))
         if (self.username is None) != (self.password is None):
-            raise InvalidInputError("pacs_password" if self.username else "pacs_username",
-                                    "is missing", allowed="both a user name and a password")
+            raise InvalidInputError(
+                "pacs_password" if self.username else "pacs_username",
+                "is missing",
+                allowed="both a user name and a password",
+            )
         if self.token is not None and self.username is not None:
-            raise InvalidInputError("pacs_token", "given together with a user name",
-                                    allowed="a password or a bearer token, not both")
+            raise InvalidInputError(
+                "pacs_token",
+                "given together with a user name",
+                allowed="a password or a bearer token, not both",
+            )
         if not (isinstance(self.timeout_s, int | float) and 0 < self.timeout_s <= 3600):
-            raise InvalidInputError("pacs_timeout_s", f"{self.timeout_s!r}",
-                                    allowed="seconds, > 0 and <= 3600")
+            raise InvalidInputError(
+                "pacs_timeout_s", f"{self.timeout_s!r}", allowed="seconds, > 0 and <= 3600"
+            )
         for name in ("max_instances", "max_bytes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -165,20 +174,25 @@ class PacsConfig:
             try:
                 password = Path(pw_file).read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise InvalidInputError(PACS_ENV["password_file"],
-                                        f"cannot be read ({exc.strerror})",
-                                        allowed="a readable file holding the password") from None
-        kwargs: dict[str, Any] = {"username": env.get(PACS_ENV["username"]) or None,
-                                  "password": password,
-                                  "token": env.get(PACS_ENV["token"]) or None}
+                raise InvalidInputError(
+                    PACS_ENV["password_file"],
+                    f"cannot be read ({exc.strerror})",
+                    allowed="a readable file holding the password",
+                ) from None
+        kwargs: dict[str, Any] = {
+            "username": env.get(PACS_ENV["username"]) or None,
+            "password": password,
+            "token": env.get(PACS_ENV["token"]) or None,
+        }
         for key, conv in (("timeout_s", float), ("max_instances", int), ("max_bytes", int)):
             raw = env.get(PACS_ENV[key])
             if raw:
                 try:
                     kwargs[key] = conv(raw)
                 except ValueError:
-                    raise InvalidInputError(PACS_ENV[key], f"{raw!r} is not a number",
-                                            allowed="a number") from None
+                    raise InvalidInputError(
+                        PACS_ENV[key], f"{raw!r} is not a number", allowed="a number"
+                    ) from None
         return cls(url, **kwargs)
 
 
@@ -244,8 +258,9 @@ class PacsClient:
             session.auth = (config.username, config.password or "")
         headers = {"Authorization": f"Bearer {config.token}"} if config.token else None
         self._requests = requests
-        self._client = dicomweb.DICOMwebClient(config.url, session=session, headers=headers,
-                                               timeout=config.timeout_s)
+        self._client = dicomweb.DICOMwebClient(
+            config.url, session=session, headers=headers, timeout=config.timeout_s
+        )
         # No automatic retries: the client's retry decorator (retrying) repeats every
         # exception too, so a PACS that is down would cost several back-off waits
         # before the one-line error; the user (or the page) simply tries again.
@@ -261,36 +276,47 @@ class PacsClient:
             return fn(*args, **kwargs)
         except exc_mod.HTTPError as exc:
             status = getattr(exc.response, "status_code", None)
-            reason = {401: "refused the credentials (HTTP 401); check the PACS user name and "
-                           "password or token",
-                      403: "refused access (HTTP 403)",
-                      404: "does not have it (HTTP 404)"}.get(
-                status, f"answered HTTP {status}")
+            reason = {
+                401: "refused the credentials (HTTP 401); check the PACS user name and "
+                "password or token",
+                403: "refused access (HTTP 403)",
+                404: "does not have it (HTTP 404)",
+            }.get(status, f"answered HTTP {status}")
             raise PacsError(f"PACS {where}: {what}: {reason}") from None
         except exc_mod.Timeout:
-            raise PacsError(f"PACS {where}: {what}: no answer within "
-                            f"{self.config.timeout_s:g} s") from None
+            raise PacsError(
+                f"PACS {where}: {what}: no answer within {self.config.timeout_s:g} s"
+            ) from None
         except exc_mod.ConnectionError:
-            raise PacsError(f"PACS {where}: {what}: cannot connect (is the URL right and "
-                            "the server running?)") from None
+            raise PacsError(
+                f"PACS {where}: {what}: cannot connect (is the URL right and the server running?)"
+            ) from None
         except exc_mod.RequestException:  # a broken or cut-off answer, a bad redirect ...
             # (the class name of the library's exception means nothing to a clinician)
-            raise PacsError(f"PACS {where}: {what}: the connection failed or the answer "
-                            "was cut off") from None
+            raise PacsError(
+                f"PACS {where}: {what}: the connection failed or the answer was cut off"
+            ) from None
         except invalid_dicom_error():
-            raise PacsError(f"PACS {where}: {what}: the PACS sent an object that is not a "
-                            "DICOM file (PS3.10)") from None
+            raise PacsError(
+                f"PACS {where}: {what}: the PACS sent an object that is not a DICOM file (PS3.10)"
+            ) from None
         except ValueError as exc:  # a malformed multipart or JSON answer
             first = (str(exc).splitlines() or [""])[0][:200]
             raise PacsError(f"PACS {where}: {what}: unreadable answer ({first})") from None
 
     # -- QIDO-RS ------------------------------------------------------------------------------
 
-    def search_studies(self, *, patient_id: str | None = None, patient_name: str | None = None,
-                       accession_number: str | None = None,
-                       study_instance_uid: str | None = None,
-                       study_date: str | dt.date | None = None, modality: str | None = None,
-                       limit: int = 50) -> list[StudySummary]:
+    def search_studies(
+        self,
+        *,
+        patient_id: str | None = None,
+        patient_name: str | None = None,
+        accession_number: str | None = None,
+        study_instance_uid: str | None = None,
+        study_date: str | dt.date | None = None,
+        modality: str | None = None,
+        limit: int = 50,
+    ) -> list[StudySummary]:
         """Studies that match every given criterion (at least one identifying criterion).
 
         Parameters
@@ -307,74 +333,109 @@ class PacsClient:
             At most this many studies (1-500).
         """
         filters: dict[str, str] = {}
-        for key, value, fname in (("PatientID", patient_id, "patient_id"),
-                                  ("PatientName", patient_name, "patient_name"),
-                                  ("AccessionNumber", accession_number, "accession_number")):
+        for key, value, fname in (
+            ("PatientID", patient_id, "patient_id"),
+            ("PatientName", patient_name, "patient_name"),
+            ("AccessionNumber", accession_number, "accession_number"),
+        ):
             if value is not None and str(value).strip():
                 text = str(value).strip()
                 if not _SEARCH_TEXT.match(text):
-                    raise InvalidInputError(fname, "is not a DICOM search value",
-                                            allowed="1-64 characters without backslash or "
-                                                    "control characters")
+                    raise InvalidInputError(
+                        fname,
+                        "is not a DICOM search value",
+                        allowed="1-64 characters without backslash or control characters",
+                    )
                 filters[key] = text
         if study_instance_uid:
             filters["StudyInstanceUID"] = check_uid(study_instance_uid, "study_instance_uid")
         if not filters:
-            raise InvalidInputError("search", "gives no patient ID, name, accession number or "
-                                    "study UID", allowed="at least one of them (a search of "
-                                    "the whole PACS is not allowed)")
+            raise InvalidInputError(
+                "search",
+                "gives no patient ID, name, accession number or study UID",
+                allowed="at least one of them (a search of the whole PACS is not allowed)",
+            )
         if study_date is not None:
             filters["StudyDate"] = date_filter(study_date)
         if modality:
             if not re.fullmatch(r"[A-Z]{2,16}", modality):
-                raise InvalidInputError("modality", f"{modality!r}",
-                                        allowed="a DICOM modality code, e.g. MR")
+                raise InvalidInputError(
+                    "modality", f"{modality!r}", allowed="a DICOM modality code, e.g. MR"
+                )
             filters["ModalitiesInStudy"] = modality
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 500:
             raise InvalidInputError("limit", f"{limit!r}", allowed="an integer 1-500")
-        fields = ["StudyDescription", "ModalitiesInStudy", "NumberOfStudyRelatedSeries",
-                  "NumberOfStudyRelatedInstances", "PatientName", "PatientID",
-                  "AccessionNumber", "StudyDate"]
-        found = self._call("search for studies", self._client.search_for_studies,
-                           search_filters=filters, fields=fields, limit=limit)
+        fields = [
+            "StudyDescription",
+            "ModalitiesInStudy",
+            "NumberOfStudyRelatedSeries",
+            "NumberOfStudyRelatedInstances",
+            "PatientName",
+            "PatientID",
+            "AccessionNumber",
+            "StudyDate",
+        ]
+        found = self._call(
+            "search for studies",
+            self._client.search_for_studies,
+            search_filters=filters,
+            fields=fields,
+            limit=limit,
+        )
         out = []
         for item in found[:limit]:
             ds = dataset_from_json(item)
             mods = ds.get("ModalitiesInStudy", [])
             mods = getattr(mods, "value", mods)
             mods = [mods] if isinstance(mods, str) else list(mods or [])
-            out.append(StudySummary(
-                study_instance_uid=text_of(ds, "StudyInstanceUID"),
-                study_date=parse_da(text_of(ds, "StudyDate")),
-                study_description=text_of(ds, "StudyDescription"),
-                patient_id=text_of(ds, "PatientID"), patient_name=text_of(ds, "PatientName"),
-                accession_number=text_of(ds, "AccessionNumber"),
-                modalities=tuple(str(m) for m in mods if m),
-                number_of_series=int_of(ds, "NumberOfStudyRelatedSeries"),
-                number_of_instances=int_of(ds, "NumberOfStudyRelatedInstances")))
+            out.append(
+                StudySummary(
+                    study_instance_uid=text_of(ds, "StudyInstanceUID"),
+                    study_date=parse_da(text_of(ds, "StudyDate")),
+                    study_description=text_of(ds, "StudyDescription"),
+                    patient_id=text_of(ds, "PatientID"),
+                    patient_name=text_of(ds, "PatientName"),
+                    accession_number=text_of(ds, "AccessionNumber"),
+                    modalities=tuple(str(m) for m in mods if m),
+                    number_of_series=int_of(ds, "NumberOfStudyRelatedSeries"),
+                    number_of_instances=int_of(ds, "NumberOfStudyRelatedInstances"),
+                )
+            )
         out.sort(key=lambda s: (s.study_date or dt.date.min, s.study_instance_uid), reverse=True)
         return out
 
     def search_series(self, study_instance_uid: str) -> list[SeriesSummary]:
         """The series of one study, in series-number order."""
         uid = check_uid(study_instance_uid, "study_instance_uid")
-        found = self._call("search for series", self._client.search_for_series,
-                           study_instance_uid=uid,
-                           fields=["Modality", "SeriesNumber", "SeriesDescription",
-                                   "NumberOfSeriesRelatedInstances"])
+        found = self._call(
+            "search for series",
+            self._client.search_for_series,
+            study_instance_uid=uid,
+            fields=[
+                "Modality",
+                "SeriesNumber",
+                "SeriesDescription",
+                "NumberOfSeriesRelatedInstances",
+            ],
+        )
         out = []
         for item in found:
             ds = dataset_from_json(item)
-            out.append(SeriesSummary(
-                series_instance_uid=text_of(ds, "SeriesInstanceUID"),
-                modality=text_of(ds, "Modality"), series_number=int_of(ds, "SeriesNumber"),
-                series_description=text_of(ds, "SeriesDescription"),
-                number_of_instances=int_of(ds, "NumberOfSeriesRelatedInstances")))
+            out.append(
+                SeriesSummary(
+                    series_instance_uid=text_of(ds, "SeriesInstanceUID"),
+                    modality=text_of(ds, "Modality"),
+                    series_number=int_of(ds, "SeriesNumber"),
+                    series_description=text_of(ds, "SeriesDescription"),
+                    number_of_instances=int_of(ds, "NumberOfSeriesRelatedInstances"),
+                )
+            )
         out.sort(key=lambda s: (s.series_number is None, s.series_number or 0))
         return out
 
-    def search_instances(self, study_instance_uid: str,
-                         series_instance_uid: str | None = None) -> list[dict[str, str]]:
+    def search_instances(
+        self, study_instance_uid: str, series_instance_uid: str | None = None
+    ) -> list[dict[str, str]]:
         """SOP class and instance UIDs (and the series UID) of the instances of a study."""
         uid = check_uid(study_instance_uid, "study_instance_uid")
         kwargs: dict[str, Any] = {"study_instance_uid": uid}
@@ -384,17 +445,25 @@ class PacsClient:
         out = []
         for item in found:
             ds = dataset_from_json(item)
-            out.append({"SOPClassUID": text_of(ds, "SOPClassUID"),
-                        "SOPInstanceUID": text_of(ds, "SOPInstanceUID"),
-                        "SeriesInstanceUID": text_of(ds, "SeriesInstanceUID")})
+            out.append(
+                {
+                    "SOPClassUID": text_of(ds, "SOPClassUID"),
+                    "SOPInstanceUID": text_of(ds, "SOPInstanceUID"),
+                    "SeriesInstanceUID": text_of(ds, "SeriesInstanceUID"),
+                }
+            )
         return out
 
     # -- WADO-RS ------------------------------------------------------------------------------
 
-    def retrieve_study(self, study_instance_uid: str, folder: str | Path, *,
-                       series_instance_uids: Iterable[str] | None = None,
-                       progress: Callable[[int, int | None], None] | None = None
-                       ) -> RetrievedStudy:
+    def retrieve_study(
+        self,
+        study_instance_uid: str,
+        folder: str | Path,
+        *,
+        series_instance_uids: Iterable[str] | None = None,
+        progress: Callable[[int, int | None], None] | None = None,
+    ) -> RetrievedStudy:
         """Write every instance of a study (or of the given series) into ``folder``.
 
         The size is checked first (QIDO-RS instance counts against
@@ -413,47 +482,60 @@ class PacsClient:
         out.mkdir(parents=True, exist_ok=True)
         all_series = self.search_series(uid)
         if not all_series:
-            raise PacsError(f"PACS {self.config.display_url}: the study has no series "
-                            "(or no study has that UID)")
+            raise PacsError(
+                f"PACS {self.config.display_url}: the study has no series "
+                "(or no study has that UID)"
+            )
         if series_instance_uids is not None:
             wanted = [check_uid(s, "series_instance_uid") for s in series_instance_uids]
             known = {s.series_instance_uid for s in all_series}
             missing = [s for s in wanted if s not in known]
             if missing:
-                raise InvalidInputError("series_instance_uid", "is not a series of the study",
-                                        allowed="a SeriesInstanceUID listed by the series "
-                                                "search")
+                raise InvalidInputError(
+                    "series_instance_uid",
+                    "is not a series of the study",
+                    allowed="a SeriesInstanceUID listed by the series search",
+                )
             chosen = [s for s in all_series if s.series_instance_uid in wanted]
         else:
             chosen = all_series
         counts = [s.number_of_instances for s in chosen]
         total = sum(counts) if all(c is not None for c in counts) else None  # type: ignore[misc]
         if total is not None and total > self.config.max_instances:
-            raise PacsError(f"PACS {self.config.display_url}: the study holds {total} "
-                            f"instances, more than the limit of {self.config.max_instances} "
-                            "(choose series, or raise RESORB_PACS_MAX_INSTANCES)")
+            raise PacsError(
+                f"PACS {self.config.display_url}: the study holds {total} "
+                f"instances, more than the limit of {self.config.max_instances} "
+                "(choose series, or raise RESORB_PACS_MAX_INSTANCES)"
+            )
         files: list[Path] = []
         n_bytes = 0
         try:
             for series in chosen:
-                stream = self._call("retrieve a series", self._client.iter_series,
-                                    study_instance_uid=uid,
-                                    series_instance_uid=series.series_instance_uid)
+                stream = self._call(
+                    "retrieve a series",
+                    self._client.iter_series,
+                    study_instance_uid=uid,
+                    series_instance_uid=series.series_instance_uid,
+                )
                 while True:
                     ds = self._call("retrieve an instance", next, stream, None)
                     if ds is None:
                         break
                     if len(files) >= self.config.max_instances:
-                        raise PacsError(f"PACS {self.config.display_url}: more than "
-                                        f"{self.config.max_instances} instances sent")
+                        raise PacsError(
+                            f"PACS {self.config.display_url}: more than "
+                            f"{self.config.max_instances} instances sent"
+                        )
                     path = out / f"{len(files):05d}.dcm"
                     pydicom.dcmwrite(path, ds, enforce_file_format=False)
                     n_bytes += path.stat().st_size
                     files.append(path)
                     if n_bytes > self.config.max_bytes:
-                        raise PacsError(f"PACS {self.config.display_url}: the study is larger "
-                                        f"than the limit of {self.config.max_bytes} bytes "
-                                        "(choose series, or raise RESORB_PACS_MAX_BYTES)")
+                        raise PacsError(
+                            f"PACS {self.config.display_url}: the study is larger "
+                            f"than the limit of {self.config.max_bytes} bytes "
+                            "(choose series, or raise RESORB_PACS_MAX_BYTES)"
+                        )
                     if progress is not None:
                         progress(len(files), total)
         except BaseException:
@@ -462,13 +544,17 @@ class PacsClient:
             raise
         return RetrievedStudy(folder=out, files=tuple(files), n_bytes=n_bytes)
 
-    def retrieve_instance(self, study_instance_uid: str, series_instance_uid: str,
-                          sop_instance_uid: str):
+    def retrieve_instance(
+        self, study_instance_uid: str, series_instance_uid: str, sop_instance_uid: str
+    ):
         """One instance as a pydicom ``Dataset``."""
-        return self._call("retrieve an instance", self._client.retrieve_instance,
-                          study_instance_uid=check_uid(study_instance_uid, "study_instance_uid"),
-                          series_instance_uid=check_uid(series_instance_uid, "series_instance_uid"),
-                          sop_instance_uid=check_uid(sop_instance_uid, "sop_instance_uid"))
+        return self._call(
+            "retrieve an instance",
+            self._client.retrieve_instance,
+            study_instance_uid=check_uid(study_instance_uid, "study_instance_uid"),
+            series_instance_uid=check_uid(series_instance_uid, "series_instance_uid"),
+            sop_instance_uid=check_uid(sop_instance_uid, "sop_instance_uid"),
+        )
 
     # -- STOW-RS ------------------------------------------------------------------------------
 
@@ -487,14 +573,22 @@ class PacsClient:
         for ds in items:  # STOW-RS needs Part 10 objects: add the file meta when missing
             ensure_file_meta(ds)
         answer = self._call("store objects", self._client.store_instances, datasets=items)
-        stored = tuple(text_of(i, "ReferencedSOPInstanceUID")
-                       for i in (answer.get("ReferencedSOPSequence") or []))
-        failed = tuple((text_of(i, "ReferencedSOPInstanceUID"), int_of(i, "FailureReason"))
-                       for i in (answer.get("FailedSOPSequence") or []))
+        stored = tuple(
+            text_of(i, "ReferencedSOPInstanceUID")
+            for i in (answer.get("ReferencedSOPSequence") or [])
+        )
+        failed = tuple(
+            (text_of(i, "ReferencedSOPInstanceUID"), int_of(i, "FailureReason"))
+            for i in (answer.get("FailedSOPSequence") or [])
+        )
         result = StoreResult(stored=stored, failed=failed)
         if failed or not stored:
-            reasons = ", ".join(f"0x{code:04X}" if code is not None else "unknown"
-                                for _, code in failed) or "nothing stored"
-            raise PacsError(f"PACS {self.config.display_url}: store objects: "
-                            f"{len(failed)} of {len(items)} refused ({reasons})")
+            reasons = (
+                ", ".join(f"0x{code:04X}" if code is not None else "unknown" for _, code in failed)
+                or "nothing stored"
+            )
+            raise PacsError(
+                f"PACS {self.config.display_url}: store objects: "
+                f"{len(failed)} of {len(items)} refused ({reasons})"
+            )
         return result

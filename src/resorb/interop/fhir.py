@@ -71,8 +71,13 @@ _SCT = "http://snomed.info/sct"
 _OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 _V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
 
-_LEVEL_CODE_NAMES = {"L1-L2": "L1L2Disc", "L2-L3": "L2L3Disc", "L3-L4": "L3L4Disc",
-                     "L4-L5": "L4L5Disc", "L5-S1": "L5S1Disc"}
+_LEVEL_CODE_NAMES = {
+    "L1-L2": "L1L2Disc",
+    "L2-L3": "L2L3Disc",
+    "L3-L4": "L3L4Disc",
+    "L4-L5": "L4L5Disc",
+    "L5-S1": "L5S1Disc",
+}
 
 
 def _model(name: str, version: str):
@@ -119,10 +124,17 @@ def _category(code: str, display: str) -> list[dict[str, Any]]:
     return [{"coding": [{"system": _OBS_CATEGORY, "code": code, "display": display}]}]
 
 
-def volume_observation(volume_mm3: float, *, date: dt.date | str, subject: str,
-                       level: str | None = None, method: str | None = None,
-                       study_uid: str | None = None,
-                       resource_id: str | None = None, fhir_version: str = "R4B"):
+def volume_observation(
+    volume_mm3: float,
+    *,
+    date: dt.date | str,
+    subject: str,
+    level: str | None = None,
+    method: str | None = None,
+    study_uid: str | None = None,
+    resource_id: str | None = None,
+    fhir_version: str = "R4B",
+):
     """Observation of a herniation volume (mm3).
 
     Parameters
@@ -151,11 +163,16 @@ def volume_observation(volume_mm3: float, *, date: dt.date | str, subject: str,
         "id": resource_id,
         "status": "final",
         "category": _category("imaging", "Imaging"),
-        "text": narrative(f"Herniated disc material volume {float(volume_mm3):.1f} mm3"
-                          + (f" at {level}" if level else "") + f" on the MRI of {_date(date)}"
-                          + (f" ({method})" if method else "")),
-        "code": {"coding": [_sct("Volume"), local("herniation-volume")],
-                 "text": "Herniated disc material volume"},
+        "text": narrative(
+            f"Herniated disc material volume {float(volume_mm3):.1f} mm3"
+            + (f" at {level}" if level else "")
+            + f" on the MRI of {_date(date)}"
+            + (f" ({method})" if method else "")
+        ),
+        "code": {
+            "coding": [_sct("Volume"), local("herniation-volume")],
+            "text": "Herniated disc material volume",
+        },
         "subject": {"reference": subject},
         "effectiveDateTime": _date(date),
         "valueQuantity": _quantity(volume_mm3, "mm3"),
@@ -165,15 +182,27 @@ def volume_observation(volume_mm3: float, *, date: dt.date | str, subject: str,
     if method:
         data["method"] = {"text": method}
     if study_uid:
-        data["derivedFrom"] = [{"type": "ImagingStudy", "identifier": {
-            "system": "urn:dicom:uid", "value": f"urn:oid:{study_uid}"}}]
+        data["derivedFrom"] = [
+            {
+                "type": "ImagingStudy",
+                "identifier": {"system": "urn:dicom:uid", "value": f"urn:oid:{study_uid}"},
+            }
+        ]
     return _build("Observation", data, fhir_version)
 
 
-def resorption_observation(resorption_percent: float, *, grade: str | None, date: dt.date | str,
-                           subject: str, baseline_ref: str, followup_ref: str,
-                           level: str | None = None,
-                           resource_id: str | None = None, fhir_version: str = "R4B"):
+def resorption_observation(
+    resorption_percent: float,
+    *,
+    grade: str | None,
+    date: dt.date | str,
+    subject: str,
+    baseline_ref: str,
+    followup_ref: str,
+    level: str | None = None,
+    resource_id: str | None = None,
+    fhir_version: str = "R4B",
+):
     """Observation of resorption percent between two volume Observations.
 
     ``derivedFrom`` names both; ``interpretation`` carries the grade (complete,
@@ -185,11 +214,15 @@ def resorption_observation(resorption_percent: float, *, grade: str | None, date
         "id": resource_id,
         "status": "final",
         "category": _category("imaging", "Imaging"),
-        "text": narrative(f"Herniation resorption {float(resorption_percent):.1f} % against "
-                          f"the baseline MRI, on the MRI of {_date(date)}"
-                          + (f" (grade: {grade})" if grade else "")),
-        "code": {"coding": [local("resorption-percent")],
-                 "text": "Herniation resorption percent against the baseline MRI"},
+        "text": narrative(
+            f"Herniation resorption {float(resorption_percent):.1f} % against "
+            f"the baseline MRI, on the MRI of {_date(date)}"
+            + (f" (grade: {grade})" if grade else "")
+        ),
+        "code": {
+            "coding": [local("resorption-percent")],
+            "text": "Herniation resorption percent against the baseline MRI",
+        },
         "subject": {"reference": subject},
         "effectiveDateTime": _date(date),
         "valueQuantity": _quantity(resorption_percent, "%"),
@@ -202,9 +235,15 @@ def resorption_observation(resorption_percent: float, *, grade: str | None, date
     return _build("Observation", data, fhir_version)
 
 
-def odi_observation(odi_percent: float, *, date: dt.date | str, subject: str,
-                    answered: int | None = None,
-                    resource_id: str | None = None, fhir_version: str = "R4B"):
+def odi_observation(
+    odi_percent: float,
+    *,
+    date: dt.date | str,
+    subject: str,
+    answered: int | None = None,
+    resource_id: str | None = None,
+    fhir_version: str = "R4B",
+):
     """Observation of an Oswestry Disability Index total (0-100 %)."""
     if not (isinstance(odi_percent, int | float) and 0 <= odi_percent <= 100):
         raise InvalidInputError("odi_percent", f"{odi_percent!r}", allowed="0-100")
@@ -213,12 +252,12 @@ def odi_observation(odi_percent: float, *, date: dt.date | str, subject: str,
         "id": resource_id,
         "status": "final",
         "category": _category("survey", "Survey"),
-        "text": narrative(f"Oswestry Disability Index {float(odi_percent):.0f} % on "
-                          f"{_date(date)}"
-                          + (f" ({answered} of 10 sections answered)"
-                             if answered is not None else "")),
-        "code": {"coding": [local("odi-percent")],
-                 "text": "Oswestry Disability Index (percent)"},
+        "text": narrative(
+            f"Oswestry Disability Index {float(odi_percent):.0f} % on "
+            f"{_date(date)}"
+            + (f" ({answered} of 10 sections answered)" if answered is not None else "")
+        ),
+        "code": {"coding": [local("odi-percent")], "text": "Oswestry Disability Index (percent)"},
         "subject": {"reference": subject},
         "effectiveDateTime": _date(date),
         "valueQuantity": _quantity(odi_percent, "%"),
@@ -228,9 +267,15 @@ def odi_observation(odi_percent: float, *, date: dt.date | str, subject: str,
     return _build("Observation", data, fhir_version)
 
 
-def assessment_observation(result: dict[str, Any], *, date: dt.date | str, subject: str,
-                           version: str | None = None,
-                           resource_id: str | None = None, fhir_version: str = "R4B"):
+def assessment_observation(
+    result: dict[str, Any],
+    *,
+    date: dt.date | str,
+    subject: str,
+    version: str | None = None,
+    resource_id: str | None = None,
+    fhir_version: str = "R4B",
+):
     """Observation of the estimated probability of resorption from an assessment.
 
     ``result`` is the ``resorb assess --json`` object (keys in docs/cli.md):
@@ -247,10 +292,14 @@ def assessment_observation(result: dict[str, Any], *, date: dt.date | str, subje
         "resourceType": "Observation",
         "id": resource_id,
         "status": "final",
-        "text": narrative(f"Estimated probability of herniation resorption {float(p):.2f} "
-                          f"(resorb decision support, not a medical device), {_date(date)}"),
-        "code": {"coding": [local("resorption-probability")],
-                 "text": "Estimated probability of herniation resorption"},
+        "text": narrative(
+            f"Estimated probability of herniation resorption {float(p):.2f} "
+            f"(resorb decision support, not a medical device), {_date(date)}"
+        ),
+        "code": {
+            "coding": [local("resorption-probability")],
+            "text": "Estimated probability of herniation resorption",
+        },
         "subject": {"reference": subject},
         "effectiveDateTime": _date(date),
         "valueQuantity": {"value": float(p), "unit": "1", "system": UCUM, "code": "1"},
@@ -258,13 +307,20 @@ def assessment_observation(result: dict[str, Any], *, date: dt.date | str, subje
     interval = res.get("interval")
     if isinstance(interval, list | tuple) and len(interval) == 2:
         data["component"] = [
-            {"code": {"coding": [local(f"interval-{end}")]},
-             "valueQuantity": {"value": float(v), "unit": "1", "system": UCUM, "code": "1"}}
-            for end, v in zip(("lower", "upper"), interval, strict=True)]
-    method = " ".join(str(x) for x in (
-        res.get("definition"),
-        f"within {res['horizon_months']:g} months" if res.get("horizon_months") else None,
-    ) if x)
+            {
+                "code": {"coding": [local(f"interval-{end}")]},
+                "valueQuantity": {"value": float(v), "unit": "1", "system": UCUM, "code": "1"},
+            }
+            for end, v in zip(("lower", "upper"), interval, strict=True)
+        ]
+    method = " ".join(
+        str(x)
+        for x in (
+            res.get("definition"),
+            f"within {res['horizon_months']:g} months" if res.get("horizon_months") else None,
+        )
+        if x
+    )
     if method:
         data["method"] = {"text": method}
     sources = []
@@ -280,10 +336,17 @@ def assessment_observation(result: dict[str, Any], *, date: dt.date | str, subje
     return _build("Observation", data, fhir_version)
 
 
-def diagnostic_report(results: list[str], *, subject: str, issued: dt.datetime,
-                      conclusion: str | None = None, effective: dt.date | str | None = None,
-                      effective_end: dt.date | str | None = None,
-                      resource_id: str | None = None, fhir_version: str = "R4B"):
+def diagnostic_report(
+    results: list[str],
+    *,
+    subject: str,
+    issued: dt.datetime,
+    conclusion: str | None = None,
+    effective: dt.date | str | None = None,
+    effective_end: dt.date | str | None = None,
+    resource_id: str | None = None,
+    fhir_version: str = "R4B",
+):
     """DiagnosticReport (category RAD) listing result Observations by reference.
 
     ``effective`` (the date the report is about) is required: a date, or with
@@ -292,20 +355,28 @@ def diagnostic_report(results: list[str], *, subject: str, issued: dt.datetime,
     if issued.tzinfo is None:
         raise InvalidInputError("issued", "has no time zone", allowed="an aware datetime")
     if effective is None:
-        raise InvalidInputError("effective", "is missing",
-                                allowed="the date (or first date) the report is about")
+        raise InvalidInputError(
+            "effective", "is missing", allowed="the date (or first date) the report is about"
+        )
     data: dict[str, Any] = {
         "resourceType": "DiagnosticReport",
         "id": resource_id,
         "status": "final",
         "category": [{"coding": [{"system": _V2_0074, "code": "RAD", "display": "Radiology"}]}],
-        "text": narrative("Lumbar disc herniation resorption follow-up, "
-                          + (f"{_date(effective)} to {_date(effective_end)}"
-                             if effective_end is not None else _date(effective))
-                          + f": {len(results)} results." + (f" {conclusion}" if conclusion
-                                                            else "")),
-        "code": {"coding": [local("ldh-resorption-followup")],
-                 "text": "Lumbar disc herniation resorption follow-up"},
+        "text": narrative(
+            "Lumbar disc herniation resorption follow-up, "
+            + (
+                f"{_date(effective)} to {_date(effective_end)}"
+                if effective_end is not None
+                else _date(effective)
+            )
+            + f": {len(results)} results."
+            + (f" {conclusion}" if conclusion else "")
+        ),
+        "code": {
+            "coding": [local("ldh-resorption-followup")],
+            "text": "Lumbar disc herniation resorption follow-up",
+        },
         "subject": {"reference": subject},
         "issued": issued.isoformat(),
         "result": [{"reference": r} for r in results],
@@ -322,9 +393,15 @@ def _urn() -> str:
     return f"urn:uuid:{uuid.uuid4()}"
 
 
-def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = None,
-                    fhir_version: str = "R4B", identity: str = "clinical",
-                    actor: str = "resorb"):
+def registry_bundle(
+    registry,
+    patient_id: int,
+    *,
+    issued: dt.datetime | None = None,
+    fhir_version: str = "R4B",
+    identity: str = "clinical",
+    actor: str = "resorb",
+):
     """A FHIR ``Bundle`` (type collection) of one registry patient's follow-up.
 
     Holds resorb's ``CodeSystem``, a Patient (pseudonym as identifier; birth
@@ -345,8 +422,7 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
 
     issued = issued or dt.datetime.now(dt.UTC)
     deid = identity == "deidentified"
-    shift = dt.timedelta(days=registry.date_offset_days(patient_id, actor=actor) if deid
-                         else 0)
+    shift = dt.timedelta(days=registry.date_offset_days(patient_id, actor=actor) if deid else 0)
 
     def day(value) -> dt.date:
         d = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
@@ -356,16 +432,27 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
     p = t["patient"]
     patient_urn = _urn()
     gender = {"female": "female", "male": "male", "other": "other"}[p["sex"]]
-    patient = {"resourceType": "Patient",
-               "text": narrative(f"Registry patient {p['pseudonym']} ({gender}"
-                                 + ("" if deid else f", born {p['birth_year']}") + ")"),
-               "identifier": [{"system": "urn:resorb:pseudonym", "value": p["pseudonym"]}],
-               "gender": gender}
+    patient = {
+        "resourceType": "Patient",
+        "text": narrative(
+            f"Registry patient {p['pseudonym']} ({gender}"
+            + ("" if deid else f", born {p['birth_year']}")
+            + ")"
+        ),
+        "identifier": [{"system": "urn:resorb:pseudonym", "value": p["pseudonym"]}],
+        "gender": gender,
+    }
     if not deid:
         patient["birthDate"] = str(p["birth_year"])
-    entries = [(_urn(), _model("CodeSystem", fhir_version).model_validate(
-                    {k: v for k, v in code_system(__version__).items() if v is not None})),
-               (patient_urn, _model("Patient", fhir_version).model_validate(patient))]
+    entries = [
+        (
+            _urn(),
+            _model("CodeSystem", fhir_version).model_validate(
+                {k: v for k, v in code_system(__version__).items() if v is not None}
+            ),
+        ),
+        (patient_urn, _model("Patient", fhir_version).model_validate(patient)),
+    ]
     obs_refs: list[str] = []
     dates: list[dt.date] = []
     first_by_level: dict[str | None, str] = {}
@@ -375,18 +462,39 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
         urn = _urn()
         info = r.get("series_info") or {}
         dates.append(day(r["date"]))
-        entries.append((urn, volume_observation(
-            r["volume_mm3"], date=day(r["date"]), subject=patient_urn, level=r["level"],
-            method=r["method"], study_uid=info.get("StudyInstanceUID") if deid else None,
-            fhir_version=fhir_version)))
+        entries.append(
+            (
+                urn,
+                volume_observation(
+                    r["volume_mm3"],
+                    date=day(r["date"]),
+                    subject=patient_urn,
+                    level=r["level"],
+                    method=r["method"],
+                    study_uid=info.get("StudyInstanceUID") if deid else None,
+                    fhir_version=fhir_version,
+                ),
+            )
+        )
         obs_refs.append(urn)
         base = first_by_level.setdefault(r["level"], urn)
         if base != urn and r["resorption_percent"] is not None:
             rurn = _urn()
-            entries.append((rurn, resorption_observation(
-                r["resorption_percent"], grade=r["grade"], date=day(r["date"]),
-                subject=patient_urn, baseline_ref=base, followup_ref=urn, level=r["level"],
-                fhir_version=fhir_version)))
+            entries.append(
+                (
+                    rurn,
+                    resorption_observation(
+                        r["resorption_percent"],
+                        grade=r["grade"],
+                        date=day(r["date"]),
+                        subject=patient_urn,
+                        baseline_ref=base,
+                        followup_ref=urn,
+                        level=r["level"],
+                        fhir_version=fhir_version,
+                    ),
+                )
+            )
             obs_refs.append(rurn)
     for v in t["visits"]:
         if v["odi_percent"] is None:
@@ -394,9 +502,18 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
         urn = _urn()
         answered = sum(a is not None for a in v["odi_answers"] or [])
         dates.append(day(v["date"]))
-        entries.append((urn, odi_observation(v["odi_percent"], date=day(v["date"]),
-                                             subject=patient_urn, answered=answered,
-                                             fhir_version=fhir_version)))
+        entries.append(
+            (
+                urn,
+                odi_observation(
+                    v["odi_percent"],
+                    date=day(v["date"]),
+                    subject=patient_urn,
+                    answered=answered,
+                    fhir_version=fhir_version,
+                ),
+            )
+        )
         obs_refs.append(urn)
     conclusion = None
     assessments = registry.list_assessments(patient_id)
@@ -406,31 +523,58 @@ def registry_bundle(registry, patient_id: int, *, issued: dt.datetime | None = N
         triage = (latest.result or {}).get("triage") or {}
         if res.get("withheld"):
             # Beside an emergency or urgent referral no probability leaves resorb.
-            conclusion = ("Red flags call for urgent assessment; the resorption estimate is "
-                          "withheld. " + str(triage.get("action") or "")
-                          + f" (resorb {latest.version}; decision support, not a medical "
-                          "device).")
+            conclusion = (
+                "Red flags call for urgent assessment; the resorption estimate is "
+                "withheld. "
+                + str(triage.get("action") or "")
+                + f" (resorb {latest.version}; decision support, not a medical "
+                "device)."
+            )
         elif "probability" in res:
             aurn = _urn()
             dates.append(day(latest.created_at.date()))
-            entries.append((aurn, assessment_observation(
-                latest.result, date=day(latest.created_at.date()), subject=patient_urn,
-                version=latest.version, fhir_version=fhir_version)))
+            entries.append(
+                (
+                    aurn,
+                    assessment_observation(
+                        latest.result,
+                        date=day(latest.created_at.date()),
+                        subject=patient_urn,
+                        version=latest.version,
+                        fhir_version=fhir_version,
+                    ),
+                )
+            )
             obs_refs.append(aurn)
-            conclusion = (f"Estimated probability of resorption: {res['probability']:.2f}"
-                          + (f" within {res['horizon_months']:g} months"
-                             if res.get("horizon_months") else "")
-                          + f" (resorb {assessments[-1].version}; decision support, "
-                          "not a medical device).")
+            conclusion = (
+                f"Estimated probability of resorption: {res['probability']:.2f}"
+                + (f" within {res['horizon_months']:g} months" if res.get("horizon_months") else "")
+                + f" (resorb {assessments[-1].version}; decision support, "
+                "not a medical device)."
+            )
     first, last = (min(dates), max(dates)) if dates else (day(issued.date()), None)
     report_urn = _urn()
-    entries.append((report_urn, diagnostic_report(
-        obs_refs, subject=patient_urn, issued=issued, conclusion=conclusion, effective=first,
-        effective_end=last if last is not None and last != first else None,
-        fhir_version=fhir_version)))
-    bundle = {"resourceType": "Bundle", "type": "collection",
-              "timestamp": issued.isoformat(),
-              "entry": [{"fullUrl": urn, "resource": res.model_dump(mode="json",
-                                                                     exclude_none=True)}
-                        for urn, res in entries]}
+    entries.append(
+        (
+            report_urn,
+            diagnostic_report(
+                obs_refs,
+                subject=patient_urn,
+                issued=issued,
+                conclusion=conclusion,
+                effective=first,
+                effective_end=last if last is not None and last != first else None,
+                fhir_version=fhir_version,
+            ),
+        )
+    )
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": issued.isoformat(),
+        "entry": [
+            {"fullUrl": urn, "resource": res.model_dump(mode="json", exclude_none=True)}
+            for urn, res in entries
+        ],
+    }
     return _model("Bundle", fhir_version).model_validate(bundle)

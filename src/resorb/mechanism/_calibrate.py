@@ -90,8 +90,7 @@ def load_targets() -> dict[str, Any]:
             raise ModelError(f"target {t['id']}: unknown relation {rel!r}")
         role = t.get("role")
         if role not in ROLES:
-            raise ModelError(f"target {t['id']}: role {role!r} is not one of "
-                             f"{', '.join(ROLES)}")
+            raise ModelError(f"target {t['id']}: role {role!r} is not one of {', '.join(ROLES)}")
         if not isinstance(t.get("required", True), bool):
             raise ModelError(f"target {t['id']}: required must be true or false")
         if role == "fitted":
@@ -117,8 +116,11 @@ def _resolve_days(model: Model, metric: Mapping[str, Any]) -> dict[str, Any]:
 
 
 #: Djuric et al. 2020 (PMID 31802274) CD68+ density categories, cells/cm2.
-DJURIC_CATEGORIES = (("mild", 0.0, 10.0), ("moderate", 10.0, 100.0),
-                     ("considerable", 100.0, math.inf))
+DJURIC_CATEGORIES = (
+    ("mild", 0.0, 10.0),
+    ("moderate", 10.0, 100.0),
+    ("considerable", 100.0, math.inf),
+)
 
 
 def _judge(value: float, expected: Any, relation: str, tol: float | None) -> bool:
@@ -140,24 +142,37 @@ def _judge(value: float, expected: Any, relation: str, tol: float | None) -> boo
 
 
 class _Evaluator:
-    def __init__(self, model: Model, parameters: Mapping[str, float] | None, n: int,
-                 seed: int, days: Sequence[float]) -> None:
+    def __init__(
+        self,
+        model: Model,
+        parameters: Mapping[str, float] | None,
+        n: int,
+        seed: int,
+        days: Sequence[float],
+    ) -> None:
         self.model, self.parameters, self.n, self.seed = model, dict(parameters or {}), n, seed
         self.days = np.asarray(sorted(set(DEFAULT_T_DAYS) | {float(d) for d in days}))
         self._cohorts: dict[tuple, Any] = {}
         self._typical: dict[tuple, Any] = {}
 
-    def cohort(self, morphology: str, therapies: tuple[str, ...] = (),
-               extra: tuple[str, ...] = ()):
+    def cohort(self, morphology: str, therapies: tuple[str, ...] = (), extra: tuple[str, ...] = ()):
         key = (morphology, therapies, extra)
         if key not in self._cohorts:
             self._cohorts[key] = simulate_cohort(
-                morphology, self.n, seed=self.seed, therapies=therapies, t_days=self.days,
-                parameters=self.parameters, model=self.model, extra_observables=extra)
+                morphology,
+                self.n,
+                seed=self.seed,
+                therapies=therapies,
+                t_days=self.days,
+                parameters=self.parameters,
+                model=self.model,
+                extra_observables=extra,
+            )
         return self._cohorts[key]
 
-    def _pooled(self, morphologies: Sequence[str], observable: str, day: float,
-                days: Sequence[float]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _pooled(
+        self, morphologies: Sequence[str], observable: str, day: float, days: Sequence[float]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
         """``observable`` at ``day`` and V/V0 at ``days`` of cohorts pooled over morphologies."""
         obs, vols = [], [[] for _ in days]
         for m in morphologies:
@@ -168,18 +183,33 @@ class _Evaluator:
                 vols[q].append(c._at(float(d)))
         return np.concatenate(obs), [np.concatenate(v) for v in vols]
 
-    def typical(self, morphology: str, therapies: tuple[str, ...] = (),
-                parameters: Mapping[str, float] | None = None, knockouts: tuple = (),
-                coculture: bool = False, days: float = 730):
+    def typical(
+        self,
+        morphology: str,
+        therapies: tuple[str, ...] = (),
+        parameters: Mapping[str, float] | None = None,
+        knockouts: tuple = (),
+        coculture: bool = False,
+        days: float = 730,
+    ):
         par = dict(self.parameters)
         par.update(parameters or {})
         key = (morphology, therapies, tuple(sorted(par.items())), knockouts, coculture, days)
         if key not in self._typical:
             t = np.linspace(0.0, days, 25) if coculture else None
             self._typical[key] = simulate(
-                morphology, therapies=therapies, parameters=par, knockouts=knockouts,
-                coculture=coculture, days=days, t_days=t, method="batch", rtol=1e-8,
-                atol=1e-10, model=self.model)
+                morphology,
+                therapies=therapies,
+                parameters=par,
+                knockouts=knockouts,
+                coculture=coculture,
+                days=days,
+                t_days=t,
+                method="batch",
+                rtol=1e-8,
+                atol=1e-10,
+                model=self.model,
+            )
         return self._typical[key]
 
     def value(self, metric: Mapping[str, Any]) -> float:
@@ -187,11 +217,14 @@ class _Evaluator:
         morph = metric.get("morphology", "extrusion")
         ther = tuple(metric.get("therapies", ()))
         if kind == "cohort_regressed":
-            return self.cohort(morph, ther).fraction_regressed(float(metric["day"]),
-                                                               REGRESSION_THRESHOLD)
+            return self.cohort(morph, ther).fraction_regressed(
+                float(metric["day"]), REGRESSION_THRESHOLD
+            )
         if kind == "cohort_order":
-            fr = [self.cohort(m).fraction_regressed(float(metric["day"]))
-                  for m in metric["morphologies"]]
+            fr = [
+                self.cohort(m).fraction_regressed(float(metric["day"]))
+                for m in metric["morphologies"]
+            ]
             return float(all(a > b for a, b in itertools.pairwise(fr)))
         if kind == "cohort_mean_reduction":
             return 1.0 - float(self.cohort(morph, ther)._at(float(metric["day"])).mean())
@@ -214,8 +247,12 @@ class _Evaluator:
             b = r.t_days[int(np.argmax(r.observables[metric["second"]]))]
             return float(b - a)
         if kind == "coculture_loss":
-            r = self.typical(morph, knockouts=tuple(metric.get("knockouts", ())),
-                             coculture=True, days=float(metric["day"]))
+            r = self.typical(
+                morph,
+                knockouts=tuple(metric.get("knockouts", ())),
+                coculture=True,
+                days=float(metric["day"]),
+            )
             return 1.0 - float(r.observables["proteoglycan_remaining"][-1])
         if kind in ("relative_volume", "relative_observable"):
             obs = metric.get("observable", "volume_fraction")
@@ -229,11 +266,13 @@ class _Evaluator:
             r = self.typical(morph, ther)
             x = r.observables[metric["observable"]]
             return r.at(float(metric["day"]), metric["observable"]) / float(np.max(x))
-        if kind in ("cohort_fraction_grown", "cohort_fraction_unchanged",
-                    "cohort_fraction_regressed_pooled"):
+        if kind in (
+            "cohort_fraction_grown",
+            "cohort_fraction_unchanged",
+            "cohort_fraction_regressed_pooled",
+        ):
             morphs = metric.get("morphologies") or [morph]
-            v = np.concatenate([self.cohort(m, ther)._at(float(metric["day"]))
-                                for m in morphs])
+            v = np.concatenate([self.cohort(m, ther)._at(float(metric["day"])) for m in morphs])
             thr = float(metric.get("threshold", 0.0))
             if kind == "cohort_fraction_grown":
                 return float(np.mean(v > 1.0 + thr + 1e-9))
@@ -242,8 +281,7 @@ class _Evaluator:
             return float(np.mean((v > 1.0 - thr) & (v < 1.0 + thr)))
         if kind == "rim_stratum_regressed":
             b0, b1 = float(metric["day_baseline"]), float(metric["day_followup"])
-            rim, (v0, v1) = self._pooled(metric["morphologies"], "rim_enhancement", b0,
-                                         (b0, b1))
+            rim, (v0, v1) = self._pooled(metric["morphologies"], "rim_enhancement", b0, (b0, b1))
             lo, hi = metric["rim_range"]
             sel = (rim >= lo) & (rim < hi)
             if not np.any(sel):
@@ -251,8 +289,9 @@ class _Evaluator:
             return float(np.mean(v1[sel] / v0[sel] <= 1.0 - REGRESSION_THRESHOLD))
         if kind == "macrophage_category_order":
             d0, d1 = float(metric["day_sample"]), float(metric["day_followup"])
-            dens, (v1,) = self._pooled(metric["morphologies"], "macrophage_density_per_cm2",
-                                       d0, (d1,))
+            dens, (v1,) = self._pooled(
+                metric["morphologies"], "macrophage_density_per_cm2", d0, (d1,)
+            )
             means = []
             for _name, lo, hi in DJURIC_CATEGORIES:
                 sel = (dens >= lo) & (dens < hi)
@@ -299,22 +338,32 @@ def evaluate_targets(
     seed = int(spec["cohort_seed"] if seed is None else seed)
     targets = [t for t in spec["targets"] if t["role"] in roles]
     metrics = [_resolve_days(model, t["metric"]) for t in targets]
-    days = [float(v) for m in metrics for k, v in m.items()
-            if k == "day" or k.startswith("day_")]
+    days = [float(v) for m in metrics for k, v in m.items() if k == "day" or k.startswith("day_")]
     ev = _Evaluator(model, parameters, n, seed, days)
     out = []
     for t, metric in zip(targets, metrics, strict=True):
         relation = t.get("relation", "abs")
         value = float(ev.value(metric))
         tol = t.get("tolerance")
-        out.append(TargetResult(
-            id=t["id"], description=t["description"], expected=t["expected"],
-            relation=relation, tolerance=None if tol is None else float(tol), value=value,
-            passed=_judge(value, t["expected"], relation, tol),
-            required=bool(t.get("required", True)), confidence=t["confidence"],
-            source=dict(t["source"]), note=t.get("note", ""),
-            fitted=t["role"] == "fitted", evidence=t.get("evidence"), role=t["role"],
-            sd=None if t.get("sd") is None else float(t["sd"])))
+        out.append(
+            TargetResult(
+                id=t["id"],
+                description=t["description"],
+                expected=t["expected"],
+                relation=relation,
+                tolerance=None if tol is None else float(tol),
+                value=value,
+                passed=_judge(value, t["expected"], relation, tol),
+                required=bool(t.get("required", True)),
+                confidence=t["confidence"],
+                source=dict(t["source"]),
+                note=t.get("note", ""),
+                fitted=t["role"] == "fitted",
+                evidence=t.get("evidence"),
+                role=t["role"],
+                sd=None if t.get("sd") is None else float(t["sd"]),
+            )
+        )
     if default:
         _DEFAULT_RESULTS[key] = tuple(out)
     return out
@@ -348,25 +397,34 @@ class FitResult:
     targets: Sequence[TargetResult] = field(default_factory=tuple)
 
     def summary(self) -> dict[str, Any]:
-        return {"method": "importance sampling of a scrambled Sobol sample of the "
-                          "log-uniform prior; normal likelihood of the fitted targets",
-                "parameters": list(self.names), "posterior": {k: dict(v) for k, v in
-                                                             self.posterior.items()},
-                "values": dict(self.values), "draws": int(self.draws.shape[0]),
-                "effective_sample_size": float(self.ess),
-                "log_likelihood_max": float(self.log_likelihood_max),
-                "fitted_targets": list(self.fitted_targets), "seed": int(self.seed),
-                "patients_per_cohort": int(self.n_patients)}
+        return {
+            "method": "importance sampling of a scrambled Sobol sample of the "
+            "log-uniform prior; normal likelihood of the fitted targets",
+            "parameters": list(self.names),
+            "posterior": {k: dict(v) for k, v in self.posterior.items()},
+            "values": dict(self.values),
+            "draws": int(self.draws.shape[0]),
+            "effective_sample_size": float(self.ess),
+            "log_likelihood_max": float(self.log_likelihood_max),
+            "fitted_targets": list(self.fitted_targets),
+            "seed": int(self.seed),
+            "patients_per_cohort": int(self.n_patients),
+        }
 
     def to_yaml(self, path: str | Path) -> None:
         """Write the posterior medians and the posterior summary (atomic)."""
-        data = {"method": self.summary()["method"], "seed": int(self.seed),
-                "draws": int(self.draws.shape[0]), "effective_sample_size": float(self.ess),
-                "patients_per_cohort": int(self.n_patients),
-                "fitted_targets": list(self.fitted_targets),
-                "posterior": {k: {q: float(x) for q, x in v.items()}
-                              for k, v in self.posterior.items()},
-                "values": {k: float(v) for k, v in self.values.items()}}
+        data = {
+            "method": self.summary()["method"],
+            "seed": int(self.seed),
+            "draws": int(self.draws.shape[0]),
+            "effective_sample_size": float(self.ess),
+            "patients_per_cohort": int(self.n_patients),
+            "fitted_targets": list(self.fitted_targets),
+            "posterior": {
+                k: {q: float(x) for q, x in v.items()} for k, v in self.posterior.items()
+            },
+            "values": {k: float(v) for k, v in self.values.items()},
+        }
         from resorb._atomic import write_atomic
 
         write_atomic(Path(path), yaml.safe_dump(data, sort_keys=False))
@@ -423,8 +481,9 @@ def fit_parameters(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InvalidInputError("seed", f"{seed!r} is not a seed", allowed="an integer >= 0")
     if isinstance(draws, bool) or not isinstance(draws, int) or draws < 8 or draws & (draws - 1):
-        raise InvalidInputError("draws", f"{draws!r} is not a number of prior draws",
-                                allowed="a power of 2 >= 8")
+        raise InvalidInputError(
+            "draws", f"{draws!r} is not a number of prior draws", allowed="a power of 2 >= 8"
+        )
     params = [model.parameter(nm) for nm in names]
     for p in params:
         if not (p.prior[0] > 0 and p.prior[1] > p.prior[0]):
@@ -456,13 +515,26 @@ def fit_parameters(
     posterior = {}
     for j, p in enumerate(params):
         col = xs[:, j]
-        posterior[p.name] = {"mean": float(np.sum(w * col)),
-                             "q025": _weighted_quantile(col, w, 0.025),
-                             "median": _weighted_quantile(col, w, 0.5),
-                             "q975": _weighted_quantile(col, w, 0.975),
-                             "prior_low": p.prior[0], "prior_high": p.prior[1]}
+        posterior[p.name] = {
+            "mean": float(np.sum(w * col)),
+            "q025": _weighted_quantile(col, w, 0.025),
+            "median": _weighted_quantile(col, w, 0.5),
+            "q975": _weighted_quantile(col, w, 0.975),
+            "prior_low": p.prior[0],
+            "prior_high": p.prior[1],
+        }
     vals = values_of(np.array([posterior[p.name]["median"] for p in params]))
     final = evaluate_targets(model=model, parameters=vals)
-    return FitResult(values=vals, posterior=posterior, draws=xs, weights=w, names=names,
-                     ess=ess, log_likelihood_max=float(np.max(loglik)), seed=seed,
-                     n_patients=n, fitted_targets=fitted_ids, targets=tuple(final))
+    return FitResult(
+        values=vals,
+        posterior=posterior,
+        draws=xs,
+        weights=w,
+        names=names,
+        ess=ess,
+        log_likelihood_max=float(np.max(loglik)),
+        seed=seed,
+        n_patients=n,
+        fitted_targets=fitted_ids,
+        targets=tuple(final),
+    )

@@ -29,8 +29,13 @@ from types import ModuleType
 
 from resorb.mechanism._model import Model
 
-__all__ = ["CODEGEN_VERSION", "generate_source", "inactive_parameters", "kernel_module",
-           "step_failure_message"]
+__all__ = [
+    "CODEGEN_VERSION",
+    "generate_source",
+    "inactive_parameters",
+    "kernel_module",
+    "step_failure_message",
+]
 
 CODEGEN_VERSION = "9"
 
@@ -420,12 +425,18 @@ def solve_batch_lanes_reduced(ps, t_out, breaks, rtol, atol, h_max, max_steps, o
 
 
 def _param_lines(model: Model, frozen: Mapping[str, float]) -> list[str]:
-    return [f"    {name} = {float(frozen[name])!r}" if name in frozen else f"    {name} = p[{i}]"
-            for i, name in enumerate(model.parameter_names)]
+    return [
+        f"    {name} = {float(frozen[name])!r}" if name in frozen else f"    {name} = p[{i}]"
+        for i, name in enumerate(model.parameter_names)
+    ]
 
 
-def _lines_unpack(model: Model, variant: str, frozen: Mapping[str, float] | None = None,
-                  gone: set[str] | frozenset[str] = frozenset()) -> list[str]:
+def _lines_unpack(
+    model: Model,
+    variant: str,
+    frozen: Mapping[str, float] | None = None,
+    gone: set[str] | frozenset[str] = frozenset(),
+) -> list[str]:
     lines = []
     live = [n for n in model.state_names(variant) if n not in gone]
     for i, name in enumerate(live):
@@ -434,8 +445,7 @@ def _lines_unpack(model: Model, variant: str, frozen: Mapping[str, float] | None
     for name, expr in model.forcings:
         lines.append(f"    {name} = {expr.to_python()}")
     # dead states stay at their initial values (read after the parameters)
-    lines += [f"    {s.name} = {s.initial.to_python()}" for s in model.states
-              if s.name in gone]
+    lines += [f"    {s.name} = {s.initial.to_python()}" for s in model.states if s.name in gone]
     return lines
 
 
@@ -452,9 +462,11 @@ def _lines_aux(model: Model) -> list[str]:
 def _function(name: str, args: str, body: list[str]) -> str:
     # inline="always": numba inlines the right-hand side into the integrator, so
     # LLVM can hoist the parameter loads out of the step loop
-    return ("\n@njit(cache=True, nogil=True, fastmath=True, error_model='numpy', "
-            "inline='always')\n"
-            f"def {name}({args}):\n" + "\n".join(body or ["    pass"]) + "\n")
+    return (
+        "\n@njit(cache=True, nogil=True, fastmath=True, error_model='numpy', "
+        "inline='always')\n"
+        f"def {name}({args}):\n" + "\n".join(body or ["    pass"]) + "\n"
+    )
 
 
 def dead_states(model: Model, frozen: Mapping[str, float] | None) -> tuple[str, ...]:
@@ -465,8 +477,7 @@ def dead_states(model: Model, frozen: Mapping[str, float] | None) -> tuple[str, 
     if not zeros:
         return ()
     if not model.reactions:
-        return tuple(s.name for s in model.states
-                     if model.rates[s.name].has_zero_factor(zeros))
+        return tuple(s.name for s in model.states if model.rates[s.name].has_zero_factor(zeros))
     dead = []
     for s in model.states:
         touching = [r for r in model.reactions if s.name in r.reactants + r.products]
@@ -484,8 +495,7 @@ def generate_source(model: Model, frozen: Mapping[str, float] | None = None) -> 
     vector still carries them, and their values there are ignored.
     """
     frozen = dict(frozen or {})
-    parts = [_HEADER.format(name=model.name, digest=model.digest,
-                            n_params=len(model.parameters))]
+    parts = [_HEADER.format(name=model.name, digest=model.digest, n_params=len(model.parameters))]
     if frozen:
         parts.append(f"FROZEN = {sorted(frozen.items())!r}\n")
     n_obs = len(model.observables)
@@ -511,18 +521,22 @@ def generate_source(model: Model, frozen: Mapping[str, float] | None = None) -> 
                 body.append(f"    y[{len(model.states) + k}] = {m.name}")
         parts.append(_function(f"init_{v}", "p, y", body))
         # rhs
-        body = (_lines_unpack(model, v, frozen, gone) + _lines_mediators(model, v)
-                + _lines_aux(model))
+        body = (
+            _lines_unpack(model, v, frozen, gone) + _lines_mediators(model, v) + _lines_aux(model)
+        )
         for i, s in enumerate(live):
             body.append(f"    dy[{i}] = {model.rates[s.name].to_python()}")
         if v == "full":
             for k, m in enumerate(model.mediators):
-                body.append(f"    dy[{len(model.states) + k}] = ({m.rate.to_python()}) * "
-                            f"(({m.target.to_python()}) - {m.name})")
+                body.append(
+                    f"    dy[{len(model.states) + k}] = ({m.rate.to_python()}) * "
+                    f"(({m.target.to_python()}) - {m.name})"
+                )
         parts.append(_function(f"rhs_{v}", "t, y, p, dy", body))
         # observables
-        body = (_lines_unpack(model, v, frozen, gone) + _lines_mediators(model, v)
-                + _lines_aux(model))
+        body = (
+            _lines_unpack(model, v, frozen, gone) + _lines_mediators(model, v) + _lines_aux(model)
+        )
         for i, (_name, expr, _u, _d) in enumerate(model.observables):
             body.append(f"    out[{i}] = {expr.to_python()}")
         parts.append(_function(f"obs_{v}", "t, y, p, out", body))
@@ -541,12 +555,10 @@ def _rhs_lanes(model: Model, frozen: Mapping[str, float], gone: set[str], live) 
         value = f"{float(frozen[name])!r}" if name in frozen else f"P[{i}, l]"
         body.append(f"        {name} = {value}")
     body += [f"        {name} = {expr.to_python()}" for name, expr in model.forcings]
-    body += [f"        {s.name} = {s.initial.to_python()}" for s in model.states
-             if s.name in gone]
+    body += [f"        {s.name} = {s.initial.to_python()}" for s in model.states if s.name in gone]
     body += [f"        {m.name} = {m.target.to_python()}" for m in model.mediators]
     body += [f"        {name} = {expr.to_python()}" for name, expr in model.auxiliaries]
-    body += [f"        dy[{i}, l] = {model.rates[s.name].to_python()}"
-             for i, s in enumerate(live)]
+    body += [f"        dy[{i}, l] = {model.rates[s.name].to_python()}" for i, s in enumerate(live)]
     return _function("rhs_lanes", "tv, y, P, dy", body)
 
 
@@ -572,8 +584,7 @@ def inactive_parameters(model: Model, pvec) -> dict[str, float]:
     names = model.parameter_names
     out = {}
     for i, name in enumerate(names):
-        switch = (name.startswith("module_")
-                  or name in ("depletion_rate", "coculture_macrophages"))
+        switch = name.startswith("module_") or name in ("depletion_rate", "coculture_macrophages")
         if switch and float(pvec[i]) == 0.0:
             out[name] = 0.0
     return out
@@ -621,6 +632,7 @@ def step_failure_message(status: int) -> str:
     if status == -1:
         return "exceeded its step limit"
     if status == -2:
-        return ("failed the error test at the smallest step size (1e-10 days) or met a "
-                "non-finite value")
+        return (
+            "failed the error test at the smallest step size (1e-10 days) or met a non-finite value"
+        )
     return f"returned status {status}"

@@ -82,8 +82,9 @@ class CohortResult:
     extra: Mapping[str, np.ndarray] = field(default_factory=dict)
     provenance: Mapping[str, Any] = field(default_factory=dict)
 
-    def fraction_regressed(self, day: float = 365.0,
-                           threshold: float = REGRESSION_THRESHOLD) -> float:
+    def fraction_regressed(
+        self, day: float = 365.0, threshold: float = REGRESSION_THRESHOLD
+    ) -> float:
         """Share of patients whose volume fell by at least ``threshold`` by ``day``."""
         v = self._at(day)
         return float(np.mean(v <= 1.0 - threshold))
@@ -98,15 +99,24 @@ class CohortResult:
         j = np.searchsorted(self.t_days, day)
         if j < self.t_days.size and self.t_days[j] == day:
             return self.volume_fraction[:, j].astype(float)
-        raise InvalidInputError("day", f"{day} is not an output day of this cohort",
-                                allowed=", ".join(f"{d:g}" for d in self.t_days))
+        raise InvalidInputError(
+            "day",
+            f"{day} is not an output day of this cohort",
+            allowed=", ".join(f"{d:g}" for d in self.t_days),
+        )
 
     def quantiles(self, qs: Sequence[float] = QUANTILES) -> dict[str, list[float]]:
         # one output day at a time: memory stays at one column, whatever n
-        q = np.stack([np.quantile(self.volume_fraction[:, j].astype(float), qs)
-                      for j in range(self.t_days.size)], axis=1)
-        return {f"q{round(100 * x):02d}": [float(v) for v in row] for x, row in zip(qs, q,
-                                                                                    strict=True)}
+        q = np.stack(
+            [
+                np.quantile(self.volume_fraction[:, j].astype(float), qs)
+                for j in range(self.t_days.size)
+            ],
+            axis=1,
+        )
+        return {
+            f"q{round(100 * x):02d}": [float(v) for v in row] for x, row in zip(qs, q, strict=True)
+        }
 
     def summary(self) -> dict[str, Any]:
         """The JSON object of ``resorb simulate --cohort``."""
@@ -115,17 +125,18 @@ class CohortResult:
             "n": self.n,
             "seed": self.seed,
             "therapies": list(self.therapies),
-            "fraction_regressed_12mo": (self.fraction_regressed(365.0)
-                                        if 365.0 in self.t_days else None),
-            "fraction_grown_12mo": (self.fraction_grown(365.0)
-                                    if 365.0 in self.t_days else None),
+            "fraction_regressed_12mo": (
+                self.fraction_regressed(365.0) if 365.0 in self.t_days else None
+            ),
+            "fraction_grown_12mo": (self.fraction_grown(365.0) if 365.0 in self.t_days else None),
             "definition": f"regressed = volume reduction >= {REGRESSION_THRESHOLD:.0%} "
-                          "(V/V0 <= 0.75) at 12 months (365 days) after onset; grown = "
-                          "any volume increase (V/V0 > 1) at 12 months",
+            "(V/V0 <= 0.75) at 12 months (365 days) after onset; grown = "
+            "any volume increase (V/V0 > 1) at 12 months",
             "t_days": [float(x) for x in self.t_days],
             "volume_fraction_quantiles": self.quantiles(),
-            "mean_volume_fraction": [float(x) for x in
-                                     self.volume_fraction.mean(axis=0, dtype=np.float64)],
+            "mean_volume_fraction": [
+                float(x) for x in self.volume_fraction.mean(axis=0, dtype=np.float64)
+            ],
             "solver": dict(self.solver),
             "model": dict(self.model),
             "provenance": dict(self.provenance),
@@ -139,7 +150,6 @@ class CohortResult:
                 "increase_ge_25_percent": self.fraction_grown(365.0, 0.25),
             }
         return out
-
 
     def to_parquet(self, path) -> None:
         """Per-patient V/V0 (one column per output day) and exposure; the summary
@@ -158,14 +168,16 @@ class CohortResult:
             cols[f"volume_fraction_day_{d:g}"] = pa.array(self.volume_fraction[:, j])
         table = pa.table(cols)
         table = table.replace_schema_metadata(
-            {b"resorb.cohort": json.dumps(self.summary()).encode("utf-8")})
+            {b"resorb.cohort": json.dumps(self.summary()).encode("utf-8")}
+        )
         buf = io.BytesIO()
         pq.write_table(table, buf)
         write_atomic(path, buf.getvalue())
 
 
-def sample_parameters(model: Model, base: np.ndarray, morphology: object, n: int,
-                      rng: np.random.Generator) -> np.ndarray:
+def sample_parameters(
+    model: Model, base: np.ndarray, morphology: object, n: int, rng: np.random.Generator
+) -> np.ndarray:
     """Parameter matrix (n, n_params) of ``n`` virtual patients."""
     morph, mean = morphology_exposure(model, morphology)
     kappa = float(model.morphologies[morph.value]["kappa"])
@@ -182,8 +194,9 @@ def sample_parameters(model: Model, base: np.ndarray, morphology: object, n: int
     return pmat
 
 
-def _patients(model: Model, base: np.ndarray, morphology: str, seed: int, start: int,
-              n: int) -> np.ndarray:
+def _patients(
+    model: Model, base: np.ndarray, morphology: str, seed: int, start: int, n: int
+) -> np.ndarray:
     """Parameter rows of patients ``start .. start + n - 1`` of the cohort ``seed``.
 
     Each block of :data:`SEED_BLOCK` patients is drawn whole from its own seed
@@ -228,8 +241,23 @@ def cohort_kernel(model: Model, base: np.ndarray, freeze_constants: bool = True)
 
 def _run_chunk(args: tuple) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """Simulate one chunk (module-level so Dask can ship it)."""
-    (index, start, seed, n, morphology, _therapies, over, breaks, t, rtol, atol, h_max,
-     calibrated, obs_names, freeze) = args
+    (
+        index,
+        start,
+        seed,
+        n,
+        morphology,
+        _therapies,
+        over,
+        breaks,
+        t,
+        rtol,
+        atol,
+        h_max,
+        calibrated,
+        obs_names,
+        freeze,
+    ) = args
     model = load_model(calibrated=calibrated)
     base = np.asarray(model.parameter_vector(over))
     pmat = _patients(model, base, morphology, seed, start, n)
@@ -241,11 +269,24 @@ def _run_chunk(args: tuple) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     steps = np.zeros(n, dtype=np.int64)
     # Dormand-Prince over 8 patients side by side in SIMD lanes, blocks of
     # LANE_BLOCK patients in parallel (the same steps as the one-patient integrator)
-    k.solve_batch_lanes_reduced(pmat, t, np.asarray(breaks, dtype=float), rtol, atol, h_max,
-                                200_000, obs_idx, out, steps, LANE_BLOCK)
+    k.solve_batch_lanes_reduced(
+        pmat,
+        t,
+        np.asarray(breaks, dtype=float),
+        rtol,
+        atol,
+        h_max,
+        200_000,
+        obs_idx,
+        out,
+        steps,
+        LANE_BLOCK,
+    )
     if np.any(steps < 0):
-        raise ModelError(f"batch integrator {step_failure_message(int(steps[steps < 0][0]))} "
-                         f"for {int(np.sum(steps < 0))} patient(s)")
+        raise ModelError(
+            f"batch integrator {step_failure_message(int(steps[steps < 0][0]))} "
+            f"for {int(np.sum(steps < 0))} patient(s)"
+        )
     expo = pmat[:, model.parameter_names.index("exposure")].copy()
     return index, out.astype(np.float32), expo, steps
 
@@ -266,9 +307,11 @@ def _connect(address: object):
         return Client(address, timeout=SCHEDULER_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
         raise InvalidInputError(
-            "scheduler", f"cannot connect to a Dask scheduler at {str(address)!r} within "
+            "scheduler",
+            f"cannot connect to a Dask scheduler at {str(address)!r} within "
             f"{SCHEDULER_TIMEOUT_S} s ({type(exc).__name__})",
-            allowed="a reachable scheduler address such as tcp://HOST:8786") from None
+            allowed="a reachable scheduler address such as tcp://HOST:8786",
+        ) from None
 
 
 def simulate_cohort(
@@ -323,34 +366,63 @@ def simulate_cohort(
         raise InvalidInputError("cohort", f"{n!r} is not a cohort size", allowed="an integer >= 1")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise InvalidInputError("seed", f"{seed!r} is not a seed", allowed="an integer >= 0")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer) \
-            or chunk_size < 1:
-        raise InvalidInputError("chunk_size", f"{chunk_size!r} is not a chunk size",
-                                allowed="an integer >= 1")
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, int | np.integer)
+        or chunk_size < 1
+    ):
+        raise InvalidInputError(
+            "chunk_size", f"{chunk_size!r} is not a chunk size", allowed="an integer >= 1"
+        )
     from resorb.domain import HerniationMorphology, parse_enum
 
     morph = parse_enum(HerniationMorphology, morphology, field="morphology").value
     model = model or load_model()
     t = np.asarray(t_days, dtype=float)
-    if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or np.any(t < 0) \
-            or np.any(np.diff(t) <= 0) or t[-1] > MAX_DAYS:
-        raise InvalidInputError("t_days", "output days must be finite, >= 0, increasing and "
-                                f"at most {MAX_DAYS:g}",
-                                allowed=f"increasing days in [0, {MAX_DAYS:g}] "
-                                        "(software limit)")
+    if (
+        t.ndim != 1
+        or t.size == 0
+        or not np.all(np.isfinite(t))
+        or np.any(t < 0)
+        or np.any(np.diff(t) <= 0)
+        or t[-1] > MAX_DAYS
+    ):
+        raise InvalidInputError(
+            "t_days",
+            f"output days must be finite, >= 0, increasing and at most {MAX_DAYS:g}",
+            allowed=f"increasing days in [0, {MAX_DAYS:g}] (software limit)",
+        )
     regimens = [parse_therapy(x) for x in therapies]
-    over, breaks = condition_overrides(model, morphology=morph, therapies=regimens,
-                                       parameters=parameters)
+    over, breaks = condition_overrides(
+        model, morphology=morph, therapies=regimens, parameters=parameters
+    )
     calibrated = model is load_model(calibrated=True)
     if not calibrated and model is not load_model(calibrated=False):
-        raise InvalidInputError("model", "cohorts run on the shipped model; pass parameter "
-                                "changes through `parameters`")
+        raise InvalidInputError(
+            "model", "cohorts run on the shipped model; pass parameter changes through `parameters`"
+        )
     obs_names = ("volume_fraction", *extra_observables)
     starts = list(range(0, n, chunk_size))
-    tasks = [(i, start, int(seed), min(chunk_size, n - start), morph,
-              tuple(str(r.id) for r in regimens), over, breaks, t, float(rtol), float(atol),
-              float(h_max), calibrated, obs_names, not parameters)
-             for i, start in enumerate(starts)]
+    tasks = [
+        (
+            i,
+            start,
+            int(seed),
+            min(chunk_size, n - start),
+            morph,
+            tuple(str(r.id) for r in regimens),
+            over,
+            breaks,
+            t,
+            float(rtol),
+            float(atol),
+            float(h_max),
+            calibrated,
+            obs_names,
+            not parameters,
+        )
+        for i, start in enumerate(starts)
+    ]
     # results are written in place, chunk by chunk: memory is the float32 volumes
     # (n x output days) plus one chunk's work arrays, whatever n
     out = np.empty((n, t.size, len(obs_names)), dtype=np.float32)
@@ -359,9 +431,9 @@ def simulate_cohort(
 
     def store(idx: int, o: np.ndarray, e: np.ndarray, st: np.ndarray) -> None:
         lo = starts[idx]
-        out[lo:lo + o.shape[0]] = o
-        expo[lo:lo + o.shape[0]] = e
-        steps[lo:lo + o.shape[0]] = st
+        out[lo : lo + o.shape[0]] = o
+        expo[lo : lo + o.shape[0]] = e
+        steps[lo : lo + o.shape[0]] = st
 
     t0 = time.perf_counter()
     if scheduler is None:
@@ -386,20 +458,33 @@ def simulate_cohort(
     elapsed = time.perf_counter() - t0
     from resorb import __version__
 
-    therapy_info = [{"id": r.id, "start_day": float(over[f"{r.id}_start_day"]),
-                     "evidence": model.therapies[r.id].evidence,
-                     "extrapolation": model.therapies[r.id].extrapolation}
-                    for r in regimens]
+    therapy_info = [
+        {
+            "id": r.id,
+            "start_day": float(over[f"{r.id}_start_day"]),
+            "evidence": model.therapies[r.id].evidence,
+            "extrapolation": model.therapies[r.id].extrapolation,
+        }
+        for r in regimens
+    ]
     base = dict(zip(model.parameter_names, model.parameter_vector(over), strict=True))
     provenance = {
         "version": __version__,
         "base_parameters": base,
         "overrides": {k: float(v) for k, v in over.items()},
-        "variability": {name: {"parameters": list(spec["parameters"]), "cv": float(spec["cv"]),
-                               "confidence": spec["confidence"]}
-                        for name, spec in model.variability.items()},
-        "exposure_distribution": {"kind": "beta", "mean": float(over["exposure"]),
-                                  "kappa": float(model.morphologies[morph]["kappa"])},
+        "variability": {
+            name: {
+                "parameters": list(spec["parameters"]),
+                "cv": float(spec["cv"]),
+                "confidence": spec["confidence"],
+            }
+            for name, spec in model.variability.items()
+        },
+        "exposure_distribution": {
+            "kind": "beta",
+            "mean": float(over["exposure"]),
+            "kappa": float(model.morphologies[morph]["kappa"]),
+        },
         "therapies": therapy_info,
         "seed": int(seed),
         "seed_block": SEED_BLOCK,
@@ -407,16 +492,32 @@ def simulate_cohort(
         "breakpoints_days": list(breaks),
     }
     return CohortResult(
-        morphology=morph, n=int(n), seed=int(seed), t_days=t,
-        volume_fraction=out[:, :, 0], exposure=expo,
-        therapies=tuple(str(r.id) if r.start_day is None else f"{r.id}@{r.start_day:g}"
-                        for r in regimens),
-        solver={"path": "batch", "method": "DOPRI5", "rtol": rtol, "atol": atol,
-                "h_max_days": h_max, "chunk_size": chunk_size, "variant": "reduced",
-                "scheduler": None if scheduler is None else str(scheduler),
-                "mean_steps": float(steps.mean()), "elapsed_s": elapsed},
-        model={"name": model.name, "digest": model.digest,
-               "calibrated": "yes" if calibrated else "no"},
+        morphology=morph,
+        n=int(n),
+        seed=int(seed),
+        t_days=t,
+        volume_fraction=out[:, :, 0],
+        exposure=expo,
+        therapies=tuple(
+            str(r.id) if r.start_day is None else f"{r.id}@{r.start_day:g}" for r in regimens
+        ),
+        solver={
+            "path": "batch",
+            "method": "DOPRI5",
+            "rtol": rtol,
+            "atol": atol,
+            "h_max_days": h_max,
+            "chunk_size": chunk_size,
+            "variant": "reduced",
+            "scheduler": None if scheduler is None else str(scheduler),
+            "mean_steps": float(steps.mean()),
+            "elapsed_s": elapsed,
+        },
+        model={
+            "name": model.name,
+            "digest": model.digest,
+            "calibrated": "yes" if calibrated else "no",
+        },
         extra={name: out[:, :, i + 1] for i, name in enumerate(extra_observables)},
         provenance=provenance,
     )

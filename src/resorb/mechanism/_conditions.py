@@ -34,9 +34,9 @@ MAX_DAYS = 3650.0
 
 #: In-silico knockouts of Haro 2000 (J Clin Invest 105:133-141 and 143-150).
 KNOCKOUTS: Mapping[str, Mapping[str, float]] = {
-    "mmp3": {"s_P3": 0.0},            # MMP-3-null disc cells
-    "mmp7": {"mmp7_capacity": 0.0},   # MMP-7-null macrophages
-    "tnf": {"tnf_activity": 0.0},     # TNF-alpha neutralised
+    "mmp3": {"s_P3": 0.0},  # MMP-3-null disc cells
+    "mmp7": {"mmp7_capacity": 0.0},  # MMP-7-null macrophages
+    "tnf": {"tnf_activity": 0.0},  # TNF-alpha neutralised
 }
 
 #: Co-culture of disc tissue with macrophages (Haro 2000): macrophages sit
@@ -69,13 +69,17 @@ def parse_therapy(text: str | TherapyRegimen) -> TherapyRegimen:
         try:
             day = float(start)
         except ValueError:
-            raise InvalidInputError("therapy", f"start day {start!r} is not a number",
-                                    allowed="ID or ID@DAY, e.g. epidural_steroid@45") from None
+            raise InvalidInputError(
+                "therapy",
+                f"start day {start!r} is not a number",
+                allowed="ID or ID@DAY, e.g. epidural_steroid@45",
+            ) from None
         if not (math.isfinite(day) and 0.0 <= day <= MAX_DAYS):
-            raise InvalidInputError("therapy", f"start day {start!r} is not a finite day "
-                                    f"in [0, {MAX_DAYS:g}]",
-                                    allowed=f"a start day 0 <= DAY <= {MAX_DAYS:g} "
-                                            "(software limit)") from None
+            raise InvalidInputError(
+                "therapy",
+                f"start day {start!r} is not a finite day in [0, {MAX_DAYS:g}]",
+                allowed=f"a start day 0 <= DAY <= {MAX_DAYS:g} (software limit)",
+            ) from None
         return TherapyRegimen(tid.strip(), day)
     return TherapyRegimen(tid.strip())
 
@@ -125,17 +129,23 @@ def condition_overrides(
         reg = parse_therapy(raw)
         if reg.id in seen:
             raise InvalidInputError(
-                "therapy", f"{reg.id!r} given twice; repeated dosing is not modelled",
-                allowed="each therapy id at most once: "
-                        + ", ".join(sorted(model.therapies)))
+                "therapy",
+                f"{reg.id!r} given twice; repeated dosing is not modelled",
+                allowed="each therapy id at most once: " + ", ".join(sorted(model.therapies)),
+            )
         seen.add(reg.id)
         if reg.id in model.no_mechanism:
             raise InvalidInputError(
-                "therapy", f"{reg.id!r} cannot be simulated: {model.no_mechanism[reg.id]}",
-                allowed=", ".join(sorted(model.therapies)))
+                "therapy",
+                f"{reg.id!r} cannot be simulated: {model.no_mechanism[reg.id]}",
+                allowed=", ".join(sorted(model.therapies)),
+            )
         if reg.id not in model.therapies:
-            raise InvalidInputError("therapy", _unknown_therapy_message(reg.id),
-                                    allowed=", ".join(sorted(model.therapies)))
+            raise InvalidInputError(
+                "therapy",
+                _unknown_therapy_message(reg.id),
+                allowed=", ".join(sorted(model.therapies)),
+            )
         spec = model.therapies[reg.id]
         start = spec.start_day if reg.start_day is None else float(reg.start_day)
         over[f"{reg.id}_amount"] = spec.amount
@@ -147,15 +157,23 @@ def condition_overrides(
     switches = model.modules
     for mod in modules:
         if mod not in switches:
-            raise InvalidInputError("module", f"{mod!r} is not a switchable module",
-                                    allowed=", ".join(sorted(switches)))
+            raise InvalidInputError(
+                "module", f"{mod!r} is not a switchable module", allowed=", ".join(sorted(switches))
+            )
         over[switches[mod]] = 1.0
-        warnings.warn(f"module {mod!r} is a hypothesis without quantitative calibration data; "
-                      "its output is not calibrated", HypothesisModuleWarning, stacklevel=3)
+        warnings.warn(
+            f"module {mod!r} is a hypothesis without quantitative calibration data; "
+            "its output is not calibrated",
+            HypothesisModuleWarning,
+            stacklevel=3,
+        )
     for ko in knockouts:
         if ko not in KNOCKOUTS:
-            raise InvalidInputError("knockout", f"{ko!r} is not a modelled knockout",
-                                    allowed=", ".join(sorted(KNOCKOUTS)))
+            raise InvalidInputError(
+                "knockout",
+                f"{ko!r} is not a modelled knockout",
+                allowed=", ".join(sorted(KNOCKOUTS)),
+            )
         over.update(KNOCKOUTS[ko])
     if coculture:
         over.update(COCULTURE)
@@ -163,8 +181,11 @@ def condition_overrides(
         names = set(model.parameter_names)
         for k in parameters:
             if k not in names:
-                raise InvalidInputError("parameters", f"{k!r} is not a model parameter",
-                                        allowed="names in resorb/mechanism/data/model.yaml")
+                raise InvalidInputError(
+                    "parameters",
+                    f"{k!r} is not a model parameter",
+                    allowed="names in resorb/mechanism/data/model.yaml",
+                )
         over.update({k: float(v) for k, v in parameters.items()})
         for k, v in parameters.items():
             if k.endswith("_start_day") or k.endswith("_end_day") or k.startswith("depletion_"):

@@ -74,13 +74,26 @@ class Expression:
         self._check(self._tree)
 
     def _check(self, node: ast.AST) -> None:
-        ok = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.USub, ast.UAdd, ast.Name,
-              ast.Constant, ast.Load, ast.Call, ast.IfExp, ast.Compare,
-              *_BINOPS, *_CMPOPS)
+        ok = (
+            ast.Expression,
+            ast.BinOp,
+            ast.UnaryOp,
+            ast.USub,
+            ast.UAdd,
+            ast.Name,
+            ast.Constant,
+            ast.Load,
+            ast.Call,
+            ast.IfExp,
+            ast.Compare,
+            *_BINOPS,
+            *_CMPOPS,
+        )
         for sub in ast.walk(node):
             if not isinstance(sub, ok):
-                raise ModelError(f"construct {type(sub).__name__} not allowed in rate law "
-                                 f"{self.text!r}")
+                raise ModelError(
+                    f"construct {type(sub).__name__} not allowed in rate law {self.text!r}"
+                )
             if isinstance(sub, ast.Constant) and not isinstance(sub.value, int | float):
                 raise ModelError(f"only numeric constants are allowed in {self.text!r}")
             if isinstance(sub, ast.Compare) and len(sub.ops) != 1:
@@ -89,8 +102,7 @@ class Expression:
     @property
     def names(self) -> set[str]:
         """Every name the expression reads (states, parameters, ``t``)."""
-        return {n.id for n in ast.walk(self._tree)
-                if isinstance(n, ast.Name)} - _FUNCTIONS
+        return {n.id for n in ast.walk(self._tree) if isinstance(n, ast.Name)} - _FUNCTIONS
 
     def has_zero_factor(self, zeros: Iterable[str]) -> bool:
         """True if the expression is a product with one of the names ``zeros`` as a
@@ -148,13 +160,15 @@ def _sbml(node: ast.AST) -> str:
     raise ModelError(f"cannot print {type(node).__name__} as SBML")  # pragma: no cover
 
 
-def parse_expression(text: str, *, known: Iterable[str] | None = None,
-                     where: str = "rate law") -> Expression:
+def parse_expression(
+    text: str, *, known: Iterable[str] | None = None, where: str = "rate law"
+) -> Expression:
     """Parse ``text`` and check that it reads only ``known`` names."""
     expr = Expression(text)
     if known is not None:
         unknown = expr.names - set(known)
         if unknown:
-            raise ModelError(f"{where} {text!r} reads undefined name(s): "
-                             f"{', '.join(sorted(unknown))}")
+            raise ModelError(
+                f"{where} {text!r} reads undefined name(s): {', '.join(sorted(unknown))}"
+            )
     return expr

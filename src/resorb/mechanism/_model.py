@@ -104,8 +104,10 @@ class Parameter:
 
     def __post_init__(self) -> None:
         if self.confidence not in CONFIDENCE_TAGS:
-            raise ModelError(f"parameter {self.name}: confidence {self.confidence!r} is not "
-                             f"one of {', '.join(CONFIDENCE_TAGS)}")
+            raise ModelError(
+                f"parameter {self.name}: confidence {self.confidence!r} is not "
+                f"one of {', '.join(CONFIDENCE_TAGS)}"
+            )
         if not math.isfinite(self.value):
             raise ModelError(f"parameter {self.name}: value must be finite")
         if self.prior[0] > self.prior[1]:
@@ -228,8 +230,11 @@ class Model:
         for p in self.parameters:
             if p.name == name:
                 return p
-        raise InvalidInputError("parameter", f"{name!r} is not a model parameter",
-                                allowed="see resorb.mechanism.load_model().parameter_names")
+        raise InvalidInputError(
+            "parameter",
+            f"{name!r} is not a model parameter",
+            allowed="see resorb.mechanism.load_model().parameter_names",
+        )
 
     def default_values(self) -> dict[str, float]:
         return {p.name: p.value for p in self.parameters}
@@ -239,10 +244,15 @@ class Model:
         known = set(self.parameter_names)
         unknown = set(values) - known
         if unknown:
-            raise InvalidInputError("parameters", f"unknown name(s) {', '.join(sorted(unknown))}",
-                                    allowed="model parameter names")
-        params = tuple(dataclasses.replace(p, value=float(values[p.name])) if p.name in values
-                       else p for p in self.parameters)
+            raise InvalidInputError(
+                "parameters",
+                f"unknown name(s) {', '.join(sorted(unknown))}",
+                allowed="model parameter names",
+            )
+        params = tuple(
+            dataclasses.replace(p, value=float(values[p.name])) if p.name in values else p
+            for p in self.parameters
+        )
         return dataclasses.replace(self, parameters=params)
 
     def parameter_vector(self, overrides: Mapping[str, float] | None = None) -> list[float]:
@@ -251,17 +261,20 @@ class Model:
         if overrides:
             unknown = set(overrides) - set(values)
             if unknown:
-                raise InvalidInputError("parameters",
-                                        f"unknown name(s) {', '.join(sorted(unknown))}",
-                                        allowed="model parameter names")
+                raise InvalidInputError(
+                    "parameters",
+                    f"unknown name(s) {', '.join(sorted(unknown))}",
+                    allowed="model parameter names",
+                )
             values.update({k: float(v) for k, v in overrides.items()})
         return [values[n] for n in self.parameter_names]
 
 
 def _check_variant(variant: str) -> None:
     if variant not in VARIANTS:
-        raise InvalidInputError("variant", f"{variant!r} is not a model variant",
-                                allowed=", ".join(VARIANTS))
+        raise InvalidInputError(
+            "variant", f"{variant!r} is not a model variant", allowed=", ".join(VARIANTS)
+        )
 
 
 def _read_yaml(name: str) -> dict[str, Any]:
@@ -269,8 +282,9 @@ def _read_yaml(name: str) -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def _therapy_layer(spec: dict[str, Any]) -> tuple[list[Parameter], list[tuple[str, str]],
-                                                  dict[str, TherapySpec], dict[str, str]]:
+def _therapy_layer(
+    spec: dict[str, Any],
+) -> tuple[list[Parameter], list[tuple[str, str]], dict[str, TherapySpec], dict[str, str]]:
     """Parameters and forcing expressions generated from ``therapies.yaml``."""
     params: list[Parameter] = []
     forcings: list[tuple[str, str]] = []
@@ -281,10 +295,13 @@ def _therapy_layer(spec: dict[str, Any]) -> tuple[list[Parameter], list[tuple[st
         hl = t["half_life_days"]
         kel = math.log(2.0) / float(hl["value"])
         th = TherapySpec(
-            id=tid, drug_class=t["class"], kind=reg["kind"],
+            id=tid,
+            drug_class=t["class"],
+            kind=reg["kind"],
             start_day=float(reg.get("start_day", 0.0)),
             duration_days=float(reg.get("duration_days", 0.0)),
-            amount=float(reg["amount"]), half_life_days=float(hl["value"]),
+            amount=float(reg["amount"]),
+            half_life_days=float(hl["value"]),
             k_engraft=float(reg.get("k_engraft", kel)),
             sources={"half_life": hl["source"], "regimen": t.get("regimen_source", "")},
             evidence=str((t.get("evidence") or {}).get("summary", "")),
@@ -304,43 +321,103 @@ def _therapy_layer(spec: dict[str, Any]) -> tuple[list[Parameter], list[tuple[st
         members[th.drug_class].append(tid)
         src = f"{tid}: {t.get('regimen_source', '')}"
         params += [
-            Parameter(f"{tid}_amount", 0.0, "1", (0.0, 10.0), "assumption",
-                      src + " (0 = not given; set by the simulator)", "therapy",
-                      "peak/steady effect-site exposure in EC50 multiples (cells: model units)"),
-            Parameter(f"{tid}_start_day", th.start_day, "day", (0.0, 730.0), "assumption",
-                      src, "therapy", "first day of the regimen"),
+            Parameter(
+                f"{tid}_amount",
+                0.0,
+                "1",
+                (0.0, 10.0),
+                "assumption",
+                src + " (0 = not given; set by the simulator)",
+                "therapy",
+                "peak/steady effect-site exposure in EC50 multiples (cells: model units)",
+            ),
+            Parameter(
+                f"{tid}_start_day",
+                th.start_day,
+                "day",
+                (0.0, 730.0),
+                "assumption",
+                src,
+                "therapy",
+                "first day of the regimen",
+            ),
         ]
         a, s = f"{tid}_amount", f"{tid}_start_day"
         if th.kind == "bolus":
-            params.append(Parameter(f"{tid}_kel", kel, "1/day", (kel / 2, kel * 2),
-                                    hl["confidence"], hl["source"], "therapy",
-                                    "elimination rate constant (ln 2 / half-life)"))
+            params.append(
+                Parameter(
+                    f"{tid}_kel",
+                    kel,
+                    "1/day",
+                    (kel / 2, kel * 2),
+                    hl["confidence"],
+                    hl["source"],
+                    "therapy",
+                    "elimination rate constant (ln 2 / half-life)",
+                )
+            )
             k = f"{tid}_kel"
-            forcings.append((f"x_{tid}", f"({a} * exp(-{k} * (t - {s})) if t >= {s} else 0.0)"
-                                         f" if {a} > 0.0 else 0.0"))
+            forcings.append(
+                (
+                    f"x_{tid}",
+                    f"({a} * exp(-{k} * (t - {s})) if t >= {s} else 0.0) if {a} > 0.0 else 0.0",
+                )
+            )
         elif th.kind == "course":
             params += [
-                Parameter(f"{tid}_end_day", th.start_day + th.duration_days, "day",
-                          (0.0, 730.0), "assumption", src, "therapy", "end of the course"),
-                Parameter(f"{tid}_kel", kel, "1/day", (kel / 2, kel * 2), hl["confidence"],
-                          hl["source"], "therapy", "elimination rate constant (ln 2 / half-life)"),
+                Parameter(
+                    f"{tid}_end_day",
+                    th.start_day + th.duration_days,
+                    "day",
+                    (0.0, 730.0),
+                    "assumption",
+                    src,
+                    "therapy",
+                    "end of the course",
+                ),
+                Parameter(
+                    f"{tid}_kel",
+                    kel,
+                    "1/day",
+                    (kel / 2, kel * 2),
+                    hl["confidence"],
+                    hl["source"],
+                    "therapy",
+                    "elimination rate constant (ln 2 / half-life)",
+                ),
             ]
             e, k = f"{tid}_end_day", f"{tid}_kel"
-            forcings.append((
-                f"x_{tid}",
-                f"(0.0 if t < {s} else ({a} * (1 - exp(-{k} * (t - {s}))) if t < {e} else "
-                f"{a} * (1 - exp(-{k} * ({e} - {s}))) * exp(-{k} * (t - {e}))))"
-                f" if {a} > 0.0 else 0.0"))
+            forcings.append(
+                (
+                    f"x_{tid}",
+                    f"(0.0 if t < {s} else ({a} * (1 - exp(-{k} * (t - {s}))) if t < {e} else "
+                    f"{a} * (1 - exp(-{k} * ({e} - {s}))) * exp(-{k} * (t - {e}))))"
+                    f" if {a} > 0.0 else 0.0",
+                )
+            )
         elif th.kind == "cells":
-            params.append(Parameter(f"{tid}_k_engraft", th.k_engraft, "1/day",
-                                    (th.k_engraft / 2, th.k_engraft * 2), hl["confidence"],
-                                    hl["source"], "therapy", "engraftment rate of injected cells"))
+            params.append(
+                Parameter(
+                    f"{tid}_k_engraft",
+                    th.k_engraft,
+                    "1/day",
+                    (th.k_engraft / 2, th.k_engraft * 2),
+                    hl["confidence"],
+                    hl["source"],
+                    "therapy",
+                    "engraftment rate of injected cells",
+                )
+            )
             k = f"{tid}_k_engraft"
             # the rate constant outside the switches: every branch is then
             # dimensionless and the forcing has units 1/day (SBML unit check)
-            forcings.append((f"x_{tid}",
-                             f"{k} * (({a} * exp(-{k} * (t - {s})) if t >= {s} else 0.0)"
-                             f" if {a} > 0.0 else 0.0)"))
+            forcings.append(
+                (
+                    f"x_{tid}",
+                    f"{k} * (({a} * exp(-{k} * (t - {s})) if t >= {s} else 0.0)"
+                    f" if {a} > 0.0 else 0.0)",
+                )
+            )
         else:
             raise ModelError(f"therapy {tid}: unknown regimen kind {th.kind!r}")
     # class exposures and PD effects
@@ -351,23 +428,46 @@ def _therapy_layer(spec: dict[str, Any]) -> tuple[list[Parameter], list[tuple[st
             continue
         forcings.append((f"exposure_{cname}", xs))
         for ename, e in c["effects"].items():
-            params.append(Parameter(f"emax_{ename}", float(e["emax"]), "1",
-                                    tuple(map(float, e["prior"])), e["confidence"],
-                                    e["source"], "therapy", e.get("description", "")))
-            forcings.append((ename, f"(emax_{ename} * exposure_{cname} / "
-                                    f"(1 + exposure_{cname}) if exposure_{cname} > 0.0 "
-                                    "else 0.0)"))
+            params.append(
+                Parameter(
+                    f"emax_{ename}",
+                    float(e["emax"]),
+                    "1",
+                    tuple(map(float, e["prior"])),
+                    e["confidence"],
+                    e["source"],
+                    "therapy",
+                    e.get("description", ""),
+                )
+            )
+            forcings.append(
+                (
+                    ename,
+                    f"(emax_{ename} * exposure_{cname} / "
+                    f"(1 + exposure_{cname}) if exposure_{cname} > 0.0 "
+                    "else 0.0)",
+                )
+            )
     return params, forcings, therapies, dict(spec.get("no_mechanism", {}))
 
 
-def _build(model_spec: dict[str, Any], therapy_spec: dict[str, Any],
-           calibrated: Mapping[str, float] | None) -> Model:
+def _build(
+    model_spec: dict[str, Any], therapy_spec: dict[str, Any], calibrated: Mapping[str, float] | None
+) -> Model:
     params = []
     for name, p in model_spec["parameters"].items():
-        params.append(Parameter(
-            name=name, value=float(p["value"]), unit=str(p["unit"]),
-            prior=tuple(float(v) for v in p["prior"]), confidence=p["confidence"],
-            source=p["source"], family=p["family"], description=p.get("description", "")))
+        params.append(
+            Parameter(
+                name=name,
+                value=float(p["value"]),
+                unit=str(p["unit"]),
+                prior=tuple(float(v) for v in p["prior"]),
+                confidence=p["confidence"],
+                source=p["source"],
+                family=p["family"],
+                description=p.get("description", ""),
+            )
+        )
     tparams, tforcings, therapies, no_mech = _therapy_layer(therapy_spec)
     params += tparams
     families = model_spec["families"]
@@ -381,36 +481,59 @@ def _build(model_spec: dict[str, Any], therapy_spec: dict[str, Any],
         unknown = set(calibrated) - set(pnames)
         if unknown:
             raise ModelError(f"calibrated set names unknown parameters: {sorted(unknown)}")
-        params = [dataclasses.replace(p, value=float(calibrated[p.name]))
-                  if p.name in calibrated else p for p in params]
+        params = [
+            dataclasses.replace(p, value=float(calibrated[p.name])) if p.name in calibrated else p
+            for p in params
+        ]
 
     snames = [s["name"] for s in model_spec["states"]]
     known = set(pnames) | {"t"}
-    states = tuple(State(s["name"], parse_expression(s["initial"], known=set(pnames),
-                                                     where=f"initial value of {s['name']}"),
-                         s["unit"], s["family"], s.get("description", ""),
-                         s.get("label", ""), _annotation(s))
-                   for s in model_spec["states"])
+    states = tuple(
+        State(
+            s["name"],
+            parse_expression(
+                s["initial"], known=set(pnames), where=f"initial value of {s['name']}"
+            ),
+            s["unit"],
+            s["family"],
+            s.get("description", ""),
+            s.get("label", ""),
+            _annotation(s),
+        )
+        for s in model_spec["states"]
+    )
     # forcings: t and parameters, plus earlier forcings
     forcings = []
-    for name, text in [*tforcings,
-                       *((f["name"], f["expr"]) for f in model_spec.get("forcings", []))]:
+    for name, text in [
+        *tforcings,
+        *((f["name"], f["expr"]) for f in model_spec.get("forcings", [])),
+    ]:
         forcings.append((name, parse_expression(text, known=known, where=f"forcing {name}")))
         known.add(name)
     known |= set(snames)
     mediators = []
     for m in model_spec["mediators"]:
         target = parse_expression(m["target"], known=known, where=f"mediator {m['name']}")
-        rate = parse_expression(str(m["rate"]), known=set(pnames),
-                                where=f"relaxation rate of {m['name']}")
-        mediators.append(Mediator(m["name"], target, rate, m["family"],
-                                  m.get("description", ""), m.get("label", ""),
-                                  _annotation(m)))
+        rate = parse_expression(
+            str(m["rate"]), known=set(pnames), where=f"relaxation rate of {m['name']}"
+        )
+        mediators.append(
+            Mediator(
+                m["name"],
+                target,
+                rate,
+                m["family"],
+                m.get("description", ""),
+                m.get("label", ""),
+                _annotation(m),
+            )
+        )
         known.add(m["name"])  # later mediators may read earlier ones (triangular order)
     aux = []
     for a in model_spec.get("auxiliaries", []):
-        aux.append((a["name"], parse_expression(a["expr"], known=known,
-                                                where=f"auxiliary {a['name']}")))
+        aux.append(
+            (a["name"], parse_expression(a["expr"], known=known, where=f"auxiliary {a['name']}"))
+        )
         known.add(a["name"])
     reactions = tuple(_reaction(r, known, snames) for r in model_spec.get("reactions", []))
     if reactions and "rates" in model_spec:
@@ -425,9 +548,14 @@ def _build(model_spec: dict[str, Any], therapy_spec: dict[str, Any],
     if extra:
         raise ModelError(f"rate laws for undeclared states: {sorted(extra)}")
     observables = tuple(
-        (o["name"], parse_expression(o["expr"], known=known, where=f"observable {o['name']}"),
-         o["unit"], o.get("description", ""))
-        for o in model_spec["observables"])
+        (
+            o["name"],
+            parse_expression(o["expr"], known=known, where=f"observable {o['name']}"),
+            o["unit"],
+            o.get("description", ""),
+        )
+        for o in model_spec["observables"]
+    )
     clash = {r.id for r in reactions} & (known | {o[0] for o in observables})
     if clash:
         raise ModelError(f"reaction ids clash with other model names: {sorted(clash)}")
@@ -442,11 +570,20 @@ def _build(model_spec: dict[str, Any], therapy_spec: dict[str, Any],
             raise ModelError(f"variability {k}: needs cv >= 0 and a confidence tag")
     modules = {name: m["switch"] for name, m in model_spec.get("modules", {}).items()}
     model = Model(
-        name=model_spec["name"], parameters=tuple(params), states=states,
-        forcings=tuple(forcings), mediators=tuple(mediators), auxiliaries=tuple(aux),
-        rates=rates, reactions=reactions, observables=observables,
+        name=model_spec["name"],
+        parameters=tuple(params),
+        states=states,
+        forcings=tuple(forcings),
+        mediators=tuple(mediators),
+        auxiliaries=tuple(aux),
+        rates=rates,
+        reactions=reactions,
+        observables=observables,
         morphologies={k: dict(v) for k, v in model_spec["morphologies"].items()},
-        families=families, modules=modules, therapies=therapies, no_mechanism=no_mech,
+        families=families,
+        modules=modules,
+        therapies=therapies,
+        no_mechanism=no_mech,
         variability=variability,
     )
     return dataclasses.replace(model, digest=structure_digest(model))
@@ -460,8 +597,10 @@ def _annotation(spec: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     for pair in spec.get("annotation") or ():
         qual, ident = pair
         if qual not in _QUALIFIERS or ":" not in ident:
-            raise ModelError(f"{spec['name']}: annotation {pair!r} needs one of "
-                             f"{', '.join(_QUALIFIERS)} and a compact identifier")
+            raise ModelError(
+                f"{spec['name']}: annotation {pair!r} needs one of "
+                f"{', '.join(_QUALIFIERS)} and a compact identifier"
+            )
         out.append((str(qual), str(ident)))
     return tuple(out)
 
@@ -471,11 +610,16 @@ def _reaction(spec: Mapping[str, Any], known: set[str], states: list[str]) -> Re
     for s in (*spec["reactants"], *spec["products"]):
         if s not in states:
             raise ModelError(f"reaction {rid}: {s!r} is not a state")
-    return Reaction(id=rid, name=spec["name"], reactants=tuple(spec["reactants"]),
-                    products=tuple(spec["products"]),
-                    rate=parse_expression(spec["rate"], known=known, where=f"reaction {rid}"),
-                    sbo=int(spec["sbo"]), go=str(spec.get("go", "")),
-                    uniprot=str(spec.get("uniprot", "")))
+    return Reaction(
+        id=rid,
+        name=spec["name"],
+        reactants=tuple(spec["reactants"]),
+        products=tuple(spec["products"]),
+        rate=parse_expression(spec["rate"], known=known, where=f"reaction {rid}"),
+        sbo=int(spec["sbo"]),
+        go=str(spec.get("go", "")),
+        uniprot=str(spec.get("uniprot", "")),
+    )
 
 
 def _rates_from_reactions(reactions: tuple[Reaction, ...], states: list[str]) -> dict[str, str]:
@@ -486,8 +630,7 @@ def _rates_from_reactions(reactions: tuple[Reaction, ...], states: list[str]) ->
             terms[s].append(f" + ({r.rate.text})")
         for s in r.reactants:
             terms[s].append(f" - ({r.rate.text})")
-    return {s: ("".join(t).strip().removeprefix("+ ") if t else "0.0")
-            for s, t in terms.items()}
+    return {s: ("".join(t).strip().removeprefix("+ ") if t else "0.0") for s, t in terms.items()}
 
 
 def structure_digest(model: Model) -> str:
@@ -515,8 +658,11 @@ def calibrated_values() -> dict[str, float]:
 
 @lru_cache(maxsize=4)
 def _load(calibrated: bool) -> Model:
-    return _build(_read_yaml("model.yaml"), _read_yaml("therapies.yaml"),
-                  calibrated_values() if calibrated else None)
+    return _build(
+        _read_yaml("model.yaml"),
+        _read_yaml("therapies.yaml"),
+        calibrated_values() if calibrated else None,
+    )
 
 
 def load_model(*, calibrated: bool = True) -> Model:

@@ -92,9 +92,13 @@ class SimulationResult:
         return pd.DataFrame(data)
 
     def metadata(self) -> dict[str, Any]:
-        return {"parameters": dict(self.parameters), "solver": dict(self.solver),
-                "condition": dict(self.condition), "model": dict(self.model),
-                "version": self.version}
+        return {
+            "parameters": dict(self.parameters),
+            "solver": dict(self.solver),
+            "condition": dict(self.condition),
+            "model": dict(self.model),
+            "version": self.version,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         out = self.metadata()
@@ -115,11 +119,15 @@ class SimulationResult:
     def from_json(cls, text_or_path: str | Path) -> SimulationResult:
         p = Path(text_or_path) if not str(text_or_path).lstrip().startswith("{") else None
         data = json.loads(p.read_text("utf-8") if p is not None else str(text_or_path))
-        return cls(t_days=np.asarray(data["t_days"], dtype=float),
-                   observables={k: np.asarray(v, dtype=float)
-                                for k, v in data["observables"].items()},
-                   parameters=data["parameters"], solver=data["solver"],
-                   condition=data["condition"], model=data["model"], version=data["version"])
+        return cls(
+            t_days=np.asarray(data["t_days"], dtype=float),
+            observables={k: np.asarray(v, dtype=float) for k, v in data["observables"].items()},
+            parameters=data["parameters"],
+            solver=data["solver"],
+            condition=data["condition"],
+            model=data["model"],
+            version=data["version"],
+        )
 
     def to_parquet(self, path: str | Path) -> None:
         """Parquet table of the trajectory; provenance in the schema metadata."""
@@ -153,12 +161,19 @@ class SimulationResult:
 def _time_grid(days: float, t_days: Sequence[float] | None) -> np.ndarray:
     if t_days is not None:
         t = np.asarray(t_days, dtype=float)
-        if t.ndim != 1 or t.size == 0 or np.any(~np.isfinite(t)) or np.any(t < 0) \
-                or np.any(np.diff(t) <= 0) or t[-1] > MAX_DAYS:
-            raise InvalidInputError("t_days", "output times must be finite, >= 0, increasing "
-                                    f"and at most {MAX_DAYS:g} days",
-                                    allowed=f"increasing days in [0, {MAX_DAYS:g}] "
-                                            "(software limit)")
+        if (
+            t.ndim != 1
+            or t.size == 0
+            or np.any(~np.isfinite(t))
+            or np.any(t < 0)
+            or np.any(np.diff(t) <= 0)
+            or t[-1] > MAX_DAYS
+        ):
+            raise InvalidInputError(
+                "t_days",
+                f"output times must be finite, >= 0, increasing and at most {MAX_DAYS:g} days",
+                allowed=f"increasing days in [0, {MAX_DAYS:g}] (software limit)",
+            )
         return t
     check_days(days, "days")
     return np.arange(0.0, math.floor(days) + 1.0)
@@ -168,9 +183,11 @@ def check_days(days: object, field: str) -> float:
     """``days`` as a float if it is a finite horizon in (0, MAX_DAYS]; else InvalidInputError."""
     ok = isinstance(days, int | float | np.integer | np.floating) and not isinstance(days, bool)
     if not (ok and math.isfinite(days) and 0 < days <= MAX_DAYS):
-        raise InvalidInputError(field, f"{days!r} is not a finite number of days in "
-                                f"(0, {MAX_DAYS:g}]",
-                                allowed=f"0 < days <= {MAX_DAYS:g} (software limit: ten years)")
+        raise InvalidInputError(
+            field,
+            f"{days!r} is not a finite number of days in (0, {MAX_DAYS:g}]",
+            allowed=f"0 < days <= {MAX_DAYS:g} (software limit: ten years)",
+        )
     return float(days)
 
 
@@ -194,17 +211,29 @@ def simulate_parameters(
     if method == "batch":
         out = np.empty((t.size, n_obs))
         steps = k.__dict__[f"solve_one_{variant}"](
-            pvec, t, np.asarray(breaks, dtype=float), float(rtol), float(atol), float(h_max),
-            1_000_000, np.arange(n_obs, dtype=np.int64), out)
+            pvec,
+            t,
+            np.asarray(breaks, dtype=float),
+            float(rtol),
+            float(atol),
+            float(h_max),
+            1_000_000,
+            np.arange(n_obs, dtype=np.int64),
+            out,
+        )
         if steps < 0:
             raise ModelError("batch integrator " + step_failure_message(int(steps)))
         return out
     if method != "reference":
-        raise InvalidInputError("method", f"{method!r} is not a solver path",
-                                allowed="reference, batch")
+        raise InvalidInputError(
+            "method", f"{method!r} is not a solver path", allowed="reference, batch"
+        )
     if solver_method not in _REFERENCE_METHODS:
-        raise InvalidInputError("solver_method", f"{solver_method!r} is not offered",
-                                allowed=", ".join(_REFERENCE_METHODS))
+        raise InvalidInputError(
+            "solver_method",
+            f"{solver_method!r} is not offered",
+            allowed=", ".join(_REFERENCE_METHODS),
+        )
     from scipy.integrate import solve_ivp
 
     rhs = getattr(k, f"rhs_{variant}")
@@ -238,8 +267,7 @@ def simulate_parameters(
         t_eval = t[sel]
         if not (sel.size and t_eval[-1] == b):
             t_eval = np.append(t_eval, b)
-        sol = solve_ivp(f, (a, b), y, method=solver_method, t_eval=t_eval,
-                        rtol=rtol, atol=atol)
+        sol = solve_ivp(f, (a, b), y, method=solver_method, t_eval=t_eval, rtol=rtol, atol=atol)
         if not sol.success:
             raise ModelError(f"reference solver failed: {sol.message}")
         for q, j in enumerate(sel):
@@ -308,33 +336,63 @@ def simulate(
     t = _time_grid(days, t_days)
     modules, knockouts = tuple(modules), tuple(knockouts)  # may be one-shot iterators
     regimens = [parse_therapy(x) for x in therapies]
-    over, breaks = condition_overrides(model, morphology=morphology, therapies=regimens,
-                                       modules=modules, knockouts=knockouts,
-                                       coculture=coculture, parameters=parameters)
+    over, breaks = condition_overrides(
+        model,
+        morphology=morphology,
+        therapies=regimens,
+        modules=modules,
+        knockouts=knockouts,
+        coculture=coculture,
+        parameters=parameters,
+    )
     pvec = np.asarray(model.parameter_vector(over))
-    out = simulate_parameters(model, pvec, t, breaks=breaks, variant=variant, method=method,
-                              rtol=rtol, atol=atol, solver_method=solver_method)
+    out = simulate_parameters(
+        model,
+        pvec,
+        t,
+        breaks=breaks,
+        variant=variant,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        solver_method=solver_method,
+    )
     from resorb.domain import HerniationMorphology, parse_enum
 
     morph = parse_enum(HerniationMorphology, morphology, field="morphology")
     therapy_info = []
     for reg in regimens:
         spec = model.therapies[reg.id]
-        therapy_info.append({"id": reg.id, "kind": spec.kind,
-                             "start_day": over[f"{reg.id}_start_day"],
-                             "half_life_days": spec.half_life_days,
-                             "sources": dict(spec.sources),
-                             "evidence": spec.evidence,
-                             "evidence_sources": list(spec.evidence_sources),
-                             "extrapolation": spec.extrapolation})
+        therapy_info.append(
+            {
+                "id": reg.id,
+                "kind": spec.kind,
+                "start_day": over[f"{reg.id}_start_day"],
+                "half_life_days": spec.half_life_days,
+                "sources": dict(spec.sources),
+                "evidence": spec.evidence,
+                "evidence_sources": list(spec.evidence_sources),
+                "extrapolation": spec.extrapolation,
+            }
+        )
     return SimulationResult(
         t_days=t,
         observables={name: out[:, i].copy() for i, name in enumerate(model.observable_names)},
         parameters=dict(zip(model.parameter_names, map(float, pvec), strict=True)),
-        solver={"path": method, "method": "DOPRI5" if method == "batch" else solver_method,
-                "rtol": rtol, "atol": atol, "variant": variant, "breakpoints_days": breaks},
-        condition={"morphology": morph.value, "therapies": therapy_info,
-                   "modules": sorted(modules), "knockouts": sorted(knockouts),
-                   "coculture": bool(coculture)},
+        solver={
+            "path": method,
+            "method": "DOPRI5" if method == "batch" else solver_method,
+            "rtol": rtol,
+            "atol": atol,
+            "variant": variant,
+            "breakpoints_days": breaks,
+        },
+        condition={
+            "morphology": morph.value,
+            "therapies": therapy_info,
+            "modules": sorted(modules),
+            "knockouts": sorted(knockouts),
+            "coculture": bool(coculture),
+        },
         model={"name": model.name, "digest": model.digest},
     )

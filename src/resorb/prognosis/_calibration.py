@@ -99,16 +99,29 @@ def _fit_kinetics() -> dict[str, Any]:
             return math.log(v / (1 - v))
 
         del early  # Hornung 2023 is a check, not a target (see the calibration table)
-        return [lg(by8) - lg(t["complete_by_8"]), lg(by2) - lg(t["complete_by_2"]),
-                lg(halved) - lg(t["halved_overall"])]
+        return [
+            lg(by8) - lg(t["complete_by_8"]),
+            lg(by2) - lg(t["complete_by_2"]),
+            lg(halved) - lg(t["halved_overall"]),
+        ]
 
     # The partial course's centre is bounded to a residual fraction of 0.19-0.71:
     # Zou's per-threshold rates leave it nearly unidentified (see calibration_table).
-    res = least_squares(residuals, [math.log(0.3), 0.0], method="trf", diff_step=1e-3,
-                        bounds=([-10.0, -2.0], [5.0, 2.0]))
+    res = least_squares(
+        residuals,
+        [math.log(0.3), 0.0],
+        method="trf",
+        diff_step=1e-3,
+        bounds=([-10.0, -2.0], [5.0, 2.0]),
+    )
     mu_k, mu_p = (float(v) for v in res.x)
-    return {"log_k_mean": mu_k, "log_k_sd": s_k, "lag_median_months": t["lag_median"],
-            "partial_logit_mean": mu_p, "residuals": [float(r) for r in res.fun]}
+    return {
+        "log_k_mean": mu_k,
+        "log_k_sd": s_k,
+        "lag_median_months": t["lag_median"],
+        "partial_logit_mean": mu_p,
+        "residuals": [float(r) for r in res.fun],
+    }
 
 
 def _probability(record) -> float:
@@ -193,9 +206,16 @@ def calibration_table(seed: int = 0) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     def add(quantity, morph, target, value, evidence_id, role):
-        rows.append({"quantity": quantity, "morphology": morph or "all",
-                     "target": float(target), "prior": float(value),
-                     "evidence_id": evidence_id, "role": role})
+        rows.append(
+            {
+                "quantity": quantity,
+                "morphology": morph or "all",
+                "target": float(target),
+                "prior": float(value),
+                "evidence_id": evidence_id,
+                "role": role,
+            }
+        )
 
     overall = default_kinetic_prior(None)
     lat = draw_latent(overall, seed)
@@ -205,40 +225,99 @@ def calibration_table(seed: int = 0) -> list[dict[str, Any]]:
     def prob(kind, t, latent=lat, weights=w):
         return float(np.sum(weights * latent.event(kind, t)))
 
-    add("regression by 12 months", None, overall.regression_probability,
-        prob("regressed", 12.0), PRIOR_EVIDENCE_IDS["regression_overall"], "fitted")
-    add(">= 50 % reduction by 12 months", None, _targets()["halved_overall"],
-        prob("halved", 12.0), PRIOR_EVIDENCE_IDS["halved_overall"], "fitted")
-    add("complete resolution by 24 months", None, _targets()["complete_overall"],
-        prob("complete", 24.0), PRIOR_EVIDENCE_IDS["complete_overall"], "fitted")
+    add(
+        "regression by 12 months",
+        None,
+        overall.regression_probability,
+        prob("regressed", 12.0),
+        PRIOR_EVIDENCE_IDS["regression_overall"],
+        "fitted",
+    )
+    add(
+        ">= 50 % reduction by 12 months",
+        None,
+        _targets()["halved_overall"],
+        prob("halved", 12.0),
+        PRIOR_EVIDENCE_IDS["halved_overall"],
+        "fitted",
+    )
+    add(
+        "complete resolution by 24 months",
+        None,
+        _targets()["complete_overall"],
+        prob("complete", 24.0),
+        PRIOR_EVIDENCE_IDS["complete_overall"],
+        "fitted",
+    )
     reg3 = prob("regressed", 3.0) / prob("regressed", 12.0)
-    add("share of 12-month regressors regressed by 3 months", None, _targets()["early_3"],
-        reg3, PRIOR_EVIDENCE_IDS["early_3"], "check")
+    add(
+        "share of 12-month regressors regressed by 3 months",
+        None,
+        _targets()["early_3"],
+        reg3,
+        PRIOR_EVIDENCE_IDS["early_3"],
+        "check",
+    )
     c12 = prob("complete", 12.0)
-    add("share of 12-month disappearances gone by 8 months", None,
-        _targets()["complete_by_8"], prob("complete", 8.0) / c12,
-        PRIOR_EVIDENCE_IDS["complete_by_8"], "fitted")
-    add("share of 12-month disappearances gone by 2 months", None,
-        _targets()["complete_by_2"], prob("complete", 2.0) / c12,
-        PRIOR_EVIDENCE_IDS["complete_by_2"], "fitted")
+    add(
+        "share of 12-month disappearances gone by 8 months",
+        None,
+        _targets()["complete_by_8"],
+        prob("complete", 8.0) / c12,
+        PRIOR_EVIDENCE_IDS["complete_by_8"],
+        "fitted",
+    )
+    add(
+        "share of 12-month disappearances gone by 2 months",
+        None,
+        _targets()["complete_by_2"],
+        prob("complete", 2.0) / c12,
+        PRIOR_EVIDENCE_IDS["complete_by_2"],
+        "fitted",
+    )
     for morph in HerniationMorphology:
         pr = default_kinetic_prior(morph)
         lat_m = draw_latent(pr, seed)
         w_m = class_probabilities(pr.regression_probability, lat_m)[lat_m.cls] / lat_m.n_per_class
-        add("regression by 12 months", morph.value, pr.regression_probability,
-            prob("regressed", 12.0, lat_m, w_m), PRIOR_EVIDENCE_IDS[f"regression_{morph.value}"],
-            "fitted")
+        add(
+            "regression by 12 months",
+            morph.value,
+            pr.regression_probability,
+            prob("regressed", 12.0, lat_m, w_m),
+            PRIOR_EVIDENCE_IDS[f"regression_{morph.value}"],
+            "fitted",
+        )
         chiu = evidence_value(f"regression_rate_{morph.value}_chiu2015")
-        add("regression by 12 months (Chiu 2015)", morph.value, chiu.scalar,
-            prob("regressed", 12.0, lat_m, w_m), chiu.id, "check")
+        add(
+            "regression by 12 months (Chiu 2015)",
+            morph.value,
+            chiu.scalar,
+            prob("regressed", 12.0, lat_m, w_m),
+            chiu.id,
+            "check",
+        )
         if morph not in _CONTAINED:
             rec = evidence_value(PRIOR_EVIDENCE_IDS[f"complete_{morph.value}"])
-            add("complete resolution by 24 months", morph.value, rec.scalar,
-                prob("complete", 24.0, lat_m, w_m), rec.id, "fitted")
-        add("enlarged (>= 25 %) by 12 months", morph.value,
-            evidence_value("growth_fraction_seo2016" if morph not in _CONTAINED
-                           else "population_increase_8y_kjaer2016").value,
+            add(
+                "complete resolution by 24 months",
+                morph.value,
+                rec.scalar,
+                prob("complete", 24.0, lat_m, w_m),
+                rec.id,
+                "fitted",
+            )
+        add(
+            "enlarged (>= 25 %) by 12 months",
+            morph.value,
+            evidence_value(
+                "growth_fraction_seo2016"
+                if morph not in _CONTAINED
+                else "population_increase_8y_kjaer2016"
+            ).value,
             prob("enlarged", 12.0, lat_m, w_m),
-            "growth_fraction_seo2016" if morph not in _CONTAINED
-            else "population_increase_8y_kjaer2016", "check")
+            "growth_fraction_seo2016"
+            if morph not in _CONTAINED
+            else "population_increase_8y_kjaer2016",
+            "check",
+        )
     return rows

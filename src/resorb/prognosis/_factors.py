@@ -56,8 +56,11 @@ __all__ = ["Collected", "collect_factors"]
 _Z95 = 1.959963984540054
 
 #: Count-based factors: finding level -> (its evidence id, ids of every level of the cohort).
-_RIM_COHORT = ("rim_complete_regression_bullseye2025", "rim_partial_regression_bullseye2025",
-               "rim_none_regression_bullseye2025")
+_RIM_COHORT = (
+    "rim_complete_regression_bullseye2025",
+    "rim_partial_regression_bullseye2025",
+    "rim_none_regression_bullseye2025",
+)
 _RIM_LEVELS = {
     RimEnhancement.COMPLETE: _RIM_COHORT[0],
     RimEnhancement.PARTIAL: _RIM_COHORT[1],
@@ -87,8 +90,9 @@ def _primary_citation(value: EvidenceValue) -> dict[str, str]:
     return dict(value.citations[0]) if value.citations else {}
 
 
-def _counts_and_supporting(value: EvidenceValue) -> tuple[dict[str, str],
-                                                          tuple[dict[str, str], ...]]:
+def _counts_and_supporting(
+    value: EvidenceValue,
+) -> tuple[dict[str, str], tuple[dict[str, str], ...]]:
     """The citation of the study that gave the counts, and those cited for the direction.
 
     By convention the first source of a count record supplied the counts. When
@@ -110,9 +114,11 @@ def _provenance_note(value: EvidenceValue) -> str:
             missing.append(f"source {src.id!r} ({src.journal})")
     if not missing:
         return ""
-    return (f"counts from {', '.join(missing)} (no DOI/PMID found; 'source' gives where it "
-            "was read and its registration); 'supporting' gives the DOI/PMID of the studies "
-            f"cited for the direction of the effect ({value.id})")
+    return (
+        f"counts from {', '.join(missing)} (no DOI/PMID found; 'source' gives where it "
+        "was read and its registration); 'supporting' gives the DOI/PMID of the studies "
+        f"cited for the direction of the effect ({value.id})"
+    )
 
 
 @dataclass
@@ -143,8 +149,9 @@ def _odds(p: np.ndarray | float) -> np.ndarray | float:
     return p / (1.0 - p)
 
 
-def _level_vs_cohort(level_id: str, cohort_ids: Sequence[str], seed: int,
-                     n: int) -> tuple[float, np.ndarray, EvidenceValue]:
+def _level_vs_cohort(
+    level_id: str, cohort_ids: Sequence[str], seed: int, n: int
+) -> tuple[float, np.ndarray, EvidenceValue]:
     """log odds ratio of one level against its whole cohort: plug-in and draws.
 
     Plug-in uses the Haldane-Anscombe +0.5 in each cell; draws use Jeffreys
@@ -154,16 +161,18 @@ def _level_vs_cohort(level_id: str, cohort_ids: Sequence[str], seed: int,
     level = evidence_value(level_id)
     total = sum(v.total for v in values)
     events = sum(v.events for v in values)
-    plug = (math.log((level.events + 0.5) / (level.total - level.events + 0.5))
-            - math.log((events + 0.5) / (total - events + 0.5)))
+    plug = math.log((level.events + 0.5) / (level.total - level.events + 0.5)) - math.log(
+        (events + 0.5) / (total - events + 0.5)
+    )
     per_level = {v.id: _beta_draws(v.id, seed, n) for v in values}
     cohort = sum(per_level[v.id] * (v.total / total) for v in values)
     draws = np.log(_odds(per_level[level_id])) - np.log(_odds(cohort))
     return plug, draws, level
 
 
-def _placeholder(value_id: str, rng: np.random.Generator, n: int,
-                 power: float = 1.0) -> tuple[float, np.ndarray, EvidenceValue]:
+def _placeholder(
+    value_id: str, rng: np.random.Generator, n: int, power: float = 1.0
+) -> tuple[float, np.ndarray, EvidenceValue]:
     """Placeholder OR (unverified): 95 % of draws between no effect and OR squared."""
     v = evidence_value(value_id, allow_unverified=True)
     log_or = power * math.log(float(v.value))
@@ -209,15 +218,21 @@ def _exposure_factor(case: Case, col: _Collector, rng: np.random.Generator, n: i
         name, level = "pll", pll
         if cont is not None:
             consistent = (cont is Containment.UNCONTAINED) == ruptured
-            col.omit("containment", cont,
-                     "describes the same anatomy as the PLL finding, which is used instead"
-                     + ("" if consistent else " (the two findings disagree; PLL taken)"))
+            col.omit(
+                "containment",
+                cont,
+                "describes the same anatomy as the PLL finding, which is used instead"
+                + ("" if consistent else " (the two findings disagree; PLL taken)"),
+            )
     else:
         ruptured = cont is Containment.UNCONTAINED
         name, level = "containment", cont
     if morph is HerniationMorphology.SEQUESTRATION:
-        col.omit(name, level, "a sequestration is uncontained by definition; already in the "
-                              "morphology prior")
+        col.omit(
+            name,
+            level,
+            "a sequestration is uncontained by definition; already in the morphology prior",
+        )
         return
     if morph is HerniationMorphology.EXTRUSION:
         level_id = _PLL_COHORT[0] if ruptured else _PLL_COHORT[1]
@@ -225,11 +240,18 @@ def _exposure_factor(case: Case, col: _Collector, rng: np.random.Generator, n: i
         col.candidates.append(_Candidate(name, _label(level), "exposure", plug, draws, ev))
         return
     if not ruptured:
-        col.omit(name, level, f"a {morph.value} is contained by definition; already in the "
-                              "morphology prior")
+        col.omit(
+            name,
+            level,
+            f"a {morph.value} is contained by definition; already in the morphology prior",
+        )
         return
-    col.outside(name, level, f"PLL rupture / uncontained {morph.value}: the counts behind "
-                             "this factor (Ahn 2000) are for extrusions; not applied")
+    col.outside(
+        name,
+        level,
+        f"PLL rupture / uncontained {morph.value}: the counts behind "
+        "this factor (Ahn 2000) are for extrusions; not applied",
+    )
 
 
 def _rim_factor(case: Case, col: _Collector, rng: np.random.Generator, n: int) -> None:
@@ -238,9 +260,12 @@ def _rim_factor(case: Case, col: _Collector, rng: np.random.Generator, n: int) -
     if rim is None:
         return
     if h.morphology in (HerniationMorphology.BULGE, HerniationMorphology.PROTRUSION):
-        col.outside("rim_enhancement", rim,
-                    f"rim enhancement on a {h.morphology.value}: the bull's-eye cohort was "
-                    "ruptured (extruded or sequestered) herniations; not applied")
+        col.outside(
+            "rim_enhancement",
+            rim,
+            f"rim enhancement on a {h.morphology.value}: the bull's-eye cohort was "
+            "ruptured (extruded or sequestered) herniations; not applied",
+        )
         return
     # An extrusion with an intact PLL is still a ruptured (extruded) herniation; the rim
     # is part of the exposure construct and combines with the PLL finding (module doc).
@@ -248,8 +273,9 @@ def _rim_factor(case: Case, col: _Collector, rng: np.random.Generator, n: int) -
     # One registration-only cohort, a zero cell, and a cohort (Ramos Amador 2013) in which
     # the pattern did not predict disappearance: the size is damped (evidence record).
     w = float(evidence_value(_RIM_WEIGHT_ID).value)
-    col.candidates.append(_Candidate("rim_enhancement", rim.value, "exposure", w * plug,
-                                     w * draws, ev))
+    col.candidates.append(
+        _Candidate("rim_enhancement", rim.value, "exposure", w * plug, w * draws, ev)
+    )
 
 
 def _t2_factor(case: Case, col: _Collector, rng: np.random.Generator, n: int) -> None:
@@ -258,15 +284,18 @@ def _t2_factor(case: Case, col: _Collector, rng: np.random.Generator, n: int) ->
     if t2 is None:
         return
     if h.morphology is HerniationMorphology.BULGE:
-        col.outside("t2_signal", t2, "a bulge is not a herniation; the T2 counts (Splendiani "
-                                     "2004) are for herniations; not applied")
+        col.outside(
+            "t2_signal",
+            t2,
+            "a bulge is not a herniation; the T2 counts (Splendiani "
+            "2004) are for herniations; not applied",
+        )
         return
     level_id = _T2_COHORT[0] if t2 is T2Signal.HIGH else _T2_COHORT[1]
     plug, draws, ev = _level_vs_cohort(level_id, _T2_COHORT, col.seed, n)
     # Reconstructed counts (evidence record): the factor is weakened.
     w = float(evidence_value(_T2_WEIGHT_ID).value)
-    col.candidates.append(_Candidate("t2_signal", t2.value, "fragment", w * plug, w * draws,
-                                     ev))
+    col.candidates.append(_Candidate("t2_signal", t2.value, "fragment", w * plug, w * draws, ev))
 
 
 def _modic_factor(case: Case, col: _Collector, rng: np.random.Generator, n: int) -> None:
@@ -276,8 +305,11 @@ def _modic_factor(case: Case, col: _Collector, rng: np.random.Generator, n: int)
     if modic is None:
         return
     if h.morphology is HerniationMorphology.BULGE:
-        col.outside("modic", str(int(modic)), "a bulge is not a herniation; Shan 2014 studied "
-                                              "herniations; not applied")
+        col.outside(
+            "modic",
+            str(int(modic)),
+            "a bulge is not a herniation; Shan 2014 studied herniations; not applied",
+        )
         return
     ev = evidence_value(_MODIC_ID)
     n_with, n_without = ev.parameters["n_with"], ev.parameters["n_without"]
@@ -288,8 +320,9 @@ def _modic_factor(case: Case, col: _Collector, rng: np.random.Generator, n: int)
     present = modic is not ModicType.TYPE_0
     scale = (1.0 - share_with) if present else -share_with
     w = float(ev.parameters["evidence_weight"])
-    col.candidates.append(_Candidate("modic", str(int(modic)), "fragment",
-                                     w * scale * log_or, w * scale * draws, ev))
+    col.candidates.append(
+        _Candidate("modic", str(int(modic)), "fragment", w * scale * log_or, w * scale * draws, ev)
+    )
 
 
 def _symptom_duration_months(case: Case) -> float | None:
@@ -312,34 +345,38 @@ _DURATION_ID = "symptom_duration_over_1y_or_placeholder"
 #: Why each finding with a known direction but no readable effect size stays out.
 _UNVERIFIED_REASONS = {
     "komori": "further migration favours resorption (Komori 1996; Autio 2006; Lee 2017, "
-              "505 patients), but no effect size could be read from the published abstracts; "
-              "not used",
+    "505 patients), but no effect size could be read from the published abstracts; "
+    "not used",
     "canal_compromise_percent": "larger herniations resorb more often (Lee 2017; Seo 2016; "
-                                "Cribb 2007), but no effect size could be read from the "
-                                "published abstracts; not used",
+    "Cribb 2007), but no effect size could be read from the "
+    "published abstracts; not used",
     "symptom_duration_months": "symptoms for more than a year go against resorption (Suzhou "
-                               "cohorts, Autio 2006), but no effect size was published; not "
-                               "used",
+    "cohorts, Autio 2006), but no effect size was published; not "
+    "used",
 }
 _KOMORI_ID = "komori_type3_or_placeholder"
 _MASSIVE_ID = "massive_herniation_or_placeholder"
 
 
-def _unverified_factors(case: Case, col: _Collector, rng: np.random.Generator, n: int,
-                        allow: bool) -> None:
+def _unverified_factors(
+    case: Case, col: _Collector, rng: np.random.Generator, n: int, allow: bool
+) -> None:
     h = case.herniation
     found: list[tuple[str, str, str, str, float]] = []  # name, value, group, id, power
     months = _symptom_duration_months(case)
     if months is not None and months > _parameter(_DURATION_ID, "threshold_months"):
         found.append(("symptom_duration_months", f"{months:.1f}", "clinical", _DURATION_ID, 1))
     if h.komori is not None and h.komori is not KomoriType.TYPE_1:
-        power = (1.0 if h.komori is KomoriType.TYPE_3
-                 else _parameter(_KOMORI_ID, "type2_log_or_weight"))
+        power = (
+            1.0 if h.komori is KomoriType.TYPE_3 else _parameter(_KOMORI_ID, "type2_log_or_weight")
+        )
         found.append(("komori", str(int(h.komori)), "exposure", _KOMORI_ID, power))
-    if (h.canal_compromise_percent is not None and h.canal_compromise_percent
-            >= _parameter(_MASSIVE_ID, "threshold_canal_percent")):
-        found.append(("canal_compromise_percent", f"{h.canal_compromise_percent:g}", "size",
-                      _MASSIVE_ID, 1))
+    if h.canal_compromise_percent is not None and h.canal_compromise_percent >= _parameter(
+        _MASSIVE_ID, "threshold_canal_percent"
+    ):
+        found.append(
+            ("canal_compromise_percent", f"{h.canal_compromise_percent:g}", "size", _MASSIVE_ID, 1)
+        )
     for name, value, group, vid, power in found:
         if not allow:
             col.omit(name, value, _UNVERIFIED_REASONS[name])
@@ -349,8 +386,9 @@ def _unverified_factors(case: Case, col: _Collector, rng: np.random.Generator, n
             continue
         plug, draws, ev = _placeholder(vid, rng, n, power)
         col.candidates.append(_Candidate(name, value, group, plug, draws, ev))
-        col.warnings.append(f"{name}={value}: placeholder odds ratio {math.exp(plug):.2g} "
-                            f"({vid}, unverified)")
+        col.warnings.append(
+            f"{name}={value}: placeholder odds ratio {math.exp(plug):.2g} ({vid}, unverified)"
+        )
     for name, code, why in (
         ("iwabuchi", h.iwabuchi, "type definitions unverified; no counts"),
         ("msu", h.msu, "Suzhou 2018 coding unverified; no counts"),
@@ -372,10 +410,13 @@ def _therapy_notes(case: Case, col: _Collector) -> None:
         except InvalidInputError:
             col.omit("therapy", course.name, "not in the therapy catalogue")
             continue
-        col.omit("therapy", therapy.id,
-                 "therapies do not enter the estimate: no controlled study has shown a "
-                 "conservative therapy to change resorption (catalogue evidence on "
-                 f"resorption: {therapy.resorption_evidence_summary})")
+        col.omit(
+            "therapy",
+            therapy.id,
+            "therapies do not enter the estimate: no controlled study has shown a "
+            "conservative therapy to change resorption (catalogue evidence on "
+            f"resorption: {therapy.resorption_evidence_summary})",
+        )
 
 
 def _check_age(case: Case, col: _Collector) -> None:
@@ -384,8 +425,10 @@ def _check_age(case: Case, col: _Collector) -> None:
         return
     lo, hi = evidence_value("cohort_age_range_years").value
     if not lo <= age <= hi:
-        text = (f"patient.age_years={age}: outside the ages of the cohorts behind the "
-                f"estimate ({lo:g}-{hi:g} years)")
+        text = (
+            f"patient.age_years={age}: outside the ages of the cohorts behind the "
+            f"estimate ({lo:g}-{hi:g} years)"
+        )
         warnings.warn(text, OutsideEvidenceRangeWarning, stacklevel=3)
         col.warnings.append(text)
 
@@ -403,7 +446,6 @@ def _shrink(candidates: list[_Candidate]) -> None:
             c.weight *= lam
 
 
-
 # --------------------------------------------------------------------------- public
 
 
@@ -418,8 +460,9 @@ class Collected:
     warnings: tuple[str, ...]
 
 
-def collect_factors(case: Case, rng: np.random.Generator, n: int, *, seed: int = 0,
-                    allow_unverified: bool = False) -> Collected:
+def collect_factors(
+    case: Case, rng: np.random.Generator, n: int, *, seed: int = 0, allow_unverified: bool = False
+) -> Collected:
     """Every recorded finding's contribution to the log odds of regression.
 
     Parameters
@@ -453,15 +496,36 @@ def collect_factors(case: Case, rng: np.random.Generator, n: int, *, seed: int =
         total_draws += contrib_draws
         lo, hi = np.quantile(np.exp(contrib_draws), [0.025, 0.975])
         effect = math.exp(contrib)
-        direction = ("favours resorption" if effect > 1.0 + 1e-9 else
-                     "against resorption" if effect < 1.0 - 1e-9 else "neutral")
+        direction = (
+            "favours resorption"
+            if effect > 1.0 + 1e-9
+            else "against resorption"
+            if effect < 1.0 - 1e-9
+            else "neutral"
+        )
         counts_source, supporting = _counts_and_supporting(c.evidence)
-        factors.append(Factor(
-            name=c.name, value=c.value, effect=effect, direction=direction,
-            log_odds_contribution=contrib, source=counts_source, supporting=supporting,
-            confidence=c.evidence.confidence.value, evidence_id=c.evidence.id,
-            weight=c.weight, group=c.group, effect_interval=(float(lo), float(hi)),
-            sources=tuple(dict(s) for s in c.evidence.citations),
-            note=_provenance_note(c.evidence)))
-    return Collected(factors=tuple(factors), log_odds=total, log_odds_draws=total_draws,
-                     omitted=tuple(col.omitted), warnings=tuple(col.warnings))
+        factors.append(
+            Factor(
+                name=c.name,
+                value=c.value,
+                effect=effect,
+                direction=direction,
+                log_odds_contribution=contrib,
+                source=counts_source,
+                supporting=supporting,
+                confidence=c.evidence.confidence.value,
+                evidence_id=c.evidence.id,
+                weight=c.weight,
+                group=c.group,
+                effect_interval=(float(lo), float(hi)),
+                sources=tuple(dict(s) for s in c.evidence.citations),
+                note=_provenance_note(c.evidence),
+            )
+        )
+    return Collected(
+        factors=tuple(factors),
+        log_odds=total,
+        log_odds_draws=total_draws,
+        omitted=tuple(col.omitted),
+        warnings=tuple(col.warnings),
+    )

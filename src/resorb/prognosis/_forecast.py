@@ -30,8 +30,7 @@ from resorb.prognosis._kinetics import (
 from resorb.prognosis._posterior import MRIPosterior, condition_on_mri
 from resorb.prognosis._types import VolumeForecast
 
-__all__ = ["FORECAST_HORIZONS_MONTHS", "condition", "forecast_from_posterior",
-           "forecast_volumes"]
+__all__ = ["FORECAST_HORIZONS_MONTHS", "condition", "forecast_from_posterior", "forecast_volumes"]
 
 #: Months after the baseline MRI at which the forecast is reported.
 FORECAST_HORIZONS_MONTHS: tuple[int, ...] = (3, 6, 12, 24)
@@ -45,34 +44,47 @@ def _as_months(dates: Sequence[dt.date]) -> np.ndarray:
     return np.array([(d - base).days / DAYS_PER_MONTH for d in dates], dtype=float)
 
 
-def _validate(dates: Sequence[dt.date], volumes: Sequence[float]
-              ) -> tuple[list[dt.date], np.ndarray]:
+def _validate(
+    dates: Sequence[dt.date], volumes: Sequence[float]
+) -> tuple[list[dt.date], np.ndarray]:
     dates = list(dates)
     if len(dates) == 0:
         raise InvalidInputError("dates", "no MRI given", allowed="one or more MRI dates")
     if len(dates) != len(volumes):
-        raise InvalidInputError("volumes_mm3", f"{len(volumes)} volumes for {len(dates)} dates",
-                                allowed="one volume per date")
+        raise InvalidInputError(
+            "volumes_mm3",
+            f"{len(volumes)} volumes for {len(dates)} dates",
+            allowed="one volume per date",
+        )
     for i, d in enumerate(dates):
         if not isinstance(d, dt.date):
-            raise InvalidInputError(f"dates[{i}]", f"{d!r} is not a date",
-                                    allowed="datetime.date")
+            raise InvalidInputError(f"dates[{i}]", f"{d!r} is not a date", allowed="datetime.date")
         if i and d < dates[i - 1]:
-            raise InvalidInputError(f"dates[{i}]", f"{d} is before {dates[i - 1]}",
-                                    allowed="dates in ascending order")
+            raise InvalidInputError(
+                f"dates[{i}]", f"{d} is before {dates[i - 1]}", allowed="dates in ascending order"
+            )
     y = np.asarray(volumes, dtype=float)
     for i, v in enumerate(y):
         if not (math.isfinite(v) and v >= 0):
             raise InvalidInputError(f"volumes_mm3[{i}]", f"{v!r}", allowed="a volume >= 0 mm3")
     if y[0] <= 0:
-        raise InvalidInputError("volumes_mm3[0]", "the baseline volume is 0",
-                                allowed="a baseline volume > 0 mm3 (nothing to forecast)")
+        raise InvalidInputError(
+            "volumes_mm3[0]",
+            "the baseline volume is 0",
+            allowed="a baseline volume > 0 mm3 (nothing to forecast)",
+        )
     return dates, y
 
 
-def condition(prior: KineticPrior, months: np.ndarray, volumes: np.ndarray,
-              error_model: VolumeErrorModel, p_regression: float, seed: int,
-              n_per_class: int = _N_PER_CLASS) -> tuple[LatentDraws, MRIPosterior, list[str]]:
+def condition(
+    prior: KineticPrior,
+    months: np.ndarray,
+    volumes: np.ndarray,
+    error_model: VolumeErrorModel,
+    p_regression: float,
+    seed: int,
+    n_per_class: int = _N_PER_CLASS,
+) -> tuple[LatentDraws, MRIPosterior, list[str]]:
     """Latent draws and their likelihood; more draws while the effective sample size is low."""
     notes: list[str] = []
     for factor in (1, 4, 16):
@@ -84,10 +96,14 @@ def condition(prior: KineticPrior, months: np.ndarray, volumes: np.ndarray,
         if ess >= _MIN_ESS:
             return latent, post, notes
     if ess < 30:
-        raise ModelError(f"the forecast did not converge (effective sample size {ess:.0f}); "
-                         "check the volumes for a unit error")
-    notes.append(f"The measured volumes fit few of the modelled courses (effective sample "
-                 f"size {ess:.0f}); the intervals are approximate.")
+        raise ModelError(
+            f"the forecast did not converge (effective sample size {ess:.0f}); "
+            "check the volumes for a unit error"
+        )
+    notes.append(
+        f"The measured volumes fit few of the modelled courses (effective sample "
+        f"size {ess:.0f}); the intervals are approximate."
+    )
     return latent, post, notes
 
 
@@ -106,9 +122,15 @@ def _summary(values: np.ndarray, unit: str) -> dict[str, Any]:
     return {"median": float(med), "interval": [float(lo), float(hi)], "unit": unit}
 
 
-def forecast_from_posterior(post: MRIPosterior, pi: np.ndarray, dates: Sequence[dt.date],
-                            error_model: VolumeErrorModel, *, seed: int,
-                            notes: Sequence[str] = ()) -> VolumeForecast:
+def forecast_from_posterior(
+    post: MRIPosterior,
+    pi: np.ndarray,
+    dates: Sequence[dt.date],
+    error_model: VolumeErrorModel,
+    *,
+    seed: int,
+    notes: Sequence[str] = (),
+) -> VolumeForecast:
     """The forecast of one case from conditioned draws and its class weights ``pi``."""
     latent = post.latent
     prior = latent.prior
@@ -136,39 +158,55 @@ def forecast_from_posterior(post: MRIPosterior, pi: np.ndarray, dates: Sequence[
     growth = post.n_mri > 1 and change > mdc
     notes = list(notes)
     if post.n_mri == 1:
-        notes.append("Only one MRI: the courses are the population prior (updated by the "
-                     "findings), scaled to the measured volume.")
+        notes.append(
+            "Only one MRI: the courses are the population prior (updated by the "
+            "findings), scaled to the measured volume."
+        )
     elif growth:
-        notes.append(f"The latest volume is {change:.0f} mm3 above the first, more than the "
-                     f"minimal detectable change of the pair ({mdc:.0f} mm3): the herniation "
-                     "has grown.")
+        notes.append(
+            f"The latest volume is {change:.0f} mm3 above the first, more than the "
+            f"minimal detectable change of the pair ({mdc:.0f} mm3): the herniation "
+            "has grown."
+        )
     if post.n_mri > 1 and post.months[-1] < 1.0:
         notes.append("The MRIs span less than one month; the courses rest mostly on the prior.")
     return VolumeForecast(
-        baseline_date=dates[0], n_mri=post.n_mri, prior_only=post.n_mri == 1,
+        baseline_date=dates[0],
+        n_mri=post.n_mri,
+        prior_only=post.n_mri == 1,
         horizons_months=FORECAST_HORIZONS_MONTHS,
         volume_mean_mm3=tuple(float(x) for x in vol_h.mean(axis=0)),
         volume_median_mm3=tuple(float(x) for x in q_h[1]),
-        volume_interval_mm3=tuple((float(a), float(b)) for a, b in zip(q_h[0], q_h[2],
-                                                                       strict=True)),
+        volume_interval_mm3=tuple(
+            (float(a), float(b)) for a, b in zip(q_h[0], q_h[2], strict=True)
+        ),
         probability_50pct_by_12_months=post.probability(latent.event("halved", 12.0), pi),
         probability_growth_by_12_months=post.probability(latent.event("enlarged", 12.0), pi),
         probability_complete_by_24_months=post.probability(latent.event("complete", 24.0), pi),
         course_probabilities=post.course_probabilities(pi),
-        growth_flagged=bool(growth), growth_change_mm3=change, mdc_mm3=mdc,
+        growth_flagged=bool(growth),
+        growth_change_mm3=change,
+        mdc_mm3=mdc,
         curve_months=tuple(float(x) for x in grid),
         curve_median_mm3=tuple(float(x) for x in q_g[1]),
         curve_lower_mm3=tuple(float(x) for x in q_g[0]),
         curve_upper_mm3=tuple(float(x) for x in q_g[2]),
-        parameters={"k": _summary(k, "1/month"),
-                    "half_life": _summary(math.log(2) / k, "month"),
-                    "residual_fraction": _summary(f, "1"),
-                    "lag": _summary(lag, "month"),
-                    "v0": _summary(v0, "mm3")},
-        prior=prior, effective_sample_size=ess, n_draws=int(latent.k.size), seed=seed,
+        parameters={
+            "k": _summary(k, "1/month"),
+            "half_life": _summary(math.log(2) / k, "month"),
+            "residual_fraction": _summary(f, "1"),
+            "lag": _summary(lag, "month"),
+            "v0": _summary(v0, "mm3"),
+        },
+        prior=prior,
+        effective_sample_size=ess,
+        n_draws=int(latent.k.size),
+        seed=seed,
         observations=tuple((float(a), float(b)) for a, b in zip(post.months, y, strict=True)),
         measurement_sd_mm3=tuple(float(s) for s in post.sd_mm3),
-        error_model=error_model.to_dict(), notes=tuple(notes))
+        error_model=error_model.to_dict(),
+        notes=tuple(notes),
+    )
 
 
 def forecast_volumes(
@@ -231,8 +269,9 @@ def forecast_volumes(
     return forecast_from_posterior(post, pi, dates, em, seed=seed, notes=notes)
 
 
-def observed_change(dates: Sequence[dt.date], volumes_mm3: Sequence[float], *,
-                    readers: str = "two"):
+def observed_change(
+    dates: Sequence[dt.date], volumes_mm3: Sequence[float], *, readers: str = "two"
+):
     """The latest measured change against the first MRI (None with one MRI)."""
     from resorb.prognosis._types import ObservedChange
 
@@ -245,19 +284,30 @@ def observed_change(dates: Sequence[dt.date], volumes_mm3: Sequence[float], *,
     when = dates[-1].isoformat()
     sizes = f"{v0:.0f} -> {v1:.0f} mm3 by {when}"
     if beyond and pct > 0:
-        text = (f"The herniation has already shrunk by {pct:.0f} % ({sizes}), beyond "
-                f"measurement error (minimal detectable change {r.mdc_mm3:.0f} mm3).")
+        text = (
+            f"The herniation has already shrunk by {pct:.0f} % ({sizes}), beyond "
+            f"measurement error (minimal detectable change {r.mdc_mm3:.0f} mm3)."
+        )
     elif beyond:
-        text = (f"The herniation has grown by {-pct:.0f} % ({sizes}), beyond measurement "
-                f"error (minimal detectable change {r.mdc_mm3:.0f} mm3); growth lowers the "
-                "estimate.")
+        text = (
+            f"The herniation has grown by {-pct:.0f} % ({sizes}), beyond measurement "
+            f"error (minimal detectable change {r.mdc_mm3:.0f} mm3); growth lowers the "
+            "estimate."
+        )
     else:
         # In words: "-100 %" of a resorption percentage reads as "gone" to a clinician.
-        moved = (f"shrank by {pct:.0f} %" if pct > 0 else f"grew by {-pct:.0f} %" if pct < 0
-                 else "did not change")
-        text = (f"The measured size {moved} ({sizes}), within measurement error (minimal "
-                f"detectable change {r.mdc_mm3:.0f} mm3): it may be a true change or a "
-                "difference between measurements, and the estimate weighs it as such.")
+        moved = (
+            f"shrank by {pct:.0f} %"
+            if pct > 0
+            else f"grew by {-pct:.0f} %"
+            if pct < 0
+            else "did not change"
+        )
+        text = (
+            f"The measured size {moved} ({sizes}), within measurement error (minimal "
+            f"detectable change {r.mdc_mm3:.0f} mm3): it may be a true change or a "
+            "difference between measurements, and the estimate weighs it as such."
+        )
     # Shrank on a follow-up MRI and grew again since: compared with the first MRI alone
     # (1000 -> 150 -> 1400 mm3 read "grew by 40 %, within measurement error") the
     # recurrence would go unseen.
@@ -268,12 +318,22 @@ def observed_change(dates: Sequence[dt.date], volumes_mm3: Sequence[float], *,
         mdc = volume_error_model(readers).mdc_mm3(low, v1)
         if low < v0 and v1 - low > mdc:
             from_mm3, from_date = low, dates[i]
-            text += (f" It grew again after shrinking: {low:.0f} mm3 on {dates[i].isoformat()}"
-                     f" -> {v1:.0f} mm3 on {when}, beyond measurement error (minimal "
-                     f"detectable change {mdc:.0f} mm3), as in a recurrence or re-herniation. "
-                     "The modelled course does not describe regrowth, so the volume "
-                     "forecast does not apply to it; reassess clinically.")
-    return ObservedChange(resorption_percent=pct, grade=r.grade.value, date=dates[-1],
-                          beyond_measurement_error=beyond, mdc_mm3=r.mdc_mm3,
-                          v_first_mm3=v0, v_latest_mm3=v1, statement=text,
-                          regrowth_from_mm3=from_mm3, regrowth_from_date=from_date)
+            text += (
+                f" It grew again after shrinking: {low:.0f} mm3 on {dates[i].isoformat()}"
+                f" -> {v1:.0f} mm3 on {when}, beyond measurement error (minimal "
+                f"detectable change {mdc:.0f} mm3), as in a recurrence or re-herniation. "
+                "The modelled course does not describe regrowth, so the volume "
+                "forecast does not apply to it; reassess clinically."
+            )
+    return ObservedChange(
+        resorption_percent=pct,
+        grade=r.grade.value,
+        date=dates[-1],
+        beyond_measurement_error=beyond,
+        mdc_mm3=r.mdc_mm3,
+        v_first_mm3=v0,
+        v_latest_mm3=v1,
+        statement=text,
+        regrowth_from_mm3=from_mm3,
+        regrowth_from_date=from_date,
+    )

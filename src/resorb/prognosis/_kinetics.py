@@ -126,22 +126,40 @@ class KineticPrior:
             v = getattr(self, name)
             if not (isinstance(v, int | float) and 0.0 <= v <= 1.0):
                 raise InvalidInputError(f"prior.{name}", f"{v!r}", allowed="a number in 0-1")
-        for name in ("log_k_sd", "lag_median_months", "lag_log_sd", "partial_logit_sd",
-                     "growth_excess_median", "growth_excess_log_sd"):
+        for name in (
+            "log_k_sd",
+            "lag_median_months",
+            "lag_log_sd",
+            "partial_logit_sd",
+            "growth_excess_median",
+            "growth_excess_log_sd",
+        ):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
                 raise InvalidInputError(f"prior.{name}", f"{v!r}", allowed="a number > 0")
-        if not (0 < self.complete_fraction < self.partial_max < self.decrease_fraction
-                <= self.stable_band[0] < 1 < self.stable_band[1] < self.enlarged_fraction):
-            raise InvalidInputError("prior", "class boundaries out of order",
-                                    allowed="complete < partial max < decrease <= stable band "
-                                            "< enlarged")
+        if not (
+            0
+            < self.complete_fraction
+            < self.partial_max
+            < self.decrease_fraction
+            <= self.stable_band[0]
+            < 1
+            < self.stable_band[1]
+            < self.enlarged_fraction
+        ):
+            raise InvalidInputError(
+                "prior",
+                "class boundaries out of order",
+                allowed="complete < partial max < decrease <= stable band < enlarged",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         def lognormal(mu: float, sd: float, unit: str) -> dict[str, Any]:
-            return {"median": math.exp(mu),
-                    "interval": [math.exp(mu - _Z95 * sd), math.exp(mu + _Z95 * sd)],
-                    "unit": unit}
+            return {
+                "median": math.exp(mu),
+                "interval": [math.exp(mu - _Z95 * sd), math.exp(mu + _Z95 * sd)],
+                "unit": unit,
+            }
 
         return {
             "label": self.label,
@@ -154,12 +172,15 @@ class KineticPrior:
             "lag": lognormal(math.log(self.lag_median_months), self.lag_log_sd, "month"),
             "partial_residual_fraction": {
                 "median": self.partial_max / (1 + math.exp(-self.partial_logit_mean)),
-                "max": self.partial_max},
+                "max": self.partial_max,
+            },
             "stable_band": list(self.stable_band),
             "growth_final_fraction_median": self.stable_band[1] + self.growth_excess_median,
-            "thresholds": {"regressed_at_most": self.decrease_fraction,
-                           "complete_below": self.complete_fraction,
-                           "enlarged_at_least": self.enlarged_fraction},
+            "thresholds": {
+                "regressed_at_most": self.decrease_fraction,
+                "complete_below": self.complete_fraction,
+                "enlarged_at_least": self.enlarged_fraction,
+            },
             "sources": [dict(s) for s in self.sources],
         }
 
@@ -244,8 +265,9 @@ def _class_f(prior: KineticPrior, cls: int, z: np.ndarray, u: np.ndarray) -> np.
     if cls == 0:
         return np.zeros_like(z)
     if cls == 1:
-        return prior.partial_max / (1.0 + np.exp(-(prior.partial_logit_mean
-                                                   + prior.partial_logit_sd * z)))
+        return prior.partial_max / (
+            1.0 + np.exp(-(prior.partial_logit_mean + prior.partial_logit_sd * z))
+        )
     lo, hi = prior.stable_band
     if cls == 2:
         return lo + (hi - lo) * u
@@ -262,8 +284,12 @@ def draw_latent(prior: KineticPrior, seed: int = 0, n_per_class: int = 5000) -> 
     u = rng.random(len(CLASSES) * n)
     k = np.exp(prior.log_k_mean + prior.log_k_sd * zk)
     lag = prior.lag_median_months * np.exp(prior.lag_log_sd * zl)
-    f = np.concatenate([_class_f(prior, c, zf[c * n:(c + 1) * n], u[c * n:(c + 1) * n])
-                        for c in range(len(CLASSES))])
+    f = np.concatenate(
+        [
+            _class_f(prior, c, zf[c * n : (c + 1) * n], u[c * n : (c + 1) * n])
+            for c in range(len(CLASSES))
+        ]
+    )
     for a in (cls, k, lag, f):
         a.setflags(write=False)
     return LatentDraws(prior=prior, n_per_class=n, cls=cls, k=k, lag=lag, f=f)
@@ -316,18 +342,37 @@ def default_kinetic_prior(morphology: HerniationMorphology | str | None = None) 
 
     def get(role: str):
         rec = _record(role)
-        used.append({"id": rec.id, "role": role, "confidence": rec.confidence.value,
-                     "assumption": rec.assumption,
-                     "citations": [dict(c) for c in rec.citations]})
+        used.append(
+            {
+                "id": rec.id,
+                "role": role,
+                "confidence": rec.confidence.value,
+                "assumption": rec.assumption,
+                "citations": [dict(c) for c in rec.citations],
+            }
+        )
         return rec
 
     # The fitted centres are stored as labelled records (a test refits and compares),
     # so a process does not pay for the fit.
-    fit = {"log_k_mean": float(get("rate_centre").value),
-           "partial_logit_mean": float(get("partial_centre").value)}
-    for role in ("early_3", "complete_by_8", "complete_by_2", "complete_1y", "rate_log_sd",
-                 "lag", "decrease", "complete_fraction", "partial_max", "partial_sd",
-                 "enlarged", "halved_overall"):
+    fit = {
+        "log_k_mean": float(get("rate_centre").value),
+        "partial_logit_mean": float(get("partial_centre").value),
+    }
+    for role in (
+        "early_3",
+        "complete_by_8",
+        "complete_by_2",
+        "complete_1y",
+        "rate_log_sd",
+        "lag",
+        "decrease",
+        "complete_fraction",
+        "partial_max",
+        "partial_sd",
+        "enlarged",
+        "halved_overall",
+    ):
         get(role)
     if morphology is None:
         p = _probability(get("regression_overall"))
@@ -337,26 +382,36 @@ def default_kinetic_prior(morphology: HerniationMorphology | str | None = None) 
         if morphology in _CONTAINED:
             share_c = float(get("complete_share_contained").value)
         else:
-            share_c = (_probability(get(f"complete_{morphology.value}"))
-                       / _probability(get(f"any_{morphology.value}_chiu")))
-    growth = get("growth_share_contained" if morphology in _CONTAINED
-                 else "growth_share_uncontained")
+            share_c = _probability(get(f"complete_{morphology.value}")) / _probability(
+                get(f"any_{morphology.value}_chiu")
+            )
+    growth = get(
+        "growth_share_contained" if morphology in _CONTAINED else "growth_share_uncontained"
+    )
     band = get("stable_band").value
     excess = get("growth_excess").value
     lag = _record("lag")
     t = _targets()
     return KineticPrior(
         morphology=None if morphology is None else morphology.value,
-        regression_probability=p, complete_share=min(share_c, 1.0),
+        regression_probability=p,
+        complete_share=min(share_c, 1.0),
         growth_share=float(growth.value),
-        log_k_mean=fit["log_k_mean"], log_k_sd=t["log_k_sd"],
-        lag_median_months=float(lag.value[0]), lag_log_sd=float(lag.value[1]),
-        partial_logit_mean=fit["partial_logit_mean"], partial_logit_sd=t["partial_logit_sd"],
-        partial_max=t["partial_max"], enlarged_fraction=t["enlarged_fraction"],
+        log_k_mean=fit["log_k_mean"],
+        log_k_sd=t["log_k_sd"],
+        lag_median_months=float(lag.value[0]),
+        lag_log_sd=float(lag.value[1]),
+        partial_logit_mean=fit["partial_logit_mean"],
+        partial_logit_sd=t["partial_logit_sd"],
+        partial_max=t["partial_max"],
+        enlarged_fraction=t["enlarged_fraction"],
         stable_band=(float(band[0]), float(band[1])),
-        growth_excess_median=float(excess[0]), growth_excess_log_sd=float(excess[1]),
-        decrease_fraction=t["decrease_fraction"], complete_fraction=t["complete_fraction"],
-        sources=tuple(used))
+        growth_excess_median=float(excess[0]),
+        growth_excess_log_sd=float(excess[1]),
+        decrease_fraction=t["decrease_fraction"],
+        complete_fraction=t["complete_fraction"],
+        sources=tuple(used),
+    )
 
 
 def calibration_table(seed: int = 0) -> list[dict[str, Any]]:

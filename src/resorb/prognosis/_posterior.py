@@ -98,7 +98,7 @@ def _fraction(latent: LatentDraws, t: np.ndarray, lo: int) -> np.ndarray:
     """``V / V0`` of every draw at the chunk of dates starting at ``lo``; a series of one
     chunk (the usual few MRIs) is computed once per case and reused by every pass."""
     if t.size > _CHUNK:
-        return latent.fraction(t[lo:lo + _CHUNK])
+        return latent.fraction(t[lo : lo + _CHUNK])
     key = ("fraction", t.tobytes())
     g = latent._cache.get(key)
     if g is None:
@@ -109,8 +109,13 @@ def _fraction(latent: LatentDraws, t: np.ndarray, lo: int) -> np.ndarray:
     return g
 
 
-def _laplace(latent: LatentDraws, t: np.ndarray, y: np.ndarray, error_model: VolumeErrorModel,
-             passes: int = _SD_PASSES) -> tuple[np.ndarray, np.ndarray]:
+def _laplace(
+    latent: LatentDraws,
+    t: np.ndarray,
+    y: np.ndarray,
+    error_model: VolumeErrorModel,
+    passes: int = _SD_PASSES,
+) -> tuple[np.ndarray, np.ndarray]:
     """Centre and width of the true baseline of every draw (two or more MRIs).
 
     The first pass weighs each reading by the SD at the reading itself; the next ones by
@@ -124,8 +129,8 @@ def _laplace(latent: LatentDraws, t: np.ndarray, y: np.ndarray, error_model: Vol
         s_gy = np.zeros(n)
         # Observations in chunks: memory stays bounded however many MRIs a case lists.
         for lo in range(0, t.size, _CHUNK):
-            g = _fraction(latent, t, lo)                    # (N, chunk)
-            yc = y[lo:lo + _CHUNK]
+            g = _fraction(latent, t, lo)  # (N, chunk)
+            yc = y[lo : lo + _CHUNK]
             if v0 is None:
                 sd = np.broadcast_to(error_model.sd_mm3(yc), g.shape)
             else:
@@ -138,8 +143,9 @@ def _laplace(latent: LatentDraws, t: np.ndarray, y: np.ndarray, error_model: Vol
     return v0, 1.0 / np.sqrt(s_gg)
 
 
-def _fit(latent: LatentDraws, t: np.ndarray, y: np.ndarray, error_model: VolumeErrorModel
-         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _fit(
+    latent: LatentDraws, t: np.ndarray, y: np.ndarray, error_model: VolumeErrorModel
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Log-likelihood, mean and SD of the true baseline of every draw (two or more MRIs).
 
     Gauss-Hermite quadrature of ``prod_i N(y_i; V0 g_i, s_i(V0 g_i)^2) / V0`` over
@@ -159,7 +165,7 @@ def _fit(latent: LatentDraws, t: np.ndarray, y: np.ndarray, error_model: VolumeE
             g = _fraction(latent, t, lo)
             mu = v_pos[:, None] * g
             sd = error_model.sd_mm3(mu)
-            r = (y[lo:lo + _CHUNK] - mu) / sd
+            r = (y[lo : lo + _CHUNK] - mu) / sd
             acc -= 0.5 * np.einsum("ij,ij->i", r, r) + np.log(sd).sum(axis=1)
         log_h[k] = np.where(ok, acc + np.log(w[k]) + x[k] ** 2, -np.inf)
         v_nodes[k] = v
@@ -170,12 +176,13 @@ def _fit(latent: LatentDraws, t: np.ndarray, y: np.ndarray, error_model: VolumeE
     safe = np.where(total > 0, total, 1.0)
     loglik = np.where(total > 0, np.log(safe) + top + np.log(width), -np.inf)
     mean = np.where(total > 0, (h * v_nodes).sum(axis=0) / safe, centre)
-    var = np.where(total > 0, (h * v_nodes ** 2).sum(axis=0) / safe - mean ** 2, width ** 2)
+    var = np.where(total > 0, (h * v_nodes**2).sum(axis=0) / safe - mean**2, width**2)
     return loglik, mean, np.sqrt(np.maximum(var, 0.0))
 
 
-def condition_on_mri(latent: LatentDraws, months, volumes_mm3,
-                     error_model: VolumeErrorModel) -> MRIPosterior:
+def condition_on_mri(
+    latent: LatentDraws, months, volumes_mm3, error_model: VolumeErrorModel
+) -> MRIPosterior:
     """Likelihood of each latent draw given the MRIs (months after the first, mm3)."""
     t = np.asarray(months, dtype=float)
     y = np.asarray(volumes_mm3, dtype=float)
@@ -190,7 +197,14 @@ def condition_on_mri(latent: LatentDraws, months, volumes_mm3,
         like = np.exp(loglik - np.max(loglik))
     for a in (like, v0_mean, v0_sd):
         a.setflags(write=False)
-    post = MRIPosterior(latent=latent, months=t, volumes_mm3=y, sd_mm3=sd, likelihood=like,
-                        v0_mean=v0_mean, v0_sd=v0_sd)
+    post = MRIPosterior(
+        latent=latent,
+        months=t,
+        volumes_mm3=y,
+        sd_mm3=sd,
+        likelihood=like,
+        v0_mean=v0_mean,
+        v0_sd=v0_sd,
+    )
     object.__setattr__(post, "_class_lik", latent.class_means(like))
     return post

@@ -65,10 +65,16 @@ def _measured_volumes(case: Case) -> list[float]:
     return [measure_study(s).volume_mm3 for s in case.mri]
 
 
-def resorption_probability(case: Case, *, horizon_months: float = 12, n_draws: int = 4000,
-                           seed: int = 0, allow_unverified: bool = False,
-                           volumes_mm3: Sequence[float] | None = None,
-                           readers: str = "two") -> ResorptionEstimate:
+def resorption_probability(
+    case: Case,
+    *,
+    horizon_months: float = 12,
+    n_draws: int = 4000,
+    seed: int = 0,
+    allow_unverified: bool = False,
+    volumes_mm3: Sequence[float] | None = None,
+    readers: str = "two",
+) -> ResorptionEstimate:
     """Probability that the herniation regresses within ``horizon_months`` of the first MRI.
 
     Parameters
@@ -112,11 +118,17 @@ def resorption_probability(case: Case, *, horizon_months: float = 12, n_draws: i
     0.6691
     """
     if not isinstance(case, Case):
-        raise InvalidInputError("case", f"expected a Case, got {type(case).__name__}",
-                                allowed="resorb.domain.Case (e.g. Case.from_file(path))")
+        raise InvalidInputError(
+            "case",
+            f"expected a Case, got {type(case).__name__}",
+            allowed="resorb.domain.Case (e.g. Case.from_file(path))",
+        )
     if not _HORIZON_MIN <= horizon_months <= _HORIZON_MAX:
-        raise InvalidInputError("horizon_months", f"{horizon_months} is out of range",
-                                allowed=f"{_HORIZON_MIN:g}-{_HORIZON_MAX:g} months")
+        raise InvalidInputError(
+            "horizon_months",
+            f"{horizon_months} is out of range",
+            allowed=f"{_HORIZON_MIN:g}-{_HORIZON_MAX:g} months",
+        )
     if int(n_draws) != n_draws or n_draws < 200:
         raise InvalidInputError("n_draws", f"{n_draws}", allowed="an integer >= 200")
     n = int(n_draws)
@@ -124,8 +136,11 @@ def resorption_probability(case: Case, *, horizon_months: float = 12, n_draws: i
 
     morph = case.herniation.morphology
     if morph not in _PRIOR_IDS:  # pragma: no cover - every scale member has a pooled rate
-        raise InvalidFindingError("herniation.morphology", f"no pooled rate for {morph.value}",
-                                  allowed=", ".join(m.value for m in _PRIOR_IDS))
+        raise InvalidFindingError(
+            "herniation.morphology",
+            f"no pooled rate for {morph.value}",
+            allowed=", ".join(m.value for m in _PRIOR_IDS),
+        )
     prior = evidence_value(_PRIOR_IDS[morph])
     p0 = float(prior.value)
     half_width = max(abs(_logit(prior.upper) - _logit(p0)), abs(_logit(p0) - _logit(prior.lower)))
@@ -139,23 +154,32 @@ def resorption_probability(case: Case, *, horizon_months: float = 12, n_draws: i
     # ---- the course mixture, conditioned on the MRIs when there are volumes
     kprior = default_kinetic_prior(morph)
     dates: list[dt.date] = [s.date for s in case.mri]
-    volumes = (list(volumes_mm3) if volumes_mm3 is not None
-               else (_measured_volumes(case) if case.mri else []))
+    volumes = (
+        list(volumes_mm3)
+        if volumes_mm3 is not None
+        else (_measured_volumes(case) if case.mri else [])
+    )
     if len(volumes) != len(dates):
-        raise InvalidInputError("volumes_mm3", f"{len(volumes)} volumes for {len(dates)} MRIs",
-                                allowed="one volume per MRI of the case")
+        raise InvalidInputError(
+            "volumes_mm3",
+            f"{len(volumes)} volumes for {len(dates)} MRIs",
+            allowed="one volume per MRI of the case",
+        )
     em = volume_error_model(readers)
     usable = bool(volumes) and volumes[0] > 0
     if usable:
-        latent, post, fc_notes = condition(kprior, _as_months(dates), np.asarray(volumes, float),
-                                           em, p12, seed)
+        latent, post, fc_notes = condition(
+            kprior, _as_months(dates), np.asarray(volumes, float), em, p12, seed
+        )
     else:
         latent = draw_latent(kprior, seed)
         post = None
         fc_notes = []
         if volumes:
-            notes.append("the first MRI has no measurable herniation volume: the estimate "
-                         "does not use the MRIs")
+            notes.append(
+                "the first MRI has no measurable herniation volume: the estimate "
+                "does not use the MRIs"
+            )
     pi = class_probabilities(p12, latent)
     pi_draws = class_probabilities(p12_draws, latent)
     horizon = float(horizon_months)
@@ -176,39 +200,64 @@ def resorption_probability(case: Case, *, horizon_months: float = 12, n_draws: i
     blo, bhi = (float(x) for x in np.quantile(before_draws, [0.025, 0.975]))
     observed = observed_change(dates, volumes, readers=readers) if conditional else None
     if horizon_months > 12:
-        text = (f"horizon of {horizon_months:g} months: the pooled rates refer to about 12 "
-                "months; beyond that the estimate rests on the modelled course alone")
+        text = (
+            f"horizon of {horizon_months:g} months: the pooled rates refer to about 12 "
+            "months; beyond that the estimate rests on the modelled course alone"
+        )
         warnings.warn(text, OutsideEvidenceRangeWarning, stacklevel=2)
         notes.append(text)
     elif horizon_months < 12:
-        notes.append(f"horizon {horizon_months:g} months: the 12-month probability is carried "
-                     f"to {horizon_months:g} months by the modelled course ({frac:.2f} of "
-                     "one-year regressors; calibrated to Ramos Amador 2013). Hornung 2023 "
-                     "found fewer early resorbers (23 of 90 by 3 months), so a short horizon "
-                     "may be overstated")
+        notes.append(
+            f"horizon {horizon_months:g} months: the 12-month probability is carried "
+            f"to {horizon_months:g} months by the modelled course ({frac:.2f} of "
+            "one-year regressors; calibrated to Ramos Amador 2013). Hornung 2023 "
+            "found fewer early resorbers (23 of 90 by 3 months), so a short horizon "
+            "may be overstated"
+        )
     forecast = None
     if post is not None:
         forecast = forecast_from_posterior(post, pi, dates, em, seed=seed, notes=fc_notes)
 
     baseline = BaselinePrior(
-        morphology=morph.value, probability=p0,
+        morphology=morph.value,
+        probability=p0,
         interval=(float(prior.lower), float(prior.upper)),
-        interval_assumption=prior.interval_assumption, evidence_id=prior.id,
-        source=_primary_citation(prior), confidence=prior.confidence.value)
+        interval_assumption=prior.interval_assumption,
+        evidence_id=prior.id,
+        source=_primary_citation(prior),
+        confidence=prior.confidence.value,
+    )
     decrease = 100 * (1 - kprior.decrease_fraction)
     definition = (
         f"Probability that the herniation regresses (any measurable decrease in size, taken "
         f"as a true decrease of at least {decrease:.0f} %) within {horizon_months:g} months "
         "of the first MRI under conservative care. Prior: pooled incidence for the "
-        "morphology (Zou 2023), updated by the likelihood ratio of each recorded finding")
-    definition += ("; then conditioned on the volumes measured on the follow-up MRIs "
-                   "(measurement error relative to the size of the herniation)."
-                   if conditional else ".")
+        "morphology (Zou 2023), updated by the likelihood ratio of each recorded finding"
+    )
+    definition += (
+        "; then conditioned on the volumes measured on the follow-up MRIs "
+        "(measurement error relative to the size of the herniation)."
+        if conditional
+        else "."
+    )
     definition += " Interval: 95 % Monte Carlo interval over the uncertainty of the inputs."
     return ResorptionEstimate(
-        probability=float(probability), interval=(lo, hi), interval_level=0.95,
-        horizon_months=horizon, definition=definition, factors=col.factors,
-        baseline=baseline, warnings=tuple(notes), omitted=col.omitted,
-        n_draws=n, seed=seed, allow_unverified=allow_unverified, horizon_fraction=frac,
-        probability_before_mri=before, interval_before_mri=(min(blo, before), max(bhi, before)),
-        observed=observed, conditional_on_mri=conditional, forecast=forecast)
+        probability=float(probability),
+        interval=(lo, hi),
+        interval_level=0.95,
+        horizon_months=horizon,
+        definition=definition,
+        factors=col.factors,
+        baseline=baseline,
+        warnings=tuple(notes),
+        omitted=col.omitted,
+        n_draws=n,
+        seed=seed,
+        allow_unverified=allow_unverified,
+        horizon_fraction=frac,
+        probability_before_mri=before,
+        interval_before_mri=(min(blo, before), max(bhi, before)),
+        observed=observed,
+        conditional_on_mri=conditional,
+        forecast=forecast,
+    )

@@ -54,18 +54,25 @@ _GROUP_TEXT: dict[RedFlagGroup, str] = {
     RedFlagGroup.CAUDA_EQUINA_EARLY: "an early sign of cauda equina syndrome",
     RedFlagGroup.NEUROLOGICAL: "deteriorating neurology",
     RedFlagGroup.SERIOUS_PATHOLOGY: "a red flag of serious spinal pathology (cancer, "
-                                    "infection or fracture)",
+    "infection or fracture)",
 }
-_MOTOR_EVIDENCE: tuple[str, ...] = ("severe_motor_deficit_mrc_max",
-                                    "progressive_motor_deficit_urgent")
+_MOTOR_EVIDENCE: tuple[str, ...] = (
+    "severe_motor_deficit_mrc_max",
+    "progressive_motor_deficit_urgent",
+)
 _MOTOR_THRESHOLD_ID = "severe_motor_deficit_mrc_max"
-_JOA_BLADDER_EVIDENCE: tuple[str, ...] = ("joa_bladder_dysuria_is_ces_sign",
-                                          "ces_emergency_referral", "ces_emergency_mri_girft")
+_JOA_BLADDER_EVIDENCE: tuple[str, ...] = (
+    "joa_bladder_dysuria_is_ces_sign",
+    "ces_emergency_referral",
+    "ces_emergency_mri_girft",
+)
 _CANAL_EVIDENCE: tuple[str, ...] = ("severe_canal_compromise_ces_check",)
 #: JOA bladder item: -3 mild dysuria (frequency, hesitancy, residual urine), -6 severe
 #: dysuria (incontinence, retention); JOA scoring forms (reference notes, addendum item 5).
-_JOA_BLADDER_TEXT = {-3: "mild dysuria: frequency, hesitancy or a sense of residual urine",
-                     -6: "severe dysuria: incontinence or retention"}
+_JOA_BLADDER_TEXT = {
+    -3: "mild dysuria: frequency, hesitancy or a sense of residual urine",
+    -6: "severe dysuria: incontinence or retention",
+}
 _JOA_BLADDER_GROUP = {-3: RedFlagGroup.CAUDA_EQUINA_EARLY, -6: RedFlagGroup.CAUDA_EQUINA_LATE}
 _DRY_SAC = (SchizasGrade.C, SchizasGrade.D)
 
@@ -185,9 +192,12 @@ class TriageWarning:
     sources: tuple[Mapping[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"field": self.field, "message": self.message,
-                "evidence_ids": list(self.evidence_ids),
-                "sources": [dict(s) for s in self.sources]}
+        return {
+            "field": self.field,
+            "message": self.message,
+            "evidence_ids": list(self.evidence_ids),
+            "sources": [dict(s) for s in self.sources],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +234,10 @@ class Triage:
     @property
     def cauda_equina(self) -> bool:
         """True when any reason is a sign of cauda equina syndrome."""
-        return any(r.group in (RedFlagGroup.CAUDA_EQUINA_LATE, RedFlagGroup.CAUDA_EQUINA_EARLY)
-                   for r in self.reasons)
+        return any(
+            r.group in (RedFlagGroup.CAUDA_EQUINA_LATE, RedFlagGroup.CAUDA_EQUINA_EARLY)
+            for r in self.reasons
+        )
 
     @property
     def motor_deficit(self) -> bool:
@@ -260,22 +272,27 @@ def _motor_threshold() -> int:
     return int(evidence_value(_MOTOR_THRESHOLD_ID).value)
 
 
-def _reason(code: str, text: str, group: RedFlagGroup,
-            ids: tuple[str, ...] | None = None) -> TriageReason:
+def _reason(
+    code: str, text: str, group: RedFlagGroup, ids: tuple[str, ...] | None = None
+) -> TriageReason:
     ids = ids or _GROUP_EVIDENCE[group]
-    return TriageReason(code=code, text=text, group=group, evidence_ids=ids,
-                        sources=tuple(_cite_all(ids)))
+    return TriageReason(
+        code=code, text=text, group=group, evidence_ids=ids, sources=tuple(_cite_all(ids))
+    )
 
 
 def _warning(field: str, message: str, ids: tuple[str, ...]) -> TriageWarning:
-    return TriageWarning(field=field, message=message, evidence_ids=ids,
-                         sources=tuple(_cite_all(ids)))
+    return TriageWarning(
+        field=field, message=message, evidence_ids=ids, sources=tuple(_cite_all(ids))
+    )
 
 
 #: Where the group's wording would claim too much for one flag: altered saddle sensation
 #: is early (CES-I), complete saddle anaesthesia late (CES-R; Eur Spine J 2011 table).
-_FLAG_TEXT = {RedFlag.SADDLE_ANESTHESIA: "a sign of cauda equina syndrome (a late sign when "
-                                         "sensation is lost completely)"}
+_FLAG_TEXT = {
+    RedFlag.SADDLE_ANESTHESIA: "a sign of cauda equina syndrome (a late sign when "
+    "sensation is lost completely)"
+}
 
 
 def _flag_reasons(flags: frozenset[RedFlag]) -> list[TriageReason]:
@@ -288,8 +305,7 @@ def _flag_reasons(flags: frozenset[RedFlag]) -> list[TriageReason]:
     return out
 
 
-def _joa_reasons(case: Case, threshold: int, warnings: list[TriageWarning]
-                 ) -> list[TriageReason]:
+def _joa_reasons(case: Case, threshold: int, warnings: list[TriageWarning]) -> list[TriageReason]:
     s = case.symptoms
     joa = s.joa_items
     out: list[TriageReason] = []
@@ -297,103 +313,167 @@ def _joa_reasons(case: Case, threshold: int, warnings: list[TriageWarning]
         return out
     if joa.bladder < 0:
         group = _JOA_BLADDER_GROUP[joa.bladder]
-        out.append(_reason(
-            "joa_bladder",
-            f"JOA bladder item {joa.bladder} ({_JOA_BLADDER_TEXT[joa.bladder]}): "
-            f"{_GROUP_TEXT[group]} unless a urological cause is known.",
-            group, _JOA_BLADDER_EVIDENCE))
-        bladder_flags = {RedFlag.URINARY_RETENTION, RedFlag.URINARY_HESITANCY,
-                         RedFlag.REDUCED_BLADDER_SENSATION}
+        out.append(
+            _reason(
+                "joa_bladder",
+                f"JOA bladder item {joa.bladder} ({_JOA_BLADDER_TEXT[joa.bladder]}): "
+                f"{_GROUP_TEXT[group]} unless a urological cause is known.",
+                group,
+                _JOA_BLADDER_EVIDENCE,
+            )
+        )
+        bladder_flags = {
+            RedFlag.URINARY_RETENTION,
+            RedFlag.URINARY_HESITANCY,
+            RedFlag.REDUCED_BLADDER_SENSATION,
+        }
         if not s.red_flags & bladder_flags:
-            warnings.append(_warning(
-                "symptoms.red_flags",
-                f"No bladder symptom is in the red-flag list, but the JOA bladder item is "
-                f"{joa.bladder} ({_JOA_BLADDER_TEXT[joa.bladder]}). Triage counts it as a "
-                "bladder red flag; ask about and record the bladder symptom.",
-                _JOA_BLADDER_EVIDENCE))
+            warnings.append(
+                _warning(
+                    "symptoms.red_flags",
+                    f"No bladder symptom is in the red-flag list, but the JOA bladder item is "
+                    f"{joa.bladder} ({_JOA_BLADDER_TEXT[joa.bladder]}). Triage counts it as a "
+                    "bladder red flag; ask about and record the bladder symptom.",
+                    _JOA_BLADDER_EVIDENCE,
+                )
+            )
     # JOA motor item: 2 normal, 1 slight weakness (MMT 4), 0 marked weakness (MMT 3 or less).
     if joa.motor == 0:
         if s.motor_mrc is None:
-            out.append(_reason(
-                "joa_motor",
-                f"JOA motor item 0 (marked weakness, MRC {threshold} or less): severe motor "
-                "deficit.", RedFlagGroup.NEUROLOGICAL, _MOTOR_EVIDENCE))
+            out.append(
+                _reason(
+                    "joa_motor",
+                    f"JOA motor item 0 (marked weakness, MRC {threshold} or less): severe motor "
+                    "deficit.",
+                    RedFlagGroup.NEUROLOGICAL,
+                    _MOTOR_EVIDENCE,
+                )
+            )
         elif s.motor_mrc > threshold:
-            warnings.append(_warning(
-                "symptoms.motor_mrc",
-                f"Weakest key muscle recorded as MRC {s.motor_mrc}/5, but the JOA motor item "
-                f"is 0 (marked weakness, MRC {threshold} or less). Triage counts the worse "
-                "grade; re-examine and correct one of them.", _MOTOR_EVIDENCE))
-            out.append(_reason(
-                "joa_motor",
-                f"JOA motor item 0 (marked weakness, MRC {threshold} or less), although MRC "
-                f"{s.motor_mrc}/5 is recorded: severe motor deficit until re-examined.",
-                RedFlagGroup.NEUROLOGICAL, _MOTOR_EVIDENCE))
+            warnings.append(
+                _warning(
+                    "symptoms.motor_mrc",
+                    f"Weakest key muscle recorded as MRC {s.motor_mrc}/5, but the JOA motor item "
+                    f"is 0 (marked weakness, MRC {threshold} or less). Triage counts the worse "
+                    "grade; re-examine and correct one of them.",
+                    _MOTOR_EVIDENCE,
+                )
+            )
+            out.append(
+                _reason(
+                    "joa_motor",
+                    f"JOA motor item 0 (marked weakness, MRC {threshold} or less), although MRC "
+                    f"{s.motor_mrc}/5 is recorded: severe motor deficit until re-examined.",
+                    RedFlagGroup.NEUROLOGICAL,
+                    _MOTOR_EVIDENCE,
+                )
+            )
     return out
 
 
 def _imaging_warnings(case: Case, reasons: Sequence[TriageReason]) -> list[TriageWarning]:
     """Imaging that can compress the cauda equina while no CES sign is recorded."""
-    if any(r.group in (RedFlagGroup.CAUDA_EQUINA_LATE, RedFlagGroup.CAUDA_EQUINA_EARLY)
-           for r in reasons):
+    if any(
+        r.group in (RedFlagGroup.CAUDA_EQUINA_LATE, RedFlagGroup.CAUDA_EQUINA_EARLY)
+        for r in reasons
+    ):
         return []
     h = case.herniation
     found: list[tuple[str, str]] = []
     if h.canal_compromise is CanalCompromise.SEVERE:
-        found.append(("herniation.canal_compromise_percent",
-                      f"the herniation fills {h.canal_compromise_percent:g} % of the canal "
-                      "(severe: more than two thirds)"))
+        found.append(
+            (
+                "herniation.canal_compromise_percent",
+                f"the herniation fills {h.canal_compromise_percent:g} % of the canal "
+                "(severe: more than two thirds)",
+            )
+        )
     if h.schizas in _DRY_SAC:
-        found.append(("herniation.schizas", f"the dural sac is Schizas grade {h.schizas.value} "
-                                            "(no CSF visible around the roots)"))
+        found.append(
+            (
+                "herniation.schizas",
+                f"the dural sac is Schizas grade {h.schizas.value} "
+                "(no CSF visible around the roots)",
+            )
+        )
     if h.msu == "3-A":
-        found.append(("herniation.msu", "the herniation is MSU 3-A (central, beyond the "
-                                        "intra-facet line; often seen with cauda equina "
-                                        "syndrome)"))
+        found.append(
+            (
+                "herniation.msu",
+                "the herniation is MSU 3-A (central, beyond the "
+                "intra-facet line; often seen with cauda equina "
+                "syndrome)",
+            )
+        )
     if not found:
         return []
     whats = [what for _, what in found]
     listed = whats[0] if len(whats) == 1 else ", ".join(whats[:-1]) + " and " + whats[-1]
     # One warning (the advice is the same), at the first of the fields it rests on.
-    return [_warning(
-        found[0][0],
-        f"No cauda equina sign is recorded, but {listed}. Ask about bladder, bowel and "
-        "sexual function, saddle sensation and symptoms in both legs, and examine "
-        "(including perianal sensation) before a conservative trial.", _CANAL_EVIDENCE)]
+    return [
+        _warning(
+            found[0][0],
+            f"No cauda equina sign is recorded, but {listed}. Ask about bladder, bowel and "
+            "sexual function, saddle sensation and symptoms in both legs, and examine "
+            "(including perianal sensation) before a conservative trial.",
+            _CANAL_EVIDENCE,
+        )
+    ]
 
 
-def _action(level: str, reasons: Sequence[TriageReason], warnings: Sequence[TriageWarning],
-            flags_recorded: bool = True) -> str:
+def _action(
+    level: str,
+    reasons: Sequence[TriageReason],
+    warnings: Sequence[TriageWarning],
+    flags_recorded: bool = True,
+) -> str:
     if level == "routine":
         if warnings:
-            opening, asked = (("No red flag recorded, but", "cauda equina signs and a severe "
-                               "motor deficit") if flags_recorded else
-                              ("Red flags not recorded, and", "cauda equina signs, a severe "
-                               "motor deficit and serious pathology"))
-            return (f"{opening} recorded findings need checking first (see the "
-                    f"warnings): start a conservative trial only once {asked} have been "
-                    "asked about and examined; re-check red flags at every visit.")
+            opening, asked = (
+                ("No red flag recorded, but", "cauda equina signs and a severe motor deficit")
+                if flags_recorded
+                else (
+                    "Red flags not recorded, and",
+                    "cauda equina signs, a severe motor deficit and serious pathology",
+                )
+            )
+            return (
+                f"{opening} recorded findings need checking first (see the "
+                f"warnings): start a conservative trial only once {asked} have been "
+                "asked about and examined; re-check red flags at every visit."
+            )
         if not flags_recorded:
-            return ("Red flags not recorded: ask about cauda equina signs (bladder, bowel and "
-                    "sexual function, saddle sensation, symptoms in both legs), increasing "
-                    "weakness and serious pathology (cancer, infection, fracture) before a "
-                    "conservative trial; re-check red flags at every visit.")
-        return ("No red flag recorded: a conservative trial can be considered; re-check red "
-                "flags at every visit.")
+            return (
+                "Red flags not recorded: ask about cauda equina signs (bladder, bowel and "
+                "sexual function, saddle sensation, symptoms in both legs), increasing "
+                "weakness and serious pathology (cancer, infection, fracture) before a "
+                "conservative trial; re-check red flags at every visit."
+            )
+        return (
+            "No red flag recorded: a conservative trial can be considered; re-check red "
+            "flags at every visit."
+        )
     parts = []
     groups = {r.group for r in reasons}
     if groups & {RedFlagGroup.CAUDA_EQUINA_LATE, RedFlagGroup.CAUDA_EQUINA_EARLY}:
-        parts.append("Emergency: suspected cauda equina syndrome. Same-day assessment by the "
-                     "on-call spinal team with an emergency MRI of the lumbar spine; if it "
-                     "shows compression, emergency decompression.")
+        parts.append(
+            "Emergency: suspected cauda equina syndrome. Same-day assessment by the "
+            "on-call spinal team with an emergency MRI of the lumbar spine; if it "
+            "shows compression, emergency decompression."
+        )
     if RedFlagGroup.NEUROLOGICAL in groups:
-        parts.append("Refer urgently to a spinal surgeon for a severe or progressive motor "
-                     "deficit.")
+        parts.append(
+            "Refer urgently to a spinal surgeon for a severe or progressive motor deficit."
+        )
     if RedFlagGroup.SERIOUS_PATHOLOGY in groups:
-        parts.append("Investigate for serious spinal pathology (cancer, infection, fracture) "
-                     "before any conservative label.")
-    parts.append("Do not start a watchful-waiting trial; the resorption estimate does not "
-                 "apply until a specialist has assessed the patient.")
+        parts.append(
+            "Investigate for serious spinal pathology (cancer, infection, fracture) "
+            "before any conservative label."
+        )
+    parts.append(
+        "Do not start a watchful-waiting trial; the resorption estimate does not "
+        "apply until a specialist has assessed the patient."
+    )
     return " ".join(parts)
 
 
@@ -426,23 +506,34 @@ def triage_case(case: Case) -> Triage:
     reasons += _joa_reasons(case, threshold, warnings)
     mrc = s.motor_mrc
     if mrc is not None and mrc <= threshold:
-        reasons.append(_reason(
-            "motor_mrc",
-            f"Severe motor deficit: weakest key muscle MRC {mrc}/5 "
-            f"(severe = MRC {threshold} or less).",
-            RedFlagGroup.NEUROLOGICAL, _MOTOR_EVIDENCE))
+        reasons.append(
+            _reason(
+                "motor_mrc",
+                f"Severe motor deficit: weakest key muscle MRC {mrc}/5 "
+                f"(severe = MRC {threshold} or less).",
+                RedFlagGroup.NEUROLOGICAL,
+                _MOTOR_EVIDENCE,
+            )
+        )
     reasons.sort(key=lambda r: LEVELS.index(r.level))  # stable: flag order within a level
     warnings += _imaging_warnings(case, reasons)
     level = reasons[0].level if reasons else "routine"
     joa = s.joa_items
     checked = [
-        (f"red flags recorded: {', '.join(sorted(f.value for f in s.red_flags)) or 'none'}"
-         if s.red_flags_recorded or s.red_flags else "red flags: not recorded"),
+        (
+            f"red flags recorded: {', '.join(sorted(f.value for f in s.red_flags)) or 'none'}"
+            if s.red_flags_recorded or s.red_flags
+            else "red flags: not recorded"
+        ),
         "motor grade: " + (f"MRC {mrc}/5" if mrc is not None else "not recorded"),
         "JOA bladder item: " + (str(joa.bladder) if joa is not None else "not recorded"),
     ]
-    return Triage(urgent_referral=bool(reasons), reasons=tuple(reasons),
-                  action=_action(level, reasons, warnings,
-                                 s.red_flags_recorded or bool(s.red_flags)),
-                  checked=tuple(checked),
-                  motor_mrc_threshold=threshold, level=level, warnings=tuple(warnings))
+    return Triage(
+        urgent_referral=bool(reasons),
+        reasons=tuple(reasons),
+        action=_action(level, reasons, warnings, s.red_flags_recorded or bool(s.red_flags)),
+        checked=tuple(checked),
+        motor_mrc_threshold=threshold,
+        level=level,
+        warnings=tuple(warnings),
+    )

@@ -39,10 +39,15 @@ class BaselinePrior:
     confidence: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"morphology": self.morphology, "probability": self.probability,
-                "interval": list(self.interval), "interval_assumption": self.interval_assumption,
-                "evidence_id": self.evidence_id, "source": dict(self.source),
-                "confidence": self.confidence}
+        return {
+            "morphology": self.morphology,
+            "probability": self.probability,
+            "interval": list(self.interval),
+            "interval_assumption": self.interval_assumption,
+            "evidence_id": self.evidence_id,
+            "source": dict(self.source),
+            "confidence": self.confidence,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,20 +108,30 @@ class Factor:
         source = dict(self.source)
         if source.get("doi") or source.get("pmid") or not self.supporting:
             return source
-        return {**dict(self.supporting[0]), "counts_from": source,
-                "basis": "DOI/PMID of a study supporting the direction of the effect; the "
-                         "counts come from 'counts_from', which has no DOI/PMID"}
+        return {
+            **dict(self.supporting[0]),
+            "counts_from": source,
+            "basis": "DOI/PMID of a study supporting the direction of the effect; the "
+            "counts come from 'counts_from', which has no DOI/PMID",
+        }
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "value": self.value, "effect": self.effect,
-                "direction": self.direction,
-                "log_odds_contribution": self.log_odds_contribution,
-                "effect_interval": list(self.effect_interval), "weight": self.weight,
-                "group": self.group, "source": self.json_source(),
-                "sources": [dict(s) for s in self.sources],
-                "supporting": [dict(s) for s in self.supporting],
-                "confidence": self.confidence, "evidence_id": self.evidence_id,
-                "note": self.note}
+        return {
+            "name": self.name,
+            "value": self.value,
+            "effect": self.effect,
+            "direction": self.direction,
+            "log_odds_contribution": self.log_odds_contribution,
+            "effect_interval": list(self.effect_interval),
+            "weight": self.weight,
+            "group": self.group,
+            "source": self.json_source(),
+            "sources": [dict(s) for s in self.sources],
+            "supporting": [dict(s) for s in self.supporting],
+            "confidence": self.confidence,
+            "evidence_id": self.evidence_id,
+            "note": self.note,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,16 +199,27 @@ class ObservedChange:
         return self.regrowth_from_mm3 is not None
 
     def to_dict(self) -> dict[str, Any]:
-        regrowth = None if self.regrowth_from_mm3 is None else {
-            "from_mm3": self.regrowth_from_mm3,
-            "from_date": self.regrowth_from_date.isoformat() if self.regrowth_from_date
-            else None}
-        return {"resorption_percent": self.resorption_percent, "grade": self.grade,
-                "date": self.date.isoformat(),
-                "beyond_measurement_error": self.beyond_measurement_error,
-                "mdc_mm3": self.mdc_mm3, "v_first_mm3": self.v_first_mm3,
-                "v_latest_mm3": self.v_latest_mm3, "statement": self.statement,
-                "regrowth": regrowth}
+        regrowth = (
+            None
+            if self.regrowth_from_mm3 is None
+            else {
+                "from_mm3": self.regrowth_from_mm3,
+                "from_date": self.regrowth_from_date.isoformat()
+                if self.regrowth_from_date
+                else None,
+            }
+        )
+        return {
+            "resorption_percent": self.resorption_percent,
+            "grade": self.grade,
+            "date": self.date.isoformat(),
+            "beyond_measurement_error": self.beyond_measurement_error,
+            "mdc_mm3": self.mdc_mm3,
+            "v_first_mm3": self.v_first_mm3,
+            "v_latest_mm3": self.v_latest_mm3,
+            "statement": self.statement,
+            "regrowth": regrowth,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,35 +296,40 @@ class VolumeForecast:
     @property
     def basis(self) -> str:
         """One sentence saying what the forecast rests on."""
-        common = ("four courses (complete resolution, partial shrinkage, no change, growth) "
-                  "weighted by the probability of regression of this herniation and "
-                  "calibrated to pooled rates - our assumption")
+        common = (
+            "four courses (complete resolution, partial shrinkage, no change, growth) "
+            "weighted by the probability of regression of this herniation and "
+            "calibrated to pooled rates - our assumption"
+        )
         if self.prior_only:
-            return (f"one MRI: the population prior alone ({common}), scaled to the measured "
-                    "volume")
-        return (f"{self.n_mri} MRIs: {common}, updated with the measured volumes "
-                "(measurement error relative to the size of the herniation)")
+            return f"one MRI: the population prior alone ({common}), scaled to the measured volume"
+        return (
+            f"{self.n_mri} MRIs: {common}, updated with the measured volumes "
+            "(measurement error relative to the size of the herniation)"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON view (units in the key names)."""
         points = []
         for i, months in enumerate(self.horizons_months):
             date = self.baseline_date + dt.timedelta(days=round(months * DAYS_PER_MONTH))
-            points.append({
-                "months_after_baseline": months,
-                "date": date.isoformat(),
-                "volume_mm3": self.volume_mean_mm3[i],
-                "median_mm3": self.volume_median_mm3[i],
-                "interval_mm3": list(self.volume_interval_mm3[i]),
-            })
+            points.append(
+                {
+                    "months_after_baseline": months,
+                    "date": date.isoformat(),
+                    "volume_mm3": self.volume_mean_mm3[i],
+                    "median_mm3": self.volume_median_mm3[i],
+                    "interval_mm3": list(self.volume_interval_mm3[i]),
+                }
+            )
         return {
             "basis": self.basis,
             "prior_only": self.prior_only,
             "n_mri": self.n_mri,
             "baseline_date": self.baseline_date.isoformat(),
             "model": "V(t) = V0 (f + (1 - f) exp(-k max(0, t - lag))); f by course: 0 "
-                     "(complete), below 0.8 (partial), 0.9-1.1 (no change), above 1.1 "
-                     "(growth); t in months after the first MRI",
+            "(complete), below 0.8 (partial), 0.9-1.1 (no change), above 1.1 "
+            "(growth); t in months after the first MRI",
             "interval_level": 0.95,
             "points": points,
             "probability_50pct_by_12_months": self.probability_50pct_by_12_months,
@@ -310,25 +341,31 @@ class VolumeForecast:
                 "change_mm3": self.growth_change_mm3,
                 "mdc_mm3": self.mdc_mm3,
                 "definition": "latest measured volume above the first by more than the "
-                              "minimal detectable change of the pair",
+                "minimal detectable change of the pair",
             },
             "parameters": {k: dict(v) for k, v in self.parameters.items()},
             "prior": self.prior.to_dict(),
             "measurement_error": dict(self.error_model),
-            "observations": [{"months_after_baseline": t, "volume_mm3": v, "sd_mm3": s}
-                             for (t, v), s in zip(self.observations,
-                                                  self.measurement_sd_mm3 or
-                                                  (None,) * len(self.observations),
-                                                  strict=True)],
+            "observations": [
+                {"months_after_baseline": t, "volume_mm3": v, "sd_mm3": s}
+                for (t, v), s in zip(
+                    self.observations,
+                    self.measurement_sd_mm3 or (None,) * len(self.observations),
+                    strict=True,
+                )
+            ],
             "curve": {
                 "months": list(self.curve_months),
                 "median_mm3": list(self.curve_median_mm3),
                 "lower_mm3": list(self.curve_lower_mm3),
                 "upper_mm3": list(self.curve_upper_mm3),
             },
-            "method": ("prior draws" if self.prior_only else
-                       "importance weights of stratified prior draws (the baseline volume "
-                       "integrated analytically)"),
+            "method": (
+                "prior draws"
+                if self.prior_only
+                else "importance weights of stratified prior draws (the baseline volume "
+                "integrated analytically)"
+            ),
             "effective_sample_size": self.effective_sample_size,
             "n_draws": self.n_draws,
             "seed": self.seed,
@@ -385,17 +422,21 @@ class ResorptionEstimate:
             "definition": self.definition,
             "conditional_on_mri": self.conditional_on_mri,
             "probability_before_mri": self.probability_before_mri,
-            "interval_before_mri": (None if self.interval_before_mri is None
-                                    else list(self.interval_before_mri)),
+            "interval_before_mri": (
+                None if self.interval_before_mri is None else list(self.interval_before_mri)
+            ),
             "observed": None if self.observed is None else self.observed.to_dict(),
             "baseline": self.baseline.to_dict(),
             "factors": [f.to_dict() for f in self.factors],
             "omitted": [o.to_dict() for o in self.omitted],
             "warnings": list(self.warnings),
             "method": {
-                "model": ("morphology prior x likelihood ratios of findings, then the course "
-                          "mixture conditioned on the measured volumes; Monte Carlo"),
-                "n_draws": self.n_draws, "seed": self.seed,
+                "model": (
+                    "morphology prior x likelihood ratios of findings, then the course "
+                    "mixture conditioned on the measured volumes; Monte Carlo"
+                ),
+                "n_draws": self.n_draws,
+                "seed": self.seed,
                 "allow_unverified": self.allow_unverified,
                 "horizon_fraction": self.horizon_fraction,
             },

@@ -67,8 +67,7 @@ def _changes(obj: Base) -> dict[str, Any]:
 def _actor(session: Session) -> tuple[str, int | None]:
     actor = session.info.get("actor")
     if not actor:
-        raise AuditActorMissing(
-            "registry writes need an acting user (session.info['actor'])")
+        raise AuditActorMissing("registry writes need an acting user (session.info['actor'])")
     return str(actor), session.info.get("actor_id")
 
 
@@ -87,10 +86,12 @@ def _before_flush(session: Session, flush_context, instances) -> None:
         if isinstance(obj, AuditLog) or not isinstance(obj, Base):
             continue
         _actor(session)
-        pending.append(("delete", obj.__tablename__, _row_id(obj),
-                        {"before": _row_values(obj), "after": None}))
-    session.info["_audit_new"] = [o for o in session.new
-                                  if isinstance(o, Base) and not isinstance(o, AuditLog)]
+        pending.append(
+            ("delete", obj.__tablename__, _row_id(obj), {"before": _row_values(obj), "after": None})
+        )
+    session.info["_audit_new"] = [
+        o for o in session.new if isinstance(o, Base) and not isinstance(o, AuditLog)
+    ]
     if session.info["_audit_new"]:
         _actor(session)
 
@@ -98,17 +99,28 @@ def _before_flush(session: Session, flush_context, instances) -> None:
 def _after_flush(session: Session, flush_context) -> None:
     entries = session.info.pop("_audit_pending", [])
     for obj in session.info.pop("_audit_new", []):
-        entries.append(("create", obj.__tablename__, _row_id(obj),
-                        {"before": None, "after": _row_values(obj)}))
+        entries.append(
+            ("create", obj.__tablename__, _row_id(obj), {"before": None, "after": _row_values(obj)})
+        )
     if not entries:
         return
     actor, actor_id = _actor(session)
     now = dt.datetime.now(dt.UTC)
     session.connection().execute(
         insert(AuditLog.__table__),
-        [{"at": now, "actor": actor, "user_id": actor_id, "action": action,
-          "table_name": table, "row_id": row_id, "diff": diff}
-         for action, table, row_id, diff in entries])
+        [
+            {
+                "at": now,
+                "actor": actor,
+                "user_id": actor_id,
+                "action": action,
+                "table_name": table,
+                "row_id": row_id,
+                "diff": diff,
+            }
+            for action, table, row_id, diff in entries
+        ],
+    )
 
 
 def _after_rollback(session: Session) -> None:

@@ -38,9 +38,15 @@ _PGDUMP_MAGIC = b"PGDMP"
 PG_TOOL_TIMEOUT_S = 3600
 
 _COUNTED = {
-    "patients": m.Patient, "visits": m.Visit, "mri_studies": m.MRIStudy,
-    "findings": m.Findings, "therapy_courses": m.TherapyCourse, "assessments": m.Assessment,
-    "users": m.User, "date_shifts": m.DateShift, "audit_log": m.AuditLog,
+    "patients": m.Patient,
+    "visits": m.Visit,
+    "mri_studies": m.MRIStudy,
+    "findings": m.Findings,
+    "therapy_courses": m.TherapyCourse,
+    "assessments": m.Assessment,
+    "users": m.User,
+    "date_shifts": m.DateShift,
+    "audit_log": m.AuditLog,
 }
 
 
@@ -52,8 +58,11 @@ def registry_counts(registry) -> dict[str, int]:
     """Rows per table of an open registry (what a backup must carry over)."""
     tables = set(inspect(registry.engine).get_table_names())
     with registry.reading() as s:
-        return {name: int(s.scalar(select(func.count()).select_from(model)) or 0)
-                for name, model in _COUNTED.items() if model.__tablename__ in tables}
+        return {
+            name: int(s.scalar(select(func.count()).select_from(model)) or 0)
+            for name, model in _COUNTED.items()
+            if model.__tablename__ in tables
+        }
 
 
 def _private_file(path: Path) -> None:
@@ -67,9 +76,16 @@ def _pg_args(url: str) -> tuple[list[str], dict[str, str]]:
     """libpq connection options and environment for ``url`` (password via the
     environment, never on the command line where ``ps`` would show it)."""
     u = make_url(url)
-    args = ["--host", u.host or "localhost", "--port", str(u.port or 5432),
-            "--username", u.username or os.environ.get("USER", "postgres"),
-            "--dbname", u.database or ""]
+    args = [
+        "--host",
+        u.host or "localhost",
+        "--port",
+        str(u.port or 5432),
+        "--username",
+        u.username or os.environ.get("USER", "postgres"),
+        "--dbname",
+        u.database or "",
+    ]
     env = dict(os.environ)
     if u.password:
         env["PGPASSWORD"] = unquote(str(u.password))
@@ -79,16 +95,19 @@ def _pg_args(url: str) -> tuple[list[str], dict[str, str]]:
 def _pg_tool(name: str) -> str:
     tool = shutil.which(name)
     if tool is None:
-        raise BackupError(f"{name} is not installed: install the PostgreSQL client tools "
-                          "(Debian package postgresql-client) to back up or restore a "
-                          "PostgreSQL registry")
+        raise BackupError(
+            f"{name} is not installed: install the PostgreSQL client tools "
+            "(Debian package postgresql-client) to back up or restore a "
+            "PostgreSQL registry"
+        )
     return tool
 
 
 def _run(cmd: list[str], env: dict[str, str], what: str) -> None:
     try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
-                              timeout=PG_TOOL_TIMEOUT_S, check=False)
+        proc = subprocess.run(
+            cmd, env=env, capture_output=True, text=True, timeout=PG_TOOL_TIMEOUT_S, check=False
+        )
     except subprocess.TimeoutExpired:
         raise BackupError(f"{what} did not finish within {PG_TOOL_TIMEOUT_S} s") from None
     if proc.returncode != 0:
@@ -117,8 +136,11 @@ def backup_registry(registry, out: str | Path) -> dict[str, Any]:
         if dialect == "sqlite":
             path = sqlite_file(registry.engine.url.render_as_string(hide_password=False))
             if path is None:
-                raise InvalidInputError("db", "an in-memory registry cannot be backed up",
-                                        allowed="a registry file (sqlite:///PATH) or PostgreSQL")
+                raise InvalidInputError(
+                    "db",
+                    "an in-memory registry cannot be backed up",
+                    allowed="a registry file (sqlite:///PATH) or PostgreSQL",
+                )
             src = sqlite3.connect(str(path), timeout=SQLITE_BUSY_TIMEOUT_S)
             dst = sqlite3.connect(str(tmp))
             try:
@@ -131,12 +153,24 @@ def backup_registry(registry, out: str | Path) -> dict[str, Any]:
             fmt = "sqlite"
         elif dialect == "postgresql":
             args, env = _pg_args(registry.engine.url.render_as_string(hide_password=False))
-            _run([_pg_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges",
-                  "--file", str(tmp), *args], env, "pg_dump")
+            _run(
+                [
+                    _pg_tool("pg_dump"),
+                    "--format=custom",
+                    "--no-owner",
+                    "--no-privileges",
+                    "--file",
+                    str(tmp),
+                    *args,
+                ],
+                env,
+                "pg_dump",
+            )
             fmt = "pg_dump-custom"
         else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-            raise InvalidInputError("db", f"{dialect} is not supported",
-                                    allowed="SQLite, PostgreSQL")
+            raise InvalidInputError(
+                "db", f"{dialect} is not supported", allowed="SQLite, PostgreSQL"
+            )
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -153,8 +187,11 @@ def _backup_format(path: Path) -> str:
         return "sqlite"
     if head.startswith(_PGDUMP_MAGIC):
         return "pg_dump-custom"
-    raise InvalidInputError("backup", f"{path} is not a registry backup",
-                            allowed="a file written by `resorb registry backup`")
+    raise InvalidInputError(
+        "backup",
+        f"{path} is not a registry backup",
+        allowed="a file written by `resorb registry backup`",
+    )
 
 
 def _check_sqlite_backup(path: Path) -> None:
@@ -163,8 +200,9 @@ def _check_sqlite_backup(path: Path) -> None:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
-            tables = {r[0] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+            tables = {
+                r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
         finally:
             conn.close()
     except sqlite3.DatabaseError:
@@ -172,8 +210,11 @@ def _check_sqlite_backup(path: Path) -> None:
     if ok != "ok":
         raise InvalidInputError("backup", f"{path} fails SQLite's integrity check")
     if not {"alembic_version", "patients", "users"} <= tables:
-        raise InvalidInputError("backup", f"{path} holds no resorb registry",
-                                allowed="a file written by `resorb registry backup`")
+        raise InvalidInputError(
+            "backup",
+            f"{path} holds no resorb registry",
+            allowed="a file written by `resorb registry backup`",
+        )
 
 
 def restore_registry(registry, backup: str | Path, *, force: bool = False) -> dict[str, Any]:
@@ -192,23 +233,33 @@ def restore_registry(registry, backup: str | Path, *, force: bool = False) -> di
     """
     path = Path(backup)
     if not path.is_file():
-        raise InvalidInputError("backup", f"{path} does not exist",
-                                allowed="a file written by `resorb registry backup`")
+        raise InvalidInputError(
+            "backup", f"{path} does not exist", allowed="a file written by `resorb registry backup`"
+        )
     fmt = _backup_format(path)
     dialect = registry.engine.dialect.name
     want = {"sqlite": "sqlite", "postgresql": "pg_dump-custom"}.get(dialect)
     if fmt != want:
-        raise InvalidInputError("backup", f"is a {fmt} backup but the registry is {dialect}",
-                                allowed=f"a {want} backup of a {dialect} registry")
+        raise InvalidInputError(
+            "backup",
+            f"is a {fmt} backup but the registry is {dialect}",
+            allowed=f"a {want} backup of a {dialect} registry",
+        )
     if not force and any(registry_counts(registry).get(t, 0) for t in ("patients", "users")):
-        raise InvalidInputError("db", f"{registry.url} is not empty",
-                                allowed="an empty registry, or --force to replace its contents")
+        raise InvalidInputError(
+            "db",
+            f"{registry.url} is not empty",
+            allowed="an empty registry, or --force to replace its contents",
+        )
     if fmt == "sqlite":
         _check_sqlite_backup(path)
         target = sqlite_file(registry.engine.url.render_as_string(hide_password=False))
         if target is None:
-            raise InvalidInputError("db", "cannot restore into an in-memory registry",
-                                    allowed="a registry file (sqlite:///PATH)")
+            raise InvalidInputError(
+                "db",
+                "cannot restore into an in-memory registry",
+                allowed="a registry file (sqlite:///PATH)",
+            )
         registry.engine.dispose()  # no pooled connection keeps the old pages
         src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         dst = sqlite3.connect(str(target), timeout=SQLITE_BUSY_TIMEOUT_S)
@@ -221,7 +272,19 @@ def restore_registry(registry, backup: str | Path, *, force: bool = False) -> di
     else:
         registry.engine.dispose()
         args, env = _pg_args(registry.engine.url.render_as_string(hide_password=False))
-        _run([_pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner",
-              "--no-privileges", "--single-transaction", "--exit-on-error", *args, str(path)],
-             env, "pg_restore")
+        _run(
+            [
+                _pg_tool("pg_restore"),
+                "--clean",
+                "--if-exists",
+                "--no-owner",
+                "--no-privileges",
+                "--single-transaction",
+                "--exit-on-error",
+                *args,
+                str(path),
+            ],
+            env,
+            "pg_restore",
+        )
     return {"format": fmt, "counts": registry_counts(registry)}

@@ -43,9 +43,21 @@ __all__ = ["CSV_COLUMNS", "export_csv", "export_pseudonymised_csv", "import_csv"
 #: Column order of each file.
 CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("pseudonym", "birth_year", "sex", "site", "onset_date"),
-    "visits": ("pseudonym", "date", "leg_pain_nrs", "back_pain_nrs", "vas_mm", "odi_answers",
-               "joa_total", "rmdq", "motor_mrc", "slr_degrees", "red_flags", "recurrence",
-               "notes"),
+    "visits": (
+        "pseudonym",
+        "date",
+        "leg_pain_nrs",
+        "back_pain_nrs",
+        "vas_mm",
+        "odi_answers",
+        "joa_total",
+        "rmdq",
+        "motor_mrc",
+        "slr_degrees",
+        "red_flags",
+        "recurrence",
+        "notes",
+    ),
     "mri": ("pseudonym", "date", "level", "source", "method", "volume_mm3", "diameters_mm"),
 }
 
@@ -105,28 +117,50 @@ def export_csv(registry: Registry, out_dir: str | Path) -> dict[str, Path]:
     rows: dict[str, list[list[str]]] = {k: [] for k in CSV_COLUMNS}
     with registry.reading() as s:
         for p in s.scalars(select(m.Patient).order_by(m.Patient.pseudonym)):
-            rows["patients"].append([p.pseudonym, _fmt(p.birth_year), p.sex, _text(p.site),
-                                     _fmt(p.onset_date)])
+            rows["patients"].append(
+                [p.pseudonym, _fmt(p.birth_year), p.sex, _text(p.site), _fmt(p.onset_date)]
+            )
             for v in sorted(p.visits, key=lambda v: (v.date, v.id)):
-                rows["visits"].append([
-                    p.pseudonym, _fmt(v.date), _fmt(v.leg_pain_nrs), _fmt(v.back_pain_nrs),
-                    _fmt(v.vas_mm), _fmt_list(v.odi_answers, none_as="x"), _fmt(v.joa_total),
-                    _fmt(v.rmdq), _fmt(v.motor_mrc), _fmt(v.slr_degrees),
-                    _fmt_list(v.red_flags), _fmt(v.recurrence), _text(v.notes)])
+                rows["visits"].append(
+                    [
+                        p.pseudonym,
+                        _fmt(v.date),
+                        _fmt(v.leg_pain_nrs),
+                        _fmt(v.back_pain_nrs),
+                        _fmt(v.vas_mm),
+                        _fmt_list(v.odi_answers, none_as="x"),
+                        _fmt(v.joa_total),
+                        _fmt(v.rmdq),
+                        _fmt(v.motor_mrc),
+                        _fmt(v.slr_degrees),
+                        _fmt_list(v.red_flags),
+                        _fmt(v.recurrence),
+                        _text(v.notes),
+                    ]
+                )
             off = _offset(s, p.id)
             studies = []
             for r in p.mri_studies:
                 date = r.date - dt.timedelta(days=off) if r.date_is_shifted else r.date
                 studies.append((date, r.id, r))
             for date, _, r in sorted(studies, key=lambda t: (t[0], t[1])):
-                rows["mri"].append([p.pseudonym, _fmt(date), _fmt(r.level), r.source,
-                                    _text(r.method), _fmt(r.volume_mm3),
-                                    _fmt_list(r.diameters_mm)])
+                rows["mri"].append(
+                    [
+                        p.pseudonym,
+                        _fmt(date),
+                        _fmt(r.level),
+                        r.source,
+                        _text(r.method),
+                        _fmt(r.volume_mm3),
+                        _fmt_list(r.diameters_mm),
+                    ]
+                )
     return _write_files(out, rows, CSV_COLUMNS)
 
 
-def _write_files(out: Path, rows: dict[str, list[list[str]]],
-                 columns: dict[str, tuple[str, ...]]) -> dict[str, Path]:
+def _write_files(
+    out: Path, rows: dict[str, list[list[str]]], columns: dict[str, tuple[str, ...]]
+) -> dict[str, Path]:
     """Write every file to a temporary name first, then rename them all into place.
 
     One :func:`resorb._atomic.atomic_writer` per file, all open together: the
@@ -143,8 +177,9 @@ def _write_files(out: Path, rows: dict[str, list[list[str]]],
     return {kind: out / f"{kind}.csv" for kind in columns}
 
 
-def export_pseudonymised_csv(registry: Registry, out_dir: str | Path, *, actor: str,
-                             min_site_count: int = 5) -> dict[str, Path]:
+def export_pseudonymised_csv(
+    registry: Registry, out_dir: str | Path, *, actor: str, min_site_count: int = 5
+) -> dict[str, Path]:
     """Write the researcher's view (:meth:`Registry.pseudonymised_view`) as CSV.
 
     The same three files and columns as :func:`export_csv` except ``notes``
@@ -157,19 +192,44 @@ def export_pseudonymised_csv(registry: Registry, out_dir: str | Path, *, actor: 
     columns["visits"] = tuple(c for c in CSV_COLUMNS["visits"] if c != "notes")
     rows: dict[str, list[list[str]]] = {k: [] for k in columns}
     for p in sorted(view, key=lambda r: r["pseudonym"]):
-        rows["patients"].append([p["pseudonym"], _fmt(p["birth_year"]), p["sex"],
-                                 _text(p["site"]), _fmt(p["onset_date"])])
+        rows["patients"].append(
+            [
+                p["pseudonym"],
+                _fmt(p["birth_year"]),
+                p["sex"],
+                _text(p["site"]),
+                _fmt(p["onset_date"]),
+            ]
+        )
         for v in sorted(p["visits"], key=lambda v: v["date"]):
-            rows["visits"].append([
-                p["pseudonym"], _fmt(v["date"]), _fmt(v["leg_pain_nrs"]),
-                _fmt(v["back_pain_nrs"]), _fmt(v["vas_mm"]),
-                _fmt_list(v["odi_answers"], none_as="x"), _fmt(v["joa_total"]), _fmt(v["rmdq"]),
-                _fmt(v["motor_mrc"]), _fmt(v["slr_degrees"]), _fmt_list(v["red_flags"]),
-                _fmt(v.get("recurrence"))])
+            rows["visits"].append(
+                [
+                    p["pseudonym"],
+                    _fmt(v["date"]),
+                    _fmt(v["leg_pain_nrs"]),
+                    _fmt(v["back_pain_nrs"]),
+                    _fmt(v["vas_mm"]),
+                    _fmt_list(v["odi_answers"], none_as="x"),
+                    _fmt(v["joa_total"]),
+                    _fmt(v["rmdq"]),
+                    _fmt(v["motor_mrc"]),
+                    _fmt(v["slr_degrees"]),
+                    _fmt_list(v["red_flags"]),
+                    _fmt(v.get("recurrence")),
+                ]
+            )
         for r in p["mri"]:
-            rows["mri"].append([p["pseudonym"], _fmt(r["date"]), _fmt(r["level"]), r["source"],
-                                _text(r["method"]), _fmt(r["volume_mm3"]),
-                                _fmt_list(r["diameters_mm"])])
+            rows["mri"].append(
+                [
+                    p["pseudonym"],
+                    _fmt(r["date"]),
+                    _fmt(r["level"]),
+                    r["source"],
+                    _text(r["method"]),
+                    _fmt(r["volume_mm3"]),
+                    _fmt_list(r["diameters_mm"]),
+                ]
+            )
     return _write_files(Path(out_dir), rows, columns)
 
 
@@ -177,9 +237,11 @@ def _kind_of(path: Path, header: list[str]) -> str:
     for kind, cols in CSV_COLUMNS.items():
         if path.stem == kind or list(cols) == header:
             return kind
-    raise InvalidInputError(f"{path.name}", "is not a registry CSV file",
-                            allowed="patients.csv, visits.csv or mri.csv with the documented "
-                                    "columns")
+    raise InvalidInputError(
+        f"{path.name}",
+        "is not a registry CSV file",
+        allowed="patients.csv, visits.csv or mri.csv with the documented columns",
+    )
 
 
 #: Largest CSV file imported (bytes); a software limit far above a clinic's registry.
@@ -192,21 +254,28 @@ def _read(path: Path) -> tuple[str, list[dict[str, str]]]:
     except OSError as exc:
         raise InvalidInputError(path.name, f"cannot be read ({exc.strerror})") from None
     if size > MAX_CSV_BYTES:
-        raise InvalidInputError(path.name, f"is too large ({size:,} bytes)",
-                                allowed=f"at most {MAX_CSV_BYTES // (1024 * 1024)} MiB")
+        raise InvalidInputError(
+            path.name,
+            f"is too large ({size:,} bytes)",
+            allowed=f"at most {MAX_CSV_BYTES // (1024 * 1024)} MiB",
+        )
     try:
         # newline="": line breaks inside a quoted cell (a note's CR LF) stay as written.
         with path.open(encoding="utf-8-sig", newline="") as fh:
             text = fh.read()
     except UnicodeDecodeError:
-        raise InvalidInputError(path.name, "is not UTF-8 text", allowed="a UTF-8 CSV file"
-                                ) from None
+        raise InvalidInputError(
+            path.name, "is not UTF-8 text", allowed="a UTF-8 CSV file"
+        ) from None
     reader = csv.reader(io.StringIO(text))
     try:
         return _parse(path, reader)
     except csv.Error as exc:  # e.g. a bare carriage return inside an unquoted cell
-        raise InvalidInputError(f"{path.name}:{reader.line_num}", f"is not valid CSV ({exc})",
-                                allowed="quote cells that hold line breaks") from None
+        raise InvalidInputError(
+            f"{path.name}:{reader.line_num}",
+            f"is not valid CSV ({exc})",
+            allowed="quote cells that hold line breaks",
+        ) from None
 
 
 def _parse(path: Path, reader: Any) -> tuple[str, list[dict[str, str]]]:
@@ -218,8 +287,9 @@ def _parse(path: Path, reader: Any) -> tuple[str, list[dict[str, str]]]:
     expected = CSV_COLUMNS[kind]
     unknown = [h for h in header if h not in expected]
     if unknown:
-        raise InvalidInputError(f"{path.name}.{unknown[0]}", "is not a known column",
-                                allowed=", ".join(expected))
+        raise InvalidInputError(
+            f"{path.name}.{unknown[0]}", "is not a known column", allowed=", ".join(expected)
+        )
     if "pseudonym" not in header:
         raise InvalidInputError(f"{path.name}.pseudonym", "column missing")
     rows = []
@@ -227,10 +297,15 @@ def _parse(path: Path, reader: Any) -> tuple[str, list[dict[str, str]]]:
         if not any(cell.strip() for cell in raw):
             continue
         if len(raw) != len(header):
-            raise InvalidInputError(f"{path.name}:{n}", f"has {len(raw)} cells",
-                                    allowed=f"{len(header)} cells, one per column")
-        rows.append({h: _untext(c) if h in _TEXT_COLUMNS else c
-                     for h, c in zip(header, raw, strict=True)} | {"__row__": str(n)})
+            raise InvalidInputError(
+                f"{path.name}:{n}",
+                f"has {len(raw)} cells",
+                allowed=f"{len(header)} cells, one per column",
+            )
+        rows.append(
+            {h: _untext(c) if h in _TEXT_COLUMNS else c for h, c in zip(header, raw, strict=True)}
+            | {"__row__": str(n)}
+        )
     return kind, rows
 
 
@@ -276,8 +351,9 @@ def _yes_no(cell: str | None, where: str) -> bool | None:
         return None
     value = {"true": True, "yes": True, "false": False, "no": False}.get(cell.lower())
     if value is None:
-        raise InvalidInputError(where, f"{cell!r} is not true or false",
-                                allowed="true, false (or yes, no), or empty")
+        raise InvalidInputError(
+            where, f"{cell!r} is not true or false", allowed="true, false (or yes, no), or empty"
+        )
     return value
 
 
@@ -288,8 +364,11 @@ def _patient_id(s, pseudonym: str | None, where: str, created: dict[str, int]) -
         return created[pseudonym]
     pid = s.scalar(select(m.Patient.id).where(m.Patient.pseudonym == pseudonym))
     if pid is None:
-        raise InvalidInputError(f"{where}.pseudonym", f"{pseudonym!r} is not in the registry",
-                                allowed="a pseudonym from patients.csv or already registered")
+        raise InvalidInputError(
+            f"{where}.pseudonym",
+            f"{pseudonym!r} is not in the registry",
+            allowed="a pseudonym from patients.csv or already registered",
+        )
     created[pseudonym] = pid
     return pid
 
@@ -322,8 +401,11 @@ def import_csv(registry: Registry, path: str | Path, *, actor: str) -> dict[str,
     if src.is_dir():
         files = [src / f"{k}.csv" for k in CSV_COLUMNS if (src / f"{k}.csv").is_file()]
         if not files:
-            raise InvalidInputError("path", f"{src} holds no registry CSV file",
-                                    allowed="patients.csv, visits.csv, mri.csv")
+            raise InvalidInputError(
+                "path",
+                f"{src} holds no registry CSV file",
+                allowed="patients.csv, visits.csv, mri.csv",
+            )
     elif src.is_file():
         files = [src]
     else:
@@ -349,9 +431,12 @@ def import_csv(registry: Registry, path: str | Path, *, actor: str) -> dict[str,
                 "leg_pain_nrs": _number(row.get("leg_pain_nrs"), f"{where}.leg_pain_nrs"),
                 "back_pain_nrs": _number(row.get("back_pain_nrs"), f"{where}.back_pain_nrs"),
                 "vas_mm": _number(row.get("vas_mm"), f"{where}.vas_mm"),
-                "odi_answers": None if odi is None else [
+                "odi_answers": None
+                if odi is None
+                else [
                     None if a.lower() in ("x", "") else _integer(a, f"{where}.odi_answers")
-                    for a in odi],
+                    for a in odi
+                ],
                 "joa_total": _integer(row.get("joa_total"), f"{where}.joa_total"),
                 "rmdq": _integer(row.get("rmdq"), f"{where}.rmdq"),
                 "motor_mrc": _integer(row.get("motor_mrc"), f"{where}.motor_mrc"),
@@ -367,44 +452,77 @@ def import_csv(registry: Registry, path: str | Path, *, actor: str) -> dict[str,
             pid = _patient_id(s, _none(row.get("pseudonym")), where, ids)
             source = _none(row.get("source")) or "manual"
             if source not in _MRI_SOURCES:
-                raise InvalidInputError(f"{where}.source", f"{source!r}",
-                                        allowed=", ".join(_MRI_SOURCES))
+                raise InvalidInputError(
+                    f"{where}.source", f"{source!r}", allowed=", ".join(_MRI_SOURCES)
+                )
             volume = _number(row.get("volume_mm3"), f"{where}.volume_mm3")
             diam = _split(row.get("diameters_mm"))
-            diameters = None if diam is None else [
-                _number(d, f"{where}.diameters_mm") for d in diam]
+            diameters = (
+                None if diam is None else [_number(d, f"{where}.diameters_mm") for d in diam]
+            )
             if source == "diameters":
-                mri = _validated(MRIIn, {"date": _none(row.get("date")), "source": source,
-                                         "diameters_mm": diameters,
-                                         "level": _none(row.get("level")),
-                                         "method": _none(row.get("method"))}, where)
+                mri = _validated(
+                    MRIIn,
+                    {
+                        "date": _none(row.get("date")),
+                        "source": source,
+                        "diameters_mm": diameters,
+                        "level": _none(row.get("level")),
+                        "method": _none(row.get("method")),
+                    },
+                    where,
+                )
                 computed = mri.computed_volume_mm3
-                if volume is not None and not math.isclose(volume, computed, rel_tol=1e-9,
-                                                           abs_tol=1e-9):
+                if volume is not None and not math.isclose(
+                    volume, computed, rel_tol=1e-9, abs_tol=1e-9
+                ):
                     raise InvalidInputError(
-                        f"{where}.volume_mm3", f"{volume} does not match the diameters "
-                        f"({computed:.6g} mm3)", allowed="leave it empty or give pi/6*AP*TR*CC")
+                        f"{where}.volume_mm3",
+                        f"{volume} does not match the diameters ({computed:.6g} mm3)",
+                        allowed="leave it empty or give pi/6*AP*TR*CC",
+                    )
             else:
                 if diameters is not None:
-                    raise InvalidInputError(f"{where}.diameters_mm",
-                                            "given for a source other than 'diameters'")
+                    raise InvalidInputError(
+                        f"{where}.diameters_mm", "given for a source other than 'diameters'"
+                    )
                 if source == "dicom-series" and volume is None:
-                    mri = _validated(MRIIn, {"date": _none(row.get("date")), "source": "manual",
-                                             "volume_mm3": 0.0,
-                                             "level": _none(row.get("level"))}, where)
+                    mri = _validated(
+                        MRIIn,
+                        {
+                            "date": _none(row.get("date")),
+                            "source": "manual",
+                            "volume_mm3": 0.0,
+                            "level": _none(row.get("level")),
+                        },
+                        where,
+                    )
                 else:
-                    mri = _validated(MRIIn, {"date": _none(row.get("date")),
-                                             "source": "manual" if source.startswith("dicom")
-                                             else source, "volume_mm3": volume,
-                                             "level": _none(row.get("level")),
-                                             "method": _none(row.get("method"))}, where)
+                    mri = _validated(
+                        MRIIn,
+                        {
+                            "date": _none(row.get("date")),
+                            "source": "manual" if source.startswith("dicom") else source,
+                            "volume_mm3": volume,
+                            "level": _none(row.get("level")),
+                            "method": _none(row.get("method")),
+                        },
+                        where,
+                    )
                 computed = volume
-            s.add(m.MRIStudy(patient_id=pid, date=mri.date, date_is_shifted=False,
-                             level=mri.level, source=source,
-                             method=_none(row.get("method")) or (
-                                 mri.computed_method if not source.startswith("dicom")
-                                 else None),
-                             volume_mm3=computed, diameters_mm=diameters))
+            s.add(
+                m.MRIStudy(
+                    patient_id=pid,
+                    date=mri.date,
+                    date_is_shifted=False,
+                    level=mri.level,
+                    source=source,
+                    method=_none(row.get("method"))
+                    or (mri.computed_method if not source.startswith("dicom") else None),
+                    volume_mm3=computed,
+                    diameters_mm=diameters,
+                )
+            )
             s.flush()
             counts["mri"] += 1
     return counts

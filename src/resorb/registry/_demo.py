@@ -58,8 +58,14 @@ def _fraction(rate: float, residual: float, months: float) -> float:
     return residual + (1.0 - residual) * math.exp(-rate * months)
 
 
-def seed_demo(registry: Registry, *, n_patients: int = 20, seed: int = 20260101,
-              start: dt.date = dt.date(2025, 1, 6), actor: str = "demo-seed") -> dict[str, int]:
+def seed_demo(
+    registry: Registry,
+    *,
+    n_patients: int = 20,
+    seed: int = 20260101,
+    start: dt.date = dt.date(2025, 1, 6),
+    actor: str = "demo-seed",
+) -> dict[str, int]:
     """Fill ``registry`` with a synthetic demo cohort (one transaction).
 
     Refuses to run when demo patients are already present, so it cannot
@@ -77,21 +83,28 @@ def seed_demo(registry: Registry, *, n_patients: int = 20, seed: int = 20260101,
     rng = random.Random(seed)
     counts = {"patients": 0, "visits": 0, "mri": 0, "findings": 0, "therapies": 0}
     with registry.transaction(actor=actor) as s:
-        existing = s.scalar(select(func.count(m.Patient.id))
-                            .where(m.Patient.pseudonym.like(f"{DEMO_PREFIX}%")))
+        existing = s.scalar(
+            select(func.count(m.Patient.id)).where(m.Patient.pseudonym.like(f"{DEMO_PREFIX}%"))
+        )
         if existing:
-            raise InvalidInputError("db", f"already holds {existing} demo patients",
-                                    allowed="an empty registry or one without DEMO- patients")
+            raise InvalidInputError(
+                "db",
+                f"already holds {existing} demo patients",
+                allowed="an empty registry or one without DEMO- patients",
+            )
         for i in range(1, n_patients + 1):
             morph = rng.choices(list(_DEMO_RATE_PER_MONTH), weights=(2, 5, 3))[0]
             first = start + dt.timedelta(days=rng.randrange(0, 180))
-            p = _create_patient(s, {
-                "pseudonym": f"{DEMO_PREFIX}{i:03d}",
-                "birth_year": rng.randrange(1950, 2000),
-                "sex": rng.choice(("female", "male")),
-                "site": rng.choice(("demo-north", "demo-south")),
-                "onset_date": first - dt.timedelta(days=rng.randrange(7, 60)),
-            })
+            p = _create_patient(
+                s,
+                {
+                    "pseudonym": f"{DEMO_PREFIX}{i:03d}",
+                    "birth_year": rng.randrange(1950, 2000),
+                    "sex": rng.choice(("female", "male")),
+                    "site": rng.choice(("demo-north", "demo-south")),
+                    "onset_date": first - dt.timedelta(days=rng.randrange(7, 60)),
+                },
+            )
             counts["patients"] += 1
             lo, hi = _DEMO_RATE_PER_MONTH[morph]
             rate = rng.uniform(lo, hi)
@@ -104,43 +117,66 @@ def seed_demo(registry: Registry, *, n_patients: int = 20, seed: int = 20260101,
                 frac = _fraction(rate, residual, day / DAYS_PER_MONTH)
                 relief = min(1.0, max(0.0, 1.0 - frac + rng.uniform(-0.1, 0.2)))
                 leg = max(0, min(10, round(leg0 * (1 - relief) + rng.uniform(-1, 1))))
-                answers = [max(0, min(5, round(a * (1 - relief) + rng.uniform(-0.6, 0.6))))
-                           for a in answers0]
+                answers = [
+                    max(0, min(5, round(a * (1 - relief) + rng.uniform(-0.6, 0.6))))
+                    for a in answers0
+                ]
                 if rng.random() < 0.1:
                     answers[7] = None  # sex life section skipped, as often happens
-                _add_visit(s, p.id, {
-                    "date": first + dt.timedelta(days=day),
-                    "leg_pain_nrs": leg,
-                    "back_pain_nrs": max(0, min(10, leg - rng.randrange(0, 3))),
-                    "odi_answers": answers,
-                    "rmdq": max(0, min(24, round(sum(a for a in answers if a) * 0.6))),
-                    "motor_mrc": 5 if rng.random() < 0.8 else 4,
-                    "slr_degrees": min(90, 30 + round(60 * relief)),
-                    "notes": "synthetic demo visit" if day == 0 else None,
-                })
+                _add_visit(
+                    s,
+                    p.id,
+                    {
+                        "date": first + dt.timedelta(days=day),
+                        "leg_pain_nrs": leg,
+                        "back_pain_nrs": max(0, min(10, leg - rng.randrange(0, 3))),
+                        "odi_answers": answers,
+                        "rmdq": max(0, min(24, round(sum(a for a in answers if a) * 0.6))),
+                        "motor_mrc": 5 if rng.random() < 0.8 else 4,
+                        "slr_degrees": min(90, 30 + round(60 * relief)),
+                        "notes": "synthetic demo visit" if day == 0 else None,
+                    },
+                )
                 counts["visits"] += 1
             mri_days = (0, 182, 365) if rng.random() < 0.5 else (0, 365)
             base_mri = None
             for day in mri_days:
                 v = v0 * _fraction(rate, residual, day / DAYS_PER_MONTH) * rng.uniform(0.95, 1.05)
-                row = _add_mri(s, p.id, {"date": first + dt.timedelta(days=day + 3),
-                                         "volume_mm3": round(v, 1), "level": level,
-                                         "source": "manual"})
+                row = _add_mri(
+                    s,
+                    p.id,
+                    {
+                        "date": first + dt.timedelta(days=day + 3),
+                        "volume_mm3": round(v, 1),
+                        "level": level,
+                        "source": "manual",
+                    },
+                )
                 base_mri = base_mri or row
                 counts["mri"] += 1
-            findings = {"level": level, "morphology": morph,
-                        "containment": "contained" if morph == "protrusion" else "uncontained",
-                        "t2_signal": rng.choice(("low", "iso", "high")),
-                        "modic": rng.choice((0, 0, 1, 2)),
-                        "pfirrmann": rng.choice((2, 3, 3, 4)),
-                        "msu": f"{rng.choice((1, 2, 2, 3))}-{rng.choice(('A', 'AB', 'B'))}",
-                        "canal_compromise_percent": round(rng.uniform(10, 70), 1)}
+            findings = {
+                "level": level,
+                "morphology": morph,
+                "containment": "contained" if morph == "protrusion" else "uncontained",
+                "t2_signal": rng.choice(("low", "iso", "high")),
+                "modic": rng.choice((0, 0, 1, 2)),
+                "pfirrmann": rng.choice((2, 3, 3, 4)),
+                "msu": f"{rng.choice((1, 2, 2, 3))}-{rng.choice(('A', 'AB', 'B'))}",
+                "canal_compromise_percent": round(rng.uniform(10, 70), 1),
+            }
             if morph != "protrusion":
                 findings["rim_enhancement"] = rng.choice(("none", "partial", "complete"))
             _add_findings(s, p.id, findings, mri_id=base_mri.id, visit_id=None)
             counts["findings"] += 1
             t_start = first + dt.timedelta(days=rng.randrange(0, 10))
-            _add_therapy(s, p.id, {"name": rng.choice(_THERAPIES), "start": t_start,
-                                   "end": t_start + dt.timedelta(days=rng.randrange(14, 90))})
+            _add_therapy(
+                s,
+                p.id,
+                {
+                    "name": rng.choice(_THERAPIES),
+                    "start": t_start,
+                    "end": t_start + dt.timedelta(days=rng.randrange(14, 90)),
+                },
+            )
             counts["therapies"] += 1
     return counts

@@ -30,11 +30,25 @@ log = logging.getLogger("resorb.registry.dicom")
 SEGMENTATION_SOP_CLASSES = ("1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7")
 
 #: Technical attributes copied (after de-identification) into ``series_info``.
-_SERIES_KEYWORDS = ("Modality", "SOPClassUID", "StudyInstanceUID", "SeriesInstanceUID",
-                    "FrameOfReferenceUID", "SeriesNumber", "Manufacturer",
-                    "ManufacturerModelName", "MagneticFieldStrength", "SliceThickness",
-                    "SpacingBetweenSlices", "PixelSpacing", "Rows", "Columns",
-                    "NumberOfFrames", "SegmentationType", "ContentLabel")
+_SERIES_KEYWORDS = (
+    "Modality",
+    "SOPClassUID",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "FrameOfReferenceUID",
+    "SeriesNumber",
+    "Manufacturer",
+    "ManufacturerModelName",
+    "MagneticFieldStrength",
+    "SliceThickness",
+    "SpacingBetweenSlices",
+    "PixelSpacing",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "SegmentationType",
+    "ContentLabel",
+)
 
 
 def _files(path: Path) -> list[Path]:
@@ -59,8 +73,11 @@ def _read_all(paths: list[Path]):
             continue
         out.append((p, ds))
     if not out:
-        raise InvalidInputError("path", "holds no readable DICOM object",
-                                allowed="a DICOM SEG, a DICOM image or a folder of one series")
+        raise InvalidInputError(
+            "path",
+            "holds no readable DICOM object",
+            allowed="a DICOM SEG, a DICOM image or a folder of one series",
+        )
     return out
 
 
@@ -69,8 +86,11 @@ def _study_date(ds) -> str:
         value = str(getattr(ds, kw, "") or "").strip()
         if len(value) >= 8:
             return value[:8]
-    raise InvalidInputError("StudyDate", "is missing from the DICOM object",
-                            allowed="a DICOM object with its study date")
+    raise InvalidInputError(
+        "StudyDate",
+        "is missing from the DICOM object",
+        allowed="a DICOM object with its study date",
+    )
 
 
 def _jsonable(value: Any) -> Any:
@@ -93,8 +113,7 @@ def _series_info(deid, *, n_instances: int, extra: dict[str, Any]) -> dict[str, 
             info[kw] = _jsonable(deid.data_element(kw).value)
     info["deidentification"] = {
         "profile": "DICOM PS3.15 Basic Application Level Confidentiality Profile",
-        "options": ["Retain Longitudinal Temporal Information Modified Dates",
-                    "Clean Descriptors"],
+        "options": ["Retain Longitudinal Temporal Information Modified Dates", "Clean Descriptors"],
         "table": f"PS3.15 Table E.1-1 ({TABLE_EDITION})",
         "PatientIdentityRemoved": str(deid.PatientIdentityRemoved),
     }
@@ -102,9 +121,16 @@ def _series_info(deid, *, n_instances: int, extra: dict[str, Any]) -> dict[str, 
     return info
 
 
-def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
-                 level: str | None = None, label: int | None = None, actor: str,
-                 store_dir: str | Path | None = None) -> dict[str, Any]:
+def import_dicom(
+    registry: Registry,
+    path: str | Path,
+    *,
+    patient_id: int,
+    level: str | None = None,
+    label: int | None = None,
+    actor: str,
+    store_dir: str | Path | None = None,
+) -> dict[str, Any]:
     """Import DICOM SEG(s) and/or one image series for a registry patient.
 
     Parameters
@@ -153,11 +179,15 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
     earliest = plausible_bounds().earliest_date
     for _p, ds in segs or images:
         if _to_date(_study_date(ds)) > today:
-            raise InvalidInputError("StudyDate", "is in the future",
-                                    allowed="a DICOM study date up to today")
+            raise InvalidInputError(
+                "StudyDate", "is in the future", allowed="a DICOM study date up to today"
+            )
         if not is_plausible_date(_to_date(_study_date(ds)), today=today):
-            raise InvalidInputError("StudyDate", "is before the earliest plausible date",
-                                    allowed=f"a DICOM study date from {earliest} to today")
+            raise InvalidInputError(
+                "StudyDate",
+                "is before the earliest plausible date",
+                allowed=f"a DICOM study date from {earliest} to today",
+            )
 
     # Measure from the originals before anything is written.
     volumes = []
@@ -188,8 +218,9 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
         # One key per registry: the same object gets the same new UIDs in every import,
         # so a SEG imported apart from its series still references it.
         uid_map = UIDMap(key=_uid_key(s))
-        deid_objects = [(ds, deidentify(ds, offset_days=offset, uid_map=uid_map))
-                        for _p, ds in objects]
+        deid_objects = [
+            (ds, deidentify(ds, offset_days=offset, uid_map=uid_map)) for _p, ds in objects
+        ]
         deid_of = {id(ds): d for ds, d in deid_objects}
         rows = []
         known = []
@@ -199,46 +230,84 @@ def import_dicom(registry: Registry, path: str | Path, *, patient_id: int,
             if previous is not None:
                 known.append(previous)
                 continue
-            rows.append(m.MRIStudy(
-                patient_id=patient_id, date=_to_date(_study_date(d)), date_is_shifted=True,
-                level=level_value, source="dicom-seg", method=vm.method,
-                volume_mm3=float(vm.volume_mm3),
-                series_info=_series_info(d, n_instances=1, extra={
-                    "voxel_count": vm.voxel_count, "voxel_volume_mm3": vm.voxel_volume_mm3,
-                    "segment": segment, "SOPInstanceUID": str(d.SOPInstanceUID)})))
+            rows.append(
+                m.MRIStudy(
+                    patient_id=patient_id,
+                    date=_to_date(_study_date(d)),
+                    date_is_shifted=True,
+                    level=level_value,
+                    source="dicom-seg",
+                    method=vm.method,
+                    volume_mm3=float(vm.volume_mm3),
+                    series_info=_series_info(
+                        d,
+                        n_instances=1,
+                        extra={
+                            "voxel_count": vm.voxel_count,
+                            "voxel_volume_mm3": vm.voxel_volume_mm3,
+                            "segment": segment,
+                            "SOPInstanceUID": str(d.SOPInstanceUID),
+                        },
+                    ),
+                )
+            )
         if not segs:
             by_series: dict[str, list] = {}
             for _p, ds in images:
                 by_series.setdefault(str(getattr(ds, "SeriesInstanceUID", "")), []).append(ds)
             for members in by_series.values():
                 d = deid_of[id(members[0])]
-                previous = _imported(s, patient_id, "SeriesInstanceUID",
-                                     str(d.SeriesInstanceUID), source="dicom-series")
+                previous = _imported(
+                    s,
+                    patient_id,
+                    "SeriesInstanceUID",
+                    str(d.SeriesInstanceUID),
+                    source="dicom-series",
+                )
                 if previous is not None:
                     known.append(previous)
                     continue
-                rows.append(m.MRIStudy(
-                    patient_id=patient_id, date=_to_date(_study_date(d)), date_is_shifted=True,
-                    level=level_value, source="dicom-series", method=None, volume_mm3=None,
-                    series_info=_series_info(d, n_instances=len(members), extra={})))
+                rows.append(
+                    m.MRIStudy(
+                        patient_id=patient_id,
+                        date=_to_date(_study_date(d)),
+                        date_is_shifted=True,
+                        level=level_value,
+                        source="dicom-series",
+                        method=None,
+                        volume_mm3=None,
+                        series_info=_series_info(d, n_instances=len(members), extra={}),
+                    )
+                )
         for row in rows:
             s.add(row)
         s.flush()
         for row in [*known, *rows]:
-            created.append({"id": row.id, "date_shifted": row.date.isoformat(),
-                            "source": row.source, "volume_mm3": row.volume_mm3,
-                            "level": row.level,
-                            "StudyInstanceUID": row.series_info.get("StudyInstanceUID"),
-                            "SeriesInstanceUID": row.series_info.get("SeriesInstanceUID"),
-                            "already_imported": row in known})
+            created.append(
+                {
+                    "id": row.id,
+                    "date_shifted": row.date.isoformat(),
+                    "source": row.source,
+                    "volume_mm3": row.volume_mm3,
+                    "level": row.level,
+                    "StudyInstanceUID": row.series_info.get("StudyInstanceUID"),
+                    "SeriesInstanceUID": row.series_info.get("SeriesInstanceUID"),
+                    "already_imported": row in known,
+                }
+            )
         if store_dir is not None:
             out = Path(store_dir)
             out.mkdir(parents=True, exist_ok=True)
             for _ds, d in deid_objects:
                 d.save_as(out / f"{d.SOPInstanceUID}.dcm", enforce_file_format=False)
     for c in created:
-        log.info("imported MRI %s (%s, %s instances de-identified) as study %s", c["id"],
-                 c["source"], len(objects), c["StudyInstanceUID"])
+        log.info(
+            "imported MRI %s (%s, %s instances de-identified) as study %s",
+            c["id"],
+            c["source"],
+            len(objects),
+            c["StudyInstanceUID"],
+        )
     return {"patient_id": patient_id, "mri": created, "deidentified": len(objects)}
 
 
@@ -247,9 +316,11 @@ def _only_segment(mask) -> int:
     present = [int(x) for x in mask.present_labels()]
     if len(present) > 1:
         # Numbers only: a segment's label is free text that may name the patient.
-        raise InvalidInputError("label", "is needed: the SEG holds segments "
-                                + ", ".join(map(str, present)),
-                                allowed="the segment number of the herniation")
+        raise InvalidInputError(
+            "label",
+            "is needed: the SEG holds segments " + ", ".join(map(str, present)),
+            allowed="the segment number of the herniation",
+        )
     if not present:
         raise ImagingError("DICOM SEG cannot be measured: no segment holds voxels")
     return present[0]
@@ -286,9 +357,11 @@ def _imported(s, patient_id: int, key: str, uid: str, source: str | None = None)
         query = query.where(m.MRIStudy.source == source)
     for row in s.scalars(query):
         if row.patient_id != patient_id:
-            raise InvalidInputError("path", "holds DICOM objects already imported for "
-                                    "another patient",
-                                    allowed="the DICOM objects of this patient")
+            raise InvalidInputError(
+                "path",
+                "holds DICOM objects already imported for another patient",
+                allowed="the DICOM objects of this patient",
+            )
         return row
     return None
 
@@ -297,12 +370,14 @@ def _to_date(da: str):
     try:
         return dt.datetime.strptime(da, "%Y%m%d").date()
     except ValueError:
-        raise InvalidInputError("StudyDate", "is not a valid DICOM date",
-                                allowed="YYYYMMDD") from None
+        raise InvalidInputError(
+            "StudyDate", "is not a valid DICOM date", allowed="YYYYMMDD"
+        ) from None
 
 
-def volume_sr(registry: Registry, mri_id: int, seg: Any, *, segment: int | None = None,
-              actor: str) -> tuple[Any, dict[str, Any]]:
+def volume_sr(
+    registry: Registry, mri_id: int, seg: Any, *, segment: int | None = None, actor: str
+) -> tuple[Any, dict[str, Any]]:
     """A DICOM SR (TID 1500) of a registry MRI study's volume on the SEG it was measured on.
 
     Checks that ``seg`` (a pydicom Dataset) is the de-identified SEG this study was
@@ -328,30 +403,49 @@ def volume_sr(registry: Registry, mri_id: int, seg: Any, *, segment: int | None 
         volume, level, patient_id = row.volume_mm3, row.level, row.patient_id
         key = _uid_key(s)
     if volume is None:
-        raise InvalidInputError("mri", f"MRI study {mri_id} has no volume",
-                                allowed="a study with a measured volume")
+        raise InvalidInputError(
+            "mri", f"MRI study {mri_id} has no volume", allowed="a study with a measured volume"
+        )
     if str(getattr(seg, "SOPClassUID", "")) not in SEGMENTATION_SOP_CLASSES:
         raise InvalidInputError("seg", "is not a DICOM SEG", allowed="a Segmentation object")
     if not info.get("SOPInstanceUID") or str(seg.SOPInstanceUID) != str(info["SOPInstanceUID"]):
-        raise InvalidInputError("seg", f"is not the SEG MRI study {mri_id} was measured on",
-                                allowed="the de-identified SEG the import stored for that "
-                                        "study (same SOP Instance UID)")
+        raise InvalidInputError(
+            "seg",
+            f"is not the SEG MRI study {mri_id} was measured on",
+            allowed="the de-identified SEG the import stored for that "
+            "study (same SOP Instance UID)",
+        )
     numbers = sorted(int(x.SegmentNumber) for x in getattr(seg, "SegmentSequence", []))
     measured = info.get("segment")
     if measured is None and len(numbers) != 1:
-        raise InvalidInputError("mri", f"MRI study {mri_id} measured every segment together",
-                                allowed="a study measured on one segment (import with "
-                                        "--label)")
+        raise InvalidInputError(
+            "mri",
+            f"MRI study {mri_id} measured every segment together",
+            allowed="a study measured on one segment (import with --label)",
+        )
     measured = measured if measured is not None else numbers[0]
     segment = measured if segment is None else segment
     if segment not in numbers:
-        raise InvalidInputError("segment", f"{segment} is not a segment of the SEG",
-                                allowed=", ".join(map(str, numbers)))
+        raise InvalidInputError(
+            "segment",
+            f"{segment} is not a segment of the SEG",
+            allowed=", ".join(map(str, numbers)),
+        )
     if segment != measured:
-        raise InvalidInputError("segment", f"{segment} is not the segment measured ({measured})",
-                                allowed=str(measured))
+        raise InvalidInputError(
+            "segment", f"{segment} is not the segment measured ({measured})", allowed=str(measured)
+        )
     tracking_uid = UIDMap(key=key)(f"resorb herniation {patient_id} {level or 'unspecified'}")
-    sr = volume_report(seg, [{"segment_number": segment, "volume_mm3": float(volume),
-                              "level": level, "tracking_uid": tracking_uid,
-                              "tracking_id": f"herniation {level or 'unspecified level'}"}])
+    sr = volume_report(
+        seg,
+        [
+            {
+                "segment_number": segment,
+                "volume_mm3": float(volume),
+                "level": level,
+                "tracking_uid": tracking_uid,
+                "tracking_id": f"herniation {level or 'unspecified level'}",
+            }
+        ],
+    )
     return sr, {"volume_mm3": float(volume), "segment": segment, "tracking_uid": tracking_uid}

@@ -53,7 +53,7 @@ def sqlite_file(url: str) -> Path | None:
     prefix = "sqlite:///"
     if not url.startswith(prefix):
         return None
-    rest = url[len(prefix):].split("?", 1)[0]
+    rest = url[len(prefix) :].split("?", 1)[0]
     return None if rest in ("", ":memory:") else Path(rest)
 
 
@@ -95,13 +95,14 @@ def make_engine(url: str) -> Engine:
 
             kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
         else:
-            kwargs = {"connect_args": {"check_same_thread": False,
-                                       "timeout": SQLITE_BUSY_TIMEOUT_S}}
+            kwargs = {
+                "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
+            }
             path = sqlite_file(url)
             if path is not None:
                 _create_private(path)
     elif url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     try:
         # hide_parameters: an error or log line never carries row values (notes, dates).
         engine = create_engine(url, hide_parameters=True, **kwargs)

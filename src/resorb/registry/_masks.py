@@ -33,8 +33,15 @@ import numpy as np
 from resorb.errors import ImagingError, InvalidInputError
 from resorb.registry._service import Registry
 
-__all__ = ["MASK_SUFFIXES", "LabelVolume", "MaskInspection", "inspect_mask",
-           "mask_suffix", "read_mask_file", "store_mask_measurement"]
+__all__ = [
+    "MASK_SUFFIXES",
+    "LabelVolume",
+    "MaskInspection",
+    "inspect_mask",
+    "mask_suffix",
+    "read_mask_file",
+    "store_mask_measurement",
+]
 
 log = logging.getLogger("resorb.registry.masks")
 
@@ -56,8 +63,11 @@ def mask_suffix(filename: str, head: bytes) -> str:
             return ".nrrd" if suffix == ".seg.nrrd" else suffix
     if len(head) >= 132 and head[128:132] == b"DICM":
         return ".dcm"
-    raise InvalidInputError("mask", "is not a NIfTI, NRRD or DICOM SEG file",
-                            allowed=".nii, .nii.gz, .nrrd, .seg.nrrd or a DICOM SEG (.dcm)")
+    raise InvalidInputError(
+        "mask",
+        "is not a NIfTI, NRRD or DICOM SEG file",
+        allowed=".nii, .nii.gz, .nrrd, .seg.nrrd or a DICOM SEG (.dcm)",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,19 +93,26 @@ class MaskInspection:
     def label_volume(self, label: int | None) -> LabelVolume:
         """The volume of ``label``; None picks the only label (refused when there are several)."""
         if not self.labels:
-            raise InvalidInputError("mask", "holds no labelled voxels",
-                                    allowed="a mask with the herniation labelled")
+            raise InvalidInputError(
+                "mask", "holds no labelled voxels", allowed="a mask with the herniation labelled"
+            )
         if label is None:
             if len(self.labels) > 1:
-                raise InvalidInputError("label", "is needed: the mask holds labels "
-                                        + ", ".join(str(v.label) for v in self.labels),
-                                        allowed="the label of the herniation")
+                raise InvalidInputError(
+                    "label",
+                    "is needed: the mask holds labels "
+                    + ", ".join(str(v.label) for v in self.labels),
+                    allowed="the label of the herniation",
+                )
             return self.labels[0]
         for v in self.labels:
             if v.label == label:
                 return v
-        raise InvalidInputError("label", f"{label} is not in the mask",
-                                allowed=", ".join(str(v.label) for v in self.labels))
+        raise InvalidInputError(
+            "label",
+            f"{label} is not in the mask",
+            allowed=", ".join(str(v.label) for v in self.labels),
+        )
 
 
 def _read(path: Path):
@@ -106,8 +123,11 @@ def _read(path: Path):
     except ImagingError as exc:
         # Reader messages start with the (temporary) path; the user knows the file.
         text = str(exc).replace(str(path), "the mask file")
-        raise InvalidInputError("mask", text.removeprefix("the mask file: "),
-                                allowed="a NIfTI, NRRD or DICOM SEG label image") from None
+        raise InvalidInputError(
+            "mask",
+            text.removeprefix("the mask file: "),
+            allowed="a NIfTI, NRRD or DICOM SEG label image",
+        ) from None
 
 
 def read_mask_file(path: str | Path):
@@ -132,13 +152,21 @@ def inspect_mask(path: str | Path, *, mask: Any = None) -> MaskInspection:
     volumes = []
     for label in present:
         m = mask_volume(mask, label=label)
-        volumes.append(LabelVolume(label=int(label), voxel_count=int(m.voxel_count or 0),
-                                   volume_mm3=float(m.volume_mm3),
-                                   name=mask.label_names.get(label) if kind != "nifti"
-                                   else None))
-    return MaskInspection(kind=kind, voxel_volume_mm3=float(mask.voxel_volume_mm3),
-                          shape=tuple(int(n) for n in data.shape[:3]),  # type: ignore[arg-type]
-                          labels=tuple(volumes), warnings=tuple(mask.warnings))
+        volumes.append(
+            LabelVolume(
+                label=int(label),
+                voxel_count=int(m.voxel_count or 0),
+                volume_mm3=float(m.volume_mm3),
+                name=mask.label_names.get(label) if kind != "nifti" else None,
+            )
+        )
+    return MaskInspection(
+        kind=kind,
+        voxel_volume_mm3=float(mask.voxel_volume_mm3),
+        shape=tuple(int(n) for n in data.shape[:3]),  # type: ignore[arg-type]
+        labels=tuple(volumes),
+        warnings=tuple(mask.warnings),
+    )
 
 
 def _write_clean_nifti(mask: Any, out: Path) -> None:
@@ -155,9 +183,18 @@ def _write_clean_nifti(mask: Any, out: Path) -> None:
     nib.save(img, out)
 
 
-def store_mask_measurement(registry: Registry, path: str | Path, *, patient_id: int,
-                           date: Any, level: str | None, label: int | None, actor: str,
-                           store_dir: str | Path, mask: Any = None) -> dict[str, Any]:
+def store_mask_measurement(
+    registry: Registry,
+    path: str | Path,
+    *,
+    patient_id: int,
+    date: Any,
+    level: str | None,
+    label: int | None,
+    actor: str,
+    store_dir: str | Path,
+    mask: Any = None,
+) -> dict[str, Any]:
     """Store the volume of one label of a mask file as an MRI measurement, with a clean copy.
 
     Parameters
@@ -202,20 +239,41 @@ def store_mask_measurement(registry: Registry, path: str | Path, *, patient_id: 
 
         seg_dir = store / "dicom"
         before = set(seg_dir.glob("*.dcm")) if seg_dir.is_dir() else set()
-        result = import_dicom(registry, p, patient_id=patient_id, level=level,
-                              label=chosen.label, actor=actor, store_dir=seg_dir)
+        result = import_dicom(
+            registry,
+            p,
+            patient_id=patient_id,
+            level=level,
+            label=chosen.label,
+            actor=actor,
+            store_dir=seg_dir,
+        )
         (row,) = result["mri"]
         new = sorted(set(seg_dir.glob("*.dcm")) - before)
         stored = str(new[0].relative_to(store)) if new else None
-        return {"id": row["id"], "volume_mm3": row["volume_mm3"], "label": chosen.label,
-                "already_imported": bool(row.get("already_imported")),
-                "voxel_count": chosen.voxel_count,
-                "voxel_volume_mm3": found.voxel_volume_mm3, "kind": found.kind,
-                "stored_as": stored, "date_from": "DICOM study date",
-                "warnings": warnings}
-    mri = validate_input(MRIIn, {"date": date, "source": "mask",
-                                 "volume_mm3": chosen.volume_mm3, "level": level,
-                                 "method": f"mask ({found.kind}), voxel count"}, field="mri")
+        return {
+            "id": row["id"],
+            "volume_mm3": row["volume_mm3"],
+            "label": chosen.label,
+            "already_imported": bool(row.get("already_imported")),
+            "voxel_count": chosen.voxel_count,
+            "voxel_volume_mm3": found.voxel_volume_mm3,
+            "kind": found.kind,
+            "stored_as": stored,
+            "date_from": "DICOM study date",
+            "warnings": warnings,
+        }
+    mri = validate_input(
+        MRIIn,
+        {
+            "date": date,
+            "source": "mask",
+            "volume_mm3": chosen.volume_mm3,
+            "level": level,
+            "method": f"mask ({found.kind}), voxel count",
+        },
+        field="mri",
+    )
     masks = store / "masks"
     masks.mkdir(parents=True, exist_ok=True)
     name = f"{uuid.uuid4().hex}.nii.gz"
@@ -223,25 +281,47 @@ def store_mask_measurement(registry: Registry, path: str | Path, *, patient_id: 
     try:
         with registry.transaction(actor=actor) as s:
             row = m.MRIStudy(
-                patient_id=patient_id, date=mri.date, date_is_shifted=False, level=mri.level,
-                source="mask", method=mri.computed_method, volume_mm3=chosen.volume_mm3,
-                series_info={"mask_file": f"masks/{name}", "format": found.kind,
-                             "label": chosen.label, "voxel_count": chosen.voxel_count,
-                             "voxel_volume_mm3": found.voxel_volume_mm3,
-                             "labels_present": [v.label for v in found.labels],
-                             "deidentification": "label array and affine only; header "
-                                                 "text, segment names and file name "
-                                                 "not kept"})
+                patient_id=patient_id,
+                date=mri.date,
+                date_is_shifted=False,
+                level=mri.level,
+                source="mask",
+                method=mri.computed_method,
+                volume_mm3=chosen.volume_mm3,
+                series_info={
+                    "mask_file": f"masks/{name}",
+                    "format": found.kind,
+                    "label": chosen.label,
+                    "voxel_count": chosen.voxel_count,
+                    "voxel_volume_mm3": found.voxel_volume_mm3,
+                    "labels_present": [v.label for v in found.labels],
+                    "deidentification": "label array and affine only; header "
+                    "text, segment names and file name "
+                    "not kept",
+                },
+            )
             s.add(row)
             s.flush()
             row_id = row.id
     except BaseException:
         (masks / name).unlink(missing_ok=True)
         raise
-    log.info("stored mask measurement %s (%s, label %s) for patient %s", row_id, found.kind,
-             chosen.label, patient_id)
-    return {"id": row_id, "volume_mm3": chosen.volume_mm3, "label": chosen.label,
-            "voxel_count": chosen.voxel_count, "voxel_volume_mm3": found.voxel_volume_mm3,
-            "kind": found.kind, "stored_as": f"masks/{name}", "date_from": "form",
-            "already_imported": False,
-            "warnings": warnings}
+    log.info(
+        "stored mask measurement %s (%s, label %s) for patient %s",
+        row_id,
+        found.kind,
+        chosen.label,
+        patient_id,
+    )
+    return {
+        "id": row_id,
+        "volume_mm3": chosen.volume_mm3,
+        "label": chosen.label,
+        "voxel_count": chosen.voxel_count,
+        "voxel_volume_mm3": found.voxel_volume_mm3,
+        "kind": found.kind,
+        "stored_as": f"masks/{name}",
+        "date_from": "form",
+        "already_imported": False,
+        "warnings": warnings,
+    }

@@ -97,9 +97,7 @@ class User(Base):
 
     __tablename__ = "users"
     __audit_redact__: ClassVar[frozenset[str]] = frozenset({"password_hash"})
-    __table_args__ = (
-        CheckConstraint("role IN ('clinician', 'researcher', 'admin')", name="role"),
-    )
+    __table_args__ = (CheckConstraint("role IN ('clinician', 'researcher', 'admin')", name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
@@ -113,9 +111,7 @@ class Patient(Base):
     """A registry patient, known only by a pseudonym."""
 
     __tablename__ = "patients"
-    __table_args__ = (
-        CheckConstraint("sex IN ('female', 'male', 'other')", name="sex"),
-    )
+    __table_args__ = (CheckConstraint("sex IN ('female', 'male', 'other')", name="sex"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
@@ -127,15 +123,20 @@ class Patient(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
 
     visits: Mapped[list[Visit]] = relationship(
-        back_populates="patient", cascade="all, delete-orphan", order_by="Visit.date")
+        back_populates="patient", cascade="all, delete-orphan", order_by="Visit.date"
+    )
     mri_studies: Mapped[list[MRIStudy]] = relationship(
-        back_populates="patient", cascade="all, delete-orphan", order_by="MRIStudy.date")
+        back_populates="patient", cascade="all, delete-orphan", order_by="MRIStudy.date"
+    )
     therapies: Mapped[list[TherapyCourse]] = relationship(
-        back_populates="patient", cascade="all, delete-orphan", order_by="TherapyCourse.start")
+        back_populates="patient", cascade="all, delete-orphan", order_by="TherapyCourse.start"
+    )
     findings: Mapped[list[Findings]] = relationship(
-        back_populates="patient", cascade="all, delete-orphan", order_by="Findings.id")
+        back_populates="patient", cascade="all, delete-orphan", order_by="Findings.id"
+    )
     assessments: Mapped[list[Assessment]] = relationship(
-        back_populates="patient", cascade="all, delete-orphan", order_by="Assessment.id")
+        back_populates="patient", cascade="all, delete-orphan", order_by="Assessment.id"
+    )
 
 
 class DateShift(Base):
@@ -149,7 +150,8 @@ class DateShift(Base):
     __audit_redact__: ClassVar[frozenset[str]] = frozenset({"offset_days"})
 
     patient_id: Mapped[int] = mapped_column(
-        ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True)
+        ForeignKey("patients.id", ondelete="CASCADE"), primary_key=True
+    )
     offset_days: Mapped[int] = mapped_column(Integer)
 
 
@@ -159,8 +161,9 @@ class Visit(Base):
     __tablename__ = "visits"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
-                                            index=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
     date: Mapped[dt.date] = mapped_column(Date)
     leg_pain_nrs: Mapped[float | None] = mapped_column(Float)
     back_pain_nrs: Mapped[float | None] = mapped_column(Float)
@@ -185,14 +188,16 @@ class MRIStudy(Base):
 
     __tablename__ = "mri_studies"
     __table_args__ = (
-        CheckConstraint("source IN ('manual', 'mask', 'diameters', 'dicom-seg', 'dicom-series')",
-                        name="source"),
+        CheckConstraint(
+            "source IN ('manual', 'mask', 'diameters', 'dicom-seg', 'dicom-series')", name="source"
+        ),
         CheckConstraint("volume_mm3 IS NULL OR volume_mm3 >= 0", name="volume_nonnegative"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
-                                            index=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
     date: Mapped[dt.date] = mapped_column(Date)
     date_is_shifted: Mapped[bool] = mapped_column(Boolean, default=False)
     level: Mapped[str | None] = mapped_column(String(8))
@@ -210,13 +215,12 @@ class Findings(Base):
     """Structured herniation findings, attached to an MRI or to a visit."""
 
     __tablename__ = "findings"
-    __table_args__ = (
-        CheckConstraint("(mri_id IS NULL) <> (visit_id IS NULL)", name="one_parent"),
-    )
+    __table_args__ = (CheckConstraint("(mri_id IS NULL) <> (visit_id IS NULL)", name="one_parent"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
-                                            index=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
     mri_id: Mapped[int | None] = mapped_column(ForeignKey("mri_studies.id", ondelete="CASCADE"))
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id", ondelete="CASCADE"))
     level: Mapped[str] = mapped_column(String(8))
@@ -246,8 +250,9 @@ class TherapyCourse(Base):
     __tablename__ = "therapy_courses"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
-                                            index=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(String(64))
     start: Mapped[dt.date | None] = mapped_column(Date)
     end: Mapped[dt.date | None] = mapped_column(Date)
@@ -262,8 +267,9 @@ class Assessment(Base):
     __tablename__ = "assessments"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"),
-                                            index=True)
+    patient_id: Mapped[int] = mapped_column(
+        ForeignKey("patients.id", ondelete="CASCADE"), index=True
+    )
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -276,9 +282,7 @@ class AuditLog(Base):
     """Who changed what and when: one row per created, updated or deleted row."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (
-        CheckConstraint("action IN ('create', 'update', 'delete')", name="action"),
-    )
+    __table_args__ = (CheckConstraint("action IN ('create', 'update', 'delete')", name="action"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=_utcnow)

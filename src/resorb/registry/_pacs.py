@@ -39,13 +39,19 @@ __all__ = ["import_from_pacs", "send_sr_to_original_study", "send_to_pacs"]
 log = logging.getLogger("resorb.registry.pacs")
 
 
-def import_from_pacs(registry: Registry, client: PacsClient, study_instance_uid: str, *,
-                     patient_id: int, actor: str, level: str | None = None,
-                     label: int | None = None,
-                     series_instance_uids: list[str] | None = None,
-                     store_dir: str | Path | None = None,
-                     progress: Callable[[int, int | None], None] | None = None
-                     ) -> dict[str, Any]:
+def import_from_pacs(
+    registry: Registry,
+    client: PacsClient,
+    study_instance_uid: str,
+    *,
+    patient_id: int,
+    actor: str,
+    level: str | None = None,
+    label: int | None = None,
+    series_instance_uids: list[str] | None = None,
+    store_dir: str | Path | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> dict[str, Any]:
     """Retrieve a study from the PACS and import it into the registry, de-identified.
 
     Parameters
@@ -75,21 +81,45 @@ def import_from_pacs(registry: Registry, client: PacsClient, study_instance_uid:
     """
     registry.get_patient(patient_id)  # fail before any transfer
     with tempfile.TemporaryDirectory(prefix="resorb-pacs-") as tmp:
-        got = client.retrieve_study(study_instance_uid, Path(tmp) / "study",
-                                    series_instance_uids=series_instance_uids,
-                                    progress=progress)
-        result = import_dicom(registry, got.folder, patient_id=patient_id, level=level,
-                              label=label, actor=actor, store_dir=store_dir)
-    result["pacs"] = {"url": client.config.display_url, "instances": len(got.files),
-                      "bytes": got.n_bytes}
-    log.info("imported %s instances from PACS %s for registry patient %s", len(got.files),
-             client.config.display_url, patient_id)
+        got = client.retrieve_study(
+            study_instance_uid,
+            Path(tmp) / "study",
+            series_instance_uids=series_instance_uids,
+            progress=progress,
+        )
+        result = import_dicom(
+            registry,
+            got.folder,
+            patient_id=patient_id,
+            level=level,
+            label=label,
+            actor=actor,
+            store_dir=store_dir,
+        )
+    result["pacs"] = {
+        "url": client.config.display_url,
+        "instances": len(got.files),
+        "bytes": got.n_bytes,
+    }
+    log.info(
+        "imported %s instances from PACS %s for registry patient %s",
+        len(got.files),
+        client.config.display_url,
+        patient_id,
+    )
     return result
 
 
-def send_to_pacs(registry: Registry, client: PacsClient, *, mri_id: int,
-                 seg: str | Path | Any, actor: str, segment: int | None = None,
-                 include_seg: bool = True) -> dict[str, Any]:
+def send_to_pacs(
+    registry: Registry,
+    client: PacsClient,
+    *,
+    mri_id: int,
+    seg: str | Path | Any,
+    actor: str,
+    segment: int | None = None,
+    include_seg: bool = True,
+) -> dict[str, Any]:
     """Store the de-identified SEG of a registry MRI study and an SR of its volume on a PACS.
 
     The SR is the registry's (:func:`resorb.registry._dicom.volume_sr`): it checks
@@ -127,30 +157,52 @@ def send_to_pacs(registry: Registry, client: PacsClient, *, mri_id: int,
         try:
             ds = pydicom.dcmread(seg)
         except Exception:
-            raise InvalidInputError("seg", "is not a readable DICOM file",
-                                    allowed="the de-identified DICOM SEG of the study") from None
+            raise InvalidInputError(
+                "seg",
+                "is not a readable DICOM file",
+                allowed="the de-identified DICOM SEG of the study",
+            ) from None
     else:
         ds = seg
     if str(getattr(ds, "SOPClassUID", "")) not in SEGMENTATION_SOP_CLASSES:
         raise InvalidInputError("seg", "is not a DICOM SEG", allowed="a Segmentation object")
     if str(getattr(ds, "PatientIdentityRemoved", "")).upper() != "YES":
-        raise InvalidInputError("seg", "is not de-identified (PatientIdentityRemoved is not "
-                                "YES)", allowed="the de-identified copy written by the import")
+        raise InvalidInputError(
+            "seg",
+            "is not de-identified (PatientIdentityRemoved is not YES)",
+            allowed="the de-identified copy written by the import",
+        )
     sr, info = volume_sr(registry, mri_id, ds, segment=segment, actor=actor)
     objects = [ds, sr] if include_seg else [sr]
     result = client.store(objects)
-    log.info("stored %s objects of MRI study %s on PACS %s", len(result.stored), mri_id,
-             client.config.display_url)
-    return {"stored": list(result.stored), "sr_sop_instance_uid": str(sr.SOPInstanceUID),
-            "seg_sop_instance_uid": str(ds.SOPInstanceUID),
-            "study_instance_uid": str(ds.StudyInstanceUID),
-            "volume_mm3": info["volume_mm3"], "segment": info["segment"],
-            "tracking_uid": str(info["tracking_uid"]), "pacs": client.config.display_url}
+    log.info(
+        "stored %s objects of MRI study %s on PACS %s",
+        len(result.stored),
+        mri_id,
+        client.config.display_url,
+    )
+    return {
+        "stored": list(result.stored),
+        "sr_sop_instance_uid": str(sr.SOPInstanceUID),
+        "seg_sop_instance_uid": str(ds.SOPInstanceUID),
+        "study_instance_uid": str(ds.StudyInstanceUID),
+        "volume_mm3": info["volume_mm3"],
+        "segment": info["segment"],
+        "tracking_uid": str(info["tracking_uid"]),
+        "pacs": client.config.display_url,
+    }
 
 
-def send_sr_to_original_study(registry: Registry, client: PacsClient, *, mri_id: int,
-                              seg: str | Path | Any, study_instance_uid: str, actor: str,
-                              segment: int | None = None) -> dict[str, Any]:
+def send_sr_to_original_study(
+    registry: Registry,
+    client: PacsClient,
+    *,
+    mri_id: int,
+    seg: str | Path | Any,
+    study_instance_uid: str,
+    actor: str,
+    segment: int | None = None,
+) -> dict[str, Any]:
     """Store an SR of a registry MRI study's volume in the original study on the PACS.
 
     Parameters
@@ -188,37 +240,63 @@ def send_sr_to_original_study(registry: Registry, client: PacsClient, *, mri_id:
 
     ds = pydicom.dcmread(seg) if isinstance(seg, str | Path) else seg
     if str(getattr(ds, "PatientIdentityRemoved", "")).upper() != "YES":
-        raise InvalidInputError("seg", "is not de-identified (PatientIdentityRemoved is not "
-                                "YES)", allowed="the de-identified copy written by the import")
+        raise InvalidInputError(
+            "seg",
+            "is not de-identified (PatientIdentityRemoved is not YES)",
+            allowed="the de-identified copy written by the import",
+        )
     checked_sr, info = volume_sr(registry, mri_id, ds, segment=segment, actor=actor)
     with registry.transaction(actor=actor) as s:
         uid_map = UIDMap(key=_uid_key(s))
         level = s.get(m.MRIStudy, mri_id).level
     wanted = str(ds.SOPInstanceUID)
-    candidates = [i for i in client.search_instances(study_instance_uid)
-                  if i["SOPClassUID"] in SEGMENTATION_SOP_CLASSES]
+    candidates = [
+        i
+        for i in client.search_instances(study_instance_uid)
+        if i["SOPClassUID"] in SEGMENTATION_SOP_CLASSES
+    ]
     match = [i for i in candidates if uid_map(i["SOPInstanceUID"]) == wanted]
     if not match:
-        raise InvalidInputError("study_instance_uid", f"holds no SEG from which MRI study "
-                                f"{mri_id} was imported ({len(candidates)} SEG checked)",
-                                allowed="the study the MRI study was imported from")
-    original = client.retrieve_instance(study_instance_uid, match[0]["SeriesInstanceUID"],
-                                        match[0]["SOPInstanceUID"])
+        raise InvalidInputError(
+            "study_instance_uid",
+            f"holds no SEG from which MRI study "
+            f"{mri_id} was imported ({len(candidates)} SEG checked)",
+            allowed="the study the MRI study was imported from",
+        )
+    original = client.retrieve_instance(
+        study_instance_uid, match[0]["SeriesInstanceUID"], match[0]["SOPInstanceUID"]
+    )
     # The registry's SR as a plain dataset (read_volumes parses stored SRs): its
     # tracking identifier is reused, so both SRs of this herniation name it alike.
     buf = io.BytesIO()
     checked_sr.save_as(buf, enforce_file_format=True)
     (checked,) = read_volumes(pydicom.dcmread(io.BytesIO(buf.getvalue())))
-    sr = volume_report(original, [{"segment_number": info["segment"],
-                                   "volume_mm3": info["volume_mm3"], "level": level,
-                                   "tracking_uid": info["tracking_uid"],
-                                   "tracking_id": checked["tracking_id"]}])
+    sr = volume_report(
+        original,
+        [
+            {
+                "segment_number": info["segment"],
+                "volume_mm3": info["volume_mm3"],
+                "level": level,
+                "tracking_uid": info["tracking_uid"],
+                "tracking_id": checked["tracking_id"],
+            }
+        ],
+    )
     result = client.store([sr])
-    log.info("stored the SR of MRI study %s in its original study on PACS %s", mri_id,
-             client.config.display_url)
-    return {"stored": list(result.stored), "sr_sop_instance_uid": str(sr.SOPInstanceUID),
-            "seg_sop_instance_uid": str(original.SOPInstanceUID),
-            "study_instance_uid": str(original.StudyInstanceUID),
-            "volume_mm3": info["volume_mm3"], "segment": info["segment"],
-            "tracking_uid": str(info["tracking_uid"]), "identity": "clinical",
-            "pacs": client.config.display_url}
+    log.info(
+        "stored the SR of MRI study %s in its original study on PACS %s",
+        mri_id,
+        client.config.display_url,
+    )
+    return {
+        "stored": list(result.stored),
+        "sr_sop_instance_uid": str(sr.SOPInstanceUID),
+        "seg_sop_instance_uid": str(original.SOPInstanceUID),
+        "study_instance_uid": str(original.StudyInstanceUID),
+        "volume_mm3": info["volume_mm3"],
+        "segment": info["segment"],
+        "tracking_uid": str(info["tracking_uid"]),
+        "identity": "clinical",
+        "pacs": client.config.display_url,
+    }

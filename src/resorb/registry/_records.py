@@ -97,9 +97,17 @@ class MRIRecord(_Record):
             if offset_days is None:  # pragma: no cover - the import always stores an offset
                 raise RuntimeError("shifted MRI date without a stored offset")
             date = date - dt.timedelta(days=offset_days)
-        return cls(id=row.id, patient_id=row.patient_id, date=date, level=row.level,
-                   source=row.source, method=row.method, volume_mm3=row.volume_mm3,
-                   diameters_mm=row.diameters_mm, series_info=row.series_info)
+        return cls(
+            id=row.id,
+            patient_id=row.patient_id,
+            date=date,
+            level=row.level,
+            source=row.source,
+            method=row.method,
+            volume_mm3=row.volume_mm3,
+            diameters_mm=row.diameters_mm,
+            series_info=row.series_info,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,8 +77,9 @@ def _ensure_offset(s: Session, patient_id: int) -> int:
         try:
             # A savepoint: if a concurrent transaction drew the offset first, keep theirs.
             with s.begin_nested():
-                row = m.DateShift(patient_id=patient_id,
-                                  offset_days=lo + secrets.randbelow(hi - lo + 1))
+                row = m.DateShift(
+                    patient_id=patient_id, offset_days=lo + secrets.randbelow(hi - lo + 1)
+                )
                 s.add(row)
         except IntegrityError:
             row = s.get(m.DateShift, patient_id, populate_existing=True)
@@ -90,8 +91,11 @@ def _ensure_offset(s: Session, patient_id: int) -> int:
 def _create_patient(s: Session, data: Any, *, field: str = "patient") -> m.Patient:
     p_in = validate_input(PatientIn, data, field=field)
     if s.scalar(select(m.Patient.id).where(m.Patient.pseudonym == p_in.pseudonym)) is not None:
-        raise InvalidInputError(f"{field}.pseudonym", f"{p_in.pseudonym!r} already exists",
-                                allowed="a pseudonym not yet used")
+        raise InvalidInputError(
+            f"{field}.pseudonym",
+            f"{p_in.pseudonym!r} already exists",
+            allowed="a pseudonym not yet used",
+        )
     p = m.Patient(**p_in.model_dump(), created_by=s.info.get("actor_id"))
     s.add(p)
     s.flush()
@@ -110,27 +114,38 @@ def _add_visit(s: Session, patient_id: int, data: Any, *, field: str = "visit") 
 def _add_mri(s: Session, patient_id: int, data: Any) -> m.MRIStudy:
     mri = validate_input(MRIIn, data, field="mri")
     _patient(s, patient_id)
-    row = m.MRIStudy(patient_id=patient_id, date=mri.date, date_is_shifted=False,
-                     level=mri.level, source=mri.source, method=mri.computed_method,
-                     volume_mm3=mri.computed_volume_mm3,
-                     diameters_mm=None if mri.diameters_mm is None else list(mri.diameters_mm))
+    row = m.MRIStudy(
+        patient_id=patient_id,
+        date=mri.date,
+        date_is_shifted=False,
+        level=mri.level,
+        source=mri.source,
+        method=mri.computed_method,
+        volume_mm3=mri.computed_volume_mm3,
+        diameters_mm=None if mri.diameters_mm is None else list(mri.diameters_mm),
+    )
     s.add(row)
     s.flush()
     return row
 
 
-def _add_findings(s: Session, patient_id: int, data: Any, *, mri_id: int | None,
-                  visit_id: int | None) -> m.Findings:
+def _add_findings(
+    s: Session, patient_id: int, data: Any, *, mri_id: int | None, visit_id: int | None
+) -> m.Findings:
     f_in = validate_input(FindingsIn, data, field="findings")
     try:
         f_in.to_domain()
     except InvalidInputError as exc:
-        raise InvalidInputError("findings." + exc.field.split(".")[-1], exc.message,
-                                allowed=exc.allowed) from None
+        raise InvalidInputError(
+            "findings." + exc.field.split(".")[-1], exc.message, allowed=exc.allowed
+        ) from None
     _patient(s, patient_id)
     if (mri_id is None) == (visit_id is None):
-        raise InvalidInputError("findings", "needs exactly one of mri_id or visit_id",
-                                allowed="the MRI or the visit the findings were made on")
+        raise InvalidInputError(
+            "findings",
+            "needs exactly one of mri_id or visit_id",
+            allowed="the MRI or the visit the findings were made on",
+        )
     if mri_id is not None:
         study = s.get(m.MRIStudy, mri_id)
         if study is None or study.patient_id != patient_id:
@@ -140,8 +155,14 @@ def _add_findings(s: Session, patient_id: int, data: Any, *, mri_id: int | None,
         if visit is None or visit.patient_id != patient_id:
             raise RecordNotFoundError("visit_id", f"no visit {visit_id} for patient {patient_id}")
     values = f_in.model_dump(exclude={"msu"})
-    row = m.Findings(patient_id=patient_id, mri_id=mri_id, visit_id=visit_id, **values,
-                     msu_size=f_in.msu_size, msu_zone=f_in.msu_zone)
+    row = m.Findings(
+        patient_id=patient_id,
+        mri_id=mri_id,
+        visit_id=visit_id,
+        **values,
+        msu_size=f_in.msu_size,
+        msu_zone=f_in.msu_zone,
+    )
     s.add(row)
     s.flush()
     return row
@@ -156,8 +177,7 @@ def _add_therapy(s: Session, patient_id: int, data: Any) -> m.TherapyCourse:
     return row
 
 
-def _delete_with_findings(s: Session, model: type, row_id: int, *, field: str,
-                          what: str) -> None:
+def _delete_with_findings(s: Session, model: type, row_id: int, *, field: str, what: str) -> None:
     """Delete a visit or MRI row and the findings recorded on it (``field`` is the FK)."""
     row = s.get(model, row_id)
     if row is None:

@@ -117,8 +117,9 @@ class PatientIn(_Strict):
     @classmethod
     def _pseudonym(cls, v: str) -> str:
         if not _PSEUDONYM.match(v):
-            raise ValueError("must be 1-64 letters, digits, '.', '_' or '-', starting with a "
-                             "letter or digit")
+            raise ValueError(
+                "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
         return v
 
     @field_validator("site")
@@ -333,8 +334,10 @@ class FindingsIn(_Strict):
 
     def to_domain(self) -> HerniationFindings:
         """The domain object (checks the cross-field invariants)."""
-        return findings_to_domain(self.model_dump(exclude={"msu"})
-                                  | {"msu_size": self.msu_size, "msu_zone": self.msu_zone})
+        return findings_to_domain(
+            self.model_dump(exclude={"msu"})
+            | {"msu_size": self.msu_size, "msu_zone": self.msu_zone}
+        )
 
 
 def findings_to_domain(values: dict[str, Any]) -> HerniationFindings:
@@ -342,8 +345,9 @@ def findings_to_domain(values: dict[str, Any]) -> HerniationFindings:
     kwargs: dict[str, Any] = {}
     for name, enum in FINDING_ENUMS.items():
         value = values.get(name)
-        kwargs[name] = None if value is None else parse_enum(enum, value,
-                                                             field=f"herniation.{name}")
+        kwargs[name] = (
+            None if value is None else parse_enum(enum, value, field=f"herniation.{name}")
+        )
     kwargs["canal_compromise_percent"] = values.get("canal_compromise_percent")
     return HerniationFindings(**kwargs)
 
@@ -415,8 +419,9 @@ def validate_input(model: type[M], data: Any, *, field: str = "") -> M:
             raise InvalidInputError(name, "is required") from None
         msg = err["msg"]
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         raise InvalidInputError(name, msg) from None
     except InvalidInputError as exc:  # raised by a domain constructor in an after-validator
-        raise InvalidInputError(prefix + exc.field if exc.field else field or "input",
-                                exc.message, allowed=exc.allowed) from None
+        raise InvalidInputError(
+            prefix + exc.field if exc.field else field or "input", exc.message, allowed=exc.allowed
+        ) from None

@@ -9,8 +9,15 @@ import re
 
 from resorb.errors import InvalidInputError, require_extra
 
-__all__ = ["MIN_PASSWORD_LENGTH", "USERNAME_PATTERN", "check_password_policy",
-           "check_username", "hash_password", "needs_rehash", "verify_password"]
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "USERNAME_PATTERN",
+    "check_password_policy",
+    "check_username",
+    "hash_password",
+    "needs_rehash",
+    "verify_password",
+]
 
 #: User names: 1-64 lower-case ASCII letters, digits, '.', '_' or '-', starting
 #: with a letter or digit, no '..'. No '/', spaces, control or invisible
@@ -39,9 +46,12 @@ def check_username(username: object, *, field: str = "username") -> str:
     """
     if not isinstance(username, str) or not USERNAME_PATTERN.fullmatch(username):
         shown = ascii(username)[:80]
-        raise InvalidInputError(field, f"{shown} is not a valid user name",
-                                allowed="1-64 lower-case letters a-z, digits, '.', '_' or "
-                                        "'-', starting with a letter or digit, no '..'")
+        raise InvalidInputError(
+            field,
+            f"{shown} is not a valid user name",
+            allowed="1-64 lower-case letters a-z, digits, '.', '_' or "
+            "'-', starting with a letter or digit, no '..'",
+        )
     return username
 
 
@@ -54,11 +64,15 @@ def check_password_policy(password: str, *, field: str = "password") -> None:
         Naming ``field`` and the minimum length.
     """
     if not isinstance(password, str) or not password.strip():
-        raise InvalidInputError(field, "is empty",
-                                allowed=f"at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidInputError(
+            field, "is empty", allowed=f"at least {MIN_PASSWORD_LENGTH} characters"
+        )
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInputError(field, f"is too short ({len(password)} characters)",
-                                allowed=f"at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidInputError(
+            field,
+            f"is too short ({len(password)} characters)",
+            allowed=f"at least {MIN_PASSWORD_LENGTH} characters",
+        )
 
 
 def hash_password(password: str) -> str:

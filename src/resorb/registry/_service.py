@@ -142,7 +142,8 @@ class Registry(UserAccounts):
                     # A write transaction: on SQLite it takes the write lock at BEGIN.
                     session.connection(execution_options={"resorb_write": True})
                     session.info["actor_id"] = session.scalar(
-                        select(m.User.id).where(m.User.username == actor))
+                        select(m.User.id).where(m.User.username == actor)
+                    )
                     yield session
             except IntegrityError as exc:
                 raise _integrity_error(exc) from None
@@ -174,8 +175,9 @@ class Registry(UserAccounts):
             p = s.scalar(select(m.Patient).where(m.Patient.pseudonym == pseudonym))
             return None if p is None else PatientRecord.from_row(p)
 
-    def list_patients(self, *, search: str | None = None, limit: int = 50,
-                      offset: int = 0) -> list[PatientRecord]:
+    def list_patients(
+        self, *, search: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[PatientRecord]:
         """Patients ordered by id; ``search`` matches part of the pseudonym or site."""
         if not 1 <= limit <= 1000:
             raise InvalidInputError("limit", f"{limit}", allowed="1-1000")
@@ -184,8 +186,12 @@ class Registry(UserAccounts):
         q = select(m.Patient).order_by(m.Patient.id)
         if search:
             like = f"%{_escape_like(search.strip())}%"
-            q = q.where(or_(m.Patient.pseudonym.ilike(like, escape="\\"),
-                            m.Patient.site.ilike(like, escape="\\")))
+            q = q.where(
+                or_(
+                    m.Patient.pseudonym.ilike(like, escape="\\"),
+                    m.Patient.site.ilike(like, escape="\\"),
+                )
+            )
         with self.reading() as s:
             return [PatientRecord.from_row(p) for p in s.scalars(q.limit(limit).offset(offset))]
 
@@ -194,13 +200,18 @@ class Registry(UserAccounts):
         q = select(func.count(m.Patient.id))
         if search:
             like = f"%{_escape_like(search.strip())}%"
-            q = q.where(or_(m.Patient.pseudonym.ilike(like, escape="\\"),
-                            m.Patient.site.ilike(like, escape="\\")))
+            q = q.where(
+                or_(
+                    m.Patient.pseudonym.ilike(like, escape="\\"),
+                    m.Patient.site.ilike(like, escape="\\"),
+                )
+            )
         with self.reading() as s:
             return int(s.scalar(q) or 0)
 
-    def update_patient(self, patient_id: int, changes: Mapping[str, Any] | PatientUpdate, *,
-                       actor: str) -> PatientRecord:
+    def update_patient(
+        self, patient_id: int, changes: Mapping[str, Any] | PatientUpdate, *, actor: str
+    ) -> PatientRecord:
         """Change birth year, sex, site or onset date (only the keys given)."""
         upd = validate_input(PatientUpdate, changes, field="patient")
         given = upd.model_dump(exclude_unset=True)
@@ -232,8 +243,9 @@ class Registry(UserAccounts):
 
     # -- follow-up data ------------------------------------------------------------------
 
-    def add_visit(self, patient_id: int, data: Mapping[str, Any] | VisitIn, *,
-                  actor: str) -> VisitRecord:
+    def add_visit(
+        self, patient_id: int, data: Mapping[str, Any] | VisitIn, *, actor: str
+    ) -> VisitRecord:
         """Record a visit with its scores (validated against each scale)."""
         with self.transaction(actor=actor) as s:
             return VisitRecord.from_row(_add_visit(s, patient_id, data))
@@ -243,8 +255,7 @@ class Registry(UserAccounts):
         with self.transaction(actor=actor) as s:
             _delete_with_findings(s, m.Visit, visit_id, field="visit_id", what="visit")
 
-    def add_mri(self, patient_id: int, data: Mapping[str, Any] | MRIIn, *,
-                actor: str) -> MRIRecord:
+    def add_mri(self, patient_id: int, data: Mapping[str, Any] | MRIIn, *, actor: str) -> MRIRecord:
         """Record an MRI measurement (manual volume, mask volume or three diameters)."""
         with self.transaction(actor=actor) as s:
             row = _add_mri(s, patient_id, data)
@@ -255,46 +266,59 @@ class Registry(UserAccounts):
         with self.transaction(actor=actor) as s:
             _delete_with_findings(s, m.MRIStudy, mri_id, field="mri_id", what="MRI study")
 
-    def delete_record(self, patient_id: int, kind: str, record_id: int, *,
-                      actor: str) -> None:
+    def delete_record(self, patient_id: int, kind: str, record_id: int, *, actor: str) -> None:
         """Delete one visit, MRI study, findings entry, therapy course or stored
         assessment of ``patient_id`` (a correction; the audit log keeps the row).
 
         A visit or MRI study goes with the findings recorded on it. The record
         must belong to the patient, else :class:`RecordNotFoundError`.
         """
-        models = {"visit": (m.Visit, "visit_id"), "mri": (m.MRIStudy, "mri_id"),
-                  "findings": (m.Findings, None), "therapy": (m.TherapyCourse, None),
-                  "assessment": (m.Assessment, None)}
+        models = {
+            "visit": (m.Visit, "visit_id"),
+            "mri": (m.MRIStudy, "mri_id"),
+            "findings": (m.Findings, None),
+            "therapy": (m.TherapyCourse, None),
+            "assessment": (m.Assessment, None),
+        }
         if kind not in models:
             raise InvalidInputError("kind", f"{kind!r}", allowed=", ".join(models))
         model, fk = models[kind]
         with self.transaction(actor=actor) as s:
             row = s.get(model, record_id) if 1 <= record_id <= 2**63 - 1 else None
             if row is None or row.patient_id != patient_id:
-                raise RecordNotFoundError(f"{kind}_id",
-                                          f"no {kind} {record_id} for patient {patient_id}")
+                raise RecordNotFoundError(
+                    f"{kind}_id", f"no {kind} {record_id} for patient {patient_id}"
+                )
             if fk is not None:
                 _delete_with_findings(s, model, record_id, field=fk, what=kind)
             else:
                 s.delete(row)
 
-    def add_findings(self, patient_id: int, data: Mapping[str, Any] | FindingsIn, *,
-                     mri_id: int | None = None, visit_id: int | None = None,
-                     actor: str) -> FindingsRecord:
+    def add_findings(
+        self,
+        patient_id: int,
+        data: Mapping[str, Any] | FindingsIn,
+        *,
+        mri_id: int | None = None,
+        visit_id: int | None = None,
+        actor: str,
+    ) -> FindingsRecord:
         """Record structured findings on an MRI (``mri_id``) or at a visit (``visit_id``)."""
         with self.transaction(actor=actor) as s:
             return FindingsRecord.from_row(
-                _add_findings(s, patient_id, data, mri_id=mri_id, visit_id=visit_id))
+                _add_findings(s, patient_id, data, mri_id=mri_id, visit_id=visit_id)
+            )
 
-    def add_therapy(self, patient_id: int, data: Mapping[str, Any] | TherapyIn, *,
-                    actor: str) -> TherapyRecord:
+    def add_therapy(
+        self, patient_id: int, data: Mapping[str, Any] | TherapyIn, *, actor: str
+    ) -> TherapyRecord:
         """Record a therapy course."""
         with self.transaction(actor=actor) as s:
             return TherapyRecord.from_row(_add_therapy(s, patient_id, data))
 
-    def save_assessment(self, patient_id: int, result: Mapping[str, Any], *, actor: str,
-                        version: str | None = None) -> AssessmentRecord:
+    def save_assessment(
+        self, patient_id: int, result: Mapping[str, Any], *, actor: str, version: str | None = None
+    ) -> AssessmentRecord:
         """Store an assessment result (the ``resorb assess --json`` object)."""
         from resorb import __version__
 
@@ -302,9 +326,12 @@ class Registry(UserAccounts):
             raise InvalidInputError("result", "is not an object", allowed="a JSON object")
         with self.transaction(actor=actor) as s:
             _patient(s, patient_id)
-            row = m.Assessment(patient_id=patient_id, result=to_jsonable(dict(result)),
-                               version=version or __version__,
-                               created_by=s.info.get("actor_id"))
+            row = m.Assessment(
+                patient_id=patient_id,
+                result=to_jsonable(dict(result)),
+                version=version or __version__,
+                created_by=s.info.get("actor_id"),
+            )
             s.add(row)
             s.flush()
             return AssessmentRecord.from_row(row)
@@ -330,8 +357,11 @@ class Registry(UserAccounts):
         """A patient's stored assessments, oldest first."""
         with self.reading() as s:
             _patient(s, patient_id)
-            q = (select(m.Assessment).where(m.Assessment.patient_id == patient_id)
-                 .order_by(m.Assessment.id))
+            q = (
+                select(m.Assessment)
+                .where(m.Assessment.patient_id == patient_id)
+                .order_by(m.Assessment.id)
+            )
             return [AssessmentRecord.from_row(a) for a in s.scalars(q)]
 
     def list_visits(self, patient_id: int) -> list[VisitRecord]:
@@ -357,8 +387,9 @@ class Registry(UserAccounts):
         with self.reading() as s:
             return [TherapyRecord.from_row(t) for t in _patient(s, patient_id).therapies]
 
-    def audit_log(self, *, table: str | None = None, row_id: int | str | None = None,
-                  limit: int = 1000) -> list[dict[str, Any]]:
+    def audit_log(
+        self, *, table: str | None = None, row_id: int | str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
         """Audit entries, newest last."""
         q = select(m.AuditLog).order_by(m.AuditLog.id)
         if table:
@@ -366,9 +397,19 @@ class Registry(UserAccounts):
         if row_id is not None:
             q = q.where(m.AuditLog.row_id == str(row_id))
         with self.reading() as s:
-            return [{"id": a.id, "at": a.at, "actor": a.actor, "user_id": a.user_id,
-                     "action": a.action, "table": a.table_name, "row_id": a.row_id,
-                     "diff": a.diff} for a in s.scalars(q.limit(limit))]
+            return [
+                {
+                    "id": a.id,
+                    "at": a.at,
+                    "actor": a.actor,
+                    "user_id": a.user_id,
+                    "action": a.action,
+                    "table": a.table_name,
+                    "row_id": a.row_id,
+                    "diff": a.diff,
+                }
+                for a in s.scalars(q.limit(limit))
+            ]
 
     def patient_timeline(self, patient_id: int) -> dict[str, Any]:
         """Everything about a patient in date order, with resorption and MCID flags.
@@ -394,9 +435,15 @@ class Registry(UserAccounts):
                 for pid in patient_ids:
                     _ensure_offset(s, pid)
 
-    def pseudonymised_view(self, *, actor: str, min_site_count: int = 5,
-                           limit: int | None = None, offset: int = 0,
-                           search: str | None = None) -> list[dict[str, Any]]:
+    def pseudonymised_view(
+        self,
+        *,
+        actor: str,
+        min_site_count: int = 5,
+        limit: int | None = None,
+        offset: int = 0,
+        search: str | None = None,
+    ) -> list[dict[str, Any]]:
         """The registry as a researcher may see it (all of it, or one page).
 
         No free-text notes, no database ids, no DICOM series details, birth year
@@ -419,14 +466,18 @@ class Registry(UserAccounts):
             if limit is not None:
                 page = page.limit(limit).offset(offset)
             ids = select(page.subquery().c.id)
-            missing = list(s.scalars(
-                select(m.Patient.id).where(m.Patient.id.in_(ids),
-                                           ~m.Patient.id.in_(select(m.DateShift.patient_id)))
-                .order_by(m.Patient.id)))
+            missing = list(
+                s.scalars(
+                    select(m.Patient.id)
+                    .where(m.Patient.id.in_(ids), ~m.Patient.id.in_(select(m.DateShift.patient_id)))
+                    .order_by(m.Patient.id)
+                )
+            )
         self._draw_missing_offsets(missing, actor=actor)
         with self.reading() as s:
-            return research_rows(s, min_site_count=min_site_count, limit=limit, offset=offset,
-                                 search=search)
+            return research_rows(
+                s, min_site_count=min_site_count, limit=limit, offset=offset, search=search
+            )
 
     def change_marker(self) -> int:
         """A number that changes whenever the registry's records change (the newest
@@ -439,8 +490,9 @@ class Registry(UserAccounts):
         with self.reading() as s:
             return research_count(s, search=search)
 
-    def pseudonymised_patient(self, pseudonym: str, *, actor: str,
-                              min_site_count: int = 5) -> dict[str, Any] | None:
+    def pseudonymised_patient(
+        self, pseudonym: str, *, actor: str, min_site_count: int = 5
+    ) -> dict[str, Any] | None:
         """One patient of :meth:`pseudonymised_view` by pseudonym, or None.
 
         Reads only this patient (and the number of patients at their site).

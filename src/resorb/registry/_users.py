@@ -41,8 +41,9 @@ class UserAccounts:
 
         def reading(self) -> AbstractContextManager[Session]: ...
 
-    def add_user(self, username: str, password: str, *, role: str = "clinician",
-                 actor: str | None = None) -> UserRecord:
+    def add_user(
+        self, username: str, password: str, *, role: str = "clinician", actor: str | None = None
+    ) -> UserRecord:
         """Create a user with an argon2 password hash.
 
         Raises
@@ -50,17 +51,20 @@ class UserAccounts:
         InvalidInputError
             ``username`` taken or malformed, ``role`` unknown, password too short.
         """
-        username = check_username((username or "").strip() if isinstance(username, str)
-                                  else username)
+        username = check_username(
+            (username or "").strip() if isinstance(username, str) else username
+        )
         if role not in m.ROLES:
             raise InvalidInputError("role", f"{role!r} is not a role", allowed=", ".join(m.ROLES))
         check_password_policy(password)
         with self.transaction(actor=actor or username) as s:
             if s.scalar(select(m.User.id).where(m.User.username == username)) is not None:
-                raise InvalidInputError("username", f"{username!r} already exists",
-                                        allowed="a user name not yet taken")
-            user = m.User(username=username, password_hash=hash_password(password), role=role,
-                          active=True)
+                raise InvalidInputError(
+                    "username", f"{username!r} already exists", allowed="a user name not yet taken"
+                )
+            user = m.User(
+                username=username, password_hash=hash_password(password), role=role, active=True
+            )
             s.add(user)
             s.flush()
             return UserRecord.from_row(user)
@@ -86,8 +90,9 @@ class UserAccounts:
     def list_users(self) -> list[UserRecord]:
         """All users by name."""
         with self.reading() as s:
-            return [UserRecord.from_row(u)
-                    for u in s.scalars(select(m.User).order_by(m.User.username))]
+            return [
+                UserRecord.from_row(u) for u in s.scalars(select(m.User).order_by(m.User.username))
+            ]
 
     def set_user_active(self, username: str, active: bool, *, actor: str) -> UserRecord:
         """Activate or deactivate a user (users are never deleted: the audit log names them)."""
@@ -115,6 +120,7 @@ class UserAccounts:
         # A new password ends the sessions opened with the old one.
         AuthState(self.engine).end_sessions_of(username)
         return record
+
 
 _dummy: list[str] = []
 

@@ -71,19 +71,23 @@ def load_patient(s: Session, patient_id: int) -> PatientRecords:
     """A patient's records from the session ``s`` (:class:`RecordNotFoundError` if none)."""
     p = _patient(s, patient_id)
     off = _offset(s, patient_id)
-    mri = sorted((MRIRecord.from_row(r, offset_days=off) for r in p.mri_studies),
-                 key=lambda r: (r.date, r.id))
+    mri = sorted(
+        (MRIRecord.from_row(r, offset_days=off) for r in p.mri_studies),
+        key=lambda r: (r.date, r.id),
+    )
     return PatientRecords(
         patient=PatientRecord.from_row(p),
         visits=tuple(VisitRecord.from_row(v) for v in p.visits),
         mri=tuple(mri),
         findings=tuple(FindingsRecord.from_row(f) for f in p.findings),
         therapies=tuple(TherapyRecord.from_row(t) for t in p.therapies),
-        assessments=tuple(AssessmentRecord.from_row(a) for a in p.assessments))
+        assessments=tuple(AssessmentRecord.from_row(a) for a in p.assessments),
+    )
 
 
-def resorption_between(v0_mm3: float, v1_mm3: float, *,
-                       days: float | None = None) -> dict[str, Any]:
+def resorption_between(
+    v0_mm3: float, v1_mm3: float, *, days: float | None = None
+) -> dict[str, Any]:
     """Resorption percent and grade of ``v1_mm3`` against the baseline ``v0_mm3``.
 
     Uses :func:`resorb.imaging.compare_volumes` (grade thresholds of Zou et al.
@@ -99,16 +103,30 @@ def resorption_between(v0_mm3: float, v1_mm3: float, *,
     from resorb.imaging import compare_volumes
 
     if not v0_mm3 > 0:
-        return {"resorption_percent": None, "grade": None, "within_mdc": None,
-                "mdc_mm3": None, "method": "baseline volume is 0 mm3: resorption undefined"}
+        return {
+            "resorption_percent": None,
+            "grade": None,
+            "within_mdc": None,
+            "mdc_mm3": None,
+            "method": "baseline volume is 0 mm3: resorption undefined",
+        }
     r = compare_volumes(v0_mm3, v1_mm3, days=days if days else None, warn=False)
-    return {"resorption_percent": float(r.resorption_percent), "grade": r.grade.value,
-            "within_mdc": bool(r.within_mdc), "mdc_mm3": float(r.mdc_mm3),
-            "method": "volume change against the first MRI, graded after Zou 2023"}
+    return {
+        "resorption_percent": float(r.resorption_percent),
+        "grade": r.grade.value,
+        "within_mdc": bool(r.within_mdc),
+        "mdc_mm3": float(r.mdc_mm3),
+        "method": "volume change against the first MRI, graded after Zou 2023",
+    }
 
 
-_MCID_SCALES = {"leg_pain_nrs": "nrs", "back_pain_nrs": "nrs", "vas_mm": "vas_mm",
-                "odi_percent": "odi_percent", "rmdq": "rmdq"}
+_MCID_SCALES = {
+    "leg_pain_nrs": "nrs",
+    "back_pain_nrs": "nrs",
+    "vas_mm": "vas_mm",
+    "odi_percent": "odi_percent",
+    "rmdq": "rmdq",
+}
 
 
 def _visit_rows(visits: tuple[VisitRecord, ...]) -> list[dict[str, Any]]:
@@ -127,12 +145,15 @@ def _visit_rows(visits: tuple[VisitRecord, ...]) -> list[dict[str, Any]]:
                 baseline[key] = value
                 continue
             r = mcid_improvement(scale, baseline[key], value)
-            flags[key] = {"baseline": r.baseline, "value": r.followup,
-                          "improvement": r.improvement,
-                          "improvement_percent": r.improvement_percent,
-                          "mcid_absolute": r.mcid_absolute,
-                          "mcid_relative_percent": r.mcid_relative_percent,
-                          "reached": r.reached}
+            flags[key] = {
+                "baseline": r.baseline,
+                "value": r.followup,
+                "improvement": r.improvement,
+                "improvement_percent": r.improvement_percent,
+                "mcid_absolute": r.mcid_absolute,
+                "mcid_relative_percent": r.mcid_relative_percent,
+                "reached": r.reached,
+            }
         row["mcid"] = flags
         row["invalid"] = implausible_fields(v)
         row["joa_recovery_rate_percent"] = None
@@ -141,7 +162,8 @@ def _visit_rows(visits: tuple[VisitRecord, ...]) -> list[dict[str, Any]]:
                 baseline["joa_total"] = v.joa_total
             elif baseline["joa_total"] < JOA_MAX:
                 row["joa_recovery_rate_percent"] = joa_recovery_rate_percent(
-                    baseline["joa_total"], v.joa_total)
+                    baseline["joa_total"], v.joa_total
+                )
         rows.append(row)
     return rows
 
@@ -151,18 +173,29 @@ def _mri_rows(mris: tuple[MRIRecord, ...]) -> list[dict[str, Any]]:
     rows = []
     for r in mris:
         row = r.as_dict()
-        row.update(days_since_baseline=None, resorption_percent=None, grade=None,
-                   within_mdc=None, resorption_method=None, invalid=implausible_fields(r))
+        row.update(
+            days_since_baseline=None,
+            resorption_percent=None,
+            grade=None,
+            within_mdc=None,
+            resorption_method=None,
+            invalid=implausible_fields(r),
+        )
         # A stored value outside the plausible bounds (a legacy row) is shown as
         # invalid and takes no part in resorption.
         if r.volume_mm3 is not None and not row["invalid"]:
             base = first.setdefault(r.level, r)
             row["days_since_baseline"] = (r.date - base.date).days
             if base.id != r.id and base.volume_mm3 is not None:
-                res = resorption_between(base.volume_mm3, r.volume_mm3,
-                                         days=row["days_since_baseline"])
-                row.update(resorption_percent=res["resorption_percent"], grade=res["grade"],
-                           within_mdc=res["within_mdc"], resorption_method=res["method"])
+                res = resorption_between(
+                    base.volume_mm3, r.volume_mm3, days=row["days_since_baseline"]
+                )
+                row.update(
+                    resorption_percent=res["resorption_percent"],
+                    grade=res["grade"],
+                    within_mdc=res["within_mdc"],
+                    resorption_method=res["method"],
+                )
         rows.append(row)
     return rows
 
@@ -184,14 +217,15 @@ def timeline_of(records: PatientRecords) -> dict[str, Any]:
         outside the plausible bounds (:func:`resorb.domain.bounds.implausible_fields`).
     """
     return {
-        "patient": records.patient.as_dict()
-        | {"invalid": implausible_fields(records.patient)},
+        "patient": records.patient.as_dict() | {"invalid": implausible_fields(records.patient)},
         "visits": _visit_rows(records.visits),
         "mri": _mri_rows(records.mri),
         "findings": [f.as_dict() | {"msu": f.msu} for f in records.findings],
         "therapies": [t.as_dict() for t in records.therapies],
-        "assessments": [{"id": a.id, "created_at": a.created_at, "version": a.version}
-                        for a in records.assessments],
+        "assessments": [
+            {"id": a.id, "created_at": a.created_at, "version": a.version}
+            for a in records.assessments
+        ],
     }
 
 
@@ -233,10 +267,16 @@ def case_of(records: PatientRecords, *, visit: str = "latest") -> Case:
     rec, visits = records.patient, records.visits
     mri_by_id = {r.id: r for r in records.mri}
     visit_by_id = {v.id: v for v in visits}
-    on_mri = [(mri_by_id[f.mri_id].date, f.id, f) for f in records.findings
-              if f.mri_id is not None and f.mri_id in mri_by_id]
-    on_visit = [(visit_by_id[f.visit_id].date, f.id, f) for f in records.findings
-                if f.visit_id is not None and f.visit_id in visit_by_id]
+    on_mri = [
+        (mri_by_id[f.mri_id].date, f.id, f)
+        for f in records.findings
+        if f.mri_id is not None and f.mri_id in mri_by_id
+    ]
+    on_visit = [
+        (visit_by_id[f.visit_id].date, f.id, f)
+        for f in records.findings
+        if f.visit_id is not None and f.visit_id in visit_by_id
+    ]
     chosen = None
     if on_mri:
         chosen = max(on_mri, key=lambda t: (t[0], t[1]))[2]
@@ -244,8 +284,10 @@ def case_of(records: PatientRecords, *, visit: str = "latest") -> Case:
         chosen = max(on_visit, key=lambda t: (t[0], t[1]))[2]
     if chosen is None:
         raise InvalidInputError(
-            "herniation", f"patient {rec.id} has no structured findings",
-            allowed="record findings (at least level and morphology) on an MRI or visit")
+            "herniation",
+            f"patient {rec.id} has no structured findings",
+            allowed="record findings (at least level and morphology) on an MRI or visit",
+        )
     herniation = findings_to_domain(chosen.as_dict())
     studies: list[DomainMRI] = []
     for r in records.mri:
@@ -253,15 +295,15 @@ def case_of(records: PatientRecords, *, visit: str = "latest") -> Case:
             continue
         if r.source == "diameters" and r.diameters_mm:
             ap, tr, cc = r.diameters_mm
-            studies.append(DomainMRI(date=r.date, diameters_mm=(ap, tr, cc),
-                                     index=len(studies)))
+            studies.append(DomainMRI(date=r.date, diameters_mm=(ap, tr, cc), index=len(studies)))
         elif r.volume_mm3 is not None:
-            studies.append(DomainMRI(date=r.date, volume_mm3=r.volume_mm3,
-                                     index=len(studies)))
+            studies.append(DomainMRI(date=r.date, volume_mm3=r.volume_mm3, index=len(studies)))
     dates = [v.date for v in visits] + [s.date for s in studies]
     ref = min(dates) if dates else dt.date.today()
-    patient = Patient(age_years=max(0, ref.year - rec.birth_year),
-                      sex=parse_enum(Sex, rec.sex, field="patient.sex"))
+    patient = Patient(
+        age_years=max(0, ref.year - rec.birth_year),
+        sex=parse_enum(Sex, rec.sex, field="patient.sex"),
+    )
     # No visit: the red flags were never asked (not "none"); triage asks for them.
     symptoms = Symptoms(onset_date=rec.onset_date, red_flags_recorded=False)
     if visits:
@@ -269,16 +311,28 @@ def case_of(records: PatientRecords, *, visit: str = "latest") -> Case:
         since = v.date - dt.timedelta(days=RED_FLAG_CARRY_DAYS)
         flags = {f for w in visits if since <= w.date <= v.date for f in w.red_flags}
         symptoms = Symptoms(
-            onset_date=rec.onset_date, leg_pain_nrs=v.leg_pain_nrs,
-            back_pain_nrs=v.back_pain_nrs, vas_mm=v.vas_mm,
+            onset_date=rec.onset_date,
+            leg_pain_nrs=v.leg_pain_nrs,
+            back_pain_nrs=v.back_pain_nrs,
+            vas_mm=v.vas_mm,
             odi_answers=None if v.odi_answers is None else tuple(v.odi_answers),
-            slr_degrees=v.slr_degrees, motor_mrc=v.motor_mrc,
-            red_flags=frozenset(parse_enum(RedFlag, f, field="symptoms.red_flags")
-                                for f in sorted(flags)))
-    courses = tuple(DomainTherapy(name=t.name, start=t.start, end=t.end, index=i)
-                    for i, t in enumerate(records.therapies))
-    return Case(herniation=herniation, patient=patient, symptoms=symptoms,
-                mri=tuple(studies), therapies=courses)
+            slr_degrees=v.slr_degrees,
+            motor_mrc=v.motor_mrc,
+            red_flags=frozenset(
+                parse_enum(RedFlag, f, field="symptoms.red_flags") for f in sorted(flags)
+            ),
+        )
+    courses = tuple(
+        DomainTherapy(name=t.name, start=t.start, end=t.end, index=i)
+        for i, t in enumerate(records.therapies)
+    )
+    return Case(
+        herniation=herniation,
+        patient=patient,
+        symptoms=symptoms,
+        mri=tuple(studies),
+        therapies=courses,
+    )
 
 
 # -- the research (pseudonymised) view ------------------------------------------------------
@@ -310,14 +364,14 @@ def research_row(p: m.Patient, offset_days: int, *, keep_site: bool) -> dict[str
     invalid: list[str] = []
     max_d = plausible_bounds().max_diameter_mm
 
-    def shift(d: dt.date | None, where: str, *, shifted: bool = False,
-              future_ok: bool = False) -> dt.date | None:
+    def shift(
+        d: dt.date | None, where: str, *, shifted: bool = False, future_ok: bool = False
+    ) -> dt.date | None:
         if d is None:
             return None
         try:
             clinic = d - off if shifted else d
-            latest = dt.date(9000, 12, 31) if future_ok else \
-                dt.date.today() + dt.timedelta(days=1)
+            latest = dt.date(9000, 12, 31) if future_ok else dt.date.today() + dt.timedelta(days=1)
             if not is_plausible_date(clinic, today=latest):
                 raise OverflowError
             return d if shifted else d + off
@@ -332,8 +386,9 @@ def research_row(p: m.Patient, offset_days: int, *, keep_site: bool) -> dict[str
         return None
 
     def diameters(ds: list[float] | None, where: str) -> list[float] | None:
-        if ds is None or (len(ds) == 3 and all(isinstance(d, int | float) and 0 <= d <= max_d
-                                               for d in ds)):
+        if ds is None or (
+            len(ds) == 3 and all(isinstance(d, int | float) and 0 <= d <= max_d for d in ds)
+        ):
             return ds
         invalid.append(where)
         return None
@@ -352,30 +407,54 @@ def research_row(p: m.Patient, offset_days: int, *, keep_site: bool) -> dict[str
         "site": p.site if keep_site else None,
         "onset_date": shift(p.onset_date, "onset_date"),
         "visits": [
-            {k: v for k, v in VisitRecord.from_row(v).as_dict().items()
-             if k not in ("id", "patient_id", "notes")}
+            {
+                k: v
+                for k, v in VisitRecord.from_row(v).as_dict().items()
+                if k not in ("id", "patient_id", "notes")
+            }
             | {"date": shift(v.date, f"visits[{i}].date")}
-            for i, v in enumerate(p.visits)],
+            for i, v in enumerate(p.visits)
+        ],
         "mri": [
-            {"date": shift(r.date, f"mri[{i}].date", shifted=r.date_is_shifted),
-             "level": r.level, "source": r.source, "method": r.method,
-             "volume_mm3": volume(r.volume_mm3, f"mri[{i}].volume_mm3"),
-             "diameters_mm": diameters(r.diameters_mm, f"mri[{i}].diameters_mm")}
-            for i, r in enumerate(mri_rows)],
+            {
+                "date": shift(r.date, f"mri[{i}].date", shifted=r.date_is_shifted),
+                "level": r.level,
+                "source": r.source,
+                "method": r.method,
+                "volume_mm3": volume(r.volume_mm3, f"mri[{i}].volume_mm3"),
+                "diameters_mm": diameters(r.diameters_mm, f"mri[{i}].diameters_mm"),
+            }
+            for i, r in enumerate(mri_rows)
+        ],
         "findings": [
-            {k: v for k, v in FindingsRecord.from_row(f).as_dict().items()
-             if k not in ("id", "patient_id", "mri_id", "visit_id")}
-            for f in p.findings],
-        "therapies": [{"name": t.name, "start": shift(t.start, f"therapies[{i}].start"),
-                       "end": shift(t.end, f"therapies[{i}].end", future_ok=True)}
-                      for i, t in enumerate(p.therapies)],
+            {
+                k: v
+                for k, v in FindingsRecord.from_row(f).as_dict().items()
+                if k not in ("id", "patient_id", "mri_id", "visit_id")
+            }
+            for f in p.findings
+        ],
+        "therapies": [
+            {
+                "name": t.name,
+                "start": shift(t.start, f"therapies[{i}].start"),
+                "end": shift(t.end, f"therapies[{i}].end", future_ok=True),
+            }
+            for i, t in enumerate(p.therapies)
+        ],
     }
     row["invalid"] = invalid
     return row
 
 
-def research_rows(s: Session, *, min_site_count: int, limit: int | None = None,
-                  offset: int = 0, search: str | None = None) -> list[dict[str, Any]]:
+def research_rows(
+    s: Session,
+    *,
+    min_site_count: int,
+    limit: int | None = None,
+    offset: int = 0,
+    search: str | None = None,
+) -> list[dict[str, Any]]:
     """The research rows of the patients (ordered by id), ``limit`` at a time from
     ``offset``, those whose pseudonym contains ``search``; each patient must
     already have a date offset. Reads only the patients of the page."""
@@ -386,15 +465,35 @@ def research_rows(s: Session, *, min_site_count: int, limit: int | None = None,
         q = q.limit(limit).offset(offset)
     patients = list(s.scalars(q))
     ids = [p.id for p in patients]
-    offsets = dict(s.execute(select(m.DateShift.patient_id, m.DateShift.offset_days)
-                             .where(m.DateShift.patient_id.in_(ids))).all()) if ids else {}
+    offsets = (
+        dict(
+            s.execute(
+                select(m.DateShift.patient_id, m.DateShift.offset_days).where(
+                    m.DateShift.patient_id.in_(ids)
+                )
+            ).all()
+        )
+        if ids
+        else {}
+    )
     sites = {p.site for p in patients if p.site}
-    counts = dict(s.execute(select(m.Patient.site, func.count(m.Patient.id))
-                            .where(m.Patient.site.in_(sites))
-                            .group_by(m.Patient.site)).all()) if sites else {}
-    return [research_row(p, offsets[p.id],
-                         keep_site=p.site is not None and counts[p.site] >= min_site_count)
-            for p in patients]
+    counts = (
+        dict(
+            s.execute(
+                select(m.Patient.site, func.count(m.Patient.id))
+                .where(m.Patient.site.in_(sites))
+                .group_by(m.Patient.site)
+            ).all()
+        )
+        if sites
+        else {}
+    )
+    return [
+        research_row(
+            p, offsets[p.id], keep_site=p.site is not None and counts[p.site] >= min_site_count
+        )
+        for p in patients
+    ]
 
 
 def research_count(s: Session, *, search: str | None = None) -> int:

@@ -35,8 +35,18 @@ __all__ = ["ASSESSMENT_KEYS", "Assessment", "SourceRegister", "assess_case"]
 #: Top-level keys of ``Assessment.to_dict()``; the first six and ``warnings`` are the
 #: command-line contract (docs/cli.md).
 ASSESSMENT_KEYS: tuple[str, ...] = (
-    "resorption", "triage", "measurements", "forecast", "management", "therapies",
-    "case", "scores", "disclaimer", "sources", "provenance", "warnings",
+    "resorption",
+    "triage",
+    "measurements",
+    "forecast",
+    "management",
+    "therapies",
+    "case",
+    "scores",
+    "disclaimer",
+    "sources",
+    "provenance",
+    "warnings",
 )
 
 _FINDING_FIELDS: tuple[tuple[str, str], ...] = tuple((f.key, f.label) for f in FINDING_SCALES)
@@ -92,8 +102,15 @@ class SourceRegister:
         for key in keys:
             source = source or self._biblio.get(key)
         if source is not None:
-            entry.update({"id": source.id, "authors": source.authors, "year": source.year,
-                          "title": source.title, "journal": source.journal})
+            entry.update(
+                {
+                    "id": source.id,
+                    "authors": source.authors,
+                    "year": source.year,
+                    "title": source.title,
+                    "journal": source.journal,
+                }
+            )
             for kind in ("doi", "pmid", "url", "registration", "registration_url"):
                 value = getattr(source, kind, None)
                 if value and kind not in entry:
@@ -117,10 +134,22 @@ class SourceRegister:
 
     def entries(self) -> list[dict[str, Any]]:
         """Numbered entries, each with every key (``None`` where unknown)."""
-        keys = ("n", "id", "authors", "year", "title", "journal", "doi", "pmid", "url",
-                "registration", "registration_url")
-        return [{**{k: e.get(k) for k in keys}, "used_for": list(e["used_for"])}
-                for e in self._entries]
+        keys = (
+            "n",
+            "id",
+            "authors",
+            "year",
+            "title",
+            "journal",
+            "doi",
+            "pmid",
+            "url",
+            "registration",
+            "registration_url",
+        )
+        return [
+            {**{k: e.get(k) for k in keys}, "used_for": list(e["used_for"])} for e in self._entries
+        ]
 
 
 @lru_cache(maxsize=1)
@@ -179,8 +208,9 @@ def _plain(value: Any) -> Any:
 # --------------------------------------------------------------------------- sections
 
 
-def _measurements(case: Case, mask_warnings: list[dict[str, Any]] | None = None
-                  ) -> tuple[list[MeasurementRow], list[float]]:
+def _measurements(
+    case: Case, mask_warnings: list[dict[str, Any]] | None = None
+) -> tuple[list[MeasurementRow], list[float]]:
     from resorb.imaging import compare_volumes, measure_study
 
     rows: list[MeasurementRow] = []
@@ -188,35 +218,49 @@ def _measurements(case: Case, mask_warnings: list[dict[str, Any]] | None = None
     for study in case.mri:
         m = measure_study(study)
         if mask_warnings is not None:  # e.g. a NIfTI whose qform and sform disagree
-            mask_warnings += [{"field": f, "message": msg, "kind": "mask geometry"}
-                              for f, msg in m.warnings]
+            mask_warnings += [
+                {"field": f, "message": msg, "kind": "mask geometry"} for f, msg in m.warnings
+            ]
         volumes.append(m.volume_mm3)
         common = {
-            "index": study.index, "date": study.date, "volume_mm3": m.volume_mm3,
+            "index": study.index,
+            "date": study.date,
+            "volume_mm3": m.volume_mm3,
             "method": m.method,
             "source": str(study.mask.name) if study.mask is not None else None,
-            "label": m.label, "baseline": not rows,
+            "label": m.label,
+            "baseline": not rows,
             "days_after_baseline": (study.date - case.mri[0].date).days,
         }
         if not rows:
             rows.append(MeasurementRow(**common))
             continue
         if volumes[0] <= 0:
-            raise InvalidInputError("mri[0]", "the baseline volume is 0 mm3",
-                                    allowed="a baseline herniation volume > 0 mm3")
+            raise InvalidInputError(
+                "mri[0]",
+                "the baseline volume is 0 mm3",
+                allowed="a baseline herniation volume > 0 mm3",
+            )
         days = (study.date - case.mri[0].date).days
-        r = compare_volumes(volumes[0], m.volume_mm3, days=days if days > 0 else None,
-                            warn=False)
-        rows.append(MeasurementRow(
-            **common, resorption_percent=r.resorption_percent, grade=r.grade.value,
-            within_mdc=r.within_mdc, delta_mm3=r.delta_mm3, mdc_mm3=r.mdc_mm3,
-            resorption_percent_per_month=r.resorption_percent_per_month,
-            compared_with="first MRI"))
+        r = compare_volumes(volumes[0], m.volume_mm3, days=days if days > 0 else None, warn=False)
+        rows.append(
+            MeasurementRow(
+                **common,
+                resorption_percent=r.resorption_percent,
+                grade=r.grade.value,
+                within_mdc=r.within_mdc,
+                delta_mm3=r.delta_mm3,
+                mdc_mm3=r.mdc_mm3,
+                resorption_percent_per_month=r.resorption_percent_per_month,
+                compared_with="first MRI",
+            )
+        )
     return rows, volumes
 
 
-def _forecast(case: Case, volumes: list[float], seed: int,
-              resorption: ResorptionSection) -> ForecastSection:
+def _forecast(
+    case: Case, volumes: list[float], seed: int, resorption: ResorptionSection
+) -> ForecastSection:
     """The volume forecast: the evidence model's own (same draws as its probability)."""
     from resorb.prognosis import forecast_volumes
 
@@ -226,13 +270,15 @@ def _forecast(case: Case, volumes: list[float], seed: int,
         return ForecastSection(reason="baseline volume is 0 mm3: nothing to forecast")
     fc = getattr(resorption.estimate, "forecast", None) if resorption.model == "evidence" else None
     if fc is None:  # a clinic's model: the course mixture at the morphology's pooled rate
-        fc = forecast_volumes([s.date for s in case.mri], volumes,
-                              morphology=case.herniation.morphology, seed=seed)
+        fc = forecast_volumes(
+            [s.date for s in case.mri], volumes, morphology=case.herniation.morphology, seed=seed
+        )
     return ForecastSection.of(fc)
 
 
-def _resorption(case: Case, model: CasePredictor | None, seed: int,
-                volumes: list[float]) -> ResorptionSection:
+def _resorption(
+    case: Case, model: CasePredictor | None, seed: int, volumes: list[float]
+) -> ResorptionSection:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if model is None:
@@ -243,8 +289,11 @@ def _resorption(case: Case, model: CasePredictor | None, seed: int,
         else:
             estimate = model.predict_case(case)
             path = getattr(model, "path", None)
-            model_name = (getattr(model, "name", None) or (Path(path).name if path else None)
-                          or type(model).__name__)
+            model_name = (
+                getattr(model, "name", None)
+                or (Path(path).name if path else None)
+                or type(model).__name__
+            )
     out = dict(estimate.to_dict())
     if model is not None:
         out = _normalise_model_output(out)
@@ -255,8 +304,9 @@ def _resorption(case: Case, model: CasePredictor | None, seed: int,
             messages.append(text)
     out["warnings"] = messages
     out["model"] = model_name
-    return ResorptionSection(estimate=estimate, model=model_name, warnings=tuple(messages),
-                             view=out)
+    return ResorptionSection(
+        estimate=estimate, model=model_name, warnings=tuple(messages), view=out
+    )
 
 
 def _normalise_model_output(out: dict[str, Any]) -> dict[str, Any]:
@@ -277,8 +327,14 @@ def _normalise_model_output(out: dict[str, Any]) -> dict[str, Any]:
         log_odds = float(log_odds or 0.0)
         f["log_odds_contribution"] = log_odds
         f.setdefault("effect", math.exp(log_odds))
-        f.setdefault("direction", "favours resorption" if log_odds > 0 else
-                     "against resorption" if log_odds < 0 else "neutral")
+        f.setdefault(
+            "direction",
+            "favours resorption"
+            if log_odds > 0
+            else "against resorption"
+            if log_odds < 0
+            else "neutral",
+        )
         f.setdefault("effect_interval", None)
         f.setdefault("sources", [])
         f.setdefault("confidence", "local model")
@@ -300,25 +356,35 @@ def _therapies(case: Case) -> dict[str, Any]:
         try:
             therapy = get_therapy(course.name)
         except InvalidInputError as exc:
-            raise CaseFileError(f"therapies[{course.index}].name", exc.message,
-                                allowed=exc.allowed) from None
-        given.append({
-            "name": course.name,
-            "start": course.start.isoformat() if course.start else None,
-            "end": course.end.isoformat() if course.end else None,
-            "therapy": therapy.to_dict(),
-        })
+            raise CaseFileError(
+                f"therapies[{course.index}].name", exc.message, allowed=exc.allowed
+            ) from None
+        given.append(
+            {
+                "name": course.name,
+                "start": course.start.isoformat() if course.start else None,
+                "end": course.end.isoformat() if course.end else None,
+                "therapy": therapy.to_dict(),
+            }
+        )
     summary = []
     for therapy in therapy_catalogue().values():
-        summary.append({
-            "id": therapy.id, "name": therapy.name, "status": therapy.status,
-            "symptom_evidence": sorted({f.direction for f in therapy.symptoms}),
-            "resorption_evidence": therapy.resorption_evidence_summary,
-            "guideline": [{"body": g.body, "stance": g.stance} for g in therapy.guideline],
-        })
-    return {"given": given, "catalogue_summary": summary,
-            "note": "Evidence on symptoms and on resorption is kept apart; no therapy in the "
-                    "catalogue has been shown in a controlled study to speed resorption."}
+        summary.append(
+            {
+                "id": therapy.id,
+                "name": therapy.name,
+                "status": therapy.status,
+                "symptom_evidence": sorted({f.direction for f in therapy.symptoms}),
+                "resorption_evidence": therapy.resorption_evidence_summary,
+                "guideline": [{"body": g.body, "stance": g.stance} for g in therapy.guideline],
+            }
+        )
+    return {
+        "given": given,
+        "catalogue_summary": summary,
+        "note": "Evidence on symptoms and on resorption is kept apart; no therapy in the "
+        "catalogue has been shown in a controlled study to speed resorption.",
+    }
 
 
 def _scores(case: Case) -> dict[str, Any]:
@@ -334,23 +400,34 @@ def _scores(case: Case) -> dict[str, Any]:
                 mcid_citations.append(c)
     joa = s.joa_items
     return {
-        "odi": None if odi is None else {"odi_percent": odi.odi_percent,
-                                         "answered": odi.answered, "band": odi.band},
-        "joa": None if joa is None else {"total": joa.total, "max": JOA_MAX,
-                                         "subjective": joa.subjective,
-                                         "clinical_signs": joa.clinical_signs,
-                                         "adl": joa.adl, "bladder": joa.bladder},
-        "pain": {"leg_pain_nrs": s.leg_pain_nrs, "back_pain_nrs": s.back_pain_nrs,
-                 "vas_mm": s.vas_mm},
+        "odi": None
+        if odi is None
+        else {"odi_percent": odi.odi_percent, "answered": odi.answered, "band": odi.band},
+        "joa": None
+        if joa is None
+        else {
+            "total": joa.total,
+            "max": JOA_MAX,
+            "subjective": joa.subjective,
+            "clinical_signs": joa.clinical_signs,
+            "adl": joa.adl,
+            "bladder": joa.bladder,
+        },
+        "pain": {
+            "leg_pain_nrs": s.leg_pain_nrs,
+            "back_pain_nrs": s.back_pain_nrs,
+            "vas_mm": s.vas_mm,
+        },
         "slr_degrees": s.slr_degrees,
         "motor_mrc": s.motor_mrc,
         "mcid": {
             "available": False,
             "reason": "a case file records one time point; the minimal important change "
-                      "needs a baseline and a follow-up score",
-            "thresholds": {k: {"absolute": v.absolute, "unit": v.unit,
-                               "relative_percent": v.relative_percent}
-                           for k, v in MCID.items()},
+            "needs a baseline and a follow-up score",
+            "thresholds": {
+                k: {"absolute": v.absolute, "unit": v.unit, "relative_percent": v.relative_percent}
+                for k, v in MCID.items()
+            },
             "source": dict(mcid_citations[0]) if mcid_citations else {},
             "sources": [dict(c) for c in mcid_citations],
         },
@@ -371,14 +448,22 @@ def _finding_row(field: str, label: str, value: Any) -> dict[str, Any]:
 
 def _case_summary(case: Case) -> dict[str, Any]:
     h = case.herniation
-    findings = [_finding_row(f, label, getattr(h, f)) for f, label in _FINDING_FIELDS
-                if getattr(h, f) is not None]
+    findings = [
+        _finding_row(f, label, getattr(h, f))
+        for f, label in _FINDING_FIELDS
+        if getattr(h, f) is not None
+    ]
     if h.canal_compromise_percent is not None:
         grade = h.canal_compromise
-        findings.append({"field": "canal_compromise_percent", "label": "Canal compromise",
-                         "value": f"{h.canal_compromise_percent:g} %",
-                         "definition": f"{grade.value}: {grade.definition}",
-                         "scale": (type(grade).__doc__ or "").strip().split("\n")[0]})
+        findings.append(
+            {
+                "field": "canal_compromise_percent",
+                "label": "Canal compromise",
+                "value": f"{h.canal_compromise_percent:g} %",
+                "definition": f"{grade.value}: {grade.definition}",
+                "scale": (type(grade).__doc__ or "").strip().split("\n")[0],
+            }
+        )
     p = case.patient
     return {
         "patient": {"age_years": p.age_years, "sex": p.sex.value if p.sex else None},
@@ -390,18 +475,28 @@ def _case_summary(case: Case) -> dict[str, Any]:
     }
 
 
-def _register_sources(reg: SourceRegister, resorption: Mapping[str, Any],
-                      triage: Mapping[str, Any], management: Mapping[str, Any],
-                      forecast: Mapping[str, Any], measurements: list[Mapping[str, Any]],
-                      therapies: Mapping[str, Any], scores: Mapping[str, Any]) -> None:
+def _register_sources(
+    reg: SourceRegister,
+    resorption: Mapping[str, Any],
+    triage: Mapping[str, Any],
+    management: Mapping[str, Any],
+    forecast: Mapping[str, Any],
+    measurements: list[Mapping[str, Any]],
+    therapies: Mapping[str, Any],
+    scores: Mapping[str, Any],
+) -> None:
     # A withheld estimate is not shown, so neither are the sources behind it.
     withheld = bool(resorption.get("withheld"))
     base = {} if withheld else resorption.get("baseline") or {}
     reg.add(base.get("source"), "resorption: morphology prior")
     for f in [] if withheld else resorption.get("factors", []):
         source = f.get("source") or {}
-        for c in [source.get("counts_from"), source, *f.get("sources", []),
-                  *f.get("supporting", [])]:
+        for c in [
+            source.get("counts_from"),
+            source,
+            *f.get("sources", []),
+            *f.get("supporting", []),
+        ]:
             reg.add(c, f"resorption: {f.get('name')}")
     for r in triage.get("reasons", []):
         for c in r.get("sources", []):
@@ -438,8 +533,9 @@ def _register_sources(reg: SourceRegister, resorption: Mapping[str, Any],
     reg.add(scores["mcid"]["source"], "scores: minimal important change")
 
 
-def assess_case(case: Case, *, model: CasePredictor | None = None, seed: int = 0,
-                as_of: dt.date | None = None) -> Assessment:
+def assess_case(
+    case: Case, *, model: CasePredictor | None = None, seed: int = 0, as_of: dt.date | None = None
+) -> Assessment:
     """Assess one case.
 
     Parameters
@@ -476,18 +572,28 @@ def assess_case(case: Case, *, model: CasePredictor | None = None, seed: int = 0
     triage_obj = triage_case(case)
     # Beside an emergency or urgent referral the report shows no percentage and no forecast.
     resorption = resorption.with_withheld(triage_obj.withhold_resorption)
-    grew = (any(m.grade == "enlarged" and m.within_mdc is False for m in measurements)
-            or bool((resorption.view.get("observed") or {}).get("regrowth")))
+    grew = any(m.grade == "enlarged" and m.within_mdc is False for m in measurements) or bool(
+        (resorption.view.get("observed") or {}).get("regrowth")
+    )
     plan = management_pathway(case, triage=triage_obj, as_of=as_of, observed_growth=grew)
     warnings_out = [w.to_dict() for w in plausibility_warnings(case, volumes)]
-    warnings_out += [{"field": w.field, "message": w.message, "kind": "triage"}
-                     for w in triage_obj.warnings]
+    warnings_out += [
+        {"field": w.field, "message": w.message, "kind": "triage"} for w in triage_obj.warnings
+    ]
     warnings_out += mask_warnings
     therapies = _therapies(case)
     scores = _scores(case)
     reg = SourceRegister()
-    _register_sources(reg, resorption.to_dict(), triage_obj.to_dict(), plan.to_dict(),
-                      forecast.to_dict(), [m.to_dict() for m in measurements], therapies, scores)
+    _register_sources(
+        reg,
+        resorption.to_dict(),
+        triage_obj.to_dict(),
+        plan.to_dict(),
+        forecast.to_dict(),
+        [m.to_dict() for m in measurements],
+        therapies,
+        scores,
+    )
     provenance = {
         "resorb_version": __version__,
         "generated_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
@@ -496,8 +602,16 @@ def assess_case(case: Case, *, model: CasePredictor | None = None, seed: int = 0
         "resorption_model": resorption.model,
     }
     return Assessment(
-        resorption=resorption, triage=triage_obj, measurements=tuple(measurements),
-        forecast=forecast, management=plan, therapies=therapies,
-        case=_case_summary(case), scores=scores, disclaimer=DISCLAIMER,
-        sources=tuple(reg.entries()), provenance=provenance, warnings=tuple(warnings_out),
+        resorption=resorption,
+        triage=triage_obj,
+        measurements=tuple(measurements),
+        forecast=forecast,
+        management=plan,
+        therapies=therapies,
+        case=_case_summary(case),
+        scores=scores,
+        disclaimer=DISCLAIMER,
+        sources=tuple(reg.entries()),
+        provenance=provenance,
+        warnings=tuple(warnings_out),
     )

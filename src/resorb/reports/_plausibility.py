@@ -58,8 +58,9 @@ def _mask_labels(study) -> tuple[int, ...]:
     return HerniationMask.from_file(study.mask).present_labels()
 
 
-def plausibility_warnings(case: Case, volumes_mm3: Sequence[float] = ()
-                          ) -> tuple[PlausibilityWarning, ...]:
+def plausibility_warnings(
+    case: Case, volumes_mm3: Sequence[float] = ()
+) -> tuple[PlausibilityWarning, ...]:
     """Warnings for values of ``case`` that look like the wrong unit or date.
 
     Parameters
@@ -77,10 +78,13 @@ def plausibility_warnings(case: Case, volumes_mm3: Sequence[float] = ()
     out: list[PlausibilityWarning] = []
     onset = case.symptoms.onset_date
     if onset is not None and case.mri and onset > case.mri[0].date:
-        out.append(PlausibilityWarning(
-            "symptoms.onset_date",
-            f"Symptom onset {onset} is after the first MRI ({case.mri[0].date}). Check both "
-            "dates: the management timings count from the onset."))
+        out.append(
+            PlausibilityWarning(
+                "symptoms.onset_date",
+                f"Symptom onset {onset} is after the first MRI ({case.mri[0].date}). Check both "
+                "dates: the management timings count from the onset.",
+            )
+        )
     min_volume = _threshold(_MIN_VOLUME_ID)
     min_diameter = _threshold(_MIN_DIAMETER_ID)
     for i, study in enumerate(case.mri):
@@ -88,36 +92,51 @@ def plausibility_warnings(case: Case, volumes_mm3: Sequence[float] = ()
         if study.volume_mm3 is not None and 0 < study.volume_mm3 < min_volume:
             v = study.volume_mm3
             # Suggest cm3 only when the value in cm3 would be a measurable herniation.
-            unit = (f"If the value was in cm³ or mL it is {v * 1000:g} mm³: check the unit."
-                    if v * 1000 >= min_volume else "Check the value and its unit.")
-            out.append(PlausibilityWarning(
-                f"{where}.volume_mm3",
-                f"{v:g} mm³ is smaller than a herniation that MRI can measure (below "
-                f"{min_volume:g} mm³). {unit}"))
+            unit = (
+                f"If the value was in cm³ or mL it is {v * 1000:g} mm³: check the unit."
+                if v * 1000 >= min_volume
+                else "Check the value and its unit."
+            )
+            out.append(
+                PlausibilityWarning(
+                    f"{where}.volume_mm3",
+                    f"{v:g} mm³ is smaller than a herniation that MRI can measure (below "
+                    f"{min_volume:g} mm³). {unit}",
+                )
+            )
         if study.diameters_mm is not None:
             largest = max(study.diameters_mm)
             if 0 < largest < min_diameter:
                 shown = " × ".join(f"{d:g}" for d in study.diameters_mm)
                 as_mm = " × ".join(f"{10 * d:g}" for d in study.diameters_mm)
-                out.append(PlausibilityWarning(
-                    f"{where}.diameters_mm",
-                    f"Diameters {shown} mm are all below {min_diameter:g} mm and look like "
-                    f"centimetres ({as_mm} mm): check the unit."))
+                out.append(
+                    PlausibilityWarning(
+                        f"{where}.diameters_mm",
+                        f"Diameters {shown} mm are all below {min_diameter:g} mm and look like "
+                        f"centimetres ({as_mm} mm): check the unit.",
+                    )
+                )
         if study.mask is not None:
             if study.label is None:
                 labels = _mask_labels(study)
                 if len(labels) > 1:
-                    out.append(PlausibilityWarning(
-                        f"{where}.label",
-                        f"The mask {study.mask.name} holds {len(labels)} labels "
-                        f"({', '.join(str(n) for n in labels)}) and no label was given, so "
-                        "all of them were counted as one herniation. Give the label of the "
-                        "herniation for this MRI."))
+                    out.append(
+                        PlausibilityWarning(
+                            f"{where}.label",
+                            f"The mask {study.mask.name} holds {len(labels)} labels "
+                            f"({', '.join(str(n) for n in labels)}) and no label was given, so "
+                            "all of them were counted as one herniation. Give the label of the "
+                            "herniation for this MRI.",
+                        )
+                    )
             if i < len(volumes_mm3) and 0 < volumes_mm3[i] < min_volume:
-                out.append(PlausibilityWarning(
-                    f"{where}.mask",
-                    f"The mask of {study.mask.name} measures {volumes_mm3[i]:.3g} mm³, smaller "
-                    f"than a herniation that MRI can measure (below {min_volume:g} mm³): check "
-                    "the voxel size stored in the image (centimetres instead of millimetres?) "
-                    "and the label."))
+                out.append(
+                    PlausibilityWarning(
+                        f"{where}.mask",
+                        f"The mask of {study.mask.name} measures {volumes_mm3[i]:.3g} mm³, smaller "
+                        f"than a herniation that MRI can measure (below {min_volume:g} mm³): check "
+                        "the voxel size stored in the image (centimetres instead of millimetres?) "
+                        "and the label.",
+                    )
+                )
     return tuple(out)

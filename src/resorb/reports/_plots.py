@@ -46,13 +46,15 @@ def _style(ax) -> None:
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight", pad_inches=0.05,
-                metadata={"Software": None})
+    fig.savefig(
+        buf, format="png", bbox_inches="tight", pad_inches=0.05, metadata={"Software": None}
+    )
     return buf.getvalue()
 
 
-def volume_plot_png(forecast: Mapping[str, Any],
-                    measurements: list[Mapping[str, Any]] | tuple = ()) -> bytes | None:
+def volume_plot_png(
+    forecast: Mapping[str, Any], measurements: list[Mapping[str, Any]] | tuple = ()
+) -> bytes | None:
     """Measured volumes over time with the forecast median and its 95 % band.
 
     Parameters
@@ -74,8 +76,15 @@ def volume_plot_png(forecast: Mapping[str, Any],
     ax = fig.add_subplot(1, 1, 1)
     _style(ax)
     months = curve["months"]
-    ax.fill_between(months, curve["lower_mm3"], curve["upper_mm3"], color=_BAND, alpha=0.45,
-                    linewidth=0, label="95 % forecast band")
+    ax.fill_between(
+        months,
+        curve["lower_mm3"],
+        curve["upper_mm3"],
+        color=_BAND,
+        alpha=0.45,
+        linewidth=0,
+        label="95 % forecast band",
+    )
     ax.plot(months, curve["median_mm3"], color=_BLUE, linewidth=1.6, label="forecast median")
     obs = forecast["observations"]
     # Error bars: +/- one SD of each measurement (the error model is relative to size).
@@ -85,8 +94,19 @@ def volume_plot_png(forecast: Mapping[str, Any],
         sd = forecast["growth"]["mdc_mm3"] / (1.959963984540054 * math.sqrt(2.0))
     xs = [o["months_after_baseline"] for o in obs]
     ys = [o["volume_mm3"] for o in obs]
-    ax.errorbar(xs, ys, yerr=sd, fmt="o", color=_INK, ecolor=_MUTED, elinewidth=0.9,
-                capsize=2.5, markersize=4.5, zorder=5, label="measured (± 1 SD)")
+    ax.errorbar(
+        xs,
+        ys,
+        yerr=sd,
+        fmt="o",
+        color=_INK,
+        ecolor=_MUTED,
+        elinewidth=0.9,
+        capsize=2.5,
+        markersize=4.5,
+        zorder=5,
+        label="measured (± 1 SD)",
+    )
     for p in forecast["points"]:
         ax.axvline(p["months_after_baseline"], color="#cbd2d9", linewidth=0.6, zorder=0)
     ax.set_xlim(-0.5, max(24.5, max(xs) + 0.5))
@@ -102,8 +122,11 @@ def _label(name: str, value: Any) -> str:
     """A factor in the words of the findings table (``pll`` -> the ligament's name)."""
     from resorb.domain.scales import FINDING_LABELS
 
-    words = FINDING_LABELS.get(name) or {"msu": "MSU class"}.get(name) \
+    words = (
+        FINDING_LABELS.get(name)
+        or {"msu": "MSU class"}.get(name)
         or name.replace("_", " ").capitalize()
+    )
     return f"{words}: {value}"
 
 
@@ -141,11 +164,19 @@ def factor_plot_png(resorption: Mapping[str, Any]) -> bytes | None:
     ax.grid(axis="y", visible=False)
     ax.grid(axis="x", color="#e4e7eb", linewidth=0.6)
     ys = list(range(len(factors)))[::-1]
-    ax.barh(ys, values, color=colours, height=0.55, xerr=[lows, highs],
-            error_kw={"ecolor": _INK, "elinewidth": 0.8, "capsize": 2})
+    ax.barh(
+        ys,
+        values,
+        color=colours,
+        height=0.55,
+        xerr=[lows, highs],
+        error_kw={"ecolor": _INK, "elinewidth": 0.8, "capsize": 2},
+    )
     ax.axvline(0, color=_INK, linewidth=0.8)
     ax.set_yticks(ys)
     ax.set_yticklabels(labels, fontsize=8)
-    ax.set_xlabel("contribution to the log odds of resorption (0 = no change; "
-                  "> 0 favours resorption)", fontsize=7.5)
+    ax.set_xlabel(
+        "contribution to the log odds of resorption (0 = no change; > 0 favours resorption)",
+        fontsize=7.5,
+    )
     return _png(fig)

@@ -26,9 +26,13 @@ _TEMPLATE = "assessment.html.j2"
 def _environment():
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-    return Environment(loader=PackageLoader("resorb.reports", "templates"),
-                       autoescape=select_autoescape(["html", "j2"]),
-                       undefined=StrictUndefined, trim_blocks=False, lstrip_blocks=False)
+    return Environment(
+        loader=PackageLoader("resorb.reports", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+    )
 
 
 def change_in_words(resorption_percent: float | None) -> str:
@@ -64,8 +68,7 @@ def _link(citation: Mapping[str, Any] | None) -> tuple[str, str] | None:
     if citation.get("doi"):
         return f"doi:{citation['doi']}", f"https://doi.org/{citation['doi']}"
     if citation.get("pmid"):
-        return (f"PMID {citation['pmid']}",
-                f"https://pubmed.ncbi.nlm.nih.gov/{citation['pmid']}/")
+        return (f"PMID {citation['pmid']}", f"https://pubmed.ncbi.nlm.nih.gov/{citation['pmid']}/")
     if citation.get("url"):
         return str(citation["url"]), str(citation["url"])
     return None
@@ -118,11 +121,11 @@ def _next_step(management: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 _WITHHELD_REASON = {
     "emergency": "suspected cauda equina syndrome needs emergency MRI and, if it shows "
-                 "compression, decompression; a resorption estimate does not apply.",
+    "compression, decompression; a resorption estimate does not apply.",
     "urgent": "a severe or progressive motor deficit needs urgent surgical assessment; a "
-              "resorption estimate does not apply until then.",
+    "resorption estimate does not apply until then.",
     "investigate": "red flags of serious spinal pathology need investigation first; a "
-                   "resorption estimate assumes the symptoms come from the disc herniation.",
+    "resorption estimate assumes the symptoms come from the disc herniation.",
 }
 
 _FIELD_WORDS = {
@@ -133,8 +136,12 @@ _FIELD_WORDS = {
     "herniation.schizas": "Schizas grade",
     "herniation.msu": "MSU class",
 }
-_MRI_WORDS = {"volume_mm3": "volume", "diameters_mm": "diameters", "mask": "mask",
-              "label": "mask label"}
+_MRI_WORDS = {
+    "volume_mm3": "volume",
+    "diameters_mm": "diameters",
+    "mask": "mask",
+    "label": "mask label",
+}
 
 
 def _field_label(field: str) -> str:
@@ -179,10 +186,10 @@ def render_html(assessment: Assessment | Mapping[str, Any]) -> str:
     # Beside an emergency or urgent referral: no percentage, no forecast band, no factor plot.
     volume = None if withheld else volume_plot_png(a["forecast"], a["measurements"])
     factors = None if withheld else factor_plot_png(a["resorption"])
-    level = next((row["value"] for row in a["case"]["herniation"] if row["field"] == "level"),
-                 "")
-    morphology = next((row["value"] for row in a["case"]["herniation"]
-                       if row["field"] == "morphology"), "")
+    level = next((row["value"] for row in a["case"]["herniation"] if row["field"] == "level"), "")
+    morphology = next(
+        (row["value"] for row in a["case"]["herniation"] if row["field"] == "morphology"), ""
+    )
     forecast_citations = []
     if a["forecast"].get("available"):
         for s in a["forecast"]["prior"]["sources"]:
@@ -190,22 +197,30 @@ def render_html(assessment: Assessment | Mapping[str, Any]) -> str:
     mdc_citations = [s for s in a["sources"] if "measurement error" in s["used_for"]]
     template = _environment().get_template(_TEMPLATE)
     return template.render(
-        a=view, r=r, f=f, m=m,
+        a=view,
+        r=r,
+        f=f,
+        m=m,
         c={"level": level, "morphology": morphology},
-        pct=format_percent, change_words=change_in_words,
-        ref=_ref_lookup(a["sources"]), links=_links,
+        pct=format_percent,
+        change_words=change_in_words,
+        ref=_ref_lookup(a["sources"]),
+        links=_links,
         volume_png=base64.b64encode(volume).decode("ascii") if volume else None,
         factor_png=base64.b64encode(factors).decode("ascii") if factors else None,
         next_step=_next_step(a["management"]),
-        forecast_citations=forecast_citations, mdc_citations=mdc_citations,
-        withheld=withheld, withheld_reason=_WITHHELD_REASON.get(
-            a["triage"].get("level"), _WITHHELD_REASON["urgent"]),
-        warnings=list(a.get("warnings") or []), field_label=_field_label,
+        forecast_citations=forecast_citations,
+        mdc_citations=mdc_citations,
+        withheld=withheld,
+        withheld_reason=_WITHHELD_REASON.get(a["triage"].get("level"), _WITHHELD_REASON["urgent"]),
+        warnings=list(a.get("warnings") or []),
+        field_label=_field_label,
     )
 
 
-def render_pdf(assessment: Assessment | Mapping[str, Any],
-               path: str | os.PathLike[str] | None = None) -> bytes:
+def render_pdf(
+    assessment: Assessment | Mapping[str, Any], path: str | os.PathLike[str] | None = None
+) -> bytes:
     """The assessment as PDF (WeasyPrint from :func:`render_html`).
 
     Parameters

@@ -16,8 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["AssessmentView", "ForecastSection", "MeasurementRow", "ResorptionSection",
-           "TypedView"]
+__all__ = ["AssessmentView", "ForecastSection", "MeasurementRow", "ResorptionSection", "TypedView"]
 
 
 class _Readable:
@@ -51,13 +50,21 @@ class MeasurementRow(_Readable):
     compared_with: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out = {"index": self.index, "date": self.date.isoformat(),
-               "volume_mm3": self.volume_mm3, "method": self.method, "source": self.source,
-               "label": self.label, "baseline": self.baseline,
-               "days_after_baseline": self.days_after_baseline,
-               "resorption_percent": self.resorption_percent, "grade": self.grade,
-               "within_mdc": self.within_mdc, "delta_mm3": self.delta_mm3,
-               "mdc_mm3": self.mdc_mm3}
+        out = {
+            "index": self.index,
+            "date": self.date.isoformat(),
+            "volume_mm3": self.volume_mm3,
+            "method": self.method,
+            "source": self.source,
+            "label": self.label,
+            "baseline": self.baseline,
+            "days_after_baseline": self.days_after_baseline,
+            "resorption_percent": self.resorption_percent,
+            "grade": self.grade,
+            "within_mdc": self.within_mdc,
+            "delta_mm3": self.delta_mm3,
+            "mdc_mm3": self.mdc_mm3,
+        }
         if not self.baseline:
             out["resorption_percent_per_month"] = self.resorption_percent_per_month
             out["compared_with"] = self.compared_with
@@ -110,8 +117,13 @@ class ResorptionSection(_Readable):
             raise AttributeError(name) from None
 
     def with_withheld(self, withheld: bool) -> ResorptionSection:
-        return ResorptionSection(estimate=self.estimate, model=self.model, withheld=withheld,
-                                 warnings=self.warnings, view=self.view)
+        return ResorptionSection(
+            estimate=self.estimate,
+            model=self.model,
+            withheld=withheld,
+            warnings=self.warnings,
+            view=self.view,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.view)

@@ -45,6 +45,7 @@ def _chinese_grades() -> tuple[tuple[float, bool, str], ...]:
 #: could not be verified and are not shipped.
 JOA_RECOVERY_GRADES_CHINESE: Sequence[tuple[float, bool, str]] = LazySequence(_chinese_grades)
 
+
 def _check_joa_total(value: float, field: str) -> None:
     if isinstance(value, bool) or not -6 <= value <= JOA_MAX:
         raise InvalidScoreError(field, f"{value!r} is out of range", allowed=f"-6 to {JOA_MAX}")
@@ -71,8 +72,11 @@ def joa_recovery_rate_percent(pre: float, post: float) -> float:
     _check_joa_total(pre, "pre")
     _check_joa_total(post, "post")
     if pre >= JOA_MAX:
-        raise InvalidScoreError("pre", "a pre-treatment score of 29 leaves nothing to recover",
-                                allowed=f"-6 to {JOA_MAX - 1}")
+        raise InvalidScoreError(
+            "pre",
+            "a pre-treatment score of 29 leaves nothing to recover",
+            allowed=f"-6 to {JOA_MAX - 1}",
+        )
     return (post - pre) / (JOA_MAX - pre) * 100
 
 

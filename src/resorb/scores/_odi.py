@@ -12,14 +12,13 @@ from resorb.scores._tables import LazySequence
 __all__ = ["ODI_BANDS", "ODI_SECTIONS", "OdiResult", "odi_band", "odi_percent"]
 
 
-
-
 def _odi_bands() -> tuple[tuple[float, str], ...]:
     from resorb.scores._tables import _value
 
     bands = _value("odi_band_upper_bounds_percent")
-    return tuple(sorted(((float(upper), name) for name, upper in bands.items()),
-                        key=lambda b: b[0]))
+    return tuple(
+        sorted(((float(upper), name) for name, upper in bands.items()), key=lambda b: b[0])
+    )
 
 
 #: Interpretation bands ``(upper_bound_percent, band)``, upper bound inclusive, after

@@ -44,8 +44,9 @@ def _mcid_table() -> dict[str, _Mic]:
     from resorb.scores._tables import _value
 
     rel = float(_value(MCID_RELATIVE_ID))
-    return {scale: _Mic(float(_value(vid)), unit, rel, vid)
-            for scale, (vid, unit) in _MCID_IDS.items()}
+    return {
+        scale: _Mic(float(_value(vid)), unit, rel, vid) for scale, (vid, unit) in _MCID_IDS.items()
+    }
 
 
 #: Minimal important change after Ostelo RW et al. Spine 2008;33(1):90-4 (PMID
@@ -95,8 +96,9 @@ def rmdq_total(answers: Sequence[bool | int]) -> int:
     """
     answers = list(answers)
     if len(answers) != 24:
-        raise InvalidScoreError("rmdq_answers", f"got {len(answers)} answers",
-                                allowed="exactly 24 yes/no items")
+        raise InvalidScoreError(
+            "rmdq_answers", f"got {len(answers)} answers", allowed="exactly 24 yes/no items"
+        )
     total = 0
     for i, a in enumerate(answers, start=1):
         if a not in (0, 1, True, False):

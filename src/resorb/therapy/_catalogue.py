@@ -35,20 +35,30 @@ __all__ = [
 ]
 
 #: Direction of a finding, in the source's terms.
-DIRECTIONS = ("benefit", "no_difference", "inferior", "harm", "not_measured", "uncontrolled",
-              "preclinical", "unknown")
+DIRECTIONS = (
+    "benefit",
+    "no_difference",
+    "inferior",
+    "harm",
+    "not_measured",
+    "uncontrolled",
+    "preclinical",
+    "unknown",
+)
 
 #: Terms of the mechanistic model a therapy can act on (mechanisms.md section 4.4),
 #: with the actions allowed on each.
-MECHANISM_TARGETS: Mapping[str, tuple[str, ...]] = MappingProxyType({
-    "tnf": ("inhibit", "neutralise"),
-    "chemokine": ("inhibit", "promote"),
-    "vegf": ("inhibit", "promote"),
-    "monocyte_influx": ("inhibit", "promote"),
-    "m1_to_m2_polarisation": ("inhibit", "promote"),
-    "m2_macrophages": ("add", "deplete"),
-    "mmp": ("inhibit", "add"),
-})
+MECHANISM_TARGETS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "tnf": ("inhibit", "neutralise"),
+        "chemokine": ("inhibit", "promote"),
+        "vegf": ("inhibit", "promote"),
+        "monocyte_influx": ("inhibit", "promote"),
+        "m1_to_m2_polarisation": ("inhibit", "promote"),
+        "m2_macrophages": ("add", "deplete"),
+        "mmp": ("inhibit", "add"),
+    }
+)
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -59,16 +69,26 @@ class _Strict(BaseModel):
 
 class FindingIn(_Strict):
     finding: str
-    direction: Literal["benefit", "no_difference", "inferior", "harm", "not_measured",
-                       "uncontrolled", "preclinical", "unknown"]
+    direction: Literal[
+        "benefit",
+        "no_difference",
+        "inferior",
+        "harm",
+        "not_measured",
+        "uncontrolled",
+        "preclinical",
+        "unknown",
+    ]
     certainty: str
     sources: list[str]
 
     @model_validator(mode="after")
     def _sourced(self) -> FindingIn:
         if not self.sources and self.direction != "not_measured":
-            raise ValueError("a finding needs at least one source (only 'not_measured' may "
-                             "rest on the absence of any study)")
+            raise ValueError(
+                "a finding needs at least one source (only 'not_measured' may "
+                "rest on the absence of any study)"
+            )
         return self
 
 
@@ -87,11 +107,15 @@ class TargetIn(_Strict):
     def _known(self) -> TargetIn:
         actions = MECHANISM_TARGETS.get(self.target)
         if actions is None:
-            raise ValueError(f"unknown mechanism target {self.target!r} (allowed: "
-                             f"{', '.join(MECHANISM_TARGETS)})")
+            raise ValueError(
+                f"unknown mechanism target {self.target!r} (allowed: "
+                f"{', '.join(MECHANISM_TARGETS)})"
+            )
         if self.action not in actions:
-            raise ValueError(f"action {self.action!r} not allowed on {self.target!r} "
-                             f"(allowed: {', '.join(actions)})")
+            raise ValueError(
+                f"action {self.action!r} not allowed on {self.target!r} "
+                f"(allowed: {', '.join(actions)})"
+            )
         return self
 
 
@@ -112,11 +136,14 @@ class TherapyIn(_Strict):
     def _ids(self) -> TherapyIn:
         for name in (self.id, *self.aliases):
             if not _ID.match(name):
-                raise ValueError(f"{name!r}: ids and aliases are lower-case letters, digits "
-                                 "and underscores")
+                raise ValueError(
+                    f"{name!r}: ids and aliases are lower-case letters, digits and underscores"
+                )
         if not self.symptoms or not self.resorption:
-            raise ValueError("give at least one finding on symptoms and one on resorption "
-                             "(use direction not_measured when there is none)")
+            raise ValueError(
+                "give at least one finding on symptoms and one on resorption "
+                "(use direction not_measured when there is none)"
+            )
         return self
 
 
@@ -135,9 +162,13 @@ class TherapyFinding:
     citations: tuple[Mapping[str, str], ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"finding": self.finding, "direction": self.direction,
-                "certainty": self.certainty, "sources": list(self.sources),
-                "citations": [dict(c) for c in self.citations]}
+        return {
+            "finding": self.finding,
+            "direction": self.direction,
+            "certainty": self.certainty,
+            "sources": list(self.sources),
+            "citations": [dict(c) for c in self.citations],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +183,14 @@ class GuidelineStance:
     citations: tuple[Mapping[str, str], ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"body": self.body, "stance": self.stance, "statement_id": self.statement_id,
-                "text": self.text, "confidence": self.confidence,
-                "citations": [dict(c) for c in self.citations]}
+        return {
+            "body": self.body,
+            "stance": self.stance,
+            "statement_id": self.statement_id,
+            "text": self.text,
+            "confidence": self.confidence,
+            "citations": [dict(c) for c in self.citations],
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,8 +244,11 @@ class Therapy:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id, "name": self.name, "category": self.category,
-            "status": self.status, "description": self.description,
+            "id": self.id,
+            "name": self.name,
+            "category": self.category,
+            "status": self.status,
+            "description": self.description,
             "aliases": list(self.aliases),
             "symptoms": [f.to_dict() for f in self.symptoms],
             "resorption": [f.to_dict() for f in self.resorption],
@@ -230,35 +269,47 @@ def _build(parsed: CatalogueIn, where: str) -> dict[str, Therapy]:
             cites = []
             for sid in f.sources:
                 if sid not in base.sources:
-                    raise EvidenceError(f"{where}: therapy {t.id!r} {kind}[{i}] cites unknown "
-                                        f"source {sid!r}")
+                    raise EvidenceError(
+                        f"{where}: therapy {t.id!r} {kind}[{i}] cites unknown source {sid!r}"
+                    )
                 cites.append(MappingProxyType(base.sources[sid].citation))
-            res.append(TherapyFinding(f.finding, f.direction, f.certainty, tuple(f.sources),
-                                      tuple(cites)))
+            res.append(
+                TherapyFinding(f.finding, f.direction, f.certainty, tuple(f.sources), tuple(cites))
+            )
         return tuple(res)
 
     for t in parsed.therapies:
         for name in (t.id, *t.aliases):
             if name in names:
-                raise EvidenceError(f"{where}: therapy {t.id!r}: name {name!r} is already used "
-                                    f"by {names[name]!r}")
+                raise EvidenceError(
+                    f"{where}: therapy {t.id!r}: name {name!r} is already used by {names[name]!r}"
+                )
             names[name] = t.id
         stances = []
         for g in t.guideline:
             st = base.statements.get(g.statement)
             if st is None:
-                raise EvidenceError(f"{where}: therapy {t.id!r} cites unknown guideline "
-                                    f"statement {g.statement!r}")
-            stances.append(GuidelineStance(g.body, g.stance, st.id, st.text,
-                                           st.confidence.value, st.citations))
+                raise EvidenceError(
+                    f"{where}: therapy {t.id!r} cites unknown guideline statement {g.statement!r}"
+                )
+            stances.append(
+                GuidelineStance(g.body, g.stance, st.id, st.text, st.confidence.value, st.citations)
+            )
         out[t.id] = Therapy(
-            id=t.id, name=t.name, category=t.category, status=t.status,
-            description=t.description.strip(), aliases=tuple(t.aliases),
+            id=t.id,
+            name=t.name,
+            category=t.category,
+            status=t.status,
+            description=t.description.strip(),
+            aliases=tuple(t.aliases),
             symptoms=findings(t, "symptoms", t.symptoms),
             resorption=findings(t, "resorption", t.resorption),
-            guideline=tuple(stances), mechanism_class=t.mechanism_class,
-            mechanism_targets=tuple(MechanismTarget(m.target, m.action, m.note)
-                                    for m in t.mechanism_targets))
+            guideline=tuple(stances),
+            mechanism_class=t.mechanism_class,
+            mechanism_targets=tuple(
+                MechanismTarget(m.target, m.action, m.note) for m in t.mechanism_targets
+            ),
+        )
     return out
 
 
@@ -279,8 +330,7 @@ def load_catalogue_text(text: str, *, where: str = "catalogue") -> Mapping[str, 
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
-        raise EvidenceError(f"{where}: {loc}: {err['msg'].removeprefix('Value error, ')}"
-                            ) from None
+        raise EvidenceError(f"{where}: {loc}: {err['msg'].removeprefix('Value error, ')}") from None
     return MappingProxyType(_build(parsed, where))
 
 
@@ -295,7 +345,8 @@ def therapy_catalogue() -> Mapping[str, Therapy]:
     'no_difference'
     """
     text = (resources.files("resorb.therapy") / "data" / "catalogue.yaml").read_text(
-        encoding="utf-8")
+        encoding="utf-8"
+    )
     return load_catalogue_text(text, where="catalogue.yaml")
 
 
@@ -318,5 +369,6 @@ def get_therapy(name: str) -> Therapy:
     for therapy in cat.values():
         if key in therapy.aliases:
             return therapy
-    raise InvalidInputError("therapy", f"{name!r} is not in the therapy catalogue",
-                            allowed=", ".join(cat))
+    raise InvalidInputError(
+        "therapy", f"{name!r} is not in the therapy catalogue", allowed=", ".join(cat)
+    )

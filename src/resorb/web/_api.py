@@ -40,8 +40,9 @@ def _state(request: Request):
 
 
 def _reader(user: Principal) -> None:
-    _require(user, CAN_READ_IDENTIFIED, "read identified patient records "
-             "(use /api/research/patients)")
+    _require(
+        user, CAN_READ_IDENTIFIED, "read identified patient records (use /api/research/patients)"
+    )
 
 
 def _writer(user: Principal) -> None:
@@ -60,9 +61,11 @@ def healthz() -> dict[str, str]:
 
 
 @router.post("/api/token", tags=["auth"])
-async def token(request: Request, username: Annotated[str, Form(min_length=1, max_length=200)],
-                password: Annotated[str, Form(min_length=1, max_length=1024)]
-                ) -> dict[str, Any]:
+async def token(
+    request: Request,
+    username: Annotated[str, Form(min_length=1, max_length=200)],
+    password: Annotated[str, Form(min_length=1, max_length=1024)],
+) -> dict[str, Any]:
     """OAuth2 password flow: form ``username``, ``password`` -> a short-lived bearer JWT.
 
     Repeated failures slow further attempts down progressively (429 with
@@ -73,16 +76,25 @@ async def token(request: Request, username: Annotated[str, Form(min_length=1, ma
     state = _state(request)
     result = await attempt_login(request, username, password)
     if result.throttled:
-        raise HTTPException(status_code=429, detail="too many failed sign-ins; try again later",
-                            headers={"Retry-After": str(int(result.retry_after_s) + 1)})
+        raise HTTPException(
+            status_code=429,
+            detail="too many failed sign-ins; try again later",
+            headers={"Retry-After": str(int(result.retry_after_s) + 1)},
+        )
     if result.user is None:
-        raise HTTPException(status_code=401, detail="wrong user name or password",
-                            headers={"WWW-Authenticate": 'Bearer realm="resorb"'})
+        raise HTTPException(
+            status_code=401,
+            detail="wrong user name or password",
+            headers={"WWW-Authenticate": 'Bearer realm="resorb"'},
+        )
     user = result.user
     now = state.settings.clock()
-    return {"access_token": state.tokens.issue(user.username, user.role, now_s=now),
-            "token_type": "bearer", "expires_in": int(state.settings.token_ttl_s),
-            "role": user.role}
+    return {
+        "access_token": state.tokens.issue(user.username, user.role, now_s=now),
+        "token_type": "bearer",
+        "expires_in": int(state.settings.token_ttl_s),
+        "role": user.role,
+    }
 
 
 @router.post("/api/token/revoke", status_code=204, tags=["auth"])
@@ -105,15 +117,21 @@ def me(user: User) -> dict[str, str]:
 
 
 @router.get("/api/patients", tags=["patients"])
-def list_patients(request: Request, user: User, search: str | None = None,
-                  limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                  offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+def list_patients(
+    request: Request,
+    user: User,
+    search: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
     """Patients whose pseudonym contains ``search`` (case-insensitive)."""
     _reader(user)
     reg = _state(request).registry
     rows = reg.list_patients(search=search, limit=limit, offset=offset)
-    return {"total": reg.count_patients(search=search),
-            "patients": to_jsonable([r.as_dict() for r in rows])}
+    return {
+        "total": reg.count_patients(search=search),
+        "patients": to_jsonable([r.as_dict() for r in rows]),
+    }
 
 
 @router.post("/api/patients", status_code=201, tags=["patients"])
@@ -173,13 +191,13 @@ def list_findings(request: Request, user: User, patient_id: int) -> Any:
 
 
 @router.post("/api/patients/{patient_id}/findings", status_code=201, tags=["follow-up"])
-def add_findings(request: Request, user: User, patient_id: int,
-                 body: FindingsBody) -> JSONResponse:
+def add_findings(request: Request, user: User, patient_id: int, body: FindingsBody) -> JSONResponse:
     """Structured findings (case-file keys) with ``mri_id`` or ``visit_id``."""
     _writer(user)
     data = body.model_dump(exclude={"mri_id", "visit_id"})
-    rec = _state(request).registry.add_findings(patient_id, data, mri_id=body.mri_id,
-                                                visit_id=body.visit_id, actor=user.username)
+    rec = _state(request).registry.add_findings(
+        patient_id, data, mri_id=body.mri_id, visit_id=body.visit_id, actor=user.username
+    )
     return _created(rec.as_dict() | {"msu": rec.msu})
 
 
@@ -204,8 +222,9 @@ def current_assessment(request: Request, user: User, patient_id: int) -> Any:
     from resorb.web._assess import assess_patient
 
     _reader(user)
-    data = assess_patient(_state(request).registry, patient_id,
-                          cache=_state(request).assessments)[1]
+    data = assess_patient(_state(request).registry, patient_id, cache=_state(request).assessments)[
+        1
+    ]
     # Already plain JSON types (resorb._json.to_jsonable): skip FastAPI's second,
     # slower encoding pass over the forecast curves.
     return JSONResponse(content=data)
@@ -226,8 +245,9 @@ def save_assessment(request: Request, user: User, patient_id: int) -> JSONRespon
 def list_assessments(request: Request, user: User, patient_id: int) -> Any:
     _reader(user)
     rows = _state(request).registry.list_assessments(patient_id)
-    return to_jsonable([{"id": a.id, "created_at": a.created_at, "version": a.version}
-                        for a in rows])
+    return to_jsonable(
+        [{"id": a.id, "created_at": a.created_at, "version": a.version} for a in rows]
+    )
 
 
 @router.get("/api/patients/{patient_id}/assessments/{assessment_id}", tags=["assessments"])
@@ -236,26 +256,32 @@ def get_assessment(request: Request, user: User, patient_id: int, assessment_id:
     for a in _state(request).registry.list_assessments(patient_id):
         if a.id == assessment_id:
             return to_jsonable(a.as_dict())
-    raise HTTPException(status_code=404,
-                        detail=f"assessment_id: no assessment {assessment_id} for patient "
-                               f"{patient_id}")
+    raise HTTPException(
+        status_code=404,
+        detail=f"assessment_id: no assessment {assessment_id} for patient {patient_id}",
+    )
 
 
 # -- research (pseudonymised) -------------------------------------------------------------
 
 
 @router.get("/api/research/patients", tags=["research"])
-def research_patients(request: Request, user: User, response: Response,
-                      limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                      offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
-                      search: Annotated[str | None, Query(max_length=64)] = None) -> Any:
+def research_patients(
+    request: Request,
+    user: User,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    search: Annotated[str | None, Query(max_length=64)] = None,
+) -> Any:
     """The pseudonymised registry, one page at a time (no notes, no ids, dates shifted
     per patient): ``limit`` patients (default 100) from ``offset``, those whose
     pseudonym contains ``search``. The total is in the ``X-Total-Count`` header."""
     reg = _state(request).registry
     response.headers["X-Total-Count"] = str(reg.research_count(search=search))
-    return to_jsonable(reg.pseudonymised_view(actor=user.username, limit=limit, offset=offset,
-                                              search=search))
+    return to_jsonable(
+        reg.pseudonymised_view(actor=user.username, limit=limit, offset=offset, search=search)
+    )
 
 
 @router.get("/api/research/patients/{pseudonym}", tags=["research"])

@@ -49,7 +49,7 @@ def _message_of(err: dict) -> tuple[str, str | None]:
         return cause.message, cause.allowed
     msg = str(err.get("msg", "invalid"))
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+        msg = msg[len("Value error, ") :]
     return msg.removeprefix(": ").strip() or "invalid", None
 
 
@@ -60,8 +60,14 @@ def _strip_prefix(field: str) -> str:
     return field
 
 
-def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSettings | None = None,
-               registry: Any = None, **overrides: Any):
+def create_app(
+    db_url: str,
+    *,
+    secret_key: str | None = None,
+    settings: WebSettings | None = None,
+    registry: Any = None,
+    **overrides: Any,
+):
     """Build the resorb web app on the registry at ``db_url``.
 
     Parameters
@@ -114,33 +120,51 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
     )
 
     if settings is None:
-        settings = WebSettings(secret_key=secret_key or load_or_create_secret(db_url),
-                               **overrides)
+        settings = WebSettings(secret_key=secret_key or load_or_create_secret(db_url), **overrides)
     elif secret_key is not None or overrides:
-        raise InvalidInputError("settings", "given together with secret_key or overrides",
-                                allowed="either settings or the separate options")
+        raise InvalidInputError(
+            "settings",
+            "given together with secret_key or overrides",
+            allowed="either settings or the separate options",
+        )
     if registry is None:
         registry = Registry(db_url)
     templates = Jinja2Templates(directory=str(_HERE / "templates"))
     templates.env.globals["fmt"] = _pages.fmt
     templates.env.globals["therapy_name"] = _pages.therapy_name
     templates.env.globals["change_words"] = change_in_words
-    state = AppState(registry=registry, settings=settings,
-                     tokens=TokenCodec(settings.secret_key, ttl_s=settings.token_ttl_s),
-                     templates=templates,
-                     assessments=_assess.AssessmentCache(settings.assessment_cache_size))
+    state = AppState(
+        registry=registry,
+        settings=settings,
+        tokens=TokenCodec(settings.secret_key, ttl_s=settings.token_ttl_s),
+        templates=templates,
+        assessments=_assess.AssessmentCache(settings.assessment_cache_size),
+    )
 
-    app = fastapi.FastAPI(title="resorb", version=_version(),
-                          description="Follow-up registry and assessment of lumbar disc "
-                                      "herniation resorption. Not a medical device.",
-                          # Swagger UI loads script from a CDN (no network; CSP forbids it);
-                          # the OpenAPI schema itself is served.
-                          docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app = fastapi.FastAPI(
+        title="resorb",
+        version=_version(),
+        description="Follow-up registry and assessment of lumbar disc "
+        "herniation resorption. Not a medical device.",
+        # Swagger UI loads script from a CDN (no network; CSP forbids it);
+        # the OpenAPI schema itself is served.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
     app.state.resorb = state
     app.mount("/static", StaticFiles(directory=str(_HERE / "static")), name="static")
     app.include_router(_api.router)
-    for area in (_page_login, _page_patients, _page_assessment, _page_research, _page_admin,
-                 _page_masks, _page_pacs, _page_corrections):
+    for area in (
+        _page_login,
+        _page_patients,
+        _page_assessment,
+        _page_research,
+        _page_admin,
+        _page_masks,
+        _page_pacs,
+        _page_corrections,
+    ):
         app.include_router(area.router)
 
     def wants_json(request) -> bool:
@@ -151,8 +175,14 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
         errors = []
         for err in exc.errors():
             msg, allowed = _message_of(err)
-            errors.append({"field": _field_of(tuple(err.get("loc", ()))), "message": msg,
-                           "allowed": allowed, "type": err.get("type")})
+            errors.append(
+                {
+                    "field": _field_of(tuple(err.get("loc", ()))),
+                    "message": msg,
+                    "allowed": allowed,
+                    "type": err.get("type"),
+                }
+            )
         first = errors[0] if errors else {"field": "body", "message": "invalid", "allowed": None}
         text = f"{first['field']}: {first['message']}"
         if first.get("allowed"):
@@ -171,15 +201,18 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
     @app.exception_handler(RecordNotFoundError)
     async def _not_found(request, exc: RecordNotFoundError):
         if wants_json(request):
-            return JSONResponse(status_code=404, content={
-                "detail": [{"field": exc.field, "message": str(exc)}], "error": str(exc)})
+            return JSONResponse(
+                status_code=404,
+                content={"detail": [{"field": exc.field, "message": str(exc)}], "error": str(exc)},
+            )
         return _pages.error_page(request, 404, "Not found", str(exc))
 
     @app.exception_handler(ResorbError)
     async def _resorb_error(request, exc: ResorbError):
         # The type only: a message can quote a stored value or a file name.
-        log.warning("request refused: %s on %s %s", type(exc).__name__, request.method,
-                    request.url.path)
+        log.warning(
+            "request refused: %s on %s %s", type(exc).__name__, request.method, request.url.path
+        )
         if wants_json(request):
             return JSONResponse(status_code=422, content={"detail": [], "error": str(exc)})
         return _pages.error_page(request, 422, "Cannot do that", str(exc))
@@ -187,13 +220,25 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
     @app.exception_handler(StarletteHTTPException)
     async def _http(request, exc: StarletteHTTPException):
         if wants_json(request):
-            return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail},
-                                headers=getattr(exc, "headers", None))
-        titles = {401: "Sign-in needed", 403: "Not allowed", 404: "Not found",
-                  405: "Not allowed", 429: "Too many attempts"}
-        return _pages.error_page(request, exc.status_code,
-                                 titles.get(exc.status_code, "Error"), str(exc.detail),
-                                 headers=getattr(exc, "headers", None))
+            return JSONResponse(
+                status_code=exc.status_code,
+                content={"detail": exc.detail},
+                headers=getattr(exc, "headers", None),
+            )
+        titles = {
+            401: "Sign-in needed",
+            403: "Not allowed",
+            404: "Not found",
+            405: "Not allowed",
+            429: "Too many attempts",
+        }
+        return _pages.error_page(
+            request,
+            exc.status_code,
+            titles.get(exc.status_code, "Error"),
+            str(exc.detail),
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(LoginRequired)
     async def _login(request, exc: LoginRequired):
@@ -204,16 +249,22 @@ def create_app(db_url: str, *, secret_key: str | None = None, settings: WebSetti
     @app.exception_handler(CsrfError)
     async def _csrf(request, exc: CsrfError):
         return _pages.error_page(
-            request, 403, "Form expired",
+            request,
+            403,
+            "Form expired",
             "The form was out of date or not sent from this site (CSRF check). "
-            "Go back, reload the page and submit it again.")
+            "Go back, reload the page and submit it again.",
+        )
 
     # Outermost first: headers wrap everything, sessions wrap the routes.
     app.add_middleware(SessionMiddleware, settings=settings)
     # Bounds before sessions and routes: nothing is parsed and nobody is looked up
     # for a body that is too large; inside the headers so a 413 carries them too.
-    app.add_middleware(RequestBoundsMiddleware, max_body_bytes=settings.max_body_bytes,
-                       upload_max_bytes=settings.mask_max_bytes + 1024 * 1024)
+    app.add_middleware(
+        RequestBoundsMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        upload_max_bytes=settings.mask_max_bytes + 1024 * 1024,
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     return app
 

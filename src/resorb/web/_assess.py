@@ -65,14 +65,16 @@ class AssessmentCache:
                 self._items.popitem(last=False)
 
 
-def assess_patient(registry: Any, patient_id: int, *, cache: AssessmentCache | None = None
-                   ) -> tuple[Any, dict[str, Any]]:
+def assess_patient(
+    registry: Any, patient_id: int, *, cache: AssessmentCache | None = None
+) -> tuple[Any, dict[str, Any]]:
     """Assess the patient's current case (reads the patient once, then :func:`assess_records`)."""
     return assess_records(registry.patient_records(patient_id), cache=cache)
 
 
-def assess_records(records: Any, *, cache: AssessmentCache | None = None
-                   ) -> tuple[Any, dict[str, Any]]:
+def assess_records(
+    records: Any, *, cache: AssessmentCache | None = None
+) -> tuple[Any, dict[str, Any]]:
     """Assess the current case of a patient's records (``Registry.patient_records``).
 
     Returns

@@ -56,8 +56,9 @@ class CsrfError(Exception):
 
 
 def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(status_code=401, detail=detail,
-                         headers={"WWW-Authenticate": 'Bearer realm="resorb"'})
+    return HTTPException(
+        status_code=401, detail=detail, headers={"WWW-Authenticate": 'Bearer realm="resorb"'}
+    )
 
 
 def _current_user(request: Request, username: str, role: str | None):
@@ -77,8 +78,9 @@ def api_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise _unauthorized("not authenticated: send Authorization: Bearer <token> "
-                            "from POST /api/token")
+        raise _unauthorized(
+            "not authenticated: send Authorization: Bearer <token> from POST /api/token"
+        )
     try:
         claims = state.tokens.verify(token.strip(), now_s=state.settings.clock())
     except TokenError as exc:
@@ -98,8 +100,7 @@ def api_principal(request: Request) -> Principal:
 
 def require_api_role(principal: Principal, roles: frozenset[str], action: str) -> None:
     if principal.role not in roles:
-        raise HTTPException(status_code=403,
-                            detail=f"role {principal.role!r} may not {action}")
+        raise HTTPException(status_code=403, detail=f"role {principal.role!r} may not {action}")
 
 
 def page_principal(request: Request) -> Principal:
@@ -115,8 +116,9 @@ def page_principal(request: Request) -> Principal:
 
 def require_page_role(principal: Principal, roles: frozenset[str], action: str) -> None:
     if principal.role not in roles:
-        raise HTTPException(status_code=403, detail=f"Your role ({principal.role}) may not "
-                                                    f"{action}.")
+        raise HTTPException(
+            status_code=403, detail=f"Your role ({principal.role}) may not {action}."
+        )
 
 
 async def check_csrf(request: Request):

@@ -78,15 +78,17 @@ class CohortSummary:
         rows = []
         for group in self.resorption_percent:
             vals = np.asarray(self.resorption_percent[group], dtype=float)
-            rows.append({
-                "morphology": group,
-                "n": int(vals.size),
-                "median_resorption_percent": float(np.median(vals)) if vals.size else None,
-                "q1_percent": float(np.percentile(vals, 25)) if vals.size else None,
-                "q3_percent": float(np.percentile(vals, 75)) if vals.size else None,
-                "events": km.get(group, {}).get("events", 0),
-                "km_median_months": km.get(group, {}).get("median_months"),
-            })
+            rows.append(
+                {
+                    "morphology": group,
+                    "n": int(vals.size),
+                    "median_resorption_percent": float(np.median(vals)) if vals.size else None,
+                    "q1_percent": float(np.percentile(vals, 25)) if vals.size else None,
+                    "q3_percent": float(np.percentile(vals, 75)) if vals.size else None,
+                    "events": km.get(group, {}).get("events", 0),
+                    "km_median_months": km.get(group, {}).get("median_months"),
+                }
+            )
         return rows
 
 
@@ -114,12 +116,14 @@ def summarise_cohort(rows: Iterable[Mapping[str, Any]]) -> CohortSummary:
     from resorb.imaging import ResorptionGrading, compare_volumes
 
     grading = ResorptionGrading.from_evidence()
-    definition = (f"resorbed = volume reduced by at least {grading.significant_percent:g} % "
-                  "of the baseline MRI (grade 'significant' or 'complete') and by more than "
-                  "the minimal detectable change of that pair of volumes (measurement "
-                  "error relative to the size of the herniation); time from the "
-                  "baseline MRI to the first follow-up MRI that shows it, censored at the "
-                  "last MRI otherwise")
+    definition = (
+        f"resorbed = volume reduced by at least {grading.significant_percent:g} % "
+        "of the baseline MRI (grade 'significant' or 'complete') and by more than "
+        "the minimal detectable change of that pair of volumes (measurement "
+        "error relative to the size of the herniation); time from the "
+        "baseline MRI to the first follow-up MRI that shows it, censored at the "
+        "last MRI otherwise"
+    )
     excluded: dict[str, int] = {}
     resorption: dict[str, list[float]] = {}
     survival: dict[str, tuple[list[float], list[int]]] = {}
@@ -132,13 +136,18 @@ def summarise_cohort(rows: Iterable[Mapping[str, Any]]) -> CohortSummary:
             continue
         last = findings[-1]
         morphology, level = str(last["morphology"]), last.get("level")
-        series = sorted(((_as_date(m["date"]), float(m["volume_mm3"]))
-                         for m in row.get("mri") or []
-                         if m.get("volume_mm3") is not None and m.get("level") in (None, level)),
-                        key=lambda x: x[0])
+        series = sorted(
+            (
+                (_as_date(m["date"]), float(m["volume_mm3"]))
+                for m in row.get("mri") or []
+                if m.get("volume_mm3") is not None and m.get("level") in (None, level)
+            ),
+            key=lambda x: x[0],
+        )
         if len(series) < 2 or not series[0][1] > 0:
             excluded["fewer than two MRI volumes"] = (
-                excluded.get("fewer than two MRI volumes", 0) + 1)
+                excluded.get("fewer than two MRI volumes", 0) + 1
+            )
             continue
         n_followup += 1
         (d0, v0), follow = series[0], series[1:]
@@ -148,15 +157,20 @@ def summarise_cohort(rows: Iterable[Mapping[str, Any]]) -> CohortSummary:
             if r.grade.value in ("significant", "complete") and not r.within_mdc:
                 event_month = _months(d0, d)
                 break
-        last_pct = compare_volumes(v0, follow[-1][1], warn=False,
-                                   grading=grading).resorption_percent
+        last_pct = compare_volumes(
+            v0, follow[-1][1], warn=False, grading=grading
+        ).resorption_percent
         resorption.setdefault(morphology, []).append(float(last_pct))
         months, events = survival.setdefault(morphology, ([], []))
         months.append(event_month if event_month is not None else _months(d0, follow[-1][0]))
         events.append(1 if event_month is not None else 0)
     order = {m: i for i, m in enumerate(_MORPHOLOGY_ORDER)}
     return CohortSummary(
-        definition=definition, grading=grading.to_dict(),
+        definition=definition,
+        grading=grading.to_dict(),
         resorption_percent=dict(sorted(resorption.items(), key=lambda kv: order.get(kv[0], 99))),
         survival=dict(sorted(survival.items(), key=lambda kv: order.get(kv[0], 99))),
-        n_patients=n_patients, n_with_followup=n_followup, excluded=excluded)
+        n_patients=n_patients,
+        n_with_followup=n_followup,
+        excluded=excluded,
+    )

@@ -94,13 +94,18 @@ def _policies(settings) -> dict[str, ThrottlePolicy]:
     free = settings.login_max_failures
     window = settings.login_window_s
     return {
-        "pair": ThrottlePolicy(free_failures=free, base_delay_s=1.0, max_delay_s=window,
-                               window_s=window),
-        "src": ThrottlePolicy(free_failures=4 * free, base_delay_s=1.0, max_delay_s=window,
-                              window_s=window),
-        "acct": ThrottlePolicy(free_failures=2 * free, base_delay_s=1.0,
-                               max_delay_s=settings.login_account_max_delay_s,
-                               window_s=3600.0),
+        "pair": ThrottlePolicy(
+            free_failures=free, base_delay_s=1.0, max_delay_s=window, window_s=window
+        ),
+        "src": ThrottlePolicy(
+            free_failures=4 * free, base_delay_s=1.0, max_delay_s=window, window_s=window
+        ),
+        "acct": ThrottlePolicy(
+            free_failures=2 * free,
+            base_delay_s=1.0,
+            max_delay_s=settings.login_account_max_delay_s,
+            window_s=3600.0,
+        ),
     }
 
 
@@ -116,9 +121,15 @@ async def attempt_login(request, username: str, password: str) -> LoginResult:
     keys = {"pair": f"pair:{name}|{source}", "src": f"src:{source}", "acct": f"acct:{name}"}
     t0 = time.perf_counter()
     wait, user = await run_in_threadpool(
-        auth.precheck, username=name if valid else None, source=source,
-        pair_key=keys["pair"], source_key=keys["src"], account_key=keys["acct"], now_s=now,
-        known_max_age_s=settings.login_known_source_s)
+        auth.precheck,
+        username=name if valid else None,
+        source=source,
+        pair_key=keys["pair"],
+        source_key=keys["src"],
+        account_key=keys["acct"],
+        now_s=now,
+        known_max_age_s=settings.login_known_source_s,
+    )
     if wait > 0:
         return LoginResult(retry_after_s=wait)
     ok = False
@@ -143,12 +154,16 @@ async def attempt_login(request, username: str, password: str) -> LoginResult:
         if now - timer.last_sweep_s > SWEEP_EVERY_S:
             timer.last_sweep_s = now
             await run_in_threadpool(
-                auth.sweep, now_s=now, older_than_s=3600.0 + settings.login_window_s,
+                auth.sweep,
+                now_s=now,
+                older_than_s=3600.0 + settings.login_window_s,
                 session_idle_s=settings.session_idle_s,
-                session_absolute_s=settings.session_absolute_s)
+                session_absolute_s=settings.session_absolute_s,
+            )
         return LoginResult()
-    await run_in_threadpool(auth.succeeded, pair_key=keys["pair"], username=name,
-                            source=source, now_s=now)
+    await run_in_threadpool(
+        auth.succeeded, pair_key=keys["pair"], username=name, source=source, now_s=now
+    )
     return LoginResult(user=user)
 
 

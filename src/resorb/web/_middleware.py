@@ -13,16 +13,23 @@ from starlette.exceptions import HTTPException
 from resorb.web._settings import WebSettings
 from resorb.web._signing import Session, SessionCodec
 
-__all__ = ["SESSION_COOKIE", "RequestBoundsMiddleware", "SecurityHeadersMiddleware",
-           "SessionMiddleware", "auth_state"]
+__all__ = [
+    "SESSION_COOKIE",
+    "RequestBoundsMiddleware",
+    "SecurityHeadersMiddleware",
+    "SessionMiddleware",
+    "auth_state",
+]
 
 log = logging.getLogger("resorb.web")
 
 SESSION_COOKIE = "resorb_session"
 
 #: No inline script or style anywhere: everything comes from /static.
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 
 
 class SecurityHeadersMiddleware:
@@ -46,8 +53,7 @@ class SecurityHeadersMiddleware:
                 own = message.get("headers", [])
                 # A route may set a stricter-or-different CSP (the report page does).
                 has_csp = any(k.lower() == b"content-security-policy" for k, _ in own)
-                headers = [(k, v) for k, v in own
-                           if k.lower() not in (b"cache-control", b"server")]
+                headers = [(k, v) for k, v in own if k.lower() not in (b"cache-control", b"server")]
                 if not has_csp:
                     headers.append((b"content-security-policy", CSP.encode()))
                 headers += [
@@ -81,19 +87,30 @@ class SecurityHeadersMiddleware:
             # message of a database error could hold row values), and a 500 that
             # carries the same security headers as every other answer.
             busy = _database_busy(exc)
-            log.error("%s %s on %s %s", "database busy:" if busy else "internal error",
-                      type(exc).__name__, scope.get("method", "?"),
-                      scope.get("route_path") or scope["path"])
+            log.error(
+                "%s %s on %s %s",
+                "database busy:" if busy else "internal error",
+                type(exc).__name__,
+                scope.get("method", "?"),
+                scope.get("route_path") or scope["path"],
+            )
             if started:
                 raise
             if busy:  # the busy timeout (30 s) ran out: nothing was written; try again
-                await send_plain(send_wrapper, 503, "the registry is busy; nothing was "
-                                 "changed, try again shortly", as_json=_wants_json(scope),
-                                 headers=[(b"retry-after", b"5")])
+                await send_plain(
+                    send_wrapper,
+                    503,
+                    "the registry is busy; nothing was changed, try again shortly",
+                    as_json=_wants_json(scope),
+                    headers=[(b"retry-after", b"5")],
+                )
                 return
-            await send_plain(send_wrapper, 500, "internal error; the request was not "
-                             "completed (see the server log)",
-                             as_json=_wants_json(scope))
+            await send_plain(
+                send_wrapper,
+                500,
+                "internal error; the request was not completed (see the server log)",
+                as_json=_wants_json(scope),
+            )
 
 
 def _database_busy(exc: BaseException) -> bool:
@@ -102,7 +119,8 @@ def _database_busy(exc: BaseException) -> bool:
 
     text = str(getattr(exc, "orig", "") or "").lower()
     return isinstance(exc, OperationalError) and (
-        "database is locked" in text or "lock timeout" in text or "busy" in text)
+        "database is locked" in text or "lock timeout" in text or "busy" in text
+    )
 
 
 def _wants_json(scope) -> bool:
@@ -110,25 +128,40 @@ def _wants_json(scope) -> bool:
     return path.startswith("/api/") or path == "/healthz"
 
 
-async def send_plain(send, status: int, message: str, *, as_json: bool,
-                     headers: list[tuple[bytes, bytes]] | None = None,
-                     detail: object = None) -> None:
+async def send_plain(
+    send,
+    status: int,
+    message: str,
+    *,
+    as_json: bool,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    detail: object = None,
+) -> None:
     """A short answer without the app: JSON ``{"detail", "error"}`` or plain text.
 
     ``detail`` replaces the message in the JSON ``detail`` where the documented
     response shape needs it (a 422 lists its fields, as validation errors do).
     """
     if as_json:
-        body = json.dumps({"detail": message if detail is None else detail,
-                           "error": message}).encode()
+        body = json.dumps(
+            {"detail": message if detail is None else detail, "error": message}
+        ).encode()
         ctype = b"application/json"
     else:
         body = (message + "\n").encode()
         ctype = b"text/plain; charset=utf-8"
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", ctype),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close"), *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", ctype),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -137,8 +170,7 @@ class _BodyTooLarge(HTTPException):
     exception, so that FastAPI's body reader passes it on as a 413)."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(status_code=413,
-                         detail=f"request body too large (limit {limit:,} bytes)")
+        super().__init__(status_code=413, detail=f"request body too large (limit {limit:,} bytes)")
 
 
 def _too_big(text: str) -> bool:
@@ -186,8 +218,7 @@ class RequestBoundsMiddleware:
         as_json = _wants_json(scope)
         for seg in scope.get("path", "").split("/"):
             if _INTEGER.match(seg) and _too_big(seg):
-                await send_plain(send, 404, "not found: no record has that id",
-                                 as_json=as_json)
+                await send_plain(send, 404, "not found: no record has that id", as_json=as_json)
                 return
         query = scope.get("query_string", b"").decode("latin-1")
         if len(query) > 8192:
@@ -196,10 +227,20 @@ class RequestBoundsMiddleware:
         for name, value in parse_qsl(query, keep_blank_values=True):
             if _INTEGER.match(value.strip()) and _too_big(value):
                 field, allowed = name[:40], f"at most {MAX_ID}"
-                await send_plain(send, 422, f"{field}: integer out of range (allowed: {allowed})",
-                                 as_json=as_json,
-                                 detail=[{"field": field, "message": "integer out of range",
-                                          "allowed": allowed, "type": "int_too_big"}])
+                await send_plain(
+                    send,
+                    422,
+                    f"{field}: integer out of range (allowed: {allowed})",
+                    as_json=as_json,
+                    detail=[
+                        {
+                            "field": field,
+                            "message": "integer out of range",
+                            "allowed": allowed,
+                            "type": "int_too_big",
+                        }
+                    ],
+                )
                 return
         limit = self._limit(scope)
         for key, value in scope.get("headers", []):
@@ -210,8 +251,12 @@ class RequestBoundsMiddleware:
                     await send_plain(send, 400, "invalid Content-Length", as_json=as_json)
                     return
                 if declared > limit:
-                    await send_plain(send, 413, f"request body too large (limit "
-                                     f"{limit:,} bytes)", as_json=as_json)
+                    await send_plain(
+                        send,
+                        413,
+                        f"request body too large (limit {limit:,} bytes)",
+                        as_json=as_json,
+                    )
                     return
         received = 0
 
@@ -237,8 +282,9 @@ class RequestBoundsMiddleware:
         except _BodyTooLarge:
             if started:
                 raise
-            await send_plain(send, 413, f"request body too large (limit {limit:,} bytes)",
-                             as_json=as_json)
+            await send_plain(
+                send, 413, f"request body too large (limit {limit:,} bytes)", as_json=as_json
+            )
 
 
 def auth_state(scope):
@@ -277,14 +323,16 @@ class SessionMiddleware:
         if not session.sid:
             return False
         user = auth_state(scope).session_user(
-            session.sid, now_s=now, idle_s=self.settings.session_idle_s,
-            absolute_s=self.settings.session_absolute_s)
+            session.sid,
+            now_s=now,
+            idle_s=self.settings.session_idle_s,
+            absolute_s=self.settings.session_absolute_s,
+        )
         return user is not None and user == session.username
 
     async def __call__(self, scope, receive, send) -> None:
         path = scope.get("path", "")
-        if (scope["type"] != "http" or path.startswith(("/api/", "/static/"))
-                or path == "/healthz"):
+        if scope["type"] != "http" or path.startswith(("/api/", "/static/")) or path == "/healthz":
             await self.app(scope, receive, send)
             return
         now = self.settings.clock()
@@ -301,16 +349,20 @@ class SessionMiddleware:
         session = self.codec.loads(cookie)
         if session is None:
             session = Session.new(now)
-        elif session.expired(now, idle_s=self.settings.session_idle_s,
-                             absolute_s=self.settings.session_absolute_s) \
-                or (session.username is not None and not self._live(scope, session, now)):
+        elif session.expired(
+            now, idle_s=self.settings.session_idle_s, absolute_s=self.settings.session_absolute_s
+        ) or (session.username is not None and not self._live(scope, session, now)):
             expired_user = session.username is not None
             if expired_user and session.sid:
                 auth_state(scope).end_session(session.sid)
             session = Session.new(now)
             if expired_user:
-                session = Session(csrf=session.csrf, created_s=now, seen_s=now,
-                                  flash="Your session expired. Please sign in again.")
+                session = Session(
+                    csrf=session.csrf,
+                    created_s=now,
+                    seen_s=now,
+                    flash="Your session expired. Please sign in again.",
+                )
         else:
             session = session.touched(now)
         scope.setdefault("state", {})["session"] = session
@@ -319,8 +371,10 @@ class SessionMiddleware:
         async def send_wrapper(message) -> None:
             if message["type"] == "http.response.start":
                 current = scope["state"]["session"]
-                attrs = (f"{SESSION_COOKIE}={self.codec.dumps(current)}; Path=/; HttpOnly; "
-                         f"SameSite=Lax; Max-Age={int(self.settings.session_absolute_s)}")
+                attrs = (
+                    f"{SESSION_COOKIE}={self.codec.dumps(current)}; Path=/; HttpOnly; "
+                    f"SameSite=Lax; Max-Age={int(self.settings.session_absolute_s)}"
+                )
                 if secure:
                     attrs += "; Secure"
                 headers = [*message.get("headers", []), (b"set-cookie", attrs.encode())]

@@ -53,6 +53,8 @@ API_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     414: _r(ErrorBody, "Query string too long"),
     422: _r(ValidationErrorBody, "Invalid input; names the field and what is allowed"),
     429: _r(ErrorBody, "Too many failed sign-ins; see Retry-After"),
-    503: _r(ErrorBody, "The registry stayed locked past its busy timeout; nothing was "
-                       "written, see Retry-After"),
+    503: _r(
+        ErrorBody,
+        "The registry stayed locked past its busy timeout; nothing was written, see Retry-After",
+    ),
 }

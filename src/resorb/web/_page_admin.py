@@ -27,9 +27,18 @@ def _require_admin(user: Principal) -> None:
 @router.get("/admin/users")
 def users(request: Request, user: User) -> HTMLResponse:
     _require_admin(user)
-    return render(request, "users.html", {"users": state(request).registry.list_users(),
-                                          "roles": ROLES, "values": {}, "errors": {},
-                                          "nav": "users"}, user=user)
+    return render(
+        request,
+        "users.html",
+        {
+            "users": state(request).registry.list_users(),
+            "roles": ROLES,
+            "values": {},
+            "errors": {},
+            "nav": "users",
+        },
+        user=user,
+    )
 
 
 @router.post("/admin/users")
@@ -43,11 +52,21 @@ async def add_user(request: Request, user: User) -> Response:
         reg.add_user(name, str(form.get("password", "")), role=role, actor=user.username)
     except InvalidInputError as exc:
         values = {"username": name, "role": role}
-        return render(request, "users.html",
-                      {"users": reg.list_users(), "roles": ROLES, "values": values,
-                       "errors": {exc.field: exc.message + (f" (allowed: {exc.allowed})"
-                                                            if exc.allowed else "")},
-                       "nav": "users"}, status_code=422, user=user)
+        return render(
+            request,
+            "users.html",
+            {
+                "users": reg.list_users(),
+                "roles": ROLES,
+                "values": values,
+                "errors": {
+                    exc.field: exc.message + (f" (allowed: {exc.allowed})" if exc.allowed else "")
+                },
+                "nav": "users",
+            },
+            status_code=422,
+            user=user,
+        )
     return redirect("/admin/users", f"User {name} ({role}) created.", request=request)
 
 
@@ -59,6 +78,8 @@ async def set_active(request: Request, user: User, username: str) -> Response:
     if username == user.username and not active:
         raise HTTPException(status_code=422, detail="You cannot deactivate yourself.")
     state(request).registry.set_user_active(username, active, actor=user.username)
-    return redirect("/admin/users",
-                     f"User {username} {'activated' if active else 'deactivated'}.",
-                     request=request)
+    return redirect(
+        "/admin/users",
+        f"User {username} {'activated' if active else 'deactivated'}.",
+        request=request,
+    )

@@ -38,15 +38,18 @@ def _assessment_context(request: Request, patient_id: int) -> dict[str, Any]:
     fc = data.get("forecast") if isinstance(data.get("forecast"), dict) else None
     plot = svg_data_uri(volume_course_svg(obs, forecast=fc)) if obs else None
     # The page reads the typed sections by attribute; the summaries and caveats are JSON.
-    return {"patient": records.patient, "a": AssessmentView(assessment, data), "plot": plot,
-            "nav": "patients"}
+    return {
+        "patient": records.patient,
+        "a": AssessmentView(assessment, data),
+        "plot": plot,
+        "nav": "patients",
+    }
 
 
 @router.get("/patients/{patient_id}/assessment")
 def assessment_page(request: Request, user: User, patient_id: int) -> HTMLResponse:
     require_page_role(user, CAN_READ_IDENTIFIED, "read identified records")
-    return render(request, "assessment.html", _assessment_context(request, patient_id),
-                  user=user)
+    return render(request, "assessment.html", _assessment_context(request, patient_id), user=user)
 
 
 @router.post("/patients/{patient_id}/assessment")
@@ -63,8 +66,10 @@ async def assessment_save(request: Request, user: User, patient_id: int) -> Resp
 
 
 #: The report is a standalone document with its own inline stylesheet and no script.
-REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
-              "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+REPORT_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 
 
 @router.get("/patients/{patient_id}/report")
@@ -73,10 +78,12 @@ def assessment_report(request: Request, user: User, patient_id: int) -> HTMLResp
     from resorb.web._assess import assess_patient, assessment_html
 
     require_page_role(user, CAN_READ_IDENTIFIED, "read identified records")
-    assessment, _ = assess_patient(state(request).registry, patient_id,
-                                   cache=state(request).assessments)
-    return HTMLResponse(assessment_html(assessment),
-                        headers={"Content-Security-Policy": REPORT_CSP})
+    assessment, _ = assess_patient(
+        state(request).registry, patient_id, cache=state(request).assessments
+    )
+    return HTMLResponse(
+        assessment_html(assessment), headers={"Content-Security-Policy": REPORT_CSP}
+    )
 
 
 @router.get("/patients/{patient_id}/assessment.pdf")
@@ -88,5 +95,8 @@ def assessment_pdf(request: Request, user: User, patient_id: int) -> Response:
     assessment, _ = assess_records(records, cache=state(request).assessments)
     pdf = assessment_pdf(assessment)  # the bytes of render_pdf, no file in between
     name = f"resorb-assessment-{records.patient.pseudonym}-{dt.date.today().isoformat()}.pdf"
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -24,8 +24,13 @@ __all__ = ["invalid_fields", "router"]
 
 router = APIRouter(include_in_schema=False)
 
-_KINDS = {"visit": "visit", "mri": "MRI study", "findings": "findings entry",
-          "therapy": "therapy course", "assessment": "stored assessment"}
+_KINDS = {
+    "visit": "visit",
+    "mri": "MRI study",
+    "findings": "findings entry",
+    "therapy": "therapy course",
+    "assessment": "stored assessment",
+}
 _PATIENT_FIELDS = ["birth_year", "sex", "site", "onset_date"]
 
 
@@ -37,13 +42,20 @@ def invalid_fields(record: Any) -> list[str]:
 def _describe(kind: str, r: Any) -> str:
     """A short line naming a stored record (values as stored, however implausible)."""
     if kind == "visit":
-        scores = ", ".join(f"{k.replace('_', ' ')} {getattr(r, k)}"
-                           for k in ("leg_pain_nrs", "back_pain_nrs", "odi_percent", "joa_total")
-                           if getattr(r, k, None) is not None)
+        scores = ", ".join(
+            f"{k.replace('_', ' ')} {getattr(r, k)}"
+            for k in ("leg_pain_nrs", "back_pain_nrs", "odi_percent", "joa_total")
+            if getattr(r, k, None) is not None
+        )
         return f"{r.date}" + (f": {scores}" if scores else "")
     if kind == "mri":
-        size = (f"diameters {r.diameters_mm} mm" if r.diameters_mm
-                else f"volume {r.volume_mm3} mm3" if r.volume_mm3 is not None else "no measurement")
+        size = (
+            f"diameters {r.diameters_mm} mm"
+            if r.diameters_mm
+            else f"volume {r.volume_mm3} mm3"
+            if r.volume_mm3 is not None
+            else "no measurement"
+        )
         return f"{r.date} {r.level or ''} ({r.source}): {size}"
     if kind == "findings":
         on = f"MRI {r.mri_id}" if r.mri_id else f"visit {r.visit_id}"
@@ -62,13 +74,20 @@ def _context(request: Request, patient_id: int) -> dict[str, Any]:
         ("therapy", "Therapy courses", records.therapies),
         ("assessment", "Stored assessments", records.assessments),
     ]
-    sections = [(kind, title, [(r.id, _describe(kind, r), invalid_fields(r)) for r in items])
-                for kind, title, items in groups]
+    sections = [
+        (kind, title, [(r.id, _describe(kind, r), invalid_fields(r)) for r in items])
+        for kind, title, items in groups
+    ]
     p = records.patient
-    return {"patient": p, "patient_invalid": invalid_fields(p), "sections": sections,
-            "kinds": _KINDS, "nav": "patients",
-            "values": {k: "" if getattr(p, k) is None else getattr(p, k)
-                       for k in _PATIENT_FIELDS}, "errors": {}}
+    return {
+        "patient": p,
+        "patient_invalid": invalid_fields(p),
+        "sections": sections,
+        "kinds": _KINDS,
+        "nav": "patients",
+        "values": {k: "" if getattr(p, k) is None else getattr(p, k) for k in _PATIENT_FIELDS},
+        "errors": {},
+    }
 
 
 @router.get("/patients/{patient_id}/corrections")
@@ -86,21 +105,24 @@ async def correct_patient(request: Request, user: User, patient_id: int) -> Resp
         state(request).registry.update_patient(patient_id, changes, actor=user.username)
     except InvalidInputError as exc:
         ctx = _context(request, patient_id)
-        ctx.update(values={k: form.get(k, "") for k in _PATIENT_FIELDS},
-                   errors=error_from(exc))
+        ctx.update(values={k: form.get(k, "") for k in _PATIENT_FIELDS}, errors=error_from(exc))
         return render(request, "corrections.html", ctx, status_code=422, user=user)
-    return redirect(f"/patients/{patient_id}/corrections", "Patient details corrected.",
-                    request=request)
+    return redirect(
+        f"/patients/{patient_id}/corrections", "Patient details corrected.", request=request
+    )
 
 
 @router.post("/patients/{patient_id}/corrections/{kind}/{record_id}/delete")
-async def delete_record(request: Request, user: User, patient_id: int, kind: str,
-                        record_id: int) -> Response:
+async def delete_record(
+    request: Request, user: User, patient_id: int, kind: str, record_id: int
+) -> Response:
     require_page_role(user, CAN_WRITE, "correct patient records")
     await check_csrf(request)
     if kind not in _KINDS:
         raise InvalidInputError("kind", f"{kind!r}", allowed=", ".join(_KINDS))
     state(request).registry.delete_record(patient_id, kind, record_id, actor=user.username)
-    return redirect(f"/patients/{patient_id}/corrections",
-                    f"The {_KINDS[kind]} was deleted (kept in the audit log).",
-                    request=request)
+    return redirect(
+        f"/patients/{patient_id}/corrections",
+        f"The {_KINDS[kind]} was deleted (kept in the audit log).",
+        request=request,
+    )

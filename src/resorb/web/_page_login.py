@@ -42,15 +42,25 @@ async def login(request: Request) -> Response:
     if result.throttled:
         wait = result.retry_after_s
         shown = f"{int(wait) + 1} seconds" if wait < 90 else f"{int(wait // 60) + 1} minutes"
-        return render(request, "login.html",
-                      {"error": f"Too many failed sign-ins. Try again in {shown}.",
-                       "username": username, "next_url": next_url},
-                      status_code=429, headers={"Retry-After": str(int(wait) + 1)})
+        return render(
+            request,
+            "login.html",
+            {
+                "error": f"Too many failed sign-ins. Try again in {shown}.",
+                "username": username,
+                "next_url": next_url,
+            },
+            status_code=429,
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
     user = result.user
     if user is None:
-        return render(request, "login.html",
-                      {"error": "Wrong user name or password.", "username": username,
-                       "next_url": next_url}, status_code=401)
+        return render(
+            request,
+            "login.html",
+            {"error": "Wrong user name or password.", "username": username, "next_url": next_url},
+            status_code=401,
+        )
     # A new session (and CSRF token) at login: no session fixation. The session
     # record on the server is what keeps it signed in (ended by sign-out).
     now = st.settings.clock()

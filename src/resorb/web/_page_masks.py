@@ -38,24 +38,50 @@ _CHUNK = 1 << 20
 _FIELDS = ("date", "level", "label")
 
 
-def _page(request: Request, user: Principal, patient: Any, *, values: dict[str, Any],
-          errors: dict[str, str] | None = None, inspection: Any = None,
-          status_code: int = 200) -> HTMLResponse:
+def _page(
+    request: Request,
+    user: Principal,
+    patient: Any,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    inspection: Any = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     settings = request.app.state.resorb.settings
-    return render(request, "form_mask.html",
-                  {"patient": patient, "values": values, "errors": errors or {},
-                   "inspection": inspection, "title": "MRI measurement from a mask",
-                   "levels": [(str(m.value), str(m.value)) for m in SpinalLevel],
-                   "max_mib": settings.mask_max_bytes // (1024 * 1024), "nav": "patients"},
-                  status_code=status_code, user=user)
+    return render(
+        request,
+        "form_mask.html",
+        {
+            "patient": patient,
+            "values": values,
+            "errors": errors or {},
+            "inspection": inspection,
+            "title": "MRI measurement from a mask",
+            "levels": [(str(m.value), str(m.value)) for m in SpinalLevel],
+            "max_mib": settings.mask_max_bytes // (1024 * 1024),
+            "nav": "patients",
+        },
+        status_code=status_code,
+        user=user,
+    )
 
 
-def _too_large(request: Request, user: Principal, patient: Any, values: dict[str, Any]
-               ) -> HTMLResponse:
+def _too_large(
+    request: Request, user: Principal, patient: Any, values: dict[str, Any]
+) -> HTMLResponse:
     mib = request.app.state.resorb.settings.mask_max_bytes // (1024 * 1024)
-    return _page(request, user, patient, values=values, status_code=413,
-                 errors={"mask": f"the file is larger than {mib} MiB; upload the label image "
-                                 "of the herniation only"})
+    return _page(
+        request,
+        user,
+        patient,
+        values=values,
+        status_code=413,
+        errors={
+            "mask": f"the file is larger than {mib} MiB; upload the label image "
+            "of the herniation only"
+        },
+    )
 
 
 @router.get("/patients/{patient_id}/mri/mask")
@@ -84,8 +110,9 @@ async def mask_submit(request: Request, user: User, patient_id: int) -> Response
         await form.close()  # the spooled upload file, also when the CSRF check fails
 
 
-async def _measure(request: Request, user: Principal, patient: Any, patient_id: int,
-                   form: Any) -> Response:
+async def _measure(
+    request: Request, user: Principal, patient: Any, patient_id: int, form: Any
+) -> Response:
     from resorb.registry._masks import (
         inspect_mask,
         mask_suffix,
@@ -108,8 +135,10 @@ async def _measure(request: Request, user: Principal, patient: Any, patient_id: 
             label = int(values["label"])
     store = object_store_of(state.settings, state.registry.url)
     if store is None:
-        errors["mask"] = ("this server has no folder for de-identified masks; the "
-                          "administrator must set one before masks can be uploaded")
+        errors["mask"] = (
+            "this server has no folder for de-identified masks; the "
+            "administrator must set one before masks can be uploaded"
+        )
     if errors:
         return _page(request, user, patient, values=values, errors=errors, status_code=422)
     assert upload is not None and not isinstance(upload, str)
@@ -118,8 +147,14 @@ async def _measure(request: Request, user: Principal, patient: Any, patient_id: 
         try:
             suffix = mask_suffix(upload.filename or "", head)
         except InvalidInputError as exc:
-            return _page(request, user, patient, values=values, status_code=422,
-                         errors={"mask": f"{exc.message} (allowed: {exc.allowed})"})
+            return _page(
+                request,
+                user,
+                patient,
+                values=values,
+                status_code=422,
+                errors={"mask": f"{exc.message} (allowed: {exc.allowed})"},
+            )
         path = Path(tmp) / f"upload{suffix}"
         size = len(head)
         with path.open("wb") as fh:
@@ -134,34 +169,60 @@ async def _measure(request: Request, user: Principal, patient: Any, patient_id: 
             mask = await run_in_threadpool(read_mask_file, path)
             found = await run_in_threadpool(inspect_mask, path, mask=mask)
             if label is None and len(found.labels) > 1:
-                return _page(request, user, patient, values=values, inspection=found,
-                             status_code=422,
-                             errors={"label": "the mask holds several labels: choose the "
-                                              "herniation's label and upload the file again"})
+                return _page(
+                    request,
+                    user,
+                    patient,
+                    values=values,
+                    inspection=found,
+                    status_code=422,
+                    errors={
+                        "label": "the mask holds several labels: choose the "
+                        "herniation's label and upload the file again"
+                    },
+                )
             result = await run_in_threadpool(
-                store_mask_measurement, state.registry, path, patient_id=patient_id,
+                store_mask_measurement,
+                state.registry,
+                path,
+                patient_id=patient_id,
                 date=values["date"] or None,
-                level=values["level"] or None, label=label, actor=user.username,
-                store_dir=store, mask=mask)
+                level=values["level"] or None,
+                label=label,
+                actor=user.username,
+                store_dir=store,
+                mask=mask,
+            )
         except InvalidInputError as exc:
             field = exc.field.split(".")[-1] if exc.field.startswith("mri.") else exc.field
             field = field if field in ("date", "level", "label", "mask") else "mask"
             msg = exc.message + (f" (allowed: {exc.allowed})" if exc.allowed else "")
-            return _page(request, user, patient, values=values, errors={field: msg},
-                         status_code=422)
+            return _page(
+                request, user, patient, values=values, errors={field: msg}, status_code=422
+            )
         except ResorbError as exc:
-            return _page(request, user, patient, values=values, status_code=422,
-                         errors={"mask": str(exc).replace(str(path), "the mask file")})
+            return _page(
+                request,
+                user,
+                patient,
+                values=values,
+                status_code=422,
+                errors={"mask": str(exc).replace(str(path), "the mask file")},
+            )
     vol = f"{result['volume_mm3']:,.1f}".replace(",", " ")
     note = "; ".join(w["message"] for w in result["warnings"])
     if result["already_imported"]:
-        request.state.session = replace(request.state.session, flash=(
-            f"This segmentation was imported before ({vol} mm³); nothing was added."))
+        request.state.session = replace(
+            request.state.session,
+            flash=(f"This segmentation was imported before ({vol} mm³); nothing was added."),
+        )
         return RedirectResponse(f"/patients/{patient_id}", status_code=303)
-    message = (f"MRI saved: {vol} mm³ measured on label {result['label']} of the mask "
-               f"({result['voxel_count']} voxels of {result['voxel_volume_mm3']:.4g} mm³)"
-               + ("; the MRI date is the DICOM study date" if result["date_from"] != "form"
-                  else "") + (f". Note: {note}" if note else "."))
+    message = (
+        f"MRI saved: {vol} mm³ measured on label {result['label']} of the mask "
+        f"({result['voxel_count']} voxels of {result['voxel_volume_mm3']:.4g} mm³)"
+        + ("; the MRI date is the DICOM study date" if result["date_from"] != "form" else "")
+        + (f". Note: {note}" if note else ".")
+    )
     request.state.session = replace(request.state.session, flash=message)
     log.info("mask measured for patient %s by %s", patient_id, user.username)
     return RedirectResponse(f"/patients/{patient_id}", status_code=303)

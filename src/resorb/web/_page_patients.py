@@ -48,8 +48,14 @@ def patients(request: Request, user: User, q: str | None = None, page: int = 1) 
     search = (q or "").strip() or None
     rows = reg.list_patients(search=search, limit=per_page, offset=(page - 1) * per_page)
     total = reg.count_patients(search=search)
-    ctx = {"patients": rows, "q": q or "", "total": total, "page": page,
-           "pages": max(1, -(-total // per_page)), "nav": "patients"}
+    ctx = {
+        "patients": rows,
+        "q": q or "",
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // per_page)),
+        "nav": "patients",
+    }
     if request.headers.get("x-partial") == "patient-rows":
         return render(request, "_patient_rows.html", ctx, user=user)
     return render(request, "patients.html", ctx, user=user)
@@ -61,8 +67,9 @@ _PATIENT_FIELDS = ["pseudonym", "birth_year", "sex", "site", "onset_date"]
 @router.get("/patients/new")
 def new_patient_form(request: Request, user: User) -> HTMLResponse:
     require_page_role(user, CAN_WRITE, "create patients")
-    return render(request, "patient_form.html", {"values": {}, "errors": {}, "nav": "patients"},
-                  user=user)
+    return render(
+        request, "patient_form.html", {"values": {}, "errors": {}, "nav": "patients"}, user=user
+    )
 
 
 @router.post("/patients/new")
@@ -77,15 +84,21 @@ async def new_patient(request: Request, user: User) -> Response:
         except InvalidInputError as exc:
             errors = error_from(exc)
         else:
-            return redirect(f"/patients/{rec.id}", f"Patient {rec.pseudonym} created.",
-                             request=request)
-    return render(request, "patient_form.html",
-                  {"values": dict(form), "errors": errors, "nav": "patients"},
-                  status_code=422, user=user)
+            return redirect(
+                f"/patients/{rec.id}", f"Patient {rec.pseudonym} created.", request=request
+            )
+    return render(
+        request,
+        "patient_form.html",
+        {"values": dict(form), "errors": errors, "nav": "patients"},
+        status_code=422,
+        user=user,
+    )
 
 
-def _timeline_forecast(request: Request, records: PatientRecords, timeline: dict[str, Any]
-                       ) -> tuple[dict | None, str | None]:
+def _timeline_forecast(
+    request: Request, records: PatientRecords, timeline: dict[str, Any]
+) -> tuple[dict | None, str | None]:
     """The forecast band for the timeline plot and where it comes from.
 
     The current assessment (cached per case and day, so the assessment page and
@@ -126,23 +139,49 @@ def patient_page(request: Request, user: User, patient_id: int) -> HTMLResponse:
     records = state(request).registry.patient_records(patient_id)  # the one read
     tl = timeline_of(records)
     # Rows with implausible stored values (legacy) are listed as invalid, not plotted.
-    obs = [(m["date"], m["volume_mm3"]) for m in tl["mri"]
-           if m["volume_mm3"] is not None and not m["invalid"]]
+    obs = [
+        (m["date"], m["volume_mm3"])
+        for m in tl["mri"]
+        if m["volume_mm3"] is not None and not m["invalid"]
+    ]
     forecast, forecast_from = _timeline_forecast(request, records, tl)
     plot = svg_data_uri(volume_course_svg(obs, forecast=forecast)) if obs else None
-    return render(request, "patient.html",
-                  {"t": tl, "p": tl["patient"], "plot": plot, "forecast": forecast,
-                   "forecast_from": forecast_from, "nav": "patients"}, user=user)
+    return render(
+        request,
+        "patient.html",
+        {
+            "t": tl,
+            "p": tl["patient"],
+            "plot": plot,
+            "forecast": forecast,
+            "forecast_from": forecast_from,
+            "nav": "patients",
+        },
+        user=user,
+    )
 
 
 _ODI = [f"odi_{i}" for i in range(1, 11)]
-_ODI_SECTIONS = ("Pain intensity", "Personal care", "Lifting", "Walking", "Sitting",
-                 "Standing", "Sleeping", "Sex life", "Social life", "Travelling")
+_ODI_SECTIONS = (
+    "Pain intensity",
+    "Personal care",
+    "Lifting",
+    "Walking",
+    "Sitting",
+    "Standing",
+    "Sleeping",
+    "Sex life",
+    "Social life",
+    "Travelling",
+)
 
 
-_FLAG_GROUP_WORDS = {"cauda_equina_late": "Cauda equina, late sign",
-                     "cauda_equina_early": "Cauda equina, early sign",
-                     "neurological": "Neurology", "serious_pathology": "Serious pathology"}
+_FLAG_GROUP_WORDS = {
+    "cauda_equina_late": "Cauda equina, late sign",
+    "cauda_equina_early": "Cauda equina, early sign",
+    "neurological": "Neurology",
+    "serious_pathology": "Serious pathology",
+}
 
 
 def _form_context(kind: str, registry: Any, patient_id: int) -> dict[str, Any]:
@@ -150,32 +189,67 @@ def _form_context(kind: str, registry: Any, patient_id: int) -> dict[str, Any]:
     ctx: dict[str, Any] = {"kind": kind, "patient": records.patient, "nav": "patients"}
     if kind == "visit":
         # Each red flag in words, with what it points to (cauda equina first).
-        flags = [(f.value, f"{_FLAG_GROUP_WORDS[f.group.value]}: {f.definition}")
-                 for f in RedFlag]
+        flags = [(f.value, f"{_FLAG_GROUP_WORDS[f.group.value]}: {f.definition}") for f in RedFlag]
         ctx.update(red_flags=flags, odi=list(zip(_ODI, _ODI_SECTIONS, strict=True)))
     elif kind == "mri":
         ctx.update(levels=choices(SpinalLevel))
     elif kind == "findings":
         ctx.update(
-            mris=list(records.mri), visits=list(records.visits),
-            scales=[(f.key, f.label, choices(f.scale), f.required) for f in FINDING_SCALES
-                    if f.key not in ("msu_size", "msu_zone")])  # MSU: one text field
+            mris=list(records.mri),
+            visits=list(records.visits),
+            scales=[
+                (f.key, f.label, choices(f.scale), f.required)
+                for f in FINDING_SCALES
+                if f.key not in ("msu_size", "msu_zone")
+            ],
+        )  # MSU: one text field
     return ctx
 
 
 _FIELDS = {
-    "visit": ["date", "leg_pain_nrs", "back_pain_nrs", "vas_mm", "joa_total", "rmdq",
-              "motor_mrc", "slr_degrees", "notes"],
+    "visit": [
+        "date",
+        "leg_pain_nrs",
+        "back_pain_nrs",
+        "vas_mm",
+        "joa_total",
+        "rmdq",
+        "motor_mrc",
+        "slr_degrees",
+        "notes",
+    ],
     "mri": ["date", "level", "volume_mm3", "method"],
-    "findings": ["level", "morphology", "containment", "pll", "zone", "migration", "komori",
-                 "msu", "rim_enhancement", "iwabuchi", "t2_signal", "modic", "pfirrmann",
-                 "schizas", "canal_compromise_percent"],
+    "findings": [
+        "level",
+        "morphology",
+        "containment",
+        "pll",
+        "zone",
+        "migration",
+        "komori",
+        "msu",
+        "rim_enhancement",
+        "iwabuchi",
+        "t2_signal",
+        "modic",
+        "pfirrmann",
+        "schizas",
+        "canal_compromise_percent",
+    ],
     "therapy": ["name", "start", "end"],
 }
-_MODELS: dict[str, type[BaseModel]] = {"visit": VisitIn, "mri": MRIIn, "findings": FindingsIn,
-                                       "therapy": TherapyIn}
-_TITLES = {"visit": "New visit", "mri": "New MRI measurement", "findings": "Findings",
-           "therapy": "Therapy course"}
+_MODELS: dict[str, type[BaseModel]] = {
+    "visit": VisitIn,
+    "mri": MRIIn,
+    "findings": FindingsIn,
+    "therapy": TherapyIn,
+}
+_TITLES = {
+    "visit": "New visit",
+    "mri": "New MRI measurement",
+    "findings": "Findings",
+    "therapy": "Therapy course",
+}
 
 
 def _form_data(kind: str, form) -> dict[str, Any]:
@@ -233,8 +307,11 @@ async def followup_submit(request: Request, user: User, patient_id: int, kind: s
             if key in errors:
                 errors.setdefault("measurement", errors.pop(key))
         if "measurement" in errors:
-            hint = ("Enter all three diameters in mm (AP, transverse, craniocaudal)"
-                    if form.get("measure") == "diameters" else "Enter the volume in mm³")
+            hint = (
+                "Enter all three diameters in mm (AP, transverse, craniocaudal)"
+                if form.get("measure") == "diameters"
+                else "Enter the volume in mm³"
+            )
             errors["measurement"] = f"{hint} ({errors['measurement']})."
     if not errors:
         try:
@@ -245,14 +322,17 @@ async def followup_submit(request: Request, user: User, patient_id: int, kind: s
             elif kind == "therapy":
                 reg.add_therapy(patient_id, data, actor=user.username)
             else:
-                reg.add_findings(patient_id, data, actor=user.username,
-                                 mri_id=int(pid) if ptype == "mri" else None,
-                                 visit_id=int(pid) if ptype == "visit" else None)
+                reg.add_findings(
+                    patient_id,
+                    data,
+                    actor=user.username,
+                    mri_id=int(pid) if ptype == "mri" else None,
+                    visit_id=int(pid) if ptype == "visit" else None,
+                )
         except InvalidInputError as exc:
             errors = error_from(exc)
         else:
-            return redirect(f"/patients/{patient_id}", f"{_TITLES[kind]} saved.",
-                             request=request)
+            return redirect(f"/patients/{patient_id}", f"{_TITLES[kind]} saved.", request=request)
     ctx = _form_context(kind, reg, patient_id)
     values = {k: v for k, v in form.multi_items() if isinstance(v, str)}
     values["red_flags"] = form.getlist("red_flags")

@@ -29,17 +29,35 @@ RESEARCH_PAGE_SIZE = 100
 
 
 @router.get("/research/patients")
-def research_list(request: Request, user: User, q: str | None = None,
-                  page: Annotated[int, Query(ge=1, le=10**9)] = 1) -> HTMLResponse:
+def research_list(
+    request: Request,
+    user: User,
+    q: str | None = None,
+    page: Annotated[int, Query(ge=1, le=10**9)] = 1,
+) -> HTMLResponse:
     reg = state(request).registry
     search = (q or "").strip()[:64] or None
     total = reg.research_count(search=search)
-    rows = reg.pseudonymised_view(actor=user.username, limit=RESEARCH_PAGE_SIZE,
-                                  offset=(page - 1) * RESEARCH_PAGE_SIZE, search=search)
+    rows = reg.pseudonymised_view(
+        actor=user.username,
+        limit=RESEARCH_PAGE_SIZE,
+        offset=(page - 1) * RESEARCH_PAGE_SIZE,
+        search=search,
+    )
     pages = max(1, -(-total // RESEARCH_PAGE_SIZE))
-    return render(request, "research_list.html", {"rows": rows, "q": q or "", "page": page,
-                                                  "pages": pages, "total": total,
-                                                  "nav": "patients"}, user=user)
+    return render(
+        request,
+        "research_list.html",
+        {
+            "rows": rows,
+            "q": q or "",
+            "page": page,
+            "pages": pages,
+            "total": total,
+            "nav": "patients",
+        },
+        user=user,
+    )
 
 
 @router.get("/research/patients/{pseudonym}")
@@ -62,14 +80,19 @@ def research_patient(request: Request, user: User, pseudonym: str) -> HTMLRespon
         mri.append(item)
     obs = [(m["date"], m["volume_mm3"]) for m in row["mri"] if m["volume_mm3"] is not None]
     plot = svg_data_uri(volume_course_svg(obs)) if obs else None
-    return render(request, "research_patient.html",
-                  {"r": row, "mri": mri, "plot": plot, "nav": "patients"}, user=user)
+    return render(
+        request,
+        "research_patient.html",
+        {"r": row, "mri": mri, "plot": plot, "nav": "patients"},
+        user=user,
+    )
 
 
 @router.get("/cohort")
 def cohort(request: Request, user: User) -> HTMLResponse:
-    return render(request, "cohort.html", _cohort_context(request, user) | {"nav": "cohort"},
-                  user=user)
+    return render(
+        request, "cohort.html", _cohort_context(request, user) | {"nav": "cohort"}, user=user
+    )
 
 
 def _cohort_context(request: Request, user: Principal) -> dict[str, Any]:

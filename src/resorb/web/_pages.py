@@ -66,21 +66,38 @@ def state(request: Request) -> Any:
     return request.app.state.resorb
 
 
-def render(request: Request, name: str, context: dict[str, Any] | None = None, *,
-           status_code: int = 200, user: Principal | None = None,
-           headers: dict[str, str] | None = None) -> HTMLResponse:
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    user: Principal | None = None,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
     session: Session = request.state.session
-    ctx = {"user": user, "csrf_token": session.csrf, "flash": session.flash,
-           "flash_kind": "warn" if session.flash and "expired" in session.flash else "ok"}
+    ctx = {
+        "user": user,
+        "csrf_token": session.csrf,
+        "flash": session.flash,
+        "flash_kind": "warn" if session.flash and "expired" in session.flash else "ok",
+    }
     if session.flash:
         request.state.session = replace(session, flash=None)
     ctx.update(context or {})
-    return state(request).templates.TemplateResponse(request, name, ctx,
-                                                      status_code=status_code, headers=headers)
+    return state(request).templates.TemplateResponse(
+        request, name, ctx, status_code=status_code, headers=headers
+    )
 
 
-def error_page(request: Request, status_code: int, title: str, message: str, *,
-               headers: dict[str, str] | None = None) -> HTMLResponse:
+def error_page(
+    request: Request,
+    status_code: int,
+    title: str,
+    message: str,
+    *,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
     user = None
     session = getattr(request.state, "session", None)
     if session is not None and session.username:
@@ -89,12 +106,19 @@ def error_page(request: Request, status_code: int, title: str, message: str, *,
             user = Principal(rec.username, rec.role)
     if session is None:  # outside the session middleware (should not happen for pages)
         return HTMLResponse(f"<h1>{title}</h1>", status_code=status_code)
-    return render(request, "error.html", {"title": title, "message": message},
-                  status_code=status_code, user=user, headers=headers)
+    return render(
+        request,
+        "error.html",
+        {"title": title, "message": message},
+        status_code=status_code,
+        user=user,
+        headers=headers,
+    )
 
 
-def redirect(url: str, flash: str | None = None, *, request: Request | None = None
-             ) -> RedirectResponse:
+def redirect(
+    url: str, flash: str | None = None, *, request: Request | None = None
+) -> RedirectResponse:
     """A 303 redirect, with an optional message shown on the next page."""
     if flash and request is not None:
         request.state.session = replace(request.state.session, flash=flash)
@@ -131,7 +155,7 @@ def form_errors(model: type[BaseModel], data: dict[str, Any]) -> dict[str, str]:
         for err in exc.errors(include_url=False):
             msg = str(err["msg"])
             if msg.startswith("Value error, "):
-                msg = msg[len("Value error, "):]
+                msg = msg[len("Value error, ") :]
             cause = (err.get("ctx") or {}).get("error")
             if isinstance(cause, InvalidInputError):
                 msg = cause.message + (f" (allowed: {cause.allowed})" if cause.allowed else "")
@@ -144,8 +168,9 @@ def form_errors(model: type[BaseModel], data: dict[str, Any]) -> dict[str, str]:
 
 def error_from(exc: InvalidInputError) -> dict[str, str]:
     head, _, rest = exc.field.partition(".")
-    name = rest if rest and head in ("patient", "visit", "mri", "findings", "therapy") else \
-        exc.field
+    name = (
+        rest if rest and head in ("patient", "visit", "mri", "findings", "therapy") else exc.field
+    )
     msg = exc.message + (f" (allowed: {exc.allowed})" if exc.allowed else "")
     return {name.split("[")[0]: msg}
 

@@ -48,8 +48,9 @@ def svg_data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
-def volume_course_svg(observations: Sequence[tuple[dt.date, float]], *,
-                      forecast: Mapping[str, Any] | None = None) -> str:
+def volume_course_svg(
+    observations: Sequence[tuple[dt.date, float]], *, forecast: Mapping[str, Any] | None = None
+) -> str:
     """Measured herniation volume over time, with the forecast band when there is one.
 
     Parameters
@@ -73,15 +74,36 @@ def volume_course_svg(observations: Sequence[tuple[dt.date, float]], *,
             base = dt.date.fromisoformat(str(forecast["baseline_date"]))
             days = [base + dt.timedelta(days=round(m * DAYS_PER_MONTH)) for m in curve["months"]]
             level = forecast.get("interval_level", 0.95)
-            ax.fill_between(days, curve["lower_mm3"], curve["upper_mm3"], color="#b9d3ec",
-                            alpha=0.6, linewidth=0, label=f"forecast {level:.0%} interval")
-            ax.plot(days, curve["median_mm3"], color="#1f5f99", linewidth=1.6, linestyle="--",
-                    label="forecast median")
+            ax.fill_between(
+                days,
+                curve["lower_mm3"],
+                curve["upper_mm3"],
+                color="#b9d3ec",
+                alpha=0.6,
+                linewidth=0,
+                label=f"forecast {level:.0%} interval",
+            )
+            ax.plot(
+                days,
+                curve["median_mm3"],
+                color="#1f5f99",
+                linewidth=1.6,
+                linestyle="--",
+                label="forecast median",
+            )
         if observations:
             xs, ys = zip(*observations, strict=True)
             # Dotted connector: two scans say nothing about the path between them.
-            ax.plot(xs, ys, marker="o", color="#16324f", linewidth=1.0, linestyle=":",
-                    markersize=6, label="measured")
+            ax.plot(
+                xs,
+                ys,
+                marker="o",
+                color="#16324f",
+                linewidth=1.0,
+                linestyle=":",
+                markersize=6,
+                label="measured",
+            )
         ax.set_ylabel("herniation volume (mm³)", fontsize=9)
         ax.set_ylim(bottom=0)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(mdates.AutoDateLocator()))
@@ -101,21 +123,35 @@ def resorption_by_group_svg(values: Mapping[str, Sequence[float]]) -> str:
         rng = np.random.default_rng(0)  # jitter only; fixed so the page is stable
         for i, g in enumerate(groups):
             ys = np.asarray(values[g], dtype=float)
-            ax.boxplot([ys], positions=[i], widths=0.5, showfliers=False,
-                       medianprops={"color": _COLOURS[i % len(_COLOURS)], "linewidth": 2},
-                       boxprops={"color": "#7a8794"}, whiskerprops={"color": "#7a8794"},
-                       capprops={"color": "#7a8794"})
-            ax.scatter(i + rng.uniform(-0.12, 0.12, ys.size), ys, s=16, alpha=0.8,
-                       color=_COLOURS[i % len(_COLOURS)], zorder=3)
+            ax.boxplot(
+                [ys],
+                positions=[i],
+                widths=0.5,
+                showfliers=False,
+                medianprops={"color": _COLOURS[i % len(_COLOURS)], "linewidth": 2},
+                boxprops={"color": "#7a8794"},
+                whiskerprops={"color": "#7a8794"},
+                capprops={"color": "#7a8794"},
+            )
+            ax.scatter(
+                i + rng.uniform(-0.12, 0.12, ys.size),
+                ys,
+                s=16,
+                alpha=0.8,
+                color=_COLOURS[i % len(_COLOURS)],
+                zorder=3,
+            )
         ax.axhline(0, color="#5b6775", linewidth=0.8)
-        ax.set_xticks(range(len(groups)), [f"{g}\n(n={len(values[g])})" for g in groups],
-                      fontsize=9)
+        ax.set_xticks(
+            range(len(groups)), [f"{g}\n(n={len(values[g])})" for g in groups], fontsize=9
+        )
         ax.set_ylabel("resorption at last MRI (%)", fontsize=9)
         return _svg(fig)
 
 
-def km_by_group_svg(curves: Mapping[str, Mapping[str, Any]], *,
-                    ylabel: str = "proportion not yet resorbed") -> str:
+def km_by_group_svg(
+    curves: Mapping[str, Mapping[str, Any]], *, ylabel: str = "proportion not yet resorbed"
+) -> str:
     """Kaplan-Meier curves of the fraction not yet resorbed, with 95 % bands.
 
     ``curves[group]`` holds ``months``, ``survival``, ``lower``, ``upper`` (step
@@ -127,10 +163,23 @@ def km_by_group_svg(curves: Mapping[str, Mapping[str, Any]], *,
         _style(ax)
         for i, (g, c) in enumerate(curves.items()):
             colour = _COLOURS[i % len(_COLOURS)]
-            ax.step(c["months"], c["survival"], where="post", color=colour, linewidth=1.6,
-                    label=f"{g} (n={c['n']}, {c['events']} resorbed)")
-            ax.fill_between(c["months"], c["lower"], c["upper"], step="post", color=colour,
-                            alpha=0.15, linewidth=0)
+            ax.step(
+                c["months"],
+                c["survival"],
+                where="post",
+                color=colour,
+                linewidth=1.6,
+                label=f"{g} (n={c['n']}, {c['events']} resorbed)",
+            )
+            ax.fill_between(
+                c["months"],
+                c["lower"],
+                c["upper"],
+                step="post",
+                color=colour,
+                alpha=0.15,
+                linewidth=0,
+            )
         ax.set_ylim(0, 1.02)
         ax.set_xlim(left=0)
         ax.set_xlabel("months since baseline MRI", fontsize=9)

@@ -12,8 +12,14 @@ from typing import Any
 
 from resorb.errors import InvalidInputError
 
-__all__ = ["OBJECT_STORE_ENV", "WebSettings", "load_or_create_secret", "object_store_of",
-           "pacs_from_env", "sqlite_path"]
+__all__ = [
+    "OBJECT_STORE_ENV",
+    "WebSettings",
+    "load_or_create_secret",
+    "object_store_of",
+    "pacs_from_env",
+    "sqlite_path",
+]
 
 #: Environment variable that supplies the signing secret (for server databases).
 SECRET_ENV = "RESORB_SECRET_KEY"
@@ -89,33 +95,50 @@ class WebSettings:
     clock: Callable[[], float] = field(default=time.time)
     pacs: Any = field(default_factory=lambda: pacs_from_env())
     object_store_dir: Path | None = field(
-        default_factory=lambda: Path(os.environ[OBJECT_STORE_ENV])
-        if os.environ.get(OBJECT_STORE_ENV) else None)
+        default_factory=lambda: (
+            Path(os.environ[OBJECT_STORE_ENV]) if os.environ.get(OBJECT_STORE_ENV) else None
+        )
+    )
     mask_max_bytes: int = 64 * 1024 * 1024
     max_body_bytes: int = 1024 * 1024
 
     def __post_init__(self) -> None:
         if not (isinstance(self.max_body_bytes, int) and self.max_body_bytes > 0):
-            raise InvalidInputError("max_body_bytes", f"{self.max_body_bytes!r}",
-                                    allowed="an integer > 0")
+            raise InvalidInputError(
+                "max_body_bytes", f"{self.max_body_bytes!r}", allowed="an integer > 0"
+            )
         if not (isinstance(self.mask_max_bytes, int) and self.mask_max_bytes > 0):
-            raise InvalidInputError("mask_max_bytes", f"{self.mask_max_bytes!r}",
-                                    allowed="an integer > 0")
+            raise InvalidInputError(
+                "mask_max_bytes", f"{self.mask_max_bytes!r}", allowed="an integer > 0"
+            )
         if not isinstance(self.secret_key, str) or len(self.secret_key) < _MIN_SECRET_CHARS:
-            raise InvalidInputError("secret_key", "is too short",
-                                    allowed=f"a random string of at least {_MIN_SECRET_CHARS} "
-                                            "characters")
-        for name in ("session_idle_s", "session_absolute_s", "token_ttl_s", "login_window_s",
-                     "login_account_max_delay_s", "login_known_source_s"):
+            raise InvalidInputError(
+                "secret_key",
+                "is too short",
+                allowed=f"a random string of at least {_MIN_SECRET_CHARS} characters",
+            )
+        for name in (
+            "session_idle_s",
+            "session_absolute_s",
+            "token_ttl_s",
+            "login_window_s",
+            "login_account_max_delay_s",
+            "login_known_source_s",
+        ):
             if not getattr(self, name) > 0:
-                raise InvalidInputError(name, f"{getattr(self, name)!r}",
-                                        allowed="a duration > 0 s")
+                raise InvalidInputError(
+                    name, f"{getattr(self, name)!r}", allowed="a duration > 0 s"
+                )
         if self.assessment_cache_size < 0:
-            raise InvalidInputError("assessment_cache_size", f"{self.assessment_cache_size!r}",
-                                    allowed="an integer >= 0")
+            raise InvalidInputError(
+                "assessment_cache_size",
+                f"{self.assessment_cache_size!r}",
+                allowed="an integer >= 0",
+            )
         if self.login_max_failures < 1:
-            raise InvalidInputError("login_max_failures", f"{self.login_max_failures!r}",
-                                    allowed="an integer >= 1")
+            raise InvalidInputError(
+                "login_max_failures", f"{self.login_max_failures!r}", allowed="an integer >= 1"
+            )
 
 
 def pacs_from_env() -> Any:
@@ -138,7 +161,7 @@ def sqlite_path(db_url: str) -> Path | None:
     prefix = "sqlite:///"
     if not db_url.startswith(prefix):
         return None
-    rest = db_url[len(prefix):].split("?", 1)[0]
+    rest = db_url[len(prefix) :].split("?", 1)[0]
     if rest in ("", ":memory:"):
         return None
     return Path(rest)
@@ -161,15 +184,21 @@ def load_or_create_secret(db_url: str) -> str:
     if path is None:
         if db_url.startswith("sqlite"):
             return secrets.token_urlsafe(48)
-        raise InvalidInputError("secret_key", "is needed for a server database",
-                                allowed=f"set {SECRET_ENV} (a random string of at least "
-                                        f"{_MIN_SECRET_CHARS} characters)")
+        raise InvalidInputError(
+            "secret_key",
+            "is needed for a server database",
+            allowed=f"set {SECRET_ENV} (a random string of at least "
+            f"{_MIN_SECRET_CHARS} characters)",
+        )
     secret_file = path.with_name(path.name + ".secret")
     if secret_file.exists():
         text = secret_file.read_text(encoding="ascii").strip()
         if len(text) < _MIN_SECRET_CHARS:
-            raise InvalidInputError(str(secret_file), "holds no usable secret",
-                                    allowed="delete the file to generate a new one")
+            raise InvalidInputError(
+                str(secret_file),
+                "holds no usable secret",
+                allowed="delete the file to generate a new one",
+            )
         return text
     secret_file.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)

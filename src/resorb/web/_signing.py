@@ -48,8 +48,13 @@ class Session:
 
     @classmethod
     def new(cls, now_s: float, username: str | None = None, sid: str | None = None) -> Session:
-        return cls(csrf=secrets.token_urlsafe(32), created_s=now_s, seen_s=now_s,
-                   username=username, sid=sid)
+        return cls(
+            csrf=secrets.token_urlsafe(32),
+            created_s=now_s,
+            seen_s=now_s,
+            username=username,
+            sid=sid,
+        )
 
     def touched(self, now_s: float) -> Session:
         return replace(self, seen_s=now_s)
@@ -68,10 +73,19 @@ class SessionCodec:
         self._key = _derive(secret, "session")
 
     def dumps(self, session: Session) -> str:
-        payload = _b64(json.dumps(
-            {"c": session.csrf, "t0": session.created_s, "t": session.seen_s,
-             "u": session.username, "f": session.flash, "s": session.sid},
-            separators=(",", ":")).encode())
+        payload = _b64(
+            json.dumps(
+                {
+                    "c": session.csrf,
+                    "t0": session.created_s,
+                    "t": session.seen_s,
+                    "u": session.username,
+                    "f": session.flash,
+                    "s": session.sid,
+                },
+                separators=(",", ":"),
+            ).encode()
+        )
         sig = _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
         return f"{payload}.{sig}"
 
@@ -85,9 +99,14 @@ class SessionCodec:
             return None
         try:
             data = json.loads(_unb64(payload))
-            return Session(csrf=str(data["c"]), created_s=float(data["t0"]),
-                           seen_s=float(data["t"]), username=data.get("u"),
-                           flash=data.get("f"), sid=data.get("s"))
+            return Session(
+                csrf=str(data["c"]),
+                created_s=float(data["t0"]),
+                seen_s=float(data["t"]),
+                username=data.get("u"),
+                flash=data.get("f"),
+                sid=data.get("s"),
+            )
         except (ValueError, KeyError, TypeError):
             return None
 
@@ -111,17 +130,31 @@ class TokenCodec:
 
     def issue(self, username: str, role: str, *, now_s: float) -> str:
         iat = int(now_s)
-        claims = {"sub": username, "role": role, "iat": iat, "exp": iat + int(self.ttl_s),
-                  "jti": secrets.token_urlsafe(16), "iss": "resorb"}
+        claims = {
+            "sub": username,
+            "role": role,
+            "iat": iat,
+            "exp": iat + int(self.ttl_s),
+            "jti": secrets.token_urlsafe(16),
+            "iss": "resorb",
+        }
         return jwt.encode(claims, self._key, algorithm=self.algorithm)
 
     def verify(self, token: str, *, now_s: float) -> dict:
         """Claims of a valid token; raises :class:`TokenError` otherwise."""
         try:
             claims = jwt.decode(
-                token, self._key, algorithms=[self.algorithm], issuer="resorb",
-                options={"require": ["sub", "role", "iat", "exp", "jti", "iss"],
-                         "verify_exp": False, "verify_iat": False, "verify_nbf": False})
+                token,
+                self._key,
+                algorithms=[self.algorithm],
+                issuer="resorb",
+                options={
+                    "require": ["sub", "role", "iat", "exp", "jti", "iss"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
+            )
         except jwt.PyJWTError as exc:
             raise TokenError(str(exc)) from None
         exp, iat = claims["exp"], claims["iat"]
