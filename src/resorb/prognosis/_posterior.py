@@ -150,34 +150,64 @@ def _fit(
 
     Gauss-Hermite quadrature of ``prod_i N(y_i; V0 g_i, s_i(V0 g_i)^2) / V0`` over
     ``V0``, on nodes centred and scaled by :func:`_laplace`.
+
+    The integrand is built one MRI at a time on contiguous (nodes, draws) arrays
+    with variances, not SDs: ``sum_i log s_i^2`` is the log of the product of a
+    chunk's variances (at most ``_CHUNK`` factors), recomputed as a sum of logs
+    where that product leaves the floating-point range.
     """
     centre, width = _laplace(latent, t, y, error_model)
     width = _NODE_SCALE * width
     x, w = np.polynomial.hermite.hermgauss(_NODES)
-    log_h = np.empty((_NODES, centre.size))
-    v_nodes = np.empty_like(log_h)
-    for k in range(_NODES):
-        v = centre + width * x[k]
-        ok = v > 0
-        v_pos = np.where(ok, v, 1.0)
-        acc = -np.log(v_pos)
-        for lo in range(0, t.size, _CHUNK):
-            g = _fraction(latent, t, lo)
-            mu = v_pos[:, None] * g
-            sd = error_model.sd_mm3(mu)
-            r = (y[lo : lo + _CHUNK] - mu) / sd
-            acc -= 0.5 * np.einsum("ij,ij->i", r, r) + np.log(sd).sum(axis=1)
-        log_h[k] = np.where(ok, acc + np.log(w[k]) + x[k] ** 2, -np.inf)
-        v_nodes[k] = v
+    floor2 = error_model.floor_sd_mm3**2
+    rel2 = error_model.relative_sd**2
+    v_nodes = centre[None, :] + width[None, :] * x[:, None]  # (nodes, draws)
+    ok = v_nodes > 0
+    all_ok = bool(ok.all())
+    v_pos = v_nodes if all_ok else np.where(ok, v_nodes, 1.0)
+    log_h = np.log(v_pos)
+    np.negative(log_h, out=log_h)
+    mu = np.empty_like(v_pos)
+    var = np.empty_like(v_pos)
+    dev = np.empty_like(v_pos)
+    for lo in range(0, t.size, _CHUNK):
+        g = _fraction(latent, t, lo)  # (draws, chunk)
+        yc = y[lo : lo + _CHUNK]
+        prod = np.ones_like(v_pos)
+        for i in range(g.shape[1]):
+            np.multiply(v_pos, g[:, i], out=mu)
+            np.multiply(mu, mu, out=var)
+            var *= rel2
+            var += floor2
+            np.subtract(yc[i], mu, out=dev)
+            dev *= dev
+            dev /= var
+            dev *= 0.5
+            log_h -= dev
+            prod *= var
+        with np.errstate(divide="ignore", over="ignore"):
+            log_var = np.log(prod)
+        if not np.isfinite(log_var).all():
+            mus = v_pos[:, :, None] * g[None, :, :]
+            log_var = np.log(floor2 + rel2 * mus * mus).sum(axis=2)
+        log_h -= 0.5 * log_var
+    log_h += (np.log(w) + x**2)[:, None]
+    if not all_ok:
+        np.copyto(log_h, -np.inf, where=~ok)
     top = np.max(log_h, axis=0)
     top = np.where(np.isfinite(top), top, 0.0)
-    h = np.exp(log_h - top)
+    log_h -= top
+    h = np.exp(log_h, out=log_h)
     total = h.sum(axis=0)
     safe = np.where(total > 0, total, 1.0)
     loglik = np.where(total > 0, np.log(safe) + top + np.log(width), -np.inf)
-    mean = np.where(total > 0, (h * v_nodes).sum(axis=0) / safe, centre)
-    var = np.where(total > 0, (h * v_nodes**2).sum(axis=0) / safe - mean**2, width**2)
-    return loglik, mean, np.sqrt(np.maximum(var, 0.0))
+    h *= v_nodes
+    first = h.sum(axis=0)
+    h *= v_nodes
+    second = h.sum(axis=0)
+    mean = np.where(total > 0, first / safe, centre)
+    var_v0 = np.where(total > 0, second / safe - mean**2, width**2)
+    return loglik, mean, np.sqrt(np.maximum(var_v0, 0.0))
 
 
 def condition_on_mri(
