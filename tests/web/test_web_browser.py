@@ -86,7 +86,7 @@ def test_clinician_flow_without_javascript(browser, server, tmp_path):
     _add_mri(page, "2026-01-15", "1800")
     assert "saved" in page.locator(".notice").first.inner_text()
     _add_mri(page, "2026-06-15", "700")
-    assert "61.1 %" in page.content()  # (1800 - 700) / 1800
+    assert "shrank by 61 %" in page.content()  # (1800 - 700) / 1800 = 61.1 %, said in words
     page.get_by_role("link", name="Findings", exact=True).click()
     page.select_option("#f-parent", index=1)
     page.select_option("#f-level", "L4-L5")
