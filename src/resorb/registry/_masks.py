@@ -122,11 +122,14 @@ def _read(path: Path):
         return HerniationMask.from_file(path)
     except ImagingError as exc:
         # Reader messages start with the (temporary) path; the user knows the file.
-        text = str(exc).replace(str(path), "the mask file")
+        text = str(exc).replace(str(path), "the mask file").removeprefix("the mask file: ")
+        # A reader that names what it allows ends its message with "(allowed: ...)":
+        # keep that as the allowed values instead of saying "allowed" twice.
+        message, sep, allowed = text.partition(" (allowed: ")
         raise InvalidInputError(
             "mask",
-            text.removeprefix("the mask file: "),
-            allowed="a NIfTI, NRRD or DICOM SEG label image",
+            message,
+            allowed=allowed.removesuffix(")") if sep else "a NIfTI, NRRD or DICOM SEG label image",
         ) from None
 
 
